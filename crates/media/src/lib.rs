@@ -1,0 +1,1 @@
+//! Ingest, segmenting, on-request protection and manifests.
