@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs the third-party tools the castguard test suite runs against, skipping
+# whatever is already present. Safe to run repeatedly; works as root on a fresh
+# Debian 12 that reaches only the package registries (Debian, PyPI, npm).
+#
+#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, python3-venv, nodejs + npm
+#   venv: .venv with pywidevine, mpegdash, m3u8, lxml
+#   npm:  node_modules/ from package.json + package-lock.json
+#         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+log() { printf '[install-test-tools] %s\n' "$*" >&2; }
+
+# ---- apt -------------------------------------------------------------------
+APT_UPDATED=0
+apt_install() {
+    # apt_install PKG... : installs only the packages that are not installed yet.
+    local missing=()
+    local p
+    for p in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if [ "${#missing[@]}" -eq 0 ]; then
+        return 0
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        log "missing ${missing[*]} and no apt-get: install them by hand"
+        return 1
+    fi
+    local SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    if [ "$APT_UPDATED" -eq 0 ]; then
+        log "apt-get update"
+        $SUDO apt-get update -qq
+        APT_UPDATED=1
+    fi
+    log "apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+APT_PKGS=()
+command -v ffmpeg  >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || APT_PKGS+=(ffmpeg)
+command -v openssl >/dev/null 2>&1 || APT_PKGS+=(openssl)
+command -v node    >/dev/null 2>&1 || APT_PKGS+=(nodejs)
+command -v npm     >/dev/null 2>&1 || APT_PKGS+=(npm)
+# The venv is made with Debian's python so it does not depend on a user's pyenv.
+PY_BASE=/usr/bin/python3
+if [ ! -x "$PY_BASE" ]; then APT_PKGS+=(python3); fi
+if [ ! -x .venv/bin/python ] && ! "$PY_BASE" -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    APT_PKGS+=(python3-venv)
+fi
+# Later issues add browser tests here: chromium (apt) and playwright-core (npm,
+# in package.json; never `npx playwright install`).
+if [ "${#APT_PKGS[@]}" -gt 0 ]; then
+    apt_install "${APT_PKGS[@]}"
+fi
+
+# ---- python venv -----------------------------------------------------------
+PY_PKGS=(pywidevine mpegdash m3u8 lxml)
+if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    "$PY_BASE" -m venv .venv
+fi
+if ! .venv/bin/python -c 'import pywidevine, mpegdash, m3u8, lxml' >/dev/null 2>&1; then
+    log "pip install ${PY_PKGS[*]}"
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
+fi
+
+# ---- npm -------------------------------------------------------------------
+SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64"
+if [ ! -x "$SHAKA" ] || [ ! -d node_modules/mp4box ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    log "npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+fi
+if [ ! -x "$SHAKA" ]; then
+    log "shaka packager binary not found at $SHAKA"
+    exit 1
+fi
+
+log "ok: $(ffmpeg -version | head -n1 | cut -d' ' -f1-3); $("$SHAKA" --version 2>&1 | head -n1); python $(.venv/bin/python -c 'import sys; print(sys.version.split()[0])')"

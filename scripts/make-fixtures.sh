@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Makes the synthetic media fixtures the tests use (license-free ffmpeg lavfi
+# sources; see scripts/README.md for what each file exercises).
+#
+#   scripts/make-fixtures.sh [OUTDIR]      (default: target/fixtures)
+#
+# Idempotent: a file that already exists is kept. Each file is written to a
+# temporary name first and renamed, so an interrupted run leaves no half file.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${1:-$ROOT/target/fixtures}"
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+
+FF=(ffmpeg -nostdin -hide_banner -loglevel error -y)
+DUR=10
+VIDEO_SRC=(-f lavfi -i "testsrc2=size=640x360:rate=25")
+X264=(-c:v libx264 -preset veryfast -crf 30 -pix_fmt yuv420p -g 50 -keyint_min 50 -sc_threshold 0)
+AAC=(-c:a aac -b:a 96k)
+
+make() {
+    # make NAME ARGS... : runs ffmpeg ARGS... TMP unless OUT/NAME exists.
+    local name="$1"; shift
+    local dst="$OUT/$name"
+    if [ -s "$dst" ]; then
+        return 0
+    fi
+    local tmp="$OUT/.tmp.$$.$name"
+    "${FF[@]}" "$@" -f mp4 "$tmp"
+    mv -f "$tmp" "$dst"
+    printf '[make-fixtures] %s\n' "$dst" >&2
+}
+
+# H.264 with B-frames (ctts, composition offsets) + AAC 48 kHz stereo.
+make h264_aac_bframes.mp4 \
+    "${VIDEO_SRC[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -map 0:v -map 1:a "${X264[@]}" -bf 2 "${AAC[@]}" -ac 2 -movflags +faststart &
+
+# H.264 without B-frames (no ctts) + AAC.
+make h264_aac_nob.mp4 \
+    "${VIDEO_SRC[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -map 0:v -map 1:a "${X264[@]}" -bf 0 "${AAC[@]}" -ac 2 -movflags +faststart &
+wait
+
+# H.264 + two audio tracks: 440 Hz 48 kHz stereo (eng), 660 Hz 44.1 kHz mono (fra).
+make h264_2audio.mp4 \
+    "${VIDEO_SRC[@]}" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+    -f lavfi -i "sine=frequency=660:sample_rate=44100" -t "$DUR" \
+    -map 0:v -map 1:a -map 2:a "${X264[@]}" -bf 2 \
+    -c:a aac -b:a 96k -ac:a:0 2 -ac:a:1 1 -ar:a:0 48000 -ar:a:1 44100 \
+    -metadata:s:a:0 language=eng -metadata:s:a:1 language=fra -movflags +faststart &
+
+# H.265 (hvc1 sample entry: parameter sets in hvcC only) + AAC.
+make h265_aac.mp4 \
+    "${VIDEO_SRC[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -map 0:v -map 1:a -c:v libx265 -preset ultrafast -crf 32 -pix_fmt yuv420p -tag:v hvc1 \
+    -x265-params "log-level=error:keyint=50:min-keyint=50:scenecut=0:bframes=2" \
+    "${AAC[@]}" -ac 2 -movflags +faststart &
+wait
+
+# Odd GOP (37 frames, so keyframes never land on a 4 s boundary) with an edit
+# list: the video starts 0.5 s into the file's timeline (-itsoffset with
+# -copyts), which the mp4 muxer writes as an elst with an empty edit
+# (media_time -1) followed by the B-frame shift edit.
+make odd_gop.mp4 \
+    -itsoffset 0.5 "${VIDEO_SRC[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 30 -pix_fmt yuv420p -g 37 -keyint_min 37 -sc_threshold 0 -bf 2 \
+    "${AAC[@]}" -ac 2 -copyts -movflags +faststart
+
+printf '%s\n' "$OUT"
