@@ -1,1 +1,58 @@
-fn main() {}
+//! The castguard binary. `anyhow` lives only here, at the edge; the crates
+//! below return typed errors.
+
+mod package;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "castguard", version, about = "Self-hosted multi-DRM content protection: package, serve, authorize, deliver keys")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Package an MP4 into CMAF segments with DASH and HLS manifests, clear or encrypted.
+    Package(package::PackageArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Package(args) => package::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("castguard: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// A failure as the shell sees it: one line and an exit status (2 for a
+/// usage error, 1 for bad input or a failed write).
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn usage(message: impl std::fmt::Display) -> Self {
+        Failure { code: 2, message: message.to_string() }
+    }
+    pub fn input(message: impl std::fmt::Display) -> Self {
+        Failure { code: 1, message: message.to_string() }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(e: anyhow::Error) -> Self {
+        // `{:#}` joins the context chain into one line.
+        Failure::input(format!("{e:#}"))
+    }
+}

@@ -1,0 +1,151 @@
+//! Clear CMAF (ISO/IEC 23000-19) from the tracks of a progressive MP4: one
+//! init segment per track (`ftyp` + `moov` with `mvex`, empty sample tables)
+//! and media segments (`styp` + `moof` + `mdat`) that keep every sample's
+//! exact decode time, duration and composition offset, so the output decodes
+//! to the same frames at the same times as the input.
+
+use bmff::sample_table::Sample;
+use bmff::{
+    Atom, FourCC, Ftyp, Mfhd, Moof, Moov, Mvex, Mvhd, Stbl, Stco, Stsc, Stsz, Stts, Tfdt, Tfhd, Traf, Trex, Trun,
+    TrunSample,
+};
+
+use crate::error::{Error, Result};
+use crate::movie::{Track, TrackKind};
+use crate::plan::SegmentPlan;
+
+/// `sample_depends_on = 2` (an I-frame): ISO/IEC 14496-12 §8.8.3.1.
+pub const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;
+/// `sample_depends_on = 1`, `sample_is_non_sync_sample = 1`.
+pub const NON_SYNC_SAMPLE_FLAGS: u32 = 0x0101_0000;
+
+fn fourccs(list: &[&[u8; 4]]) -> Vec<FourCC> {
+    list.iter().map(|b| FourCC(**b)).collect()
+}
+
+/// The init segment of one track.
+pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
+    let mut trak = track.trak.clone();
+    trak.tkhd.duration = 0;
+    trak.mdia.mdhd.duration = 0;
+    let src = &track.trak.mdia.minf.stbl;
+    trak.mdia.minf.stbl = Stbl {
+        stsd: src.stsd.clone(),
+        stts: Stts::default(),
+        ctts: None,
+        stsc: Stsc::default(),
+        stsz: Some(Stsz::default()),
+        stz2: None,
+        stco: Some(Stco::default()),
+        co64: None,
+        stss: None,
+        other: Vec::new(),
+    };
+    // Track-level metadata (udta, meta) is not needed for playback.
+    trak.other.retain(|b| !matches!(&b.kind.0, b"udta" | b"meta"));
+    let mut mvhd = mvhd.clone();
+    mvhd.duration = 0;
+    mvhd.next_track_id = track.id.saturating_add(1);
+    let moov = Moov {
+        mvhd,
+        traks: vec![trak],
+        mvex: Some(Mvex {
+            mehd: None,
+            trex: vec![Trex {
+                track_id: track.id,
+                default_sample_description_index: 1,
+                default_sample_duration: 0,
+                default_sample_size: 0,
+                default_sample_flags: 0,
+            }],
+            other: Vec::new(),
+        }),
+        pssh: Vec::new(),
+        other: Vec::new(),
+    };
+    let ftyp = Ftyp {
+        major_brand: FourCC(*b"iso6"),
+        minor_version: 0,
+        compatible_brands: fourccs(&[b"iso6", b"cmfc", b"mp41", b"dash"]),
+    };
+    let mut out = Vec::with_capacity(4096);
+    ftyp.encode(&mut out)?;
+    moov.encode(&mut out)?;
+    Ok(out)
+}
+
+fn trun_samples(track: &Track, samples: &[Sample]) -> Vec<TrunSample> {
+    let with_cts = track.trak.mdia.minf.stbl.ctts.is_some() || samples.iter().any(|s| s.cts_offset != 0);
+    samples
+        .iter()
+        .map(|s| TrunSample {
+            duration: Some(s.duration),
+            size: Some(s.size),
+            flags: Some(match (track.kind, s.is_sync) {
+                (TrackKind::Audio, _) | (_, true) => SYNC_SAMPLE_FLAGS,
+                _ => NON_SYNC_SAMPLE_FLAGS,
+            }),
+            composition_time_offset: with_cts.then_some(s.cts_offset),
+        })
+        .collect()
+}
+
+/// One media segment of one track, with `data` the concatenated bytes of
+/// the planned samples (as [`crate::movie::Movie::read_samples`] gives).
+pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u8]) -> Result<Vec<u8>> {
+    let samples = track
+        .samples
+        .get(plan.first_sample..plan.first_sample + plan.sample_count)
+        .ok_or_else(|| Error::Segment(format!("track {}: segment {sequence} past the last sample", track.id)))?;
+    let expected: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
+    if expected != data.len() as u64 {
+        return Err(Error::Segment(format!(
+            "track {}: segment {sequence} has {} bytes of samples, expected {expected}",
+            track.id,
+            data.len()
+        )));
+    }
+    let trun_samples = trun_samples(track, samples);
+    let version = u8::from(trun_samples.iter().any(|s| s.composition_time_offset.is_some_and(|c| c < 0)));
+    let mut moof = Moof {
+        mfhd: Mfhd { sequence_number: sequence },
+        trafs: vec![Traf {
+            tfhd: Tfhd {
+                track_id: track.id,
+                base_data_offset: None,
+                sample_description_index: None,
+                default_sample_duration: None,
+                default_sample_size: None,
+                default_sample_flags: None,
+                duration_is_empty: false,
+                default_base_is_moof: true,
+            },
+            tfdt: Some(Tfdt { version: 1, base_media_decode_time: plan.start }),
+            truns: vec![Trun { version, data_offset: Some(0), first_sample_flags: None, samples: trun_samples }],
+            senc: None,
+            saiz: Vec::new(),
+            saio: Vec::new(),
+            other: Vec::new(),
+        }],
+        pssh: Vec::new(),
+        other: Vec::new(),
+    };
+    let mdat_header = if data.len() as u64 + 8 > u64::from(u32::MAX) { 16 } else { 8 };
+    let mut moof_bytes = Vec::with_capacity(256 + samples.len() * 16);
+    moof.encode(&mut moof_bytes)?;
+    let data_offset = i32::try_from(moof_bytes.len() + mdat_header)
+        .map_err(|_| Error::Segment(format!("track {}: moof too large", track.id)))?;
+    moof.trafs[0].truns[0].data_offset = Some(data_offset);
+
+    let styp = bmff::Styp {
+        major_brand: FourCC(*b"msdh"),
+        minor_version: 0,
+        compatible_brands: fourccs(&[b"msdh", b"msix"]),
+    };
+    let mut out = Vec::with_capacity(64 + moof_bytes.len() + data.len());
+    styp.encode(&mut out)?;
+    moof.encode(&mut out)?;
+    bmff::write_mdat_header(data.len() as u64, &mut out);
+    out.extend_from_slice(data);
+    Ok(out)
+}

@@ -1,0 +1,234 @@
+//! Reading a progressive MP4 without loading it.
+//!
+//! Only the `moov` box is read into memory (it holds the sample tables: a few
+//! MB even for hours of video); sample data stays in the file and is read
+//! per segment with positioned reads, so memory does not grow with the input
+//! (DESIGN.md: streaming, constant memory).
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use bmff::sample_table::Sample;
+use bmff::{Atom, BoxHeader, FourCC, Moov, SampleEntry, Trak};
+
+use crate::error::{Error, Result};
+
+/// `moov` is refused past this size: a real one is a few MB; a larger one is
+/// an attack on memory, not a movie.
+const MAX_MOOV: u64 = 256 << 20;
+
+/// Top-level boxes an MP4 may start with.
+const FIRST_BOXES: &[&[u8; 4]] =
+    &[b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pdin", b"uuid", b"styp", b"sidx", b"meta"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackKind {
+    Video,
+    Audio,
+}
+
+/// One audio or video track of the input.
+#[derive(Debug, Clone)]
+pub struct Track {
+    pub id: u32,
+    pub kind: TrackKind,
+    pub timescale: u32,
+    /// The input's `trak`, sample tables included; the template of the
+    /// output's `trak`.
+    pub trak: Trak,
+    pub samples: Vec<Sample>,
+}
+
+impl Track {
+    pub fn sample_entry(&self) -> Option<&SampleEntry> {
+        self.trak.mdia.minf.stbl.stsd.entries.first()
+    }
+
+    /// Duration in the track timescale: the sum of the sample durations.
+    pub fn duration(&self) -> u64 {
+        self.samples.iter().map(|s| u64::from(s.duration)).sum()
+    }
+
+    pub fn name(&self) -> String {
+        match self.kind {
+            TrackKind::Video => format!("video_{}", self.id),
+            TrackKind::Audio => format!("audio_{}", self.id),
+        }
+    }
+}
+
+/// A progressive MP4 open for reading.
+pub struct Movie {
+    path: PathBuf,
+    file: File,
+    pub len: u64,
+    pub moov: Moov,
+    pub tracks: Vec<Track>,
+    /// Tracks that are neither audio nor video, with their handler, skipped.
+    pub skipped: Vec<(u32, FourCC)>,
+}
+
+impl std::fmt::Debug for Movie {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Movie").field("path", &self.path).field("tracks", &self.tracks.len()).finish()
+    }
+}
+
+impl Movie {
+    pub fn open(path: &Path) -> Result<Movie> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let probe = Probe { path, file: &file, len };
+        let moov_bytes = probe.find_moov()?;
+        let moov = Moov::decode(&moov_bytes)?;
+        let (tracks, skipped) = load_tracks(&moov, len)?;
+        Ok(Movie { path: path.to_owned(), file, len, moov, tracks, skipped })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        self.file.read_exact_at(buf, pos).map_err(|e| Error::io(&self.path, e))
+    }
+
+    /// Appends the bytes of `samples` to `out`, one read per run of samples
+    /// that lie back to back in the file (the usual chunk layout).
+    pub fn read_samples(&self, samples: &[Sample], out: &mut Vec<u8>) -> Result<()> {
+        let mut i = 0;
+        while i < samples.len() {
+            let start = samples[i].offset;
+            let mut end = start + u64::from(samples[i].size);
+            let mut j = i + 1;
+            while j < samples.len() && samples[j].offset == end && end - start < (8 << 20) {
+                end += u64::from(samples[j].size);
+                j += 1;
+            }
+            let at = out.len();
+            out.resize(at + (end - start) as usize, 0);
+            self.read_at(start, &mut out[at..])?;
+            i = j;
+        }
+        Ok(())
+    }
+}
+
+struct Probe<'a> {
+    path: &'a Path,
+    file: &'a File,
+    len: u64,
+}
+
+impl Probe<'_> {
+    fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
+        self.file.read_exact_at(buf, pos).map_err(|e| Error::io(self.path, e))
+    }
+
+    /// Walks the top-level boxes by their headers and reads `moov`.
+    fn find_moov(&self) -> Result<Vec<u8>> {
+        let mut pos = 0u64;
+        let mut first = true;
+        let mut saw_moof = false;
+        while pos < self.len {
+            let mut head = [0u8; 32];
+            let n = ((self.len - pos).min(32)) as usize;
+            self.read_at(pos, &mut head[..n])?;
+            let header = match BoxHeader::parse(&head[..n]) {
+                Ok(h) => h,
+                Err(e) if first => return Err(Error::NotMp4(format!("{}: {e}", self.path.display()))),
+                Err(e) => return Err(e.into()),
+            };
+            if first && !FIRST_BOXES.iter().any(|k| header.kind.0 == **k) {
+                return Err(Error::NotMp4(format!(
+                    "{}: starts with '{}', not an ISO BMFF box",
+                    self.path.display(),
+                    header.kind
+                )));
+            }
+            first = false;
+            // A size of 0 means "to the end of the file".
+            let size = if header.size == 0 { self.len - pos } else { header.size };
+            if size < u64::from(header.header_len) || pos.checked_add(size).is_none_or(|end| end > self.len) {
+                return Err(Error::NotMp4(format!(
+                    "{}: box '{}' at offset {pos} claims {size} bytes, past the end of the file ({} bytes)",
+                    self.path.display(),
+                    header.kind,
+                    self.len
+                )));
+            }
+            if &header.kind.0 == b"moof" {
+                saw_moof = true;
+            }
+            if &header.kind.0 == b"moov" {
+                if size > MAX_MOOV {
+                    return Err(Error::Unsupported(format!("moov of {size} bytes (limit {MAX_MOOV})")));
+                }
+                let mut buf = vec![0u8; size as usize];
+                self.read_at(pos, &mut buf)?;
+                if saw_moof {
+                    return Err(Error::Unsupported("fragmented MP4 input (moov after moof)".into()));
+                }
+                return Ok(buf);
+            }
+            pos += size;
+        }
+        Err(Error::NotMp4(format!("{}: no moov box", self.path.display())))
+    }
+}
+
+fn load_tracks(moov: &Moov, len: u64) -> Result<(Vec<Track>, Vec<(u32, FourCC)>)> {
+        let mut tracks: Vec<Track> = Vec::new();
+        let mut skipped = Vec::new();
+
+        for trak in &moov.traks {
+            let id = trak.tkhd.track_id;
+            let handler = trak.mdia.hdlr.handler_type;
+            let kind = match &handler.0 {
+                b"vide" => TrackKind::Video,
+                b"soun" => TrackKind::Audio,
+                _ => {
+                    skipped.push((id, handler));
+                    continue;
+                }
+            };
+            let stbl = &trak.mdia.minf.stbl;
+            let samples = bmff::sample_table::samples(stbl).map_err(|source| Error::TrackBmff { track: id, source })?;
+            if samples.is_empty() {
+                if moov.mvex.is_some() {
+                    return Err(Error::Unsupported("fragmented MP4 input (samples in moof)".into()));
+                }
+                skipped.push((id, handler));
+                continue;
+            }
+            if stbl.stsd.entries.len() != 1 || samples.iter().any(|s| s.description_index != 1) {
+                return Err(Error::Unsupported(format!(
+                    "track {id}: {} sample descriptions (one per track is supported)",
+                    stbl.stsd.entries.len()
+                )));
+            }
+            if let Some((i, s)) = samples
+                .iter()
+                .enumerate()
+                .find(|(_, s)| s.offset.checked_add(u64::from(s.size)).is_none_or(|end| end > len))
+            {
+                return Err(Error::track(
+                    id,
+                    format!("sample {} at offset {} ({} bytes) lies past the end of the file", i + 1, s.offset, s.size),
+                ));
+            }
+            if tracks.iter().any(|t| t.id == id) {
+                return Err(Error::track(id, "track id used twice"));
+            }
+            let timescale = trak.mdia.mdhd.timescale;
+            if timescale == 0 {
+                return Err(Error::track(id, "mdhd timescale is 0"));
+            }
+            tracks.push(Track { id, kind, timescale, trak: trak.clone(), samples });
+        }
+        if tracks.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        Ok((tracks, skipped))
+    }

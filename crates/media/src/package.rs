@@ -1,0 +1,364 @@
+//! `castguard package`: a progressive MP4 in, CMAF segments and DASH/HLS
+//! manifests out, clear or protected.
+//!
+//! Tracks are packaged in parallel, one thread each; a thread holds one
+//! segment at a time, so memory stays flat whatever the input's size.
+
+use std::fs;
+use std::path::Path;
+
+use bmff::SampleEntry;
+use cenc::{ContentKey, Scheme};
+
+use crate::error::{Error, Result};
+use crate::manifest::{self, DrmSystem, HlsKey, HlsMethod, Presentation, SegmentTime};
+use crate::movie::{Movie, Track, TrackKind};
+use crate::plan::{self, PlanInput, SegmentPlan};
+use crate::protect::{self, DrmSystems, TrackProtector};
+
+/// License and key acquisition URLs written into manifests and headers.
+#[derive(Debug, Clone, Default)]
+pub struct LicenseUrls {
+    pub widevine: Option<String>,
+    pub playready: Option<String>,
+    pub clearkey: Option<String>,
+    pub fairplay: Option<String>,
+}
+
+/// Common Encryption of every track with one key.
+#[derive(Debug, Clone)]
+pub struct CommonEncryption {
+    pub scheme: Scheme,
+    /// The key of video tracks, and of all tracks when `audio_key` is `None`.
+    pub key: ContentKey,
+    /// A separate key for audio tracks (players with weaker CDM robustness
+    /// may then be given audio only).
+    pub audio_key: Option<ContentKey>,
+    pub drm: DrmSystems,
+    pub urls: LicenseUrls,
+}
+
+#[derive(Debug, Clone)]
+pub enum Protection {
+    Clear,
+    Common(CommonEncryption),
+    /// HLS AES-128 whole-segment encryption; `key_uri` as written in the
+    /// media playlists (relative to them, or absolute).
+    Aes128 { key: ContentKey, key_uri: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct PackageOptions {
+    pub segment_duration: f64,
+    pub protection: Protection,
+    pub dash: bool,
+    pub hls: bool,
+}
+
+/// What was written, for the summary the CLI prints.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub duration_secs: f64,
+    pub tracks: Vec<TrackSummary>,
+    pub manifests: Vec<String>,
+    pub bytes_written: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrackSummary {
+    pub name: String,
+    pub codecs: String,
+    pub segments: usize,
+    pub bytes: u64,
+}
+
+/// Total bytes of sample data, the unit of progress.
+pub fn total_sample_bytes(movie: &Movie) -> u64 {
+    movie.tracks.iter().flat_map(|t| t.samples.iter()).map(|s| u64::from(s.size)).sum()
+}
+
+struct TrackOutput {
+    manifest: manifest::Track,
+    summary: TrackSummary,
+}
+
+/// Segment plans for every track of `movie`, aligned on the first video track.
+pub fn plan_segments(movie: &Movie, segment_duration: f64) -> Vec<Vec<SegmentPlan>> {
+    let inputs: Vec<PlanInput<'_>> = movie
+        .tracks
+        .iter()
+        .map(|t| PlanInput { timescale: t.timescale, samples: &t.samples, needs_sync: t.kind == TrackKind::Video })
+        .collect();
+    let reference = movie.tracks.iter().position(|t| t.kind == TrackKind::Video).unwrap_or(0);
+    plan::plan(&inputs, reference, segment_duration)
+}
+
+/// Packages `movie` into `out_dir` (which must exist). `progress` is called
+/// with the number of sample bytes just processed.
+pub fn package(movie: &Movie, opts: &PackageOptions, out_dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Summary> {
+    if !(opts.segment_duration.is_finite() && opts.segment_duration > 0.0) {
+        return Err(Error::Segment(format!("segment duration {} is not a positive number", opts.segment_duration)));
+    }
+    let plans = plan_segments(movie, opts.segment_duration);
+    let outputs: Vec<Result<TrackOutput>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = movie
+            .tracks
+            .iter()
+            .zip(&plans)
+            .map(|(track, plan)| scope.spawn(move || package_track(movie, track, plan, opts, out_dir, progress)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Segment("a packaging thread panicked".into()))))
+            .collect()
+    });
+    let outputs = outputs.into_iter().collect::<Result<Vec<_>>>()?;
+
+    let duration_secs = movie
+        .tracks
+        .iter()
+        .map(|t| t.duration() as f64 / f64::from(t.timescale))
+        .fold(0.0, f64::max);
+    let mut presentation = Presentation {
+        duration_secs,
+        tracks: outputs.iter().map(|o| o.manifest.clone()).collect(),
+        min_buffer_secs: opts.segment_duration.max(2.0),
+    };
+    let mut manifests = Vec::new();
+    let mut bytes_written: u64 = outputs.iter().map(|o| o.summary.bytes).sum();
+    let mut write = |name: &str, text: String| -> Result<()> {
+        let path = out_dir.join(name);
+        bytes_written += text.len() as u64;
+        fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        manifests.push(name.to_owned());
+        Ok(())
+    };
+    if opts.dash {
+        presentation.validate().map_err(|e| Error::Segment(format!("manifest: {e}")))?;
+        write("manifest.mpd", manifest::write_mpd(&presentation))?;
+    }
+    if opts.hls {
+        write("master.m3u8", manifest::write_master(&presentation, |t| format!("{}/playlist.m3u8", track_dir(t))))?;
+        // Media playlists live in each track's folder: URIs relative to them.
+        for t in &mut presentation.tracks {
+            let dir = track_dir(t);
+            t.init_uri = "init.mp4".into();
+            t.media_uri_template = "$Number$.m4s".into();
+            let text = manifest::write_media_playlist(&presentation, t);
+            write(&format!("{dir}/playlist.m3u8"), text)?;
+        }
+    }
+    Ok(Summary { duration_secs, tracks: outputs.into_iter().map(|o| o.summary).collect(), manifests, bytes_written })
+}
+
+/// `video_1` from `video_1/init.mp4`.
+fn track_dir(t: &manifest::Track) -> String {
+    t.init_uri.split('/').next().unwrap_or_default().to_owned()
+}
+
+fn package_track(
+    movie: &Movie,
+    track: &Track,
+    plans: &[SegmentPlan],
+    opts: &PackageOptions,
+    out_dir: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<TrackOutput> {
+    let name = track.name();
+    let dir = out_dir.join(&name);
+    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let entry = track.sample_entry().ok_or_else(|| Error::track(track.id, "no sample description"))?;
+    let codec = crate::codec::codec_info(track.id, entry)?;
+
+    let clear_init = crate::cmaf::init_segment(&movie.moov.mvhd, track)?;
+    let key = match &opts.protection {
+        Protection::Common(c) => Some(match (&c.audio_key, track.kind) {
+            (Some(audio), TrackKind::Audio) => audio,
+            _ => &c.key,
+        }),
+        _ => None,
+    };
+    let protector = match (&opts.protection, key) {
+        (Protection::Common(c), Some(key)) => Some(TrackProtector::new(track.id, entry, key, c.scheme)?),
+        _ => None,
+    };
+    let (init, pssh_boxes) = match (&opts.protection, &protector) {
+        (Protection::Common(c), Some(p)) => {
+            let pssh = protect::pssh_boxes(&[p.kid], c.scheme, &c.drm)?;
+            (p.protect_init(&clear_init, &pssh)?, pssh)
+        }
+        _ => (clear_init, Vec::new()),
+    };
+    let mut bytes = init.len() as u64;
+    write_file(&dir.join("init.mp4"), &init)?;
+
+    let mut segments = Vec::with_capacity(plans.len());
+    let mut peak_bps: u64 = 0;
+    let mut data = Vec::new();
+    for (i, plan) in plans.iter().enumerate() {
+        let seq = u32::try_from(i + 1).map_err(|_| Error::Segment("more than 2^32 segments".into()))?;
+        data.clear();
+        let samples = &track.samples[plan.first_sample..plan.first_sample + plan.sample_count];
+        movie.read_samples(samples, &mut data)?;
+        let clear = crate::cmaf::media_segment(track, plan, seq, &data)?;
+        let out = match (&opts.protection, &protector) {
+            (Protection::Common(_), Some(p)) => p.protect_segment(&clear)?,
+            (Protection::Aes128 { key, .. }, _) => protect::aes128_segment(&key.key, u64::from(seq), &clear),
+            _ => clear,
+        };
+        write_file(&dir.join(format!("{seq}.m4s")), &out)?;
+        bytes += out.len() as u64;
+        let secs = plan.duration as f64 / f64::from(track.timescale);
+        if secs > 0.0 {
+            peak_bps = peak_bps.max((out.len() as f64 * 8.0 / secs).ceil() as u64);
+        }
+        segments.push(SegmentTime { start: plan.start, duration: plan.duration });
+        progress(data.len() as u64);
+    }
+    let duration_secs = track.duration() as f64 / f64::from(track.timescale);
+    let average_bps = if duration_secs > 0.0 { (bytes as f64 * 8.0 / duration_secs) as u64 } else { 0 };
+
+    let (dash_protection, hls_keys) = signalling(&opts.protection, protector.as_ref().map(|p| p.kid), &pssh_boxes)?;
+    let manifest = manifest::Track {
+        id: track.id,
+        kind: manifest_kind(track, entry),
+        codecs: codec.codecs.clone(),
+        bandwidth: peak_bps.max(average_bps).max(1),
+        average_bandwidth: average_bps.max(1),
+        timescale: track.timescale,
+        segments,
+        init_uri: format!("{name}/init.mp4"),
+        media_uri_template: format!("{name}/$Number$.m4s"),
+        start_number: 1,
+        protection: dash_protection,
+        hls_keys,
+    };
+    Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: codec.codecs, segments: plans.len(), bytes } })
+}
+
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn manifest_kind(track: &Track, entry: &SampleEntry) -> manifest::TrackKind {
+    match (track.kind, entry) {
+        (TrackKind::Audio, SampleEntry::Audio(a)) => {
+            let lang = track.trak.mdia.mdhd.language;
+            let language = std::str::from_utf8(&lang).ok().filter(|l| *l != "und" && l.chars().all(|c| c.is_ascii_lowercase()));
+            manifest::TrackKind::Audio {
+                sample_rate: a.sample_rate >> 16,
+                channels: a.channel_count,
+                language: language.map(str::to_owned),
+            }
+        }
+        (_, SampleEntry::Visual(v)) => manifest::TrackKind::Video {
+            width: u32::from(v.width),
+            height: u32::from(v.height),
+            frame_rate: frame_rate(track),
+        },
+        _ => manifest::TrackKind::Video {
+            width: track.trak.tkhd.width >> 16,
+            height: track.trak.tkhd.height >> 16,
+            frame_rate: frame_rate(track),
+        },
+    }
+}
+
+/// The frame rate from the most common sample duration.
+fn frame_rate(track: &Track) -> Option<(u32, u32)> {
+    let mut counts = std::collections::HashMap::new();
+    for s in &track.samples {
+        *counts.entry(s.duration).or_insert(0usize) += 1;
+    }
+    let (&duration, _) = counts.iter().max_by_key(|(d, n)| (**n, **d))?;
+    if duration == 0 {
+        return None;
+    }
+    let g = gcd(track.timescale, duration);
+    Some((track.timescale / g, duration / g))
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.max(1)
+}
+
+/// DASH `ContentProtection` and HLS `EXT-X-KEY` signalling for a track.
+fn signalling(
+    protection: &Protection,
+    kid: Option<cenc::KeyId>,
+    pssh: &[bmff::Pssh],
+) -> Result<(Option<manifest::Protection>, Vec<HlsKey>)> {
+    match protection {
+        Protection::Clear => Ok((None, Vec::new())),
+        Protection::Aes128 { key_uri, .. } => Ok((None, vec![HlsKey::aes128(key_uri.clone(), None)])),
+        Protection::Common(c) => {
+            let kid = kid.unwrap_or(c.key.kid);
+            let pssh_bytes = |system: [u8; 16]| -> Result<Option<Vec<u8>>> {
+                pssh.iter()
+                    .find(|p| p.system_id == system)
+                    .map(|p| {
+                        let mut out = Vec::new();
+                        bmff::Atom::encode(p, &mut out)?;
+                        Ok(out)
+                    })
+                    .transpose()
+            };
+            let mut systems = Vec::new();
+            let mut keys = Vec::new();
+            let method = match c.scheme {
+                Scheme::Cenc => HlsMethod::SampleAesCtr,
+                Scheme::Cbcs => HlsMethod::SampleAes,
+            };
+            if c.drm.clearkey {
+                systems.push(DrmSystem {
+                    system_id: cenc::pssh::COMMON,
+                    name: None,
+                    pssh_box: pssh_bytes(cenc::pssh::COMMON)?,
+                    playready_pro: None,
+                    license_url: None,
+                });
+                systems.push(DrmSystem {
+                    system_id: manifest::DASHIF_CLEARKEY_SYSTEM_ID,
+                    name: Some("ClearKey1.0".into()),
+                    pssh_box: None,
+                    playready_pro: None,
+                    license_url: c.urls.clearkey.clone(),
+                });
+            }
+            if c.drm.widevine {
+                let bytes = pssh_bytes(cenc::pssh::WIDEVINE)?;
+                if let Some(b) = &bytes {
+                    keys.push(HlsKey::widevine(method, b, Some(kid.0)));
+                }
+                systems.push(DrmSystem {
+                    system_id: cenc::pssh::WIDEVINE,
+                    name: Some("Widevine".into()),
+                    pssh_box: bytes,
+                    playready_pro: None,
+                    license_url: c.urls.widevine.clone(),
+                });
+            }
+            if c.drm.playready {
+                let bytes = pssh_bytes(cenc::pssh::PLAYREADY)?;
+                let pro = pssh.iter().find(|p| p.system_id == cenc::pssh::PLAYREADY).map(|p| p.data.clone());
+                if let Some(p) = &pro {
+                    keys.push(HlsKey::playready(method, p));
+                }
+                systems.push(DrmSystem {
+                    system_id: cenc::pssh::PLAYREADY,
+                    name: Some("MSPR 2.0".into()),
+                    pssh_box: bytes,
+                    playready_pro: pro,
+                    license_url: c.urls.playready.clone(),
+                });
+            }
+            if c.drm.fairplay && c.scheme == Scheme::Cbcs {
+                keys.push(HlsKey::fairplay(cenc::pssh::fairplay_skd_uri(kid, c.urls.fairplay.as_deref())));
+            }
+            Ok((Some(manifest::Protection { scheme: c.scheme.fourcc(), default_kid: kid.0, systems }), keys))
+        }
+    }
+}

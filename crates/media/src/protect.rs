@@ -1,0 +1,327 @@
+//! Protection applied to clear CMAF: the same functions serve `castguard
+//! package` (which writes the result to files) and the origin (which
+//! encrypts a stored clear segment when a player asks for it).
+//!
+//! Common Encryption (ISO/IEC 23001-7): the init segment's sample entry
+//! becomes `encv`/`enca` with a `sinf` (`frma`, `schm`, `schi`/`tenc`, §8)
+//! and the `moov` carries a `pssh` per DRM system (§8.1); every media segment
+//! has its samples encrypted in place and gets `senc` (§7.2) with `saiz` and
+//! `saio` (ISO/IEC 14496-12 §8.7.8–9) pointing at it. HLS AES-128 (RFC 8216
+//! §4.3.2.4) encrypts whole media segments and leaves the init segment clear.
+//!
+//! Everything is derived from (key id, track, segment number), never from a
+//! random source or the clock, so the same request gives the same bytes and
+//! CDNs can cache what the origin makes.
+
+use bmff::{Atom, FourCC, Frma, Moof, Moov, Pssh, Saio, Saiz, SampleEntry, Schi, Schm, Senc, SencSample, Sinf, Tenc};
+use cenc::{ContentKey, KeyId, SampleEncryptor, Scheme, SubsampleGenerator, TrackCrypto};
+
+use crate::error::{Error, Result};
+
+/// DRM systems to signal in the init segment and manifests.
+#[derive(Debug, Clone, Default)]
+pub struct DrmSystems {
+    pub widevine: bool,
+    pub playready: bool,
+    pub clearkey: bool,
+    pub fairplay: bool,
+    /// PlayReady license acquisition URL put into the PlayReady header.
+    pub playready_la_url: Option<String>,
+    /// Widevine `provider` field of the PSSH data.
+    pub widevine_provider: Option<String>,
+}
+
+/// The `pssh` boxes for `kids` under `scheme`: W3C common (v1, with the
+/// KIDs, what Clear Key reads), Widevine and PlayReady (v0 with the system's
+/// own data). FairPlay has no PSSH; HLS signals it with `skd://` URIs.
+pub fn pssh_boxes(kids: &[KeyId], scheme: Scheme, drm: &DrmSystems) -> Result<Vec<Pssh>> {
+    let mut out = Vec::new();
+    if drm.clearkey || drm.widevine || drm.playready {
+        out.push(Pssh {
+            version: 1,
+            system_id: cenc::pssh::COMMON,
+            kids: kids.iter().map(|k| k.0).collect(),
+            data: Vec::new(),
+        });
+    }
+    if drm.widevine {
+        out.push(Pssh {
+            version: 0,
+            system_id: cenc::pssh::WIDEVINE,
+            kids: Vec::new(),
+            data: cenc::pssh::widevine_data(kids, drm.widevine_provider.as_deref(), None, scheme),
+        });
+    }
+    if drm.playready {
+        let version = match scheme {
+            Scheme::Cenc if kids.len() == 1 => cenc::pssh::PlayReadyVersion::V4_0,
+            _ => cenc::pssh::PlayReadyVersion::V4_3,
+        };
+        out.push(Pssh {
+            version: 0,
+            system_id: cenc::pssh::PLAYREADY,
+            kids: Vec::new(),
+            data: cenc::pssh::playready_object(kids, drm.playready_la_url.as_deref(), version, scheme)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Encrypts the samples of one track.
+pub struct TrackProtector {
+    pub track_id: u32,
+    pub kid: KeyId,
+    pub crypto: TrackCrypto,
+    encryptor: SampleEncryptor,
+    sample_entry: SampleEntry,
+}
+
+impl std::fmt::Debug for TrackProtector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackProtector").field("track_id", &self.track_id).field("kid", &self.kid).finish_non_exhaustive()
+    }
+}
+
+impl TrackProtector {
+    /// From a track's clear sample entry (as in its init segment).
+    pub fn new(track_id: u32, sample_entry: &SampleEntry, key: &ContentKey, scheme: Scheme) -> Result<Self> {
+        let info = crate::codec::codec_info(track_id, sample_entry)?;
+        let crypto = TrackCrypto::new(scheme, &info.cenc_codec, key.kid, track_id);
+        Ok(TrackProtector {
+            track_id,
+            kid: key.kid,
+            encryptor: SampleEncryptor::new(&key.key, &crypto),
+            crypto,
+            sample_entry: sample_entry.clone(),
+        })
+    }
+
+    fn generator(&self) -> Result<SubsampleGenerator> {
+        crate::codec::subsample_generator(self.track_id, &self.sample_entry, self.crypto.scheme)
+    }
+
+    fn tenc(&self) -> Tenc {
+        let pattern = self.crypto.pattern;
+        Tenc {
+            version: u8::from(pattern.crypt != 0 || pattern.skip != 0 || self.crypto.scheme == Scheme::Cbcs),
+            default_crypt_byte_block: pattern.crypt,
+            default_skip_byte_block: pattern.skip,
+            default_is_protected: 1,
+            default_per_sample_iv_size: self.crypto.per_sample_iv_size,
+            default_kid: self.kid.0,
+            default_constant_iv: self.crypto.constant_iv.map(|iv| iv.to_vec()),
+        }
+    }
+
+    /// The protected sample entry: `encv`/`enca` with `sinf`.
+    fn protected_entry(&self, entry: &SampleEntry) -> Result<SampleEntry> {
+        let sinf = |original: FourCC| Sinf {
+            frma: Frma { original_format: original },
+            schm: Some(Schm { scheme_type: FourCC(self.crypto.scheme.fourcc()), scheme_version: 0x0001_0000, scheme_uri: None }),
+            schi: Some(Schi { tenc: Some(self.tenc()), other: Vec::new() }),
+            other: Vec::new(),
+        };
+        match entry {
+            SampleEntry::Visual(v) => {
+                let mut v = v.clone();
+                let original = v.kind;
+                v.kind = FourCC(*b"encv");
+                v.sinf = vec![sinf(original)];
+                Ok(SampleEntry::Visual(v))
+            }
+            SampleEntry::Audio(a) => {
+                let mut a = a.clone();
+                let original = a.kind;
+                a.kind = FourCC(*b"enca");
+                a.sinf = vec![sinf(original)];
+                Ok(SampleEntry::Audio(a))
+            }
+            SampleEntry::Other(raw) => Err(Error::Unsupported(format!("track {}: cannot protect '{}'", self.track_id, raw.kind))),
+        }
+    }
+
+    /// The protected init segment from the clear one.
+    pub fn protect_init(&self, clear_init: &[u8], pssh: &[Pssh]) -> Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(clear_init.len() + 1024);
+        for item in bmff::iter_boxes(clear_init) {
+            let (header, body) = item?;
+            let whole = whole_box(clear_init, body, header.header_len)?;
+            if &header.kind.0 != b"moov" {
+                out.extend_from_slice(whole);
+                continue;
+            }
+            let mut moov = Moov::decode(whole)?;
+            for trak in &mut moov.traks {
+                if trak.tkhd.track_id != self.track_id {
+                    continue;
+                }
+                for entry in &mut trak.mdia.minf.stbl.stsd.entries {
+                    *entry = self.protected_entry(entry)?;
+                }
+            }
+            moov.pssh = pssh.to_vec();
+            moov.encode(&mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// The protected media segment from the clear one: encrypts every
+    /// sample of this track's `traf` in place and adds `senc`, `saiz` and
+    /// `saio`.
+    pub fn protect_segment(&self, clear: &[u8]) -> Result<Vec<u8>> {
+        let mut generator = self.generator()?;
+        let mut buf = clear.to_vec();
+        // Boxes of the input, as (start, end) of each whole box.
+        let mut boxes = Vec::new();
+        for item in bmff::iter_boxes(clear) {
+            let (header, body) = item?;
+            let whole = whole_box(clear, body, header.header_len)?;
+            let start = whole.as_ptr() as usize - clear.as_ptr() as usize;
+            boxes.push((header.kind, start, start + whole.len()));
+        }
+        let mut out = Vec::with_capacity(clear.len() + 4096);
+        let mut i = 0;
+        while i < boxes.len() {
+            let (kind, start, end) = boxes[i];
+            if &kind.0 != b"moof" {
+                out.extend_from_slice(&buf[start..end]);
+                i += 1;
+                continue;
+            }
+            let mut moof = Moof::decode(&clear[start..end])?;
+            let seq = moof.mfhd.sequence_number;
+            let old_len = end - start;
+            let mut entries_per_traf = Vec::new();
+            for traf in &moof.trafs {
+                if traf.tfhd.track_id != self.track_id {
+                    return Err(Error::Segment(format!("segment {seq}: traf of track {} in a track {} segment", traf.tfhd.track_id, self.track_id)));
+                }
+                if !traf.tfhd.default_base_is_moof || traf.tfhd.base_data_offset.is_some() {
+                    return Err(Error::Unsupported(format!("segment {seq}: traf without default-base-is-moof")));
+                }
+                let mut senc_samples = Vec::new();
+                let mut index = 0u32;
+                for trun in &traf.truns {
+                    let Some(data_offset) = trun.data_offset else {
+                        return Err(Error::Segment(format!("segment {seq}: trun without data offset")));
+                    };
+                    let mut pos = usize::try_from(data_offset)
+                        .ok()
+                        .and_then(|d| start.checked_add(d))
+                        .filter(|&p| p >= end)
+                        .ok_or_else(|| Error::Segment(format!("segment {seq}: trun data offset {data_offset} outside the following mdat")))?;
+                    for s in &trun.samples {
+                        let size = s.size.or(traf.tfhd.default_sample_size).ok_or_else(|| {
+                            Error::Segment(format!("segment {seq}: sample {} has no size", index + 1))
+                        })? as usize;
+                        let sample = pos
+                            .checked_add(size)
+                            .and_then(|e| buf.get_mut(pos..e))
+                            .ok_or_else(|| Error::Segment(format!("segment {seq}: sample {} lies past the end", index + 1)))?;
+                        let subsamples = generator
+                            .subsamples(sample)
+                            .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
+                        let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
+                            Vec::new()
+                        } else {
+                            let iv = cenc::sample_iv(self.kid, self.track_id, seq, index);
+                            iv[..usize::from(self.crypto.per_sample_iv_size).min(iv.len())].to_vec()
+                        };
+                        let key_iv: Vec<u8> = match self.crypto.constant_iv {
+                            Some(c) if iv.is_empty() => c.to_vec(),
+                            _ => iv.clone(),
+                        };
+                        self.encryptor
+                            .encrypt(&key_iv, sample, &subsamples)
+                            .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
+                        senc_samples.push(SencSample {
+                            iv,
+                            subsamples: subsamples.iter().map(|s| bmff::Subsample { clear: s.clear, protected: s.protected }).collect(),
+                        });
+                        pos += size;
+                        index += 1;
+                    }
+                }
+                entries_per_traf.push(senc_samples);
+            }
+            for (traf, samples) in moof.trafs.iter_mut().zip(entries_per_traf) {
+                let sizes: Vec<usize> = samples
+                    .iter()
+                    .map(|s| s.iv.len() + if self.crypto.uses_subsamples { 2 + 6 * s.subsamples.len() } else { 0 })
+                    .collect();
+                if let Some(big) = sizes.iter().find(|&&n| n > 255) {
+                    return Err(Error::Segment(format!("segment {seq}: {big} bytes of sample auxiliary information (limit 255)")));
+                }
+                let all_same = sizes.windows(2).all(|w| w[0] == w[1]);
+                traf.saiz = vec![Saiz {
+                    aux_info: None,
+                    default_sample_info_size: if all_same { sizes.first().copied().unwrap_or(0) as u8 } else { 0 },
+                    sample_count: samples.len() as u32,
+                    sample_info_sizes: if all_same { Vec::new() } else { sizes.iter().map(|&n| n as u8).collect() },
+                }];
+                traf.saio = vec![Saio { version: 0, aux_info: None, offsets: vec![0] }];
+                traf.senc = Some(Senc { version: 0, flags: if self.crypto.uses_subsamples { 2 } else { 0 }, samples });
+            }
+            // Encode once to learn where things land, then fix the offsets:
+            // the sizes do not change, only the values.
+            let mut moof_bytes = Vec::new();
+            moof.encode(&mut moof_bytes)?;
+            let grown = moof_bytes.len() as i64 - old_len as i64;
+            let senc_offsets = senc_data_offsets(&moof_bytes)?;
+            for (traf, senc_at) in moof.trafs.iter_mut().zip(senc_offsets) {
+                traf.saio[0].offsets = vec![senc_at];
+                for trun in &mut traf.truns {
+                    if let Some(d) = trun.data_offset.as_mut() {
+                        *d = i32::try_from(i64::from(*d) + grown)
+                            .map_err(|_| Error::Segment(format!("segment {seq}: data offset overflow")))?;
+                    }
+                }
+            }
+            moof_bytes.clear();
+            moof.encode(&mut moof_bytes)?;
+            out.extend_from_slice(&moof_bytes);
+            i += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// The whole box (header included) whose body is `body`, a sub-slice of `buf`.
+fn whole_box<'a>(buf: &'a [u8], body: &[u8], header_len: u8) -> Result<&'a [u8]> {
+    let body_start = body.as_ptr() as usize - buf.as_ptr() as usize;
+    let start = body_start
+        .checked_sub(usize::from(header_len))
+        .ok_or_else(|| Error::Segment("box header before the buffer".into()))?;
+    Ok(&buf[start..body_start + body.len()])
+}
+
+/// For each `traf` of an encoded `moof`, the offset from the start of the
+/// `moof` of its `senc` sample data (after the full-box header and the
+/// sample count): what `saio` must point at.
+fn senc_data_offsets(moof: &[u8]) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    for item in bmff::iter_boxes(moof) {
+        let (_, moof_body) = item?;
+        for child in bmff::iter_boxes(moof_body) {
+            let (header, traf_body) = child?;
+            if &header.kind.0 != b"traf" {
+                continue;
+            }
+            for grandchild in bmff::iter_boxes(traf_body) {
+                let (header, body) = grandchild?;
+                if &header.kind.0 == b"senc" {
+                    let at = body.as_ptr() as usize - moof.as_ptr() as usize;
+                    out.push(at as u64 + 8);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// HLS AES-128: the whole segment in AES-128-CBC with PKCS#7 padding, the IV
+/// being the media sequence number (RFC 8216 §5.2) unless one is given.
+pub fn aes128_segment(key: &cenc::Key, media_sequence: u64, clear: &[u8]) -> Vec<u8> {
+    cenc::hls::encrypt_segment(key, &cenc::hls::iv_from_sequence(media_sequence), clear)
+}
+
