@@ -1,0 +1,657 @@
+//! DASH MPD writer: a static, single-period MPD of the ISO/IEC 23009-1 live
+//! profile (`urn:mpeg:dash:profile:isoff-live:2011`, §8.4) with
+//! `SegmentTemplate` + `SegmentTimeline` (§5.3.9.4, §5.3.9.6), laid out the
+//! way Shaka Packager writes it so that dash.js, Shaka Player and ExoPlayer
+//! read it the same way.
+//!
+//! Adaptation sets (§5.3.3): video tracks of one codec family (`avc1`,
+//! `hvc1`, ...) and one protection share a set (the player switches between
+//! them); DASH-IF IOP v5 part 6 §7.3 requires one content key per adaptation
+//! set, so video tracks of one family with different keys get sets of their
+//! own, tied by an `urn:mpeg:dash:adaptation-set-switching:2016` supplemental
+//! property. Every audio track gets its own set, with `lang`.
+//!
+//! Content protection (ISO/IEC 23009-1 §5.8.4.1, ISO/IEC 23001-7 §11,
+//! DASH-IF IOP v5 part 6 §7), on the adaptation set:
+//! 1. `urn:mpeg:dash:mp4protection:2011` with `value` = scheme (`cenc`/`cbcs`)
+//!    and `cenc:default_KID` in UUID form, same byte order as `tenc`;
+//! 2. one `urn:uuid:<system id>` descriptor per DRM system, with
+//!    `cenc:pssh` (whole box, base64), `mspr:pro` (PlayReady Object, base64)
+//!    and the license URL as `dashif:Laurl` (namespace `https://dashif.org/CPS`,
+//!    read by Shaka Player, dash.js and ExoPlayer). For Clear Key systems the
+//!    URL is also written as `clearkey:Laurl Lic_type="EME-1.0"` (namespace
+//!    `http://dashif.org/guidelines/clearKey`, DASH-IF IOP v4.3 §7.6.2.4, the
+//!    form older dash.js and Shaka read); for Widevine and PlayReady also as
+//!    `ms:laurl licenseUrl=` (namespace `urn:microsoft`, read by ExoPlayer
+//!    for any system and by Shaka Player for Widevine).
+//!
+//! Text is escaped for XML 1.0 by hand (attribute values escape quotes and
+//! whitespace controls; characters XML 1.0 cannot carry at all become
+//! U+FFFD), so the writer cannot fail and its output is always well formed.
+
+use std::fmt::Write as _;
+
+use super::{
+    DASHIF_CLEARKEY_SYSTEM_ID, DrmSystem, PLAYREADY_SYSTEM_ID, Presentation, Protection, Track,
+    TrackKind, W3C_COMMON_SYSTEM_ID, WIDEVINE_SYSTEM_ID, base64_std, uuid_string, xs_duration,
+};
+
+pub const NS_MPD: &str = "urn:mpeg:dash:schema:mpd:2011";
+pub const NS_CENC: &str = "urn:mpeg:cenc:2013";
+pub const NS_MSPR: &str = "urn:microsoft:playready";
+pub const NS_DASHIF: &str = "https://dashif.org/CPS";
+pub const NS_CLEARKEY: &str = "http://dashif.org/guidelines/clearKey";
+pub const NS_MS: &str = "urn:microsoft";
+
+pub const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
+pub const SCHEME_MP4PROTECTION: &str = "urn:mpeg:dash:mp4protection:2011";
+pub const SCHEME_AUDIO_CHANNELS: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+pub const SCHEME_SET_SWITCHING: &str = "urn:mpeg:dash:adaptation-set-switching:2016";
+
+/// Writes a static MPD for `p`. Never fails and never panics; check the model
+/// with [`Presentation::validate`] first.
+pub fn write_mpd(p: &Presentation) -> String {
+    let sets = adaptation_sets(p);
+    let protected = p.tracks.iter().any(|t| t.protection.is_some());
+
+    let mut x = Xml::default();
+    x.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let duration = xs_duration(p.duration_secs);
+    let min_buffer = xs_duration(p.min_buffer_secs);
+    let mut attrs: Vec<(&str, &str)> = vec![("xmlns", NS_MPD)];
+    if protected {
+        attrs.extend([
+            ("xmlns:cenc", NS_CENC),
+            ("xmlns:mspr", NS_MSPR),
+            ("xmlns:dashif", NS_DASHIF),
+            ("xmlns:clearkey", NS_CLEARKEY),
+            ("xmlns:ms", NS_MS),
+        ]);
+    }
+    attrs.extend([
+        ("profiles", PROFILE_LIVE),
+        ("type", "static"),
+        ("mediaPresentationDuration", duration.as_str()),
+        ("minBufferTime", min_buffer.as_str()),
+    ]);
+    x.open("MPD", &attrs);
+    x.open("Period", &[("id", "0"), ("start", "PT0S")]);
+    for (set_id, set) in sets.iter().enumerate() {
+        write_adaptation_set(&mut x, set_id, set, &sets);
+    }
+    x.close("Period");
+    x.close("MPD");
+    x.out
+}
+
+/// Tracks that go into one `AdaptationSet`.
+struct Set<'a> {
+    tracks: Vec<&'a Track>,
+    /// Codec family (`avc1`) for video; `None` for audio (one track per set).
+    video_family: Option<&'a str>,
+}
+
+fn codec_family(codecs: &str) -> &str {
+    codecs.split('.').next().unwrap_or(codecs)
+}
+
+fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
+    let mut sets: Vec<Set<'_>> = Vec::new();
+    for t in &p.tracks {
+        match t.kind {
+            TrackKind::Video { .. } => {
+                let family = codec_family(&t.codecs);
+                let existing = sets.iter_mut().find(|s| {
+                    s.video_family == Some(family)
+                        && s.tracks.first().is_some_and(|f| f.protection == t.protection)
+                });
+                match existing {
+                    Some(s) => s.tracks.push(t),
+                    None => sets.push(Set {
+                        tracks: vec![t],
+                        video_family: Some(family),
+                    }),
+                }
+            }
+            TrackKind::Audio { .. } => sets.push(Set {
+                tracks: vec![t],
+                video_family: None,
+            }),
+        }
+    }
+    sets
+}
+
+fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_>]) {
+    let Some(first) = set.tracks.first() else {
+        return;
+    };
+    let id = set_id.to_string();
+    let mut attrs: Vec<(&str, &str)> = vec![("id", &id)];
+    let lang;
+    match &first.kind {
+        TrackKind::Video { .. } => {
+            attrs.extend([("contentType", "video"), ("mimeType", "video/mp4")]);
+        }
+        TrackKind::Audio { language, .. } => {
+            attrs.extend([("contentType", "audio"), ("mimeType", "audio/mp4")]);
+            if let Some(l) = language {
+                lang = l.clone();
+                attrs.push(("lang", &lang));
+            }
+        }
+    }
+    attrs.extend([("segmentAlignment", "true"), ("startWithSAP", "1")]);
+    x.open("AdaptationSet", &attrs);
+
+    if let Some(prot) = &first.protection {
+        write_content_protection(x, prot);
+    }
+    // Same codec family, different keys: tell the player it may still switch.
+    if let Some(family) = set.video_family {
+        let peers: Vec<String> = all
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.video_family == Some(family))
+            .map(|(i, _)| i.to_string())
+            .collect();
+        if peers.len() > 1 {
+            let others = peers
+                .iter()
+                .filter(|i| **i != id)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(",");
+            x.empty(
+                "SupplementalProperty",
+                &[("schemeIdUri", SCHEME_SET_SWITCHING), ("value", &others)],
+            );
+        }
+    }
+    for t in &set.tracks {
+        write_representation(x, t);
+    }
+    x.close("AdaptationSet");
+}
+
+fn is_clearkey(system_id: &[u8; 16]) -> bool {
+    *system_id == DASHIF_CLEARKEY_SYSTEM_ID || *system_id == W3C_COMMON_SYSTEM_ID
+}
+
+fn write_content_protection(x: &mut Xml, prot: &Protection) {
+    let scheme = String::from_utf8_lossy(&prot.scheme);
+    let kid = uuid_string(&prot.default_kid);
+    x.empty(
+        "ContentProtection",
+        &[
+            ("schemeIdUri", SCHEME_MP4PROTECTION),
+            ("value", &scheme),
+            ("cenc:default_KID", &kid),
+        ],
+    );
+    for s in &prot.systems {
+        write_drm_system(x, s);
+    }
+}
+
+fn write_drm_system(x: &mut Xml, s: &DrmSystem) {
+    let scheme_id = format!("urn:uuid:{}", uuid_string(&s.system_id));
+    let mut attrs: Vec<(&str, &str)> = vec![("schemeIdUri", &scheme_id)];
+    if let Some(name) = &s.name {
+        attrs.push(("value", name));
+    }
+    let has_children = s.pssh_box.is_some() || s.playready_pro.is_some() || s.license_url.is_some();
+    if !has_children {
+        x.empty("ContentProtection", &attrs);
+        return;
+    }
+    x.open("ContentProtection", &attrs);
+    if let Some(pssh) = &s.pssh_box {
+        x.text_element("cenc:pssh", &[], &base64_std(pssh));
+    }
+    if let Some(pro) = &s.playready_pro {
+        x.text_element("mspr:pro", &[], &base64_std(pro));
+    }
+    if let Some(url) = &s.license_url {
+        let clearkey = is_clearkey(&s.system_id);
+        let license_type: &[(&str, &str)] = if clearkey {
+            &[("licenseType", "EME-1.0")]
+        } else {
+            &[]
+        };
+        x.text_element("dashif:Laurl", license_type, url);
+        if clearkey {
+            x.text_element("clearkey:Laurl", &[("Lic_type", "EME-1.0")], url);
+        }
+        if s.system_id == WIDEVINE_SYSTEM_ID || s.system_id == PLAYREADY_SYSTEM_ID {
+            x.empty("ms:laurl", &[("licenseUrl", url)]);
+        }
+    }
+    x.close("ContentProtection");
+}
+
+fn write_representation(x: &mut Xml, t: &Track) {
+    let id = t.id.to_string();
+    let bandwidth = t.bandwidth.to_string();
+    let mut attrs: Vec<(&str, &str)> = vec![
+        ("id", &id),
+        ("bandwidth", &bandwidth),
+        ("codecs", &t.codecs),
+    ];
+    let (width, height, frame_rate, sample_rate, channels);
+    match &t.kind {
+        TrackKind::Video {
+            width: w,
+            height: h,
+            frame_rate: fr,
+        } => {
+            width = w.to_string();
+            height = h.to_string();
+            attrs.extend([("width", width.as_str()), ("height", height.as_str())]);
+            // ISO/IEC 23009-1 §5.3.7.2 FrameRateType: "num" or "num/den".
+            if let Some((num, den)) = fr {
+                if *den != 0 {
+                    frame_rate = if *den == 1 {
+                        num.to_string()
+                    } else {
+                        format!("{num}/{den}")
+                    };
+                    attrs.push(("frameRate", &frame_rate));
+                }
+            }
+            x.open("Representation", &attrs);
+        }
+        TrackKind::Audio {
+            sample_rate: sr,
+            channels: ch,
+            ..
+        } => {
+            sample_rate = sr.to_string();
+            attrs.push(("audioSamplingRate", &sample_rate));
+            x.open("Representation", &attrs);
+            channels = ch.to_string();
+            x.empty(
+                "AudioChannelConfiguration",
+                &[("schemeIdUri", SCHEME_AUDIO_CHANNELS), ("value", &channels)],
+            );
+        }
+    }
+    let timescale = t.timescale.to_string();
+    let start_number = t.start_number.to_string();
+    x.open(
+        "SegmentTemplate",
+        &[
+            ("timescale", &timescale),
+            ("initialization", &t.init_uri),
+            ("media", &t.media_uri_template),
+            ("startNumber", &start_number),
+        ],
+    );
+    x.open("SegmentTimeline", &[]);
+    for s in timeline(t) {
+        let d = s.d.to_string();
+        let tt = s.t.map(|v| v.to_string());
+        let r = (s.r > 0).then(|| s.r.to_string());
+        let mut attrs: Vec<(&str, &str)> = Vec::with_capacity(3);
+        if let Some(tt) = &tt {
+            attrs.push(("t", tt));
+        }
+        attrs.push(("d", &d));
+        if let Some(r) = &r {
+            attrs.push(("r", r));
+        }
+        x.empty("S", &attrs);
+    }
+    x.close("SegmentTimeline");
+    x.close("SegmentTemplate");
+    x.close("Representation");
+}
+
+/// One `S` element (ISO/IEC 23009-1 §5.3.9.6): `t` when the segment does not
+/// start where the previous one ended (and on the first), `d`, and `r` more
+/// segments of the same duration following without gaps.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct S {
+    pub t: Option<u64>,
+    pub d: u64,
+    pub r: u64,
+}
+
+pub(crate) fn timeline(t: &Track) -> Vec<S> {
+    let mut out: Vec<S> = Vec::new();
+    let mut expected_start: Option<u64> = None;
+    for seg in &t.segments {
+        let contiguous = expected_start == Some(seg.start);
+        match out.last_mut() {
+            Some(last) if contiguous && last.d == seg.duration => last.r += 1,
+            _ => out.push(S {
+                t: (!contiguous).then_some(seg.start),
+                d: seg.duration,
+                r: 0,
+            }),
+        }
+        expected_start = seg.start.checked_add(seg.duration);
+    }
+    out
+}
+
+/// Minimal indenting XML writer; every attribute value and text is escaped.
+#[derive(Default)]
+struct Xml {
+    out: String,
+    depth: usize,
+}
+
+impl Xml {
+    fn start_tag(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        for _ in 0..self.depth {
+            self.out.push_str("  ");
+        }
+        self.out.push('<');
+        self.out.push_str(name);
+        for (k, v) in attrs {
+            self.out.push(' ');
+            self.out.push_str(k);
+            self.out.push_str("=\"");
+            escape_into(&mut self.out, v, true);
+            self.out.push('"');
+        }
+    }
+
+    fn open(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs);
+        self.out.push_str(">\n");
+        self.depth += 1;
+    }
+
+    fn empty(&mut self, name: &str, attrs: &[(&str, &str)]) {
+        self.start_tag(name, attrs);
+        self.out.push_str("/>\n");
+    }
+
+    fn text_element(&mut self, name: &str, attrs: &[(&str, &str)], text: &str) {
+        self.start_tag(name, attrs);
+        self.out.push('>');
+        escape_into(&mut self.out, text, false);
+        let _ = writeln!(self.out, "</{name}>");
+    }
+
+    fn close(&mut self, name: &str) {
+        self.depth = self.depth.saturating_sub(1);
+        for _ in 0..self.depth {
+            self.out.push_str("  ");
+        }
+        let _ = writeln!(self.out, "</{name}>");
+    }
+}
+
+/// XML 1.0 §2.2 `Char` and §3.3.3 attribute-value normalization: markup
+/// characters become entities; in attributes tab/CR/LF become character
+/// references so they survive normalization; characters XML 1.0 cannot
+/// carry (other C0 controls, U+FFFE, U+FFFF) become U+FFFD.
+fn escape_into(out: &mut String, s: &str, attribute: bool) {
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' if attribute => out.push_str("&quot;"),
+            '\'' if attribute => out.push_str("&apos;"),
+            '\t' if attribute => out.push_str("&#9;"),
+            '\n' if attribute => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            '\t' | '\n' => out.push(c),
+            '\u{0}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
+            _ => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_model::*;
+    use super::super::{DrmSystem, Protection, SegmentTime};
+    use super::*;
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    use quick_xml::XmlVersion;
+    use quick_xml::reader::NsReader;
+
+    const KID: [u8; 16] = [
+        0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee,
+        0xff,
+    ];
+
+    fn protection(systems: Vec<DrmSystem>) -> Protection {
+        Protection {
+            scheme: *b"cenc",
+            default_kid: KID,
+            systems,
+        }
+    }
+
+    /// Every element as (namespace URI, local name, attributes), read by
+    /// quick-xml's namespace-resolving reader: fails on malformed XML.
+    fn elements(xml: &str) -> Vec<(String, String, Vec<(String, String)>)> {
+        let mut r = NsReader::from_str(xml);
+        let mut out = Vec::new();
+        loop {
+            match r.read_resolved_event() {
+                Ok((ns, Event::Start(e) | Event::Empty(e))) => {
+                    let ns = match ns {
+                        ResolveResult::Bound(n) => AsRef::<str>::as_ref(&n).to_owned(),
+                        _ => String::new(),
+                    };
+                    let local = AsRef::<str>::as_ref(&e.local_name()).to_owned();
+                    let attrs = e
+                        .attributes()
+                        .map(|a| {
+                            let a = a.expect("attribute");
+                            (
+                                AsRef::<str>::as_ref(&a.key).to_owned(),
+                                a.normalized_value(XmlVersion::Explicit1_0)
+                                    .expect("value")
+                                    .into_owned(),
+                            )
+                        })
+                        .collect();
+                    out.push((ns, local, attrs));
+                }
+                Ok((_, Event::Eof)) => break,
+                Ok(_) => {}
+                Err(e) => panic!("malformed XML at {}: {e}\n{xml}", r.buffer_position()),
+            }
+        }
+        out
+    }
+
+    fn attr<'a>(attrs: &'a [(String, String)], k: &str) -> Option<&'a str> {
+        attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn timeline_run_length() {
+        let mut t = audio(1, None);
+        t.segments = [(0, 10), (10, 10), (20, 10), (30, 5), (40, 5), (45, 5), (50, 5)]
+            .iter()
+            .map(|&(start, duration)| SegmentTime { start, duration })
+            .collect();
+        assert_eq!(
+            timeline(&t),
+            vec![
+                S { t: Some(0), d: 10, r: 2 },
+                // gap 35..40: explicit t
+                S { t: None, d: 5, r: 0 },
+                S { t: Some(40), d: 5, r: 2 },
+            ]
+        );
+        t.segments = vec![SegmentTime { start: 1024, duration: 7 }];
+        assert_eq!(timeline(&t), vec![S { t: Some(1024), d: 7, r: 0 }]);
+        // Overflowing end: no panic, next segment gets an explicit t.
+        t.segments = vec![
+            SegmentTime { start: u64::MAX, duration: 1 },
+            SegmentTime { start: 0, duration: 1 },
+        ];
+        assert_eq!(timeline(&t).len(), 2);
+    }
+
+    #[test]
+    fn clear_mpd_structure() {
+        let p = presentation(vec![
+            video(1, "avc1.64001f", 640, 360),
+            video(2, "avc1.640028", 1280, 720),
+            video(3, "hvc1.1.6.L93.B0", 1280, 720),
+            audio(4, Some("en")),
+            audio(5, Some("fr")),
+        ]);
+        let xml = write_mpd(&p);
+        let els = elements(&xml);
+        assert!(!xml.contains("xmlns:cenc"), "clear MPD declares no DRM namespaces");
+        let mpd = &els[0];
+        assert_eq!((mpd.0.as_str(), mpd.1.as_str()), (NS_MPD, "MPD"));
+        assert_eq!(attr(&mpd.2, "type"), Some("static"));
+        assert_eq!(attr(&mpd.2, "profiles"), Some(PROFILE_LIVE));
+        assert_eq!(attr(&mpd.2, "mediaPresentationDuration"), Some("PT10S"));
+        assert_eq!(attr(&mpd.2, "minBufferTime"), Some("PT2S"));
+        let sets: Vec<_> = els.iter().filter(|e| e.1 == "AdaptationSet").collect();
+        assert_eq!(sets.len(), 4, "avc1 x2 in one set, hvc1, two audio sets");
+        assert_eq!(attr(&sets[0].2, "contentType"), Some("video"));
+        assert_eq!(attr(&sets[2].2, "lang"), Some("en"));
+        assert_eq!(attr(&sets[3].2, "lang"), Some("fr"));
+        let reps: Vec<_> = els.iter().filter(|e| e.1 == "Representation").collect();
+        assert_eq!(reps.len(), 5);
+        assert_eq!(attr(&reps[0].2, "frameRate"), Some("25"));
+        assert_eq!(attr(&reps[3].2, "audioSamplingRate"), Some("48000"));
+        let s: Vec<_> = els.iter().filter(|e| e.1 == "S").collect();
+        assert_eq!(attr(&s[0].2, "t"), Some("0"));
+        assert_eq!(attr(&s[0].2, "d"), Some("25600"));
+        assert_eq!(attr(&s[0].2, "r"), Some("4"));
+        assert!(!els.iter().any(|e| e.1 == "ContentProtection"));
+        assert!(!els.iter().any(|e| e.1 == "SupplementalProperty"));
+    }
+
+    #[test]
+    fn protection_signalling_with_namespaces() {
+        let mut v = video(1, "avc1.64001f", 640, 360);
+        v.protection = Some(protection(vec![
+            DrmSystem {
+                system_id: WIDEVINE_SYSTEM_ID,
+                name: Some("Widevine".into()),
+                pssh_box: Some(vec![1, 2, 3]),
+                playready_pro: None,
+                license_url: Some("https://lic/wv?a=1&b=2".into()),
+            },
+            DrmSystem {
+                system_id: PLAYREADY_SYSTEM_ID,
+                name: Some("MSPR 2.0".into()),
+                pssh_box: None,
+                playready_pro: Some(vec![4, 5, 6]),
+                license_url: None,
+            },
+            DrmSystem {
+                system_id: DASHIF_CLEARKEY_SYSTEM_ID,
+                name: Some("ClearKey1.0".into()),
+                pssh_box: None,
+                playready_pro: None,
+                license_url: Some("https://lic/ck".into()),
+            },
+        ]));
+        let xml = write_mpd(&presentation(vec![v]));
+        let els = elements(&xml);
+        let cps: Vec<_> = els.iter().filter(|e| e.1 == "ContentProtection").collect();
+        assert_eq!(cps.len(), 4);
+        assert_eq!(attr(&cps[0].2, "schemeIdUri"), Some(SCHEME_MP4PROTECTION));
+        assert_eq!(attr(&cps[0].2, "value"), Some("cenc"));
+        assert_eq!(
+            attr(&cps[0].2, "cenc:default_KID"),
+            Some("00112233-4455-6677-8899-aabbccddeeff")
+        );
+        assert_eq!(
+            attr(&cps[1].2, "schemeIdUri"),
+            Some("urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed")
+        );
+        assert_eq!(attr(&cps[2].2, "value"), Some("MSPR 2.0"));
+        let find = |ns: &str, local: &str| {
+            els.iter()
+                .filter(|e| e.0 == ns && e.1 == local)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(find(NS_CENC, "pssh").len(), 1);
+        assert_eq!(find(NS_MSPR, "pro").len(), 1);
+        assert_eq!(find(NS_DASHIF, "Laurl").len(), 2);
+        let ck = find(NS_CLEARKEY, "Laurl");
+        assert_eq!(ck.len(), 1);
+        assert_eq!(attr(&ck[0].2, "Lic_type"), Some("EME-1.0"));
+        let ms = find(NS_MS, "laurl");
+        assert_eq!(ms.len(), 1);
+        assert_eq!(attr(&ms[0].2, "licenseUrl"), Some("https://lic/wv?a=1&b=2"));
+        assert!(xml.contains("<cenc:pssh>AQID</cenc:pssh>"));
+        assert!(xml.contains("<mspr:pro>BAUG</mspr:pro>"));
+        assert!(xml.contains("https://lic/wv?a=1&amp;b=2"));
+        // ContentProtection comes before Representation (schema order).
+        let first_rep = els.iter().position(|e| e.1 == "Representation");
+        let last_cp = els.iter().rposition(|e| e.1 == "ContentProtection");
+        assert!(last_cp < first_rep);
+    }
+
+    #[test]
+    fn different_keys_split_sets_with_switching_property() {
+        let mut a = video(1, "avc1.64001f", 640, 360);
+        let mut b = video(2, "avc1.640028", 1280, 720);
+        a.protection = Some(protection(vec![]));
+        let mut other = protection(vec![]);
+        other.default_kid = [9; 16];
+        b.protection = Some(other);
+        let els = elements(&write_mpd(&presentation(vec![a, b, audio(3, None)])));
+        let sets: Vec<_> = els.iter().filter(|e| e.1 == "AdaptationSet").collect();
+        assert_eq!(sets.len(), 3);
+        let props: Vec<_> = els.iter().filter(|e| e.1 == "SupplementalProperty").collect();
+        assert_eq!(props.len(), 2);
+        assert_eq!(attr(&props[0].2, "schemeIdUri"), Some(SCHEME_SET_SWITCHING));
+        assert_eq!(attr(&props[0].2, "value"), Some("1"));
+        assert_eq!(attr(&props[1].2, "value"), Some("0"));
+    }
+
+    #[test]
+    fn hostile_text_stays_well_formed() {
+        let mut a = audio(1, Some("en\"><x a='1'>"));
+        a.codecs = "mp4a.40.2\u{0}\u{1}\u{fffe}".into();
+        a.init_uri = "a&b<c>\"d'\te\nf\rg".into();
+        a.media_uri_template = "]]><!--$Number$".into();
+        a.protection = Some(protection(vec![DrmSystem {
+            system_id: PLAYREADY_SYSTEM_ID,
+            name: Some("</ContentProtection>".into()),
+            pssh_box: None,
+            playready_pro: None,
+            license_url: Some("x</dashif:Laurl><evil/>\u{7}".into()),
+        }]));
+        let xml = write_mpd(&presentation(vec![a]));
+        let els = elements(&xml);
+        assert!(!els.iter().any(|e| e.1 == "x" || e.1 == "evil"));
+        let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
+        assert_eq!(attr(&set.2, "lang"), Some("en\"><x a='1'>"));
+        let tmpl = els.iter().find(|e| e.1 == "SegmentTemplate").expect("template");
+        assert_eq!(attr(&tmpl.2, "initialization"), Some("a&b<c>\"d'\te\nf\rg"));
+        assert_eq!(attr(&tmpl.2, "media"), Some("]]><!--$Number$"));
+        let rep = els.iter().find(|e| e.1 == "Representation").expect("rep");
+        assert_eq!(attr(&rep.2, "codecs"), Some("mp4a.40.2\u{fffd}\u{fffd}\u{fffd}"));
+    }
+
+    #[test]
+    fn degenerate_models_do_not_panic() {
+        let mut v = video(1, "", 0, 0);
+        v.kind = TrackKind::Video {
+            width: 0,
+            height: 0,
+            frame_rate: Some((30, 0)),
+        };
+        v.timescale = 0;
+        v.segments.clear();
+        let mut p = presentation(vec![v]);
+        p.duration_secs = f64::NAN;
+        let xml = write_mpd(&p);
+        assert!(!xml.contains("frameRate"));
+        elements(&xml);
+        elements(&write_mpd(&presentation(vec![])));
+    }
+}

@@ -1,0 +1,501 @@
+//! HLS playlist writer: RFC 8216, with `SAMPLE-AES-CTR` and the key format
+//! attributes as draft-pantos-hls-rfc8216bis-16 §4.4.4.4 defines them.
+//!
+//! The multivariant ("master") playlist (RFC 8216 §4.3.4) lists audio tracks
+//! as `EXT-X-MEDIA:TYPE=AUDIO` renditions, one group per audio codec (Apple's
+//! HLS Authoring Specification §8: a group holds one codec, so a variant's
+//! `CODECS` is true for every rendition in its group), and one
+//! `EXT-X-STREAM-INF` per video track and audio group whose `BANDWIDTH` and
+//! `AVERAGE-BANDWIDTH` add the largest audio rendition of the group
+//! (§4.3.4.2: the peak of the whole variant). With no video, each audio track
+//! is a variant of its own.
+//!
+//! Media playlists (RFC 8216 §4.3.3) are VOD, fMP4: `EXT-X-MAP` names the
+//! init segment and comes *before* the `EXT-X-KEY` lines. A key applies to
+//! the media initialization sections declared after it (§4.3.2.5), so this
+//! order keeps the init segment in the clear, which it is: only samples (or,
+//! for AES-128, media segments) are encrypted. `EXT-X-VERSION:6` covers
+//! everything written here: `IV` (2), decimal `EXTINF` (3), `KEYFORMAT` (5),
+//! `EXT-X-MAP` without I-frames-only (6), §7.
+//!
+//! `EXT-X-TARGETDURATION` is the longest segment rounded *up*, computed in
+//! integers, so every `EXTINF` rounded to the nearest integer stays within it
+//! (§4.3.3.1). `EXTINF` values are exact decimals of `duration / timescale`
+//! to six places, so a player that sums them does not drift.
+//!
+//! Text is made safe for the line-based syntax: quoted strings cannot hold
+//! `"`, CR or LF (§4.2), so URIs percent-encode them and other quoted values
+//! drop them; a URI line never starts with `#` and never spans two lines.
+
+use super::template::{self, Values};
+use super::{HlsKey, Presentation, Track, TrackKind, decimal_seconds, hex_prefixed};
+
+/// Protocol version of every playlist written here (RFC 8216 §7).
+pub const VERSION: u32 = 6;
+
+/// Writes the multivariant playlist. `media_playlist_uri` gives the URI of
+/// each track's media playlist, relative to this playlist.
+pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> String) -> String {
+    let mut out = header();
+    out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+
+    let videos: Vec<&Track> = p.tracks.iter().filter(|t| t.is_video()).collect();
+    let audios: Vec<&Track> = p.tracks.iter().filter(|t| !t.is_video()).collect();
+
+    if videos.is_empty() {
+        for a in &audios {
+            out.push('\n');
+            out.push_str(&format!(
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n",
+                a.bandwidth,
+                a.average_bandwidth,
+                quoted_text(&a.codecs)
+            ));
+            push_uri_line(&mut out, &media_playlist_uri(a));
+        }
+        return out;
+    }
+
+    let groups = audio_groups(&audios);
+    if !groups.is_empty() {
+        out.push('\n');
+    }
+    for g in &groups {
+        let mut names: Vec<String> = Vec::new();
+        for (i, a) in g.tracks.iter().enumerate() {
+            let TrackKind::Audio {
+                channels, language, ..
+            } = &a.kind
+            else {
+                continue;
+            };
+            let base = language
+                .as_deref()
+                .map(quoted_text)
+                .filter(|l| !l.is_empty())
+                .unwrap_or_else(|| "audio".to_owned());
+            // NAME must be unique within the group (RFC 8216 §4.3.4.1.1).
+            let name = if names.contains(&base) {
+                format!("{base} ({})", a.id)
+            } else {
+                base
+            };
+            let mut line = format!(
+                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"{}\",NAME=\"{}\"",
+                g.id, name
+            );
+            if let Some(l) = language {
+                line.push_str(&format!(",LANGUAGE=\"{}\"", quoted_text(l)));
+            }
+            line.push_str(if i == 0 {
+                ",DEFAULT=YES,AUTOSELECT=YES"
+            } else {
+                ",DEFAULT=NO,AUTOSELECT=YES"
+            });
+            line.push_str(&format!(
+                ",CHANNELS=\"{channels}\",URI=\"{}\"\n",
+                quoted_uri(&media_playlist_uri(a))
+            ));
+            out.push_str(&line);
+            names.push(name);
+        }
+    }
+
+    // With no audio at all, one variant per video track and no AUDIO group.
+    let no_group = [None];
+    let group_refs: Vec<Option<&Group<'_>>> = if groups.is_empty() {
+        no_group.to_vec()
+    } else {
+        groups.iter().map(Some).collect()
+    };
+    for v in &videos {
+        for g in &group_refs {
+            let (audio_peak, audio_avg) = g.map_or((0, 0), |g| {
+                (
+                    g.tracks.iter().map(|a| a.bandwidth).max().unwrap_or(0),
+                    g.tracks.iter().map(|a| a.average_bandwidth).max().unwrap_or(0),
+                )
+            });
+            let codecs = match g {
+                Some(g) => format!("{},{}", quoted_text(&v.codecs), quoted_text(g.codecs)),
+                None => quoted_text(&v.codecs),
+            };
+            let mut line = format!(
+                "\n#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"",
+                v.bandwidth.saturating_add(audio_peak),
+                v.average_bandwidth.saturating_add(audio_avg),
+                codecs
+            );
+            if let TrackKind::Video {
+                width,
+                height,
+                frame_rate,
+            } = v.kind
+            {
+                line.push_str(&format!(",RESOLUTION={width}x{height}"));
+                if let Some((num, den)) = frame_rate {
+                    if den != 0 {
+                        line.push_str(&format!(
+                            ",FRAME-RATE={}",
+                            decimal_fixed3(u64::from(num), den)
+                        ));
+                    }
+                }
+            }
+            if let Some(g) = g {
+                line.push_str(&format!(",AUDIO=\"{}\"", g.id));
+            }
+            line.push('\n');
+            out.push_str(&line);
+            push_uri_line(&mut out, &media_playlist_uri(v));
+        }
+    }
+    out
+}
+
+/// Writes one track's VOD media playlist. Segment URIs come from
+/// [`Track::media_uri_template`], numbered from [`Track::start_number`]. The
+/// presentation is taken for symmetry with [`write_master`]; nothing in a
+/// media playlist depends on the other tracks today.
+pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> String {
+    let mut out = header();
+    let max = track.segments.iter().map(|s| s.duration).max().unwrap_or(0);
+    let target = match u64::from(track.timescale) {
+        0 => 0,
+        ts => max.div_ceil(ts),
+    };
+    out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
+    out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
+    out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    out.push_str(&format!("#EXT-X-MAP:URI=\"{}\"\n", quoted_uri(&track.init_uri)));
+    for k in &track.hls_keys {
+        out.push_str(&key_line(k));
+    }
+    let representation_id = track.id.to_string();
+    for (i, s) in track.segments.iter().enumerate() {
+        let number = track.start_number.saturating_add(i as u64);
+        out.push_str(&format!(
+            "#EXTINF:{},\n",
+            decimal_seconds(s.duration, track.timescale, 3)
+        ));
+        let uri = template::expand(
+            &track.media_uri_template,
+            &Values {
+                representation_id: &representation_id,
+                number,
+                time: s.start,
+                bandwidth: track.bandwidth,
+            },
+        );
+        push_uri_line(&mut out, &uri);
+    }
+    out.push_str("#EXT-X-ENDLIST\n");
+    out
+}
+
+fn header() -> String {
+    format!("#EXTM3U\n#EXT-X-VERSION:{VERSION}\n")
+}
+
+/// `EXT-X-KEY` (RFC 8216 §4.3.2.4; `KEYID` as Shaka Packager writes it).
+fn key_line(k: &HlsKey) -> String {
+    let mut line = format!(
+        "#EXT-X-KEY:METHOD={},URI=\"{}\"",
+        k.method.as_str(),
+        quoted_uri(&k.uri)
+    );
+    if let Some(iv) = &k.iv {
+        line.push_str(&format!(",IV={}", hex_prefixed(iv)));
+    }
+    if let Some(kid) = &k.key_id {
+        line.push_str(&format!(",KEYID={}", hex_prefixed(kid)));
+    }
+    if let Some(f) = &k.keyformat {
+        line.push_str(&format!(",KEYFORMAT=\"{}\"", quoted_text(f)));
+    }
+    if let Some(v) = &k.keyformat_versions {
+        line.push_str(&format!(",KEYFORMATVERSIONS=\"{}\"", quoted_text(v)));
+    }
+    line.push('\n');
+    line
+}
+
+struct Group<'a> {
+    id: String,
+    codecs: &'a str,
+    tracks: Vec<&'a Track>,
+}
+
+/// One rendition group per audio codec string, in first-seen order; the id
+/// is `audio` when there is one group, `audio-<codecs>` otherwise.
+fn audio_groups<'a>(audios: &[&'a Track]) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    for a in audios {
+        match groups.iter_mut().find(|g| g.codecs == a.codecs) {
+            Some(g) => g.tracks.push(a),
+            None => groups.push(Group {
+                id: String::new(),
+                codecs: &a.codecs,
+                tracks: vec![a],
+            }),
+        }
+    }
+    let single = groups.len() == 1;
+    for g in &mut groups {
+        g.id = if single {
+            "audio".to_owned()
+        } else {
+            format!("audio-{}", quoted_text(g.codecs))
+        };
+    }
+    groups
+}
+
+/// `num / den` with exactly three decimals, rounded half up (FRAME-RATE,
+/// RFC 8216 §4.3.4.2, "rounded to three decimal places").
+fn decimal_fixed3(num: u64, den: u32) -> String {
+    let den = u128::from(den);
+    if den == 0 {
+        return "0.000".to_owned();
+    }
+    let millis = (u128::from(num) * 1000 + den / 2) / den;
+    format!("{}.{:03}", millis / 1000, millis % 1000)
+}
+
+/// A URI inside a quoted string: `"` and control characters percent-encoded.
+fn quoted_uri(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c == '"' || c.is_control() {
+            push_percent(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A non-URI quoted string (NAME, LANGUAGE, CODECS, KEYFORMAT): `"` and
+/// control characters dropped.
+fn quoted_text(s: &str) -> String {
+    s.chars().filter(|c| *c != '"' && !c.is_control()).collect()
+}
+
+/// A URI on a line of its own: control characters and `"` (not a URI
+/// character, RFC 3986 §2) percent-encoded, and a leading `#` too (it would
+/// turn the line into a comment or tag).
+fn push_uri_line(out: &mut String, s: &str) {
+    for (i, c) in s.chars().enumerate() {
+        if c.is_control() || c == '"' || (i == 0 && c == '#') {
+            push_percent(out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+}
+
+fn push_percent(out: &mut String, c: char) {
+    let mut buf = [0u8; 4];
+    for b in c.encode_utf8(&mut buf).bytes() {
+        out.push_str(&format!("%{b:02X}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_model::*;
+    use super::super::{HlsMethod, SegmentTime};
+    use super::*;
+
+    fn lines(s: &str) -> Vec<&str> {
+        s.lines().collect()
+    }
+
+    #[test]
+    fn media_playlist_layout() {
+        let mut t = audio(3, None);
+        t.start_number = 5;
+        t.hls_keys = vec![HlsKey::aes128("https://k/aes?x=\"1\"", Some([0xab; 16]))];
+        let pl = write_media_playlist(&presentation(vec![t.clone()]), &t);
+        let l = lines(&pl);
+        assert_eq!(l[0], "#EXTM3U");
+        assert_eq!(l[1], "#EXT-X-VERSION:6");
+        // 96256 / 48000 = 2.005.. -> 3
+        assert_eq!(l[2], "#EXT-X-TARGETDURATION:3");
+        assert_eq!(l[3], "#EXT-X-MEDIA-SEQUENCE:5");
+        assert_eq!(l[4], "#EXT-X-PLAYLIST-TYPE:VOD");
+        assert_eq!(l[5], "#EXT-X-INDEPENDENT-SEGMENTS");
+        assert_eq!(l[6], "#EXT-X-MAP:URI=\"audio_3/init.mp4\"");
+        assert_eq!(
+            l[7],
+            "#EXT-X-KEY:METHOD=AES-128,URI=\"https://k/aes?x=%221%22\",IV=0xabababababababababababababababab"
+        );
+        assert_eq!(l[8], "#EXTINF:2.005333,");
+        assert_eq!(l[9], "audio_3/5.m4s");
+        assert_eq!(l[10], "#EXTINF:1.984,");
+        assert_eq!(l[11], "audio_3/6.m4s");
+        assert_eq!(l[12], "#EXTINF:0.177333,");
+        assert_eq!(l[13], "audio_3/7.m4s");
+        assert_eq!(l[14], "#EXT-X-ENDLIST");
+        assert_eq!(l.len(), 15);
+    }
+
+    #[test]
+    fn target_duration_rounds_up_exactly() {
+        let mut t = video(1, "avc1.64001f", 640, 360);
+        t.segments = vec![SegmentTime {
+            start: 0,
+            duration: 25_600,
+        }];
+        assert!(write_media_playlist(&presentation(vec![]), &t).contains("#EXT-X-TARGETDURATION:2\n"));
+        t.segments[0].duration = 25_601;
+        assert!(write_media_playlist(&presentation(vec![]), &t).contains("#EXT-X-TARGETDURATION:3\n"));
+    }
+
+    #[test]
+    fn multi_drm_keys_in_order_after_map() {
+        let mut t = video(1, "avc1.64001f", 640, 360);
+        t.hls_keys = vec![
+            HlsKey::fairplay("skd://00112233"),
+            HlsKey::widevine(HlsMethod::SampleAes, &[0, 0, 0, 8, b'p', b's', b's', b'h'], Some([1; 16])),
+            HlsKey::playready(HlsMethod::SampleAes, b"pro"),
+        ];
+        let pl = write_media_playlist(&presentation(vec![]), &t);
+        let map = pl.find("#EXT-X-MAP").expect("map");
+        let first_key = pl.find("#EXT-X-KEY").expect("key");
+        assert!(map < first_key);
+        let keys: Vec<&str> = pl.lines().filter(|l| l.starts_with("#EXT-X-KEY")).collect();
+        assert_eq!(
+            keys,
+            vec![
+                "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"skd://00112233\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"",
+                "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"data:text/plain;base64,AAAACHBzc2g=\",KEYID=0x01010101010101010101010101010101,KEYFORMAT=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\",KEYFORMATVERSIONS=\"1\"",
+                "#EXT-X-KEY:METHOD=SAMPLE-AES,URI=\"data:text/plain;charset=UTF-16;base64,cHJv\",KEYFORMAT=\"com.microsoft.playready\",KEYFORMATVERSIONS=\"1\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn master_with_audio_groups() {
+        let mut ac3 = audio(6, Some("en"));
+        ac3.codecs = "ec-3".into();
+        let p = presentation(vec![
+            video(1, "avc1.64001f", 640, 360),
+            video(2, "avc1.640028", 1280, 720),
+            audio(3, Some("en")),
+            audio(4, Some("en")),
+            audio(5, None),
+            ac3,
+        ]);
+        let m = write_master(&p, |t| format!("track_{}.m3u8", t.id));
+        let l: Vec<&str> = m.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(&l[..3], &["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]);
+        assert_eq!(
+            l[3],
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"en\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_3.m3u8\""
+        );
+        assert_eq!(
+            l[4],
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"en (4)\",LANGUAGE=\"en\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_4.m3u8\""
+        );
+        assert_eq!(
+            l[5],
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"audio\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_5.m3u8\""
+        );
+        assert!(l[6].contains("GROUP-ID=\"audio-ec-3\""));
+        let inf: Vec<&str> = l.iter().copied().filter(|l| l.starts_with("#EXT-X-STREAM-INF")).collect();
+        assert_eq!(inf.len(), 4, "2 video x 2 audio groups");
+        assert_eq!(
+            inf[0],
+            "#EXT-X-STREAM-INF:BANDWIDTH=1128000,AVERAGE-BANDWIDTH=896000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-mp4a.40.2\""
+        );
+        assert!(inf[1].ends_with("CODECS=\"avc1.64001f,ec-3\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-ec-3\""));
+        let after = l.iter().position(|x| *x == inf[0]).expect("inf");
+        assert_eq!(l[after + 1], "track_1.m3u8");
+    }
+
+    #[test]
+    fn master_single_group_and_audio_only_and_video_only() {
+        let p = presentation(vec![video(1, "avc1.64001f", 640, 360), audio(2, Some("de"))]);
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id));
+        assert!(m.contains("GROUP-ID=\"audio\""));
+        assert!(m.contains(",AUDIO=\"audio\"\n1.m3u8\n"));
+
+        let p = presentation(vec![audio(2, Some("de")), audio(3, Some("fr"))]);
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id));
+        assert!(!m.contains("EXT-X-MEDIA:"));
+        assert!(m.contains("#EXT-X-STREAM-INF:BANDWIDTH=128000,AVERAGE-BANDWIDTH=96000,CODECS=\"mp4a.40.2\"\n2.m3u8\n"));
+        assert!(m.contains("\n3.m3u8\n"));
+
+        let mut v = video(1, "hvc1.1.6.L93.B0", 1920, 1080);
+        v.kind = TrackKind::Video { width: 1920, height: 1080, frame_rate: Some((30_000, 1001)) };
+        let m = write_master(&presentation(vec![v]), |_| "v.m3u8".into());
+        assert!(m.contains("CODECS=\"hvc1.1.6.L93.B0\",RESOLUTION=1920x1080,FRAME-RATE=29.970\nv.m3u8\n"), "{m}");
+        assert!(!m.contains("AUDIO="));
+    }
+
+    #[test]
+    fn hostile_text_cannot_inject_lines_or_attributes() {
+        let mut a = audio(2, Some("en\",DEFAULT=YES\n#EXT-X-ENDLIST"));
+        a.init_uri = "i\"nit\r\n#EXT-X-ENDLIST".into();
+        a.media_uri_template = "#$Number$\n#EXT-X-ENDLIST\n".into();
+        a.hls_keys = vec![HlsKey {
+            method: HlsMethod::Aes128,
+            uri: "k\"\n".into(),
+            keyformat: Some("f\"x\n".into()),
+            keyformat_versions: None,
+            iv: None,
+            key_id: None,
+        }];
+        let v = video(1, "avc1\"\n", 1, 1);
+        let p = presentation(vec![v, a.clone()]);
+        for text in [
+            write_master(&p, |t| format!("#p\n{}\".m3u8", t.id)),
+            write_media_playlist(&p, &a),
+        ] {
+            let endlists = text.lines().filter(|l| l.starts_with("#EXT-X-ENDLIST")).count();
+            assert!(endlists <= 1, "{text}");
+            for l in text.lines() {
+                // Tag lines carry an even number of quotes; URI lines none at the start.
+                assert_eq!(l.matches('"').count() % 2, 0, "{l}");
+                if !l.starts_with("#EXT") {
+                    assert!(!l.starts_with('#'), "{l}");
+                }
+            }
+        }
+        let pl = write_media_playlist(&p, &a);
+        assert!(pl.contains("#EXT-X-MAP:URI=\"i%22nit%0D%0A#EXT-X-ENDLIST\"\n"), "{pl}");
+        assert!(pl.contains("\n%231%0A#EXT-X-ENDLIST%0A\n"), "{pl}");
+        assert!(pl.contains("URI=\"k%22%0A\",KEYFORMAT=\"fx\"\n"), "{pl}");
+    }
+
+    #[test]
+    fn degenerate_tracks_do_not_panic() {
+        let mut t = audio(1, None);
+        t.timescale = 0;
+        t.start_number = u64::MAX;
+        t.media_uri_template = "$Number".into();
+        let pl = write_media_playlist(&presentation(vec![]), &t);
+        assert!(pl.contains("#EXT-X-TARGETDURATION:0\n"));
+        assert!(pl.contains("#EXTINF:0.000,\n$Number\n"));
+        t.segments.clear();
+        write_media_playlist(&presentation(vec![]), &t);
+        let mut v = video(1, "avc1", 1, 1);
+        v.kind = TrackKind::Video { width: 1, height: 1, frame_rate: Some((1, 0)) };
+        v.bandwidth = u64::MAX;
+        let m = write_master(&presentation(vec![v, audio(2, None)]), |_| String::new());
+        assert!(m.contains(&format!("BANDWIDTH={}", u64::MAX)));
+        assert!(!m.contains("FRAME-RATE"));
+        write_master(&presentation(vec![]), |_| String::new());
+    }
+
+    #[test]
+    fn fixed3() {
+        assert_eq!(decimal_fixed3(30_000, 1001), "29.970");
+        assert_eq!(decimal_fixed3(24_000, 1001), "23.976");
+        assert_eq!(decimal_fixed3(25, 1), "25.000");
+        assert_eq!(decimal_fixed3(u64::from(u32::MAX), 1), "4294967295.000");
+    }
+}
