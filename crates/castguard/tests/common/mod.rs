@@ -397,12 +397,18 @@ pub fn assert_hashes_eq(got: &[String], want: &[String], what: &str) {
 pub struct SegmentInfo {
     pub first_is_sync: bool,
     pub samples: usize,
-    /// Sum of sample durations, seconds.
+    /// Decode time of the first sample, seconds.
+    pub start: f64,
+    /// From the first sample's decode time to the end of the last sample, seconds.
     pub duration: f64,
 }
 
-/// Sample flags and durations of one media segment, read by ffprobe from
+/// Sample flags and timing of one media segment, read by ffprobe from
 /// init.mp4 + that segment (no decryption needed for flags and timing).
+///
+/// ffmpeg 5.1 reports no duration (N/A) for the first packet of a fragment,
+/// so the duration is measured from decode times: last dts − first dts + the
+/// last sample's duration (or the one before it when that is missing too).
 pub fn segment_info(track_dir: &Path, segment: &Path) -> SegmentInfo {
     let tmp = TempDir::new("seg");
     let f = tmp.join("one.mp4");
@@ -410,29 +416,43 @@ pub fn segment_info(track_dir: &Path, segment: &Path) -> SegmentInfo {
     bytes.extend(fs::read(segment).expect("read segment"));
     fs::write(&f, &bytes).expect("write");
     let out = run(Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "0", "-show_entries", "packet=flags,duration_time", "-of", "csv=p=0"])
+        .args(["-v", "error", "-select_streams", "0"])
+        .args(["-show_entries", "packet=dts_time,duration_time,flags", "-of", "compact=p=0:nk=0"])
         .arg(&f));
     assert_ok("ffprobe packets", &out);
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut info = SegmentInfo { first_is_sync: false, samples: 0, duration: 0.0 };
-    for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        // "0.040000,K__" (order of fields as ffprobe prints them)
-        let mut dur = None;
-        let mut flags = "";
-        for field in line.split(',') {
-            if let Ok(d) = field.parse::<f64>() {
-                dur = Some(d);
-            } else if field.len() >= 2 && field.chars().all(|c| c.is_ascii_alphabetic() || c == '_') {
-                flags = field;
-            }
-        }
-        if i == 0 {
-            info.first_is_sync = flags.starts_with('K');
+    let mut info = SegmentInfo { first_is_sync: false, samples: 0, start: 0.0, duration: 0.0 };
+    let (mut first_dts, mut last_dts, mut last_dur) = (None, None, None);
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        // "dts_time=4.010667|duration_time=N/A|flags=K_"
+        let field = |k: &str| {
+            line.split('|').find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')).unwrap_or("")
+        };
+        let dts = field("dts_time").parse::<f64>().ok();
+        if info.samples == 0 {
+            info.first_is_sync = field("flags").starts_with('K');
+            first_dts = dts;
         }
         info.samples += 1;
-        info.duration += dur.unwrap_or(0.0);
+        last_dts = dts.or(last_dts);
+        last_dur = field("duration_time").parse::<f64>().ok().or(last_dur);
+    }
+    if let (Some(a), Some(b)) = (first_dts, last_dts) {
+        info.start = a;
+        info.duration = b - a + last_dur.unwrap_or(0.0);
     }
     info
+}
+
+/// Duration of stream `index` of a file as ffprobe reports it, seconds.
+pub fn stream_duration(input: &Path, index: usize) -> f64 {
+    let out = run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", &index.to_string()])
+        .args(["-show_entries", "stream=duration", "-of", "csv=p=0"])
+        .arg(input));
+    assert_ok("ffprobe duration", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim().parse().unwrap_or_else(|_| panic!("ffprobe duration {text:?}"))
 }
 
 // ---------------------------------------------------------------------------
