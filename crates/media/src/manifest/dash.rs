@@ -55,7 +55,8 @@ pub fn write_mpd(p: &Presentation) -> String {
     let protected = p.tracks.iter().any(|t| t.protection.is_some());
 
     let mut x = Xml::default();
-    x.out.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    x.out
+        .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let duration = xs_duration(p.duration_secs);
     let min_buffer = xs_duration(p.min_buffer_secs);
     let mut attrs: Vec<(&str, &str)> = vec![("xmlns", NS_MPD)];
@@ -103,7 +104,9 @@ fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
                 let family = codec_family(&t.codecs);
                 let existing = sets.iter_mut().find(|s| {
                     s.video_family == Some(family)
-                        && s.tracks.first().is_some_and(|f| f.protection == t.protection)
+                        && s.tracks
+                            .first()
+                            .is_some_and(|f| f.protection == t.protection)
                 });
                 match existing {
                     Some(s) => s.tracks.push(t),
@@ -249,15 +252,15 @@ fn write_representation(x: &mut Xml, t: &Track) {
             height = h.to_string();
             attrs.extend([("width", width.as_str()), ("height", height.as_str())]);
             // ISO/IEC 23009-1 §5.3.7.2 FrameRateType: "num" or "num/den".
-            if let Some((num, den)) = fr {
-                if *den != 0 {
-                    frame_rate = if *den == 1 {
-                        num.to_string()
-                    } else {
-                        format!("{num}/{den}")
-                    };
-                    attrs.push(("frameRate", &frame_rate));
-                }
+            if let Some((num, den)) = fr
+                && *den != 0
+            {
+                frame_rate = if *den == 1 {
+                    num.to_string()
+                } else {
+                    format!("{num}/{den}")
+                };
+                attrs.push(("frameRate", &frame_rate));
             }
             x.open("Representation", &attrs);
         }
@@ -412,9 +415,9 @@ mod tests {
     use super::super::test_model::*;
     use super::super::{DrmSystem, Protection, SegmentTime};
     use super::*;
+    use quick_xml::XmlVersion;
     use quick_xml::events::Event;
     use quick_xml::name::ResolveResult;
-    use quick_xml::XmlVersion;
     use quick_xml::reader::NsReader;
 
     const KID: [u8; 16] = [
@@ -432,7 +435,10 @@ mod tests {
 
     /// Every element as (namespace URI, local name, attributes), read by
     /// quick-xml's namespace-resolving reader: fails on malformed XML.
-    fn elements(xml: &str) -> Vec<(String, String, Vec<(String, String)>)> {
+    /// (namespace URI, local name, attributes).
+    type Element = (String, String, Vec<(String, String)>);
+
+    fn elements(xml: &str) -> Vec<Element> {
         let mut r = NsReader::from_str(xml);
         let mut out = Vec::new();
         loop {
@@ -472,25 +478,61 @@ mod tests {
     #[test]
     fn timeline_run_length() {
         let mut t = audio(1, None);
-        t.segments = [(0, 10), (10, 10), (20, 10), (30, 5), (40, 5), (45, 5), (50, 5)]
-            .iter()
-            .map(|&(start, duration)| SegmentTime { start, duration })
-            .collect();
+        t.segments = [
+            (0, 10),
+            (10, 10),
+            (20, 10),
+            (30, 5),
+            (40, 5),
+            (45, 5),
+            (50, 5),
+        ]
+        .iter()
+        .map(|&(start, duration)| SegmentTime { start, duration })
+        .collect();
         assert_eq!(
             timeline(&t),
             vec![
-                S { t: Some(0), d: 10, r: 2 },
+                S {
+                    t: Some(0),
+                    d: 10,
+                    r: 2
+                },
                 // gap 35..40: explicit t
-                S { t: None, d: 5, r: 0 },
-                S { t: Some(40), d: 5, r: 2 },
+                S {
+                    t: None,
+                    d: 5,
+                    r: 0
+                },
+                S {
+                    t: Some(40),
+                    d: 5,
+                    r: 2
+                },
             ]
         );
-        t.segments = vec![SegmentTime { start: 1024, duration: 7 }];
-        assert_eq!(timeline(&t), vec![S { t: Some(1024), d: 7, r: 0 }]);
+        t.segments = vec![SegmentTime {
+            start: 1024,
+            duration: 7,
+        }];
+        assert_eq!(
+            timeline(&t),
+            vec![S {
+                t: Some(1024),
+                d: 7,
+                r: 0
+            }]
+        );
         // Overflowing end: no panic, next segment gets an explicit t.
         t.segments = vec![
-            SegmentTime { start: u64::MAX, duration: 1 },
-            SegmentTime { start: 0, duration: 1 },
+            SegmentTime {
+                start: u64::MAX,
+                duration: 1,
+            },
+            SegmentTime {
+                start: 0,
+                duration: 1,
+            },
         ];
         assert_eq!(timeline(&t).len(), 2);
     }
@@ -506,7 +548,10 @@ mod tests {
         ]);
         let xml = write_mpd(&p);
         let els = elements(&xml);
-        assert!(!xml.contains("xmlns:cenc"), "clear MPD declares no DRM namespaces");
+        assert!(
+            !xml.contains("xmlns:cenc"),
+            "clear MPD declares no DRM namespaces"
+        );
         let mpd = &els[0];
         assert_eq!((mpd.0.as_str(), mpd.1.as_str()), (NS_MPD, "MPD"));
         assert_eq!(attr(&mpd.2, "type"), Some("static"));
@@ -605,7 +650,10 @@ mod tests {
         let els = elements(&write_mpd(&presentation(vec![a, b, audio(3, None)])));
         let sets: Vec<_> = els.iter().filter(|e| e.1 == "AdaptationSet").collect();
         assert_eq!(sets.len(), 3);
-        let props: Vec<_> = els.iter().filter(|e| e.1 == "SupplementalProperty").collect();
+        let props: Vec<_> = els
+            .iter()
+            .filter(|e| e.1 == "SupplementalProperty")
+            .collect();
         assert_eq!(props.len(), 2);
         assert_eq!(attr(&props[0].2, "schemeIdUri"), Some(SCHEME_SET_SWITCHING));
         assert_eq!(attr(&props[0].2, "value"), Some("1"));
@@ -630,11 +678,17 @@ mod tests {
         assert!(!els.iter().any(|e| e.1 == "x" || e.1 == "evil"));
         let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
         assert_eq!(attr(&set.2, "lang"), Some("en\"><x a='1'>"));
-        let tmpl = els.iter().find(|e| e.1 == "SegmentTemplate").expect("template");
+        let tmpl = els
+            .iter()
+            .find(|e| e.1 == "SegmentTemplate")
+            .expect("template");
         assert_eq!(attr(&tmpl.2, "initialization"), Some("a&b<c>\"d'\te\nf\rg"));
         assert_eq!(attr(&tmpl.2, "media"), Some("]]><!--$Number$"));
         let rep = els.iter().find(|e| e.1 == "Representation").expect("rep");
-        assert_eq!(attr(&rep.2, "codecs"), Some("mp4a.40.2\u{fffd}\u{fffd}\u{fffd}"));
+        assert_eq!(
+            attr(&rep.2, "codecs"),
+            Some("mp4a.40.2\u{fffd}\u{fffd}\u{fffd}")
+        );
     }
 
     #[test]

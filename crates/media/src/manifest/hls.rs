@@ -113,7 +113,11 @@ pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> Str
             let (audio_peak, audio_avg) = g.map_or((0, 0), |g| {
                 (
                     g.tracks.iter().map(|a| a.bandwidth).max().unwrap_or(0),
-                    g.tracks.iter().map(|a| a.average_bandwidth).max().unwrap_or(0),
+                    g.tracks
+                        .iter()
+                        .map(|a| a.average_bandwidth)
+                        .max()
+                        .unwrap_or(0),
                 )
             });
             let codecs = match g {
@@ -133,13 +137,13 @@ pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> Str
             } = v.kind
             {
                 line.push_str(&format!(",RESOLUTION={width}x{height}"));
-                if let Some((num, den)) = frame_rate {
-                    if den != 0 {
-                        line.push_str(&format!(
-                            ",FRAME-RATE={}",
-                            decimal_fixed3(u64::from(num), den)
-                        ));
-                    }
+                if let Some((num, den)) = frame_rate
+                    && den != 0
+                {
+                    line.push_str(&format!(
+                        ",FRAME-RATE={}",
+                        decimal_fixed3(u64::from(num), den)
+                    ));
                 }
             }
             if let Some(g) = g {
@@ -168,7 +172,10 @@ pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> Stri
     out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
     out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
     out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
-    out.push_str(&format!("#EXT-X-MAP:URI=\"{}\"\n", quoted_uri(&track.init_uri)));
+    out.push_str(&format!(
+        "#EXT-X-MAP:URI=\"{}\"\n",
+        quoted_uri(&track.init_uri)
+    ));
     for k in &track.hls_keys {
         out.push_str(&key_line(k));
     }
@@ -349,9 +356,13 @@ mod tests {
             start: 0,
             duration: 25_600,
         }];
-        assert!(write_media_playlist(&presentation(vec![]), &t).contains("#EXT-X-TARGETDURATION:2\n"));
+        assert!(
+            write_media_playlist(&presentation(vec![]), &t).contains("#EXT-X-TARGETDURATION:2\n")
+        );
         t.segments[0].duration = 25_601;
-        assert!(write_media_playlist(&presentation(vec![]), &t).contains("#EXT-X-TARGETDURATION:3\n"));
+        assert!(
+            write_media_playlist(&presentation(vec![]), &t).contains("#EXT-X-TARGETDURATION:3\n")
+        );
     }
 
     #[test]
@@ -359,7 +370,11 @@ mod tests {
         let mut t = video(1, "avc1.64001f", 640, 360);
         t.hls_keys = vec![
             HlsKey::fairplay("skd://00112233"),
-            HlsKey::widevine(HlsMethod::SampleAes, &[0, 0, 0, 8, b'p', b's', b's', b'h'], Some([1; 16])),
+            HlsKey::widevine(
+                HlsMethod::SampleAes,
+                &[0, 0, 0, 8, b'p', b's', b's', b'h'],
+                Some([1; 16]),
+            ),
             HlsKey::playready(HlsMethod::SampleAes, b"pro"),
         ];
         let pl = write_media_playlist(&presentation(vec![]), &t);
@@ -391,7 +406,10 @@ mod tests {
         ]);
         let m = write_master(&p, |t| format!("track_{}.m3u8", t.id));
         let l: Vec<&str> = m.lines().filter(|l| !l.is_empty()).collect();
-        assert_eq!(&l[..3], &["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]);
+        assert_eq!(
+            &l[..3],
+            &["#EXTM3U", "#EXT-X-VERSION:6", "#EXT-X-INDEPENDENT-SEGMENTS"]
+        );
         assert_eq!(
             l[3],
             "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"en\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_3.m3u8\""
@@ -405,20 +423,29 @@ mod tests {
             "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"audio\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_5.m3u8\""
         );
         assert!(l[6].contains("GROUP-ID=\"audio-ec-3\""));
-        let inf: Vec<&str> = l.iter().copied().filter(|l| l.starts_with("#EXT-X-STREAM-INF")).collect();
+        let inf: Vec<&str> = l
+            .iter()
+            .copied()
+            .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+            .collect();
         assert_eq!(inf.len(), 4, "2 video x 2 audio groups");
         assert_eq!(
             inf[0],
             "#EXT-X-STREAM-INF:BANDWIDTH=1128000,AVERAGE-BANDWIDTH=896000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-mp4a.40.2\""
         );
-        assert!(inf[1].ends_with("CODECS=\"avc1.64001f,ec-3\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-ec-3\""));
+        assert!(inf[1].ends_with(
+            "CODECS=\"avc1.64001f,ec-3\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-ec-3\""
+        ));
         let after = l.iter().position(|x| *x == inf[0]).expect("inf");
         assert_eq!(l[after + 1], "track_1.m3u8");
     }
 
     #[test]
     fn master_single_group_and_audio_only_and_video_only() {
-        let p = presentation(vec![video(1, "avc1.64001f", 640, 360), audio(2, Some("de"))]);
+        let p = presentation(vec![
+            video(1, "avc1.64001f", 640, 360),
+            audio(2, Some("de")),
+        ]);
         let m = write_master(&p, |t| format!("{}.m3u8", t.id));
         assert!(m.contains("GROUP-ID=\"audio\""));
         assert!(m.contains(",AUDIO=\"audio\"\n1.m3u8\n"));
@@ -430,9 +457,18 @@ mod tests {
         assert!(m.contains("\n3.m3u8\n"));
 
         let mut v = video(1, "hvc1.1.6.L93.B0", 1920, 1080);
-        v.kind = TrackKind::Video { width: 1920, height: 1080, frame_rate: Some((30_000, 1001)) };
+        v.kind = TrackKind::Video {
+            width: 1920,
+            height: 1080,
+            frame_rate: Some((30_000, 1001)),
+        };
         let m = write_master(&presentation(vec![v]), |_| "v.m3u8".into());
-        assert!(m.contains("CODECS=\"hvc1.1.6.L93.B0\",RESOLUTION=1920x1080,FRAME-RATE=29.970\nv.m3u8\n"), "{m}");
+        assert!(
+            m.contains(
+                "CODECS=\"hvc1.1.6.L93.B0\",RESOLUTION=1920x1080,FRAME-RATE=29.970\nv.m3u8\n"
+            ),
+            "{m}"
+        );
         assert!(!m.contains("AUDIO="));
     }
 
@@ -455,7 +491,10 @@ mod tests {
             write_master(&p, |t| format!("#p\n{}\".m3u8", t.id)),
             write_media_playlist(&p, &a),
         ] {
-            let endlists = text.lines().filter(|l| l.starts_with("#EXT-X-ENDLIST")).count();
+            let endlists = text
+                .lines()
+                .filter(|l| l.starts_with("#EXT-X-ENDLIST"))
+                .count();
             assert!(endlists <= 1, "{text}");
             for l in text.lines() {
                 // Tag lines carry an even number of quotes; URI lines none at the start.
@@ -466,7 +505,10 @@ mod tests {
             }
         }
         let pl = write_media_playlist(&p, &a);
-        assert!(pl.contains("#EXT-X-MAP:URI=\"i%22nit%0D%0A#EXT-X-ENDLIST\"\n"), "{pl}");
+        assert!(
+            pl.contains("#EXT-X-MAP:URI=\"i%22nit%0D%0A#EXT-X-ENDLIST\"\n"),
+            "{pl}"
+        );
         assert!(pl.contains("\n%231%0A#EXT-X-ENDLIST%0A\n"), "{pl}");
         assert!(pl.contains("URI=\"k%22%0A\",KEYFORMAT=\"fx\"\n"), "{pl}");
     }
@@ -483,7 +525,11 @@ mod tests {
         t.segments.clear();
         write_media_playlist(&presentation(vec![]), &t);
         let mut v = video(1, "avc1", 1, 1);
-        v.kind = TrackKind::Video { width: 1, height: 1, frame_rate: Some((1, 0)) };
+        v.kind = TrackKind::Video {
+            width: 1,
+            height: 1,
+            frame_rate: Some((1, 0)),
+        };
         v.bandwidth = u64::MAX;
         let m = write_master(&presentation(vec![v, audio(2, None)]), |_| String::new());
         assert!(m.contains(&format!("BANDWIDTH={}", u64::MAX)));

@@ -152,7 +152,10 @@ impl std::fmt::Debug for DrmSystem {
             .field("system_id", &uuid_string(&self.system_id))
             .field("name", &self.name)
             .field("pssh_box_len", &self.pssh_box.as_ref().map(Vec::len))
-            .field("playready_pro_len", &self.playready_pro.as_ref().map(Vec::len))
+            .field(
+                "playready_pro_len",
+                &self.playready_pro.as_ref().map(Vec::len),
+            )
             .field("license_url", &self.license_url)
             .finish()
     }
@@ -266,7 +269,9 @@ pub enum ManifestError {
     NoSegments { track: u32 },
     #[error("track {track}: segment {index} has duration 0")]
     ZeroSegmentDuration { track: u32, index: usize },
-    #[error("track {track}: segment {index} starts at {start}, before the previous segment ends at {previous_end}")]
+    #[error(
+        "track {track}: segment {index} starts at {start}, before the previous segment ends at {previous_end}"
+    )]
     SegmentOverlap {
         track: u32,
         index: usize,
@@ -289,7 +294,9 @@ pub enum ManifestError {
         #[source]
         source: TemplateError,
     },
-    #[error("track {track}: media_uri_template has neither $Number$ nor $Time$, every segment would share one URL")]
+    #[error(
+        "track {track}: media_uri_template has neither $Number$ nor $Time$, every segment would share one URL"
+    )]
     TemplateWithoutNumber { track: u32 },
     #[error("track {track}: protection scheme {scheme:?} is neither cenc nor cbcs")]
     UnknownScheme { track: u32, scheme: String },
@@ -344,15 +351,15 @@ impl Track {
             if s.duration == 0 {
                 return Err(ManifestError::ZeroSegmentDuration { track, index });
             }
-            if let Some(previous_end) = previous_end {
-                if s.start < previous_end {
-                    return Err(ManifestError::SegmentOverlap {
-                        track,
-                        index,
-                        start: s.start,
-                        previous_end,
-                    });
-                }
+            if let Some(previous_end) = previous_end
+                && s.start < previous_end
+            {
+                return Err(ManifestError::SegmentOverlap {
+                    track,
+                    index,
+                    start: s.start,
+                    previous_end,
+                });
             }
             previous_end = Some(
                 s.start
@@ -396,17 +403,21 @@ impl Track {
         let parts = template::parse(&self.media_uri_template)
             .map_err(|source| ManifestError::Template { track, source })?;
         if !parts.iter().any(|p| {
-            matches!(p, template::Part::Number { .. } | template::Part::Time { .. })
+            matches!(
+                p,
+                template::Part::Number { .. } | template::Part::Time { .. }
+            )
         }) {
             return Err(ManifestError::TemplateWithoutNumber { track });
         }
-        if let Some(p) = &self.protection {
-            if &p.scheme != b"cenc" && &p.scheme != b"cbcs" {
-                return Err(ManifestError::UnknownScheme {
-                    track,
-                    scheme: String::from_utf8_lossy(&p.scheme).into_owned(),
-                });
-            }
+        if let Some(p) = &self.protection
+            && &p.scheme != b"cenc"
+            && &p.scheme != b"cbcs"
+        {
+            return Err(ManifestError::UnknownScheme {
+                track,
+                scheme: String::from_utf8_lossy(&p.scheme).into_owned(),
+            });
         }
         if let TrackKind::Video {
             frame_rate: Some((_, 0)),
@@ -615,7 +626,10 @@ mod tests {
 
     #[test]
     fn validate_accepts_the_test_model() {
-        let p = presentation(vec![video(1, "avc1.64001f", 640, 360), audio(2, Some("en"))]);
+        let p = presentation(vec![
+            video(1, "avc1.64001f", 640, 360),
+            audio(2, Some("en")),
+        ]);
         assert_eq!(p.validate(), Ok(()));
     }
 
@@ -633,7 +647,11 @@ mod tests {
         p.tracks[0].segments[2].start = 100;
         assert!(matches!(
             p.validate(),
-            Err(ManifestError::SegmentOverlap { track: 7, index: 2, .. })
+            Err(ManifestError::SegmentOverlap {
+                track: 7,
+                index: 2,
+                ..
+            })
         ));
 
         let mut p = presentation(vec![audio(7, None)]);
@@ -713,7 +731,11 @@ mod tests {
 
     #[test]
     fn key_helpers() {
-        let k = HlsKey::widevine(HlsMethod::SampleAesCtr, &[0, 0, 0, 8, b'p', b's', b's', b'h'], None);
+        let k = HlsKey::widevine(
+            HlsMethod::SampleAesCtr,
+            &[0, 0, 0, 8, b'p', b's', b's', b'h'],
+            None,
+        );
         assert_eq!(k.uri, "data:text/plain;base64,AAAACHBzc2g=");
         assert_eq!(k.keyformat.as_deref(), Some(KEYFORMAT_WIDEVINE));
         let k = HlsKey::playready(HlsMethod::SampleAes, b"ab");
