@@ -1,1 +1,3 @@
 //! Ingest, segmenting, on-request protection and manifests.
+
+pub mod manifest;
