@@ -18,13 +18,24 @@ fn shaka_roundtrip(fixture_name: &str, scheme: &str) {
     // Wrong key: ffmpeg does not check keys, so it must give other frames or fail.
     let video = out.join(streams(&input)[0].dir_name());
     let wrong = track_hashes(&video, Some(KEY2), Media::Video);
-    assert_ne!(wrong, Ok(clear_hashes(&input, Media::Video)), "wrong key decrypted {scheme}");
+    assert_ne!(
+        wrong,
+        Ok(clear_hashes(&input, Media::Video)),
+        "wrong key decrypted {scheme}"
+    );
 
     // Every video segment but the last starts with a sync sample.
     let segs = segments(&video);
-    assert!(segs.len() >= 2, "a 10 s clip in 4 s segments has several segments");
+    assert!(
+        segs.len() >= 2,
+        "a 10 s clip in 4 s segments has several segments"
+    );
     for s in &segs[..segs.len() - 1] {
-        assert!(segment_info(&video, s).first_is_sync, "{} does not start with a sync sample", s.display());
+        assert!(
+            segment_info(&video, s).first_is_sync,
+            "{} does not start with a sync sample",
+            s.display()
+        );
     }
 
     // pywidevine reads our KID from Shaka's PSSH boxes (init and MPD).
@@ -80,8 +91,26 @@ fn openssl_hls_aes128_over_http() {
     let o = run(Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-i"])
         .arg(&input)
-        .args(["-map", "0:v", "-c", "copy", "-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod"])
-        .args(["-hls_segment_type", "fmp4", "-hls_fmp4_init_filename", "init.mp4", "-start_number", "1"])
+        .args([
+            "-map",
+            "0:v",
+            "-c",
+            "copy",
+            "-f",
+            "hls",
+            "-hls_time",
+            "4",
+            "-hls_playlist_type",
+            "vod",
+        ])
+        .args([
+            "-hls_segment_type",
+            "fmp4",
+            "-hls_fmp4_init_filename",
+            "init.mp4",
+            "-start_number",
+            "1",
+        ])
         .arg("-hls_segment_filename")
         .arg(dir.join("%d.m4s"))
         .arg(dir.join("playlist.m3u8")));
@@ -100,27 +129,46 @@ fn openssl_hls_aes128_over_http() {
         assert_ok("openssl", &o);
         std::fs::rename(&enc, seg).unwrap();
     }
-    let key: Vec<u8> = (0..16).map(|i| u8::from_str_radix(&KEY1[2 * i..2 * i + 2], 16).unwrap()).collect();
+    let key: Vec<u8> = (0..16)
+        .map(|i| u8::from_str_radix(&KEY1[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
     std::fs::create_dir_all(tmp.join("hls/keys")).unwrap();
     std::fs::write(dir.join(format!("keys/{KID1}.key")), &key).unwrap();
     let pl = std::fs::read_to_string(dir.join("playlist.m3u8")).unwrap();
     assert!(pl.contains("#EXT-X-MEDIA-SEQUENCE:1"), "{pl}");
     let pl = pl.replace(
         "#EXT-X-MAP:URI=\"init.mp4\"\n",
-        &format!("#EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"keys/{KID1}.key\"\n"),
+        &format!(
+            "#EXT-X-MAP:URI=\"init.mp4\"\n#EXT-X-KEY:METHOD=AES-128,URI=\"keys/{KID1}.key\"\n"
+        ),
     );
     assert!(pl.contains("EXT-X-KEY"), "{pl}");
     std::fs::write(dir.join("playlist.m3u8"), pl).unwrap();
 
     let server = HttpServer::serve(&dir);
     let got = hls_hashes(&server.url("playlist.m3u8"), Media::Video).expect("play hls");
-    assert_hashes_eq(&got, &clear_hashes(&input, Media::Video), "openssl hls aes-128");
-    assert!(server.requests.lock().unwrap().iter().any(|p| p.ends_with(".key")));
+    assert_hashes_eq(
+        &got,
+        &clear_hashes(&input, Media::Video),
+        "openssl hls aes-128",
+    );
+    assert!(
+        server
+            .requests
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|p| p.ends_with(".key"))
+    );
     drop(server);
 
     // Key missing: 404 for the key must not play the clear frames.
     std::fs::remove_file(dir.join(format!("keys/{KID1}.key"))).unwrap();
     let server = HttpServer::serve(&dir);
     let got = hls_hashes(&server.url("playlist.m3u8"), Media::Video);
-    assert_ne!(got, Ok(clear_hashes(&input, Media::Video)), "played without its key");
+    assert_ne!(
+        got,
+        Ok(clear_hashes(&input, Media::Video)),
+        "played without its key"
+    );
 }

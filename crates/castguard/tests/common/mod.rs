@@ -63,7 +63,11 @@ pub fn fixtures_dir() -> &'static Path {
     DIR.get_or_init(|| {
         if let Some(dir) = std::env::var_os("CASTGUARD_FIXTURES") {
             let dir = PathBuf::from(dir);
-            assert!(dir.is_dir(), "CASTGUARD_FIXTURES={} is not a directory", dir.display());
+            assert!(
+                dir.is_dir(),
+                "CASTGUARD_FIXTURES={} is not a directory",
+                dir.display()
+            );
             return dir;
         }
         let dir = repo_root().join("target/fixtures");
@@ -103,7 +107,11 @@ fn tool(var: &str, default: &str, hint: &str) -> PathBuf {
 
 /// The venv python with pywidevine, m3u8, mpegdash and lxml.
 pub fn python() -> PathBuf {
-    tool("CASTGUARD_PYTHON", ".venv/bin/python", "scripts/install-test-tools.sh")
+    tool(
+        "CASTGUARD_PYTHON",
+        ".venv/bin/python",
+        "scripts/install-test-tools.sh",
+    )
 }
 
 /// Shaka Packager (npm shaka-packager@3.4.2's static binary).
@@ -159,7 +167,8 @@ impl TempDir {
     pub fn new(tag: &str) -> TempDir {
         static N: AtomicU64 = AtomicU64::new(0);
         let n = N.fetch_add(1, Ordering::Relaxed);
-        let p = std::env::temp_dir().join(format!("castguard-e2e-{}-{n}-{tag}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("castguard-e2e-{}-{n}-{tag}", std::process::id()));
         let _ = fs::remove_dir_all(&p);
         fs::create_dir_all(&p).expect("create temp dir");
         TempDir(p)
@@ -205,20 +214,33 @@ impl Stream {
 /// The video and audio streams of an MP4, in file order, with their track ids.
 pub fn streams(input: &Path) -> Vec<Stream> {
     let out = run(Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "stream=index,codec_type,id", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=index,codec_type,id",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(input));
     assert_ok("ffprobe streams", &out);
     let mut v = Vec::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         // "0,video,0x1"
         let f: Vec<&str> = line.split(',').map(str::trim).collect();
-        let [index, kind, id] = f.as_slice() else { continue };
+        let [index, kind, id] = f.as_slice() else {
+            continue;
+        };
         if *kind != "video" && *kind != "audio" {
             continue;
         }
         let track_id = u32::from_str_radix(id.trim_start_matches("0x"), 16)
             .unwrap_or_else(|_| panic!("ffprobe id {id:?} in {line:?}"));
-        v.push(Stream { index: index.parse().expect("stream index"), kind: kind.to_string(), track_id });
+        v.push(Stream {
+            index: index.parse().expect("stream index"),
+            kind: kind.to_string(),
+            track_id,
+        });
     }
     v
 }
@@ -246,9 +268,17 @@ pub enum Media {
 
 fn hash_args(media: Media) -> Vec<String> {
     match media {
-        Media::Video => ["-map", "0:v:0", "-fps_mode", "passthrough", "-f", "framemd5", "-"]
-            .map(String::from)
-            .to_vec(),
+        Media::Video => [
+            "-map",
+            "0:v:0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "framemd5",
+            "-",
+        ]
+        .map(String::from)
+        .to_vec(),
         Media::Audio(n) => vec![
             "-map".into(),
             format!("0:a:{n}"),
@@ -270,23 +300,35 @@ fn ffmpeg_hashes(input_args: &[String], stdin: Stdio, media: Media) -> Result<Ve
         .output()
         .map_err(|e| format!("cannot run ffmpeg: {e}"))?;
     if !out.status.success() {
-        return Err(format!("ffmpeg {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "ffmpeg {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     let h = framemd5_hashes(&String::from_utf8_lossy(&out.stdout));
     if h.is_empty() {
-        return Err(format!("ffmpeg produced no frames: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(format!(
+            "ffmpeg produced no frames: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
     }
     Ok(h)
 }
 
 /// framemd5 hashes of a (clear) file: decoded frames for video, packets for audio.
 pub fn file_hashes(path: &Path, media: Media) -> Result<Vec<String>, String> {
-    ffmpeg_hashes(&["-i".into(), path.display().to_string()], Stdio::null(), media)
+    ffmpeg_hashes(
+        &["-i".into(), path.display().to_string()],
+        Stdio::null(),
+        media,
+    )
 }
 
 /// Cached hashes of a fixture (clear input), computed once per test binary.
 pub fn clear_hashes(input: &Path, media: Media) -> Vec<String> {
-    static CACHE: OnceLock<Mutex<HashMap<(PathBuf, Media), Vec<String>>>> = OnceLock::new();
+    type Cache = Mutex<HashMap<(PathBuf, Media), Vec<String>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
     let key = (input.to_path_buf(), media);
     if let Some(v) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
@@ -294,7 +336,10 @@ pub fn clear_hashes(input: &Path, media: Media) -> Vec<String> {
     }
     let v = file_hashes(input, media)
         .unwrap_or_else(|e| panic!("hashing clear {} {media:?}: {e}", input.display()));
-    cache.lock().unwrap_or_else(|e| e.into_inner()).insert(key, v.clone());
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, v.clone());
     v
 }
 
@@ -308,12 +353,23 @@ pub fn segments(track_dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("read {}: {e}", track_dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "m4s"))
-        .filter_map(|p| p.file_stem()?.to_str()?.parse::<u64>().ok().map(|n| (n, p.clone())))
+        .filter_map(|p| {
+            p.file_stem()?
+                .to_str()?
+                .parse::<u64>()
+                .ok()
+                .map(|n| (n, p.clone()))
+        })
         .collect();
     numbered.sort();
     let ns: Vec<u64> = numbered.iter().map(|(n, _)| *n).collect();
     let want: Vec<u64> = (1..=numbered.len() as u64).collect();
-    assert_eq!(ns, want, "segments of {} must be numbered 1..n", track_dir.display());
+    assert_eq!(
+        ns,
+        want,
+        "segments of {} must be numbered 1..n",
+        track_dir.display()
+    );
     numbered.into_iter().map(|(_, p)| p).collect()
 }
 
@@ -332,7 +388,11 @@ pub fn concat_track(track_dir: &Path, dst: &Path) {
 /// Decrypts a track directory with ffmpeg (`-decryption_key KEY`, or none for
 /// clear output) by piping init + segments to `-f mp4 -i pipe:0`, and hashes
 /// it. `Err` carries ffmpeg's complaint (a wrong key may give one, or not).
-pub fn track_hashes(track_dir: &Path, key: Option<&str>, media: Media) -> Result<Vec<String>, String> {
+pub fn track_hashes(
+    track_dir: &Path,
+    key: Option<&str>,
+    media: Media,
+) -> Result<Vec<String>, String> {
     let tmp = TempDir::new("concat");
     let cat = tmp.join("track.mp4");
     concat_track(track_dir, &cat);
@@ -365,11 +425,26 @@ pub fn assert_tracks_match(input: &Path, out: &Path, key: Option<&str>) -> usize
             panic!("fixtures have one video track");
         }
         let dir = out.join(s.dir_name());
-        assert!(dir.is_dir(), "{} missing for {} {:?}", dir.display(), input.display(), s);
+        assert!(
+            dir.is_dir(),
+            "{} missing for {} {:?}",
+            dir.display(),
+            input.display(),
+            s
+        );
         let want = clear_hashes(input, clear_media);
-        let got = track_hashes(&dir, key, out_media)
-            .unwrap_or_else(|e| panic!("{}: decrypting {} failed: {e}", input.display(), dir.display()));
-        assert_hashes_eq(&got, &want, &format!("{} {}", input.display(), s.dir_name()));
+        let got = track_hashes(&dir, key, out_media).unwrap_or_else(|e| {
+            panic!(
+                "{}: decrypting {} failed: {e}",
+                input.display(),
+                dir.display()
+            )
+        });
+        assert_hashes_eq(
+            &got,
+            &want,
+            &format!("{} {}", input.display(), s.dir_name()),
+        );
         checked += 1;
     }
     checked
@@ -417,16 +492,28 @@ pub fn segment_info(track_dir: &Path, segment: &Path) -> SegmentInfo {
     fs::write(&f, &bytes).expect("write");
     let out = run(Command::new("ffprobe")
         .args(["-v", "error", "-select_streams", "0"])
-        .args(["-show_entries", "packet=dts_time,duration_time,flags", "-of", "compact=p=0:nk=0"])
+        .args([
+            "-show_entries",
+            "packet=dts_time,duration_time,flags",
+            "-of",
+            "compact=p=0:nk=0",
+        ])
         .arg(&f));
     assert_ok("ffprobe packets", &out);
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut info = SegmentInfo { first_is_sync: false, samples: 0, start: 0.0, duration: 0.0 };
+    let mut info = SegmentInfo {
+        first_is_sync: false,
+        samples: 0,
+        start: 0.0,
+        duration: 0.0,
+    };
     let (mut first_dts, mut last_dts, mut last_dur) = (None, None, None);
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         // "dts_time=4.010667|duration_time=N/A|flags=K_"
         let field = |k: &str| {
-            line.split('|').find_map(|kv| kv.strip_prefix(k)?.strip_prefix('=')).unwrap_or("")
+            line.split('|')
+                .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+                .unwrap_or("")
         };
         let dts = field("dts_time").parse::<f64>().ok();
         if info.samples == 0 {
@@ -452,7 +539,9 @@ pub fn stream_duration(input: &Path, index: usize) -> f64 {
         .arg(input));
     assert_ok("ffprobe duration", &out);
     let text = String::from_utf8_lossy(&out.stdout);
-    text.trim().parse().unwrap_or_else(|_| panic!("ffprobe duration {text:?}"))
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("ffprobe duration {text:?}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -478,7 +567,12 @@ pub fn shaka_package(input: &Path, out: &Path, scheme: &str, kid: &str, key: &st
         .arg(format!("label=:key_id={kid}:key={key}"))
         .args(["--protection_scheme", scheme, "--clear_lead", "0"])
         .args(["--protection_systems", "CommonSystem,Widevine,PlayReady"])
-        .args(["--segment_duration", "4", "--generate_static_live_mpd", "--mpd_output"])
+        .args([
+            "--segment_duration",
+            "4",
+            "--generate_static_live_mpd",
+            "--mpd_output",
+        ])
         .arg(out.join("manifest.mpd"));
     let o = run(&mut cmd);
     assert_ok("shaka packager (encrypt)", &o);
@@ -492,13 +586,21 @@ pub fn shaka_decrypt(track_dir: &Path, dst: &Path, kid: &str, key: &str) -> Resu
     let cat = dst.with_extension("enc.mp4");
     concat_track(track_dir, &cat);
     let o = run(Command::new(shaka())
-        .arg(format!("in={},stream=0,output={}", cat.display(), dst.display()))
+        .arg(format!(
+            "in={},stream=0,output={}",
+            cat.display(),
+            dst.display()
+        ))
         .args(["--enable_raw_key_decryption", "--keys"])
         .arg(format!("label=:key_id={kid}:key={key}")));
     if o.status.success() {
         Ok(())
     } else {
-        Err(format!("shaka packager (decrypt) {}: {}", o.status, String::from_utf8_lossy(&o.stderr).trim()))
+        Err(format!(
+            "shaka packager (decrypt) {}: {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ))
     }
 }
 
@@ -507,13 +609,19 @@ pub fn shaka_decrypt(track_dir: &Path, dst: &Path, kid: &str, key: &str) -> Resu
 
 /// `(source, system, kid)` triples printed by tests/pssh_kids.py for a file.
 pub fn pssh_kids(path: &Path) -> Vec<(String, String, String)> {
-    let out = run(Command::new(python()).arg(repo_root().join("tests/pssh_kids.py")).arg(path));
+    let out = run(Command::new(python())
+        .arg(repo_root().join("tests/pssh_kids.py"))
+        .arg(path));
     assert_ok(&format!("pssh_kids.py {}", path.display()), &out);
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| {
             let mut f = l.split_whitespace();
-            Some((f.next()?.to_string(), f.next()?.to_string(), f.next()?.to_string()))
+            Some((
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+                f.next()?.to_string(),
+            ))
         })
         .collect()
 }
@@ -551,11 +659,20 @@ impl HttpServer {
                 });
             }
         });
-        HttpServer { port, stop, requests, handle: Some(handle) }
+        HttpServer {
+            port,
+            stop,
+            requests,
+            handle: Some(handle),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
+        format!(
+            "http://127.0.0.1:{}/{}",
+            self.port,
+            path.trim_start_matches('/')
+        )
     }
 }
 
@@ -584,7 +701,9 @@ fn handle_http(conn: TcpStream, root: &Path, log: &Mutex<Vec<String>>) -> std::i
     let method = parts.next().unwrap_or("");
     let target = parts.next().unwrap_or("/");
     let path = target.split(['?', '#']).next().unwrap_or("/");
-    log.lock().unwrap_or_else(|e| e.into_inner()).push(path.to_string());
+    log.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(path.to_string());
     let rel = Path::new(path.trim_start_matches('/'));
     let inside = rel.components().all(|c| matches!(c, Component::Normal(_)));
     let mut conn = conn;
@@ -630,6 +749,9 @@ mod tests {
         let text = "#format: frame checksums\n#stream#, dts, pts, duration, size, hash\n\
                     0,          0,          0,     1024,      283, 5e6f2a3e1d2c, S=1, 10, a\n\
                     0,       1024,       1024,     1024,      255, 0123abcd\n";
-        assert_eq!(framemd5_hashes(text), vec!["5e6f2a3e1d2c".to_string(), "0123abcd".to_string()]);
+        assert_eq!(
+            framemd5_hashes(text),
+            vec!["5e6f2a3e1d2c".to_string(), "0123abcd".to_string()]
+        );
     }
 }
