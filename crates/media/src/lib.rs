@@ -1,3 +1,20 @@
-//! Ingest, segmenting, on-request protection and manifests.
+//! Media: the packaging core shared by `castguard package` and the origin.
+//!
+//! - [`movie`] reads a progressive MP4 (only its `moov` in memory);
+//! - [`plan`] decides where segments start (sync samples, tracks aligned);
+//! - [`cmaf`] writes clear CMAF init and media segments;
+//! - [`protect`] turns clear CMAF into Common Encryption or HLS AES-128,
+//!   deterministically, so the origin can do it per request;
+//! - [`manifest`] writes DASH MPDs and HLS playlists;
+//! - [`package`] ties them together for a whole file.
 
+pub mod cmaf;
+pub mod codec;
+pub mod error;
 pub mod manifest;
+pub mod movie;
+pub mod package;
+pub mod plan;
+pub mod protect;
+
+pub use error::{Error, Result};

@@ -119,7 +119,7 @@ pub fn package(movie: &Movie, opts: &PackageOptions, out_dir: &Path, progress: &
         .iter()
         .map(|t| t.duration() as f64 / f64::from(t.timescale))
         .fold(0.0, f64::max);
-    let mut presentation = Presentation {
+    let presentation = Presentation {
         duration_secs,
         tracks: outputs.iter().map(|o| o.manifest.clone()).collect(),
         min_buffer_secs: opts.segment_duration.max(2.0),
@@ -140,11 +140,12 @@ pub fn package(movie: &Movie, opts: &PackageOptions, out_dir: &Path, progress: &
     if opts.hls {
         write("master.m3u8", manifest::write_master(&presentation, |t| format!("{}/playlist.m3u8", track_dir(t))))?;
         // Media playlists live in each track's folder: URIs relative to them.
-        for t in &mut presentation.tracks {
-            let dir = track_dir(t);
+        for track in &presentation.tracks {
+            let dir = track_dir(track);
+            let mut t = track.clone();
             t.init_uri = "init.mp4".into();
             t.media_uri_template = "$Number$.m4s".into();
-            let text = manifest::write_media_playlist(&presentation, t);
+            let text = manifest::write_media_playlist(&presentation, &t);
             write(&format!("{dir}/playlist.m3u8"), text)?;
         }
     }
