@@ -8,13 +8,18 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 const SIZE: usize = 64 << 20;
 
 fn video_like() -> (Vec<u8>, Vec<Subsample>) {
-    let data: Vec<u8> = (0..SIZE).map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8).collect();
+    let data: Vec<u8> = (0..SIZE)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8)
+        .collect();
     let mut subs = vec![];
     let mut left = SIZE;
     while left > 0 {
         let n = 50_000.min(left);
         let clear = 37.min(n);
-        subs.push(Subsample { clear: clear as u16, protected: (n - clear) as u32 });
+        subs.push(Subsample {
+            clear: clear as u16,
+            protected: (n - clear) as u32,
+        });
         left -= n;
     }
     (data, subs)
@@ -30,7 +35,9 @@ fn bench(c: &mut Criterion) {
         let tc = TrackCrypto::new(scheme, &Codec::Avc, KeyId([1; 16]), 1);
         let enc = SampleEncryptor::new(&key, &tc);
         let iv: &[u8] = if scheme == Scheme::Cenc { &[7; 8] } else { &[] };
-        g.bench_function(format!("{scheme:?}"), |b| b.iter(|| enc.encrypt(iv, &mut data, &subs).unwrap()));
+        g.bench_function(format!("{scheme:?}"), |b| {
+            b.iter(|| enc.encrypt(iv, &mut data, &subs).unwrap())
+        });
     }
     g.finish();
 }

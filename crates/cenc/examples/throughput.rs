@@ -9,13 +9,18 @@ use cenc::{Codec, ContentKey, KeyId, SampleEncryptor, Scheme, Subsample, TrackCr
 const SIZE: usize = 64 << 20;
 
 fn main() -> Result<(), cenc::Error> {
-    let data: Vec<u8> = (0..SIZE).map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8).collect();
+    let data: Vec<u8> = (0..SIZE)
+        .map(|i| (i as u32).wrapping_mul(2_654_435_761) as u8)
+        .collect();
     let mut subs = vec![];
     let mut left = SIZE;
     while left > 0 {
         let n = 50_000.min(left);
         let clear = 37.min(n);
-        subs.push(Subsample { clear: clear as u16, protected: (n - clear) as u32 });
+        subs.push(Subsample {
+            clear: clear as u16,
+            protected: (n - clear) as u32,
+        });
         left -= n;
     }
     let key = ContentKey::generate()?.key;

@@ -28,7 +28,7 @@ pub fn encrypt_segment(key: &Key, iv: &[u8; 16], clear: &[u8]) -> Vec<u8> {
 
 /// Decrypts a whole segment and removes its PKCS#7 padding.
 pub fn decrypt_segment(key: &Key, iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>> {
-    if data.is_empty() || data.len() % 16 != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(Error::HlsSegment("length is not a positive multiple of 16"));
     }
     let mut out = data.to_vec();
@@ -36,11 +36,17 @@ pub fn decrypt_segment(key: &Key, iv: &[u8; 16], data: &[u8]) -> Result<Vec<u8>>
     let (blocks, _rest) = Array::slice_as_chunks_mut(&mut out);
     mode.decrypt_blocks(blocks);
     let pad = usize::from(out.last().copied().unwrap_or(0));
-    let body = out.len().checked_sub(pad).filter(|_| (1..=16).contains(&pad));
+    let body = out
+        .len()
+        .checked_sub(pad)
+        .filter(|_| (1..=16).contains(&pad));
     let Some(body) = body else {
         return Err(Error::HlsSegment("invalid PKCS#7 padding"));
     };
-    if !out.get(body..).is_some_and(|p| p.iter().all(|&b| usize::from(b) == pad)) {
+    if !out
+        .get(body..)
+        .is_some_and(|p| p.iter().all(|&b| usize::from(b) == pad))
+    {
         return Err(Error::HlsSegment("invalid PKCS#7 padding"));
     }
     out.truncate(body);
@@ -84,7 +90,10 @@ mod tests {
         let mut enc = encrypt_segment(&key(), &iv, b"hello");
         // A corrupted block garbles the padding (fixed inputs: deterministic outcome).
         enc[15] ^= 0x80;
-        assert!(matches!(decrypt_segment(&key(), &iv, &enc), Err(Error::HlsSegment(_))));
+        assert!(matches!(
+            decrypt_segment(&key(), &iv, &enc),
+            Err(Error::HlsSegment(_))
+        ));
     }
 
     /// Independent check: `openssl enc -aes-128-cbc` (PKCS#7 padding by default) must
@@ -100,20 +109,37 @@ mod tests {
         std::fs::write(&input, &clear).unwrap();
         let iv = iv_from_sequence(42);
         let out = Command::new("openssl")
-            .args(["enc", "-aes-128-cbc", "-K", "00112233445566778899aabbccddeeff", "-iv"])
+            .args([
+                "enc",
+                "-aes-128-cbc",
+                "-K",
+                "00112233445566778899aabbccddeeff",
+                "-iv",
+            ])
             .arg(hex::encode(iv))
             .arg("-in")
             .arg(&input)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let ours = encrypt_segment(&key(), &iv, &clear);
         assert_eq!(out.stdout, ours);
 
         let enc_path = dir.path().join("enc.bin");
         std::fs::write(&enc_path, &ours).unwrap();
         let out = Command::new("openssl")
-            .args(["enc", "-d", "-aes-128-cbc", "-K", "00112233445566778899aabbccddeeff", "-iv"])
+            .args([
+                "enc",
+                "-d",
+                "-aes-128-cbc",
+                "-K",
+                "00112233445566778899aabbccddeeff",
+                "-iv",
+            ])
             .arg(hex::encode(iv))
             .arg("-in")
             .arg(&enc_path)

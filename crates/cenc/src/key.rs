@@ -75,9 +75,14 @@ impl FromStr for KeyId {
 
     /// Accepts 32 hex digits, or a UUID with dashes (optionally in braces), any case.
     fn from_str(s: &str) -> Result<KeyId> {
-        let err = || Error::InvalidKeyId { text: s.chars().take(64).collect() };
+        let err = || Error::InvalidKeyId {
+            text: s.chars().take(64).collect(),
+        };
         let t = s.trim();
-        let t = t.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(t);
+        let t = t
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .unwrap_or(t);
         let compact: String = if t.len() == 36 {
             let dashes_ok = t
                 .char_indices()
@@ -155,7 +160,10 @@ impl ContentKey {
         // RFC 9562 §5.4: version 4, variant 10.
         kid[6] = (kid[6] & 0x0f) | 0x40;
         kid[8] = (kid[8] & 0x3f) | 0x80;
-        let out = ContentKey { kid: KeyId(kid), key: Key(key) };
+        let out = ContentKey {
+            kid: KeyId(kid),
+            key: Key(key),
+        };
         key.zeroize();
         Ok(out)
     }
@@ -190,8 +198,14 @@ impl ContentKey {
 
     /// Parses `KID:KEY`: the KID as 32 hex digits or a UUID, the key as 32 hex digits.
     pub fn parse(kid_colon_key: &str) -> Result<ContentKey> {
-        let (kid, key) = kid_colon_key.trim().split_once(':').ok_or(Error::InvalidKeyPair)?;
-        Ok(ContentKey { kid: kid.parse()?, key: Key::from_hex(key)? })
+        let (kid, key) = kid_colon_key
+            .trim()
+            .split_once(':')
+            .ok_or(Error::InvalidKeyPair)?;
+        Ok(ContentKey {
+            kid: kid.parse()?,
+            key: Key::from_hex(key)?,
+        })
     }
 }
 
@@ -208,8 +222,13 @@ mod tests {
         let again: KeyId = "{8BA94ADE-6EB9-449D-B44F-A5BEEFAF43B0}".parse().unwrap();
         assert_eq!(kid, again);
         assert_eq!(kid.to_hex(), "8ba94ade6eb9449db44fa5beefaf43b0");
-        for bad in ["", "8ba94ade", "8ba94ade-6eb9449d-b44f-a5beefaf43b0x", "zz".repeat(16).as_str(),
-            "8ba94ade6-eb9-449d-b44f-a5beefaf43b0"] {
+        for bad in [
+            "",
+            "8ba94ade",
+            "8ba94ade-6eb9449d-b44f-a5beefaf43b0x",
+            "zz".repeat(16).as_str(),
+            "8ba94ade6-eb9-449d-b44f-a5beefaf43b0",
+        ] {
             assert!(bad.parse::<KeyId>().is_err(), "{bad}");
         }
     }
@@ -225,7 +244,10 @@ mod tests {
     #[test]
     fn key_debug_is_redacted() {
         let k = Key::from_hex("00112233445566778899aabbccddeeff").unwrap();
-        let ck = ContentKey { kid: KeyId([1; 16]), key: k.clone() };
+        let ck = ContentKey {
+            kid: KeyId([1; 16]),
+            key: k.clone(),
+        };
         let dbg = format!("{k:?} {ck:?} {ck:#?}");
         assert!(dbg.contains("Key(<redacted>)"));
         for needle in ["00112233", "0, 17, 34", "0x00", "[0, 17"] {
@@ -235,17 +257,27 @@ mod tests {
 
     #[test]
     fn key_errors_do_not_echo_input() {
-        let e = Key::from_hex("00112233445566778899aabbccddeeZZ").unwrap_err().to_string();
+        let e = Key::from_hex("00112233445566778899aabbccddeeZZ")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("0011"), "{e}");
-        let e = ContentKey::parse("8ba94ade6eb9449db44fa5beefaf43b0:0011223344").unwrap_err().to_string();
+        let e = ContentKey::parse("8ba94ade6eb9449db44fa5beefaf43b0:0011223344")
+            .unwrap_err()
+            .to_string();
         assert!(!e.contains("0011"), "{e}");
     }
 
     #[test]
     fn parse_pair() {
-        let ck = ContentKey::parse("8ba94ade-6eb9-449d-b44f-a5beefaf43b0:DBFD6922C321C4BB486F4A1C44097ED6").unwrap();
+        let ck = ContentKey::parse(
+            "8ba94ade-6eb9-449d-b44f-a5beefaf43b0:DBFD6922C321C4BB486F4A1C44097ED6",
+        )
+        .unwrap();
         assert_eq!(ck.kid.to_hex(), "8ba94ade6eb9449db44fa5beefaf43b0");
-        assert_eq!(hex::encode(ck.key.as_bytes()), "dbfd6922c321c4bb486f4a1c44097ed6");
+        assert_eq!(
+            hex::encode(ck.key.as_bytes()),
+            "dbfd6922c321c4bb486f4a1c44097ed6"
+        );
         assert!(ContentKey::parse("8ba94ade6eb9449db44fa5beefaf43b0").is_err());
     }
 
@@ -264,11 +296,16 @@ mod tests {
     /// (as used by the test suites of the public `cpix` Python package and others).
     #[test]
     fn playready_key_seed_vector() {
-        let seed = B64.decode("XVBovsmzhP9gRIZxWfFta3VVRPzVEWmJsazEJ46I").unwrap();
+        let seed = B64
+            .decode("XVBovsmzhP9gRIZxWfFta3VVRPzVEWmJsazEJ46I")
+            .unwrap();
         assert_eq!(seed.len(), 30);
         let kid: KeyId = "8ba94ade-6eb9-449d-b44f-a5beefaf43b0".parse().unwrap();
         let ck = ContentKey::from_key_seed(&seed, kid).unwrap();
-        assert_eq!(hex::encode_upper(ck.key.as_bytes()), "DBFD6922C321C4BB486F4A1C44097ED6");
+        assert_eq!(
+            hex::encode_upper(ck.key.as_bytes()),
+            "DBFD6922C321C4BB486F4A1C44097ED6"
+        );
         // Bytes past the 30th do not matter.
         let mut longer = seed.clone();
         longer.extend_from_slice(b"ignored");

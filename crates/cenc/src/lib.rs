@@ -25,6 +25,6 @@ pub use key::{ContentKey, Key, KeyId};
 pub use scheme::SampleEncryptor;
 pub use subsample::SubsampleGenerator;
 pub use track::{
-    Codec, IV_SAMPLE_BITS, IV_SEQUENCE_BITS, IV_TRACK_BITS, Pattern, Scheme, Subsample, TrackCrypto,
-    sample_iv,
+    Codec, IV_SAMPLE_BITS, IV_SEQUENCE_BITS, IV_TRACK_BITS, Pattern, Scheme, Subsample,
+    TrackCrypto, sample_iv,
 };

@@ -113,7 +113,11 @@ impl TrackCrypto {
                 TrackCrypto {
                     scheme,
                     kid,
-                    pattern: if video { Pattern { crypt: 1, skip: 9 } } else { Pattern { crypt: 0, skip: 0 } },
+                    pattern: if video {
+                        Pattern { crypt: 1, skip: 9 }
+                    } else {
+                        Pattern { crypt: 0, skip: 0 }
+                    },
                     per_sample_iv_size: 0,
                     constant_iv: Some(iv),
                     uses_subsamples: video,
@@ -164,7 +168,10 @@ mod tests {
     fn track_crypto_per_scheme() {
         let kid = KeyId([7; 16]);
         let v = TrackCrypto::new(Scheme::Cenc, &Codec::Avc, kid, 1);
-        assert_eq!((v.per_sample_iv_size, v.constant_iv, v.uses_subsamples), (8, None, true));
+        assert_eq!(
+            (v.per_sample_iv_size, v.constant_iv, v.uses_subsamples),
+            (8, None, true)
+        );
         assert_eq!(v.pattern, Pattern { crypt: 0, skip: 0 });
         let a = TrackCrypto::new(Scheme::Cenc, &Codec::Aac, kid, 2);
         assert!(!a.uses_subsamples);
@@ -175,9 +182,15 @@ mod tests {
         assert_eq!(a.pattern, Pattern { crypt: 0, skip: 0 });
         assert!(!a.uses_subsamples);
         // Deterministic, and distinct per track and per key.
-        assert_eq!(v.constant_iv, TrackCrypto::new(Scheme::Cbcs, &Codec::Hevc, kid, 1).constant_iv);
+        assert_eq!(
+            v.constant_iv,
+            TrackCrypto::new(Scheme::Cbcs, &Codec::Hevc, kid, 1).constant_iv
+        );
         assert_ne!(v.constant_iv, a.constant_iv);
-        assert_ne!(v.constant_iv, TrackCrypto::new(Scheme::Cbcs, &Codec::Hevc, KeyId([8; 16]), 1).constant_iv);
+        assert_ne!(
+            v.constant_iv,
+            TrackCrypto::new(Scheme::Cbcs, &Codec::Hevc, KeyId([8; 16]), 1).constant_iv
+        );
         assert_eq!(Scheme::Cbcs.fourcc(), *b"cbcs");
     }
 

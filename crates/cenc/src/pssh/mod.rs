@@ -44,7 +44,9 @@ pub const FAIRPLAY: [u8; 16] = [
 pub fn fairplay_skd_uri(kid: KeyId, template: Option<&str>) -> String {
     match template {
         None => format!("skd://{}", kid.to_hex()),
-        Some(t) => t.replace("{kid_uuid}", &kid.to_string()).replace("{kid}", &kid.to_hex()),
+        Some(t) => t
+            .replace("{kid_uuid}", &kid.to_string())
+            .replace("{kid}", &kid.to_hex()),
     }
 }
 
@@ -67,7 +69,10 @@ mod tests {
     #[test]
     fn skd_uri() {
         let kid: KeyId = "8ba94ade-6eb9-449d-b44f-a5beefaf43b0".parse().unwrap();
-        assert_eq!(fairplay_skd_uri(kid, None), "skd://8ba94ade6eb9449db44fa5beefaf43b0");
+        assert_eq!(
+            fairplay_skd_uri(kid, None),
+            "skd://8ba94ade6eb9449db44fa5beefaf43b0"
+        );
         assert_eq!(
             fairplay_skd_uri(kid, Some("skd://keys.example/{kid_uuid}?x={kid}")),
             "skd://keys.example/8ba94ade-6eb9-449d-b44f-a5beefaf43b0?x=8ba94ade6eb9449db44fa5beefaf43b0"

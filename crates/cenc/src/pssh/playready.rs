@@ -86,15 +86,26 @@ fn build_xml(
     if one && kids.len() != 1 {
         return Err(err("this version carries exactly one KID"));
     }
-    let la = la_url.map(|u| format!("<LA_URL>{}</LA_URL>", escape_xml(u))).unwrap_or_default();
+    let la = la_url
+        .map(|u| format!("<LA_URL>{}</LA_URL>", escape_xml(u)))
+        .unwrap_or_default();
     let kid_attr = |(kid, sum): &(KeyId, Option<String>)| {
-        let sum = sum.as_ref().map(|s| format!(" CHECKSUM=\"{s}\"")).unwrap_or_default();
-        format!("<KID ALGID=\"{algid}\"{sum} VALUE=\"{}\"></KID>", B64.encode(kid.to_guid_bytes()))
+        let sum = sum
+            .as_ref()
+            .map(|s| format!(" CHECKSUM=\"{s}\""))
+            .unwrap_or_default();
+        format!(
+            "<KID ALGID=\"{algid}\"{sum} VALUE=\"{}\"></KID>",
+            B64.encode(kid.to_guid_bytes())
+        )
     };
     let data = match version {
         PlayReadyVersion::V4_0 => {
             let (kid, sum) = first;
-            let sum = sum.as_ref().map(|s| format!("<CHECKSUM>{s}</CHECKSUM>")).unwrap_or_default();
+            let sum = sum
+                .as_ref()
+                .map(|s| format!("<CHECKSUM>{s}</CHECKSUM>"))
+                .unwrap_or_default();
             format!(
                 "<PROTECTINFO><KEYLEN>16</KEYLEN><ALGID>AESCTR</ALGID></PROTECTINFO><KID>{}</KID>{sum}{la}",
                 B64.encode(kid.to_guid_bytes())
@@ -108,7 +119,9 @@ fn build_xml(
             format!("<PROTECTINFO><KIDS>{all}</KIDS></PROTECTINFO>{la}")
         }
     };
-    Ok(format!("<WRMHEADER xmlns=\"{XMLNS}\" version=\"{v}\"><DATA>{data}</DATA></WRMHEADER>"))
+    Ok(format!(
+        "<WRMHEADER xmlns=\"{XMLNS}\" version=\"{v}\"><DATA>{data}</DATA></WRMHEADER>"
+    ))
 }
 
 fn wrap_object(xml: &str, version: PlayReadyVersion) -> Result<Vec<u8>> {
@@ -148,7 +161,10 @@ pub fn playready_object(
     version: PlayReadyVersion,
     scheme: Scheme,
 ) -> Result<Vec<u8>> {
-    wrap_object(&playready_header_xml(kids, la_url, version, scheme)?, version)
+    wrap_object(
+        &playready_header_xml(kids, la_url, version, scheme)?,
+        version,
+    )
 }
 
 /// Like [`playready_object`], with a CHECKSUM for each KID computed from its key.
@@ -158,7 +174,10 @@ pub fn playready_object_with_checksums(
     version: PlayReadyVersion,
     scheme: Scheme,
 ) -> Result<Vec<u8>> {
-    let kids: Vec<_> = keys.iter().map(|k| (k.kid, Some(checksum(&k.key, k.kid)))).collect();
+    let kids: Vec<_> = keys
+        .iter()
+        .map(|k| (k.kid, Some(checksum(&k.key, k.kid))))
+        .collect();
     wrap_object(&build_xml(&kids, la_url, version, scheme)?, version)
 }
 
@@ -193,8 +212,10 @@ mod tests {
         assert_eq!(u16::from_le_bytes([obj[6], obj[7]]), 1);
         let len = u16::from_le_bytes([obj[8], obj[9]]) as usize;
         assert_eq!(len, obj.len() - 10);
-        let units: Vec<u16> =
-            obj[10..].chunks(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        let units: Vec<u16> = obj[10..]
+            .chunks(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
         String::from_utf16(&units).unwrap()
     }
 
@@ -202,8 +223,13 @@ mod tests {
     /// "3kqpi7lunUS0T6W+769DsA=="), as public PlayReady tooling test suites give it.
     #[test]
     fn golden_v4_2_with_checksum() {
-        let obj = playready_object_with_checksums(&[test_key()], Some(URL), PlayReadyVersion::V4_2, Scheme::Cenc)
-            .unwrap();
+        let obj = playready_object_with_checksums(
+            &[test_key()],
+            Some(URL),
+            PlayReadyVersion::V4_2,
+            Scheme::Cenc,
+        )
+        .unwrap();
         assert_eq!(
             decode_xml(&obj),
             "<WRMHEADER xmlns=\"http://schemas.microsoft.com/DRM/2007/03/PlayReadyHeader\" version=\"4.2.0.0\"><DATA><PROTECTINFO><KIDS><KID ALGID=\"AESCTR\" CHECKSUM=\"Me48z71nuqY=\" VALUE=\"3kqpi7lunUS0T6W+769DsA==\"></KID></KIDS></PROTECTINFO><LA_URL>https://test.playready.microsoft.com/service/rightsmanager.asmx</LA_URL></DATA></WRMHEADER>"
@@ -217,9 +243,26 @@ mod tests {
         let kid = test_key().kid;
         let v40 = playready_header_xml(&[kid], None, PlayReadyVersion::V4_0, Scheme::Cenc).unwrap();
         assert!(v40.contains("version=\"4.0.0.0\"><DATA><PROTECTINFO><KEYLEN>16</KEYLEN><ALGID>AESCTR</ALGID></PROTECTINFO><KID>3kqpi7lunUS0T6W+769DsA==</KID></DATA>"), "{v40}");
-        let v40c = decode_xml(&playready_object_with_checksums(&[test_key()], None, PlayReadyVersion::V4_0, Scheme::Cenc).unwrap());
-        assert!(v40c.contains("</KID><CHECKSUM>Me48z71nuqY=</CHECKSUM></DATA>"), "{v40c}");
-        let v41 = playready_header_xml(&[kid], Some("https://x/?a=1&b=2"), PlayReadyVersion::V4_1, Scheme::Cenc).unwrap();
+        let v40c = decode_xml(
+            &playready_object_with_checksums(
+                &[test_key()],
+                None,
+                PlayReadyVersion::V4_0,
+                Scheme::Cenc,
+            )
+            .unwrap(),
+        );
+        assert!(
+            v40c.contains("</KID><CHECKSUM>Me48z71nuqY=</CHECKSUM></DATA>"),
+            "{v40c}"
+        );
+        let v41 = playready_header_xml(
+            &[kid],
+            Some("https://x/?a=1&b=2"),
+            PlayReadyVersion::V4_1,
+            Scheme::Cenc,
+        )
+        .unwrap();
         assert!(v41.contains("<PROTECTINFO><KID ALGID=\"AESCTR\" VALUE=\"3kqpi7lunUS0T6W+769DsA==\"></KID></PROTECTINFO><LA_URL>https://x/?a=1&amp;b=2</LA_URL>"), "{v41}");
         let two = [kid, KeyId([0x10; 16])];
         let v43 = playready_header_xml(&two, None, PlayReadyVersion::V4_3, Scheme::Cbcs).unwrap();
@@ -229,12 +272,22 @@ mod tests {
         assert!(playready_object(&two, None, PlayReadyVersion::V4_0, Scheme::Cenc).is_err());
         assert!(playready_object(&two, None, PlayReadyVersion::V4_1, Scheme::Cenc).is_err());
         assert!(playready_object(&[], None, PlayReadyVersion::V4_3, Scheme::Cenc).is_err());
-        for v in [PlayReadyVersion::V4_0, PlayReadyVersion::V4_1, PlayReadyVersion::V4_2] {
+        for v in [
+            PlayReadyVersion::V4_0,
+            PlayReadyVersion::V4_1,
+            PlayReadyVersion::V4_2,
+        ] {
             assert!(playready_object(&[kid], None, v, Scheme::Cbcs).is_err());
         }
         let long = "x".repeat(40_000);
-        assert!(playready_object(&[kid], Some(&long), PlayReadyVersion::V4_3, Scheme::Cenc).is_err());
-        let b64 = playready_object_base64(&[kid], None, PlayReadyVersion::V4_3, Scheme::Cenc).unwrap();
-        assert_eq!(B64.decode(b64).unwrap(), playready_object(&[kid], None, PlayReadyVersion::V4_3, Scheme::Cenc).unwrap());
+        assert!(
+            playready_object(&[kid], Some(&long), PlayReadyVersion::V4_3, Scheme::Cenc).is_err()
+        );
+        let b64 =
+            playready_object_base64(&[kid], None, PlayReadyVersion::V4_3, Scheme::Cenc).unwrap();
+        assert_eq!(
+            B64.decode(b64).unwrap(),
+            playready_object(&[kid], None, PlayReadyVersion::V4_3, Scheme::Cenc).unwrap()
+        );
     }
 }

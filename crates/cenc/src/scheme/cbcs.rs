@@ -17,7 +17,13 @@ fn xor16(a: &mut [u8; 16], b: &[u8; 16]) {
     *a = x.to_ne_bytes();
 }
 
-pub(super) fn encrypt_pattern(cipher: &Aes128, iv: &[u8; 16], data: &mut [u8], crypt: u8, skip: u8) {
+pub(super) fn encrypt_pattern(
+    cipher: &Aes128,
+    iv: &[u8; 16],
+    data: &mut [u8],
+    crypt: u8,
+    skip: u8,
+) {
     let (blocks, _partial) = data.as_chunks_mut::<16>();
     let period = (usize::from(crypt) + usize::from(skip)).max(1);
     let crypt = usize::from(crypt);
@@ -32,7 +38,13 @@ pub(super) fn encrypt_pattern(cipher: &Aes128, iv: &[u8; 16], data: &mut [u8], c
     }
 }
 
-pub(super) fn decrypt_pattern(cipher: &Aes128, iv: &[u8; 16], data: &mut [u8], crypt: u8, skip: u8) {
+pub(super) fn decrypt_pattern(
+    cipher: &Aes128,
+    iv: &[u8; 16],
+    data: &mut [u8],
+    crypt: u8,
+    skip: u8,
+) {
     let (blocks, _partial) = data.as_chunks_mut::<16>();
     let period = (usize::from(crypt) + usize::from(skip)).max(1);
     let crypt = usize::from(crypt);

@@ -16,7 +16,13 @@ pub(super) fn counter_block(iv: &[u8]) -> Result<[u8; 16]> {
     match iv.len() {
         8 => block[..8].copy_from_slice(iv),
         16 => block.copy_from_slice(iv),
-        len => return Err(Error::IvLength { scheme: "cenc", len, expected: "8 or 16" }),
+        len => {
+            return Err(Error::IvLength {
+                scheme: "cenc",
+                len,
+                expected: "8 or 16",
+            });
+        }
     }
     Ok(block)
 }
@@ -32,7 +38,8 @@ pub(super) fn apply(
     let mut ctr = StreamCipherCoreWrapper::from_core(core);
     for range in protected_ranges(sample.len(), subsamples) {
         if let Some(part) = sample.get_mut(range) {
-            ctr.try_apply_keystream(part).map_err(|_| Error::CounterOverflow)?;
+            ctr.try_apply_keystream(part)
+                .map_err(|_| Error::CounterOverflow)?;
         }
     }
     Ok(())

@@ -58,7 +58,13 @@ impl SampleEncryptor {
         self.run(iv, sample, subsamples, false)
     }
 
-    fn run(&self, iv: &[u8], sample: &mut [u8], subsamples: &[Subsample], encrypt: bool) -> Result<()> {
+    fn run(
+        &self,
+        iv: &[u8],
+        sample: &mut [u8],
+        subsamples: &[Subsample],
+        encrypt: bool,
+    ) -> Result<()> {
         check_cover(sample.len(), subsamples)?;
         match self.scheme {
             Scheme::Cenc => {
@@ -102,10 +108,15 @@ fn check_cover(len: usize, subsamples: &[Subsample]) -> Result<()> {
     if subsamples.is_empty() {
         return Ok(());
     }
-    let covered: u64 =
-        subsamples.iter().map(|s| u64::from(s.clear) + u64::from(s.protected)).sum();
+    let covered: u64 = subsamples
+        .iter()
+        .map(|s| u64::from(s.clear) + u64::from(s.protected))
+        .sum();
     if covered != len as u64 {
-        return Err(Error::SubsampleMismatch { covered, sample: len });
+        return Err(Error::SubsampleMismatch {
+            covered,
+            sample: len,
+        });
     }
     Ok(())
 }

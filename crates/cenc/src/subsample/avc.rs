@@ -16,7 +16,12 @@ pub(super) struct Avc;
 
 fn nalu(nal: &[u8]) -> std::result::Result<Nalu<'_>, String> {
     let header = NaluHeader::parse(&mut Cursor::new(nal))?;
-    Ok(Nalu { header, data: Cow::Borrowed(nal), size: nal.len(), offset: 0 })
+    Ok(Nalu {
+        header,
+        data: Cow::Borrowed(nal),
+        size: nal.len(),
+        offset: 0,
+    })
 }
 
 fn nal_type(nal: &[u8]) -> u8 {
@@ -32,7 +37,11 @@ impl NalCodec for Avc {
         match nal_type(nal) {
             1 | 5 => Ok(NalRole::Slice),
             7 | 8 => Ok(NalRole::ParamSet),
-            t @ (2..=4 | 20 | 21) => Err(Error::UnsupportedNal { codec: Self::NAME, nal_type: t, offset }),
+            t @ (2..=4 | 20 | 21) => Err(Error::UnsupportedNal {
+                codec: Self::NAME,
+                nal_type: t,
+                offset,
+            }),
             _ => Ok(NalRole::Clear),
         }
     }
@@ -52,7 +61,11 @@ impl NalCodec for Avc {
                 other => Err(format!("NAL unit type {other} is not a parameter set")),
             }
         })
-        .map_err(|reason| Error::ParameterSet { codec: Self::NAME, kind, reason })
+        .map_err(|reason| Error::ParameterSet {
+            codec: Self::NAME,
+            kind,
+            reason,
+        })
     }
 
     fn slice_header_len(parser: &mut Parser, nal: &[u8], offset: usize) -> Result<usize> {
@@ -61,8 +74,16 @@ impl NalCodec for Avc {
             let slice = parser.parse_slice_header(nalu(nal)?)?;
             // header_bit_size counts the NAL header byte and the RBSP bits of the slice
             // header, without emulation prevention bytes; those are added back as bytes.
-            Ok(slice.header.header_bit_size.div_ceil(8) + slice.header.n_emulation_prevention_bytes)
+            Ok(
+                slice.header.header_bit_size.div_ceil(8)
+                    + slice.header.n_emulation_prevention_bytes,
+            )
         })
-        .map_err(|reason| Error::SliceHeader { codec: Self::NAME, nal_type: nal_type(nal), offset, reason })
+        .map_err(|reason| Error::SliceHeader {
+            codec: Self::NAME,
+            nal_type: nal_type(nal),
+            offset,
+            reason,
+        })
     }
 }

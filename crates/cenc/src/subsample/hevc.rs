@@ -1,7 +1,8 @@
 //! H.265 (ITU-T H.265 §7.3): NAL unit header of 2 bytes; VCL NAL unit types 0-9 and 16-21
 //! are slice segments whose header (§7.3.6.1, up to and including `byte_alignment()`)
 //! stays clear. Reserved VCL types (10-15, 22-31) are refused. VPS (32) is not needed for
-//! slice headers; SPS (33) and PPS (34) are parsed and stored.
+//! slice headers; SPS (33) and PPS (34) are parsed (by cros-codecs) and stored. The slice
+//! segment header size comes from [`super::hevc_slice`].
 
 use std::borrow::Cow;
 use std::io::Cursor;
@@ -16,7 +17,12 @@ pub(super) struct Hevc;
 
 fn nalu(nal: &[u8]) -> std::result::Result<Nalu<'_>, String> {
     let header = NaluHeader::parse(&mut Cursor::new(nal))?;
-    Ok(Nalu { header, data: Cow::Borrowed(nal), size: nal.len(), offset: 0 })
+    Ok(Nalu {
+        header,
+        data: Cow::Borrowed(nal),
+        size: nal.len(),
+        offset: 0,
+    })
 }
 
 fn nal_type(nal: &[u8]) -> u8 {
@@ -32,7 +38,11 @@ impl NalCodec for Hevc {
         match nal_type(nal) {
             0..=9 | 16..=21 => Ok(NalRole::Slice),
             33 | 34 => Ok(NalRole::ParamSet),
-            t @ (10..=15 | 22..=31) => Err(Error::UnsupportedNal { codec: Self::NAME, nal_type: t, offset }),
+            t @ (10..=15 | 22..=31) => Err(Error::UnsupportedNal {
+                codec: Self::NAME,
+                nal_type: t,
+                offset,
+            }),
             _ => Ok(NalRole::Clear),
         }
     }
@@ -52,17 +62,20 @@ impl NalCodec for Hevc {
                 other => Err(format!("NAL unit type {other} is not an SPS or PPS")),
             }
         })
-        .map_err(|reason| Error::ParameterSet { codec: Self::NAME, kind, reason })
+        .map_err(|reason| Error::ParameterSet {
+            codec: Self::NAME,
+            kind,
+            reason,
+        })
     }
 
     fn slice_header_len(parser: &mut Parser, nal: &[u8], offset: usize) -> Result<usize> {
-        guarded(|| {
-            let slice = parser.parse_slice_header(nalu(nal)?)?;
-            // As for H.264: header bits (NAL header included, byte aligned) without
-            // emulation prevention bytes, plus those bytes.
-            let bits = slice.header.header_bit_size as usize;
-            Ok(bits.div_ceil(8) + slice.header.n_emulation_prevention_bytes as usize)
+        // Our own walk of the slice segment header (see `hevc_slice`); no cros-codecs call.
+        super::hevc_slice::slice_header_len(parser, nal).map_err(|reason| Error::SliceHeader {
+            codec: Self::NAME,
+            nal_type: nal_type(nal),
+            offset,
+            reason,
         })
-        .map_err(|reason| Error::SliceHeader { codec: Self::NAME, nal_type: nal_type(nal), offset, reason })
     }
 }

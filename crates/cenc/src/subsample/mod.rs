@@ -12,8 +12,11 @@
 //!   into `(65535, 0)` entries, since `BytesOfClearData` is 16 bits (§7.2).
 //! - Audio and other codecs: whole-sample encryption, no subsamples (§9.5.1).
 //!
-//! The slice header size comes from `cros-codecs` (H.264 / H.265 slice header parsers that
-//! report the header size in bits and the emulation prevention bytes inside it). Parameter
+//! The H.264 slice header size comes from `cros-codecs` (its parser reports the header size
+//! in bits and the emulation prevention bytes inside it); the H.265 one from our own walk of
+//! the slice segment header (`hevc_slice`), because cros-codecs 0.0.6 panics on slices with
+//! more than 32 entry points (4K with wavefront parallel processing). Parameter sets of both
+//! codecs are parsed by cros-codecs. Parameter
 //! sets come from avcC/hvcC and from in-band SPS/PPS NAL units (`avc3`/`hev1`), which
 //! replace stored sets with the same ID. The cros-codecs parser holds `Rc`s (not `Send`),
 //! so the generator keeps only raw parameter set bytes and builds a parser per sample;
@@ -22,6 +25,7 @@
 
 mod avc;
 mod hevc;
+mod hevc_slice;
 
 use std::collections::BTreeMap;
 
@@ -54,7 +58,9 @@ trait NalCodec {
 }
 
 /// Runs `f`, turning a panic inside a third-party parser into an error string.
-fn guarded<T>(f: impl FnOnce() -> std::result::Result<T, String>) -> std::result::Result<T, String> {
+fn guarded<T>(
+    f: impl FnOnce() -> std::result::Result<T, String>,
+) -> std::result::Result<T, String> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
         .unwrap_or_else(|_| Err("parser panicked on this input".to_owned()))
 }
@@ -83,9 +89,17 @@ pub struct SubsampleGenerator {
 impl SubsampleGenerator {
     /// H.264 (`avc1`/`avc3`) with the SPS and PPS NAL units of the avcC (without length
     /// prefixes). `nal_length_size` is avcC `lengthSizeMinusOne + 1`.
-    pub fn avc(nal_length_size: u8, sps: &[Vec<u8>], pps: &[Vec<u8>], scheme: Scheme) -> Result<Self> {
+    pub fn avc(
+        nal_length_size: u8,
+        sps: &[Vec<u8>],
+        pps: &[Vec<u8>],
+        scheme: Scheme,
+    ) -> Result<Self> {
         let state = NalState::new::<avc::Avc>(nal_length_size, sps.iter().chain(pps))?;
-        Ok(SubsampleGenerator { scheme, kind: Kind::Avc(state) })
+        Ok(SubsampleGenerator {
+            scheme,
+            kind: Kind::Avc(state),
+        })
     }
 
     /// H.265 (`hvc1`/`hev1`) with the parameter set NAL units of the hvcC. The VPS is
@@ -99,13 +113,19 @@ impl SubsampleGenerator {
     ) -> Result<Self> {
         let _ = vps;
         let state = NalState::new::<hevc::Hevc>(nal_length_size, sps.iter().chain(pps))?;
-        Ok(SubsampleGenerator { scheme, kind: Kind::Hevc(state) })
+        Ok(SubsampleGenerator {
+            scheme,
+            kind: Kind::Hevc(state),
+        })
     }
 
     /// Whole-sample encryption (audio and other codecs): [`Self::subsamples`] returns an
     /// empty map.
     pub fn whole_sample(scheme: Scheme) -> Self {
-        SubsampleGenerator { scheme, kind: Kind::Whole }
+        SubsampleGenerator {
+            scheme,
+            kind: Kind::Whole,
+        }
     }
 
     /// The subsample map of one sample; empty means whole-sample encryption (no subsample
@@ -128,7 +148,10 @@ impl NalState {
         if !matches!(length_size, 1 | 2 | 4) {
             return Err(Error::NalLengthSize(length_size));
         }
-        let mut state = NalState { length_size, sets: BTreeMap::new() };
+        let mut state = NalState {
+            length_size,
+            sets: BTreeMap::new(),
+        };
         let mut parser = C::new_parser();
         for nal in sets {
             if nal.len() < C::HEADER_LEN {
@@ -156,15 +179,23 @@ impl NalState {
             let prefix = sample
                 .get(pos..pos + ls)
                 .ok_or(Error::NalLengthTruncated { offset: pos })?;
-            let len = prefix.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            let len = prefix
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             let start = pos + ls;
             let available = sample.len() - start;
-            let nal = sample
-                .get(start..)
-                .and_then(|rest| rest.get(..len))
-                .ok_or(Error::NalTruncated { offset: pos, declared: len, available })?;
+            let nal = sample.get(start..).and_then(|rest| rest.get(..len)).ok_or(
+                Error::NalTruncated {
+                    offset: pos,
+                    declared: len,
+                    available,
+                },
+            )?;
             if nal.len() < C::HEADER_LEN {
-                return Err(Error::NalTooShort { offset: pos, len: nal.len() });
+                return Err(Error::NalTooShort {
+                    offset: pos,
+                    len: nal.len(),
+                });
             }
             let (clear, protected) = match C::role(nal, pos)? {
                 NalRole::Clear => (len, 0),
@@ -195,7 +226,11 @@ struct Organizer {
 
 impl Organizer {
     fn new(align: bool) -> Self {
-        Organizer { align, pending_clear: 0, out: Vec::new() }
+        Organizer {
+            align,
+            pending_clear: 0,
+            out: Vec::new(),
+        }
     }
 
     fn add(&mut self, mut clear: usize, mut protected: usize) {
@@ -214,7 +249,10 @@ impl Organizer {
 
     fn push(&mut self, protected: usize) {
         while self.pending_clear > usize::from(u16::MAX) {
-            self.out.push(Subsample { clear: u16::MAX, protected: 0 });
+            self.out.push(Subsample {
+                clear: u16::MAX,
+                protected: 0,
+            });
             self.pending_clear -= usize::from(u16::MAX);
         }
         // Protected sizes above u32::MAX cannot occur: a NAL unit length prefix is at most
@@ -223,7 +261,10 @@ impl Organizer {
         loop {
             let part = protected.min(u32::MAX as usize & !(AES_BLOCK - 1));
             // pending_clear <= u16::MAX here.
-            self.out.push(Subsample { clear: self.pending_clear as u16, protected: part as u32 });
+            self.out.push(Subsample {
+                clear: self.pending_clear as u16,
+                protected: part as u32,
+            });
             self.pending_clear = 0;
             protected -= part;
             if protected == 0 {
@@ -235,10 +276,16 @@ impl Organizer {
     fn finish(mut self) -> Vec<Subsample> {
         if self.pending_clear > 0 {
             while self.pending_clear > usize::from(u16::MAX) {
-                self.out.push(Subsample { clear: u16::MAX, protected: 0 });
+                self.out.push(Subsample {
+                    clear: u16::MAX,
+                    protected: 0,
+                });
                 self.pending_clear -= usize::from(u16::MAX);
             }
-            self.out.push(Subsample { clear: self.pending_clear as u16, protected: 0 });
+            self.out.push(Subsample {
+                clear: self.pending_clear as u16,
+                protected: 0,
+            });
         }
         self.out
     }

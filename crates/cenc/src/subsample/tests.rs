@@ -15,8 +15,15 @@ struct TracedNal {
 }
 
 fn run_ffmpeg(args: &[&str]) -> std::process::Output {
-    let out = Command::new("ffmpeg").args(args).output().expect("ffmpeg must be installed");
-    assert!(out.status.success(), "ffmpeg {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ffmpeg")
+        .args(args)
+        .output()
+        .expect("ffmpeg must be installed");
+    assert!(
+        out.status.success(),
+        "ffmpeg {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -35,12 +42,25 @@ fn make_stream_sized(dir: &Path, name: &str, size: &str, args: &[&str]) -> std::
 }
 
 fn trace(path: &Path) -> Vec<TracedNal> {
-    let out = run_ffmpeg(&["-nostats", "-i", path.to_str().unwrap(), "-c", "copy", "-bsf:v", "trace_headers", "-f", "null", "-"]);
+    let out = run_ffmpeg(&[
+        "-nostats",
+        "-i",
+        path.to_str().unwrap(),
+        "-c",
+        "copy",
+        "-bsf:v",
+        "trace_headers",
+        "-f",
+        "null",
+        "-",
+    ]);
     let text = String::from_utf8_lossy(&out.stderr);
     let mut nals = Vec::new();
     let mut in_packets = false;
     for line in text.lines() {
-        let Some(rest) = line.split_once("] ").map(|(_, r)| r) else { continue };
+        let Some(rest) = line.split_once("] ").map(|(_, r)| r) else {
+            continue;
+        };
         if rest.starts_with("Packet:") {
             in_packets = true;
             continue;
@@ -53,12 +73,17 @@ fn trace(path: &Path) -> Vec<TracedNal> {
         if fields.len() != 5 || fields[3] != "=" {
             continue;
         }
-        let (Ok(pos), bits) = (fields[0].parse::<usize>(), fields[2]) else { continue };
+        let (Ok(pos), bits) = (fields[0].parse::<usize>(), fields[2]) else {
+            continue;
+        };
         if !bits.chars().all(|c| c == '0' || c == '1') {
             continue;
         }
         if fields[1] == "forbidden_zero_bit" {
-            nals.push(TracedNal { nal_type: 0, end_bits: 0 });
+            nals.push(TracedNal {
+                nal_type: 0,
+                end_bits: 0,
+            });
         }
         let Some(nal) = nals.last_mut() else { continue };
         if fields[1] == "nal_unit_type" {
@@ -134,11 +159,37 @@ fn fixture(path: &Path, hevc: bool) -> Fixture {
     let data = std::fs::read(path).unwrap();
     let nals = annex_b_nals(&data);
     let traced = trace(path);
-    assert_eq!(nals.len(), traced.len(), "Annex B split and ffmpeg trace disagree");
-    let ty = |n: &[u8]| if hevc { u32::from((n[0] >> 1) & 0x3f) } else { u32::from(n[0] & 0x1f) };
-    let (aud, sps_t, pps_t, vps_t) = if hevc { (35, 33, 34, 32) } else { (9, 7, 8, 99) };
-    let is_slice = |t: u32| if hevc { t <= 21 && !(10..=15).contains(&t) } else { t == 1 || t == 5 };
-    let mut fx = Fixture { samples: vec![], expected: vec![], sps: vec![], pps: vec![], vps: vec![] };
+    assert_eq!(
+        nals.len(),
+        traced.len(),
+        "Annex B split and ffmpeg trace disagree"
+    );
+    let ty = |n: &[u8]| {
+        if hevc {
+            u32::from((n[0] >> 1) & 0x3f)
+        } else {
+            u32::from(n[0] & 0x1f)
+        }
+    };
+    let (aud, sps_t, pps_t, vps_t) = if hevc {
+        (35, 33, 34, 32)
+    } else {
+        (9, 7, 8, 99)
+    };
+    let is_slice = |t: u32| {
+        if hevc {
+            t <= 21 && !(10..=15).contains(&t)
+        } else {
+            t == 1 || t == 5
+        }
+    };
+    let mut fx = Fixture {
+        samples: vec![],
+        expected: vec![],
+        sps: vec![],
+        pps: vec![],
+        vps: vec![],
+    };
     for (nal, tr) in nals.iter().zip(&traced) {
         let t = ty(nal);
         assert_eq!(t, tr.nal_type);
@@ -160,7 +211,10 @@ fn fixture(path: &Path, hevc: bool) -> Fixture {
         sample.extend_from_slice(&(nal.len() as u32).to_be_bytes());
         sample.extend_from_slice(nal);
         let header = is_slice(t).then(|| raw_len(nal, tr.end_bits));
-        fx.expected.last_mut().unwrap().push((offset, nal.len(), header));
+        fx.expected
+            .last_mut()
+            .unwrap()
+            .push((offset, nal.len(), header));
     }
     assert!(fx.samples.len() >= 40, "expected one sample per frame");
     fx
@@ -179,7 +233,13 @@ fn check(fx: &Fixture, mut generator: SubsampleGenerator, scheme: Scheme) -> usi
                     let avail = len - h;
                     let p = match scheme {
                         Scheme::Cenc => avail - avail % 16,
-                        Scheme::Cbcs => if avail >= 16 { avail } else { 0 },
+                        Scheme::Cbcs => {
+                            if avail >= 16 {
+                                avail
+                            } else {
+                                0
+                            }
+                        }
                     };
                     (p > 0).then_some(4 + len - p)
                 }
@@ -188,8 +248,14 @@ fn check(fx: &Fixture, mut generator: SubsampleGenerator, scheme: Scheme) -> usi
                 None => assert!(nal_mask.iter().all(|p| !p), "NAL at {offset} must be clear"),
                 Some(from) => {
                     protected_nals += 1;
-                    assert!(nal_mask[..from].iter().all(|p| !p), "header of NAL at {offset} must be clear");
-                    assert!(nal_mask[from..].iter().all(|&p| p), "slice data of NAL at {offset} must be protected");
+                    assert!(
+                        nal_mask[..from].iter().all(|p| !p),
+                        "header of NAL at {offset} must be clear"
+                    );
+                    assert!(
+                        nal_mask[from..].iter().all(|&p| p),
+                        "slice data of NAL at {offset} must be protected"
+                    );
                 }
             }
         }
@@ -210,7 +276,20 @@ fn h264_maps_match_ffmpeg_trace() {
         let path = make_stream(
             dir.path(),
             name,
-            &["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-x264-params", extra, "-bsf:v", "h264_mp4toannexb", "-f", "h264"],
+            &[
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-g",
+                "25",
+                "-x264-params",
+                extra,
+                "-bsf:v",
+                "h264_mp4toannexb",
+                "-f",
+                "h264",
+            ],
         );
         let fx = fixture(&path, false);
         for scheme in [Scheme::Cenc, Scheme::Cbcs] {
@@ -226,13 +305,42 @@ fn h265_maps_match_ffmpeg_trace() {
     let dir = tempfile::tempdir().unwrap();
     for (name, size, extra) in [
         ("wpp.hevc", "320x240", "aud=1:log-level=error"),
-        ("slices_small_ctu.hevc", "320x240", "aud=1:log-level=error:ctu=16:slices=3:bframes=0"),
+        (
+            "slices_small_ctu.hevc",
+            "320x240",
+            "aud=1:log-level=error:ctu=16:slices=3:bframes=0",
+        ),
+        // 45 CTU rows with WPP: 44 entry points per slice (cros-codecs stops at 32).
+        (
+            "many_entry_points.hevc",
+            "160x720",
+            "aud=1:log-level=error:ctu=16",
+        ),
+        // Weighted prediction, B-pyramid, tiles-free long GOP with several references.
+        (
+            "weightp_refs.hevc",
+            "320x240",
+            "aud=1:log-level=error:weightp=1:weightb=1:ref=4:bframes=4:b-pyramid=1",
+        ),
     ] {
         let path = make_stream_sized(
             dir.path(),
             name,
             size,
-            &["-c:v", "libx265", "-preset", "veryfast", "-g", "25", "-x265-params", extra, "-bsf:v", "hevc_mp4toannexb", "-f", "hevc"],
+            &[
+                "-c:v",
+                "libx265",
+                "-preset",
+                "veryfast",
+                "-g",
+                "25",
+                "-x265-params",
+                extra,
+                "-bsf:v",
+                "hevc_mp4toannexb",
+                "-f",
+                "hevc",
+            ],
         );
         let fx = fixture(&path, true);
         for scheme in [Scheme::Cenc, Scheme::Cbcs] {
@@ -254,33 +362,76 @@ fn organizer_merges_and_splits() {
     assert_eq!(
         out,
         vec![
-            Subsample { clear: 65535, protected: 0 },
-            Subsample { clear: (70_000 - 65_535 + 8) as u16, protected: 96 },
-            Subsample { clear: 18, protected: 0 },
+            Subsample {
+                clear: 65535,
+                protected: 0
+            },
+            Subsample {
+                clear: (70_000 - 65_535 + 8) as u16,
+                protected: 96
+            },
+            Subsample {
+                clear: 18,
+                protected: 0
+            },
         ]
     );
     let mut o = Organizer::new(false);
     o.add(4, 100);
-    assert_eq!(o.finish(), vec![Subsample { clear: 4, protected: 100 }]);
+    assert_eq!(
+        o.finish(),
+        vec![Subsample {
+            clear: 4,
+            protected: 100
+        }]
+    );
 }
 
 #[test]
 fn whole_sample_and_errors() {
     let mut g = SubsampleGenerator::whole_sample(Scheme::Cenc);
     assert!(g.subsamples(&[1, 2, 3]).unwrap().is_empty());
-    assert!(matches!(SubsampleGenerator::avc(3, &[], &[], Scheme::Cenc), Err(Error::NalLengthSize(3))));
+    assert!(matches!(
+        SubsampleGenerator::avc(3, &[], &[], Scheme::Cenc),
+        Err(Error::NalLengthSize(3))
+    ));
     let mut g = SubsampleGenerator::avc(4, &[], &[], Scheme::Cenc).unwrap();
     // Truncated length prefix, NAL longer than the sample, empty NAL.
-    assert!(matches!(g.subsamples(&[0, 0, 1]), Err(Error::NalLengthTruncated { offset: 0 })));
-    assert!(matches!(g.subsamples(&[0, 0, 0, 9, 6]), Err(Error::NalTruncated { offset: 0, declared: 9, available: 1 })));
-    assert!(matches!(g.subsamples(&[0, 0, 0, 0]), Err(Error::NalTooShort { .. })));
+    assert!(matches!(
+        g.subsamples(&[0, 0, 1]),
+        Err(Error::NalLengthTruncated { offset: 0 })
+    ));
+    assert!(matches!(
+        g.subsamples(&[0, 0, 0, 9, 6]),
+        Err(Error::NalTruncated {
+            offset: 0,
+            declared: 9,
+            available: 1
+        })
+    ));
+    assert!(matches!(
+        g.subsamples(&[0, 0, 0, 0]),
+        Err(Error::NalTooShort { .. })
+    ));
     // A slice without its PPS: the header cannot be sized.
     let slice = [0, 0, 0, 5, 0x65, 0x88, 0x84, 0x00, 0x33];
-    assert!(matches!(g.subsamples(&slice), Err(Error::SliceHeader { nal_type: 5, .. })));
+    assert!(matches!(
+        g.subsamples(&slice),
+        Err(Error::SliceHeader { nal_type: 5, .. })
+    ));
     // Non-VCL NAL units are clear without any parameter set.
     let sei = [0, 0, 0, 3, 0x06, 0x05, 0x80];
-    assert_eq!(g.subsamples(&sei).unwrap(), vec![Subsample { clear: 7, protected: 0 }]);
-    assert!(matches!(g.subsamples(&[0, 0, 0, 2, 0x02, 0x00]), Err(Error::UnsupportedNal { nal_type: 2, .. })));
+    assert_eq!(
+        g.subsamples(&sei).unwrap(),
+        vec![Subsample {
+            clear: 7,
+            protected: 0
+        }]
+    );
+    assert!(matches!(
+        g.subsamples(&[0, 0, 0, 2, 0x02, 0x00]),
+        Err(Error::UnsupportedNal { nal_type: 2, .. })
+    ));
 }
 
 /// The generator never panics, whatever the bytes (cros-codecs calls are guarded too).
@@ -288,8 +439,47 @@ fn whole_sample_and_errors() {
 fn garbage_never_panics() {
     use proptest::prelude::*;
     let dir = tempfile::tempdir().unwrap();
-    let path = make_stream(dir.path(), "g.h264", &["-frames:v", "3", "-c:v", "libx264", "-bsf:v", "h264_mp4toannexb", "-f", "h264"]);
+    let path = make_stream(
+        dir.path(),
+        "g.h264",
+        &[
+            "-frames:v",
+            "3",
+            "-c:v",
+            "libx264",
+            "-bsf:v",
+            "h264_mp4toannexb",
+            "-f",
+            "h264",
+        ],
+    );
     let fx = fixture_min(&path);
+    let hpath = make_stream(
+        dir.path(),
+        "g.hevc",
+        &[
+            "-frames:v",
+            "3",
+            "-c:v",
+            "libx265",
+            "-x265-params",
+            "log-level=error",
+            "-bsf:v",
+            "hevc_mp4toannexb",
+            "-f",
+            "hevc",
+        ],
+    );
+    let hnals = annex_b_nals(&std::fs::read(&hpath).unwrap());
+    let hsets = |t: u8| -> Vec<Vec<u8>> {
+        hnals
+            .iter()
+            .filter(|n| (n[0] >> 1) & 0x3f == t)
+            .take(1)
+            .cloned()
+            .collect()
+    };
+    let (hsps, hpps) = (hsets(33), hsets(34));
     let mut runner = proptest::test_runner::TestRunner::default();
     runner
         .run(&prop::collection::vec(any::<u8>(), 0..400), |bytes| {
@@ -302,8 +492,17 @@ fn garbage_never_panics() {
             let n = (s.len() - 2) as u16;
             s[..2].copy_from_slice(&n.to_be_bytes());
             let _ = g.subsamples(&s);
-            let mut h = SubsampleGenerator::hevc(2, &[], &[], &[], Scheme::Cenc).unwrap();
+            let mut h = SubsampleGenerator::hevc(2, &[], &hsps, &hpps, Scheme::Cenc).unwrap();
             let _ = h.subsamples(&bytes);
+            // An IDR and a trailing slice NAL header with random payload.
+            for head in [[0x26u8, 0x01], [0x02, 0x01]] {
+                let mut s = vec![0u8, 0];
+                s.extend_from_slice(&head);
+                s.extend_from_slice(&bytes);
+                let n = (s.len() - 2) as u16;
+                s[..2].copy_from_slice(&n.to_be_bytes());
+                let _ = h.subsamples(&s);
+            }
             Ok(())
         })
         .unwrap();
@@ -311,7 +510,17 @@ fn garbage_never_panics() {
 
 fn fixture_min(path: &Path) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
     let nals = annex_b_nals(&std::fs::read(path).unwrap());
-    let sps = nals.iter().filter(|n| n[0] & 0x1f == 7).take(1).cloned().collect();
-    let pps = nals.iter().filter(|n| n[0] & 0x1f == 8).take(1).cloned().collect();
+    let sps = nals
+        .iter()
+        .filter(|n| n[0] & 0x1f == 7)
+        .take(1)
+        .cloned()
+        .collect();
+    let pps = nals
+        .iter()
+        .filter(|n| n[0] & 0x1f == 8)
+        .take(1)
+        .cloned()
+        .collect();
     (sps, pps)
 }
