@@ -8,3 +8,6 @@
 #![forbid(unsafe_code)]
 
 pub mod model;
+pub mod policy;
+pub mod sts;
+pub mod token;

@@ -1,0 +1,339 @@
+//! Signing keys from an OpenID Connect provider: discovery document
+//! (OpenID Connect Discovery 1.0 §4) → `jwks_uri` → JSON Web Key Set.
+//!
+//! Why our own: the `openidconnect` crate is a relying-party client that
+//! pulls `rsa` 0.9 (RUSTSEC-2023-0071); we need only two GETs and a cache.
+//!
+//! Cache rules, so that a key rollover at the provider never breaks playback
+//! and a flood of bad tokens never floods the provider:
+//! - the key set is kept for [`OidcConfig::max_age`] (default 1 h), then
+//!   fetched again on the next request (discovery document and key set, so a
+//!   moved `jwks_uri` is followed);
+//! - a token whose `kid` is not in the set (or, without `kid`, that no key
+//!   verifies) triggers one refetch, at most once per
+//!   [`OidcConfig::min_refetch`] (default 10 s) whatever the number of
+//!   requests; concurrent requests wait for the one fetch in flight;
+//! - when a refresh fails the previous set stays in use (stale keys beat no
+//!   keys: the provider's outage must not stop playback of valid tokens), and
+//!   the failure is retried at most once per `min_refetch`;
+//! - documents are limited to [`MAX_DOCUMENT_BYTES`]; `jwks_uri` must use
+//!   https, or http only when the discovery document itself came over http
+//!   (an operator's local test provider), never a downgrade.
+//!
+//! HTTP goes through [`HttpFetch`] so that tests and embedders can supply
+//! their own client; [`ReqwestFetcher`] is the default (rustls, aws-lc-rs).
+
+use super::jwks::{self, JwksError};
+use super::key::VerificationKey;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// Largest discovery document or key set read.
+pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// One HTTP GET returning the body of a 2xx response.
+#[async_trait::async_trait]
+pub trait HttpFetch: Send + Sync {
+    async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("request failed: {0}")]
+    Transport(String),
+    #[error("HTTP status {0}")]
+    Status(u16),
+    #[error("response larger than {MAX_DOCUMENT_BYTES} bytes")]
+    TooLarge,
+}
+
+/// [`HttpFetch`] over `reqwest` with rustls: 3 s connect, 5 s total, at most
+/// 3 redirects, bodies capped at [`MAX_DOCUMENT_BYTES`].
+#[derive(Clone, Debug)]
+pub struct ReqwestFetcher {
+    client: reqwest::Client,
+}
+
+impl ReqwestFetcher {
+    pub fn new() -> Result<Self, FetchError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("castguard/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::Transport(e.to_string()))?;
+        Ok(ReqwestFetcher { client })
+    }
+
+    pub fn with_client(client: reqwest::Client) -> Self {
+        ReqwestFetcher { client }
+    }
+}
+
+#[async_trait::async_trait]
+impl HttpFetch for ReqwestFetcher {
+    async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        let mut resp = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(|e| FetchError::Transport(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(FetchError::Status(resp.status().as_u16()));
+        }
+        if resp.content_length().is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
+            return Err(FetchError::TooLarge);
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Transport(e.to_string()))? {
+            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+                return Err(FetchError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+/// Why no key set is available. Names the document, never a key.
+#[derive(Debug, thiserror::Error)]
+pub enum OidcError {
+    #[error("fetching the {what}: {source}")]
+    Fetch { what: &'static str, source: FetchError },
+    #[error("discovery document: {0}")]
+    Discovery(&'static str),
+    #[error(transparent)]
+    Jwks(#[from] JwksError),
+    #[error("key set unavailable; last fetch failed less than the refetch interval ago")]
+    RecentlyFailed,
+}
+
+/// Cache timing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// Age after which a key set is fetched again.
+    pub max_age: Duration,
+    /// Shortest interval between two fetches caused by an unknown `kid` or a
+    /// failed refresh.
+    pub min_refetch: Duration,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        OidcConfig { max_age: Duration::from_secs(3600), min_refetch: Duration::from_secs(10) }
+    }
+}
+
+/// One fetched key set.
+#[derive(Debug)]
+pub struct KeySet {
+    pub keys: Vec<VerificationKey>,
+    fetched_at: Instant,
+    generation: u64,
+}
+
+/// The cached keys of one discovery document.
+pub struct OidcKeySource {
+    discovery_url: String,
+    fetcher: Arc<dyn HttpFetch>,
+    config: OidcConfig,
+    current: RwLock<Option<Arc<KeySet>>>,
+    /// Held while fetching (one fetch at a time); holds the last attempt.
+    last_attempt: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for OidcKeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcKeySource").field("discovery_url", &self.discovery_url).finish_non_exhaustive()
+    }
+}
+
+impl OidcKeySource {
+    pub fn new(discovery_url: impl Into<String>, fetcher: Arc<dyn HttpFetch>, config: OidcConfig) -> Self {
+        OidcKeySource {
+            discovery_url: discovery_url.into(),
+            fetcher,
+            config,
+            current: RwLock::new(None),
+            last_attempt: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    fn snapshot(&self) -> Option<Arc<KeySet>> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn store(&self, keys: Vec<VerificationKey>) -> Arc<KeySet> {
+        let mut g = match self.current.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let generation = g.as_ref().map_or(0, |s| s.generation + 1);
+        let set = Arc::new(KeySet { keys, fetched_at: Instant::now(), generation });
+        *g = Some(set.clone());
+        set
+    }
+
+    fn is_fresh(&self, set: &KeySet) -> bool {
+        set.fetched_at.elapsed() < self.config.max_age
+    }
+
+    /// The current key set: cached while fresh, else fetched; a stale set
+    /// is returned when the refresh fails.
+    pub async fn keys(&self) -> Result<Arc<KeySet>, OidcError> {
+        if let Some(s) = self.snapshot().filter(|s| self.is_fresh(s)) {
+            return Ok(s);
+        }
+        let mut last = self.last_attempt.lock().await;
+        let snap = self.snapshot();
+        if let Some(s) = snap.as_ref().filter(|s| self.is_fresh(s)) {
+            return Ok(s.clone());
+        }
+        if last.is_some_and(|t| t.elapsed() < self.config.min_refetch) {
+            return snap.ok_or(OidcError::RecentlyFailed);
+        }
+        *last = Some(Instant::now());
+        match self.fetch_now().await {
+            Ok(keys) => Ok(self.store(keys)),
+            Err(e) => match snap {
+                Some(stale) => {
+                    tracing::warn!(url = %self.discovery_url, error = %e, "OIDC key refresh failed; using the previous key set");
+                    Ok(stale)
+                }
+                None => Err(e),
+            },
+        }
+    }
+
+    /// After a miss in `seen` (unknown `kid`): a newer set if another task
+    /// already fetched one, else one refetch unless the last fetch was less
+    /// than `min_refetch` ago. `None` when nothing newer is available.
+    pub async fn refetch_after_miss(&self, seen: &KeySet) -> Option<Arc<KeySet>> {
+        let mut last = self.last_attempt.lock().await;
+        if let Some(s) = self.snapshot().filter(|s| s.generation != seen.generation) {
+            return Some(s);
+        }
+        if last.is_some_and(|t| t.elapsed() < self.config.min_refetch) {
+            return None;
+        }
+        *last = Some(Instant::now());
+        match self.fetch_now().await {
+            Ok(keys) => Some(self.store(keys)),
+            Err(e) => {
+                tracing::warn!(url = %self.discovery_url, error = %e, "OIDC key refetch after an unknown kid failed");
+                None
+            }
+        }
+    }
+
+    async fn fetch_now(&self) -> Result<Vec<VerificationKey>, OidcError> {
+        let doc = self
+            .fetcher
+            .get(&self.discovery_url)
+            .await
+            .map_err(|source| OidcError::Fetch { what: "discovery document", source })?;
+        let doc: serde_json::Value = serde_json::from_slice(&doc).map_err(|_| OidcError::Discovery("not JSON"))?;
+        let jwks_uri = doc
+            .get("jwks_uri")
+            .and_then(serde_json::Value::as_str)
+            .ok_or(OidcError::Discovery("no jwks_uri"))?;
+        let https = jwks_uri.starts_with("https://");
+        let http_allowed = self.discovery_url.starts_with("http://") && jwks_uri.starts_with("http://");
+        if !https && !http_allowed {
+            return Err(OidcError::Discovery("jwks_uri must be https (http only for an http discovery document)"));
+        }
+        let body = self.fetcher.get(jwks_uri).await.map_err(|source| OidcError::Fetch { what: "JWKS", source })?;
+        Ok(jwks::parse(&body)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// An in-memory provider: counts requests, can fail.
+    struct Fake {
+        jwks: Mutex<String>,
+        jwks_uri: String,
+        hits: AtomicUsize,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl HttpFetch for Fake {
+        async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(FetchError::Status(503));
+            }
+            if url.ends_with("/openid-configuration") {
+                return Ok(serde_json::json!({"issuer": "x", "jwks_uri": self.jwks_uri}).to_string().into_bytes());
+            }
+            self.hits.fetch_add(1, Ordering::SeqCst);
+            Ok(self.jwks.lock().unwrap().clone().into_bytes())
+        }
+    }
+
+    fn ec_jwks(kid: &str) -> String {
+        use aws_lc_rs::signature::KeyPair as _;
+        let ec = aws_lc_rs::signature::EcdsaKeyPair::generate(&aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let p = ec.public_key().as_ref();
+        let b = crate::token::jwt::tests::b64;
+        serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "x": b(&p[1..33]), "y": b(&p[33..]), "kid": kid}]}).to_string()
+    }
+
+    fn fake(jwks_uri: &str) -> Arc<Fake> {
+        Arc::new(Fake {
+            jwks: Mutex::new(ec_jwks("a")),
+            jwks_uri: jwks_uri.into(),
+            hits: AtomicUsize::new(0),
+            down: Default::default(),
+        })
+    }
+
+    #[tokio::test]
+    async fn cache_rate_limit_and_stale_keys() {
+        let f = fake("https://idp.example/jwks");
+        let cfg = OidcConfig { max_age: Duration::from_millis(300), min_refetch: Duration::from_millis(150) };
+        let src = OidcKeySource::new("https://idp.example/.well-known/openid-configuration", f.clone(), cfg);
+        let s1 = src.keys().await.unwrap();
+        assert_eq!(s1.keys[0].kid(), Some("a"));
+        src.keys().await.unwrap();
+        assert_eq!(f.hits.load(Ordering::SeqCst), 1, "cached");
+        // A miss right after a fetch is rate limited.
+        assert!(src.refetch_after_miss(&s1).await.is_none());
+        assert_eq!(f.hits.load(Ordering::SeqCst), 1);
+        tokio::time::sleep(Duration::from_millis(160)).await;
+        *f.jwks.lock().unwrap() = ec_jwks("b");
+        let s2 = src.refetch_after_miss(&s1).await.unwrap();
+        assert_eq!(s2.keys[0].kid(), Some("b"));
+        assert_eq!(f.hits.load(Ordering::SeqCst), 2);
+        // A second miss against the old set gets the new set without fetching.
+        assert!(src.refetch_after_miss(&s1).await.is_some());
+        assert_eq!(f.hits.load(Ordering::SeqCst), 2);
+        // Provider down after max_age: the stale set is still served.
+        f.down.store(true, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(320)).await;
+        assert_eq!(src.keys().await.unwrap().keys[0].kid(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn unavailable_without_cache_and_no_downgrade() {
+        let f = fake("https://idp.example/jwks");
+        f.down.store(true, Ordering::SeqCst);
+        let src = OidcKeySource::new("https://idp.example/.well-known/openid-configuration", f.clone(), OidcConfig::default());
+        assert!(matches!(src.keys().await, Err(OidcError::Fetch { .. })));
+        assert!(matches!(src.keys().await, Err(OidcError::RecentlyFailed)));
+
+        let f = fake("http://idp.example/jwks");
+        let src = OidcKeySource::new("https://idp.example/.well-known/openid-configuration", f, OidcConfig::default());
+        assert!(matches!(src.keys().await, Err(OidcError::Discovery(_))));
+    }
+}
