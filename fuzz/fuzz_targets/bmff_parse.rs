@@ -25,7 +25,9 @@ fn walk(buf: &[u8], depth: u32) {
     let mut off = 0usize;
     for item in iter_boxes(buf) {
         let Ok((h, body)) = item else { return };
-        let Some(whole) = buf.get(off..off + h.size as usize) else { return };
+        let Some(whole) = buf.get(off..off + h.size as usize) else {
+            return;
+        };
         off += h.size as usize;
         match h.kind {
             FourCC::MOOV => {
@@ -43,7 +45,10 @@ fn walk(buf: &[u8], depth: u32) {
                 for iv in [0, 8, 16] {
                     if let Ok(s) = Senc::decode_with_iv_size(whole, iv) {
                         let bytes = s.to_bytes().expect("re-encoding senc");
-                        assert_eq!(Senc::decode_with_iv_size(&bytes, iv).expect("re-decoding senc"), s);
+                        assert_eq!(
+                            Senc::decode_with_iv_size(&bytes, iv).expect("re-decoding senc"),
+                            s
+                        );
                     }
                 }
             }
@@ -60,7 +65,12 @@ fn walk(buf: &[u8], depth: u32) {
             FourCC::ESDS => {
                 check::<bmff::Esds>(whole);
                 if let Ok(e) = bmff::Esds::decode(whole) {
-                    let _ = (e.object_type_indication(), e.decoder_specific_info(), e.max_bitrate(), e.avg_bitrate());
+                    let _ = (
+                        e.object_type_indication(),
+                        e.decoder_specific_info(),
+                        e.max_bitrate(),
+                        e.avg_bitrate(),
+                    );
                 }
             }
             FourCC::TRUN => check::<bmff::Trun>(whole),

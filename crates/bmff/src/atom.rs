@@ -23,10 +23,16 @@ pub trait Atom: Sized {
     fn decode(buf: &[u8]) -> Result<Self> {
         let h = BoxHeader::parse(buf)?;
         if h.kind != Self::KIND {
-            return Err(Error::WrongKind { expected: Self::KIND, found: h.kind });
+            return Err(Error::WrongKind {
+                expected: Self::KIND,
+                found: h.kind,
+            });
         }
         if h.size != buf.len() as u64 {
-            return Err(Error::InvalidSize { kind: h.kind, size: h.size });
+            return Err(Error::InvalidSize {
+                kind: h.kind,
+                size: h.size,
+            });
         }
         let body = buf.get(usize::from(h.header_len)..).unwrap_or_default();
         let mut r = Reader::for_box(Self::KIND, body);
@@ -57,7 +63,12 @@ pub trait Atom: Sized {
 }
 
 /// Stores a child that may appear once, or fails with [`Error::DuplicateBox`].
-pub(crate) fn set_once<T>(slot: &mut Option<T>, parent: FourCC, child: FourCC, v: Result<T>) -> Result<()> {
+pub(crate) fn set_once<T>(
+    slot: &mut Option<T>,
+    parent: FourCC,
+    child: FourCC,
+    v: Result<T>,
+) -> Result<()> {
     if slot.is_some() {
         return Err(Error::DuplicateBox { parent, child });
     }
@@ -73,7 +84,11 @@ pub(crate) fn required<T>(slot: Option<T>, parent: FourCC, child: FourCC) -> Res
 /// Picks the smallest `FullBox` version that can hold `values`: the
 /// requested one, raised to 1 when a 64-bit value does not fit in 32 bits.
 pub(crate) fn version_for(requested: u8, values: &[u64]) -> u8 {
-    if values.iter().any(|&v| v > u64::from(u32::MAX)) { requested.max(1) } else { requested }
+    if values.iter().any(|&v| v > u64::from(u32::MAX)) {
+        requested.max(1)
+    } else {
+        requested
+    }
 }
 
 #[cfg(test)]
@@ -95,14 +110,21 @@ pub(crate) mod testutil {
     /// strict prefix of the whole buffer.
     pub fn truncations_fail<T: Atom + Debug>(bytes: &[u8]) {
         for n in 0..bytes.len() {
-            assert!(T::decode(&bytes[..n]).is_err(), "prefix of {n} bytes decoded");
+            assert!(
+                T::decode(&bytes[..n]).is_err(),
+                "prefix of {n} bytes decoded"
+            );
         }
         let body = &bytes[8..];
         for n in 0..body.len() {
             let mut b = ((8 + n) as u32).to_be_bytes().to_vec();
             b.extend_from_slice(&bytes[4..8]);
             b.extend_from_slice(&body[..n]);
-            assert!(T::decode(&b).is_err(), "body prefix of {n} bytes decoded: {:?}", T::decode(&b));
+            assert!(
+                T::decode(&b).is_err(),
+                "body prefix of {n} bytes decoded: {:?}",
+                T::decode(&b)
+            );
         }
     }
 }

@@ -15,8 +15,15 @@ pub enum Error {
     #[error("'{kind}': truncated, need {need} bytes, have {have}")]
     Truncated { kind: FourCC, need: u64, have: u64 },
     /// A child box declares a size that runs past the end of its parent.
-    #[error("'{child}' inside '{parent}': size {size} runs past the {available} bytes left in the parent")]
-    OverDecode { parent: FourCC, child: FourCC, size: u64, available: u64 },
+    #[error(
+        "'{child}' inside '{parent}': size {size} runs past the {available} bytes left in the parent"
+    )]
+    OverDecode {
+        parent: FourCC,
+        child: FourCC,
+        size: u64,
+        available: u64,
+    },
     /// The body of a box has bytes left after every field was read.
     #[error("'{kind}': {left} unread bytes at the end of the body")]
     UnderDecode { kind: FourCC, left: u64 },
@@ -43,7 +50,12 @@ pub enum Error {
     WrongKind { expected: FourCC, found: FourCC },
     /// Two fields that must agree do not (e.g. sample counts across tables).
     #[error("'{kind}': {field} is {found}, expected {expected}")]
-    Mismatch { kind: FourCC, field: &'static str, expected: u64, found: u64 },
+    Mismatch {
+        kind: FourCC,
+        field: &'static str,
+        expected: u64,
+        found: u64,
+    },
     /// A value is too large for the field it must be written into.
     #[error("'{kind}': {field} does not fit its field")]
     TooLarge { kind: FourCC, field: &'static str },

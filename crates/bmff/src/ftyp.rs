@@ -67,12 +67,21 @@ mod tests {
         let f = Ftyp {
             major_brand: FourCC(*b"isom"),
             minor_version: 512,
-            compatible_brands: vec![FourCC(*b"isom"), FourCC(*b"iso2"), FourCC(*b"avc1"), FourCC(*b"mp41")],
+            compatible_brands: vec![
+                FourCC(*b"isom"),
+                FourCC(*b"iso2"),
+                FourCC(*b"avc1"),
+                FourCC(*b"mp41"),
+            ],
         };
         let b = roundtrip(&f);
         assert_eq!(&b[..12], b"\0\0\0\x20ftypisom");
         truncations_fail::<Ftyp>(&b[..16]);
-        roundtrip(&Styp { major_brand: FourCC(*b"msdh"), minor_version: 0, compatible_brands: vec![] });
+        roundtrip(&Styp {
+            major_brand: FourCC(*b"msdh"),
+            minor_version: 0,
+            compatible_brands: vec![],
+        });
         assert!(matches!(Styp::decode(&b), Err(Error::WrongKind { .. })));
     }
 

@@ -53,7 +53,12 @@ impl BoxHeader {
         if size < u64::from(header_len) {
             return Err(Error::InvalidSize { kind, size });
         }
-        Ok(BoxHeader { kind, size, header_len, usertype })
+        Ok(BoxHeader {
+            kind,
+            size,
+            header_len,
+            usertype,
+        })
     }
 
     /// Length of the body (size minus header).
@@ -147,7 +152,10 @@ mod tests {
     #[test]
     fn header_forms() {
         let h = BoxHeader::parse(b"\0\0\0\x10free12345678").unwrap();
-        assert_eq!((h.kind, h.size, h.header_len, h.usertype), (FourCC::FREE, 16, 8, None));
+        assert_eq!(
+            (h.kind, h.size, h.header_len, h.usertype),
+            (FourCC::FREE, 16, 8, None)
+        );
 
         let mut large = vec![0, 0, 0, 1];
         large.extend_from_slice(b"mdat");
@@ -167,14 +175,26 @@ mod tests {
 
     #[test]
     fn bad_headers() {
-        assert!(matches!(BoxHeader::parse(b"\0\0\0\x04free"), Err(Error::InvalidSize { size: 4, .. })));
-        assert!(matches!(BoxHeader::parse(b"\0\0\0\x01mdat\0\0\0\0\0\0\0\x0f"), Err(Error::InvalidSize { .. })));
-        assert!(matches!(BoxHeader::parse(b"\0\0\0"), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            BoxHeader::parse(b"\0\0\0\x04free"),
+            Err(Error::InvalidSize { size: 4, .. })
+        ));
+        assert!(matches!(
+            BoxHeader::parse(b"\0\0\0\x01mdat\0\0\0\0\0\0\0\x0f"),
+            Err(Error::InvalidSize { .. })
+        ));
+        assert!(matches!(
+            BoxHeader::parse(b"\0\0\0"),
+            Err(Error::Truncated { .. })
+        ));
         assert!(matches!(
             BoxHeader::parse(b"\0\0\0\x01mdat\0\0"),
             Err(Error::Truncated { kind, .. }) if kind == FourCC::MDAT
         ));
-        assert!(matches!(BoxHeader::parse(b"\0\0\0\x18uuid0123"), Err(Error::Truncated { .. })));
+        assert!(matches!(
+            BoxHeader::parse(b"\0\0\0\x18uuid0123"),
+            Err(Error::Truncated { .. })
+        ));
     }
 
     #[test]

@@ -23,7 +23,10 @@ impl std::fmt::Debug for Pssh {
         f.debug_struct("Pssh")
             .field("version", &self.version)
             .field("system_id", &hex(&self.system_id))
-            .field("kids", &self.kids.iter().map(|k| hex(k)).collect::<Vec<_>>())
+            .field(
+                "kids",
+                &self.kids.iter().map(|k| hex(k)).collect::<Vec<_>>(),
+            )
             .field("data_len", &self.data.len())
             .finish()
     }
@@ -35,7 +38,10 @@ impl Atom for Pssh {
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         let (version, _) = r.full_header()?;
         if version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version,
+            });
         }
         let system_id = r.array::<16>()?;
         let mut kids = Vec::new();
@@ -48,14 +54,29 @@ impl Atom for Pssh {
         }
         let size = r.u32()?;
         let data = r.take_u64(u64::from(size))?.to_vec();
-        Ok(Pssh { version, system_id, kids, data })
+        Ok(Pssh {
+            version,
+            system_id,
+            kids,
+            data,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         match self.version {
-            0 if !self.kids.is_empty() => return Err(Error::Invalid { kind: Self::KIND, field: "KIDs need version 1" }),
+            0 if !self.kids.is_empty() => {
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "KIDs need version 1",
+                });
+            }
             0 | 1 => {}
-            v => return Err(Error::UnsupportedVersion { kind: Self::KIND, version: v }),
+            v => {
+                return Err(Error::UnsupportedVersion {
+                    kind: Self::KIND,
+                    version: v,
+                });
+            }
         }
         out.put_full(self.version, 0);
         out.extend_from_slice(&self.system_id);
@@ -78,18 +99,36 @@ mod tests {
 
     /// W3C Common PSSH system ID, 1077efec-c0b2-4d02-ace3-3c1e52e2fb4b.
     const COMMON: [u8; 16] = [
-        0x10, 0x77, 0xef, 0xec, 0xc0, 0xb2, 0x4d, 0x02, 0xac, 0xe3, 0x3c, 0x1e, 0x52, 0xe2, 0xfb, 0x4b,
+        0x10, 0x77, 0xef, 0xec, 0xc0, 0xb2, 0x4d, 0x02, 0xac, 0xe3, 0x3c, 0x1e, 0x52, 0xe2, 0xfb,
+        0x4b,
     ];
 
     #[test]
     fn pssh_v0_v1() {
-        let v1 = Pssh { version: 1, system_id: COMMON, kids: vec![[1; 16], [2; 16]], data: vec![] };
+        let v1 = Pssh {
+            version: 1,
+            system_id: COMMON,
+            kids: vec![[1; 16], [2; 16]],
+            data: vec![],
+        };
         let b = roundtrip(&v1);
         assert_eq!(b.len(), 8 + 4 + 16 + 4 + 32 + 4);
         truncations_fail::<Pssh>(&b);
-        let v0 = Pssh { version: 0, system_id: [0xed; 16], kids: vec![], data: vec![0x12, 0x10, 0xab] };
+        let v0 = Pssh {
+            version: 0,
+            system_id: [0xed; 16],
+            kids: vec![],
+            data: vec![0x12, 0x10, 0xab],
+        };
         truncations_fail::<Pssh>(&roundtrip(&v0));
-        assert!(Pssh { kids: vec![[0; 16]], ..v0.clone() }.to_bytes().is_err());
+        assert!(
+            Pssh {
+                kids: vec![[0; 16]],
+                ..v0.clone()
+            }
+            .to_bytes()
+            .is_err()
+        );
         assert!(!format!("{v0:?}").contains("18, 16, 171"));
     }
 }

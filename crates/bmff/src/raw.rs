@@ -20,23 +20,38 @@ pub struct RawBox {
 impl RawBox {
     /// A box from a parsed header and its body.
     pub fn from_parts(header: &BoxHeader, body: &[u8]) -> RawBox {
-        RawBox { kind: header.kind, usertype: header.usertype, body: body.to_vec() }
+        RawBox {
+            kind: header.kind,
+            usertype: header.usertype,
+            body: body.to_vec(),
+        }
     }
 
     /// Parses a whole box; `buf` must hold exactly one box.
     pub fn decode(buf: &[u8]) -> Result<RawBox> {
         let h = BoxHeader::parse(buf)?;
         if h.size != buf.len() as u64 {
-            return Err(Error::InvalidSize { kind: h.kind, size: h.size });
+            return Err(Error::InvalidSize {
+                kind: h.kind,
+                size: h.size,
+            });
         }
-        Ok(RawBox::from_parts(&h, buf.get(usize::from(h.header_len)..).unwrap_or_default()))
+        Ok(RawBox::from_parts(
+            &h,
+            buf.get(usize::from(h.header_len)..).unwrap_or_default(),
+        ))
     }
 
     /// Appends the whole box.
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<()> {
         let usertype = match (self.kind == FourCC::UUID, &self.usertype) {
             (true, Some(u)) => Some(u),
-            (true, None) => return Err(Error::Invalid { kind: self.kind, field: "usertype" }),
+            (true, None) => {
+                return Err(Error::Invalid {
+                    kind: self.kind,
+                    field: "usertype",
+                });
+            }
             (false, _) => None,
         };
         write_box(out, self.kind, usertype, |out| {
@@ -47,9 +62,17 @@ impl RawBox {
 
     /// Size of the encoded box (compact header).
     pub fn encoded_len(&self) -> u64 {
-        let header = if self.usertype.is_some() && self.kind == FourCC::UUID { 24 } else { 8 };
+        let header = if self.usertype.is_some() && self.kind == FourCC::UUID {
+            24
+        } else {
+            8
+        };
         let len = header + self.body.len() as u64;
-        if len > u64::from(u32::MAX) { len + 8 } else { len }
+        if len > u64::from(u32::MAX) {
+            len + 8
+        } else {
+            len
+        }
     }
 }
 
@@ -59,19 +82,30 @@ mod tests {
 
     #[test]
     fn roundtrip_plain_and_uuid() {
-        let b = RawBox { kind: FourCC::UDTA, usertype: None, body: vec![1, 2, 3] };
+        let b = RawBox {
+            kind: FourCC::UDTA,
+            usertype: None,
+            body: vec![1, 2, 3],
+        };
         let mut out = Vec::new();
         b.encode(&mut out).unwrap();
         assert_eq!(out, b"\0\0\0\x0budta\x01\x02\x03");
         assert_eq!(RawBox::decode(&out).unwrap(), b);
         assert_eq!(b.encoded_len(), 11);
 
-        let u = RawBox { kind: FourCC::UUID, usertype: Some([0xab; 16]), body: vec![9] };
+        let u = RawBox {
+            kind: FourCC::UUID,
+            usertype: Some([0xab; 16]),
+            body: vec![9],
+        };
         let mut out = Vec::new();
         u.encode(&mut out).unwrap();
         assert_eq!(out.len(), 25);
         assert_eq!(RawBox::decode(&out).unwrap(), u);
-        let bad = RawBox { usertype: None, ..u };
+        let bad = RawBox {
+            usertype: None,
+            ..u
+        };
         assert!(bad.encode(&mut Vec::new()).is_err());
     }
 

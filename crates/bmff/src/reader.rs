@@ -53,7 +53,13 @@ impl<'a> Reader<'a> {
 
     /// A reader over the body of a top-level box of type `kind`.
     pub fn for_box(kind: FourCC, buf: &'a [u8]) -> Self {
-        Reader { buf, pos: 0, kind, depth: 0, budget: Rc::new(Cell::new(MAX_SYNTHETIC_RECORDS)) }
+        Reader {
+            buf,
+            pos: 0,
+            kind,
+            depth: 0,
+            budget: Rc::new(Cell::new(MAX_SYNTHETIC_RECORDS)),
+        }
     }
 
     /// A reader over the body of a child box of the box this reader reads.
@@ -62,7 +68,13 @@ impl<'a> Reader<'a> {
         if depth > MAX_DEPTH {
             return Err(Error::TooDeep { kind });
         }
-        Ok(Reader { buf: body, pos: 0, kind, depth, budget: Rc::clone(&self.budget) })
+        Ok(Reader {
+            buf: body,
+            pos: 0,
+            kind,
+            depth,
+            budget: Rc::clone(&self.budget),
+        })
     }
 
     /// The box this reader reads.
@@ -106,7 +118,11 @@ impl<'a> Reader<'a> {
     pub fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let have = self.remaining();
         if n > have {
-            return Err(Error::Truncated { kind: self.kind, need: n as u64, have: have as u64 });
+            return Err(Error::Truncated {
+                kind: self.kind,
+                need: n as u64,
+                have: have as u64,
+            });
         }
         let start = self.pos;
         self.pos += n;
@@ -118,14 +134,24 @@ impl<'a> Reader<'a> {
     pub fn take_u64(&mut self, n: u64) -> Result<&'a [u8]> {
         match usize::try_from(n) {
             Ok(n) => self.take(n),
-            Err(_) => Err(Error::Truncated { kind: self.kind, need: n, have: self.remaining() as u64 }),
+            Err(_) => Err(Error::Truncated {
+                kind: self.kind,
+                need: n,
+                have: self.remaining() as u64,
+            }),
         }
     }
 
     /// A reader over the next `n` bytes (same box, same depth); consumes them.
     pub fn sub(&mut self, n: usize) -> Result<Reader<'a>> {
         let buf = self.take(n)?;
-        Ok(Reader { buf, pos: 0, kind: self.kind, depth: self.depth, budget: Rc::clone(&self.budget) })
+        Ok(Reader {
+            buf,
+            pos: 0,
+            kind: self.kind,
+            depth: self.depth,
+            budget: Rc::clone(&self.budget),
+        })
     }
 
     /// Skips `n` bytes.
@@ -164,7 +190,10 @@ impl<'a> Reader<'a> {
     pub fn expect_empty(&self) -> Result<()> {
         match self.remaining() {
             0 => Ok(()),
-            left => Err(Error::UnderDecode { kind: self.kind, left: left as u64 }),
+            left => Err(Error::UnderDecode {
+                kind: self.kind,
+                left: left as u64,
+            }),
         }
     }
 
@@ -183,7 +212,10 @@ impl<'a> Reader<'a> {
     pub fn charge_synthetic(&self, count: u64, field: &'static str) -> Result<()> {
         let left = self.budget.get();
         if count > left {
-            return Err(Error::TooLarge { kind: self.kind, field });
+            return Err(Error::TooLarge {
+                kind: self.kind,
+                field,
+            });
         }
         self.budget.set(left - count);
         Ok(())
@@ -197,18 +229,27 @@ impl<'a> Reader<'a> {
         }
         let rest = self.peek_rest();
         let header = BoxHeader::parse(rest).map_err(|e| match e {
-            Error::Truncated { kind, need, have } if kind == FourCC::UNKNOWN => {
-                Error::Truncated { kind: self.kind, need, have }
-            }
+            Error::Truncated { kind, need, have } if kind == FourCC::UNKNOWN => Error::Truncated {
+                kind: self.kind,
+                need,
+                have,
+            },
             e => e,
         })?;
         let available = rest.len() as u64;
         if header.size > available {
-            return Err(Error::OverDecode { parent: self.kind, child: header.kind, size: header.size, available });
+            return Err(Error::OverDecode {
+                parent: self.kind,
+                child: header.kind,
+                size: header.size,
+                available,
+            });
         }
         // Both casts are in range: header.size <= rest.len().
         let whole = self.take(header.size as usize)?;
-        let body = whole.get(usize::from(header.header_len)..).unwrap_or_default();
+        let body = whole
+            .get(usize::from(header.header_len)..)
+            .unwrap_or_default();
         Ok(Some((header, body)))
     }
 }
@@ -285,7 +326,11 @@ mod tests {
         assert_eq!(r.u32().unwrap(), 1);
         assert_eq!(
             r.u32(),
-            Err(Error::Truncated { kind: FourCC::STSZ, need: 4, have: 2 })
+            Err(Error::Truncated {
+                kind: FourCC::STSZ,
+                need: 4,
+                have: 2
+            })
         );
         // A failed read consumes nothing.
         assert_eq!(r.remaining(), 2);
@@ -299,7 +344,13 @@ mod tests {
         let mut r = Reader::for_box(FourCC::ESDS, &[1, 2, 3, 4]);
         let mut s = r.sub(2).unwrap();
         assert_eq!(s.u8().unwrap(), 1);
-        assert_eq!(s.expect_empty(), Err(Error::UnderDecode { kind: FourCC::ESDS, left: 1 }));
+        assert_eq!(
+            s.expect_empty(),
+            Err(Error::UnderDecode {
+                kind: FourCC::ESDS,
+                left: 1
+            })
+        );
         assert!(r.sub(3).is_err());
         assert_eq!(r.u24().map_err(|_| ()), Err(()));
     }
@@ -319,7 +370,8 @@ mod tests {
     fn synthetic_budget_is_shared() {
         let r = Reader::for_box(FourCC::MOOF, &[]);
         let c = r.child(FourCC::TRUN, &[]).unwrap();
-        c.charge_synthetic(MAX_SYNTHETIC_RECORDS - 1, "sample_count").unwrap();
+        c.charge_synthetic(MAX_SYNTHETIC_RECORDS - 1, "sample_count")
+            .unwrap();
         let c2 = r.child(FourCC::TRUN, &[]).unwrap();
         c2.charge_synthetic(1, "sample_count").unwrap();
         assert!(c2.charge_synthetic(1, "sample_count").is_err());
@@ -331,7 +383,10 @@ mod tests {
         for _ in 0..MAX_DEPTH {
             r = r.child(FourCC::MOOV, &[]).unwrap();
         }
-        assert_eq!(r.child(FourCC::TRAK, &[]).unwrap_err(), Error::TooDeep { kind: FourCC::TRAK });
+        assert_eq!(
+            r.child(FourCC::TRAK, &[]).unwrap_err(),
+            Error::TooDeep { kind: FourCC::TRAK }
+        );
     }
 
     #[test]

@@ -43,7 +43,12 @@ impl Atom for Sidx {
         let (earliest_presentation_time, first_offset) = match version {
             0 => (u64::from(r.u32()?), u64::from(r.u32()?)),
             1 => (r.u64()?, r.u64()?),
-            v => return Err(Error::UnsupportedVersion { kind: Self::KIND, version: v }),
+            v => {
+                return Err(Error::UnsupportedVersion {
+                    kind: Self::KIND,
+                    version: v,
+                });
+            }
         };
         r.skip(2)?;
         let count = r.u16()?;
@@ -61,16 +66,31 @@ impl Atom for Sidx {
                 sap_delta_time: c & 0x0fff_ffff,
             });
         }
-        Ok(Sidx { version, reference_id, timescale, earliest_presentation_time, first_offset, references })
+        Ok(Sidx {
+            version,
+            reference_id,
+            timescale,
+            earliest_presentation_time,
+            first_offset,
+            references,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
-        let count =
-            u16::try_from(self.references.len()).map_err(|_| Error::TooLarge { kind: Self::KIND, field: "reference_count" })?;
-        let version = version_for(self.version, &[self.earliest_presentation_time, self.first_offset]);
+        let count = u16::try_from(self.references.len()).map_err(|_| Error::TooLarge {
+            kind: Self::KIND,
+            field: "reference_count",
+        })?;
+        let version = version_for(
+            self.version,
+            &[self.earliest_presentation_time, self.first_offset],
+        );
         out.put_full(version, 0);
         out.put_u32(self.reference_id);
         out.put_u32(self.timescale);
@@ -84,12 +104,22 @@ impl Atom for Sidx {
         out.put_u16(0);
         out.put_u16(count);
         for rf in &self.references {
-            if rf.referenced_size > 0x7fff_ffff || rf.sap_type > 7 || rf.sap_delta_time > 0x0fff_ffff {
-                return Err(Error::TooLarge { kind: Self::KIND, field: "reference" });
+            if rf.referenced_size > 0x7fff_ffff
+                || rf.sap_type > 7
+                || rf.sap_delta_time > 0x0fff_ffff
+            {
+                return Err(Error::TooLarge {
+                    kind: Self::KIND,
+                    field: "reference",
+                });
             }
             out.put_u32((u32::from(rf.reference_type) << 31) | rf.referenced_size);
             out.put_u32(rf.subsegment_duration);
-            out.put_u32((u32::from(rf.starts_with_sap) << 31) | (u32::from(rf.sap_type) << 28) | rf.sap_delta_time);
+            out.put_u32(
+                (u32::from(rf.starts_with_sap) << 31)
+                    | (u32::from(rf.sap_type) << 28)
+                    | rf.sap_delta_time,
+            );
         }
         Ok(())
     }
@@ -110,12 +140,33 @@ mod tests {
             sap_type: 1,
             sap_delta_time: 0,
         };
-        let s = Sidx { version: 0, reference_id: 1, timescale: 90000, earliest_presentation_time: 0, first_offset: 0, references: vec![r, r] };
+        let s = Sidx {
+            version: 0,
+            reference_id: 1,
+            timescale: 90000,
+            earliest_presentation_time: 0,
+            first_offset: 0,
+            references: vec![r, r],
+        };
         let b = roundtrip(&s);
         assert_eq!(b.len(), 8 + 24 + 24);
         truncations_fail::<Sidx>(&b);
-        let s1 = Sidx { version: 1, earliest_presentation_time: 1 << 33, ..s.clone() };
+        let s1 = Sidx {
+            version: 1,
+            earliest_presentation_time: 1 << 33,
+            ..s.clone()
+        };
         truncations_fail::<Sidx>(&roundtrip(&s1));
-        assert!(Sidx { references: vec![SidxReference { referenced_size: 1 << 31, ..r }], ..s }.to_bytes().is_err());
+        assert!(
+            Sidx {
+                references: vec![SidxReference {
+                    referenced_size: 1 << 31,
+                    ..r
+                }],
+                ..s
+            }
+            .to_bytes()
+            .is_err()
+        );
     }
 }

@@ -15,7 +15,9 @@ impl Atom for Mfhd {
 
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         r.full_header()?;
-        Ok(Mfhd { sequence_number: r.u32()? })
+        Ok(Mfhd {
+            sequence_number: r.u32()?,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {

@@ -32,7 +32,9 @@ fn rank(_: FourCC) -> u8 {
 impl Moof {
     /// Decodes a whole `moof` whose `senc` IVs are `per_sample_iv_size` bytes.
     pub fn decode_with_iv_size(buf: &[u8], per_sample_iv_size: u8) -> Result<Self> {
-        traf::decode_whole(buf, Self::KIND, |r| Moof::decode_body_inner(r, Some(per_sample_iv_size)))
+        traf::decode_whole(buf, Self::KIND, |r| {
+            Moof::decode_body_inner(r, Some(per_sample_iv_size))
+        })
     }
 
     fn decode_body_inner(r: &mut Reader<'_>, iv_size: Option<u8>) -> Result<Self> {
@@ -52,7 +54,12 @@ impl Moof {
             }
         }
         sort_other(&mut other, rank);
-        Ok(Moof { mfhd: required(mfhd, Self::KIND, Mfhd::KIND)?, trafs, pssh, other })
+        Ok(Moof {
+            mfhd: required(mfhd, Self::KIND, Mfhd::KIND)?,
+            trafs,
+            pssh,
+            other,
+        })
     }
 }
 

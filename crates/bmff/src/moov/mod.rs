@@ -54,7 +54,13 @@ impl Atom for Moov {
             }
         }
         sort_other(&mut other, rank);
-        Ok(Moov { mvhd: required(mvhd, Self::KIND, Mvhd::KIND)?, traks, mvex, pssh, other })
+        Ok(Moov {
+            mvhd: required(mvhd, Self::KIND, Mvhd::KIND)?,
+            traks,
+            mvex,
+            pssh,
+            other,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {

@@ -46,9 +46,17 @@ impl Default for Mvhd {
 /// `tkhd` and `mdhd`.
 pub(crate) fn read_times(r: &mut Reader<'_>, version: u8) -> Result<(u64, u64, u32, u64)> {
     match version {
-        0 => Ok((u64::from(r.u32()?), u64::from(r.u32()?), r.u32()?, u64::from(r.u32()?))),
+        0 => Ok((
+            u64::from(r.u32()?),
+            u64::from(r.u32()?),
+            r.u32()?,
+            u64::from(r.u32()?),
+        )),
         1 => Ok((r.u64()?, r.u64()?, r.u32()?, r.u64()?)),
-        v => Err(Error::UnsupportedVersion { kind: r.kind(), version: v }),
+        v => Err(Error::UnsupportedVersion {
+            kind: r.kind(),
+            version: v,
+        }),
     }
 }
 
@@ -93,16 +101,39 @@ impl Atom for Mvhd {
         let matrix = read_matrix(r)?;
         r.skip(24)?;
         let next_track_id = r.u32()?;
-        Ok(Mvhd { version, creation_time, modification_time, timescale, duration, rate, volume, matrix, next_track_id })
+        Ok(Mvhd {
+            version,
+            creation_time,
+            modification_time,
+            timescale,
+            duration,
+            rate,
+            volume,
+            matrix,
+            next_track_id,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
-        let version = version_for(self.version, &[self.creation_time, self.modification_time, self.duration]);
+        let version = version_for(
+            self.version,
+            &[self.creation_time, self.modification_time, self.duration],
+        );
         out.put_full(version, 0);
-        write_times(out, version, self.creation_time, self.modification_time, self.timescale, self.duration);
+        write_times(
+            out,
+            version,
+            self.creation_time,
+            self.modification_time,
+            self.timescale,
+            self.duration,
+        );
         out.put_u32(self.rate);
         out.put_u16(self.volume);
         out.extend_from_slice(&[0; 10]);
@@ -120,17 +151,32 @@ mod tests {
 
     #[test]
     fn mvhd_v0_v1() {
-        let m = Mvhd { timescale: 1000, duration: 2000, next_track_id: 3, ..Default::default() };
+        let m = Mvhd {
+            timescale: 1000,
+            duration: 2000,
+            next_track_id: 3,
+            ..Default::default()
+        };
         let b = roundtrip(&m);
         assert_eq!(b.len(), 108);
         truncations_fail::<Mvhd>(&b);
-        let m1 = Mvhd { version: 1, duration: u64::from(u32::MAX) + 1, ..m.clone() };
+        let m1 = Mvhd {
+            version: 1,
+            duration: u64::from(u32::MAX) + 1,
+            ..m.clone()
+        };
         assert_eq!(roundtrip(&m1).len(), 120);
         // Version 0 asked, but the duration needs 64 bits: written as version 1.
-        let auto = Mvhd { version: 0, ..m1.clone() };
+        let auto = Mvhd {
+            version: 0,
+            ..m1.clone()
+        };
         assert_eq!(Mvhd::decode(&auto.to_bytes().unwrap()).unwrap(), m1);
         let mut bad = b.clone();
         bad[8] = 2;
-        assert!(matches!(Mvhd::decode(&bad), Err(Error::UnsupportedVersion { version: 2, .. })));
+        assert!(matches!(
+            Mvhd::decode(&bad),
+            Err(Error::UnsupportedVersion { version: 2, .. })
+        ));
     }
 }

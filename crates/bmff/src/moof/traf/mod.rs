@@ -50,9 +50,13 @@ fn rank(k: FourCC) -> u8 {
 
 impl Traf {
     /// Decodes a `traf` body whose `senc` IVs are `per_sample_iv_size` bytes.
-    pub fn decode_body_with_iv_size(r: &mut Reader<'_>, per_sample_iv_size: Option<u8>) -> Result<Self> {
+    pub fn decode_body_with_iv_size(
+        r: &mut Reader<'_>,
+        per_sample_iv_size: Option<u8>,
+    ) -> Result<Self> {
         let (mut tfhd, mut tfdt, mut senc) = (None, None, None);
-        let (mut truns, mut saiz, mut saio, mut other) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut truns, mut saiz, mut saio, mut other) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let p = FourCC::TRAF;
         while let Some((h, body)) = r.next_box()? {
             let k = h.kind;
@@ -64,7 +68,8 @@ impl Traf {
                     let v = match per_sample_iv_size {
                         Some(iv) => {
                             let mut c = r.child(k, body)?;
-                            Senc::decode_body_with_iv_size(&mut c, iv).and_then(|s| c.expect_empty().map(|_| s))
+                            Senc::decode_body_with_iv_size(&mut c, iv)
+                                .and_then(|s| c.expect_empty().map(|_| s))
                         }
                         None => Senc::decode_child(r, body),
                     };
@@ -76,25 +81,48 @@ impl Traf {
             }
         }
         sort_other(&mut other, rank);
-        Ok(Traf { tfhd: required(tfhd, p, Tfhd::KIND)?, tfdt, truns, senc, saiz, saio, other })
+        Ok(Traf {
+            tfhd: required(tfhd, p, Tfhd::KIND)?,
+            tfdt,
+            truns,
+            senc,
+            saiz,
+            saio,
+            other,
+        })
     }
 
     /// Decodes a whole `traf` box whose `senc` IVs are `per_sample_iv_size` bytes.
     pub fn decode_with_iv_size(buf: &[u8], per_sample_iv_size: u8) -> Result<Self> {
-        decode_whole(buf, Self::KIND, |r| Traf::decode_body_with_iv_size(r, Some(per_sample_iv_size)))
+        decode_whole(buf, Self::KIND, |r| {
+            Traf::decode_body_with_iv_size(r, Some(per_sample_iv_size))
+        })
     }
 }
 
 /// The checks of [`Atom::decode`] around a body decoder that needs context.
-pub(crate) fn decode_whole<T>(buf: &[u8], kind: FourCC, f: impl FnOnce(&mut Reader<'_>) -> Result<T>) -> Result<T> {
+pub(crate) fn decode_whole<T>(
+    buf: &[u8],
+    kind: FourCC,
+    f: impl FnOnce(&mut Reader<'_>) -> Result<T>,
+) -> Result<T> {
     let h = crate::BoxHeader::parse(buf)?;
     if h.kind != kind {
-        return Err(crate::Error::WrongKind { expected: kind, found: h.kind });
+        return Err(crate::Error::WrongKind {
+            expected: kind,
+            found: h.kind,
+        });
     }
     if h.size != buf.len() as u64 {
-        return Err(crate::Error::InvalidSize { kind: h.kind, size: h.size });
+        return Err(crate::Error::InvalidSize {
+            kind: h.kind,
+            size: h.size,
+        });
     }
-    let mut r = Reader::for_box(kind, buf.get(usize::from(h.header_len)..).unwrap_or_default());
+    let mut r = Reader::for_box(
+        kind,
+        buf.get(usize::from(h.header_len)..).unwrap_or_default(),
+    );
     let v = f(&mut r)?;
     r.expect_empty()?;
     Ok(v)

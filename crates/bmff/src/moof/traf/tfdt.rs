@@ -22,14 +22,25 @@ impl Atom for Tfdt {
         let base_media_decode_time = match version {
             0 => u64::from(r.u32()?),
             1 => r.u64()?,
-            v => return Err(Error::UnsupportedVersion { kind: Self::KIND, version: v }),
+            v => {
+                return Err(Error::UnsupportedVersion {
+                    kind: Self::KIND,
+                    version: v,
+                });
+            }
         };
-        Ok(Tfdt { version, base_media_decode_time })
+        Ok(Tfdt {
+            version,
+            base_media_decode_time,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
         let version = version_for(self.version, &[self.base_media_decode_time]);
         out.put_full(version, 0);
@@ -49,14 +60,20 @@ mod tests {
 
     #[test]
     fn test_tfdt32() {
-        let b = roundtrip(&Tfdt { version: 0, base_media_decode_time: u64::from(u32::MAX) });
+        let b = roundtrip(&Tfdt {
+            version: 0,
+            base_media_decode_time: u64::from(u32::MAX),
+        });
         assert_eq!(b.len(), 16);
         truncations_fail::<Tfdt>(&b);
     }
 
     #[test]
     fn test_tfdt64() {
-        let t = Tfdt { version: 1, base_media_decode_time: u64::from(u32::MAX) + 1 };
+        let t = Tfdt {
+            version: 1,
+            base_media_decode_time: u64::from(u32::MAX) + 1,
+        };
         let b = roundtrip(&t);
         assert_eq!(b.len(), 20);
         truncations_fail::<Tfdt>(&b);

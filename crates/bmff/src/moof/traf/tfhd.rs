@@ -27,8 +27,18 @@ impl Atom for Tfhd {
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         let (_, flags) = r.full_header()?;
         let track_id = r.u32()?;
-        let base_data_offset = if flags & 0x1 != 0 { Some(r.u64()?) } else { None };
-        let mut opt = |bit: u32| -> Result<Option<u32>> { if flags & bit != 0 { r.u32().map(Some) } else { Ok(None) } };
+        let base_data_offset = if flags & 0x1 != 0 {
+            Some(r.u64()?)
+        } else {
+            None
+        };
+        let mut opt = |bit: u32| -> Result<Option<u32>> {
+            if flags & bit != 0 {
+                r.u32().map(Some)
+            } else {
+                Ok(None)
+            }
+        };
         Ok(Tfhd {
             track_id,
             base_data_offset,
@@ -76,7 +86,11 @@ mod tests {
 
     #[test]
     fn tfhd_roundtrip() {
-        let t = Tfhd { track_id: 1, default_base_is_moof: true, ..Default::default() };
+        let t = Tfhd {
+            track_id: 1,
+            default_base_is_moof: true,
+            ..Default::default()
+        };
         let b = roundtrip(&t);
         assert_eq!(b, b"\0\0\0\x10tfhd\0\x02\0\0\0\0\0\x01");
         let all = Tfhd {

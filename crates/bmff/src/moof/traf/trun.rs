@@ -31,7 +31,12 @@ pub struct Trun {
 }
 
 fn presence(s: &TrunSample) -> [bool; 4] {
-    [s.duration.is_some(), s.size.is_some(), s.flags.is_some(), s.composition_time_offset.is_some()]
+    [
+        s.duration.is_some(),
+        s.size.is_some(),
+        s.flags.is_some(),
+        s.composition_time_offset.is_some(),
+    ]
 }
 
 impl Atom for Trun {
@@ -40,17 +45,35 @@ impl Atom for Trun {
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         let (version, flags) = r.full_header()?;
         if version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version,
+            });
         }
         let count = r.u32()?;
-        let data_offset = if flags & 0x1 != 0 { Some(r.i32()?) } else { None };
-        let first_sample_flags = if flags & 0x4 != 0 { Some(r.u32()?) } else { None };
+        let data_offset = if flags & 0x1 != 0 {
+            Some(r.i32()?)
+        } else {
+            None
+        };
+        let first_sample_flags = if flags & 0x4 != 0 {
+            Some(r.u32()?)
+        } else {
+            None
+        };
         let has = |bit: u32| flags & bit != 0;
-        let record = 4 * [0x100, 0x200, 0x400, 0x800].iter().filter(|&&b| has(b)).count();
+        let record = 4 * [0x100, 0x200, 0x400, 0x800]
+            .iter()
+            .filter(|&&b| has(b))
+            .count();
         if record == 0 {
             r.charge_synthetic(u64::from(count), "sample_count")?;
         }
-        let mut samples = Vec::with_capacity(if record == 0 { count as usize } else { r.capacity_for(u64::from(count), record) });
+        let mut samples = Vec::with_capacity(if record == 0 {
+            count as usize
+        } else {
+            r.capacity_for(u64::from(count), record)
+        });
         for _ in 0..count {
             samples.push(TrunSample {
                 duration: if has(0x100) { Some(r.u32()?) } else { None },
@@ -59,18 +82,30 @@ impl Atom for Trun {
                 composition_time_offset: if has(0x800) { Some(r.i32()?) } else { None },
             });
         }
-        Ok(Trun { version, data_offset, first_sample_flags, samples })
+        Ok(Trun {
+            version,
+            data_offset,
+            first_sample_flags,
+            samples,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
         let present = self.samples.first().map(presence).unwrap_or_default();
         if self.samples.iter().any(|s| presence(s) != present) {
-            return Err(Error::Invalid { kind: Self::KIND, field: "samples disagree on which fields are present" });
+            return Err(Error::Invalid {
+                kind: Self::KIND,
+                field: "samples disagree on which fields are present",
+            });
         }
-        let mut flags = u32::from(self.data_offset.is_some()) | (u32::from(self.first_sample_flags.is_some()) << 2);
+        let mut flags = u32::from(self.data_offset.is_some())
+            | (u32::from(self.first_sample_flags.is_some()) << 2);
         for (i, p) in present.iter().enumerate() {
             flags |= u32::from(*p) << (8 + i);
         }
@@ -100,7 +135,12 @@ mod tests {
     use crate::atom::testutil::*;
 
     fn sample(d: u32, s: u32, c: i32) -> TrunSample {
-        TrunSample { duration: Some(d), size: Some(s), flags: None, composition_time_offset: Some(c) }
+        TrunSample {
+            duration: Some(d),
+            size: Some(s),
+            flags: None,
+            composition_time_offset: Some(c),
+        }
     }
 
     #[test]
@@ -114,8 +154,16 @@ mod tests {
         let b = roundtrip(&t);
         assert_eq!(&b[8..12], &[1, 0, 0x0b, 0x05]);
         truncations_fail::<Trun>(&b);
-        roundtrip(&Trun { version: 0, data_offset: None, first_sample_flags: None, samples: vec![] });
-        let mixed = Trun { samples: vec![sample(1, 2, 3), TrunSample::default()], ..t };
+        roundtrip(&Trun {
+            version: 0,
+            data_offset: None,
+            first_sample_flags: None,
+            samples: vec![],
+        });
+        let mixed = Trun {
+            samples: vec![sample(1, 2, 3), TrunSample::default()],
+            ..t
+        };
         assert!(matches!(mixed.to_bytes(), Err(Error::Invalid { .. })));
     }
 
@@ -127,7 +175,10 @@ mod tests {
             Err(Error::Truncated { .. })
         ));
         // 4e9 samples with no per-sample fields: refused before allocating 128 GB.
-        assert!(matches!(Trun::decode(b"\0\0\0\x10trun\0\0\0\0\xee\x6b\x28\0"), Err(Error::TooLarge { .. })));
+        assert!(matches!(
+            Trun::decode(b"\0\0\0\x10trun\0\0\0\0\xee\x6b\x28\0"),
+            Err(Error::TooLarge { .. })
+        ));
         // A legal count without fields decodes (all samples from tfhd defaults).
         let t = Trun::decode(b"\0\0\0\x10trun\0\0\0\0\0\0\0\x05").unwrap();
         assert_eq!(t.samples.len(), 5);

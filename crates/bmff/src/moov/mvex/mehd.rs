@@ -20,14 +20,25 @@ impl Atom for Mehd {
         let fragment_duration = match version {
             0 => u64::from(r.u32()?),
             1 => r.u64()?,
-            v => return Err(Error::UnsupportedVersion { kind: Self::KIND, version: v }),
+            v => {
+                return Err(Error::UnsupportedVersion {
+                    kind: Self::KIND,
+                    version: v,
+                });
+            }
         };
-        Ok(Mehd { version, fragment_duration })
+        Ok(Mehd {
+            version,
+            fragment_duration,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
         let version = version_for(self.version, &[self.fragment_duration]);
         out.put_full(version, 0);
@@ -47,9 +58,21 @@ mod tests {
 
     #[test]
     fn mehd_roundtrip() {
-        truncations_fail::<Mehd>(&roundtrip(&Mehd { version: 0, fragment_duration: 1234 }));
-        truncations_fail::<Mehd>(&roundtrip(&Mehd { version: 1, fragment_duration: 1234 }));
-        let big = Mehd { version: 0, fragment_duration: u64::from(u32::MAX) + 1 };
-        assert_eq!(Mehd::decode(&big.to_bytes().unwrap()).unwrap(), Mehd { version: 1, ..big });
+        truncations_fail::<Mehd>(&roundtrip(&Mehd {
+            version: 0,
+            fragment_duration: 1234,
+        }));
+        truncations_fail::<Mehd>(&roundtrip(&Mehd {
+            version: 1,
+            fragment_duration: 1234,
+        }));
+        let big = Mehd {
+            version: 0,
+            fragment_duration: u64::from(u32::MAX) + 1,
+        };
+        assert_eq!(
+            Mehd::decode(&big.to_bytes().unwrap()).unwrap(),
+            Mehd { version: 1, ..big }
+        );
     }
 }

@@ -46,7 +46,12 @@ mod tests {
 
     #[test]
     fn trex_roundtrip() {
-        let t = Trex { track_id: 1, default_sample_description_index: 1, default_sample_flags: 0x0101_0000, ..Default::default() };
+        let t = Trex {
+            track_id: 1,
+            default_sample_description_index: 1,
+            default_sample_flags: 0x0101_0000,
+            ..Default::default()
+        };
         let b = roundtrip(&t);
         assert_eq!(b.len(), 32);
         truncations_fail::<Trex>(&b);

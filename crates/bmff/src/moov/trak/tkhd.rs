@@ -53,10 +53,19 @@ impl Atom for Tkhd {
         let (creation_time, modification_time, track_id, _) = match version {
             0 => (u64::from(r.u32()?), u64::from(r.u32()?), r.u32()?, 0),
             1 => (r.u64()?, r.u64()?, r.u32()?, 0),
-            v => return Err(Error::UnsupportedVersion { kind: Self::KIND, version: v }),
+            v => {
+                return Err(Error::UnsupportedVersion {
+                    kind: Self::KIND,
+                    version: v,
+                });
+            }
         };
         r.skip(4)?;
-        let duration = if version == 0 { u64::from(r.u32()?) } else { r.u64()? };
+        let duration = if version == 0 {
+            u64::from(r.u32()?)
+        } else {
+            r.u64()?
+        };
         r.skip(8)?;
         let layer = r.i16()?;
         let alternate_group = r.i16()?;
@@ -83,13 +92,26 @@ impl Atom for Tkhd {
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
-        let version = version_for(self.version, &[self.creation_time, self.modification_time, self.duration]);
+        let version = version_for(
+            self.version,
+            &[self.creation_time, self.modification_time, self.duration],
+        );
         out.put_full(version, self.flags);
         // Same layout as mvhd's times, with a reserved u32 before the duration.
         let mut times = Vec::with_capacity(32);
-        write_times(&mut times, version, self.creation_time, self.modification_time, self.track_id, self.duration);
+        write_times(
+            &mut times,
+            version,
+            self.creation_time,
+            self.modification_time,
+            self.track_id,
+            self.duration,
+        );
         let split = if version == 0 { 12 } else { 20 };
         out.extend_from_slice(times.get(..split).unwrap_or_default());
         out.put_u32(0);
@@ -106,7 +128,6 @@ impl Atom for Tkhd {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,11 +135,21 @@ mod tests {
 
     #[test]
     fn tkhd_v0_v1() {
-        let t = Tkhd { track_id: 2, duration: 2000, width: 320 << 16, height: 180 << 16, ..Default::default() };
+        let t = Tkhd {
+            track_id: 2,
+            duration: 2000,
+            width: 320 << 16,
+            height: 180 << 16,
+            ..Default::default()
+        };
         let b = roundtrip(&t);
         assert_eq!(b.len(), 92);
         truncations_fail::<Tkhd>(&b);
-        let t1 = Tkhd { version: 1, creation_time: 1 << 40, ..t };
+        let t1 = Tkhd {
+            version: 1,
+            creation_time: 1 << 40,
+            ..t
+        };
         assert_eq!(roundtrip(&t1).len(), 104);
     }
 }

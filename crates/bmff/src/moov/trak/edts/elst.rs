@@ -30,10 +30,15 @@ impl Atom for Elst {
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         let (version, _) = r.full_header()?;
         if version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version,
+            });
         }
         let count = r.u32()?;
-        let mut entries = Vec::with_capacity(r.capacity_for(u64::from(count), if version == 0 { 12 } else { 20 }));
+        let mut entries = Vec::with_capacity(
+            r.capacity_for(u64::from(count), if version == 0 { 12 } else { 20 }),
+        );
         for _ in 0..count {
             let (segment_duration, media_time) = if version == 0 {
                 (u64::from(r.u32()?), i64::from(r.i32()?))
@@ -52,7 +57,10 @@ impl Atom for Elst {
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
         let wide = self.version == 1
             || self.entries.iter().any(|e| {
@@ -85,13 +93,26 @@ mod tests {
         let e = Elst {
             version: 0,
             entries: vec![
-                ElstEntry { segment_duration: 0, media_time: -1, media_rate_integer: 1, media_rate_fraction: 0 },
-                ElstEntry { segment_duration: 2000, media_time: 1024, media_rate_integer: 1, media_rate_fraction: 0 },
+                ElstEntry {
+                    segment_duration: 0,
+                    media_time: -1,
+                    media_rate_integer: 1,
+                    media_rate_fraction: 0,
+                },
+                ElstEntry {
+                    segment_duration: 2000,
+                    media_time: 1024,
+                    media_rate_integer: 1,
+                    media_rate_fraction: 0,
+                },
             ],
         };
         let b = roundtrip(&e);
         truncations_fail::<Elst>(&b);
-        roundtrip(&Elst { version: 1, ..e.clone() });
+        roundtrip(&Elst {
+            version: 1,
+            ..e.clone()
+        });
         let mut big = e.clone();
         big.entries[1].media_time = i64::from(i32::MAX) + 1;
         assert_eq!(Elst::decode(&big.to_bytes().unwrap()).unwrap().version, 1);

@@ -45,16 +45,25 @@ impl Atom for Edts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::atom::testutil::*;
     use crate::Error;
+    use crate::atom::testutil::*;
 
     #[test]
     fn edts_roundtrip_and_duplicates() {
-        let e = Edts { elst: Some(Elst::default()), other: vec![] };
+        let e = Edts {
+            elst: Some(Elst::default()),
+            other: vec![],
+        };
         let b = roundtrip(&e);
         let mut dup = b.clone();
         dup.extend_from_slice(&b[8..]);
         dup[3] = dup.len() as u8;
-        assert_eq!(Edts::decode(&dup), Err(Error::DuplicateBox { parent: FourCC::EDTS, child: FourCC::ELST }));
+        assert_eq!(
+            Edts::decode(&dup),
+            Err(Error::DuplicateBox {
+                parent: FourCC::EDTS,
+                child: FourCC::ELST
+            })
+        );
     }
 }

@@ -22,7 +22,11 @@ pub struct Hdlr {
 impl Hdlr {
     /// A handler with a NUL-terminated name.
     pub fn new(handler_type: FourCC, name: &str) -> Self {
-        Hdlr { handler_type, name: name.to_owned(), raw_name: None }
+        Hdlr {
+            handler_type,
+            name: name.to_owned(),
+            raw_name: None,
+        }
     }
 }
 
@@ -40,10 +44,18 @@ impl Atom for Hdlr {
             _ => None,
         };
         Ok(match clean {
-            Some(name) => Hdlr { handler_type, name: name.to_owned(), raw_name: None },
+            Some(name) => Hdlr {
+                handler_type,
+                name: name.to_owned(),
+                raw_name: None,
+            },
             None => {
                 let text = bytes.split(|&b| b == 0).next().unwrap_or_default();
-                Hdlr { handler_type, name: String::from_utf8_lossy(text).into_owned(), raw_name: Some(bytes.to_vec()) }
+                Hdlr {
+                    handler_type,
+                    name: String::from_utf8_lossy(text).into_owned(),
+                    raw_name: Some(bytes.to_vec()),
+                }
             }
         })
     }

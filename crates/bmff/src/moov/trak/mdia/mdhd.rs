@@ -21,7 +21,14 @@ pub struct Mdhd {
 
 impl Default for Mdhd {
     fn default() -> Self {
-        Mdhd { version: 0, creation_time: 0, modification_time: 0, timescale: 1000, duration: 0, language: *b"und" }
+        Mdhd {
+            version: 0,
+            creation_time: 0,
+            modification_time: 0,
+            timescale: 1000,
+            duration: 0,
+            language: *b"und",
+        }
     }
 }
 
@@ -35,23 +42,46 @@ impl Atom for Mdhd {
         r.skip(2)?;
         let letter = |shift: u16| ((packed >> shift) & 0x1f) as u8 + 0x60;
         let language = [letter(10), letter(5), letter(0)];
-        Ok(Mdhd { version, creation_time, modification_time, timescale, duration, language })
+        Ok(Mdhd {
+            version,
+            creation_time,
+            modification_time,
+            timescale,
+            duration,
+            language,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
         let mut packed: u16 = 0;
         for l in self.language {
             if !(0x60..=0x7f).contains(&l) {
-                return Err(Error::Invalid { kind: Self::KIND, field: "language" });
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "language",
+                });
             }
             packed = (packed << 5) | u16::from(l - 0x60);
         }
-        let version = version_for(self.version, &[self.creation_time, self.modification_time, self.duration]);
+        let version = version_for(
+            self.version,
+            &[self.creation_time, self.modification_time, self.duration],
+        );
         out.put_full(version, 0);
-        write_times(out, version, self.creation_time, self.modification_time, self.timescale, self.duration);
+        write_times(
+            out,
+            version,
+            self.creation_time,
+            self.modification_time,
+            self.timescale,
+            self.duration,
+        );
         out.put_u16(packed);
         out.put_u16(0);
         Ok(())
@@ -65,11 +95,27 @@ mod tests {
 
     #[test]
     fn mdhd_roundtrip() {
-        let m = Mdhd { timescale: 12800, duration: 25600, language: *b"eng", ..Default::default() };
+        let m = Mdhd {
+            timescale: 12800,
+            duration: 25600,
+            language: *b"eng",
+            ..Default::default()
+        };
         let b = roundtrip(&m);
         assert_eq!(&b[28..30], &[0x15, 0xc7]); // "eng" as in §8.4.2.3
         truncations_fail::<Mdhd>(&b);
-        roundtrip(&Mdhd { version: 1, duration: u64::from(u32::MAX) + 1, ..m.clone() });
-        assert!(Mdhd { language: *b"EN\0", ..m }.to_bytes().is_err());
+        roundtrip(&Mdhd {
+            version: 1,
+            duration: u64::from(u32::MAX) + 1,
+            ..m.clone()
+        });
+        assert!(
+            Mdhd {
+                language: *b"EN\0",
+                ..m
+            }
+            .to_bytes()
+            .is_err()
+        );
     }
 }

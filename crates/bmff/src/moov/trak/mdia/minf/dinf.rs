@@ -24,7 +24,13 @@ impl Atom for Dref {
         for _ in 0..count {
             match r.next_box()? {
                 Some((h, body)) => entries.push(RawBox::from_parts(&h, body)),
-                None => return Err(crate::Error::Truncated { kind: Self::KIND, need: 8, have: 0 }),
+                None => {
+                    return Err(crate::Error::Truncated {
+                        kind: Self::KIND,
+                        need: 8,
+                        have: 0,
+                    });
+                }
             }
         }
         Ok(Dref { entries })
@@ -50,8 +56,15 @@ pub struct Dinf {
 impl Dinf {
     /// The usual `dinf`: one `url ` entry, flags = 1 (media in this file).
     pub fn self_contained() -> Dinf {
-        let url = RawBox { kind: FourCC(*b"url "), usertype: None, body: vec![0, 0, 0, 1] };
-        Dinf { dref: Dref { entries: vec![url] }, other: Vec::new() }
+        let url = RawBox {
+            kind: FourCC(*b"url "),
+            usertype: None,
+            body: vec![0, 0, 0, 1],
+        };
+        Dinf {
+            dref: Dref { entries: vec![url] },
+            other: Vec::new(),
+        }
     }
 }
 
@@ -78,7 +91,10 @@ impl Atom for Dinf {
             }
         }
         sort_other(&mut other, rank);
-        Ok(Dinf { dref: required(dref, Self::KIND, Dref::KIND)?, other })
+        Ok(Dinf {
+            dref: required(dref, Self::KIND, Dref::KIND)?,
+            other,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -96,11 +112,17 @@ mod tests {
     #[test]
     fn dinf_roundtrip() {
         let b = roundtrip(&Dinf::self_contained());
-        assert_eq!(b, b"\0\0\0\x24dinf\0\0\0\x1cdref\0\0\0\0\0\0\0\x01\0\0\0\x0curl \0\0\0\x01");
+        assert_eq!(
+            b,
+            b"\0\0\0\x24dinf\0\0\0\x1cdref\0\0\0\0\0\0\0\x01\0\0\0\x0curl \0\0\0\x01"
+        );
         truncations_fail::<Dref>(&b[8..]);
         assert_eq!(
             Dinf::decode(b"\0\0\0\x08dinf"),
-            Err(Error::MissingBox { parent: FourCC::DINF, child: FourCC::DREF })
+            Err(Error::MissingBox {
+                parent: FourCC::DINF,
+                child: FourCC::DREF
+            })
         );
     }
 }

@@ -51,7 +51,13 @@ impl Atom for Minf {
             }
         }
         sort_other(&mut other, rank);
-        Ok(Minf { vmhd, smhd, dinf, stbl: required(stbl, Self::KIND, Stbl::KIND)?, other })
+        Ok(Minf {
+            vmhd,
+            smhd,
+            dinf,
+            stbl: required(stbl, Self::KIND, Stbl::KIND)?,
+            other,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {

@@ -17,7 +17,10 @@ impl Atom for Vmhd {
 
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         r.full_header()?;
-        Ok(Vmhd { graphics_mode: r.u16()?, opcolor: [r.u16()?, r.u16()?, r.u16()?] })
+        Ok(Vmhd {
+            graphics_mode: r.u16()?,
+            opcolor: [r.u16()?, r.u16()?, r.u16()?],
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {

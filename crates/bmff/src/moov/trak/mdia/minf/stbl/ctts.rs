@@ -21,7 +21,10 @@ impl Atom for Ctts {
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         let (version, _) = r.full_header()?;
         if version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version,
+            });
         }
         let count = r.u32()?;
         let mut entries = Vec::with_capacity(r.capacity_for(u64::from(count), 8));
@@ -33,7 +36,10 @@ impl Atom for Ctts {
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version: self.version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version: self.version,
+            });
         }
         out.put_full(self.version, 0);
         out.put_u32(count_u32(Self::KIND, "entry_count", self.entries.len())?);
@@ -52,8 +58,14 @@ mod tests {
 
     #[test]
     fn ctts_roundtrip() {
-        let b = roundtrip(&Ctts { version: 0, entries: vec![(1, 1024), (1, 2560), (2, 0)] });
+        let b = roundtrip(&Ctts {
+            version: 0,
+            entries: vec![(1, 1024), (1, 2560), (2, 0)],
+        });
         truncations_fail::<Ctts>(&b);
-        roundtrip(&Ctts { version: 1, entries: vec![(1, -512)] });
+        roundtrip(&Ctts {
+            version: 1,
+            entries: vec![(1, -512)],
+        });
     }
 }

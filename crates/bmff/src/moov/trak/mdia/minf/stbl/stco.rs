@@ -20,9 +20,13 @@ mod tests {
 
     #[test]
     fn offsets_roundtrip() {
-        let b = roundtrip(&Stco { offsets: vec![48, 4096, u32::MAX] });
+        let b = roundtrip(&Stco {
+            offsets: vec![48, 4096, u32::MAX],
+        });
         truncations_fail::<Stco>(&b);
-        let b = roundtrip(&Co64 { offsets: vec![48, u64::from(u32::MAX) + 1, u64::MAX] });
+        let b = roundtrip(&Co64 {
+            offsets: vec![48, u64::from(u32::MAX) + 1, u64::MAX],
+        });
         truncations_fail::<Co64>(&b);
         assert!(Co64::decode(b"\0\0\0\x10co64\0\0\0\0\x80\0\0\0").is_err());
     }

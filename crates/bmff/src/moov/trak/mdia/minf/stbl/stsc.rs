@@ -27,7 +27,11 @@ impl Atom for Stsc {
         let count = r.u32()?;
         let mut entries = Vec::with_capacity(r.capacity_for(u64::from(count), 12));
         for _ in 0..count {
-            entries.push(StscEntry { first_chunk: r.u32()?, samples_per_chunk: r.u32()?, sample_description_index: r.u32()? });
+            entries.push(StscEntry {
+                first_chunk: r.u32()?,
+                samples_per_chunk: r.u32()?,
+                sample_description_index: r.u32()?,
+            });
         }
         Ok(Stsc { entries })
     }
@@ -51,8 +55,14 @@ mod tests {
 
     #[test]
     fn stsc_roundtrip() {
-        let e = |f, s| StscEntry { first_chunk: f, samples_per_chunk: s, sample_description_index: 1 };
-        let b = roundtrip(&Stsc { entries: vec![e(1, 2), e(3, 1)] });
+        let e = |f, s| StscEntry {
+            first_chunk: f,
+            samples_per_chunk: s,
+            sample_description_index: 1,
+        };
+        let b = roundtrip(&Stsc {
+            entries: vec![e(1, 2), e(3, 1)],
+        });
         truncations_fail::<Stsc>(&b);
     }
 }

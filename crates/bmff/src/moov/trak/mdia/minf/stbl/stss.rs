@@ -15,7 +15,9 @@ mod tests {
 
     #[test]
     fn stss_roundtrip() {
-        let b = roundtrip(&Stss { samples: vec![1, 51] });
+        let b = roundtrip(&Stss {
+            samples: vec![1, 51],
+        });
         truncations_fail::<Stss>(&b);
     }
 }

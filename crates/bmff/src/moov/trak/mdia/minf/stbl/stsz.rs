@@ -30,7 +30,11 @@ impl Atom for Stsz {
                 sizes.push(r.u32()?);
             }
         }
-        Ok(Stsz { sample_size, sample_count, sizes })
+        Ok(Stsz {
+            sample_size,
+            sample_count,
+            sizes,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -51,7 +55,10 @@ impl Atom for Stsz {
             }
         } else {
             if !self.sizes.is_empty() {
-                return Err(Error::Invalid { kind: Self::KIND, field: "sizes (sample_size is set)" });
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "sizes (sample_size is set)",
+                });
             }
             out.put_u32(self.sample_count);
         }
@@ -94,7 +101,12 @@ impl Atom for Stz2 {
                     sizes.push(r.u16()?);
                 }
             }
-            _ => return Err(Error::Invalid { kind: Self::KIND, field: "field_size" }),
+            _ => {
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "field_size",
+                });
+            }
         }
         Ok(Stz2 { field_size, sizes })
     }
@@ -104,10 +116,18 @@ impl Atom for Stz2 {
             4 => 0x0f,
             8 => 0xff,
             16 => 0xffff,
-            _ => return Err(Error::Invalid { kind: Self::KIND, field: "field_size" }),
+            _ => {
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "field_size",
+                });
+            }
         };
         if self.sizes.iter().any(|&s| s > limit) {
-            return Err(Error::TooLarge { kind: Self::KIND, field: "entry_size" });
+            return Err(Error::TooLarge {
+                kind: Self::KIND,
+                field: "entry_size",
+            });
         }
         out.put_full(0, 0);
         out.put_u24(0);
@@ -139,10 +159,26 @@ mod tests {
 
     #[test]
     fn stsz_roundtrip() {
-        let b = roundtrip(&Stsz { sample_size: 0, sample_count: 3, sizes: vec![100, 200, 300] });
+        let b = roundtrip(&Stsz {
+            sample_size: 0,
+            sample_count: 3,
+            sizes: vec![100, 200, 300],
+        });
         truncations_fail::<Stsz>(&b);
-        roundtrip(&Stsz { sample_size: 6, sample_count: 1000, sizes: vec![] });
-        assert!(Stsz { sample_size: 0, sample_count: 2, sizes: vec![1] }.to_bytes().is_err());
+        roundtrip(&Stsz {
+            sample_size: 6,
+            sample_count: 1000,
+            sizes: vec![],
+        });
+        assert!(
+            Stsz {
+                sample_size: 0,
+                sample_count: 2,
+                sizes: vec![1]
+            }
+            .to_bytes()
+            .is_err()
+        );
     }
 
     #[test]
@@ -154,12 +190,31 @@ mod tests {
 
     #[test]
     fn stz2_roundtrip() {
-        for (field_size, sizes) in [(4u8, vec![1u16, 15, 7]), (4, vec![2, 3]), (8, vec![255, 0]), (16, vec![65535, 1])] {
+        for (field_size, sizes) in [
+            (4u8, vec![1u16, 15, 7]),
+            (4, vec![2, 3]),
+            (8, vec![255, 0]),
+            (16, vec![65535, 1]),
+        ] {
             let b = roundtrip(&Stz2 { field_size, sizes });
             truncations_fail::<Stz2>(&b);
         }
-        assert!(Stz2 { field_size: 4, sizes: vec![16] }.to_bytes().is_err());
-        assert!(Stz2 { field_size: 5, sizes: vec![] }.to_bytes().is_err());
+        assert!(
+            Stz2 {
+                field_size: 4,
+                sizes: vec![16]
+            }
+            .to_bytes()
+            .is_err()
+        );
+        assert!(
+            Stz2 {
+                field_size: 5,
+                sizes: vec![]
+            }
+            .to_bytes()
+            .is_err()
+        );
         assert!(Stz2::decode(b"\0\0\0\x14stz2\0\0\0\0\0\0\0\x04\xff\xff\xff\xff").is_err());
     }
 }

@@ -43,7 +43,9 @@ mod tests {
 
     #[test]
     fn stts_roundtrip() {
-        let b = roundtrip(&Stts { entries: vec![(50, 512), (1, 256)] });
+        let b = roundtrip(&Stts {
+            entries: vec![(50, 512), (1, 256)],
+        });
         truncations_fail::<Stts>(&b);
         roundtrip(&Stts::default());
         assert!(Stts::decode(b"\0\0\0\x10stts\0\0\0\0\xff\xff\xff\xff").is_err());

@@ -66,7 +66,16 @@ impl AudioSampleEntry {
             }
         }
         sort_other(&mut other, entry_rank);
-        Ok(AudioSampleEntry { kind, data_reference_index, channel_count, sample_size, sample_rate, esds, sinf, other })
+        Ok(AudioSampleEntry {
+            kind,
+            data_reference_index,
+            channel_count,
+            sample_size,
+            sample_rate,
+            esds,
+            sinf,
+            other,
+        })
     }
 
     pub(crate) fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -99,8 +108,14 @@ mod tests {
     fn audio_entry_roundtrip() {
         let mut a = AudioSampleEntry::new(FourCC::MP4A, 2, 48000);
         a.esds = Some(Esds::new(0x40, 128_000, 96_000, &[0x11, 0x90]));
-        a.other.push(RawBox { kind: FourCC(*b"btrt"), usertype: None, body: vec![0; 12] });
-        let b = roundtrip(&Stsd { entries: vec![SampleEntry::Audio(a)] });
+        a.other.push(RawBox {
+            kind: FourCC(*b"btrt"),
+            usertype: None,
+            body: vec![0; 12],
+        });
+        let b = roundtrip(&Stsd {
+            entries: vec![SampleEntry::Audio(a)],
+        });
         truncations_fail::<Stsd>(&b);
     }
 

@@ -39,7 +39,10 @@ pub(crate) fn read_nalus(r: &mut Reader<'_>, count: usize, out: &mut Vec<Vec<u8>
 }
 
 pub(crate) fn write_nalu(out: &mut Vec<u8>, kind: FourCC, nalu: &[u8]) -> Result<()> {
-    let len = u16::try_from(nalu.len()).map_err(|_| Error::TooLarge { kind, field: "NAL unit length" })?;
+    let len = u16::try_from(nalu.len()).map_err(|_| Error::TooLarge {
+        kind,
+        field: "NAL unit length",
+    })?;
     out.put_u16(len);
     out.extend_from_slice(nalu);
     Ok(())
@@ -75,14 +78,22 @@ impl Atom for AvcC {
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
         if self.length_size_minus_one > 3 {
-            return Err(Error::Invalid { kind: Self::KIND, field: "length_size_minus_one" });
+            return Err(Error::Invalid {
+                kind: Self::KIND,
+                field: "length_size_minus_one",
+            });
         }
         let num_sps = u8::try_from(self.sps.len())
             .ok()
             .filter(|n| *n <= 0x1f)
-            .ok_or(Error::TooLarge { kind: Self::KIND, field: "numOfSequenceParameterSets" })?;
-        let num_pps =
-            u8::try_from(self.pps.len()).map_err(|_| Error::TooLarge { kind: Self::KIND, field: "numOfPictureParameterSets" })?;
+            .ok_or(Error::TooLarge {
+                kind: Self::KIND,
+                field: "numOfSequenceParameterSets",
+            })?;
+        let num_pps = u8::try_from(self.pps.len()).map_err(|_| Error::TooLarge {
+            kind: Self::KIND,
+            field: "numOfPictureParameterSets",
+        })?;
         out.put_u8(self.configuration_version);
         out.put_u8(self.profile_indication);
         out.put_u8(self.profile_compatibility);
@@ -128,6 +139,13 @@ mod tests {
             t.extend_from_slice(&b[4..8 + n]);
             assert!(AvcC::decode(&t).is_err(), "{n}");
         }
-        assert!(AvcC { sps: vec![vec![0; 70000]], ..c }.to_bytes().is_err());
+        assert!(
+            AvcC {
+                sps: vec![vec![0; 70000]],
+                ..c
+            }
+            .to_bytes()
+            .is_err()
+        );
     }
 }

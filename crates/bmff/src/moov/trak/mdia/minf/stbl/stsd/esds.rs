@@ -87,7 +87,11 @@ impl Esds {
         put_descriptor(&mut es, SL_CONFIG_DESCR_TAG, &[0x02]);
         let mut descriptors = Vec::new();
         put_descriptor(&mut descriptors, ES_DESCR_TAG, &es);
-        Esds { version: 0, flags: 0, descriptors }
+        Esds {
+            version: 0,
+            flags: 0,
+            descriptors,
+        }
     }
 
     fn decoder_config(&self) -> Option<DecoderConfig<'_>> {
@@ -125,7 +129,12 @@ impl Esds {
                     break;
                 }
             }
-            return Some(DecoderConfig { object_type_indication, max_bitrate, avg_bitrate, dsi });
+            return Some(DecoderConfig {
+                object_type_indication,
+                max_bitrate,
+                avg_bitrate,
+                dsi,
+            });
         }
         None
     }
@@ -156,7 +165,11 @@ impl Atom for Esds {
 
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         let (version, flags) = r.full_header()?;
-        Ok(Esds { version, flags, descriptors: r.rest().to_vec() })
+        Ok(Esds {
+            version,
+            flags,
+            descriptors: r.rest().to_vec(),
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -189,10 +202,15 @@ mod tests {
         assert_eq!(d.object_type_indication(), Some(0x40));
         assert_eq!(d.max_bitrate(), Some(0x11131));
         assert_eq!(d.avg_bitrate(), Some(0x11131));
-        assert_eq!(d.decoder_specific_info(), Some(&[0x11, 0x88, 0x56, 0xe5, 0][..]));
+        assert_eq!(
+            d.decoder_specific_info(),
+            Some(&[0x11, 0x88, 0x56, 0xe5, 0][..])
+        );
         assert_eq!(d.to_bytes().unwrap(), ffmpeg);
         // Our constructor gives the same bytes but for ES_ID (0 here, the track ID there).
-        let mut ours = Esds::new(0x40, 0x11131, 0x11131, &[0x11, 0x88, 0x56, 0xe5, 0]).to_bytes().unwrap();
+        let mut ours = Esds::new(0x40, 0x11131, 0x11131, &[0x11, 0x88, 0x56, 0xe5, 0])
+            .to_bytes()
+            .unwrap();
         ours[18] = 2;
         assert_eq!(ours, ffmpeg);
     }
@@ -206,18 +224,29 @@ mod tests {
             0x05, 0x02, 0x12, 0x10, //
             0x06, 0x01, 0x02,
         ];
-        let e = Esds { version: 0, flags: 0, descriptors: d };
+        let e = Esds {
+            version: 0,
+            flags: 0,
+            descriptors: d,
+        };
         assert_eq!(e.decoder_specific_info(), Some(&[0x12, 0x10][..]));
         assert_eq!(e.max_bitrate(), Some(0x1000));
         assert_eq!(e.avg_bitrate(), Some(0x0f00));
         roundtrip(&e);
         for n in 0..e.descriptors.len() {
-            let t = Esds { descriptors: e.descriptors[..n].to_vec(), ..e.clone() };
+            let t = Esds {
+                descriptors: e.descriptors[..n].to_vec(),
+                ..e.clone()
+            };
             // A cut ES_Descriptor: every accessor says None, none panics.
             let _ = (t.object_type_indication(), t.decoder_specific_info());
             assert!(t.decoder_specific_info().is_none());
         }
-        let junk = Esds { version: 0, flags: 0, descriptors: vec![0x03, 0xff, 0xff, 0xff, 0xff, 0x7f] };
+        let junk = Esds {
+            version: 0,
+            flags: 0,
+            descriptors: vec![0x03, 0xff, 0xff, 0xff, 0xff, 0x7f],
+        };
         assert_eq!(junk.object_type_indication(), None);
     }
 }

@@ -81,7 +81,11 @@ impl Atom for HvcC {
             let n = r.u16()?;
             let mut nalus = Vec::new();
             read_nalus(r, usize::from(n), &mut nalus)?;
-            arrays.push(HvcCArray { array_completeness: t & 0x80 != 0, nal_unit_type: t & 0x3f, nalus });
+            arrays.push(HvcCArray {
+                array_completeness: t & 0x80 != 0,
+                nal_unit_type: t & 0x3f,
+                nalus,
+            });
         }
         Ok(HvcC {
             configuration_version,
@@ -109,8 +113,14 @@ impl Atom for HvcC {
         let checks: [(bool, &'static str); 11] = [
             (self.general_profile_space > 3, "general_profile_space"),
             (self.general_profile_idc > 0x1f, "general_profile_idc"),
-            (self.general_constraint_indicator_flags >> 48 != 0, "general_constraint_indicator_flags"),
-            (self.min_spatial_segmentation_idc > 0x0fff, "min_spatial_segmentation_idc"),
+            (
+                self.general_constraint_indicator_flags >> 48 != 0,
+                "general_constraint_indicator_flags",
+            ),
+            (
+                self.min_spatial_segmentation_idc > 0x0fff,
+                "min_spatial_segmentation_idc",
+            ),
             (self.parallelism_type > 3, "parallelismType"),
             (self.chroma_format_idc > 3, "chromaFormat"),
             (self.bit_depth_luma_minus8 > 7, "bitDepthLumaMinus8"),
@@ -120,12 +130,21 @@ impl Atom for HvcC {
             (self.length_size_minus_one > 3, "lengthSizeMinusOne"),
         ];
         if let Some((_, field)) = checks.iter().find(|(bad, _)| *bad) {
-            return Err(Error::Invalid { kind: Self::KIND, field });
+            return Err(Error::Invalid {
+                kind: Self::KIND,
+                field,
+            });
         }
-        let num_arrays =
-            u8::try_from(self.arrays.len()).map_err(|_| Error::TooLarge { kind: Self::KIND, field: "numOfArrays" })?;
+        let num_arrays = u8::try_from(self.arrays.len()).map_err(|_| Error::TooLarge {
+            kind: Self::KIND,
+            field: "numOfArrays",
+        })?;
         out.put_u8(self.configuration_version);
-        out.put_u8((self.general_profile_space << 6) | (u8::from(self.general_tier_flag) << 5) | self.general_profile_idc);
+        out.put_u8(
+            (self.general_profile_space << 6)
+                | (u8::from(self.general_tier_flag) << 5)
+                | self.general_profile_idc,
+        );
         out.put_u32(self.general_profile_compatibility_flags);
         out.put_u16((self.general_constraint_indicator_flags >> 32) as u16);
         out.put_u32(self.general_constraint_indicator_flags as u32);
@@ -145,11 +164,17 @@ impl Atom for HvcC {
         out.put_u8(num_arrays);
         for a in &self.arrays {
             if a.nal_unit_type > 0x3f {
-                return Err(Error::Invalid { kind: Self::KIND, field: "NAL_unit_type" });
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "NAL_unit_type",
+                });
             }
             out.put_u8((u8::from(a.array_completeness) << 7) | a.nal_unit_type);
             let n = count_u32(Self::KIND, "numNalus", a.nalus.len())?;
-            out.put_u16(u16::try_from(n).map_err(|_| Error::TooLarge { kind: Self::KIND, field: "numNalus" })?);
+            out.put_u16(u16::try_from(n).map_err(|_| Error::TooLarge {
+                kind: Self::KIND,
+                field: "numNalus",
+            })?);
             for nalu in &a.nalus {
                 write_nalu(out, Self::KIND, nalu)?;
             }
@@ -184,14 +209,29 @@ mod tests {
             temporal_id_nested: true,
             length_size_minus_one: 3,
             arrays: vec![
-                HvcCArray { array_completeness: true, nal_unit_type: 32, nalus: vec![vec![0x40, 0x01, 0x0c]] },
-                HvcCArray { array_completeness: true, nal_unit_type: 33, nalus: vec![vec![0x42, 0x01], vec![0x42, 0x02]] },
+                HvcCArray {
+                    array_completeness: true,
+                    nal_unit_type: 32,
+                    nalus: vec![vec![0x40, 0x01, 0x0c]],
+                },
+                HvcCArray {
+                    array_completeness: true,
+                    nal_unit_type: 33,
+                    nalus: vec![vec![0x42, 0x01], vec![0x42, 0x02]],
+                },
             ],
         };
         assert_eq!(c.nal_length_size(), 4);
         let b = roundtrip(&c);
         assert_eq!(b.len(), 8 + 23 + 3 + 3 + 2 + 3 + 2 + 2 + 2 + 2);
         truncations_fail::<HvcC>(&b);
-        assert!(HvcC { general_profile_idc: 32, ..c }.to_bytes().is_err());
+        assert!(
+            HvcC {
+                general_profile_idc: 32,
+                ..c
+            }
+            .to_bytes()
+            .is_err()
+        );
     }
 }

@@ -30,7 +30,9 @@ pub enum SampleEntry {
 }
 
 /// Visual sample entry types decoded as [`VisualSampleEntry`].
-pub const VISUAL_KINDS: &[&[u8; 4]] = &[b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"encv"];
+pub const VISUAL_KINDS: &[&[u8; 4]] = &[
+    b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"encv",
+];
 /// Audio sample entry types decoded as [`AudioSampleEntry`].
 pub const AUDIO_KINDS: &[&[u8; 4]] = &[b"mp4a", b"enca"];
 
@@ -45,7 +47,12 @@ impl SampleEntry {
     }
 
     /// Decodes one entry found in `parent` (the `stsd` reader).
-    pub fn decode_child(parent: &Reader<'_>, kind: FourCC, usertype: Option<[u8; 16]>, body: &[u8]) -> Result<Self> {
+    pub fn decode_child(
+        parent: &Reader<'_>,
+        kind: FourCC,
+        usertype: Option<[u8; 16]>,
+        body: &[u8],
+    ) -> Result<Self> {
         let mut r = parent.child(kind, body)?;
         let entry = if VISUAL_KINDS.contains(&&kind.0) {
             SampleEntry::Visual(VisualSampleEntry::decode_body(kind, &mut r)?)
@@ -53,7 +60,11 @@ impl SampleEntry {
             SampleEntry::Audio(AudioSampleEntry::decode_body(kind, &mut r)?)
         } else {
             r.rest();
-            SampleEntry::Other(RawBox { kind, usertype, body: body.to_vec() })
+            SampleEntry::Other(RawBox {
+                kind,
+                usertype,
+                body: body.to_vec(),
+            })
         };
         r.expect_empty()?;
         Ok(entry)
@@ -81,7 +92,10 @@ impl Atom for Stsd {
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
         let (version, _) = r.full_header()?;
         if version > 1 {
-            return Err(Error::UnsupportedVersion { kind: Self::KIND, version });
+            return Err(Error::UnsupportedVersion {
+                kind: Self::KIND,
+                version,
+            });
         }
         let count = r.u32()?;
         let mut entries = Vec::with_capacity(r.capacity_for(u64::from(count), 8));

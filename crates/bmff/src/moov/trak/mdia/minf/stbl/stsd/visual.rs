@@ -145,13 +145,19 @@ mod tests {
             pps: vec![vec![0x68, 0xeb]],
             ext: vec![0xfd, 0xf8, 0xf8, 0],
         });
-        v.other.push(RawBox { kind: FourCC(*b"pasp"), usertype: None, body: vec![0, 0, 0, 1, 0, 0, 0, 1] });
+        v.other.push(RawBox {
+            kind: FourCC(*b"pasp"),
+            usertype: None,
+            body: vec![0, 0, 0, 1, 0, 0, 0, 1],
+        });
         v
     }
 
     #[test]
     fn visual_entry_roundtrip() {
-        let stsd = Stsd { entries: vec![SampleEntry::Visual(avc1())] };
+        let stsd = Stsd {
+            entries: vec![SampleEntry::Visual(avc1())],
+        };
         let b = roundtrip(&stsd);
         truncations_fail::<Stsd>(&b);
         // A pasp written before the avcC comes back after it (canonical order).

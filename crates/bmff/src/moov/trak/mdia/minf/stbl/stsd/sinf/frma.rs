@@ -15,7 +15,9 @@ impl Atom for Frma {
     const KIND: FourCC = FourCC::FRMA;
 
     fn decode_body(r: &mut Reader<'_>) -> Result<Self> {
-        Ok(Frma { original_format: r.fourcc()? })
+        Ok(Frma {
+            original_format: r.fourcc()?,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -31,7 +33,9 @@ mod tests {
 
     #[test]
     fn frma_roundtrip() {
-        let b = roundtrip(&Frma { original_format: FourCC::MP4A });
+        let b = roundtrip(&Frma {
+            original_format: FourCC::MP4A,
+        });
         assert_eq!(b, b"\0\0\0\x0cfrmamp4a");
         truncations_fail::<Frma>(&b);
     }

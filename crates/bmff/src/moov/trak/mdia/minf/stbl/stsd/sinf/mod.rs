@@ -73,7 +73,12 @@ impl Atom for Sinf {
             }
         }
         sort_other(&mut other, rank);
-        Ok(Sinf { frma: required(frma, Self::KIND, Frma::KIND)?, schm, schi, other })
+        Ok(Sinf {
+            frma: required(frma, Self::KIND, Frma::KIND)?,
+            schm,
+            schi,
+            other,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -96,8 +101,14 @@ mod tests {
 
     pub(crate) fn cenc_sinf() -> Sinf {
         Sinf {
-            frma: Frma { original_format: FourCC::AVC1 },
-            schm: Some(Schm { scheme_type: FourCC::CENC, scheme_version: 0x0001_0000, scheme_uri: None }),
+            frma: Frma {
+                original_format: FourCC::AVC1,
+            },
+            schm: Some(Schm {
+                scheme_type: FourCC::CENC,
+                scheme_version: 0x0001_0000,
+                scheme_uri: None,
+            }),
             schi: Some(Schi {
                 tenc: Some(Tenc {
                     version: 0,
@@ -121,7 +132,10 @@ mod tests {
         assert_eq!(b.len(), 8 + 12 + 20 + 40);
         assert_eq!(
             Sinf::decode(b"\0\0\0\x08sinf"),
-            Err(Error::MissingBox { parent: FourCC::SINF, child: FourCC::FRMA })
+            Err(Error::MissingBox {
+                parent: FourCC::SINF,
+                child: FourCC::FRMA
+            })
         );
     }
 }

@@ -24,15 +24,25 @@ impl Atom for Schm {
         let scheme_uri = if flags & 1 != 0 {
             let bytes = r.rest();
             let text = bytes.strip_suffix(&[0]).unwrap_or(bytes);
-            let s = std::str::from_utf8(text).map_err(|_| Error::Invalid { kind: Self::KIND, field: "scheme_uri" })?;
+            let s = std::str::from_utf8(text).map_err(|_| Error::Invalid {
+                kind: Self::KIND,
+                field: "scheme_uri",
+            })?;
             if s.contains('\0') {
-                return Err(Error::Invalid { kind: Self::KIND, field: "scheme_uri" });
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "scheme_uri",
+                });
             }
             Some(s.to_owned())
         } else {
             None
         };
-        Ok(Schm { scheme_type, scheme_version, scheme_uri })
+        Ok(Schm {
+            scheme_type,
+            scheme_version,
+            scheme_uri,
+        })
     }
 
     fn encode_body(&self, out: &mut Vec<u8>) -> Result<()> {
@@ -41,7 +51,10 @@ impl Atom for Schm {
         out.put_u32(self.scheme_version);
         if let Some(uri) = &self.scheme_uri {
             if uri.contains('\0') {
-                return Err(Error::Invalid { kind: Self::KIND, field: "scheme_uri" });
+                return Err(Error::Invalid {
+                    kind: Self::KIND,
+                    field: "scheme_uri",
+                });
             }
             out.extend_from_slice(uri.as_bytes());
             out.put_u8(0);
@@ -57,10 +70,17 @@ mod tests {
 
     #[test]
     fn schm_roundtrip() {
-        let s = Schm { scheme_type: FourCC::CBCS, scheme_version: 0x0001_0000, scheme_uri: None };
+        let s = Schm {
+            scheme_type: FourCC::CBCS,
+            scheme_version: 0x0001_0000,
+            scheme_uri: None,
+        };
         let b = roundtrip(&s);
         truncations_fail::<Schm>(&b);
-        roundtrip(&Schm { scheme_uri: Some("urn:example".into()), ..s });
+        roundtrip(&Schm {
+            scheme_uri: Some("urn:example".into()),
+            ..s
+        });
         assert!(Schm::decode(b"\0\0\0\x15schm\0\0\0\x01cenc\0\x01\0\0\xff").is_err());
     }
 }
