@@ -301,7 +301,7 @@ mod tests {
     #[tokio::test]
     async fn cache_rate_limit_and_stale_keys() {
         let f = fake("https://idp.example/jwks");
-        let cfg = OidcConfig { max_age: Duration::from_millis(300), min_refetch: Duration::from_millis(150) };
+        let cfg = OidcConfig { max_age: Duration::from_millis(1500), min_refetch: Duration::from_millis(700) };
         let src = OidcKeySource::new("https://idp.example/.well-known/openid-configuration", f.clone(), cfg);
         let s1 = src.keys().await.unwrap();
         assert_eq!(s1.keys[0].kid(), Some("a"));
@@ -310,7 +310,7 @@ mod tests {
         // A miss right after a fetch is rate limited.
         assert!(src.refetch_after_miss(&s1).await.is_none());
         assert_eq!(f.hits.load(Ordering::SeqCst), 1);
-        tokio::time::sleep(Duration::from_millis(160)).await;
+        tokio::time::sleep(Duration::from_millis(750)).await;
         *f.jwks.lock().unwrap() = ec_jwks("b");
         let s2 = src.refetch_after_miss(&s1).await.unwrap();
         assert_eq!(s2.keys[0].kid(), Some("b"));
@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(f.hits.load(Ordering::SeqCst), 2);
         // Provider down after max_age: the stale set is still served.
         f.down.store(true, Ordering::SeqCst);
-        tokio::time::sleep(Duration::from_millis(320)).await;
+        tokio::time::sleep(Duration::from_millis(1550)).await;
         assert_eq!(src.keys().await.unwrap().keys[0].kid(), Some("b"));
     }
 

@@ -1,0 +1,184 @@
+//! OpenID Connect key rollover against a real HTTP server on 127.0.0.1 that
+//! rotates its JWKS, through the real `ReqwestFetcher`. Keys, JWKs and tokens
+//! come from PyJWT + cryptography (tests/mint.py).
+
+mod common;
+
+use common::mint;
+use keys::model::{TokenRestriction, TokenType};
+use keys::token::{OidcConfig, Reason, ReqwestFetcher, VerifierCache, VerifierConfig, VerifyError};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use time::OffsetDateTime;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const AUD: &str = "urn:castguard:keys";
+
+/// A tiny identity provider: discovery document and a JWKS that the test
+/// replaces at will; counts JWKS requests; can be switched off (503).
+struct Idp {
+    base: String,
+    jwks: Mutex<Value>,
+    jwks_hits: AtomicUsize,
+    down: AtomicBool,
+}
+
+async fn start_idp() -> Arc<Idp> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let idp = Arc::new(Idp { base, jwks: Mutex::new(json!({"keys": []})), jwks_hits: AtomicUsize::new(0), down: AtomicBool::new(false) });
+    let server = idp.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let idp = server.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf);
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                let (status, body) = if idp.down.load(Ordering::SeqCst) {
+                    ("503 Service Unavailable", "{}".to_string())
+                } else if path == "/.well-known/openid-configuration" {
+                    ("200 OK", json!({"issuer": idp.base, "jwks_uri": format!("{}/jwks", idp.base)}).to_string())
+                } else if path == "/jwks" {
+                    idp.jwks_hits.fetch_add(1, Ordering::SeqCst);
+                    ("200 OK", idp.jwks.lock().unwrap().to_string())
+                } else {
+                    ("404 Not Found", "{}".to_string())
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    idp
+}
+
+fn jwk(keys: &Value, name: &str) -> Value {
+    let mut k = keys[name]["jwk"].clone();
+    k["kid"] = name.into();
+    k["use"] = "sig".into();
+    k
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_rollover_at_the_provider() {
+    let idp = start_idp().await;
+    let now = OffsetDateTime::now_utc();
+    let t = now.unix_timestamp();
+    let claims = json!({"iss": idp.base, "aud": AUD, "exp": t + 600, "sub": "viewer"});
+    let jwt = |alg: &str, key: &str, kid: Option<&str>| {
+        let headers = kid.map(|k| json!({"kid": k})).unwrap_or(json!({}));
+        json!({"kind": "jwt", "alg": alg, "key": key, "claims": claims, "headers": headers})
+    };
+    let answer = mint(&json!({
+        "keys": {"a": "rsa", "b": "rsa", "c": "ec"},
+        "tokens": {
+            "a": jwt("RS256", "a", Some("a")),
+            "a_nokid": jwt("RS256", "a", None),
+            "b": jwt("RS256", "b", Some("b")),
+            "c": jwt("ES256", "c", Some("c")),
+            "unknown": jwt("RS256", "b", Some("zzz")),
+            "b_as_a": jwt("RS256", "b", Some("a")),
+        }
+    }));
+    let keys = &answer["keys"];
+    let tok = |n: &str| answer["tokens"][n].as_str().unwrap().to_string();
+    *idp.jwks.lock().unwrap() = json!({"keys": [jwk(keys, "a")]});
+
+    let restriction = TokenRestriction {
+        issuer: idp.base.clone(),
+        audience: AUD.into(),
+        primary_verification_key: None,
+        alternate_verification_keys: vec![],
+        required_claims: vec![],
+        restriction_token_type: TokenType::Jwt,
+        open_id_connect_discovery_document: Some(format!("{}/.well-known/openid-configuration", idp.base)),
+    };
+    let min_refetch = Duration::from_millis(1000);
+    let config = VerifierConfig { oidc: OidcConfig { max_age: Duration::from_secs(3600), min_refetch }, ..VerifierConfig::default() };
+    let cache = VerifierCache::new(config, Arc::new(ReqwestFetcher::new().unwrap()));
+    let v = cache.get(&restriction).unwrap();
+    let hits = || idp.jwks_hits.load(Ordering::SeqCst);
+    let reason = |r: Result<_, VerifyError>| r.err().and_then(|e| e.reason());
+
+    // First use fetches; later uses come from the cache.
+    assert_eq!(v.verify(&tok("a"), now).await.unwrap().claims["sub"], "viewer");
+    v.verify(&tok("a"), now).await.unwrap();
+    v.verify(&tok("a_nokid"), now).await.unwrap();
+    assert_eq!(hits(), 1);
+    // A known kid with a bad signature does not cause a refetch.
+    assert_eq!(reason(v.verify(&tok("b_as_a"), now).await), Some(Reason::SignatureInvalid));
+    assert_eq!(hits(), 1);
+
+    // The provider rolls over to key b; a token signed with b arrives.
+    *idp.jwks.lock().unwrap() = json!({"keys": [jwk(keys, "a"), jwk(keys, "b")]});
+    tokio::time::sleep(min_refetch + Duration::from_millis(100)).await;
+    v.verify(&tok("b"), now).await.unwrap();
+    assert_eq!(hits(), 2);
+
+    // An unknown kid refetches at most once per interval, however many requests.
+    assert_eq!(reason(v.verify(&tok("unknown"), now).await), Some(Reason::SignatureInvalid));
+    assert_eq!(hits(), 2, "within min_refetch of the last fetch");
+    tokio::time::sleep(min_refetch + Duration::from_millis(100)).await;
+    for _ in 0..5 {
+        assert_eq!(reason(v.verify(&tok("unknown"), now).await), Some(Reason::SignatureInvalid));
+    }
+    assert_eq!(hits(), 3);
+
+    // Second rollover to an EC key, hit by 16 concurrent requests: one fetch.
+    *idp.jwks.lock().unwrap() = json!({"keys": [jwk(keys, "b"), jwk(keys, "c")]});
+    tokio::time::sleep(min_refetch + Duration::from_millis(100)).await;
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (v, t) = (v.clone(), tok("c"));
+        tasks.push(tokio::spawn(async move { v.verify(&t, now).await.map(|_| ()) }));
+    }
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(hits(), 4);
+
+    // Provider outage: cached keys keep working.
+    idp.down.store(true, Ordering::SeqCst);
+    v.verify(&tok("b"), now).await.unwrap();
+    v.verify(&tok("c"), now).await.unwrap();
+}
+
+#[tokio::test]
+async fn provider_unreachable_is_jwks_unavailable() {
+    let idp = start_idp().await;
+    idp.down.store(true, Ordering::SeqCst);
+    let restriction = TokenRestriction {
+        issuer: idp.base.clone(),
+        audience: AUD.into(),
+        primary_verification_key: None,
+        alternate_verification_keys: vec![],
+        required_claims: vec![],
+        restriction_token_type: TokenType::Jwt,
+        open_id_connect_discovery_document: Some(format!("{}/.well-known/openid-configuration", idp.base)),
+    };
+    let cache = VerifierCache::new(VerifierConfig::default(), Arc::new(ReqwestFetcher::new().unwrap()));
+    let v = cache.get(&restriction).unwrap();
+    let t = OffsetDateTime::now_utc().unix_timestamp();
+    let answer = mint(&json!({"keys": {"a": "rsa"}, "tokens": {"a": {"kind": "jwt", "alg": "RS256", "key": "a",
+        "claims": {"iss": idp.base, "aud": AUD, "exp": t + 600}, "headers": {"kid": "a"}}}}));
+    let e = v.verify(answer["tokens"]["a"].as_str().unwrap(), OffsetDateTime::now_utc()).await.unwrap_err();
+    assert!(matches!(e, VerifyError::JwksUnavailable(_)), "{e:?}");
+    assert_eq!(e.reason(), None);
+    assert!(e.to_string().starts_with("jwks_unavailable"), "{e}");
+}
