@@ -77,9 +77,6 @@ pub enum Error {
     /// A pattern with crypt_byte_block 0 but skip_byte_block > 0 encrypts nothing.
     #[error("invalid encryption pattern {crypt}:{skip}")]
     InvalidPattern { crypt: u8, skip: u8 },
-    /// The 64-bit CTR block counter would wrap inside one sample.
-    #[error("AES-CTR block counter would wrap within the sample")]
-    CounterOverflow,
     /// A PlayReady header cannot be built with these parameters.
     #[error("PlayReady header {version}: {reason}")]
     PlayReady {

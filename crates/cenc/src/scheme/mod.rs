@@ -87,16 +87,7 @@ impl SampleEncryptor {
                     (0, _) => return Err(Error::InvalidPattern { crypt, skip }),
                     other => other,
                 };
-                for range in protected_ranges(sample.len(), subsamples) {
-                    // `check_cover` proved every range lies within the sample.
-                    if let Some(part) = sample.get_mut(range) {
-                        if encrypt {
-                            cbcs::encrypt_pattern(&self.cipher, &iv, part, crypt, skip);
-                        } else {
-                            cbcs::decrypt_pattern(&self.cipher, &iv, part, crypt, skip);
-                        }
-                    }
-                }
+                cbcs::apply(&self.cipher, &iv, sample, subsamples, crypt, skip, encrypt);
                 Ok(())
             }
         }

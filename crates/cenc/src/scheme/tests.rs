@@ -245,3 +245,25 @@ proptest! {
         prop_assert_eq!(ours, data);
     }
 }
+
+/// §9.3: with a 16-byte IV only the low 64 bits count, wrapping without carry.
+#[test]
+fn ctr_low_64_bits_wrap() {
+    use aes::cipher::{BlockCipherEncrypt, KeyInit};
+    let k = [9u8; 16];
+    let tc = TrackCrypto::new(Scheme::Cenc, &Codec::Aac, KeyId([0; 16]), 1);
+    let enc = SampleEncryptor::new(&Key::new(k), &tc);
+    let mut iv = [0xabu8; 16];
+    iv[8..].copy_from_slice(&u64::MAX.to_be_bytes());
+    let mut data = [0u8; 32];
+    enc.encrypt(&iv, &mut data, &[]).unwrap();
+    let aes = aes::Aes128::new(&k.into());
+    let mut b0 = iv.into();
+    aes.encrypt_block(&mut b0);
+    let mut c1 = [0xabu8; 16];
+    c1[8..].copy_from_slice(&[0; 8]);
+    let mut b1 = c1.into();
+    aes.encrypt_block(&mut b1);
+    assert_eq!(&data[..16], &b0[..]);
+    assert_eq!(&data[16..], &b1[..]);
+}
