@@ -74,20 +74,49 @@ pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-fn trun_samples(track: &Track, samples: &[Sample]) -> Vec<TrunSample> {
+/// Per-fragment defaults that let `trun` carry only what varies: a
+/// duration or flags value shared by every sample moves into `tfhd`, and a
+/// lone sync sample at the start of a video fragment goes into
+/// `first_sample_flags` (ISO/IEC 14496-12 §8.8.7, §8.8.8). This keeps a
+/// 4-second audio `trun` at 4 bytes a sample instead of 12.
+struct Layout {
+    default_duration: Option<u32>,
+    default_flags: Option<u32>,
+    first_sample_flags: Option<u32>,
+    samples: Vec<TrunSample>,
+}
+
+fn sample_flags(track: &Track, s: &Sample) -> u32 {
+    match (track.kind, s.is_sync) {
+        (TrackKind::Audio, _) | (_, true) => SYNC_SAMPLE_FLAGS,
+        _ => NON_SYNC_SAMPLE_FLAGS,
+    }
+}
+
+fn layout(track: &Track, samples: &[Sample]) -> Layout {
     let with_cts = track.trak.mdia.minf.stbl.ctts.is_some() || samples.iter().any(|s| s.cts_offset != 0);
-    samples
+    let flags: Vec<u32> = samples.iter().map(|s| sample_flags(track, s)).collect();
+    let same_duration = samples.windows(2).all(|w| w[0].duration == w[1].duration);
+    let default_duration = if same_duration { samples.first().map(|s| s.duration) } else { None };
+    let (default_flags, first_sample_flags) = if flags.windows(2).all(|w| w[0] == w[1]) {
+        (flags.first().copied(), None)
+    } else if flags.len() > 1 && flags[1..].windows(2).all(|w| w[0] == w[1]) {
+        (Some(flags[1]), Some(flags[0]))
+    } else {
+        (None, None)
+    };
+    let per_sample_flags = default_flags.is_none();
+    let samples = samples
         .iter()
-        .map(|s| TrunSample {
-            duration: Some(s.duration),
+        .zip(&flags)
+        .map(|(s, &f)| TrunSample {
+            duration: default_duration.is_none().then_some(s.duration),
             size: Some(s.size),
-            flags: Some(match (track.kind, s.is_sync) {
-                (TrackKind::Audio, _) | (_, true) => SYNC_SAMPLE_FLAGS,
-                _ => NON_SYNC_SAMPLE_FLAGS,
-            }),
+            flags: per_sample_flags.then_some(f),
             composition_time_offset: with_cts.then_some(s.cts_offset),
         })
-        .collect()
+        .collect();
+    Layout { default_duration, default_flags, first_sample_flags, samples }
 }
 
 /// One media segment of one track, with `data` the concatenated bytes of
@@ -105,8 +134,8 @@ pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u
             data.len()
         )));
     }
-    let trun_samples = trun_samples(track, samples);
-    let version = u8::from(trun_samples.iter().any(|s| s.composition_time_offset.is_some_and(|c| c < 0)));
+    let layout = layout(track, samples);
+    let version = u8::from(layout.samples.iter().any(|s| s.composition_time_offset.is_some_and(|c| c < 0)));
     let mut moof = Moof {
         mfhd: Mfhd { sequence_number: sequence },
         trafs: vec![Traf {
@@ -114,14 +143,19 @@ pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u
                 track_id: track.id,
                 base_data_offset: None,
                 sample_description_index: None,
-                default_sample_duration: None,
+                default_sample_duration: layout.default_duration,
                 default_sample_size: None,
-                default_sample_flags: None,
+                default_sample_flags: layout.default_flags,
                 duration_is_empty: false,
                 default_base_is_moof: true,
             },
             tfdt: Some(Tfdt { version: 1, base_media_decode_time: plan.start }),
-            truns: vec![Trun { version, data_offset: Some(0), first_sample_flags: None, samples: trun_samples }],
+            truns: vec![Trun {
+                version,
+                data_offset: Some(0),
+                first_sample_flags: layout.first_sample_flags,
+                samples: layout.samples,
+            }],
             senc: None,
             saiz: Vec::new(),
             saio: Vec::new(),

@@ -50,6 +50,25 @@ impl Track {
         self.samples.iter().map(|s| u64::from(s.duration)).sum()
     }
 
+    /// What to subtract from `dts + cts_offset` to get the presentation
+    /// time: the media time of the first non-empty edit, less the length of
+    /// leading empty edits (ISO/IEC 14496-12 §8.6.6), in track ticks.
+    pub fn presentation_shift(&self, movie_timescale: u32) -> i64 {
+        let Some(elst) = self.trak.edts.as_ref().and_then(|e| e.elst.as_ref()) else {
+            return 0;
+        };
+        let mut delay: i128 = 0;
+        for e in &elst.entries {
+            if e.media_time == -1 {
+                delay += i128::from(e.segment_duration) * i128::from(self.timescale) / i128::from(movie_timescale.max(1));
+                continue;
+            }
+            let shift = i128::from(e.media_time) - delay;
+            return i64::try_from(shift).unwrap_or(0);
+        }
+        0
+    }
+
     pub fn name(&self) -> String {
         match self.kind {
             TrackKind::Video => format!("video_{}", self.id),

@@ -87,7 +87,12 @@ pub fn plan_segments(movie: &Movie, segment_duration: f64) -> Vec<Vec<SegmentPla
     let inputs: Vec<PlanInput<'_>> = movie
         .tracks
         .iter()
-        .map(|t| PlanInput { timescale: t.timescale, samples: &t.samples, needs_sync: t.kind == TrackKind::Video })
+        .map(|t| PlanInput {
+            timescale: t.timescale,
+            samples: &t.samples,
+            needs_sync: t.kind == TrackKind::Video,
+            shift: t.presentation_shift(movie.moov.mvhd.timescale),
+        })
         .collect();
     let reference = movie.tracks.iter().position(|t| t.kind == TrackKind::Video).unwrap_or(0);
     plan::plan(&inputs, reference, segment_duration)

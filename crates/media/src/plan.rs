@@ -30,22 +30,35 @@ pub struct PlanInput<'a> {
     pub samples: &'a [Sample],
     /// Cut only at sync samples (video); audio samples are all sync anyway.
     pub needs_sync: bool,
+    /// Presentation time of a sample is `dts + cts_offset - shift`: the
+    /// edit list's media time (B-frame delay, AAC priming) less any initial
+    /// empty edit, in track ticks. Cuts are decided on presentation times so
+    /// that a key frame presented at 4.000 s starts the second 4-second
+    /// segment whatever its decode time.
+    pub shift: i64,
+}
+
+impl PlanInput<'_> {
+    fn presentation(&self, s: &Sample) -> i128 {
+        i128::from(s.dts) + i128::from(s.cts_offset) - i128::from(self.shift)
+    }
 }
 
 /// Cut instants, in seconds as the rational `(ticks, timescale)` of the
 /// reference track, derived from the reference track.
-fn reference_cuts(track: &PlanInput<'_>, target_secs: f64) -> Vec<(u64, u32)> {
+fn reference_cuts(track: &PlanInput<'_>, target_secs: f64) -> Vec<(i128, u32)> {
     let ts = u64::from(track.timescale.max(1));
     // Target in ticks, at least one tick.
-    let target = ((target_secs * ts as f64).round() as u64).max(1);
+    let target = i128::from(((target_secs * ts as f64).round() as u64).max(1));
     let mut cuts = Vec::new();
     let mut next = target;
     for s in track.samples.iter().skip(1) {
-        if s.dts >= next && (s.is_sync || !track.needs_sync) {
-            cuts.push((s.dts, track.timescale.max(1)));
+        let t = track.presentation(s);
+        if t >= next && (s.is_sync || !track.needs_sync) {
+            cuts.push((t, track.timescale.max(1)));
             // The next boundary is the next multiple of the target after this
             // cut, so a long GOP does not make a run of tiny segments.
-            next = (s.dts / target + 1) * target;
+            next = (t.div_euclid(target) + 1) * target;
         }
     }
     cuts
@@ -53,17 +66,17 @@ fn reference_cuts(track: &PlanInput<'_>, target_secs: f64) -> Vec<(u64, u32)> {
 
 /// Cuts expressed in another track's timescale: first sample whose decode
 /// time is at or after each instant.
-fn cuts_for(track: &PlanInput<'_>, cuts: &[(u64, u32)]) -> Vec<usize> {
+fn cuts_for(track: &PlanInput<'_>, cuts: &[(i128, u32)]) -> Vec<usize> {
     let mut out = Vec::with_capacity(cuts.len());
     let mut i = 1usize;
-    let ts = u128::from(track.timescale.max(1));
+    let ts = i128::from(track.timescale.max(1));
     for &(ticks, cts) in cuts {
-        // instant = ticks / cts; sample time = dts / ts; dts/ts >= ticks/cts
-        // ⇔ dts * cts >= ticks * ts.
-        let rhs = u128::from(ticks) * ts;
+        // instant = ticks / cts; sample time = t / ts; t/ts >= ticks/cts
+        // ⇔ t * cts >= ticks * ts.
+        let rhs = ticks * ts;
         while i < track.samples.len() {
             let s = &track.samples[i];
-            if u128::from(s.dts) * u128::from(cts) >= rhs && (s.is_sync || !track.needs_sync) {
+            if track.presentation(s) * i128::from(cts) >= rhs && (s.is_sync || !track.needs_sync) {
                 break;
             }
             i += 1;
@@ -139,8 +152,8 @@ mod tests {
         let v = samples(250, 512, 50);
         let a = samples(469, 1024, 1);
         let tracks = [
-            PlanInput { timescale: 12800, samples: &v, needs_sync: true },
-            PlanInput { timescale: 48000, samples: &a, needs_sync: false },
+            PlanInput { timescale: 12800, samples: &v, needs_sync: true, shift: 0 },
+            PlanInput { timescale: 48000, samples: &a, needs_sync: false, shift: 0 },
         ];
         let p = plan(&tracks, 0, 4.0);
         let vstarts: Vec<usize> = p[0].iter().map(|s| s.first_sample).collect();
@@ -157,10 +170,24 @@ mod tests {
     }
 
     #[test]
+    fn cuts_on_presentation_time() {
+        // HEVC with 3 frames of reordering: the key frame presented at 4 s
+        // is decoded at 3.92 s; the edit list shifts presentation by 2 frames.
+        let mut v = samples(250, 512, 50);
+        for (i, s) in v.iter_mut().enumerate() {
+            s.cts_offset = if i % 50 == 0 { 1536 } else { 1024 };
+        }
+        let tracks = [PlanInput { timescale: 12800, samples: &v, needs_sync: true, shift: 1536 }];
+        let p = plan(&tracks, 0, 4.0);
+        let starts: Vec<usize> = p[0].iter().map(|s| s.first_sample).collect();
+        assert_eq!(starts, vec![0, 100, 200]);
+    }
+
+    #[test]
     fn long_gop_does_not_make_tiny_segments() {
         // GOP of 37 frames at 25 fps (1.48 s), target 1 s.
         let v = samples(200, 1, 37);
-        let tracks = [PlanInput { timescale: 25, samples: &v, needs_sync: true }];
+        let tracks = [PlanInput { timescale: 25, samples: &v, needs_sync: true, shift: 0 }];
         let p = plan(&tracks, 0, 1.0);
         let starts: Vec<usize> = p[0].iter().map(|s| s.first_sample).collect();
         assert_eq!(starts, vec![0, 37, 74, 111, 148, 185]);
@@ -171,8 +198,8 @@ mod tests {
         let none: Vec<Sample> = Vec::new();
         let one = samples(1, 100, 1);
         let tracks = [
-            PlanInput { timescale: 1000, samples: &one, needs_sync: true },
-            PlanInput { timescale: 1000, samples: &none, needs_sync: false },
+            PlanInput { timescale: 1000, samples: &one, needs_sync: true, shift: 0 },
+            PlanInput { timescale: 1000, samples: &none, needs_sync: false, shift: 0 },
         ];
         let p = plan(&tracks, 0, 4.0);
         assert_eq!(p[0], vec![SegmentPlan { first_sample: 0, sample_count: 1, start: 0, duration: 100 }]);

@@ -249,6 +249,12 @@ impl TrackProtector {
                     .iter()
                     .map(|s| s.iv.len() + if self.crypto.uses_subsamples { 2 + 6 * s.subsamples.len() } else { 0 })
                     .collect();
+                if sizes.iter().all(|&n| n == 0) {
+                    // Constant IV and whole-sample encryption (`cbcs` audio):
+                    // nothing varies per sample, so there is no sample
+                    // auxiliary information to point at (ISO/IEC 23001-7 §7.2).
+                    continue;
+                }
                 if let Some(big) = sizes.iter().find(|&&n| n > 255) {
                     return Err(Error::Segment(format!("segment {seq}: {big} bytes of sample auxiliary information (limit 255)")));
                 }
@@ -268,8 +274,12 @@ impl TrackProtector {
             moof.encode(&mut moof_bytes)?;
             let grown = moof_bytes.len() as i64 - old_len as i64;
             let senc_offsets = senc_data_offsets(&moof_bytes)?;
-            for (traf, senc_at) in moof.trafs.iter_mut().zip(senc_offsets) {
-                traf.saio[0].offsets = vec![senc_at];
+            let mut senc_offsets = senc_offsets.into_iter();
+            for traf in &mut moof.trafs {
+                if let Some(saio) = traf.saio.first_mut() {
+                    let at = senc_offsets.next().ok_or_else(|| Error::Segment(format!("segment {seq}: senc not found")))?;
+                    saio.offsets = vec![at];
+                }
                 for trun in &mut traf.truns {
                     if let Some(d) = trun.data_offset.as_mut() {
                         *d = i32::try_from(i64::from(*d) + grown)
