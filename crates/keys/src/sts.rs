@@ -63,7 +63,7 @@ impl SigningAlg {
 }
 
 enum Secret {
-    Hmac(aws_lc_rs::hmac::Key),
+    Hmac(Box<aws_lc_rs::hmac::Key>),
     Rsa(sig::RsaKeyPair),
     Ec(sig::EcdsaKeyPair),
 }
@@ -94,7 +94,7 @@ impl SigningKey {
             return Err(StsError::ShortSecret);
         }
         let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret);
-        Ok(SigningKey { kid: kid.into(), alg: SigningAlg::Hs256, secret: Secret::Hmac(key) })
+        Ok(SigningKey { kid: kid.into(), alg: SigningAlg::Hs256, secret: Secret::Hmac(Box::new(key)) })
     }
 
     /// A new 2048-bit RSA key for RS256.
