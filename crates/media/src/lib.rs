@@ -6,8 +6,10 @@
 //! - [`protect`] turns clear CMAF into Common Encryption or HLS AES-128,
 //!   deterministically, so the origin can do it per request;
 //! - [`manifest`] writes DASH MPDs and HLS playlists;
-//! - [`package`] ties them together for a whole file.
+//! - [`package`] ties them together for a whole file;
+//! - [`asset`] stores an ingested title as clear CMAF with an index.
 
+pub mod asset;
 pub mod cmaf;
 pub mod codec;
 pub mod error;

@@ -59,6 +59,9 @@ pub struct PackageOptions {
 #[derive(Debug, Clone)]
 pub struct Summary {
     pub duration_secs: f64,
+    /// The packaged tracks as the manifests describe them (URIs relative
+    /// to `out_dir`).
+    pub presentation: Presentation,
     pub tracks: Vec<TrackSummary>,
     pub manifests: Vec<String>,
     pub bytes_written: u64,
@@ -154,7 +157,13 @@ pub fn package(movie: &Movie, opts: &PackageOptions, out_dir: &Path, progress: &
             write(&format!("{dir}/playlist.m3u8"), text)?;
         }
     }
-    Ok(Summary { duration_secs, tracks: outputs.into_iter().map(|o| o.summary).collect(), manifests, bytes_written })
+    Ok(Summary {
+        duration_secs,
+        presentation,
+        tracks: outputs.into_iter().map(|o| o.summary).collect(),
+        manifests,
+        bytes_written,
+    })
 }
 
 /// `video_1` from `video_1/init.mp4`.

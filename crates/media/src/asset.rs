@@ -1,0 +1,232 @@
+//! A stored asset: the one clear copy of a title that every protected
+//! stream is derived from (DESIGN.md: "one clear copy of each asset").
+//!
+//! Ingest turns an MP4 into clear CMAF, one folder per track (`init.mp4`,
+//! `1.m4s`, `2.m4s`, …), plus `index.json` describing tracks and segment
+//! timing. The origin builds manifests from the index and encrypts a
+//! segment when a player asks for it, reading only that segment's file.
+//! The folder is written under a temporary name and renamed at the end, so
+//! a failed ingest leaves nothing behind.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::manifest::{self, Presentation, SegmentTime};
+use crate::movie::Movie;
+use crate::package::{PackageOptions, Protection};
+
+/// Version of the on-disk layout; bumped when it changes incompatibly.
+pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_FILE: &str = "index.json";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssetIndex {
+    pub version: u32,
+    pub duration_secs: f64,
+    /// Target segment duration the asset was cut with.
+    pub segment_duration_secs: f64,
+    pub tracks: Vec<IndexTrack>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndexTrack {
+    pub id: u32,
+    /// Folder of the track inside the asset, e.g. `video_1`.
+    pub name: String,
+    pub kind: IndexTrackKind,
+    pub codecs: String,
+    pub bandwidth: u64,
+    pub average_bandwidth: u64,
+    pub timescale: u32,
+    /// `[start, duration]` of each segment in track ticks; segment `n`
+    /// (from 1) is the file `n.m4s`.
+    pub segments: Vec<[u64; 2]>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum IndexTrackKind {
+    #[serde(rename_all = "camelCase")]
+    Video { width: u32, height: u32, frame_rate: Option<(u32, u32)> },
+    #[serde(rename_all = "camelCase")]
+    Audio { sample_rate: u32, channels: u16, language: Option<String> },
+}
+
+impl AssetIndex {
+    /// Reads `dir/index.json`.
+    pub fn load(dir: &Path) -> Result<AssetIndex> {
+        let path = dir.join(INDEX_FILE);
+        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let index: AssetIndex = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Segment(format!("{}: {e}", path.display())))?;
+        if index.version != INDEX_VERSION {
+            return Err(Error::Unsupported(format!("asset index version {} (this build reads {INDEX_VERSION})", index.version)));
+        }
+        Ok(index)
+    }
+
+    pub fn track(&self, name: &str) -> Option<&IndexTrack> {
+        self.tracks.iter().find(|t| t.name == name)
+    }
+
+    /// The clear presentation, URIs relative to the asset folder; callers
+    /// add protection and rewrite URIs per streaming locator.
+    pub fn presentation(&self) -> Presentation {
+        Presentation {
+            duration_secs: self.duration_secs,
+            min_buffer_secs: self.segment_duration_secs.max(2.0),
+            tracks: self
+                .tracks
+                .iter()
+                .map(|t| manifest::Track {
+                    id: t.id,
+                    kind: match &t.kind {
+                        IndexTrackKind::Video { width, height, frame_rate } => {
+                            manifest::TrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate }
+                        }
+                        IndexTrackKind::Audio { sample_rate, channels, language } => manifest::TrackKind::Audio {
+                            sample_rate: *sample_rate,
+                            channels: *channels,
+                            language: language.clone(),
+                        },
+                    },
+                    codecs: t.codecs.clone(),
+                    bandwidth: t.bandwidth,
+                    average_bandwidth: t.average_bandwidth,
+                    timescale: t.timescale,
+                    segments: t.segments.iter().map(|&[start, duration]| SegmentTime { start, duration }).collect(),
+                    init_uri: format!("{}/init.mp4", t.name),
+                    media_uri_template: format!("{}/$Number$.m4s", t.name),
+                    start_number: 1,
+                    protection: None,
+                    hls_keys: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn from_presentation(p: &Presentation, segment_duration_secs: f64) -> AssetIndex {
+        AssetIndex {
+            version: INDEX_VERSION,
+            duration_secs: p.duration_secs,
+            segment_duration_secs,
+            tracks: p
+                .tracks
+                .iter()
+                .map(|t| IndexTrack {
+                    id: t.id,
+                    name: t.init_uri.split('/').next().unwrap_or_default().to_owned(),
+                    kind: match &t.kind {
+                        manifest::TrackKind::Video { width, height, frame_rate } => {
+                            IndexTrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate }
+                        }
+                        manifest::TrackKind::Audio { sample_rate, channels, language } => IndexTrackKind::Audio {
+                            sample_rate: *sample_rate,
+                            channels: *channels,
+                            language: language.clone(),
+                        },
+                    },
+                    codecs: t.codecs.clone(),
+                    bandwidth: t.bandwidth,
+                    average_bandwidth: t.average_bandwidth,
+                    timescale: t.timescale,
+                    segments: t.segments.iter().map(|s| [s.start, s.duration]).collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Ingests `src` into `asset_dir`, which must not exist yet.
+pub fn ingest(src: &Path, asset_dir: &Path, segment_duration_secs: f64) -> Result<AssetIndex> {
+    if asset_dir.exists() {
+        return Err(Error::Segment(format!("{} already exists", asset_dir.display())));
+    }
+    let movie = Movie::open(src)?;
+    let staging = staging_path(asset_dir)?;
+    let _ = fs::remove_dir_all(&staging);
+    fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    let result = (|| {
+        let opts = PackageOptions { segment_duration: segment_duration_secs, protection: Protection::Clear, dash: false, hls: false };
+        let summary = crate::package::package(&movie, &opts, &staging, &|_| {})?;
+        let index = AssetIndex::from_presentation(&summary.presentation, segment_duration_secs);
+        let json = serde_json::to_vec_pretty(&index).map_err(|e| Error::Segment(format!("index: {e}")))?;
+        let path = staging.join(INDEX_FILE);
+        fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+        fs::rename(&staging, asset_dir).map_err(|e| Error::io(asset_dir, e))?;
+        Ok(index)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&staging);
+    }
+    result
+}
+
+fn staging_path(asset_dir: &Path) -> Result<PathBuf> {
+    let name = asset_dir
+        .file_name()
+        .ok_or_else(|| Error::Segment(format!("{}: not a folder name", asset_dir.display())))?
+        .to_string_lossy()
+        .into_owned();
+    let parent = asset_dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    Ok(parent.join(format!(".{name}.ingest-{}", std::process::id())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_round_trips_through_json() {
+        let index = AssetIndex {
+            version: INDEX_VERSION,
+            duration_secs: 10.0,
+            segment_duration_secs: 4.0,
+            tracks: vec![
+                IndexTrack {
+                    id: 1,
+                    name: "video_1".into(),
+                    kind: IndexTrackKind::Video { width: 640, height: 360, frame_rate: Some((25, 1)) },
+                    codecs: "avc1.64001e".into(),
+                    bandwidth: 500_000,
+                    average_bandwidth: 400_000,
+                    timescale: 12800,
+                    segments: vec![[0, 51200], [51200, 51200], [102400, 25600]],
+                },
+                IndexTrack {
+                    id: 2,
+                    name: "audio_2".into(),
+                    kind: IndexTrackKind::Audio { sample_rate: 48000, channels: 2, language: Some("eng".into()) },
+                    codecs: "mp4a.40.2".into(),
+                    bandwidth: 100_000,
+                    average_bandwidth: 96_000,
+                    timescale: 48000,
+                    segments: vec![[0, 192512]],
+                },
+            ],
+        };
+        let json = serde_json::to_string(&index).expect("serialize");
+        let back: AssetIndex = serde_json::from_str(&json).expect("parse");
+        assert_eq!(back, index);
+        let p = index.presentation();
+        assert_eq!(p.tracks[0].init_uri, "video_1/init.mp4");
+        assert_eq!(p.tracks[1].segments.len(), 1);
+        assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn ingest_of_garbage_leaves_nothing() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let src = tmp.path().join("bad.mp4");
+        fs::write(&src, b"this is not an mp4 file at all").expect("write");
+        let dir = tmp.path().join("asset");
+        assert!(ingest(&src, &dir, 4.0).is_err());
+        let left: Vec<_> = fs::read_dir(tmp.path()).expect("read").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("bad.mp4")]);
+    }
+}
