@@ -58,8 +58,14 @@ impl Validate for Asset {
                 Problem::Invalid("must not contain '..' components"),
             ));
         }
-        if !(self.storage.tracks.is_null() || self.storage.tracks.is_array() || self.storage.tracks.is_object()) {
-            return Err(ValidationError::new("storage.tracks", Problem::Invalid("must be a JSON array or object")));
+        if !(self.storage.tracks.is_null()
+            || self.storage.tracks.is_array()
+            || self.storage.tracks.is_object())
+        {
+            return Err(ValidationError::new(
+                "storage.tracks",
+                Problem::Invalid("must be a JSON array or object"),
+            ));
         }
         Ok(())
     }
@@ -97,7 +103,10 @@ mod tests {
             last_modified: None,
             alternate_id: None,
             description: None,
-            storage: AssetStorage { path: "assets/../../etc".into(), tracks: serde_json::Value::Null },
+            storage: AssetStorage {
+                path: "assets/../../etc".into(),
+                tracks: serde_json::Value::Null,
+            },
         };
         assert_eq!(a.validate().unwrap_err().field, "storage.path");
     }

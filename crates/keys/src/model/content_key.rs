@@ -12,7 +12,9 @@
 
 use super::rfc3339_opt;
 use super::secret::{B64, decode_b64};
-use super::validate::{Problem, Validate, ValidationError, validate_name, validate_opt_name, validate_opt_text};
+use super::validate::{
+    Problem, Validate, ValidationError, validate_name, validate_opt_name, validate_opt_text,
+};
 use base64::Engine as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
@@ -61,9 +63,17 @@ impl ContentKeyValue {
     /// From a slice that must be exactly 16 bytes. The error names `field`
     /// and the length, never the bytes.
     pub fn from_slice(field: &str, bytes: &[u8]) -> Result<Self, ValidationError> {
-        <[u8; 16]>::try_from(bytes).map(ContentKeyValue).map_err(|_| {
-            ValidationError::new(field, Problem::Length { expected: "16 bytes", actual: bytes.len() })
-        })
+        <[u8; 16]>::try_from(bytes)
+            .map(ContentKeyValue)
+            .map_err(|_| {
+                ValidationError::new(
+                    field,
+                    Problem::Length {
+                        expected: "16 bytes",
+                        actual: bytes.len(),
+                    },
+                )
+            })
     }
 
     /// The key itself: call only where it is used (encryption, key delivery,
@@ -75,7 +85,11 @@ impl ContentKeyValue {
 
 impl PartialEq for ContentKeyValue {
     fn eq(&self, other: &Self) -> bool {
-        self.0.iter().zip(other.0.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
     }
 }
 impl Eq for ContentKeyValue {}
@@ -102,9 +116,14 @@ impl<'de> Deserialize<'de> for ContentKeyValue {
         let decoded = decode_b64::<D::Error>(&s);
         s.zeroize();
         let mut bytes = decoded?;
-        let r = <[u8; 16]>::try_from(bytes.as_slice()).map(ContentKeyValue).map_err(|_| {
-            serde::de::Error::custom(format!("a content key value must be 16 bytes, got {}", bytes.len()))
-        });
+        let r = <[u8; 16]>::try_from(bytes.as_slice())
+            .map(ContentKeyValue)
+            .map_err(|_| {
+                serde::de::Error::custom(format!(
+                    "a content key value must be 16 bytes, got {}",
+                    bytes.len()
+                ))
+            });
         bytes.zeroize();
         r
     }
@@ -165,7 +184,10 @@ impl ContentKeyInput {
         let value = match self.value {
             Some(v) => v,
             None => ContentKeyValue::random().map_err(|_| {
-                ValidationError::new("value", Problem::Invalid("no random key could be generated"))
+                ValidationError::new(
+                    "value",
+                    Problem::Invalid("no random key could be generated"),
+                )
             })?,
         };
         let k = ContentKeyWithValue {
@@ -189,7 +211,10 @@ impl Validate for ContentKey {
     fn validate(&self) -> Result<(), ValidationError> {
         validate_name("name", &self.name)?;
         if self.key_id.is_nil() {
-            return Err(ValidationError::new("keyId", Problem::Invalid("must not be the nil UUID")));
+            return Err(ValidationError::new(
+                "keyId",
+                Problem::Invalid("must not be the nil UUID"),
+            ));
         }
         validate_opt_text("label", self.label.as_deref(), 260)?;
         validate_opt_name("policyName", self.policy_name.as_deref())
@@ -200,7 +225,10 @@ impl Validate for ContentKeyWithValue {
     fn validate(&self) -> Result<(), ValidationError> {
         self.key.validate()?;
         if self.value.expose().iter().all(|&b| b == 0) {
-            return Err(ValidationError::new("value", Problem::Invalid("must not be all zero bytes")));
+            return Err(ValidationError::new(
+                "value",
+                Problem::Invalid("must not be all zero bytes"),
+            ));
         }
         Ok(())
     }
@@ -225,7 +253,9 @@ mod tests {
                 created: None,
                 last_modified: None,
             },
-            value: ContentKeyValue::new(*b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff"),
+            value: ContentKeyValue::new(
+                *b"\x00\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\xff",
+            ),
         };
         let meta = serde_json::to_value(&k.key).unwrap();
         assert_eq!(
@@ -233,7 +263,10 @@ mod tests {
             serde_json::json!({"name":"k1","keyId":KID,"type":"CommonEncryption","label":"cencDefaultKey","policyName":"PolicyWithMultipleOptions"})
         );
         let debug = format!("{k:?}");
-        assert!(!debug.contains("0, 17, 34") && !debug.contains("00112233"), "{debug}");
+        assert!(
+            !debug.contains("0, 17, 34") && !debug.contains("00112233"),
+            "{debug}"
+        );
         // With value: only on request, base64.
         let with = serde_json::to_value(&k).unwrap();
         assert_eq!(with["value"], "ABEiM0RVZneImaq7zN3u/w==");
@@ -243,7 +276,9 @@ mod tests {
 
     #[test]
     fn value_must_be_16_bytes() {
-        let json = format!(r#"{{"name":"k","keyId":"{KID}","type":"EnvelopeEncryption","value":"ABEiM0RVZneImaq7zN3u"}}"#);
+        let json = format!(
+            r#"{{"name":"k","keyId":"{KID}","type":"EnvelopeEncryption","value":"ABEiM0RVZneImaq7zN3u"}}"#
+        );
         let e = from_json::<ContentKeyWithValue>(&json).unwrap_err();
         assert!(e.message.contains("16 bytes, got 15"), "{e}");
         assert!(ContentKeyValue::from_slice("value", &[1; 17]).is_err());
@@ -251,16 +286,23 @@ mod tests {
 
     #[test]
     fn unknown_type_and_bad_uuid_rejected() {
-        let e = from_json::<ContentKey>(&format!(r#"{{"name":"k","keyId":"{KID}","type":"Rot13"}}"#)).unwrap_err();
+        let e =
+            from_json::<ContentKey>(&format!(r#"{{"name":"k","keyId":"{KID}","type":"Rot13"}}"#))
+                .unwrap_err();
         assert_eq!(e.path, "type");
-        let e = from_json::<ContentKey>(r#"{"name":"k","keyId":"not-a-uuid","type":"CommonEncryption"}"#).unwrap_err();
+        let e = from_json::<ContentKey>(
+            r#"{"name":"k","keyId":"not-a-uuid","type":"CommonEncryption"}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.path, "keyId");
     }
 
     #[test]
     fn input_generates_missing_parts() {
-        let a: ContentKeyInput = from_json(r#"{"name":"gen","type":"EnvelopeEncryption"}"#).unwrap();
-        let b: ContentKeyInput = from_json(r#"{"name":"gen","type":"EnvelopeEncryption"}"#).unwrap();
+        let a: ContentKeyInput =
+            from_json(r#"{"name":"gen","type":"EnvelopeEncryption"}"#).unwrap();
+        let b: ContentKeyInput =
+            from_json(r#"{"name":"gen","type":"EnvelopeEncryption"}"#).unwrap();
         let (a, b) = (a.into_content_key().unwrap(), b.into_content_key().unwrap());
         assert_ne!(a.key.key_id, b.key.key_id);
         assert_ne!(a.value, b.value);
@@ -269,14 +311,32 @@ mod tests {
 
     #[test]
     fn validation_names_fields() {
-        let zero = format!(r#"{{"name":"k","keyId":"{KID}","type":"CommonEncryption","value":"AAAAAAAAAAAAAAAAAAAAAA=="}}"#);
+        let zero = format!(
+            r#"{{"name":"k","keyId":"{KID}","type":"CommonEncryption","value":"AAAAAAAAAAAAAAAAAAAAAA=="}}"#
+        );
         match parse_valid::<ContentKeyWithValue>(&zero) {
             Err(crate::model::ModelError::Invalid(e)) => assert_eq!(e.field, "value"),
             other => panic!("{other:?}"),
         }
         let nil = r#"{"name":"k","keyId":"00000000-0000-0000-0000-000000000000","type":"CommonEncryption"}"#;
-        assert_eq!(from_json::<ContentKey>(nil).unwrap().validate().unwrap_err().field, "keyId");
-        let bad_policy = format!(r#"{{"name":"k","keyId":"{KID}","type":"CommonEncryption","policyName":"a b"}}"#);
-        assert_eq!(from_json::<ContentKey>(&bad_policy).unwrap().validate().unwrap_err().field, "policyName");
+        assert_eq!(
+            from_json::<ContentKey>(nil)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .field,
+            "keyId"
+        );
+        let bad_policy = format!(
+            r#"{{"name":"k","keyId":"{KID}","type":"CommonEncryption","policyName":"a b"}}"#
+        );
+        assert_eq!(
+            from_json::<ContentKey>(&bad_policy)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .field,
+            "policyName"
+        );
     }
 }

@@ -16,8 +16,8 @@
 use super::rfc3339_opt;
 use super::secret::{SecretBytes, SecretString, b64_bytes};
 use super::validate::{
-    MAX_TEXT_LEN, Problem, Validate, ValidationError, nested, validate_iso_duration,
-    validate_name, validate_opt_text, validate_opt_url, validate_range, validate_text,
+    MAX_TEXT_LEN, Problem, Validate, ValidationError, nested, validate_iso_duration, validate_name,
+    validate_opt_text, validate_opt_url, validate_range, validate_text,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -106,21 +106,31 @@ fn validate_license_server(
 ) -> Result<(), ValidationError> {
     validate_opt_url("licenseServerUrl", url)?;
     if !headers.is_empty() && url.is_none() {
-        return Err(ValidationError::new("licenseServerHeaders", Problem::Invalid("needs licenseServerUrl")));
+        return Err(ValidationError::new(
+            "licenseServerHeaders",
+            Problem::Invalid("needs licenseServerUrl"),
+        ));
     }
     if headers.0.len() > 32 {
-        return Err(ValidationError::new("licenseServerHeaders", Problem::TooMany { max: 32 }));
+        return Err(ValidationError::new(
+            "licenseServerHeaders",
+            Problem::TooMany { max: 32 },
+        ));
     }
     for (name, value) in &headers.0 {
         // RFC 9110 §5.1 field-name = token; values without CR/LF/NUL (no
         // header injection into the upstream request).
         let token = !name.is_empty()
             && name.len() <= 128
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !token {
             return Err(ValidationError::new(
                 "licenseServerHeaders",
-                Problem::InvalidCharacters { allowed: "RFC 9110 token characters in header names" },
+                Problem::InvalidCharacters {
+                    allowed: "RFC 9110 token characters in header names",
+                },
             ));
         }
         let v = value.expose();
@@ -201,7 +211,9 @@ pub enum PlayReadyUnknownOutputPassingOption {
 pub enum PlayReadyContentKeyLocation {
     #[serde(rename = "#Microsoft.Media.ContentKeyPolicyPlayReadyContentEncryptionKeyFromHeader")]
     FromHeader,
-    #[serde(rename = "#Microsoft.Media.ContentKeyPolicyPlayReadyContentEncryptionKeyFromKeyIdentifier")]
+    #[serde(
+        rename = "#Microsoft.Media.ContentKeyPolicyPlayReadyContentEncryptionKeyFromKeyIdentifier"
+    )]
     FromKeyIdentifier {
         #[serde(rename = "keyId")]
         key_id: Uuid,
@@ -404,18 +416,30 @@ impl ContentKeyPolicy {
         let mut p = self.clone();
         for o in &mut p.options {
             match &mut o.configuration {
-                ContentKeyPolicyConfiguration::Widevine(c) => blank_headers(&mut c.license_server_headers),
-                ContentKeyPolicyConfiguration::PlayReady(c) => blank_headers(&mut c.license_server_headers),
+                ContentKeyPolicyConfiguration::Widevine(c) => {
+                    blank_headers(&mut c.license_server_headers)
+                }
+                ContentKeyPolicyConfiguration::PlayReady(c) => {
+                    blank_headers(&mut c.license_server_headers)
+                }
                 ContentKeyPolicyConfiguration::FairPlay(c) => {
                     c.ask = c.ask.as_ref().map(|_| SecretBytes::default());
                     c.fair_play_pfx = c.fair_play_pfx.as_ref().map(|_| SecretString::default());
-                    c.fair_play_pfx_password = c.fair_play_pfx_password.as_ref().map(|_| SecretString::default());
+                    c.fair_play_pfx_password = c
+                        .fair_play_pfx_password
+                        .as_ref()
+                        .map(|_| SecretString::default());
                     blank_headers(&mut c.license_server_headers);
                 }
-                ContentKeyPolicyConfiguration::ClearKey | ContentKeyPolicyConfiguration::Unknown => {}
+                ContentKeyPolicyConfiguration::ClearKey
+                | ContentKeyPolicyConfiguration::Unknown => {}
             }
             if let ContentKeyPolicyRestriction::Token(t) = &mut o.restriction {
-                for k in t.primary_verification_key.iter_mut().chain(t.alternate_verification_keys.iter_mut()) {
+                for k in t
+                    .primary_verification_key
+                    .iter_mut()
+                    .chain(t.alternate_verification_keys.iter_mut())
+                {
                     if let TokenKey::Symmetric(s) = k {
                         s.key_value = SecretBytes::default();
                     }
@@ -440,7 +464,10 @@ impl Validate for ContentKeyPolicy {
             return Err(ValidationError::new("options", Problem::Empty));
         }
         if self.options.len() > MAX_OPTIONS {
-            return Err(ValidationError::new("options", Problem::TooMany { max: MAX_OPTIONS }));
+            return Err(ValidationError::new(
+                "options",
+                Problem::TooMany { max: MAX_OPTIONS },
+            ));
         }
         for (i, o) in self.options.iter().enumerate() {
             nested(&format!("options[{i}]"), o.validate())?;
@@ -486,16 +513,25 @@ impl Validate for ContentKeyPolicyConfiguration {
                 if c.licenses.is_empty() && c.license_server_url.is_none() {
                     return Err(ValidationError::new(
                         "licenses",
-                        Problem::Invalid("needs at least one license unless licenseServerUrl is set"),
+                        Problem::Invalid(
+                            "needs at least one license unless licenseServerUrl is set",
+                        ),
                     ));
                 }
                 if c.licenses.len() > MAX_OPTIONS {
-                    return Err(ValidationError::new("licenses", Problem::TooMany { max: MAX_OPTIONS }));
+                    return Err(ValidationError::new(
+                        "licenses",
+                        Problem::TooMany { max: MAX_OPTIONS },
+                    ));
                 }
                 for (i, l) in c.licenses.iter().enumerate() {
                     nested(&format!("licenses[{i}]"), l.validate())?;
                 }
-                validate_opt_text("responseCustomData", c.response_custom_data.as_deref(), MAX_TEXT_LEN)?;
+                validate_opt_text(
+                    "responseCustomData",
+                    c.response_custom_data.as_deref(),
+                    MAX_TEXT_LEN,
+                )?;
                 validate_license_server(c.license_server_url.as_deref(), &c.license_server_headers)
             }
             ContentKeyPolicyConfiguration::FairPlay(c) => c.validate(),
@@ -506,18 +542,30 @@ impl Validate for ContentKeyPolicyConfiguration {
 impl Validate for PlayReadyLicense {
     fn validate(&self) -> Result<(), ValidationError> {
         if self.security_level == Some(PlayReadySecurityLevel::Unknown) {
-            return Err(ValidationError::new("securityLevel", Problem::Unsupported("Unknown")));
+            return Err(ValidationError::new(
+                "securityLevel",
+                Problem::Unsupported("Unknown"),
+            ));
         }
         if self.license_type == PlayReadyLicenseType::Unknown {
-            return Err(ValidationError::new("licenseType", Problem::Unsupported("Unknown")));
+            return Err(ValidationError::new(
+                "licenseType",
+                Problem::Unsupported("Unknown"),
+            ));
         }
         if self.content_type == PlayReadyContentType::Unknown {
-            return Err(ValidationError::new("contentType", Problem::Unsupported("Unknown")));
+            return Err(ValidationError::new(
+                "contentType",
+                Problem::Unsupported("Unknown"),
+            ));
         }
-        if let (Some(b), Some(e)) = (self.begin_date, self.expiration_date) {
-            if e <= b {
-                return Err(ValidationError::new("expirationDate", Problem::Invalid("must be after beginDate")));
-            }
+        if let (Some(b), Some(e)) = (self.begin_date, self.expiration_date)
+            && e <= b
+        {
+            return Err(ValidationError::new(
+                "expirationDate",
+                Problem::Invalid("must be after beginDate"),
+            ));
         }
         for (field, v) in [
             ("relativeBeginDate", &self.relative_begin_date),
@@ -528,10 +576,14 @@ impl Validate for PlayReadyLicense {
                 validate_iso_duration(field, d)?;
             }
         }
-        if let PlayReadyContentKeyLocation::FromKeyIdentifier { key_id } = &self.content_key_location {
-            if key_id.is_nil() {
-                return Err(ValidationError::new("contentKeyLocation.keyId", Problem::Invalid("must not be the nil UUID")));
-            }
+        if let PlayReadyContentKeyLocation::FromKeyIdentifier { key_id } =
+            &self.content_key_location
+            && key_id.is_nil()
+        {
+            return Err(ValidationError::new(
+                "contentKeyLocation.keyId",
+                Problem::Invalid("must not be the nil UUID"),
+            ));
         }
         if let Some(r) = &self.play_right {
             nested("playRight", r.validate())?;
@@ -547,7 +599,10 @@ impl Validate for PlayReadyPlayRight {
         }
         for (field, v) in [
             ("scmsRestriction", self.scms_restriction),
-            ("agcAndColorStripeRestriction", self.agc_and_color_stripe_restriction),
+            (
+                "agcAndColorStripeRestriction",
+                self.agc_and_color_stripe_restriction,
+            ),
         ] {
             if let Some(v) = v {
                 validate_range(field, v.into(), 0, 3)?;
@@ -561,7 +616,9 @@ impl Validate for PlayReadyPlayRight {
                 3,
             )?;
         }
-        if self.allow_passing_video_content_to_unknown_output == PlayReadyUnknownOutputPassingOption::Unknown {
+        if self.allow_passing_video_content_to_unknown_output
+            == PlayReadyUnknownOutputPassingOption::Unknown
+        {
             return Err(ValidationError::new(
                 "allowPassingVideoContentToUnknownOutput",
                 Problem::Unsupported("Unknown"),
@@ -569,11 +626,23 @@ impl Validate for PlayReadyPlayRight {
         }
         // PlayReady Compliance Rules: output protection levels are 100..=500.
         for (field, v) in [
-            ("uncompressedDigitalVideoOpl", self.uncompressed_digital_video_opl),
-            ("compressedDigitalVideoOpl", self.compressed_digital_video_opl),
+            (
+                "uncompressedDigitalVideoOpl",
+                self.uncompressed_digital_video_opl,
+            ),
+            (
+                "compressedDigitalVideoOpl",
+                self.compressed_digital_video_opl,
+            ),
             ("analogVideoOpl", self.analog_video_opl),
-            ("compressedDigitalAudioOpl", self.compressed_digital_audio_opl),
-            ("uncompressedDigitalAudioOpl", self.uncompressed_digital_audio_opl),
+            (
+                "compressedDigitalAudioOpl",
+                self.compressed_digital_audio_opl,
+            ),
+            (
+                "uncompressedDigitalAudioOpl",
+                self.uncompressed_digital_audio_opl,
+            ),
         ] {
             if let Some(v) = v {
                 validate_range(field, v.into(), 100, 500)?;
@@ -586,19 +655,43 @@ impl Validate for PlayReadyPlayRight {
 impl Validate for FairPlayConfiguration {
     fn validate(&self) -> Result<(), ValidationError> {
         if self.rental_and_lease_key_type == FairPlayRentalAndLeaseKeyType::Unknown {
-            return Err(ValidationError::new("rentalAndLeaseKeyType", Problem::Unsupported("Unknown")));
+            return Err(ValidationError::new(
+                "rentalAndLeaseKeyType",
+                Problem::Unsupported("Unknown"),
+            ));
         }
-        validate_range("rentalDuration", self.rental_duration, 0, i64::from(u32::MAX))?;
+        validate_range(
+            "rentalDuration",
+            self.rental_duration,
+            0,
+            i64::from(u32::MAX),
+        )?;
         if let Some(o) = &self.offline_rental_configuration {
-            validate_range("offlineRentalConfiguration.playbackDurationSeconds", o.playback_duration_seconds, 0, i64::from(u32::MAX))?;
-            validate_range("offlineRentalConfiguration.storageDurationSeconds", o.storage_duration_seconds, 0, i64::from(u32::MAX))?;
+            validate_range(
+                "offlineRentalConfiguration.playbackDurationSeconds",
+                o.playback_duration_seconds,
+                0,
+                i64::from(u32::MAX),
+            )?;
+            validate_range(
+                "offlineRentalConfiguration.storageDurationSeconds",
+                o.storage_duration_seconds,
+                0,
+                i64::from(u32::MAX),
+            )?;
         }
         if self.license_server_url.is_none() {
             // Without an upstream KSM, castguard needs the credentials itself.
             match &self.ask {
                 None => return Err(ValidationError::new("ask", Problem::Required)),
                 Some(a) if a.len() != 16 => {
-                    return Err(ValidationError::new("ask", Problem::Length { expected: "16 bytes", actual: a.len() }));
+                    return Err(ValidationError::new(
+                        "ask",
+                        Problem::Length {
+                            expected: "16 bytes",
+                            actual: a.len(),
+                        },
+                    ));
                 }
                 Some(_) => {}
             }
@@ -606,14 +699,26 @@ impl Validate for FairPlayConfiguration {
                 return Err(ValidationError::new("fairPlayPfx", Problem::Required));
             }
             if self.fair_play_pfx_password.is_none() {
-                return Err(ValidationError::new("fairPlayPfxPassword", Problem::Required));
+                return Err(ValidationError::new(
+                    "fairPlayPfxPassword",
+                    Problem::Required,
+                ));
             }
-        } else if let Some(a) = &self.ask {
-            if a.len() != 16 {
-                return Err(ValidationError::new("ask", Problem::Length { expected: "16 bytes", actual: a.len() }));
-            }
+        } else if let Some(a) = &self.ask
+            && a.len() != 16
+        {
+            return Err(ValidationError::new(
+                "ask",
+                Problem::Length {
+                    expected: "16 bytes",
+                    actual: a.len(),
+                },
+            ));
         }
-        validate_license_server(self.license_server_url.as_deref(), &self.license_server_headers)
+        validate_license_server(
+            self.license_server_url.as_deref(),
+            &self.license_server_headers,
+        )
     }
 }
 
@@ -635,17 +740,28 @@ impl Validate for TokenRestriction {
         validate_text("issuer", &self.issuer, 2048)?;
         validate_text("audience", &self.audience, 2048)?;
         if self.restriction_token_type == TokenType::Unknown {
-            return Err(ValidationError::new("restrictionTokenType", Problem::Unsupported("Unknown")));
+            return Err(ValidationError::new(
+                "restrictionTokenType",
+                Problem::Unsupported("Unknown"),
+            ));
         }
-        validate_opt_url("openIdConnectDiscoveryDocument", self.open_id_connect_discovery_document.as_deref())?;
-        if self.open_id_connect_discovery_document.is_some() && self.restriction_token_type != TokenType::Jwt {
+        validate_opt_url(
+            "openIdConnectDiscoveryDocument",
+            self.open_id_connect_discovery_document.as_deref(),
+        )?;
+        if self.open_id_connect_discovery_document.is_some()
+            && self.restriction_token_type != TokenType::Jwt
+        {
             return Err(ValidationError::new(
                 "openIdConnectDiscoveryDocument",
                 Problem::Invalid("requires restrictionTokenType Jwt"),
             ));
         }
         match &self.primary_verification_key {
-            Some(k) => nested("primaryVerificationKey", k.validate(self.restriction_token_type))?,
+            Some(k) => nested(
+                "primaryVerificationKey",
+                k.validate(self.restriction_token_type),
+            )?,
             None if self.open_id_connect_discovery_document.is_none() => {
                 return Err(ValidationError::new(
                     "primaryVerificationKey",
@@ -655,20 +771,42 @@ impl Validate for TokenRestriction {
             None => {}
         }
         if self.alternate_verification_keys.len() > MAX_TOKEN_KEYS {
-            return Err(ValidationError::new("alternateVerificationKeys", Problem::TooMany { max: MAX_TOKEN_KEYS }));
+            return Err(ValidationError::new(
+                "alternateVerificationKeys",
+                Problem::TooMany {
+                    max: MAX_TOKEN_KEYS,
+                },
+            ));
         }
         for (i, k) in self.alternate_verification_keys.iter().enumerate() {
-            nested(&format!("alternateVerificationKeys[{i}]"), k.validate(self.restriction_token_type))?;
+            nested(
+                &format!("alternateVerificationKeys[{i}]"),
+                k.validate(self.restriction_token_type),
+            )?;
         }
         if self.required_claims.len() > MAX_TOKEN_KEYS {
-            return Err(ValidationError::new("requiredClaims", Problem::TooMany { max: MAX_TOKEN_KEYS }));
+            return Err(ValidationError::new(
+                "requiredClaims",
+                Problem::TooMany {
+                    max: MAX_TOKEN_KEYS,
+                },
+            ));
         }
         for (i, c) in self.required_claims.iter().enumerate() {
             match &c.claim_type {
-                None => return Err(ValidationError::new(format!("requiredClaims[{i}].claimType"), Problem::Required)),
+                None => {
+                    return Err(ValidationError::new(
+                        format!("requiredClaims[{i}].claimType"),
+                        Problem::Required,
+                    ));
+                }
                 Some(t) => validate_text(&format!("requiredClaims[{i}].claimType"), t, 256)?,
             }
-            validate_opt_text(&format!("requiredClaims[{i}].claimValue"), c.claim_value.as_deref(), MAX_TEXT_LEN)?;
+            validate_opt_text(
+                &format!("requiredClaims[{i}].claimValue"),
+                c.claim_value.as_deref(),
+                MAX_TEXT_LEN,
+            )?;
         }
         Ok(())
     }
@@ -681,38 +819,68 @@ impl TokenKey {
                 if k.key_value.len() < MIN_SYMMETRIC_KEY_LEN {
                     return Err(ValidationError::new(
                         "keyValue",
-                        Problem::Length { expected: "at least 16 bytes", actual: k.key_value.len() },
+                        Problem::Length {
+                            expected: "at least 16 bytes",
+                            actual: k.key_value.len(),
+                        },
                     ));
                 }
                 if k.key_value.len() > 1024 {
-                    return Err(ValidationError::new("keyValue", Problem::Length { expected: "at most 1024 bytes", actual: k.key_value.len() }));
+                    return Err(ValidationError::new(
+                        "keyValue",
+                        Problem::Length {
+                            expected: "at most 1024 bytes",
+                            actual: k.key_value.len(),
+                        },
+                    ));
                 }
                 Ok(())
             }
             TokenKey::Rsa(k) => {
                 if token_type == TokenType::Swt {
-                    return Err(ValidationError::new("@odata.type", Problem::Unsupported("SWT tokens are HMAC-signed: use a symmetric key")));
+                    return Err(ValidationError::new(
+                        "@odata.type",
+                        Problem::Unsupported("SWT tokens are HMAC-signed: use a symmetric key"),
+                    ));
                 }
                 let modulus = strip_leading_zeros(&k.modulus);
                 if modulus.len() < MIN_RSA_MODULUS_LEN || modulus.len() > 1024 {
                     return Err(ValidationError::new(
                         "modulus",
-                        Problem::Length { expected: "2048 to 8192 bits", actual: modulus.len() },
+                        Problem::Length {
+                            expected: "2048 to 8192 bits",
+                            actual: modulus.len(),
+                        },
                     ));
                 }
                 let exponent = strip_leading_zeros(&k.exponent);
                 if exponent.is_empty() || exponent.len() > 8 {
-                    return Err(ValidationError::new("exponent", Problem::Length { expected: "1 to 8 bytes", actual: exponent.len() }));
+                    return Err(ValidationError::new(
+                        "exponent",
+                        Problem::Length {
+                            expected: "1 to 8 bytes",
+                            actual: exponent.len(),
+                        },
+                    ));
                 }
                 Ok(())
             }
             TokenKey::X509Certificate(k) => {
                 if token_type == TokenType::Swt {
-                    return Err(ValidationError::new("@odata.type", Problem::Unsupported("SWT tokens are HMAC-signed: use a symmetric key")));
+                    return Err(ValidationError::new(
+                        "@odata.type",
+                        Problem::Unsupported("SWT tokens are HMAC-signed: use a symmetric key"),
+                    ));
                 }
                 // DER SEQUENCE tag; full parsing is the token validator's job.
-                if k.raw_body.len() < 64 || k.raw_body.len() > 65536 || k.raw_body.first() != Some(&0x30) {
-                    return Err(ValidationError::new("rawBody", Problem::Invalid("must be a DER X.509 certificate")));
+                if k.raw_body.len() < 64
+                    || k.raw_body.len() > 65536
+                    || k.raw_body.first() != Some(&0x30)
+                {
+                    return Err(ValidationError::new(
+                        "rawBody",
+                        Problem::Invalid("must be a DER X.509 certificate"),
+                    ));
                 }
                 Ok(())
             }
@@ -728,7 +896,7 @@ fn strip_leading_zeros(b: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{from_json, parse_valid, ModelError};
+    use crate::model::{ModelError, from_json, parse_valid};
 
     /// The v3 "policy with multiple options" example (ContentKeyPolicies_Get
     /// with secrets), with a 32-byte symmetric key instead of its 2-byte "AAA=".
@@ -815,12 +983,24 @@ mod tests {
     fn v3_multi_option_round_trip() {
         let p: ContentKeyPolicy = parse_valid(MULTI).unwrap();
         assert_eq!(p.options.len(), 2);
-        let ContentKeyPolicyRestriction::Token(t) = &p.options[0].restriction else { panic!() };
-        assert_eq!(t.required_claims[1].claim_value.as_deref(), Some("Widevine"));
-        let Some(TokenKey::Symmetric(k)) = &t.primary_verification_key else { panic!() };
+        let ContentKeyPolicyRestriction::Token(t) = &p.options[0].restriction else {
+            panic!()
+        };
+        assert_eq!(
+            t.required_claims[1].claim_value.as_deref(),
+            Some("Widevine")
+        );
+        let Some(TokenKey::Symmetric(k)) = &t.primary_verification_key else {
+            panic!()
+        };
         assert_eq!(k.key_value.expose(), b"secret-hmac-key-for-tests-012345");
-        let ContentKeyPolicyConfiguration::Widevine(w) = &p.options[1].configuration else { panic!() };
-        assert_eq!(w.license_server_url.as_deref(), Some("https://license.widevine.example/proxy"));
+        let ContentKeyPolicyConfiguration::Widevine(w) = &p.options[1].configuration else {
+            panic!()
+        };
+        assert_eq!(
+            w.license_server_url.as_deref(),
+            Some("https://license.widevine.example/proxy")
+        );
 
         // Same JSON values after a round trip (key order aside).
         let again = serde_json::to_value(&p).unwrap();
@@ -829,7 +1009,10 @@ mod tests {
 
         // Debug leaks neither the HMAC key nor the upstream header value.
         let debug = format!("{p:?}");
-        assert!(!debug.contains("upstream-secret") && !debug.contains("secret-hmac"), "{debug}");
+        assert!(
+            !debug.contains("upstream-secret") && !debug.contains("secret-hmac"),
+            "{debug}"
+        );
         assert!(debug.contains("X-Api-Key"));
     }
 
@@ -837,16 +1020,24 @@ mod tests {
     fn without_secrets_blanks_them() {
         let p: ContentKeyPolicy = from_json(MULTI).unwrap();
         let json = serde_json::to_string(&p.without_secrets()).unwrap();
-        assert!(!json.contains("c2VjcmV0") && !json.contains("upstream-secret"), "{json}");
+        assert!(
+            !json.contains("c2VjcmV0") && !json.contains("upstream-secret"),
+            "{json}"
+        );
         assert!(json.contains("X-Api-Key"));
     }
 
     #[test]
     fn v3_playready_round_trip() {
         let p: ContentKeyPolicy = parse_valid(PLAYREADY).unwrap();
-        let ContentKeyPolicyConfiguration::PlayReady(c) = &p.options[0].configuration else { panic!() };
+        let ContentKeyPolicyConfiguration::PlayReady(c) = &p.options[0].configuration else {
+            panic!()
+        };
         assert_eq!(c.licenses[0].license_type, PlayReadyLicenseType::Persistent);
-        assert_eq!(c.licenses[0].content_key_location, PlayReadyContentKeyLocation::FromHeader);
+        assert_eq!(
+            c.licenses[0].content_key_location,
+            PlayReadyContentKeyLocation::FromHeader
+        );
         let original: serde_json::Value = serde_json::from_str(PLAYREADY).unwrap();
         let again = serde_json::to_value(&p).unwrap();
         // v3 writes fractional seconds as given; time prints "2017-10-16T18:22:53.46Z" too.
@@ -858,7 +1049,10 @@ mod tests {
         assert!(parse_valid::<ContentKeyPolicy>(&rsa_json(256)).is_ok());
         match parse_valid::<ContentKeyPolicy>(&rsa_json(128)) {
             Err(ModelError::Invalid(e)) => {
-                assert_eq!(e.field, "options[0].restriction.primaryVerificationKey.modulus")
+                assert_eq!(
+                    e.field,
+                    "options[0].restriction.primaryVerificationKey.modulus"
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -868,38 +1062,74 @@ mod tests {
     fn weak_symmetric_key_and_missing_issuer_named() {
         // The 2-byte key of the v3 example is refused.
         let weak = MULTI.replace("c2VjcmV0LWhtYWMta2V5LWZvci10ZXN0cy0wMTIzNDU=", "AAA=");
-        let e = from_json::<ContentKeyPolicy>(&weak).unwrap().validate().unwrap_err();
-        assert_eq!(e.field, "options[0].restriction.primaryVerificationKey.keyValue");
+        let e = from_json::<ContentKeyPolicy>(&weak)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            e.field,
+            "options[0].restriction.primaryVerificationKey.keyValue"
+        );
         let no_issuer = MULTI.replace(r#""issuer": "http://testacs""#, r#""issuer": """#);
-        let e = from_json::<ContentKeyPolicy>(&no_issuer).unwrap().validate().unwrap_err();
-        assert_eq!(e.to_string(), "options[0].restriction.issuer: must not be empty");
+        let e = from_json::<ContentKeyPolicy>(&no_issuer)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "options[0].restriction.issuer: must not be empty"
+        );
     }
 
     #[test]
     fn unknown_enum_values_and_types_rejected() {
-        let e = from_json::<ContentKeyPolicy>(&MULTI.replace(r#""Jwt""#, r#""Paseto""#)).unwrap_err();
+        let e =
+            from_json::<ContentKeyPolicy>(&MULTI.replace(r#""Jwt""#, r#""Paseto""#)).unwrap_err();
         // Inside an `@odata.type`-tagged object serde buffers the content, so
         // the path stops at the tagged object; the message names the value.
         assert_eq!(e.path, "options[0].restriction");
         assert!(e.message.contains("Paseto"), "{e}");
-        let e = from_json::<ContentKeyPolicy>(&MULTI.replace("ContentKeyPolicySymmetricTokenKey", "ContentKeyPolicyEcTokenKey")).unwrap_err();
+        let e = from_json::<ContentKeyPolicy>(&MULTI.replace(
+            "ContentKeyPolicySymmetricTokenKey",
+            "ContentKeyPolicyEcTokenKey",
+        ))
+        .unwrap_err();
         assert_eq!(e.path, "options[0].restriction");
         assert!(e.message.contains("ContentKeyPolicyEcTokenKey"), "{e}");
-        let e = from_json::<ContentKeyPolicy>(&MULTI.replace("ContentKeyPolicyWidevineConfiguration", "ContentKeyPolicyWideVineConfiguration")).unwrap_err();
+        let e = from_json::<ContentKeyPolicy>(&MULTI.replace(
+            "ContentKeyPolicyWidevineConfiguration",
+            "ContentKeyPolicyWideVineConfiguration",
+        ))
+        .unwrap_err();
         assert_eq!(e.path, "options[1].configuration.@odata.type");
         // "Unknown" parses (v3 emits it) but does not validate.
-        let unknown = MULTI.replace("ContentKeyPolicyOpenRestriction", "ContentKeyPolicyUnknownRestriction");
-        let e = from_json::<ContentKeyPolicy>(&unknown).unwrap().validate().unwrap_err();
+        let unknown = MULTI.replace(
+            "ContentKeyPolicyOpenRestriction",
+            "ContentKeyPolicyUnknownRestriction",
+        );
+        let e = from_json::<ContentKeyPolicy>(&unknown)
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "options[1].restriction.@odata.type");
-        let e = from_json::<ContentKeyPolicy>(&MULTI.replace(r#""Jwt""#, r#""Unknown""#)).unwrap().validate().unwrap_err();
+        let e = from_json::<ContentKeyPolicy>(&MULTI.replace(r#""Jwt""#, r#""Unknown""#))
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "options[0].restriction.restrictionTokenType");
     }
 
     #[test]
     fn header_injection_refused() {
         let inj = MULTI.replace("upstream-secret-123", "x\\r\\nHost: evil");
-        let e = from_json::<ContentKeyPolicy>(&inj).unwrap().validate().unwrap_err();
-        assert_eq!(e.field, "options[1].configuration.licenseServerHeaders.X-Api-Key");
+        let e = from_json::<ContentKeyPolicy>(&inj)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            e.field,
+            "options[1].configuration.licenseServerHeaders.X-Api-Key"
+        );
         assert!(!e.to_string().contains("evil"));
     }
 
@@ -910,7 +1140,10 @@ mod tests {
           "restrictionTokenType":"Jwt","openIdConnectDiscoveryDocument":"https://idp.example/.well-known/openid-configuration"}}]}"##;
         assert!(parse_valid::<ContentKeyPolicy>(json).is_ok());
         let no_keys = json.replace(r#","openIdConnectDiscoveryDocument":"https://idp.example/.well-known/openid-configuration""#, "");
-        let e = from_json::<ContentKeyPolicy>(&no_keys).unwrap().validate().unwrap_err();
+        let e = from_json::<ContentKeyPolicy>(&no_keys)
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "options[0].restriction.primaryVerificationKey");
     }
 
@@ -919,20 +1152,30 @@ mod tests {
         let base = r##"{"name":"fp","options":[{"configuration":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyFairPlayConfiguration",
             "rentalAndLeaseKeyType":"PersistentUnlimited","rentalDuration":2249 CFG},
             "restriction":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]}"##;
-        let e = from_json::<ContentKeyPolicy>(&base.replace(" CFG", "")).unwrap().validate().unwrap_err();
+        let e = from_json::<ContentKeyPolicy>(&base.replace(" CFG", ""))
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "options[0].configuration.ask");
-        let creds = r#","ask":"AAECAwQFBgcICQoLDA0ODw==","fairPlayPfx":"UEZY","fairPlayPfxPassword":"pw""#;
+        let creds =
+            r#","ask":"AAECAwQFBgcICQoLDA0ODw==","fairPlayPfx":"UEZY","fairPlayPfxPassword":"pw""#;
         let p: ContentKeyPolicy = parse_valid(&base.replace(" CFG", creds)).unwrap();
         assert!(!format!("{p:?}").contains("\"pw\""));
         let upstream = r#","licenseServerUrl":"https://ksm.example/fps""#;
         assert!(parse_valid::<ContentKeyPolicy>(&base.replace(" CFG", upstream)).is_ok());
-        let e = from_json::<ContentKeyPolicy>(&base.replace("2249 CFG", "-1")).unwrap().validate().unwrap_err();
+        let e = from_json::<ContentKeyPolicy>(&base.replace("2249 CFG", "-1"))
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "options[0].configuration.rentalDuration");
     }
 
     #[test]
     fn empty_options_refused() {
-        let e = from_json::<ContentKeyPolicy>(r#"{"name":"p","options":[]}"#).unwrap().validate().unwrap_err();
+        let e = from_json::<ContentKeyPolicy>(r#"{"name":"p","options":[]}"#)
+            .unwrap()
+            .validate()
+            .unwrap_err();
         assert_eq!(e.field, "options");
     }
 }

@@ -47,24 +47,27 @@ pub use content_key_policy::{
     ContentKeyPolicy, ContentKeyPolicyConfiguration, ContentKeyPolicyOption,
     ContentKeyPolicyRestriction, FairPlayConfiguration, FairPlayOfflineRentalConfiguration,
     FairPlayRentalAndLeaseKeyType, LicenseServerHeaders, PlayReadyConfiguration,
-    PlayReadyContentKeyLocation, PlayReadyContentType, PlayReadyExplicitAnalogTelevisionRestriction,
-    PlayReadyLicense, PlayReadyLicenseType, PlayReadyPlayRight, PlayReadySecurityLevel,
-    PlayReadyUnknownOutputPassingOption, RsaTokenKey, SymmetricTokenKey, TokenClaim, TokenKey,
-    TokenRestriction, TokenType, WidevineConfiguration, X509CertificateTokenKey,
+    PlayReadyContentKeyLocation, PlayReadyContentType,
+    PlayReadyExplicitAnalogTelevisionRestriction, PlayReadyLicense, PlayReadyLicenseType,
+    PlayReadyPlayRight, PlayReadySecurityLevel, PlayReadyUnknownOutputPassingOption, RsaTokenKey,
+    SymmetricTokenKey, TokenClaim, TokenKey, TokenRestriction, TokenType, WidevineConfiguration,
+    X509CertificateTokenKey,
 };
 pub use secret::{SecretBytes, SecretString};
-pub use streaming_locator::{StreamingLocator, StreamingLocatorContentKey, StreamingLocatorContentKeyType};
-pub use streaming_policy::{
-    predefined_streaming_policies, predefined_streaming_policy, CbcsDrmConfiguration,
-    CencDrmConfiguration, ClearKeyEncryptionConfiguration, CommonEncryptionCbcs,
-    CommonEncryptionCenc, DefaultKey, EnabledProtocols, EnvelopeEncryption, NoEncryption,
-    StreamingPolicy, StreamingPolicyContentKey, StreamingPolicyContentKeys,
-    StreamingPolicyFairPlayConfiguration, StreamingPolicyPlayReadyConfiguration,
-    StreamingPolicyWidevineConfiguration, TrackPropertyCompareOperation, TrackPropertyCondition,
-    TrackPropertyType, TrackSelection, PREDEFINED_CLEAR_KEY, PREDEFINED_CLEAR_STREAMING_ONLY,
-    PREDEFINED_MULTI_DRM_CENC_STREAMING, PREDEFINED_MULTI_DRM_STREAMING,
+pub use streaming_locator::{
+    StreamingLocator, StreamingLocatorContentKey, StreamingLocatorContentKeyType,
 };
-pub use validate::{validate_name, Problem, Validate, ValidationError, MAX_NAME_LEN};
+pub use streaming_policy::{
+    CbcsDrmConfiguration, CencDrmConfiguration, ClearKeyEncryptionConfiguration,
+    CommonEncryptionCbcs, CommonEncryptionCenc, DefaultKey, EnabledProtocols, EnvelopeEncryption,
+    NoEncryption, PREDEFINED_CLEAR_KEY, PREDEFINED_CLEAR_STREAMING_ONLY,
+    PREDEFINED_MULTI_DRM_CENC_STREAMING, PREDEFINED_MULTI_DRM_STREAMING, StreamingPolicy,
+    StreamingPolicyContentKey, StreamingPolicyContentKeys, StreamingPolicyFairPlayConfiguration,
+    StreamingPolicyPlayReadyConfiguration, StreamingPolicyWidevineConfiguration,
+    TrackPropertyCompareOperation, TrackPropertyCondition, TrackPropertyType, TrackSelection,
+    predefined_streaming_policies, predefined_streaming_policy,
+};
+pub use validate::{MAX_NAME_LEN, Problem, Validate, ValidationError, validate_name};
 
 use serde::de::DeserializeOwned;
 

@@ -91,35 +91,62 @@ impl Validate for StreamingLocator {
         validate_name("name", &self.name)?;
         validate_name("assetName", &self.asset_name)?;
         validate_name("streamingPolicyName", &self.streaming_policy_name)?;
-        validate_opt_name("defaultContentKeyPolicyName", self.default_content_key_policy_name.as_deref())?;
-        validate_opt_text("alternativeMediaId", self.alternative_media_id.as_deref(), 260)?;
-        if let (Some(s), Some(e)) = (self.start_time, self.end_time) {
-            if e <= s {
-                return Err(ValidationError::new("endTime", Problem::Invalid("must be after startTime")));
-            }
+        validate_opt_name(
+            "defaultContentKeyPolicyName",
+            self.default_content_key_policy_name.as_deref(),
+        )?;
+        validate_opt_text(
+            "alternativeMediaId",
+            self.alternative_media_id.as_deref(),
+            260,
+        )?;
+        if let (Some(s), Some(e)) = (self.start_time, self.end_time)
+            && e <= s
+        {
+            return Err(ValidationError::new(
+                "endTime",
+                Problem::Invalid("must be after startTime"),
+            ));
         }
         if self.streaming_locator_id.is_some_and(|id| id.is_nil()) {
-            return Err(ValidationError::new("streamingLocatorId", Problem::Invalid("must not be the nil UUID")));
+            return Err(ValidationError::new(
+                "streamingLocatorId",
+                Problem::Invalid("must not be the nil UUID"),
+            ));
         }
         if self.content_keys.len() > MAX_LOCATOR_KEYS {
-            return Err(ValidationError::new("contentKeys", Problem::TooMany { max: MAX_LOCATOR_KEYS }));
+            return Err(ValidationError::new(
+                "contentKeys",
+                Problem::TooMany {
+                    max: MAX_LOCATOR_KEYS,
+                },
+            ));
         }
         for (i, k) in self.content_keys.iter().enumerate() {
             if k.id.is_nil() {
-                return Err(ValidationError::new(format!("contentKeys[{i}].id"), Problem::Invalid("must not be the nil UUID")));
+                return Err(ValidationError::new(
+                    format!("contentKeys[{i}].id"),
+                    Problem::Invalid("must not be the nil UUID"),
+                ));
             }
             if self.content_keys.iter().take(i).any(|o| o.id == k.id) {
-                return Err(ValidationError::new(format!("contentKeys[{i}].id"), Problem::Invalid("is listed twice")));
+                return Err(ValidationError::new(
+                    format!("contentKeys[{i}].id"),
+                    Problem::Invalid("is listed twice"),
+                ));
             }
             validate_opt_text(
                 &format!("contentKeys[{i}].labelReferenceInStreamingPolicy"),
                 k.label_reference_in_streaming_policy.as_deref(),
                 260,
             )?;
-            if let Some(v) = &k.value {
-                if v.expose().iter().all(|&b| b == 0) {
-                    return Err(ValidationError::new(format!("contentKeys[{i}].value"), Problem::Invalid("must not be all zero bytes")));
-                }
+            if let Some(v) = &k.value
+                && v.expose().iter().all(|&b| b == 0)
+            {
+                return Err(ValidationError::new(
+                    format!("contentKeys[{i}].value"),
+                    Problem::Invalid("must not be all zero bytes"),
+                ));
             }
         }
         Ok(())
@@ -148,12 +175,20 @@ mod tests {
     fn v3_locator_round_trip_and_inline_values() {
         let mut l: StreamingLocator = parse_valid(LOCATOR).unwrap();
         assert_eq!(l.content_keys.len(), 3);
-        assert_eq!(l.content_keys[2].key_type, Some(StreamingLocatorContentKeyType::CommonEncryptionCbcs));
+        assert_eq!(
+            l.content_keys[2].key_type,
+            Some(StreamingLocatorContentKeyType::CommonEncryptionCbcs)
+        );
         // 100 ns precision survives.
         assert_eq!(l.end_time.unwrap().nanosecond(), 999_999_900);
         let inline = l.take_inline_values();
         assert_eq!(inline.len(), 1);
-        assert_eq!(inline[0].0, "60000000-0000-0000-0000-000000000001".parse::<Uuid>().unwrap());
+        assert_eq!(
+            inline[0].0,
+            "60000000-0000-0000-0000-000000000001"
+                .parse::<Uuid>()
+                .unwrap()
+        );
         let json = serde_json::to_string(&l).unwrap();
         assert!(!json.contains("value"), "{json}");
         let again: StreamingLocator = serde_json::from_str(&json).unwrap();
@@ -163,7 +198,9 @@ mod tests {
     #[test]
     fn window_and_duplicates() {
         let mut l: StreamingLocator = from_json(LOCATOR).unwrap();
-        let t = |s: &str| OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap();
+        let t = |s: &str| {
+            OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+        };
         assert!(l.is_active_at(t("2020-01-01T00:00:00Z")));
         assert!(!l.is_active_at(t("2018-02-28T23:59:59Z")));
         assert!(!l.is_active_at(t("2029-01-01T00:00:00Z")));
@@ -176,7 +213,10 @@ mod tests {
 
     #[test]
     fn unknown_key_type_rejected() {
-        let e = from_json::<StreamingLocator>(&LOCATOR.replace("CommonEncryptionCbcs", "CommonEncryptionCens")).unwrap_err();
+        let e = from_json::<StreamingLocator>(
+            &LOCATOR.replace("CommonEncryptionCbcs", "CommonEncryptionCens"),
+        )
+        .unwrap_err();
         assert_eq!(e.path, "contentKeys[2].type");
     }
 }

@@ -58,24 +58,45 @@ pub struct EnabledProtocols {
 
 impl EnabledProtocols {
     /// DASH and HLS, what castguard serves.
-    pub const DASH_HLS: EnabledProtocols =
-        EnabledProtocols { download: false, dash: true, hls: true, smooth_streaming: false };
-    pub const DASH: EnabledProtocols =
-        EnabledProtocols { download: false, dash: true, hls: false, smooth_streaming: false };
-    pub const HLS: EnabledProtocols =
-        EnabledProtocols { download: false, dash: false, hls: true, smooth_streaming: false };
+    pub const DASH_HLS: EnabledProtocols = EnabledProtocols {
+        download: false,
+        dash: true,
+        hls: true,
+        smooth_streaming: false,
+    };
+    pub const DASH: EnabledProtocols = EnabledProtocols {
+        download: false,
+        dash: true,
+        hls: false,
+        smooth_streaming: false,
+    };
+    pub const HLS: EnabledProtocols = EnabledProtocols {
+        download: false,
+        dash: false,
+        hls: true,
+        smooth_streaming: false,
+    };
 }
 
 impl Validate for EnabledProtocols {
     fn validate(&self) -> Result<(), ValidationError> {
         if self.download {
-            return Err(ValidationError::new("download", Problem::Unsupported("castguard serves DASH and HLS only")));
+            return Err(ValidationError::new(
+                "download",
+                Problem::Unsupported("castguard serves DASH and HLS only"),
+            ));
         }
         if self.smooth_streaming {
-            return Err(ValidationError::new("smoothStreaming", Problem::Unsupported("castguard serves DASH and HLS only")));
+            return Err(ValidationError::new(
+                "smoothStreaming",
+                Problem::Unsupported("castguard serves DASH and HLS only"),
+            ));
         }
         if !self.dash && !self.hls {
-            return Err(ValidationError::new("", Problem::Invalid("enables no protocol (set dash or hls)")));
+            return Err(ValidationError::new(
+                "",
+                Problem::Invalid("enables no protocol (set dash or hls)"),
+            ));
         }
         Ok(())
     }
@@ -112,20 +133,40 @@ pub struct TrackSelection {
 impl Validate for TrackSelection {
     fn validate(&self) -> Result<(), ValidationError> {
         if self.track_selections.len() > 16 {
-            return Err(ValidationError::new("trackSelections", Problem::TooMany { max: 16 }));
+            return Err(ValidationError::new(
+                "trackSelections",
+                Problem::TooMany { max: 16 },
+            ));
         }
         for (i, c) in self.track_selections.iter().enumerate() {
             let f = format!("trackSelections[{i}]");
             if c.property == TrackPropertyType::Unknown {
-                return Err(ValidationError::new(format!("{f}.property"), Problem::Unsupported("Unknown")));
+                return Err(ValidationError::new(
+                    format!("{f}.property"),
+                    Problem::Unsupported("Unknown"),
+                ));
             }
             if c.operation == TrackPropertyCompareOperation::Unknown {
-                return Err(ValidationError::new(format!("{f}.operation"), Problem::Unsupported("Unknown")));
+                return Err(ValidationError::new(
+                    format!("{f}.operation"),
+                    Problem::Unsupported("Unknown"),
+                ));
             }
             match &c.value {
-                Some(v) if v.len() == 4 && v.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {}
-                Some(_) => return Err(ValidationError::new(format!("{f}.value"), Problem::Invalid("must be a four-character code"))),
-                None => return Err(ValidationError::new(format!("{f}.value"), Problem::Required)),
+                Some(v) if v.len() == 4 && v.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
+                }
+                Some(_) => {
+                    return Err(ValidationError::new(
+                        format!("{f}.value"),
+                        Problem::Invalid("must be a four-character code"),
+                    ));
+                }
+                None => {
+                    return Err(ValidationError::new(
+                        format!("{f}.value"),
+                        Problem::Required,
+                    ));
+                }
             }
         }
         Ok(())
@@ -178,7 +219,10 @@ impl Validate for StreamingPolicyContentKeys {
             validate_opt_name("defaultKey.policyName", d.policy_name.as_deref())?;
         }
         if self.key_to_track_mappings.len() > 16 {
-            return Err(ValidationError::new("keyToTrackMappings", Problem::TooMany { max: 16 }));
+            return Err(ValidationError::new(
+                "keyToTrackMappings",
+                Problem::TooMany { max: 16 },
+            ));
         }
         for (i, m) in self.key_to_track_mappings.iter().enumerate() {
             let f = format!("keyToTrackMappings[{i}]");
@@ -195,7 +239,11 @@ impl StreamingPolicyContentKeys {
         self.default_key
             .iter()
             .filter_map(|d| d.policy_name.as_deref())
-            .chain(self.key_to_track_mappings.iter().filter_map(|m| m.policy_name.as_deref()))
+            .chain(
+                self.key_to_track_mappings
+                    .iter()
+                    .filter_map(|m| m.policy_name.as_deref()),
+            )
     }
 }
 
@@ -324,7 +372,10 @@ fn validate_drm_url(field: &str, url: Option<&str>) -> Result<(), ValidationErro
 impl Validate for StreamingPolicy {
     fn validate(&self) -> Result<(), ValidationError> {
         validate_name("name", &self.name)?;
-        validate_opt_name("defaultContentKeyPolicyName", self.default_content_key_policy_name.as_deref())?;
+        validate_opt_name(
+            "defaultContentKeyPolicyName",
+            self.default_content_key_policy_name.as_deref(),
+        )?;
         if self.envelope_encryption.is_none()
             && self.common_encryption_cenc.is_none()
             && self.common_encryption_cbcs.is_none()
@@ -332,14 +383,21 @@ impl Validate for StreamingPolicy {
         {
             return Err(ValidationError::new(
                 "",
-                Problem::Invalid("a streaming policy needs one of noEncryption, envelopeEncryption, commonEncryptionCenc, commonEncryptionCbcs"),
+                Problem::Invalid(
+                    "a streaming policy needs one of noEncryption, envelopeEncryption, commonEncryptionCenc, commonEncryptionCbcs",
+                ),
             ));
         }
         if let Some(n) = &self.no_encryption {
-            if self.envelope_encryption.is_some() || self.common_encryption_cenc.is_some() || self.common_encryption_cbcs.is_some() {
+            if self.envelope_encryption.is_some()
+                || self.common_encryption_cenc.is_some()
+                || self.common_encryption_cbcs.is_some()
+            {
                 return Err(ValidationError::new(
                     "noEncryption",
-                    Problem::Invalid("cannot be combined with an encryption scheme (it would serve the content in clear)"),
+                    Problem::Invalid(
+                        "cannot be combined with an encryption scheme (it would serve the content in clear)",
+                    ),
                 ));
             }
             if let Some(p) = &n.enabled_protocols {
@@ -347,40 +405,93 @@ impl Validate for StreamingPolicy {
             }
         }
         if let Some(e) = &self.envelope_encryption {
-            nested("envelopeEncryption", validate_scheme_common(e.enabled_protocols.as_ref(), &e.clear_tracks, e.content_keys.as_ref()))?;
-            validate_drm_url("envelopeEncryption.customKeyAcquisitionUrlTemplate", e.custom_key_acquisition_url_template.as_deref())?;
+            nested(
+                "envelopeEncryption",
+                validate_scheme_common(
+                    e.enabled_protocols.as_ref(),
+                    &e.clear_tracks,
+                    e.content_keys.as_ref(),
+                ),
+            )?;
+            validate_drm_url(
+                "envelopeEncryption.customKeyAcquisitionUrlTemplate",
+                e.custom_key_acquisition_url_template.as_deref(),
+            )?;
         }
         if let Some(c) = &self.common_encryption_cenc {
-            nested("commonEncryptionCenc", validate_scheme_common(c.enabled_protocols.as_ref(), &c.clear_tracks, c.content_keys.as_ref()))?;
+            nested(
+                "commonEncryptionCenc",
+                validate_scheme_common(
+                    c.enabled_protocols.as_ref(),
+                    &c.clear_tracks,
+                    c.content_keys.as_ref(),
+                ),
+            )?;
             if let Some(d) = &c.drm {
                 if let Some(pr) = &d.play_ready {
-                    validate_drm_url("commonEncryptionCenc.drm.playReady.customLicenseAcquisitionUrlTemplate", pr.custom_license_acquisition_url_template.as_deref())?;
-                    validate_opt_text("commonEncryptionCenc.drm.playReady.playReadyCustomAttributes", pr.play_ready_custom_attributes.as_deref(), 1024)?;
+                    validate_drm_url(
+                        "commonEncryptionCenc.drm.playReady.customLicenseAcquisitionUrlTemplate",
+                        pr.custom_license_acquisition_url_template.as_deref(),
+                    )?;
+                    validate_opt_text(
+                        "commonEncryptionCenc.drm.playReady.playReadyCustomAttributes",
+                        pr.play_ready_custom_attributes.as_deref(),
+                        1024,
+                    )?;
                 }
                 if let Some(wv) = &d.widevine {
-                    validate_drm_url("commonEncryptionCenc.drm.widevine.customLicenseAcquisitionUrlTemplate", wv.custom_license_acquisition_url_template.as_deref())?;
+                    validate_drm_url(
+                        "commonEncryptionCenc.drm.widevine.customLicenseAcquisitionUrlTemplate",
+                        wv.custom_license_acquisition_url_template.as_deref(),
+                    )?;
                 }
             }
             if let Some(ck) = &c.clear_key_encryption_configuration {
-                validate_drm_url("commonEncryptionCenc.clearKeyEncryptionConfiguration.customKeysAcquisitionUrlTemplate", ck.custom_keys_acquisition_url_template.as_deref())?;
+                validate_drm_url(
+                    "commonEncryptionCenc.clearKeyEncryptionConfiguration.customKeysAcquisitionUrlTemplate",
+                    ck.custom_keys_acquisition_url_template.as_deref(),
+                )?;
             }
         }
         if let Some(c) = &self.common_encryption_cbcs {
-            nested("commonEncryptionCbcs", validate_scheme_common(c.enabled_protocols.as_ref(), &c.clear_tracks, c.content_keys.as_ref()))?;
+            nested(
+                "commonEncryptionCbcs",
+                validate_scheme_common(
+                    c.enabled_protocols.as_ref(),
+                    &c.clear_tracks,
+                    c.content_keys.as_ref(),
+                ),
+            )?;
             if let Some(d) = &c.drm {
                 if let Some(fp) = &d.fair_play {
-                    validate_drm_url("commonEncryptionCbcs.drm.fairPlay.customLicenseAcquisitionUrlTemplate", fp.custom_license_acquisition_url_template.as_deref())?;
+                    validate_drm_url(
+                        "commonEncryptionCbcs.drm.fairPlay.customLicenseAcquisitionUrlTemplate",
+                        fp.custom_license_acquisition_url_template.as_deref(),
+                    )?;
                 }
                 if let Some(pr) = &d.play_ready {
-                    validate_drm_url("commonEncryptionCbcs.drm.playReady.customLicenseAcquisitionUrlTemplate", pr.custom_license_acquisition_url_template.as_deref())?;
-                    validate_opt_text("commonEncryptionCbcs.drm.playReady.playReadyCustomAttributes", pr.play_ready_custom_attributes.as_deref(), 1024)?;
+                    validate_drm_url(
+                        "commonEncryptionCbcs.drm.playReady.customLicenseAcquisitionUrlTemplate",
+                        pr.custom_license_acquisition_url_template.as_deref(),
+                    )?;
+                    validate_opt_text(
+                        "commonEncryptionCbcs.drm.playReady.playReadyCustomAttributes",
+                        pr.play_ready_custom_attributes.as_deref(),
+                        1024,
+                    )?;
                 }
                 if let Some(wv) = &d.widevine {
-                    validate_drm_url("commonEncryptionCbcs.drm.widevine.customLicenseAcquisitionUrlTemplate", wv.custom_license_acquisition_url_template.as_deref())?;
+                    validate_drm_url(
+                        "commonEncryptionCbcs.drm.widevine.customLicenseAcquisitionUrlTemplate",
+                        wv.custom_license_acquisition_url_template.as_deref(),
+                    )?;
                 }
             }
             if let Some(ck) = &c.clear_key_encryption_configuration {
-                validate_drm_url("commonEncryptionCbcs.clearKeyEncryptionConfiguration.customKeysAcquisitionUrlTemplate", ck.custom_keys_acquisition_url_template.as_deref())?;
+                validate_drm_url(
+                    "commonEncryptionCbcs.clearKeyEncryptionConfiguration.customKeysAcquisitionUrlTemplate",
+                    ck.custom_keys_acquisition_url_template.as_deref(),
+                )?;
             }
         }
         Ok(())
@@ -391,11 +502,21 @@ impl StreamingPolicy {
     /// Every content key policy this streaming policy names (default and
     /// per-key), for reference checks.
     pub fn referenced_content_key_policies(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.default_content_key_policy_name.as_deref().into_iter().collect();
+        let mut v: Vec<&str> = self
+            .default_content_key_policy_name
+            .as_deref()
+            .into_iter()
+            .collect();
         let keys = [
-            self.envelope_encryption.as_ref().and_then(|e| e.content_keys.as_ref()),
-            self.common_encryption_cenc.as_ref().and_then(|e| e.content_keys.as_ref()),
-            self.common_encryption_cbcs.as_ref().and_then(|e| e.content_keys.as_ref()),
+            self.envelope_encryption
+                .as_ref()
+                .and_then(|e| e.content_keys.as_ref()),
+            self.common_encryption_cenc
+                .as_ref()
+                .and_then(|e| e.content_keys.as_ref()),
+            self.common_encryption_cbcs
+                .as_ref()
+                .and_then(|e| e.content_keys.as_ref()),
         ];
         for k in keys.into_iter().flatten() {
             v.extend(k.policy_names());
@@ -413,7 +534,9 @@ impl StreamingPolicy {
 
 /// The predefined streaming policy of that name, if any.
 pub fn predefined_streaming_policy(name: &str) -> Option<StreamingPolicy> {
-    predefined_streaming_policies().into_iter().find(|p| p.name == name)
+    predefined_streaming_policies()
+        .into_iter()
+        .find(|p| p.name == name)
 }
 
 /// The four predefined streaming policies (v3 names, castguard protocols):
@@ -439,7 +562,9 @@ pub fn predefined_streaming_policies() -> Vec<StreamingPolicy> {
     };
     vec![
         StreamingPolicy {
-            no_encryption: Some(NoEncryption { enabled_protocols: Some(EnabledProtocols::DASH_HLS) }),
+            no_encryption: Some(NoEncryption {
+                enabled_protocols: Some(EnabledProtocols::DASH_HLS),
+            }),
             ..empty(PREDEFINED_CLEAR_STREAMING_ONLY)
         },
         StreamingPolicy {
@@ -516,25 +641,43 @@ mod tests {
     fn v3_secure_streaming_round_trip() {
         let p: StreamingPolicy = parse_valid(SECURE).unwrap();
         assert_eq!(
-            p.common_encryption_cenc.as_ref().unwrap().clear_tracks[0].track_selections[0].value.as_deref(),
+            p.common_encryption_cenc.as_ref().unwrap().clear_tracks[0].track_selections[0]
+                .value
+                .as_deref(),
             Some("hev1")
         );
         let original: serde_json::Value = serde_json::from_str(SECURE).unwrap();
         assert_eq!(serde_json::to_value(&p).unwrap(), original);
-        assert_eq!(p.referenced_content_key_policies(), vec!["AesPolicy", "PolicyWithMultipleOptions"]);
+        assert_eq!(
+            p.referenced_content_key_policies(),
+            vec!["AesPolicy", "PolicyWithMultipleOptions"]
+        );
     }
 
     #[test]
     fn smooth_streaming_refused_by_name() {
-        let s = SECURE.replacen(r#""hls": true, "smoothStreaming": false"#, r#""hls": true, "smoothStreaming": true"#, 1);
-        let e = from_json::<StreamingPolicy>(&s).unwrap().validate().unwrap_err();
-        assert_eq!(e.field, "commonEncryptionCbcs.enabledProtocols.smoothStreaming");
+        let s = SECURE.replacen(
+            r#""hls": true, "smoothStreaming": false"#,
+            r#""hls": true, "smoothStreaming": true"#,
+            1,
+        );
+        let e = from_json::<StreamingPolicy>(&s)
+            .unwrap()
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            e.field,
+            "commonEncryptionCbcs.enabledProtocols.smoothStreaming"
+        );
     }
 
     #[test]
     fn unknown_track_property_rejected() {
         let s = SECURE.replace(r#""property": "FourCC""#, r#""property": "Bitrate""#);
-        assert_eq!(from_json::<StreamingPolicy>(&s).unwrap_err().path, "commonEncryptionCenc.clearTracks[0].trackSelections[0].property");
+        assert_eq!(
+            from_json::<StreamingPolicy>(&s).unwrap_err().path,
+            "commonEncryptionCenc.clearTracks[0].trackSelections[0].property"
+        );
     }
 
     #[test]
@@ -546,10 +689,20 @@ mod tests {
             assert!(StreamingPolicy::is_predefined_name(&p.name));
         }
         let mdrm = predefined_streaming_policy(PREDEFINED_MULTI_DRM_STREAMING).unwrap();
-        assert!(mdrm.common_encryption_cbcs.unwrap().drm.unwrap().fair_play.is_some());
+        assert!(
+            mdrm.common_encryption_cbcs
+                .unwrap()
+                .drm
+                .unwrap()
+                .fair_play
+                .is_some()
+        );
         assert!(!StreamingPolicy::is_predefined_name("Predefined_Other"));
         assert_eq!(
-            serde_json::to_value(predefined_streaming_policy(PREDEFINED_CLEAR_STREAMING_ONLY).unwrap()).unwrap(),
+            serde_json::to_value(
+                predefined_streaming_policy(PREDEFINED_CLEAR_STREAMING_ONLY).unwrap()
+            )
+            .unwrap(),
             serde_json::json!({"name": "Predefined_ClearStreamingOnly",
                 "noEncryption": {"enabledProtocols": {"download": false, "dash": true, "hls": true, "smoothStreaming": false}}})
         );

@@ -44,7 +44,10 @@ pub enum Problem {
     /// A character outside the allowed set.
     InvalidCharacters { allowed: &'static str },
     /// Wrong byte length (keys).
-    Length { expected: &'static str, actual: usize },
+    Length {
+        expected: &'static str,
+        actual: usize,
+    },
     /// A number outside its range.
     OutOfRange { min: i64, max: i64 },
     /// A value castguard understands but refuses, with the reason.
@@ -75,14 +78,21 @@ impl fmt::Display for Problem {
 
 impl ValidationError {
     pub(crate) fn new(field: impl Into<String>, problem: Problem) -> Self {
-        ValidationError { field: field.into(), problem }
+        ValidationError {
+            field: field.into(),
+            problem,
+        }
     }
 }
 
 /// Prefixes nested errors with their parent's path (`options[0]` + `.issuer`).
 pub(crate) fn nested(prefix: &str, r: Result<(), ValidationError>) -> Result<(), ValidationError> {
     r.map_err(|mut e| {
-        e.field = if e.field.is_empty() { prefix.to_string() } else { format!("{prefix}.{}", e.field) };
+        e.field = if e.field.is_empty() {
+            prefix.to_string()
+        } else {
+            format!("{prefix}.{}", e.field)
+        };
         e
     })
 }
@@ -93,12 +103,20 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), ValidationError> {
         return Err(ValidationError::new(field, Problem::Empty));
     }
     if name.len() > MAX_NAME_LEN {
-        return Err(ValidationError::new(field, Problem::TooLong { max: MAX_NAME_LEN }));
-    }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
         return Err(ValidationError::new(
             field,
-            Problem::InvalidCharacters { allowed: "[A-Za-z0-9_.-]" },
+            Problem::TooLong { max: MAX_NAME_LEN },
+        ));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
+        return Err(ValidationError::new(
+            field,
+            Problem::InvalidCharacters {
+                allowed: "[A-Za-z0-9_.-]",
+            },
         ));
     }
     Ok(())
@@ -117,10 +135,15 @@ pub(crate) fn validate_text(field: &str, text: &str, max: usize) -> Result<(), V
     if text.chars().count() > max {
         return Err(ValidationError::new(field, Problem::TooLong { max }));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(ValidationError::new(
             field,
-            Problem::InvalidCharacters { allowed: "printable characters" },
+            Problem::InvalidCharacters {
+                allowed: "printable characters",
+            },
         ));
     }
     Ok(())
@@ -142,17 +165,25 @@ pub(crate) fn validate_url(field: &str, url: &str) -> Result<(), ValidationError
         return Err(ValidationError::new(field, Problem::Empty));
     }
     if url.len() > MAX_URL_LEN {
-        return Err(ValidationError::new(field, Problem::TooLong { max: MAX_URL_LEN }));
+        return Err(ValidationError::new(
+            field,
+            Problem::TooLong { max: MAX_URL_LEN },
+        ));
     }
     if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ValidationError::new(
             field,
-            Problem::InvalidCharacters { allowed: "URL characters (no whitespace)" },
+            Problem::InvalidCharacters {
+                allowed: "URL characters (no whitespace)",
+            },
         ));
     }
     let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
     if !(lower.starts_with("https://") || lower.starts_with("http://")) {
-        return Err(ValidationError::new(field, Problem::Invalid("must be an http:// or https:// URL")));
+        return Err(ValidationError::new(
+            field,
+            Problem::Invalid("must be an http:// or https:// URL"),
+        ));
     }
     Ok(())
 }
@@ -168,13 +199,34 @@ pub(crate) fn validate_iso_duration(field: &str, d: &str) -> Result<(), Validati
     let ok = body.len() >= 2
         && body.len() <= 64
         && body.starts_with('P')
-        && body.bytes().skip(1).all(|b| b.is_ascii_digit() || matches!(b, b'Y' | b'M' | b'W' | b'D' | b'T' | b'H' | b'S' | b'.' | b','));
-    if ok { Ok(()) } else { Err(ValidationError::new(field, Problem::Invalid("must be an ISO 8601 duration like PT1H"))) }
+        && body.bytes().skip(1).all(|b| {
+            b.is_ascii_digit()
+                || matches!(
+                    b,
+                    b'Y' | b'M' | b'W' | b'D' | b'T' | b'H' | b'S' | b'.' | b','
+                )
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            field,
+            Problem::Invalid("must be an ISO 8601 duration like PT1H"),
+        ))
+    }
 }
 
-pub(crate) fn validate_range(field: &str, v: i64, min: i64, max: i64) -> Result<(), ValidationError> {
+pub(crate) fn validate_range(
+    field: &str,
+    v: i64,
+    min: i64,
+    max: i64,
+) -> Result<(), ValidationError> {
     if v < min || v > max {
-        return Err(ValidationError::new(field, Problem::OutOfRange { min, max }));
+        return Err(ValidationError::new(
+            field,
+            Problem::OutOfRange { min, max },
+        ));
     }
     Ok(())
 }
@@ -191,11 +243,17 @@ mod tests {
             validate_name("name", &"a".repeat(261)).unwrap_err().problem,
             Problem::TooLong { max: 260 }
         );
-        assert_eq!(validate_name("name", "").unwrap_err().problem, Problem::Empty);
+        assert_eq!(
+            validate_name("name", "").unwrap_err().problem,
+            Problem::Empty
+        );
         for bad in ["a b", "a/b", "é", "a%2f", "a\u{0}"] {
             let e = validate_name("assetName", bad).unwrap_err();
             assert_eq!(e.field, "assetName");
-            assert!(matches!(e.problem, Problem::InvalidCharacters { .. }), "{bad}");
+            assert!(
+                matches!(e.problem, Problem::InvalidCharacters { .. }),
+                "{bad}"
+            );
         }
     }
 
@@ -211,10 +269,19 @@ mod tests {
 
     #[test]
     fn nested_paths() {
-        let e = nested("options[0]", nested("restriction", Err(ValidationError::new("issuer", Problem::Empty))))
-            .unwrap_err();
+        let e = nested(
+            "options[0]",
+            nested(
+                "restriction",
+                Err(ValidationError::new("issuer", Problem::Empty)),
+            ),
+        )
+        .unwrap_err();
         assert_eq!(e.field, "options[0].restriction.issuer");
-        assert_eq!(e.to_string(), "options[0].restriction.issuer: must not be empty");
+        assert_eq!(
+            e.to_string(),
+            "options[0].restriction.issuer: must not be empty"
+        );
     }
 
     #[test]

@@ -1,0 +1,101 @@
+//! Store errors: what the API maps to 404 (`NotFound`), 409 (`Conflict`),
+//! 400 (`InvalidReference`, `Invalid`) and 500 (the rest). None of them
+//! carries key material: names and key IDs only.
+
+use crate::kek::{KekError, SealError};
+use keys::model::ValidationError;
+use std::fmt;
+
+/// The kinds of stored entities, as named in errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntityKind {
+    Asset,
+    ContentKey,
+    ContentKeyPolicy,
+    StreamingPolicy,
+    StreamingLocator,
+}
+
+impl fmt::Display for EntityKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EntityKind::Asset => "asset",
+            EntityKind::ContentKey => "content key",
+            EntityKind::ContentKeyPolicy => "content key policy",
+            EntityKind::StreamingPolicy => "streaming policy",
+            EntityKind::StreamingLocator => "streaming locator",
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{kind} '{name}' not found")]
+    NotFound { kind: EntityKind, name: String },
+
+    /// The write would break a rule that involves other entities (deleting
+    /// something still referenced, a duplicate key ID, a predefined policy).
+    #[error("{kind} '{name}': {reason}")]
+    Conflict {
+        kind: EntityKind,
+        name: String,
+        reason: String,
+    },
+
+    /// The entity names another one that does not exist.
+    #[error("{field}: {kind} '{name}' does not exist")]
+    InvalidReference {
+        field: String,
+        kind: EntityKind,
+        name: String,
+    },
+
+    #[error("invalid {kind}: {source}")]
+    Invalid {
+        kind: EntityKind,
+        #[source]
+        source: ValidationError,
+    },
+
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+
+    #[error("database migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+
+    /// A stored row could not be read back (its JSON does not parse).
+    #[error("stored {kind} '{name}' is unreadable: {reason}")]
+    Corrupt {
+        kind: EntityKind,
+        name: String,
+        reason: String,
+    },
+
+    /// A sealed value did not open or could not be made.
+    #[error("{kind} '{name}': {source}")]
+    Crypto {
+        kind: EntityKind,
+        name: String,
+        #[source]
+        source: SealError,
+    },
+
+    /// The database was sealed under another key-encryption key.
+    #[error(
+        "the key-encryption key does not match the one this database was created with \
+         (check CASTGUARD_KEK / CASTGUARD_KEK_FILE / DATA_DIR/kek.key)"
+    )]
+    WrongKek,
+
+    #[error(transparent)]
+    Kek(#[from] KekError),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -1,0 +1,160 @@
+//! castguard persistence behind one trait, [`Store`].
+//!
+//! Why one trait: a single node runs on the embedded SQLite store
+//! ([`SqliteStore`]); many nodes will share Postgres. The API, origin and key
+//! delivery code only see `Arc<dyn Store>`, so the choice is configuration.
+//! The trait uses `async_trait` (boxed futures) rather than native `async fn`
+//! because native async trait methods are not dyn-compatible, and one boxed
+//! future per database round trip costs nothing next to the I/O.
+//!
+//! Semantics every implementation keeps:
+//! - entities are the `keys::model` types, validated before they are written;
+//! - `put_*` is create-or-replace in one transaction and reports whether it
+//!   created; server-assigned fields (`created`, `lastModified`, ids) are
+//!   set by the store and kept across replaces;
+//! - `list_*` pages in byte order of `name` ([`Page::after`] is exclusive);
+//! - references are checked in the same transaction as the write: a locator
+//!   must name an existing asset, streaming policy, content key policy and
+//!   keys ([`StoreError::InvalidReference`]); deleting an entity still
+//!   referenced is a [`StoreError::Conflict`] naming the referrer;
+//! - content key values are stored only sealed under the [`Kek`]
+//!   (AES-256-GCM, key ID as associated data), and so are content key
+//!   policies, whose token keys are secrets too;
+//! - token-use counters are atomic across tasks and nodes.
+
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod kek;
+mod sqlite;
+
+pub use error::{EntityKind, Result, StoreError};
+pub use kek::{Kek, KekError, KekOrigin};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use keys::model::{
+    Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, StreamingLocator, StreamingPolicy,
+};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// Default page size of `list_*`.
+pub const DEFAULT_PAGE_LIMIT: u32 = 100;
+/// Largest page size of `list_*`; larger requests are clamped.
+pub const MAX_PAGE_LIMIT: u32 = 1000;
+
+/// Which page of a listing: names strictly after `after`, at most `limit`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<String>,
+    pub limit: Option<u32>,
+}
+
+impl Page {
+    pub fn first(limit: u32) -> Self {
+        Page {
+            after: None,
+            limit: Some(limit),
+        }
+    }
+    pub fn after(name: impl Into<String>, limit: u32) -> Self {
+        Page {
+            after: Some(name.into()),
+            limit: Some(limit),
+        }
+    }
+    /// The limit actually used: 1..=[`MAX_PAGE_LIMIT`].
+    pub fn effective_limit(&self) -> u32 {
+        self.limit
+            .unwrap_or(DEFAULT_PAGE_LIMIT)
+            .clamp(1, MAX_PAGE_LIMIT)
+    }
+}
+
+/// One page of a listing, in name order. `next_after` is the `after` of the
+/// next page, `None` on the last page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PageResult<T> {
+    pub items: Vec<T>,
+    pub next_after: Option<String>,
+}
+
+/// The outcome of a create-or-replace: the entity as stored (with
+/// server-assigned fields) and whether it was new (HTTP 201 vs 200).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Put<T> {
+    pub created: bool,
+    pub value: T,
+}
+
+/// The persistence interface of castguard. See the crate docs for the rules
+/// every implementation keeps.
+#[async_trait]
+pub trait Store: Send + Sync {
+    // Assets.
+    async fn get_asset(&self, name: &str) -> Result<Asset>;
+    async fn list_assets(&self, page: &Page) -> Result<PageResult<Asset>>;
+    async fn put_asset(&self, asset: Asset) -> Result<Put<Asset>>;
+    /// `Ok(false)` when there was nothing to delete.
+    async fn delete_asset(&self, name: &str) -> Result<bool>;
+
+    // Content keys. Listing and `get_content_key` never return values.
+    async fn get_content_key(&self, name: &str) -> Result<ContentKey>;
+    async fn get_content_key_with_value(&self, name: &str) -> Result<ContentKeyWithValue>;
+    /// For key delivery: the key with this KID, with its value.
+    async fn get_content_key_by_key_id(&self, key_id: Uuid) -> Result<ContentKeyWithValue>;
+    async fn list_content_keys(&self, page: &Page) -> Result<PageResult<ContentKey>>;
+    async fn put_content_key(&self, key: ContentKeyWithValue) -> Result<Put<ContentKey>>;
+    async fn delete_content_key(&self, name: &str) -> Result<bool>;
+
+    // Content key policies (with their secrets; use
+    // `ContentKeyPolicy::without_secrets` for plain responses).
+    async fn get_content_key_policy(&self, name: &str) -> Result<ContentKeyPolicy>;
+    async fn list_content_key_policies(&self, page: &Page) -> Result<PageResult<ContentKeyPolicy>>;
+    async fn put_content_key_policy(
+        &self,
+        policy: ContentKeyPolicy,
+    ) -> Result<Put<ContentKeyPolicy>>;
+    async fn delete_content_key_policy(&self, name: &str) -> Result<bool>;
+
+    // Streaming policies, including the four predefined ones (read-only).
+    async fn get_streaming_policy(&self, name: &str) -> Result<StreamingPolicy>;
+    async fn list_streaming_policies(&self, page: &Page) -> Result<PageResult<StreamingPolicy>>;
+    async fn put_streaming_policy(&self, policy: StreamingPolicy) -> Result<Put<StreamingPolicy>>;
+    async fn delete_streaming_policy(&self, name: &str) -> Result<bool>;
+
+    // Streaming locators.
+    async fn get_streaming_locator(&self, name: &str) -> Result<StreamingLocator>;
+    /// For the origin: the locator whose `streamingLocatorId` prefixes the URL.
+    async fn get_streaming_locator_by_id(&self, id: Uuid) -> Result<StreamingLocator>;
+    async fn list_streaming_locators(&self, page: &Page) -> Result<PageResult<StreamingLocator>>;
+    /// Inline `contentKeys[].value`s are refused: store them as content keys
+    /// first (`StreamingLocator::take_inline_values`).
+    async fn put_streaming_locator(
+        &self,
+        locator: StreamingLocator,
+    ) -> Result<Put<StreamingLocator>>;
+    async fn delete_streaming_locator(&self, name: &str) -> Result<bool>;
+
+    /// Counts one use of a token (`token_id`: e.g. SHA-256 of issuer and
+    /// `jti`) and says whether it is allowed: `true` for the first
+    /// `max_uses` calls, `false` after. Atomic: concurrent calls never allow
+    /// more than `max_uses`. `expires_at` (the token's expiry) lets the store
+    /// purge the counter once the token is dead.
+    async fn consume_token_use(
+        &self,
+        token_id: &[u8; 32],
+        max_uses: u32,
+        expires_at: OffsetDateTime,
+    ) -> Result<bool>;
+
+    /// Deletes counters of tokens expired before `now`; returns how many.
+    async fn purge_expired_token_uses(&self, now: OffsetDateTime) -> Result<u64>;
+
+    /// Cheap liveness check for `/healthz`.
+    async fn ping(&self) -> Result<()>;
+
+    /// Flushes and closes (SQLite: checkpoints the WAL into the main file).
+    async fn close(&self);
+}
