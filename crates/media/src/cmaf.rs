@@ -3,6 +3,13 @@
 //! and media segments (`styp` + `moof` + `mdat`) that keep every sample's
 //! exact decode time, duration and composition offset, so the output decodes
 //! to the same frames at the same times as the input.
+//!
+//! Each output holds one track, and its boxes number it 1 (`tkhd`, `trex`,
+//! `tfhd`), whatever its id in the input: a CMAF track file is a
+//! presentation of its own, and decoders that index arrays by track id
+//! (Shaka Packager up to v3.4.2 writes past a buffer for any other id when
+//! decrypting fragmented input) then read it correctly. The input's id still
+//! names the track in folder names, manifests and IV derivation.
 
 use bmff::sample_table::Sample;
 use bmff::{
@@ -18,6 +25,8 @@ use crate::plan::SegmentPlan;
 pub const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;
 /// `sample_depends_on = 1`, `sample_is_non_sync_sample = 1`.
 pub const NON_SYNC_SAMPLE_FLAGS: u32 = 0x0101_0000;
+/// `track_ID` of the one track in every CMAF output.
+pub const CMAF_TRACK_ID: u32 = 1;
 
 fn fourccs(list: &[&[u8; 4]]) -> Vec<FourCC> {
     list.iter().map(|b| FourCC(**b)).collect()
@@ -26,6 +35,7 @@ fn fourccs(list: &[&[u8; 4]]) -> Vec<FourCC> {
 /// The init segment of one track.
 pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
     let mut trak = track.trak.clone();
+    trak.tkhd.track_id = CMAF_TRACK_ID;
     trak.tkhd.duration = 0;
     trak.mdia.mdhd.duration = 0;
     let src = &track.trak.mdia.minf.stbl;
@@ -45,14 +55,14 @@ pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
     trak.other.retain(|b| !matches!(&b.kind.0, b"udta" | b"meta"));
     let mut mvhd = mvhd.clone();
     mvhd.duration = 0;
-    mvhd.next_track_id = track.id.saturating_add(1);
+    mvhd.next_track_id = CMAF_TRACK_ID + 1;
     let moov = Moov {
         mvhd,
         traks: vec![trak],
         mvex: Some(Mvex {
             mehd: None,
             trex: vec![Trex {
-                track_id: track.id,
+                track_id: CMAF_TRACK_ID,
                 default_sample_description_index: 1,
                 default_sample_duration: 0,
                 default_sample_size: 0,
@@ -140,7 +150,7 @@ pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u
         mfhd: Mfhd { sequence_number: sequence },
         trafs: vec![Traf {
             tfhd: Tfhd {
-                track_id: track.id,
+                track_id: CMAF_TRACK_ID,
                 base_data_offset: None,
                 sample_description_index: None,
                 default_sample_duration: layout.default_duration,

@@ -185,30 +185,14 @@ fn package_track(
     let entry = track.sample_entry().ok_or_else(|| Error::track(track.id, "no sample description"))?;
     let codec = crate::codec::codec_info(track.id, entry)?;
 
-    let clear_init = crate::cmaf::init_segment(&movie.moov.mvhd, track)?;
-    let key = match &opts.protection {
-        Protection::Common(c) => Some(match (&c.audio_key, track.kind) {
-            (Some(audio), TrackKind::Audio) => audio,
-            _ => &c.key,
-        }),
-        _ => None,
-    };
-    let protector = match (&opts.protection, key) {
-        (Protection::Common(c), Some(key)) => Some(TrackProtector::new(track.id, entry, key, c.scheme)?),
-        _ => None,
-    };
-    let (init, pssh_boxes) = match (&opts.protection, &protector) {
-        (Protection::Common(c), Some(p)) => {
-            let pssh = protect::pssh_boxes(&[p.kid], c.scheme, &c.drm)?;
-            (p.protect_init(&clear_init, &pssh)?, pssh)
-        }
-        _ => (clear_init, Vec::new()),
-    };
+    let setup = TrackSetup::new(&opts.protection, track.id, track.kind, entry)?;
+    let init = setup.init(&crate::cmaf::init_segment(&movie.moov.mvhd, track)?)?;
     let mut bytes = init.len() as u64;
     write_file(&dir.join("init.mp4"), &init)?;
 
     let mut segments = Vec::with_capacity(plans.len());
     let mut peak_bps: u64 = 0;
+    let mut clear_bytes: u64 = 0;
     let mut data = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let seq = u32::try_from(i + 1).map_err(|_| Error::Segment("more than 2^32 segments".into()))?;
@@ -216,25 +200,23 @@ fn package_track(
         let samples = &track.samples[plan.first_sample..plan.first_sample + plan.sample_count];
         movie.read_samples(samples, &mut data)?;
         let clear = crate::cmaf::media_segment(track, plan, seq, &data)?;
-        let out = match (&opts.protection, &protector) {
-            (Protection::Common(_), Some(p)) => p.protect_segment(&clear)?,
-            (Protection::Aes128 { key, .. }, _) => protect::aes128_segment(&key.key, u64::from(seq), &clear),
-            _ => clear,
-        };
-        write_file(&dir.join(format!("{seq}.m4s")), &out)?;
-        bytes += out.len() as u64;
+        // Bandwidth from the clear segments, so that every protected form
+        // of an asset (here or at the origin) announces the same figures.
+        clear_bytes += clear.len() as u64;
         let secs = plan.duration as f64 / f64::from(track.timescale);
         if secs > 0.0 {
-            peak_bps = peak_bps.max((out.len() as f64 * 8.0 / secs).ceil() as u64);
+            peak_bps = peak_bps.max((clear.len() as f64 * 8.0 / secs).ceil() as u64);
         }
+        let out = setup.segment(seq, clear)?;
+        write_file(&dir.join(format!("{seq}.m4s")), &out)?;
+        bytes += out.len() as u64;
         segments.push(SegmentTime { start: plan.start, duration: plan.duration });
         progress(data.len() as u64);
     }
     let duration_secs = track.duration() as f64 / f64::from(track.timescale);
-    let average_bps = if duration_secs > 0.0 { (bytes as f64 * 8.0 / duration_secs) as u64 } else { 0 };
+    let average_bps = if duration_secs > 0.0 { (clear_bytes as f64 * 8.0 / duration_secs) as u64 } else { 0 };
 
-    let (dash_protection, hls_keys) = signalling(&opts.protection, protector.as_ref().map(|p| p.kid), &pssh_boxes)?;
-    let manifest = manifest::Track {
+    let mut manifest = manifest::Track {
         id: track.id,
         kind: manifest_kind(track, entry),
         codecs: codec.codecs.clone(),
@@ -245,9 +227,10 @@ fn package_track(
         init_uri: format!("{name}/init.mp4"),
         media_uri_template: format!("{name}/$Number$.m4s"),
         start_number: 1,
-        protection: dash_protection,
-        hls_keys,
+        protection: None,
+        hls_keys: Vec::new(),
     };
+    setup.signal(&mut manifest);
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: codec.codecs, segments: plans.len(), bytes } })
 }
 
@@ -298,6 +281,67 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
         (a, b) = (b, a % b);
     }
     a.max(1)
+}
+
+/// Protection of one track: everything that follows from the protection
+/// settings and the track's clear sample entry. `castguard package` and the
+/// origin both go through it, so a locator streams exactly the bytes that
+/// packaging with the same keys writes.
+pub struct TrackSetup {
+    protector: Option<TrackProtector>,
+    aes128: Option<cenc::Key>,
+    pssh: Vec<bmff::Pssh>,
+    dash: Option<manifest::Protection>,
+    hls_keys: Vec<HlsKey>,
+}
+
+impl std::fmt::Debug for TrackSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackSetup").field("protector", &self.protector).finish_non_exhaustive()
+    }
+}
+
+impl TrackSetup {
+    pub fn new(protection: &Protection, track_id: u32, kind: TrackKind, entry: &SampleEntry) -> Result<TrackSetup> {
+        let (protector, aes128, pssh) = match protection {
+            Protection::Clear => (None, None, Vec::new()),
+            Protection::Aes128 { key, .. } => (None, Some(key.key.clone()), Vec::new()),
+            Protection::Common(c) => {
+                let key = match (&c.audio_key, kind) {
+                    (Some(audio), TrackKind::Audio) => audio,
+                    _ => &c.key,
+                };
+                let p = TrackProtector::new(track_id, entry, key, c.scheme)?;
+                let pssh = protect::pssh_boxes(&[p.kid], c.scheme, &c.drm)?;
+                (Some(p), None, pssh)
+            }
+        };
+        let (dash, hls_keys) = signalling(protection, protector.as_ref().map(|p| p.kid), &pssh)?;
+        Ok(TrackSetup { protector, aes128, pssh, dash, hls_keys })
+    }
+
+    /// The init segment as served, from the clear one.
+    pub fn init(&self, clear_init: &[u8]) -> Result<Vec<u8>> {
+        match &self.protector {
+            Some(p) => p.protect_init(clear_init, &self.pssh),
+            None => Ok(clear_init.to_vec()),
+        }
+    }
+
+    /// Media segment number `seq` (from 1) as served, from the clear one.
+    pub fn segment(&self, seq: u32, clear: Vec<u8>) -> Result<Vec<u8>> {
+        match (&self.protector, &self.aes128) {
+            (Some(p), _) => p.protect_segment(&clear),
+            (None, Some(key)) => Ok(protect::aes128_segment(key, u64::from(seq), &clear)),
+            (None, None) => Ok(clear),
+        }
+    }
+
+    /// Adds this track's DASH and HLS protection signalling.
+    pub fn signal(&self, track: &mut manifest::Track) {
+        track.protection = self.dash.clone();
+        track.hls_keys = self.hls_keys.clone();
+    }
 }
 
 /// DASH `ContentProtection` and HLS `EXT-X-KEY` signalling for a track.

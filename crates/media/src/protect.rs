@@ -69,6 +69,8 @@ pub fn pssh_boxes(kids: &[KeyId], scheme: Scheme, drm: &DrmSystems) -> Result<Ve
 
 /// Encrypts the samples of one track.
 pub struct TrackProtector {
+    /// The track's id in the source: it keeps the IVs of tracks that share
+    /// a key apart (the boxes of CMAF output all say track 1).
     pub track_id: u32,
     pub kid: KeyId,
     pub crypto: TrackCrypto,
@@ -151,10 +153,10 @@ impl TrackProtector {
                 continue;
             }
             let mut moov = Moov::decode(whole)?;
+            if moov.traks.len() != 1 {
+                return Err(Error::Unsupported(format!("init segment with {} tracks (CMAF has one)", moov.traks.len())));
+            }
             for trak in &mut moov.traks {
-                if trak.tkhd.track_id != self.track_id {
-                    continue;
-                }
                 for entry in &mut trak.mdia.minf.stbl.stsd.entries {
                     *entry = self.protected_entry(entry)?;
                 }
@@ -192,10 +194,10 @@ impl TrackProtector {
             let seq = moof.mfhd.sequence_number;
             let old_len = end - start;
             let mut entries_per_traf = Vec::new();
+            if moof.trafs.len() != 1 {
+                return Err(Error::Unsupported(format!("segment {seq}: {} trafs (CMAF has one)", moof.trafs.len())));
+            }
             for traf in &moof.trafs {
-                if traf.tfhd.track_id != self.track_id {
-                    return Err(Error::Segment(format!("segment {seq}: traf of track {} in a track {} segment", traf.tfhd.track_id, self.track_id)));
-                }
                 if !traf.tfhd.default_base_is_moof || traf.tfhd.base_data_offset.is_some() {
                     return Err(Error::Unsupported(format!("segment {seq}: traf without default-base-is-moof")));
                 }
