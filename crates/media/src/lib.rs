@@ -15,6 +15,7 @@ pub mod codec;
 pub mod error;
 pub mod manifest;
 pub mod movie;
+pub mod origin;
 pub mod package;
 pub mod plan;
 pub mod protect;

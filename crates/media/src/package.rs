@@ -134,28 +134,11 @@ pub fn package(movie: &Movie, opts: &PackageOptions, out_dir: &Path, progress: &
     };
     let mut manifests = Vec::new();
     let mut bytes_written: u64 = outputs.iter().map(|o| o.summary.bytes).sum();
-    let mut write = |name: &str, text: String| -> Result<()> {
-        let path = out_dir.join(name);
+    for (name, text) in manifest_files(&presentation, opts.dash, opts.hls)? {
+        let path = out_dir.join(&name);
         bytes_written += text.len() as u64;
         fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-        manifests.push(name.to_owned());
-        Ok(())
-    };
-    if opts.dash {
-        presentation.validate().map_err(|e| Error::Segment(format!("manifest: {e}")))?;
-        write("manifest.mpd", manifest::write_mpd(&presentation))?;
-    }
-    if opts.hls {
-        write("master.m3u8", manifest::write_master(&presentation, |t| format!("{}/playlist.m3u8", track_dir(t))))?;
-        // Media playlists live in each track's folder: URIs relative to them.
-        for track in &presentation.tracks {
-            let dir = track_dir(track);
-            let mut t = track.clone();
-            t.init_uri = "init.mp4".into();
-            t.media_uri_template = "$Number$.m4s".into();
-            let text = manifest::write_media_playlist(&presentation, &t);
-            write(&format!("{dir}/playlist.m3u8"), text)?;
-        }
+        manifests.push(name);
     }
     Ok(Summary {
         duration_secs,
@@ -164,6 +147,35 @@ pub fn package(movie: &Movie, opts: &PackageOptions, out_dir: &Path, progress: &
         manifests,
         bytes_written,
     })
+}
+
+/// The manifests of a presentation as `(path, text)`, paths relative to
+/// the presentation's root: `manifest.mpd`, `master.m3u8` and one
+/// `<track>/playlist.m3u8` per track (whose URIs are relative to it).
+pub fn manifest_files(presentation: &Presentation, dash: bool, hls: bool) -> Result<Vec<(String, String)>> {
+    presentation.validate().map_err(|e| Error::Segment(format!("manifest: {e}")))?;
+    let mut out = Vec::new();
+    if dash {
+        out.push(("manifest.mpd".to_owned(), manifest::write_mpd(presentation)));
+    }
+    if hls {
+        out.push((
+            "master.m3u8".to_owned(),
+            manifest::write_master(presentation, |t| format!("{}/playlist.m3u8", track_dir(t))),
+        ));
+        for track in &presentation.tracks {
+            out.push((format!("{}/playlist.m3u8", track_dir(track)), media_playlist(presentation, track)));
+        }
+    }
+    Ok(out)
+}
+
+/// A track's HLS media playlist, its URIs relative to `<track>/`.
+pub fn media_playlist(presentation: &Presentation, track: &manifest::Track) -> String {
+    let mut t = track.clone();
+    t.init_uri = "init.mp4".into();
+    t.media_uri_template = "$Number$.m4s".into();
+    manifest::write_media_playlist(presentation, &t)
 }
 
 /// `video_1` from `video_1/init.mp4`.

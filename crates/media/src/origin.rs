@@ -1,0 +1,206 @@
+//! Dynamic packaging: a stored clear asset served as DASH and HLS with the
+//! protection of a streaming locator applied when a player asks.
+//!
+//! Every response is a pure function of (asset, protection, request): the
+//! same locator and segment always give the same bytes, and they are the
+//! bytes `castguard package` writes with the same keys and settings (both
+//! go through [`TrackSetup`] and [`manifest_files`]). A segment request reads
+//! only that segment's clear file.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use bmff::{Atom, Moov, SampleEntry};
+
+use crate::asset::{AssetIndex, IndexTrackKind};
+use crate::error::{Error, Result};
+use crate::manifest::Presentation;
+use crate::movie::TrackKind;
+use crate::package::{self, Protection, TrackSetup};
+
+/// A stored asset opened for serving: its index and each track's clear
+/// sample entry (what protection of the init segment starts from).
+#[derive(Debug, Clone)]
+pub struct OriginAsset {
+    dir: PathBuf,
+    pub index: AssetIndex,
+    entries: HashMap<String, (u32, TrackKind, SampleEntry)>,
+}
+
+/// What a path below a locator names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resource {
+    Mpd,
+    Master,
+    MediaPlaylist { track: String },
+    Init { track: String },
+    Segment { track: String, number: u32 },
+}
+
+impl Resource {
+    /// Parses `manifest.mpd`, `master.m3u8`, `<track>/playlist.m3u8`,
+    /// `<track>/init.mp4` and `<track>/<n>.m4s`. Anything else — other
+    /// names, `..`, empty parts, leading zeros, numbers past `u32` — is
+    /// `None`, so a path can never reach outside the asset folder.
+    pub fn parse(path: &str) -> Option<Resource> {
+        let parts: Vec<&str> = path.split('/').collect();
+        match parts.as_slice() {
+            ["manifest.mpd"] => Some(Resource::Mpd),
+            ["master.m3u8"] => Some(Resource::Master),
+            [track, file] if is_track_name(track) => {
+                let track = (*track).to_owned();
+                match *file {
+                    "playlist.m3u8" => Some(Resource::MediaPlaylist { track }),
+                    "init.mp4" => Some(Resource::Init { track }),
+                    _ => {
+                        let digits = file.strip_suffix(".m4s")?;
+                        if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                            return None;
+                        }
+                        Some(Resource::Segment { track, number: digits.parse().ok()? })
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+fn is_track_name(s: &str) -> bool {
+    let digits = s.strip_prefix("video_").or_else(|| s.strip_prefix("audio_"));
+    digits.is_some_and(|d| !d.is_empty() && d.len() <= 10 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
+impl OriginAsset {
+    pub fn open(dir: &Path) -> Result<OriginAsset> {
+        let index = AssetIndex::load(dir)?;
+        let mut entries = HashMap::new();
+        for t in &index.tracks {
+            if !is_track_name(&t.name) {
+                return Err(Error::Segment(format!("asset index: bad track name '{}'", t.name)));
+            }
+            let path = dir.join(&t.name).join("init.mp4");
+            let init = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            let entry = clear_sample_entry(&init).map_err(|e| Error::track(t.id, format!("{}: {e}", path.display())))?;
+            let kind = match t.kind {
+                IndexTrackKind::Video { .. } => TrackKind::Video,
+                IndexTrackKind::Audio { .. } => TrackKind::Audio,
+            };
+            entries.insert(t.name.clone(), (t.id, kind, entry));
+        }
+        Ok(OriginAsset { dir: dir.to_owned(), index, entries })
+    }
+
+    fn setup(&self, protection: &Protection, track: &str) -> Result<TrackSetup> {
+        let (id, kind, entry) = self.entries.get(track).ok_or_else(|| Error::Segment(format!("no track {track}")))?;
+        TrackSetup::new(protection, *id, *kind, entry)
+    }
+
+    /// The presentation with `protection` signalled on every track.
+    pub fn presentation(&self, protection: &Protection) -> Result<Presentation> {
+        let mut p = self.index.presentation();
+        for (track, meta) in p.tracks.iter_mut().zip(&self.index.tracks) {
+            self.setup(protection, &meta.name)?.signal(track);
+        }
+        Ok(p)
+    }
+
+    /// Serves one resource; `Ok(None)` when it does not exist (unknown
+    /// track, segment number past the end).
+    pub fn get(&self, protection: &Protection, resource: &Resource) -> Result<Option<Vec<u8>>> {
+        match resource {
+            Resource::Mpd | Resource::Master => {
+                let p = self.presentation(protection)?;
+                let dash = matches!(resource, Resource::Mpd);
+                let files = package::manifest_files(&p, dash, !dash)?;
+                let want = if dash { "manifest.mpd" } else { "master.m3u8" };
+                Ok(files.into_iter().find(|(name, _)| name == want).map(|(_, text)| text.into_bytes()))
+            }
+            Resource::MediaPlaylist { track } => {
+                if !self.entries.contains_key(track) {
+                    return Ok(None);
+                }
+                let p = self.presentation(protection)?;
+                let Some(t) = p.tracks.iter().zip(&self.index.tracks).find(|(_, m)| &m.name == track).map(|(t, _)| t) else {
+                    return Ok(None);
+                };
+                Ok(Some(package::media_playlist(&p, t).into_bytes()))
+            }
+            Resource::Init { track } => {
+                if !self.entries.contains_key(track) {
+                    return Ok(None);
+                }
+                let path = self.dir.join(track).join("init.mp4");
+                let clear = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                Ok(Some(self.setup(protection, track)?.init(&clear)?))
+            }
+            Resource::Segment { track, number } => {
+                let Some(meta) = self.index.track(track) else {
+                    return Ok(None);
+                };
+                if *number == 0 || *number as usize > meta.segments.len() {
+                    return Ok(None);
+                }
+                let path = self.dir.join(track).join(format!("{number}.m4s"));
+                let clear = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                Ok(Some(self.setup(protection, track)?.segment(*number, clear)?))
+            }
+        }
+    }
+}
+
+/// The sample entry of the one track of a clear CMAF init segment.
+fn clear_sample_entry(init: &[u8]) -> Result<SampleEntry> {
+    for item in bmff::iter_boxes(init) {
+        let (header, body) = item?;
+        if &header.kind.0 == b"moov" {
+            let start = body.as_ptr() as usize - init.as_ptr() as usize - usize::from(header.header_len);
+            let moov = Moov::decode(&init[start..start + usize::from(header.header_len) + body.len()])?;
+            let trak = moov.traks.first().ok_or_else(|| Error::Segment("init segment without a track".into()))?;
+            return trak
+                .mdia
+                .minf
+                .stbl
+                .stsd
+                .entries
+                .first()
+                .cloned()
+                .ok_or_else(|| Error::Segment("init segment without a sample entry".into()));
+        }
+    }
+    Err(Error::Segment("init segment without moov".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_paths() {
+        assert_eq!(Resource::parse("manifest.mpd"), Some(Resource::Mpd));
+        assert_eq!(Resource::parse("master.m3u8"), Some(Resource::Master));
+        assert_eq!(Resource::parse("video_1/init.mp4"), Some(Resource::Init { track: "video_1".into() }));
+        assert_eq!(Resource::parse("audio_2/playlist.m3u8"), Some(Resource::MediaPlaylist { track: "audio_2".into() }));
+        assert_eq!(Resource::parse("audio_2/17.m4s"), Some(Resource::Segment { track: "audio_2".into(), number: 17 }));
+        for bad in [
+            "",
+            "/manifest.mpd",
+            "../index.json",
+            "video_1/../../castguard.db",
+            "video_1/0.m4s",
+            "video_1/01.m4s",
+            "video_1/-1.m4s",
+            "video_1/99999999999.m4s",
+            "video_1/1.m4s/x",
+            "video_/1.m4s",
+            "text_3/1.m4s",
+            "video_1//1.m4s",
+            "video_1/.m4s",
+            "video_1/1.M4S",
+            "index.json",
+        ] {
+            assert_eq!(Resource::parse(bad), None, "{bad}");
+        }
+    }
+}
