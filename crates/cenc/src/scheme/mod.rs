@@ -7,16 +7,22 @@
 mod cbcs;
 mod cenc;
 
+use std::sync::Arc;
+
 use aes::Aes128;
 use aes::cipher::KeyInit;
+use aws_lc_rs::cipher::EncryptingKey;
 
 use crate::{Error, Key, Pattern, Result, Scheme, Subsample, TrackCrypto};
 
 /// Encrypts and decrypts samples of one track under one key. Holds the expanded AES key
-/// (zeroized on drop by the `aes` crate) and never prints it.
+/// (zeroized on drop by the `aes` crate and by aws-lc) and never prints it.
 #[derive(Clone)]
 pub struct SampleEncryptor {
     cipher: Aes128,
+    /// `cenc` only: the aws-lc CTR key schedule (`None` for `cbcs`, or if aws-lc refused
+    /// the key, in which case `cipher` runs the CTR fallback).
+    ctr: Option<Arc<EncryptingKey>>,
     scheme: Scheme,
     pattern: Pattern,
     constant_iv: Option<[u8; 16]>,
@@ -36,6 +42,10 @@ impl SampleEncryptor {
     pub fn new(key: &Key, crypto: &TrackCrypto) -> Self {
         SampleEncryptor {
             cipher: Aes128::new(key.as_bytes().into()),
+            ctr: match crypto.scheme {
+                Scheme::Cenc => cenc::aws_key(key),
+                Scheme::Cbcs => None,
+            },
             scheme: crypto.scheme,
             pattern: crypto.pattern,
             constant_iv: crypto.constant_iv,
@@ -69,7 +79,11 @@ impl SampleEncryptor {
         match self.scheme {
             Scheme::Cenc => {
                 let counter = cenc::counter_block(iv)?;
-                cenc::apply(&self.cipher, &counter, sample, subsamples)
+                let keys = cenc::Keys {
+                    aws: self.ctr.as_deref(),
+                    fallback: &self.cipher,
+                };
+                cenc::apply(&keys, &counter, sample, subsamples)
             }
             Scheme::Cbcs => {
                 let iv: [u8; 16] = match (iv.len(), self.constant_iv) {
