@@ -3,10 +3,11 @@
 # whatever is already present. Safe to run repeatedly; works as root on a fresh
 # Debian 12 that reaches only the package registries (Debian, PyPI, npm).
 #
-#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, python3-venv, nodejs + npm
+#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, python3-venv, nodejs + npm, chromium
 #   venv: .venv with pywidevine, mpegdash, m3u8, lxml
 #   npm:  node_modules/ from package.json + package-lock.json
-#         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js)
+#         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js;
+#         shaka-player + playwright-core for the player page and browser tests)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,8 +55,9 @@ if [ ! -x "$PY_BASE" ]; then APT_PKGS+=(python3); fi
 if [ ! -x .venv/bin/python ] && ! "$PY_BASE" -c 'import ensurepip, venv' >/dev/null 2>&1; then
     APT_PKGS+=(python3-venv)
 fi
-# Later issues add browser tests here: chromium (apt) and playwright-core (npm,
-# in package.json; never `npx playwright install`).
+# Browser tests: Debian chromium (driven by npm playwright-core from package.json;
+# never `npx playwright install`, it downloads a browser and fails here).
+command -v chromium >/dev/null 2>&1 || APT_PKGS+=(chromium)
 if [ "${#APT_PKGS[@]}" -gt 0 ]; then
     apt_install "${APT_PKGS[@]}"
 fi
@@ -73,7 +75,7 @@ fi
 
 # ---- npm -------------------------------------------------------------------
 SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64"
-if [ ! -x "$SHAKA" ] || [ ! -d node_modules/mp4box ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x "$SHAKA" ] || [ ! -d node_modules/mp4box ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/shaka-player ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci"
     npm ci --no-audit --no-fund --loglevel=error
 fi
