@@ -190,6 +190,12 @@ async fn bad_tokens_from_pyjwt() {
         assert_eq!(check(&rsa_v, name).await.map(|_| ()), Err(want), "{name}");
     }
     assert!(token("too_big").len() > 16 * 1024);
+    // Control: the confusion token is a well-formed HS256 token keyed by the
+    // public key's PEM bytes, so its refusal above is the key-type rule at work.
+    let pem = fixture().keys["rsa1"]["spki_pem"].as_str().unwrap();
+    let as_hmac = VerificationKey::hmac(pem.as_bytes()).unwrap();
+    let control = Verifier::with_keys(TokenType::Jwt, ISS, AUD, vec![as_hmac], vec![], VerifierConfig::default()).unwrap();
+    assert!(control.verify(token("confusion_pem"), fixture().now).await.is_ok());
 
     // Tampered payload: a claim changed, signature kept.
     let good = token("rs256");
