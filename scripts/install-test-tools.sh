@@ -63,12 +63,12 @@ if [ "${#APT_PKGS[@]}" -gt 0 ]; then
 fi
 
 # ---- python venv -----------------------------------------------------------
-PY_PKGS=(pywidevine mpegdash m3u8 lxml)
+PY_PKGS=(pywidevine mpegdash m3u8 lxml pyjwt cryptography schemathesis)
 if [ ! -x .venv/bin/python ]; then
     log "creating .venv"
     "$PY_BASE" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import pywidevine, mpegdash, m3u8, lxml' >/dev/null 2>&1; then
+if ! .venv/bin/python -c 'import pywidevine, mpegdash, m3u8, lxml, jwt, cryptography, schemathesis' >/dev/null 2>&1; then
     log "pip install ${PY_PKGS[*]}"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
 fi
