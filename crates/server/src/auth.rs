@@ -1,0 +1,110 @@
+//! Admin authentication for `/api/v1`: `Authorization: Bearer <token>`.
+//!
+//! The token is compared in constant time (`subtle`) so response timing does
+//! not reveal how many leading bytes of a guess were right; a missing header,
+//! another scheme and a wrong token all get the same 401 (issue 3, item 5).
+//! The token itself lives in [`AdminToken`], zeroed on drop and redacted in
+//! `Debug`.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+/// Shortest admin token accepted from configuration.
+pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+/// The admin bearer token.
+#[derive(Clone)]
+pub struct AdminToken(Zeroizing<String>);
+
+impl AdminToken {
+    /// A configured token; refused when shorter than [`MIN_ADMIN_TOKEN_LEN`]
+    /// or not printable ASCII (it must fit in an HTTP header).
+    pub fn new(token: String) -> Result<Self, &'static str> {
+        let token = Zeroizing::new(token);
+        if token.len() < MIN_ADMIN_TOKEN_LEN {
+            return Err("the admin token must be at least 16 characters");
+        }
+        if !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the admin token must be printable ASCII without spaces");
+        }
+        Ok(AdminToken(token))
+    }
+
+    /// A fresh random token: 32 bytes from the OS CSPRNG, base64url.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        use base64::Engine as _;
+        let mut bytes = Zeroizing::new([0u8; 32]);
+        getrandom::fill(bytes.as_mut())?;
+        Ok(AdminToken(Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
+    }
+
+    /// The token itself: to print it once at first start or store it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with a presented token.
+    pub fn matches(&self, presented: &[u8]) -> bool {
+        // `ct_eq` on slices of different lengths returns false at once; the
+        // length of the token is not a secret worth hiding.
+        bool::from(self.0.as_bytes().ct_eq(presented))
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+/// Proof that the request carried the admin token. Take it as the first
+/// argument of every `/api/v1` handler.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let presented = parts
+            .headers
+            .get(AUTHORIZATION)
+            .map(|v| v.as_bytes())
+            .and_then(|v| {
+                let (scheme, rest) = v.split_at_checked(7)?;
+                scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
+            })
+            .ok_or(ApiError::Unauthorized)?;
+        if state.inner.admin_token.matches(presented) { Ok(Admin) } else { Err(ApiError::Unauthorized) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_tokens_refused_and_debug_redacted() {
+        assert!(AdminToken::new("short".into()).is_err());
+        assert!(AdminToken::new("has a space in it ok?".into()).is_err());
+        let t = AdminToken::new("0123456789abcdef-token".into()).unwrap();
+        assert!(t.matches(b"0123456789abcdef-token"));
+        assert!(!t.matches(b"0123456789abcdef-tokeN"));
+        assert!(!t.matches(b"0123456789abcdef-toke"));
+        assert!(!format!("{t:?}").contains("0123"));
+    }
+
+    #[test]
+    fn generated_tokens_differ() {
+        let a = AdminToken::generate().unwrap();
+        let b = AdminToken::generate().unwrap();
+        assert_ne!(a.expose(), b.expose());
+        assert_eq!(a.expose().len(), 43);
+        assert!(AdminToken::new(a.expose().to_string()).is_ok());
+    }
+}

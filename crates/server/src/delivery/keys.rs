@@ -1,0 +1,420 @@
+//! Key and license delivery (issue 4, items 3–5): a key or license goes
+//! only to a request whose token satisfies the key's content key policy.
+//!
+//! - `GET /keys/v1/aes/{kid}`: the 16-byte HLS AES-128 key (RFC 8216
+//!   §4.3.2.4: "the key file … contains a cipher key that MUST be
+//!   interpreted as a 16-octet binary blob"), `EnvelopeEncryption` keys only;
+//! - `POST /keys/v1/clearkey`: W3C Encrypted Media Extensions §9.1.3 Clear
+//!   Key license request `{"kids":[b64url],"type":"temporary"}` → JSON Web
+//!   Key Set (RFC 7517) with the authorised `CommonEncryption` keys only;
+//! - `POST /keys/v1/{widevine,playready,fairplay}?kid=`: authorise, then
+//!   forward the challenge to the upstream license server of the chosen
+//!   option (`licenseServerUrl`, `licenseServerHeaders`) and return its
+//!   status, type and body. castguard holds no vendor credentials; the
+//!   vendor's server builds the license.
+//!
+//! Authorisation: the key's policy (its `policyName`, else its locator's
+//! default), restricted to the options whose configuration fits the
+//! endpoint (Clear Key for `aes`/`clearkey`, Widevine, PlayReady, FairPlay),
+//! evaluated by [`keys::policy::evaluate`] with the verifier cache; then a
+//! `maxuses` token is counted in the store, atomically. The token comes
+//! from `Authorization: Bearer` or `?token=` (for players that cannot set
+//! headers on key requests).
+//!
+//! Every decision is one `castguard::audit` log line: endpoint, policy,
+//! option, key id, result, reason and client address. Never the token,
+//! never a key.
+
+use super::Delivery;
+use super::error::DeliveryError;
+use super::resolve::{self, DeliveryKey};
+use crate::AppState;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use keys::model::{ContentKeyPolicy, ContentKeyPolicyConfiguration, ContentKeyType, LicenseServerHeaders};
+use keys::policy::{self, Refusal};
+use keys::token::Reason;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// Most key ids in one Clear Key license request.
+pub const MAX_CLEARKEY_KIDS: usize = 32;
+/// Largest upstream license response relayed.
+pub const MAX_UPSTREAM_RESPONSE: usize = 1024 * 1024;
+
+/// Which delivery endpoint a request came to; decides the key type and
+/// the option configurations that may serve it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Aes,
+    ClearKey,
+    Widevine,
+    PlayReady,
+    FairPlay,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Aes => "aes",
+            Endpoint::ClearKey => "clearkey",
+            Endpoint::Widevine => "widevine",
+            Endpoint::PlayReady => "playready",
+            Endpoint::FairPlay => "fairplay",
+        }
+    }
+
+    fn key_type(self) -> ContentKeyType {
+        match self {
+            Endpoint::Aes => ContentKeyType::EnvelopeEncryption,
+            _ => ContentKeyType::CommonEncryption,
+        }
+    }
+
+    fn fits(self, c: &ContentKeyPolicyConfiguration) -> bool {
+        matches!(
+            (self, c),
+            (Endpoint::Aes | Endpoint::ClearKey, ContentKeyPolicyConfiguration::ClearKey)
+                | (Endpoint::Widevine, ContentKeyPolicyConfiguration::Widevine(_))
+                | (Endpoint::PlayReady, ContentKeyPolicyConfiguration::PlayReady(_))
+                | (Endpoint::FairPlay, ContentKeyPolicyConfiguration::FairPlay(_))
+        )
+    }
+}
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/keys/v1/aes/{kid}", get(aes))
+        .route("/keys/v1/clearkey", post(clearkey))
+        .route("/keys/v1/widevine", post(|s, c, t, q, h, b| proxy(Endpoint::Widevine, s, c, t, q, h, b)))
+        .route("/keys/v1/playready", post(|s, c, t, q, h, b| proxy(Endpoint::PlayReady, s, c, t, q, h, b)))
+        .route("/keys/v1/fairplay", post(|s, c, t, q, h, b| proxy(Endpoint::FairPlay, s, c, t, q, h, b)))
+}
+
+/// The client address for the audit log (the socket peer; `-` when the
+/// server was not started with connect info, e.g. in `oneshot` tests).
+#[derive(Debug, Clone, Copy)]
+pub struct Client(pub Option<SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Client(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)))
+    }
+}
+
+impl std::fmt::Display for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(a) => write!(f, "{a}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// The viewer token: `Authorization: Bearer` first, else `?token=`.
+/// Absent is not an error here: an open policy needs none.
+#[derive(Default)]
+pub struct ViewerToken(pub Option<String>);
+
+impl std::fmt::Debug for ViewerToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "ViewerToken(<redacted>)" } else { "ViewerToken(None)" })
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct DeliveryQuery {
+    token: Option<String>,
+    kid: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ViewerToken {
+    type Rejection = std::convert::Infallible;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
+            let v = v.as_bytes();
+            let token = v
+                .split_at_checked(7)
+                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case(b"bearer "))
+                .map(|(_, rest)| String::from_utf8_lossy(rest).trim().to_owned());
+            // A non-bearer Authorization header gives an empty token:
+            // refused as token_missing rather than silently ignored.
+            return Ok(ViewerToken(Some(token.unwrap_or_default())));
+        }
+        let q: Result<Query<DeliveryQuery>, QueryRejection> = Query::from_request_parts(parts, state).await;
+        Ok(ViewerToken(q.ok().and_then(|Query(q)| q.token)))
+    }
+}
+
+fn audit(endpoint: Endpoint, policy: Option<&str>, option: Option<&str>, kid: Uuid, result: &str, reason: &str, client: Client) {
+    tracing::info!(
+        target: "castguard::audit",
+        endpoint = endpoint.as_str(),
+        policy = policy.unwrap_or("-"),
+        option = option.unwrap_or("-"),
+        kid = %kid,
+        result,
+        reason,
+        client = %client,
+        "key delivery decision"
+    );
+}
+
+/// The options of `name` that can serve `endpoint`, from cache or store.
+async fn endpoint_policy(d: &Delivery, store: &dyn store::Store, name: &str, endpoint: Endpoint) -> Result<Arc<ContentKeyPolicy>, DeliveryError> {
+    let cache_key = (name.to_owned(), endpoint);
+    if let Some(p) = d.policies.get(&cache_key) {
+        return Ok(p);
+    }
+    let mut p = store.get_content_key_policy(name).await?;
+    p.options.retain(|o| endpoint.fits(&o.configuration));
+    let p = Arc::new(p);
+    d.policies.insert(cache_key, p.clone());
+    Ok(p)
+}
+
+/// A granted request: the key, the policy and the option that allowed it.
+pub struct Grant {
+    pub key: Arc<DeliveryKey>,
+    pub policy: Arc<ContentKeyPolicy>,
+    pub option_index: usize,
+}
+
+/// Decides whether `token` obtains key `kid` at `endpoint`; logs the
+/// decision. Unknown keys (and keys of the wrong type) are 404.
+pub async fn authorize(s: &AppState, endpoint: Endpoint, kid: Uuid, token: Option<&str>, client: Client) -> Result<Grant, DeliveryError> {
+    let d = s.delivery();
+    let key = match resolve::delivery_key(d, s.store(), kid).await {
+        Err(DeliveryError::NotFound) => {
+            audit(endpoint, None, None, kid, "not_found", "-", client);
+            return Err(DeliveryError::NotFound);
+        }
+        other => other?,
+    };
+    if key.key.key.key_type != endpoint.key_type() {
+        audit(endpoint, None, None, kid, "not_found", "key_type", client);
+        return Err(DeliveryError::NotFound);
+    }
+    let deny = |policy: Option<&str>, option: Option<&str>, reason: Reason| {
+        audit(endpoint, policy, option, kid, "denied", reason.as_str(), client);
+        DeliveryError::Refused(reason)
+    };
+    let Some(policy_name) = key.policy_name.as_deref() else {
+        tracing::warn!(kid = %kid, "content key has no content key policy: never delivered");
+        return Err(deny(None, None, Reason::KeyNotGranted));
+    };
+    let policy = match endpoint_policy(d, s.store(), policy_name, endpoint).await {
+        Ok(p) => p,
+        Err(DeliveryError::NotFound) => {
+            tracing::warn!(kid = %kid, policy = policy_name, "content key policy does not exist");
+            return Err(deny(Some(policy_name), None, Reason::KeyNotGranted));
+        }
+        Err(e) => return Err(e),
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let decision = match policy::evaluate(&policy, token, kid, &d.verifiers, now).await {
+        Ok(dec) => dec,
+        Err(Refusal::Denied { reason, option_index }) => {
+            let option = option_index.and_then(|i| policy.options.get(i)).and_then(|o| o.name.as_deref());
+            return Err(deny(Some(policy_name), option, reason));
+        }
+        Err(e @ Refusal::Unavailable { .. }) => {
+            audit(endpoint, Some(policy_name), None, kid, "error", "unavailable", client);
+            return Err(DeliveryError::Unavailable(e.to_string()));
+        }
+        Err(e @ Refusal::Misconfigured { .. }) => {
+            audit(endpoint, Some(policy_name), None, kid, "error", "misconfigured", client);
+            return Err(DeliveryError::internal(format!("policy '{policy_name}': {e}")));
+        }
+    };
+    let option_index = decision.option_index;
+    let option_label = decision.option_name.clone().unwrap_or_else(|| option_index.to_string());
+    if let Some(r) = decision.max_uses {
+        let allowed = s.store().consume_token_use(&r.token_id, r.max_uses, r.expires_at).await.map_err(DeliveryError::from)?;
+        if !allowed {
+            return Err(deny(Some(policy_name), Some(&option_label), Reason::ReplayExceeded));
+        }
+    }
+    audit(endpoint, Some(policy_name), Some(&option_label), kid, "granted", "-", client);
+    Ok(Grant { key, policy: policy.clone(), option_index })
+}
+
+fn no_store(mut res: Response) -> Response {
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+fn parse_kid(s: &str) -> Option<Uuid> {
+    // Hyphenated or 32 hex digits (the form of skd:// URIs).
+    Uuid::try_parse(s).ok()
+}
+
+async fn aes(
+    State(s): State<AppState>,
+    client: Client,
+    ViewerToken(token): ViewerToken,
+    kid: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Result<Response, DeliveryError> {
+    let kid = kid.ok().and_then(|Path(k)| parse_kid(&k)).ok_or(DeliveryError::NotFound)?;
+    let grant = authorize(&s, Endpoint::Aes, kid, token.as_deref(), client).await?;
+    let body = Bytes::copy_from_slice(grant.key.key.value.expose());
+    Ok(no_store(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()))
+}
+
+#[derive(Deserialize)]
+struct ClearKeyRequest {
+    kids: Vec<String>,
+    #[serde(rename = "type", default)]
+    license_type: Option<String>,
+}
+
+fn b64url(v: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
+}
+
+async fn clearkey(State(s): State<AppState>, client: Client, ViewerToken(token): ViewerToken, body: Bytes) -> Result<Response, DeliveryError> {
+    let req: ClearKeyRequest =
+        serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest { code: "invalid_license_request", field: "body" })?;
+    let license_type = req.license_type.as_deref().unwrap_or("temporary");
+    match license_type {
+        "temporary" => {}
+        // The Clear Key configuration has no license template that could
+        // allow persistence.
+        "persistent-license" => return Err(DeliveryError::BadRequest { code: "license_type_not_allowed", field: "type" }),
+        _ => return Err(DeliveryError::BadRequest { code: "invalid_license_request", field: "type" }),
+    }
+    if req.kids.is_empty() || req.kids.len() > MAX_CLEARKEY_KIDS {
+        return Err(DeliveryError::BadRequest { code: "invalid_license_request", field: "kids" });
+    }
+    let mut kids = Vec::with_capacity(req.kids.len());
+    for k in &req.kids {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(k.trim_end_matches('='))
+            .ok()
+            .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
+            .ok_or(DeliveryError::BadRequest { code: "invalid_kid", field: "kids" })?;
+        kids.push(Uuid::from_bytes(bytes));
+    }
+    let mut keys = Vec::new();
+    let mut refusal: Option<Reason> = None;
+    for kid in kids {
+        match authorize(&s, Endpoint::ClearKey, kid, token.as_deref(), client).await {
+            Ok(g) => keys.push(serde_json::json!({
+                "kty": "oct",
+                "kid": b64url(kid.as_bytes()),
+                "k": b64url(g.key.key.value.expose()),
+            })),
+            Err(DeliveryError::NotFound) => {}
+            Err(DeliveryError::Refused(r)) => {
+                refusal.get_or_insert(r);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if keys.is_empty() {
+        return Err(refusal.map_or(DeliveryError::NotFound, DeliveryError::Refused));
+    }
+    let body = serde_json::json!({"keys": keys, "type": license_type});
+    Ok(no_store(axum::Json(body).into_response()))
+}
+
+fn upstream_of(c: &ContentKeyPolicyConfiguration) -> Option<(&str, &LicenseServerHeaders)> {
+    match c {
+        ContentKeyPolicyConfiguration::Widevine(w) => w.license_server_url.as_deref().map(|u| (u, &w.license_server_headers)),
+        ContentKeyPolicyConfiguration::PlayReady(p) => p.license_server_url.as_deref().map(|u| (u, &p.license_server_headers)),
+        ContentKeyPolicyConfiguration::FairPlay(f) => f.license_server_url.as_deref().map(|u| (u, &f.license_server_headers)),
+        _ => None,
+    }
+}
+
+async fn proxy(
+    endpoint: Endpoint,
+    State(s): State<AppState>,
+    client: Client,
+    ViewerToken(token): ViewerToken,
+    query: Result<Query<DeliveryQuery>, QueryRejection>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, DeliveryError> {
+    let kid = query
+        .ok()
+        .and_then(|Query(q)| q.kid)
+        .ok_or(DeliveryError::BadRequest { code: "kid_missing", field: "kid" })?;
+    let kid = parse_kid(&kid).ok_or(DeliveryError::BadRequest { code: "invalid_kid", field: "kid" })?;
+    if body.is_empty() {
+        return Err(DeliveryError::BadRequest { code: "invalid_license_request", field: "body" });
+    }
+    let grant = authorize(&s, endpoint, kid, token.as_deref(), client).await?;
+    let option = grant.policy.options.get(grant.option_index).ok_or_else(|| DeliveryError::internal("option index out of range"))?;
+    let (url, extra) = upstream_of(&option.configuration).ok_or_else(|| {
+        DeliveryError::internal(format!("policy '{}' option {}: no licenseServerUrl", grant.policy.name, grant.option_index))
+    })?;
+    let mut req = s.delivery().http.post(url).body(body);
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        req = req.header(header::CONTENT_TYPE, ct.clone());
+    }
+    for (name, value) in &extra.0 {
+        req = req.header(name.as_str(), value.expose());
+    }
+    let res = req.send().await.map_err(|e| DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url())))?;
+    let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let content_type = res.headers().get(header::CONTENT_TYPE).cloned();
+    if res.content_length().is_some_and(|n| n > MAX_UPSTREAM_RESPONSE as u64) {
+        return Err(DeliveryError::Upstream(format!("{}: response too large", endpoint.as_str())));
+    }
+    let bytes = res.bytes().await.map_err(|e| DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url())))?;
+    if bytes.len() > MAX_UPSTREAM_RESPONSE {
+        return Err(DeliveryError::Upstream(format!("{}: response too large", endpoint.as_str())));
+    }
+    let mut out = (status, bytes).into_response();
+    if let Some(ct) = content_type {
+        out.headers_mut().insert(header::CONTENT_TYPE, ct);
+    }
+    Ok(no_store(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keys::model::WidevineConfiguration;
+
+    #[test]
+    fn endpoints_fit_their_configurations() {
+        let wv = ContentKeyPolicyConfiguration::Widevine(WidevineConfiguration {
+            widevine_template: None,
+            license_server_url: Some("http://127.0.0.1:1/".into()),
+            license_server_headers: LicenseServerHeaders::default(),
+        });
+        assert!(Endpoint::Aes.fits(&ContentKeyPolicyConfiguration::ClearKey));
+        assert!(Endpoint::ClearKey.fits(&ContentKeyPolicyConfiguration::ClearKey));
+        assert!(!Endpoint::Widevine.fits(&ContentKeyPolicyConfiguration::ClearKey));
+        assert!(Endpoint::Widevine.fits(&wv));
+        assert!(!Endpoint::PlayReady.fits(&wv));
+        assert!(!Endpoint::ClearKey.fits(&wv));
+        assert_eq!(Endpoint::Aes.key_type(), ContentKeyType::EnvelopeEncryption);
+        assert_eq!(Endpoint::FairPlay.key_type(), ContentKeyType::CommonEncryption);
+    }
+
+    #[test]
+    fn kids_in_both_forms() {
+        let u = Uuid::from_u128(0x0011_2233_4455_6677_8899_aabb_ccdd_eeff);
+        assert_eq!(parse_kid("00112233-4455-6677-8899-aabbccddeeff"), Some(u));
+        assert_eq!(parse_kid("00112233445566778899aabbccddeeff"), Some(u));
+        assert_eq!(parse_kid("../etc/passwd"), None);
+    }
+
+    #[test]
+    fn viewer_token_debug_is_redacted() {
+        assert!(!format!("{:?}", ViewerToken(Some("eyJsecret".into()))).contains("eyJ"));
+    }
+}

@@ -1,0 +1,229 @@
+//! What players reach: the origin (`/s/...`), key and license delivery
+//! (`/keys/v1/...`), the token service (`/sts/...`) and health probes
+//! (DESIGN.md, "URLs"; issues 4 and 5).
+//!
+//! Apart from the management API because its rules differ: no admin token
+//! (players carry viewer tokens or nothing), CORS open to any origin, CDN
+//! caching on the origin and `no-store` on keys, and a hot path that must
+//! not hit the store on every request. [`Delivery`] holds what the handlers
+//! share: the public base URL written into manifests, the token verifier
+//! cache, short-lived caches of locators, keys and policies, opened assets,
+//! the STS and the HTTP client of the DRM license proxy.
+//!
+//! Cache lifetimes: resolved locators, content keys and policies live for
+//! [`DeliveryConfig::cache_ttl`] (default 2 s), so an edit through the
+//! management API takes effect within that time on every node without any
+//! invalidation protocol. Opened assets are keyed by their `index.json`
+//! identity (inode, size, mtime), so a re-upload is seen at once.
+
+pub mod error;
+pub mod health;
+pub mod keys;
+pub mod origin;
+pub mod resolve;
+pub mod sts;
+
+use crate::AppState;
+use ::keys::token::{ReqwestFetcher, VerifierCache, VerifierConfig};
+use axum::Router;
+use axum::http::{HeaderName, Method, header};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+/// Settings of the player-facing routes.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Absolute base of the URLs written into manifests (license servers,
+    /// AES-128 key URIs) and of the STS issuer, without a trailing `/`.
+    /// Configured, never taken from the request's `Host` header: manifests
+    /// are cached by CDNs and must not carry a client-chosen host.
+    pub public_base_url: String,
+    /// How long locators, keys and policies read from the store are reused.
+    pub cache_ttl: Duration,
+    /// Timeout of one upstream DRM license request.
+    pub upstream_timeout: Duration,
+    /// Token verification settings (clock skew...).
+    pub verifier: VerifierConfig,
+}
+
+impl DeliveryConfig {
+    /// Defaults with `public_base_url` = `http://{listen}`.
+    pub fn for_listen_addr(listen: impl std::fmt::Display) -> Self {
+        DeliveryConfig {
+            public_base_url: format!("http://{listen}"),
+            cache_ttl: Duration::from_secs(2),
+            upstream_timeout: Duration::from_secs(10),
+            verifier: VerifierConfig::default(),
+        }
+    }
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig::for_listen_addr("127.0.0.1:8080")
+    }
+}
+
+/// Shared state of the delivery routes (inside [`AppState`]).
+pub struct Delivery {
+    pub(crate) config: DeliveryConfig,
+    pub(crate) verifiers: VerifierCache,
+    pub(crate) locators: TtlCache<uuid::Uuid, Arc<resolve::ResolvedLocator>>,
+    pub(crate) keys: TtlCache<uuid::Uuid, Arc<resolve::DeliveryKey>>,
+    pub(crate) policies: TtlCache<(String, keys::Endpoint), Arc<::keys::model::ContentKeyPolicy>>,
+    pub(crate) assets: origin::AssetCache,
+    pub(crate) sts: tokio::sync::OnceCell<Arc<sts::Sts>>,
+    pub(crate) sts_dir: PathBuf,
+    pub(crate) http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Delivery").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl Delivery {
+    /// `data_dir` is the server's data folder (the STS key ring lives in
+    /// `data_dir/sts/`).
+    pub fn new(config: DeliveryConfig, data_dir: &std::path::Path) -> Self {
+        let fetcher: Arc<dyn ::keys::token::HttpFetch> = match ReqwestFetcher::new() {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                tracing::error!(error = %e, "OpenID Connect fetcher unavailable; discovery-based policies will answer 503");
+                Arc::new(NoFetch)
+            }
+        };
+        let http = reqwest::Client::builder()
+            .timeout(config.upstream_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Delivery {
+            verifiers: VerifierCache::new(config.verifier, fetcher),
+            locators: TtlCache::new(config.cache_ttl, 4096),
+            keys: TtlCache::new(config.cache_ttl, 16384),
+            policies: TtlCache::new(config.cache_ttl, 4096),
+            assets: origin::AssetCache::new(64),
+            sts: tokio::sync::OnceCell::new(),
+            sts_dir: data_dir.join(sts::STS_DIR),
+            http,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &DeliveryConfig {
+        &self.config
+    }
+
+    /// The token service, its key ring loaded from (or first created in)
+    /// `data_dir/sts/`.
+    pub async fn sts(&self) -> Result<Arc<sts::Sts>, sts::StsSetupError> {
+        self.sts
+            .get_or_try_init(|| async {
+                let dir = self.sts_dir.clone();
+                let issuer = format!("{}/sts", self.config.public_base_url);
+                tokio::task::spawn_blocking(move || sts::Sts::load_or_create(&dir, issuer))
+                    .await
+                    .map_err(|e| sts::StsSetupError::Task(e.to_string()))?
+                    .map(Arc::new)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// A fetcher that always fails (when no HTTP client could be built).
+struct NoFetch;
+
+#[async_trait::async_trait]
+impl ::keys::token::HttpFetch for NoFetch {
+    async fn get(&self, _url: &str) -> Result<Vec<u8>, ::keys::token::FetchError> {
+        Err(::keys::token::FetchError::Transport("no HTTP client".into()))
+    }
+}
+
+/// The routes of this module, merged into [`crate::app`].
+pub fn router() -> Router<AppState> {
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::RANGE, header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE])
+        .expose_headers([
+            header::CONTENT_LENGTH,
+            header::CONTENT_RANGE,
+            header::ETAG,
+            header::LAST_MODIFIED,
+            HeaderName::from_static("accept-ranges"),
+        ])
+        .max_age(Duration::from_secs(3600));
+    Router::new()
+        .merge(origin::router())
+        .merge(keys::router())
+        .merge(sts::router())
+        .merge(health::router())
+        .layer(cors)
+}
+
+/// A small map whose entries expire after `ttl`; at `capacity` the oldest
+/// entry is dropped. Reads take a shared lock only.
+pub(crate) struct TtlCache<K, V> {
+    ttl: Duration,
+    capacity: usize,
+    map: RwLock<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
+    pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
+        TtlCache { ttl, capacity: capacity.max(1), map: RwLock::new(HashMap::new()) }
+    }
+
+    pub(crate) fn get(&self, key: &K) -> Option<V> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
+        map.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+    }
+
+    pub(crate) fn insert(&self, key: K, value: V) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= self.capacity {
+            let ttl = self.ttl;
+            map.retain(|_, (at, _)| at.elapsed() < ttl);
+            if map.len() >= self.capacity
+                && let Some(oldest) = map.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+            {
+                map.remove(&oldest);
+            }
+        }
+        map.insert(key, (Instant::now(), value));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_cache_expires_and_bounds() {
+        let c: TtlCache<u32, u32> = TtlCache::new(Duration::from_millis(50), 2);
+        c.insert(1, 10);
+        c.insert(2, 20);
+        c.insert(3, 30);
+        assert_eq!(c.map.read().unwrap().len(), 2);
+        assert_eq!(c.get(&3), Some(30));
+        std::thread::sleep(Duration::from_millis(60));
+        assert_eq!(c.get(&3), None);
+        let off: TtlCache<u32, u32> = TtlCache::new(Duration::ZERO, 2);
+        off.insert(1, 1);
+        assert_eq!(off.get(&1), None);
+    }
+}

@@ -1,0 +1,138 @@
+//! Request extractors that turn every malformed input into an [`ApiError`]
+//! naming the field, instead of axum's plain-text rejections.
+//!
+//! - [`EntityName`]: the `{name}` path segment, checked with the model's name
+//!   rule (`[A-Za-z0-9_.-]{1,260}`);
+//! - [`JsonObject`]: a JSON object body read under the route's body limit
+//!   (413 beyond it), then deserialised field by field so a bad value is
+//!   reported by its JSON path (`options[0].restriction.issuer`);
+//! - [`Paging`]: the v3 paging parameters `$top` and `$skiptoken`.
+
+use crate::AppState;
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+/// The `{name}` of the entity a request is about.
+#[derive(Debug, Clone)]
+pub struct EntityName(pub String);
+
+impl FromRequestParts<AppState> for EntityName {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Path(name) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("name", e.body_text()))?;
+        keys::model::validate_name("name", &name)?;
+        Ok(EntityName(name))
+    }
+}
+
+/// A JSON object request body.
+#[derive(Debug)]
+pub struct JsonObject(pub Map<String, Value>);
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge { limit: crate::JSON_BODY_LIMIT as u64 }
+            } else {
+                ApiError::bad_request("", format!("unreadable request body: {}", e.body_text()))
+            }
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(JsonObject(map)),
+            Ok(_) => Err(ApiError::bad_request("", "the request body must be a JSON object")),
+            Err(e) => Err(ApiError::bad_request(
+                "",
+                format!("the request body is not valid JSON (line {}, column {})", e.line(), e.column()),
+            )),
+        }
+    }
+}
+
+impl JsonObject {
+    /// Makes the body's `name` agree with the URL: absent means the URL's,
+    /// a different one is a 400 on `name`.
+    pub fn with_name(mut self, name: &str) -> Result<Self, ApiError> {
+        match self.0.get("name") {
+            None | Some(Value::Null) => {
+                self.0.insert("name".into(), Value::String(name.to_string()));
+            }
+            Some(Value::String(n)) if n == name => {}
+            Some(_) => return Err(ApiError::bad_request("name", "must be absent or equal to the name in the URL")),
+        }
+        Ok(self)
+    }
+
+    /// Deserialises into `T`, reporting the JSON path of the first bad value.
+    /// serde's messages name types and lengths, not values (see
+    /// `keys::model::JsonError`), so they are safe to return.
+    pub fn parse<T: DeserializeOwned>(self) -> Result<T, ApiError> {
+        serde_path_to_error::deserialize(Value::Object(self.0)).map_err(|e| {
+            let path = e.path().to_string();
+            let field = if path == "." { String::new() } else { path };
+            ApiError::bad_request(field, e.inner().to_string())
+        })
+    }
+}
+
+/// `?$top=N&$skiptoken=NAME`: at most `N` (1..=1000) entities named after `NAME`.
+#[derive(Debug, Default, Clone)]
+pub struct Paging {
+    pub top: Option<u32>,
+    pub skip_token: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RawPaging {
+    #[serde(rename = "$top")]
+    top: Option<String>,
+    #[serde(rename = "$skiptoken")]
+    skip_token: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(raw) = Query::<RawPaging>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::bad_request("", e.body_text()))?;
+        let top = match raw.top {
+            None => None,
+            Some(t) => match t.parse::<u32>() {
+                Ok(n) if (1..=store::MAX_PAGE_LIMIT).contains(&n) => Some(n),
+                _ => return Err(ApiError::bad_request("$top", format!("must be an integer from 1 to {}", store::MAX_PAGE_LIMIT))),
+            },
+        };
+        if let Some(s) = &raw.skip_token {
+            keys::model::validate_name("$skiptoken", s)?;
+        }
+        Ok(Paging { top, skip_token: raw.skip_token })
+    }
+}
+
+impl Paging {
+    pub fn page(&self) -> store::Page {
+        store::Page { after: self.skip_token.clone(), limit: Some(self.top.unwrap_or(store::DEFAULT_PAGE_LIMIT)) }
+    }
+}
+
+/// A boolean query flag given as `true` or `false`.
+pub fn parse_flag(field: &str, v: Option<&str>) -> Result<bool, ApiError> {
+    match v {
+        None | Some("false") => Ok(false),
+        Some("true") => Ok(true),
+        Some(_) => Err(ApiError::bad_request(field, "must be true or false")),
+    }
+}

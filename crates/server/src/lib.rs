@@ -1,0 +1,78 @@
+//! castguard HTTP server: the management API under `/api/v1` (DESIGN.md,
+//! "URLs"; issue 3 items 3–6). The origin (`/s/...`), key delivery
+//! (`/keys/v1/...`), STS and player mount on the same [`Router`] later: see
+//! [`app`].
+//!
+//! Thin by design: each handler checks the admin token ([`auth::Admin`]),
+//! parses and validates the request with the `keys::model` types, calls the
+//! [`store::Store`], and writes the v3-shaped JSON. [`app`] is apart from any
+//! socket so tests drive it with `tower::ServiceExt::oneshot`.
+
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tower_http::trace::TraceLayer;
+
+pub use auth::AdminToken;
+pub use error::{ApiError, ApiResult};
+
+/// Largest JSON request body (entities are small; a policy with 32 options
+/// and RSA keys stays far below).
+pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// Largest media upload (`PUT /api/v1/assets/{name}/content`).
+pub const UPLOAD_BODY_LIMIT: u64 = 10 * 1024 * 1024 * 1024;
+
+/// Shared state of every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn store::Store>,
+    data_dir: PathBuf,
+    admin_token: AdminToken,
+    /// Serialises the folder swaps of asset uploads and deletes.
+    ingest_lock: tokio::sync::Mutex<()>,
+}
+
+impl AppState {
+    /// `data_dir` holds uploads in progress (`tmp/`) and ingested assets
+    /// (`assets/<name>/`).
+    pub fn new(store: Arc<dyn store::Store>, data_dir: impl Into<PathBuf>, admin_token: AdminToken) -> Self {
+        AppState { inner: Arc::new(Inner { store, data_dir: data_dir.into(), admin_token, ingest_lock: tokio::sync::Mutex::new(()) }) }
+    }
+
+    pub fn store(&self) -> &dyn store::Store {
+        self.inner.store.as_ref()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.inner.data_dir
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("data_dir", &self.inner.data_dir).finish_non_exhaustive()
+    }
+}
+
+/// The whole HTTP application. Later parts (origin, key delivery, STS,
+/// player, health) merge their routers here.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .nest("/api/v1", routes::api_router())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,433 @@
+//! The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`.
+//!
+//! Paths, operations, parameters and status codes are generated from the
+//! handlers' `#[utoipa::path]` attributes, so a route without documentation
+//! does not compile into the document. The body schemas are written here by
+//! hand ([`component_schemas`]) because the model types live in `keys` and
+//! serialise through custom serde code (`@odata.type` tags, base64 secrets,
+//! RFC 3339 times) that a derive would describe wrongly.
+//!
+//! The request schemas say what the server accepts, as closely as JSON Schema
+//! can: names match `[A-Za-z0-9_.-]{1,260}`, free text has no control
+//! characters, optional fields may be `null`, key values are base64 of 16
+//! bytes. Policy parts whose rules JSON Schema cannot express (a Widevine
+//! template that must be a JSON object inside a string, PlayReady license
+//! templates, RSA/X.509 token keys) are accepted by the server but documented
+//! only in prose, so that every body the schema generates is accepted.
+//! schemathesis (`scripts/schemathesis.sh`) checks this document against the
+//! live server.
+
+use crate::AppState;
+use crate::auth::Admin;
+use crate::routes;
+use axum::Json;
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use utoipa::OpenApi;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::{RefOr, Schema};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "castguard management API", description = "Assets, content keys, content key policies, streaming policies and streaming locators (cloud media-service v3 JSON shapes). Every call needs `Authorization: Bearer <admin token>`."),
+    paths(
+        routes::assets::list, routes::assets::get, routes::assets::put, routes::assets::delete, routes::assets::upload,
+        routes::content_keys::list, routes::content_keys::get, routes::content_keys::put, routes::content_keys::delete,
+        routes::content_key_policies::list, routes::content_key_policies::get, routes::content_key_policies::put,
+        routes::content_key_policies::delete,
+        routes::streaming_policies::list, routes::streaming_policies::get, routes::streaming_policies::put,
+        routes::streaming_policies::delete,
+        routes::streaming_locators::list, routes::streaming_locators::get, routes::streaming_locators::put,
+        routes::streaming_locators::delete, routes::streaming_locators::list_paths,
+        routes::streaming_locators::list_content_keys,
+        openapi_json,
+    ),
+)]
+struct ApiDoc;
+
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "meta", operation_id = "getOpenApiDocument",
+    responses((status = 200, description = "This document", body = schemas::OpenApiDocument), (status = 401, body = schemas::Error)))]
+#[allow(dead_code)] // documents `serve`, which axum calls
+fn openapi_json() {}
+
+/// `GET /api/v1/openapi.json`.
+pub async fn serve(_: Admin, axum::extract::State(_): axum::extract::State<AppState>) -> Json<Value> {
+    Json(document().clone())
+}
+
+/// The whole document as JSON (built once).
+pub fn document() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(build)
+}
+
+fn build() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+    doc["openapi"] = json!("3.1.0");
+    doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
+    doc["info"]["license"] = json!({"name": "Apache-2.0", "identifier": "Apache-2.0"});
+    doc["servers"] = json!([{"url": "/"}]);
+    doc["components"]["schemas"] = component_schemas();
+    doc["components"]["securitySchemes"] =
+        json!({"adminToken": {"type": "http", "scheme": "bearer", "description": "The admin token of `castguard serve`"}});
+    doc["security"] = json!([{"adminToken": []}]);
+    doc
+}
+
+/// Marker types naming the hand-written component schemas and parameters in
+/// the `#[utoipa::path]` attributes.
+pub mod schemas {
+    use super::*;
+
+    macro_rules! component {
+        ($($ty:ident),* $(,)?) => {$(
+            pub struct $ty;
+            impl utoipa::PartialSchema for $ty {
+                // Replaced by `component_schemas()[name]` in `build`.
+                fn schema() -> RefOr<Schema> {
+                    RefOr::T(Schema::Object(utoipa::openapi::ObjectBuilder::new().build()))
+                }
+            }
+            impl utoipa::ToSchema for $ty {
+                fn name() -> Cow<'static, str> {
+                    Cow::Borrowed(stringify!($ty))
+                }
+            }
+        )*};
+    }
+
+    component!(
+        Error, OpenApiDocument, Mp4Upload,
+        Asset, AssetInput, AssetList,
+        ContentKey, ContentKeyInput, ContentKeyList,
+        ContentKeyPolicy, ContentKeyPolicyInput, ContentKeyPolicyList,
+        StreamingPolicy, StreamingPolicyInput, StreamingPolicyList,
+        StreamingLocator, StreamingLocatorInput, StreamingLocatorList,
+        ListPathsResponse, ListContentKeysResponse,
+    );
+
+    macro_rules! param {
+        ($ty:ident, $json:expr) => {
+            pub struct $ty;
+            impl utoipa::IntoParams for $ty {
+                fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+                    serde_json::from_value::<Parameter>($json).into_iter().collect()
+                }
+            }
+        };
+    }
+
+    param!(Name, json!({"name": "name", "in": "path", "required": true, "description": "Entity name",
+        "schema": super::name_schema()}));
+    param!(Top, json!({"name": "$top", "in": "query", "required": false, "description": "Page size (default 100)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": store::MAX_PAGE_LIMIT}}));
+    param!(SkipToken, json!({"name": "$skiptoken", "in": "query", "required": false,
+        "description": "List names after this one (from @odata.nextLink)", "schema": super::name_schema()}));
+    param!(IncludeValues, json!({"name": "includeValues", "in": "query", "required": false,
+        "description": "Also return the key values (base64)", "schema": {"type": "string", "enum": ["true", "false"]}}));
+}
+
+fn name_schema() -> Value {
+    json!({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,260}$", "minLength": 1, "maxLength": 260})
+}
+
+/// Nullable: `Option` fields accept `null`.
+fn opt(mut s: Value) -> Value {
+    if let Some(t) = s.get("type").and_then(Value::as_str).map(str::to_string) {
+        s["type"] = json!([t, "null"]);
+        if let Some(e) = s.get_mut("enum").and_then(Value::as_array_mut) {
+            e.push(Value::Null);
+        }
+        s
+    } else {
+        json!({"anyOf": [s, {"type": "null"}]})
+    }
+}
+
+/// Free text: 1..=max characters, no control characters but tab and newline.
+fn text(max: usize) -> Value {
+    json!({"type": "string", "minLength": 1, "maxLength": max,
+        "pattern": "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$"})
+}
+
+/// An absolute http(s) URL of printable ASCII.
+fn url() -> Value {
+    json!({"type": "string", "maxLength": 2048, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[!-~]*$"})
+}
+
+const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// A UUID other than the nil UUID.
+fn uuid_in() -> Value {
+    json!({"type": "string", "format": "uuid", "pattern": UUID_PATTERN,
+        "not": {"pattern": "^[0-]*$"}})
+}
+
+fn uuid_out() -> Value {
+    json!({"type": "string", "format": "uuid"})
+}
+
+fn time_out() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn list_of(item: &str) -> Value {
+    json!({"type": "object", "required": ["value"], "properties": {
+        "value": {"type": "array", "items": {"$ref": format!("#/components/schemas/{item}")}},
+        "@odata.nextLink": {"type": "string", "description": "The next page, absent on the last"}}})
+}
+
+fn odata(t: &str) -> Value {
+    json!({"type": "string", "enum": [format!("#Microsoft.Media.{t}")]})
+}
+
+fn enabled_protocols() -> Value {
+    opt(json!({"type": "object", "description": "castguard serves DASH and HLS; download and smoothStreaming must be false",
+        "properties": {"download": {"type": "boolean", "enum": [false]}, "dash": {"type": "boolean"},
+            "hls": {"type": "boolean"}, "smoothStreaming": {"type": "boolean", "enum": [false]}},
+        "anyOf": [{"required": ["dash"], "properties": {"dash": {"enum": [true]}}},
+                  {"required": ["hls"], "properties": {"hls": {"enum": [true]}}}]}))
+}
+
+fn track_selections() -> Value {
+    json!({"type": "array", "maxItems": 16, "items": {"type": "object", "properties": {
+        "trackSelections": {"type": "array", "maxItems": 16, "items": {"type": "object",
+            "required": ["property", "operation", "value"], "properties": {
+                "property": {"type": "string", "enum": ["FourCC"]},
+                "operation": {"type": "string", "enum": ["Equal"]},
+                "value": {"type": "string", "pattern": "^[ -~]{4}$"}}}}}}})
+}
+
+fn policy_content_keys() -> Value {
+    opt(json!({"type": "object", "properties": {
+        "defaultKey": opt(json!({"type": "object", "properties": {"label": opt(text(260)), "policyName": opt(name_schema())}})),
+        "keyToTrackMappings": {"type": "array", "maxItems": 16, "items": {"type": "object", "properties": {
+            "label": opt(text(260)), "policyName": opt(name_schema()), "tracks": track_selections()}}}}}))
+}
+
+fn drm_url_config() -> Value {
+    opt(json!({"type": "object", "properties": {"customLicenseAcquisitionUrlTemplate": opt(url())}}))
+}
+
+fn play_ready_drm() -> Value {
+    opt(json!({"type": "object", "properties": {"customLicenseAcquisitionUrlTemplate": opt(url()),
+        "playReadyCustomAttributes": opt(text(1024))}}))
+}
+
+fn clear_key_config() -> Value {
+    opt(json!({"type": "object", "properties": {"customKeysAcquisitionUrlTemplate": opt(url())}}))
+}
+
+fn license_server_headers() -> Value {
+    json!({"type": "object", "maxProperties": 32, "description": "Headers sent to the upstream license server (values are secrets)",
+        "propertyNames": {"pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$"},
+        "additionalProperties": {"type": "string", "maxLength": 8192, "pattern": "^[^\\r\\n\\u0000]*$"}})
+}
+
+fn symmetric_key() -> Value {
+    json!({"type": "object", "required": ["@odata.type", "keyValue"], "properties": {
+        "@odata.type": odata("ContentKeyPolicySymmetricTokenKey"),
+        "keyValue": {"type": "string", "description": "HMAC key, base64, 16 to 1024 bytes",
+            "pattern": "^(?:[A-Za-z0-9+/]{4}){6,340}$"}}})
+}
+
+/// Every component schema, by name.
+pub fn component_schemas() -> Value {
+    let error = json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
+        "required": ["code", "message"], "properties": {
+            "code": {"type": "string", "enum": ["invalid_request", "invalid_media", "unauthorized", "not_found",
+                "conflict", "payload_too_large", "internal_error"]},
+            "message": {"type": "string"},
+            "field": {"type": "string", "description": "JSON path of the offending field"}}}}});
+
+    let asset = json!({"type": "object", "required": ["name", "storage"], "properties": {
+        "name": {"type": "string"}, "assetId": uuid_out(), "created": time_out(), "lastModified": time_out(),
+        "alternateId": {"type": "string"}, "description": {"type": "string"},
+        "storage": {"type": "object", "required": ["path"], "description": "Where the ingested clear CMAF lives (read-only)",
+            "properties": {"path": {"type": "string"}, "tracks": {"description": "Track summary written by ingest"}}}}});
+    let asset_input = json!({"type": "object", "description": "Writable fields; `name` comes from the URL, server-assigned fields are ignored",
+        "properties": {"alternateId": opt(text(260)), "description": opt(text(4096))}});
+
+    let key_type = json!({"type": "string", "enum": ["CommonEncryption", "EnvelopeEncryption"]});
+    let content_key = json!({"type": "object", "required": ["name", "keyId", "type"], "properties": {
+        "name": {"type": "string"}, "keyId": uuid_out(), "type": key_type, "label": {"type": "string"},
+        "policyName": {"type": "string"}, "created": time_out(), "lastModified": time_out()}});
+    let content_key_input = json!({"type": "object", "required": ["type"],
+        "description": "keyId and value are generated when a new key leaves them out, and kept when a replace does",
+        "properties": {
+            "keyId": opt(uuid_in()), "type": key_type, "label": opt(text(260)), "policyName": opt(name_schema()),
+            "value": opt(json!({"type": "string", "description": "16 bytes, base64, not all zero",
+                "pattern": "^[A-Za-z0-9+/]{21}[AQgw](==)?$", "not": {"pattern": "^A{22}"}}))}});
+
+    let configuration_types = ["ContentKeyPolicyClearKeyConfiguration", "ContentKeyPolicyWidevineConfiguration",
+        "ContentKeyPolicyPlayReadyConfiguration", "ContentKeyPolicyFairPlayConfiguration", "ContentKeyPolicyUnknownConfiguration"];
+    let restriction_types = ["ContentKeyPolicyOpenRestriction", "ContentKeyPolicyTokenRestriction", "ContentKeyPolicyUnknownRestriction"];
+    let tagged = |types: &[&str]| json!({"type": "object", "required": ["@odata.type"], "properties": {"@odata.type":
+        {"type": "string", "enum": types.iter().map(|t| format!("#Microsoft.Media.{t}")).collect::<Vec<_>>()}}});
+    let content_key_policy = json!({"type": "object", "required": ["name", "options"], "properties": {
+        "name": {"type": "string"}, "policyId": uuid_out(), "created": time_out(), "lastModified": time_out(),
+        "description": {"type": "string"},
+        "options": {"type": "array", "items": {"type": "object", "required": ["configuration", "restriction"], "properties": {
+            "policyOptionId": uuid_out(), "name": {"type": "string"},
+            "configuration": tagged(&configuration_types), "restriction": tagged(&restriction_types)}}}},
+        "description": "Secrets (symmetric token keys, FairPlay credentials, upstream header values) are returned blank"});
+
+    let configuration_in = json!({"oneOf": [
+        {"type": "object", "required": ["@odata.type"], "description": "Clear Key / HLS AES-128: the key itself",
+            "properties": {"@odata.type": odata("ContentKeyPolicyClearKeyConfiguration")}},
+        {"type": "object", "required": ["@odata.type", "licenseServerUrl"],
+            "description": "Widevine through an upstream license server (a widevineTemplate JSON string is also accepted)",
+            "properties": {"@odata.type": odata("ContentKeyPolicyWidevineConfiguration"),
+                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers()}},
+        {"type": "object", "required": ["@odata.type", "licenseServerUrl"],
+            "description": "PlayReady through an upstream license server (v3 `licenses` templates are also accepted)",
+            "properties": {"@odata.type": odata("ContentKeyPolicyPlayReadyConfiguration"),
+                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers()}},
+        {"type": "object", "required": ["@odata.type", "licenseServerUrl", "rentalAndLeaseKeyType", "rentalDuration"],
+            "description": "FairPlay through an upstream key server (ask, fairPlayPfx and fairPlayPfxPassword are also accepted)",
+            "properties": {"@odata.type": odata("ContentKeyPolicyFairPlayConfiguration"),
+                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers(),
+                "rentalAndLeaseKeyType": {"type": "string", "enum": ["Undefined", "DualExpiry", "PersistentUnlimited", "PersistentLimited"]},
+                "rentalDuration": {"type": "integer", "minimum": 0, "maximum": u32::MAX}}}]});
+    let restriction_in = json!({"oneOf": [
+        {"type": "object", "required": ["@odata.type"], "properties": {"@odata.type": odata("ContentKeyPolicyOpenRestriction")}},
+        {"type": "object", "required": ["@odata.type", "issuer", "audience", "restrictionTokenType", "primaryVerificationKey"],
+            "description": "Token restriction (RSA and X.509 keys and openIdConnectDiscoveryDocument are also accepted)",
+            "properties": {"@odata.type": odata("ContentKeyPolicyTokenRestriction"),
+                "issuer": text(2048), "audience": text(2048),
+                "restrictionTokenType": {"type": "string", "enum": ["Jwt", "Swt"]},
+                "primaryVerificationKey": symmetric_key(),
+                "alternateVerificationKeys": {"type": "array", "maxItems": 16, "items": symmetric_key()},
+                "requiredClaims": {"type": "array", "maxItems": 16, "items": {"type": "object", "required": ["claimType"],
+                    "properties": {"claimType": text(256), "claimValue": opt(text(4096))}}}}}]});
+    let content_key_policy_input = json!({"type": "object", "required": ["options"], "properties": {
+        "description": opt(text(4096)),
+        "options": {"type": "array", "minItems": 1, "maxItems": 32, "items": {"type": "object",
+            "required": ["configuration", "restriction"], "properties": {
+                "name": opt(text(260)), "configuration": configuration_in, "restriction": restriction_in}}}}});
+
+    let streaming_policy = json!({"type": "object", "required": ["name"], "properties": {
+        "name": {"type": "string"}, "created": time_out(), "defaultContentKeyPolicyName": {"type": "string"},
+        "envelopeEncryption": {"type": "object"}, "commonEncryptionCenc": {"type": "object"},
+        "commonEncryptionCbcs": {"type": "object"}, "noEncryption": {"type": "object"}}});
+    let envelope = json!({"type": "object", "properties": {"enabledProtocols": enabled_protocols(),
+        "clearTracks": track_selections(), "contentKeys": policy_content_keys(),
+        "customKeyAcquisitionUrlTemplate": opt(url())}});
+    let cenc = json!({"type": "object", "properties": {"enabledProtocols": enabled_protocols(),
+        "clearTracks": track_selections(), "contentKeys": policy_content_keys(),
+        "drm": opt(json!({"type": "object", "properties": {"playReady": play_ready_drm(), "widevine": drm_url_config()}})),
+        "clearKeyEncryptionConfiguration": clear_key_config()}});
+    let cbcs = json!({"type": "object", "properties": {"enabledProtocols": enabled_protocols(),
+        "clearTracks": track_selections(), "contentKeys": policy_content_keys(),
+        "drm": opt(json!({"type": "object", "properties": {
+            "fairPlay": opt(json!({"type": "object", "properties": {"customLicenseAcquisitionUrlTemplate": opt(url()),
+                "allowPersistentLicense": {"type": "boolean"}}})),
+            "playReady": play_ready_drm(), "widevine": drm_url_config()}})),
+        "clearKeyEncryptionConfiguration": clear_key_config()}});
+    let no_encryption = json!({"type": "object", "properties": {"enabledProtocols": enabled_protocols()}});
+    let encrypted = ["envelopeEncryption", "commonEncryptionCenc", "commonEncryptionCbcs"];
+    let streaming_policy_input = json!({"type": "object",
+        "description": "Exactly one of: noEncryption alone, or one or more of envelopeEncryption, commonEncryptionCenc, commonEncryptionCbcs",
+        "properties": {"defaultContentKeyPolicyName": opt(name_schema()),
+            "noEncryption": no_encryption, "envelopeEncryption": envelope,
+            "commonEncryptionCenc": cenc, "commonEncryptionCbcs": cbcs},
+        "oneOf": [
+            {"required": ["noEncryption"], "not": {"anyOf": encrypted.iter().map(|e| json!({"required": [e]})).collect::<Vec<_>>()}},
+            {"anyOf": encrypted.iter().map(|e| json!({"required": [e]})).collect::<Vec<_>>(), "not": {"required": ["noEncryption"]}}]});
+
+    let locator_key_type = json!({"type": "string", "enum": ["CommonEncryptionCenc", "CommonEncryptionCbcs", "EnvelopeEncryption"]});
+    let streaming_locator = json!({"type": "object", "required": ["name", "assetName", "streamingPolicyName", "contentKeys"],
+        "properties": {"name": {"type": "string"}, "assetName": {"type": "string"}, "streamingPolicyName": {"type": "string"},
+            "defaultContentKeyPolicyName": {"type": "string"},
+            "contentKeys": {"type": "array", "items": {"type": "object", "required": ["id"], "properties": {
+                "id": uuid_out(), "type": locator_key_type, "labelReferenceInStreamingPolicy": {"type": "string"},
+                "policyName": {"type": "string"}}}},
+            "startTime": time_out(), "endTime": time_out(), "streamingLocatorId": uuid_out(),
+            "alternativeMediaId": {"type": "string"}, "created": time_out()}});
+    let streaming_locator_input = json!({"type": "object", "required": ["assetName", "streamingPolicyName"],
+        "description": "contentKeys name stored keys by keyId (inline values are refused); endTime must be after startTime",
+        "properties": {"assetName": name_schema(), "streamingPolicyName": name_schema(),
+            "defaultContentKeyPolicyName": opt(name_schema()),
+            "contentKeys": {"type": "array", "maxItems": 32, "items": {"type": "object", "required": ["id"], "properties": {
+                "id": uuid_in(), "type": opt(locator_key_type.clone()),
+                "labelReferenceInStreamingPolicy": opt(text(260))}}},
+            "startTime": opt(json!({"type": "string", "format": "date-time"})),
+            "endTime": opt(json!({"type": "string", "format": "date-time"})),
+            "streamingLocatorId": opt(uuid_in()), "alternativeMediaId": opt(text(260))}});
+
+    let list_paths = json!({"type": "object", "required": ["streamingPaths", "downloadPaths"], "properties": {
+        "streamingPaths": {"type": "array", "items": {"type": "object", "required": ["streamingProtocol", "encryptionScheme", "paths"],
+            "properties": {"streamingProtocol": {"type": "string", "enum": ["Dash", "Hls"]},
+                "encryptionScheme": {"type": "string", "enum": ["NoEncryption", "EnvelopeEncryption", "CommonEncryptionCenc", "CommonEncryptionCbcs"]},
+                "paths": {"type": "array", "items": {"type": "string"}}}}},
+        "downloadPaths": {"type": "array", "items": {"type": "string"}}}});
+    let list_keys = json!({"type": "object", "required": ["contentKeys"], "properties": {
+        "contentKeys": {"type": "array", "items": {"type": "object", "required": ["id", "type", "keyName"], "properties": {
+            "id": uuid_out(), "type": locator_key_type, "keyName": {"type": "string"},
+            "labelReferenceInStreamingPolicy": {"type": "string"}, "policyName": {"type": "string"},
+            "value": {"type": "string", "description": "base64, only with includeValues=true"}}}}}});
+
+    json!({
+        "Error": error,
+        "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},
+        "Mp4Upload": {"type": "string", "format": "binary"},
+        "Asset": asset, "AssetInput": asset_input, "AssetList": list_of("Asset"),
+        "ContentKey": content_key, "ContentKeyInput": content_key_input, "ContentKeyList": list_of("ContentKey"),
+        "ContentKeyPolicy": content_key_policy, "ContentKeyPolicyInput": content_key_policy_input,
+        "ContentKeyPolicyList": list_of("ContentKeyPolicy"),
+        "StreamingPolicy": streaming_policy, "StreamingPolicyInput": streaming_policy_input,
+        "StreamingPolicyList": list_of("StreamingPolicy"),
+        "StreamingLocator": streaming_locator, "StreamingLocatorInput": streaming_locator_input,
+        "StreamingLocatorList": list_of("StreamingLocator"),
+        "ListPathsResponse": list_paths, "ListContentKeysResponse": list_keys,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(Value::String(r)) = m.get("$ref") {
+                    out.push(r);
+                }
+                m.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_ref_resolves_and_every_operation_has_parameters() {
+        let doc = document();
+        let mut all = Vec::new();
+        refs(doc, &mut all);
+        assert!(all.len() > 20, "{}", all.len());
+        for r in all {
+            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected ref {r}"));
+            assert!(doc["components"]["schemas"].get(name).is_some(), "{r} does not resolve");
+        }
+        let paths = doc["paths"].as_object().unwrap();
+        assert_eq!(paths.len(), 14);
+        for (path, item) in paths {
+            for (method, op) in item.as_object().unwrap() {
+                let params = op["parameters"].as_array().map(Vec::len).unwrap_or(0);
+                let want = path.matches('{').count() + usize::from(method == "get" && !path.contains('{') && path != "/api/v1/openapi.json") * 2;
+                assert!(params >= want, "{method} {path}: {params} parameters");
+                assert!(op["responses"].get("401").is_some(), "{method} {path} does not document 401");
+            }
+        }
+    }
+
+    #[test]
+    fn name_pattern_matches_the_model_rule() {
+        // The schema's pattern and `validate_name` agree on the edges.
+        assert_eq!(name_schema()["pattern"], "^[A-Za-z0-9_.-]{1,260}$");
+        assert!(keys::model::validate_name("n", &"a".repeat(260)).is_ok());
+        assert!(keys::model::validate_name("n", &"a".repeat(261)).is_err());
+    }
+}
