@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod delivery;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -43,13 +44,33 @@ struct Inner {
     admin_token: AdminToken,
     /// Serialises the folder swaps of asset uploads and deletes.
     ingest_lock: tokio::sync::Mutex<()>,
+    /// Origin, key delivery, STS (`delivery` module).
+    delivery: delivery::Delivery,
 }
 
 impl AppState {
     /// `data_dir` holds uploads in progress (`tmp/`) and ingested assets
     /// (`assets/<name>/`).
     pub fn new(store: Arc<dyn store::Store>, data_dir: impl Into<PathBuf>, admin_token: AdminToken) -> Self {
-        AppState { inner: Arc::new(Inner { store, data_dir: data_dir.into(), admin_token, ingest_lock: tokio::sync::Mutex::new(()) }) }
+        Self::with_delivery(store, data_dir, admin_token, delivery::DeliveryConfig::default())
+    }
+
+    /// As [`AppState::new`], with the settings of the player-facing routes
+    /// (public base URL written into manifests, cache lifetimes...).
+    pub fn with_delivery(
+        store: Arc<dyn store::Store>,
+        data_dir: impl Into<PathBuf>,
+        admin_token: AdminToken,
+        config: delivery::DeliveryConfig,
+    ) -> Self {
+        let data_dir = data_dir.into();
+        let delivery = delivery::Delivery::new(config, &data_dir);
+        AppState { inner: Arc::new(Inner { store, data_dir, admin_token, ingest_lock: tokio::sync::Mutex::new(()), delivery }) }
+    }
+
+    /// Origin, key delivery and STS state.
+    pub fn delivery(&self) -> &delivery::Delivery {
+        &self.inner.delivery
     }
 
     pub fn store(&self) -> &dyn store::Store {
@@ -72,7 +93,18 @@ impl std::fmt::Debug for AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", routes::api_router())
+        .merge(delivery::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then lets the
+/// requests in flight finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
 }

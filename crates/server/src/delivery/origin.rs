@@ -103,10 +103,11 @@ impl AssetCache {
         }
         let asset = Arc::new(OriginAsset::open(dir).map_err(|e| DeliveryError::internal(format!("{}: {e}", dir.display())))?);
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= self.capacity && !map.contains_key(dir) {
-            if let Some(k) = map.keys().next().cloned() {
-                map.remove(&k);
-            }
+        if map.len() >= self.capacity
+            && !map.contains_key(dir)
+            && let Some(k) = map.keys().next().cloned()
+        {
+            map.remove(&k);
         }
         map.insert(dir.to_owned(), (st, asset.clone()));
         Ok((st, asset))

@@ -193,11 +193,11 @@ impl Ctx<'_> {
     }
 }
 
-fn pick<'k>(
-    keys: &'k [(Option<StreamingLocatorContentKeyType>, ContentKeyWithValue)],
+fn pick(
+    keys: &[(Option<StreamingLocatorContentKeyType>, ContentKeyWithValue)],
     wanted: StreamingLocatorContentKeyType,
     stored: ContentKeyType,
-) -> Option<&'k ContentKeyWithValue> {
+) -> Option<&ContentKeyWithValue> {
     keys.iter()
         .find(|(t, _)| *t == Some(wanted))
         .or_else(|| keys.iter().find(|(t, k)| t.is_none() && k.key.key_type == stored))
