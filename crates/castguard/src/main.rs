@@ -1,7 +1,9 @@
 //! The castguard binary. `anyhow` lives only here, at the edge; the crates
 //! below return typed errors.
 
+mod api_cli;
 mod package;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -18,12 +20,18 @@ struct Cli {
 enum Command {
     /// Package an MP4 into CMAF segments with DASH and HLS manifests, clear or encrypted.
     Package(package::PackageArgs),
+    /// Run the server: management API (and, as they land, origin, key delivery, STS, player).
+    Serve(serve::ServeArgs),
+    #[command(flatten)]
+    Api(api_cli::ApiCommand),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Package(args) => package::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Api(cmd) => api_cli::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

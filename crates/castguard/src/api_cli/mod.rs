@@ -1,0 +1,469 @@
+//! `castguard asset|key|policy|streaming-policy|locator ...`: the management
+//! API from the shell (issue 3, item 7).
+//!
+//! Each command is one or a few calls to `/api/v1` on `--server`
+//! (`CASTGUARD_SERVER`) with the admin token from `--token`
+//! (`CASTGUARD_ADMIN_TOKEN`). Output is a readable table by default and the
+//! API's JSON with `--json`; a failed call prints one line
+//! (`castguard: HTTP 409 conflict: ...`) and exits with status 1 (2 for a
+//! usage error). Entities can be given whole with `--file X.json` (the v3
+//! JSON shapes) or, for the common cases, built from flags.
+
+mod client;
+mod output;
+
+use crate::Failure;
+use clap::{Args, Subcommand, ValueEnum};
+use client::Client;
+use serde_json::{Map, Value, json};
+use std::path::PathBuf;
+
+/// Where the API is and how output looks; accepted after any subcommand.
+#[derive(Args, Debug)]
+pub struct Conn {
+    /// Server base URL.
+    #[arg(long, global = true, env = "CASTGUARD_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+    /// Admin token.
+    #[arg(long, global = true, env = "CASTGUARD_ADMIN_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Print the API's JSON instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub enum ApiCommand {
+    /// Assets: the clear media of a title.
+    Asset(Entity<AssetCmd>),
+    /// Content keys (key ID + 16-byte value).
+    Key(Entity<KeyCmd>),
+    /// Content key policies: who may receive a key.
+    Policy(Entity<PolicyCmd>),
+    /// Streaming policies: protocols and protection.
+    StreamingPolicy(Entity<StreamingPolicyCmd>),
+    /// Streaming locators: an asset published with a policy and keys.
+    Locator(Entity<LocatorCmd>),
+}
+
+#[derive(Args)]
+pub struct Entity<C: Subcommand> {
+    #[command(flatten)]
+    conn: Conn,
+    #[command(subcommand)]
+    cmd: C,
+}
+
+#[derive(Subcommand)]
+pub enum AssetCmd {
+    /// Create or update an asset record.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        alternate_id: Option<String>,
+    },
+    /// Upload an MP4 and ingest it into the asset (created if missing).
+    Ingest {
+        file: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Get { name: String },
+    List,
+    Delete { name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum KeyType {
+    /// cenc / cbcs (DASH, HLS fMP4, DRM, Clear Key)
+    Common,
+    /// HLS AES-128
+    Envelope,
+}
+
+#[derive(Subcommand)]
+pub enum KeyCmd {
+    /// Create or update a content key; key ID and value are generated when left out.
+    Create {
+        name: String,
+        #[arg(long = "type", value_enum, default_value = "common")]
+        key_type: KeyType,
+        /// Key ID (UUID, or 32 hex digits).
+        #[arg(long)]
+        kid: Option<String>,
+        /// Key value: 32 hex digits or base64 of 16 bytes.
+        #[arg(long)]
+        value: Option<String>,
+        #[arg(long)]
+        label: Option<String>,
+        /// Content key policy that authorises delivery.
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    Get { name: String },
+    List,
+    Delete { name: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum TokenType {
+    Jwt,
+    Swt,
+}
+
+#[derive(Subcommand)]
+pub enum PolicyCmd {
+    /// Create or update a content key policy (Clear Key / AES-128 delivery):
+    /// open by default, token-restricted with --issuer/--audience/--symmetric-key,
+    /// or anything from --file.
+    Create {
+        name: String,
+        /// The whole policy as v3 JSON.
+        #[arg(long, conflicts_with_all = ["open", "issuer", "audience", "symmetric_key", "required_claim", "description"])]
+        file: Option<PathBuf>,
+        /// No restriction: anyone gets the key.
+        #[arg(long, conflicts_with_all = ["issuer", "audience", "symmetric_key", "required_claim"])]
+        open: bool,
+        #[arg(long, requires_all = ["audience", "symmetric_key"])]
+        issuer: Option<String>,
+        #[arg(long, requires = "issuer")]
+        audience: Option<String>,
+        /// HMAC key for token signatures, base64.
+        #[arg(long, requires = "issuer")]
+        symmetric_key: Option<String>,
+        /// A claim the token must carry: TYPE or TYPE=VALUE (repeatable).
+        #[arg(long, requires = "issuer")]
+        required_claim: Vec<String>,
+        #[arg(long, value_enum, default_value = "jwt")]
+        token_type: TokenType,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    Get { name: String },
+    List,
+    Delete { name: String },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Scheme {
+    Clear,
+    Envelope,
+    Cenc,
+    Cbcs,
+}
+
+#[derive(Subcommand)]
+pub enum StreamingPolicyCmd {
+    /// Create or update a streaming policy from --scheme flags or --file.
+    Create {
+        name: String,
+        #[arg(long, conflicts_with_all = ["scheme", "default_policy"])]
+        file: Option<PathBuf>,
+        /// Protection (repeatable): clear, envelope (HLS AES-128), cenc, cbcs.
+        #[arg(long, value_enum, required_unless_present = "file")]
+        scheme: Vec<Scheme>,
+        /// Only DASH.
+        #[arg(long, conflicts_with = "hls_only")]
+        dash_only: bool,
+        /// Only HLS.
+        #[arg(long)]
+        hls_only: bool,
+        /// Content key policy for keys that name none.
+        #[arg(long)]
+        default_policy: Option<String>,
+    },
+    Get { name: String },
+    List,
+    Delete { name: String },
+}
+
+#[derive(Subcommand)]
+pub enum LocatorCmd {
+    /// Create or update a streaming locator.
+    Create {
+        name: String,
+        #[arg(long, conflicts_with_all = ["asset", "streaming_policy", "policy", "key", "start", "end"])]
+        file: Option<PathBuf>,
+        #[arg(long, required_unless_present = "file")]
+        asset: Option<String>,
+        #[arg(long, required_unless_present = "file")]
+        streaming_policy: Option<String>,
+        /// Default content key policy.
+        #[arg(long)]
+        policy: Option<String>,
+        /// Content key by name (repeatable).
+        #[arg(long)]
+        key: Vec<String>,
+        /// RFC 3339 start of the window.
+        #[arg(long)]
+        start: Option<String>,
+        /// RFC 3339 end of the window.
+        #[arg(long)]
+        end: Option<String>,
+    },
+    Get { name: String },
+    List,
+    Delete { name: String },
+    /// The DASH and HLS URLs of a locator.
+    Paths { name: String },
+    /// The content keys of a locator (values only with --values).
+    Keys {
+        name: String,
+        #[arg(long)]
+        values: bool,
+    },
+}
+
+pub fn run(cmd: ApiCommand) -> Result<(), Failure> {
+    match cmd {
+        ApiCommand::Asset(e) => asset(e),
+        ApiCommand::Key(e) => key(e),
+        ApiCommand::Policy(e) => policy(e),
+        ApiCommand::StreamingPolicy(e) => streaming_policy(e),
+        ApiCommand::Locator(e) => locator(e),
+    }
+}
+
+fn connect(c: &Conn) -> Result<Client, Failure> {
+    Client::new(&c.server, c.token.as_deref())
+}
+
+/// The `{name}` path segment; names are `[A-Za-z0-9_.-]`, checked here so a
+/// typo gives a clear line instead of a mangled URL.
+fn seg(name: &str) -> Result<&str, Failure> {
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+        Ok(name)
+    } else {
+        Err(Failure::usage(format!("'{name}' is not a valid name (use letters, digits, '_', '.', '-')")))
+    }
+}
+
+fn read_json_file(path: &PathBuf) -> Result<Value, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| Failure::input(format!("{}: not JSON: {e}", path.display())))
+}
+
+fn obj(pairs: Vec<(&str, Option<Value>)>) -> Value {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    }
+    Value::Object(m)
+}
+
+/// Shared get/list/delete; `one` and `many` print the entity kind.
+fn common(client: &Client, json: bool, collection: &str, kind: output::Kind, op: Common<'_>) -> Result<(), Failure> {
+    match op {
+        Common::Get(name) => output::one(json, kind, &client.get(&format!("/api/v1/{collection}/{}", seg(name)?))?),
+        Common::List => output::many(json, kind, &client.list_all(collection)?),
+        Common::Delete(name) => {
+            client.delete(&format!("/api/v1/{collection}/{}", seg(name)?))?;
+            if !json {
+                println!("deleted {name}");
+            }
+        }
+    }
+    Ok(())
+}
+
+enum Common<'a> {
+    Get(&'a str),
+    List,
+    Delete(&'a str),
+}
+
+fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
+    let c = connect(&e.conn)?;
+    let kind = output::Kind::Asset;
+    match &e.cmd {
+        AssetCmd::Create { name, description, alternate_id } => {
+            let body = obj(vec![("description", description.clone().map(Value::from)), ("alternateId", alternate_id.clone().map(Value::from))]);
+            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/assets/{}", seg(name)?), &body)?);
+        }
+        AssetCmd::Ingest { file, name, description } => {
+            let f = std::fs::File::open(file).map_err(|err| Failure::input(format!("{}: {err}", file.display())))?;
+            let path = format!("/api/v1/assets/{}", seg(name)?);
+            let existing = c.get(&path);
+            if existing.is_err() || description.is_some() {
+                let mut body = existing.unwrap_or_else(|_| json!({}));
+                if let Some(d) = description {
+                    body["description"] = Value::from(d.clone());
+                }
+                c.put_json(&path, &body)?;
+            }
+            output::one(e.conn.json, kind, &c.put_file(&format!("{path}/content"), f)?);
+        }
+        AssetCmd::Get { name } => common(&c, e.conn.json, "assets", kind, Common::Get(name))?,
+        AssetCmd::List => common(&c, e.conn.json, "assets", kind, Common::List)?,
+        AssetCmd::Delete { name } => common(&c, e.conn.json, "assets", kind, Common::Delete(name))?,
+    }
+    Ok(())
+}
+
+/// A key value given as 32 hex digits or base64, as the API's base64.
+fn key_value_b64(v: &str) -> Result<String, Failure> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let bytes = if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..16).map(|i| u8::from_str_radix(v.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)).collect::<Result<Vec<u8>, _>>().ok()
+    } else {
+        b64.decode(v).ok()
+    };
+    match bytes {
+        Some(b) if b.len() == 16 => Ok(b64.encode(b)),
+        _ => Err(Failure::usage("--value must be 32 hex digits or base64 of 16 bytes")),
+    }
+}
+
+fn kid_uuid(v: &str) -> Result<String, Failure> {
+    uuid::Uuid::parse_str(v).map(|u| u.hyphenated().to_string()).map_err(|_| Failure::usage("--kid must be a UUID or 32 hex digits"))
+}
+
+fn key(e: Entity<KeyCmd>) -> Result<(), Failure> {
+    let c = connect(&e.conn)?;
+    let kind = output::Kind::Key;
+    match &e.cmd {
+        KeyCmd::Create { name, key_type, kid, value, label, policy } => {
+            let t = match key_type {
+                KeyType::Common => "CommonEncryption",
+                KeyType::Envelope => "EnvelopeEncryption",
+            };
+            let body = obj(vec![
+                ("type", Some(Value::from(t))),
+                ("keyId", kid.as_deref().map(kid_uuid).transpose()?.map(Value::from)),
+                ("value", value.as_deref().map(key_value_b64).transpose()?.map(Value::from)),
+                ("label", label.clone().map(Value::from)),
+                ("policyName", policy.clone().map(Value::from)),
+            ]);
+            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/content-keys/{}", seg(name)?), &body)?);
+        }
+        KeyCmd::Get { name } => common(&c, e.conn.json, "content-keys", kind, Common::Get(name))?,
+        KeyCmd::List => common(&c, e.conn.json, "content-keys", kind, Common::List)?,
+        KeyCmd::Delete { name } => common(&c, e.conn.json, "content-keys", kind, Common::Delete(name))?,
+    }
+    Ok(())
+}
+
+const CLEAR_KEY_CONFIGURATION: &str = "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration";
+
+fn policy(e: Entity<PolicyCmd>) -> Result<(), Failure> {
+    let c = connect(&e.conn)?;
+    let kind = output::Kind::Policy;
+    match &e.cmd {
+        PolicyCmd::Create { name, file, open: _, issuer, audience, symmetric_key, required_claim, token_type, description } => {
+            let body = match file {
+                Some(f) => read_json_file(f)?,
+                None => {
+                    let restriction = match (issuer, audience, symmetric_key) {
+                        (Some(iss), Some(aud), Some(key)) => {
+                            let claims: Vec<Value> = required_claim
+                                .iter()
+                                .map(|c| match c.split_once('=') {
+                                    Some((t, v)) => json!({"claimType": t, "claimValue": v}),
+                                    None => json!({"claimType": c}),
+                                })
+                                .collect();
+                            json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction",
+                                "issuer": iss, "audience": aud,
+                                "restrictionTokenType": match token_type { TokenType::Jwt => "Jwt", TokenType::Swt => "Swt" },
+                                "primaryVerificationKey": {"@odata.type": "#Microsoft.Media.ContentKeyPolicySymmetricTokenKey", "keyValue": key},
+                                "requiredClaims": claims})
+                        }
+                        _ => json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}),
+                    };
+                    obj(vec![
+                        ("description", description.clone().map(Value::from)),
+                        ("options", Some(json!([{"name": "default", "configuration": {"@odata.type": CLEAR_KEY_CONFIGURATION}, "restriction": restriction}]))),
+                    ])
+                }
+            };
+            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/content-key-policies/{}", seg(name)?), &body)?);
+        }
+        PolicyCmd::Get { name } => common(&c, e.conn.json, "content-key-policies", kind, Common::Get(name))?,
+        PolicyCmd::List => common(&c, e.conn.json, "content-key-policies", kind, Common::List)?,
+        PolicyCmd::Delete { name } => common(&c, e.conn.json, "content-key-policies", kind, Common::Delete(name))?,
+    }
+    Ok(())
+}
+
+fn streaming_policy(e: Entity<StreamingPolicyCmd>) -> Result<(), Failure> {
+    let c = connect(&e.conn)?;
+    let kind = output::Kind::StreamingPolicy;
+    match &e.cmd {
+        StreamingPolicyCmd::Create { name, file, scheme, dash_only, hls_only, default_policy } => {
+            let body = match file {
+                Some(f) => read_json_file(f)?,
+                None => {
+                    let protocols = json!({"dash": !hls_only, "hls": !dash_only});
+                    let mut m = Map::new();
+                    if let Some(p) = default_policy {
+                        m.insert("defaultContentKeyPolicyName".into(), Value::from(p.clone()));
+                    }
+                    for s in scheme {
+                        let (key, v) = match s {
+                            Scheme::Clear => ("noEncryption", json!({"enabledProtocols": protocols})),
+                            Scheme::Envelope => ("envelopeEncryption", json!({"enabledProtocols": protocols})),
+                            Scheme::Cenc => ("commonEncryptionCenc", json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}})),
+                            Scheme::Cbcs => ("commonEncryptionCbcs", json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}})),
+                        };
+                        m.insert(key.into(), v);
+                    }
+                    Value::Object(m)
+                }
+            };
+            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/streaming-policies/{}", seg(name)?), &body)?);
+        }
+        StreamingPolicyCmd::Get { name } => common(&c, e.conn.json, "streaming-policies", kind, Common::Get(name))?,
+        StreamingPolicyCmd::List => common(&c, e.conn.json, "streaming-policies", kind, Common::List)?,
+        StreamingPolicyCmd::Delete { name } => common(&c, e.conn.json, "streaming-policies", kind, Common::Delete(name))?,
+    }
+    Ok(())
+}
+
+fn locator(e: Entity<LocatorCmd>) -> Result<(), Failure> {
+    let c = connect(&e.conn)?;
+    let kind = output::Kind::Locator;
+    let json = e.conn.json;
+    match &e.cmd {
+        LocatorCmd::Create { name, file, asset, streaming_policy, policy, key, start, end } => {
+            let body = match file {
+                Some(f) => read_json_file(f)?,
+                None => {
+                    let mut keys = Vec::new();
+                    for k in key {
+                        let stored = c.get(&format!("/api/v1/content-keys/{}", seg(k)?))?;
+                        keys.push(json!({"id": stored["keyId"]}));
+                    }
+                    obj(vec![
+                        ("assetName", asset.clone().map(Value::from)),
+                        ("streamingPolicyName", streaming_policy.clone().map(Value::from)),
+                        ("defaultContentKeyPolicyName", policy.clone().map(Value::from)),
+                        ("contentKeys", Some(Value::Array(keys))),
+                        ("startTime", start.clone().map(Value::from)),
+                        ("endTime", end.clone().map(Value::from)),
+                    ])
+                }
+            };
+            output::one(json, kind, &c.put_json(&format!("/api/v1/streaming-locators/{}", seg(name)?), &body)?);
+        }
+        LocatorCmd::Paths { name } => {
+            let r = c.post(&format!("/api/v1/streaming-locators/{}/list-paths", seg(name)?))?;
+            output::paths(json, c.base(), &r);
+        }
+        LocatorCmd::Keys { name, values } => {
+            let q = if *values { "?includeValues=true" } else { "" };
+            let r = c.post(&format!("/api/v1/streaming-locators/{}/list-content-keys{q}", seg(name)?))?;
+            output::locator_keys(json, &r);
+        }
+        LocatorCmd::Get { name } => common(&c, json, "streaming-locators", kind, Common::Get(name))?,
+        LocatorCmd::List => common(&c, json, "streaming-locators", kind, Common::List)?,
+        LocatorCmd::Delete { name } => common(&c, json, "streaming-locators", kind, Common::Delete(name))?,
+    }
+    Ok(())
+}
