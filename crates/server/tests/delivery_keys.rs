@@ -8,7 +8,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use http_body_util::BodyExt as _;
-use keys::model::{ContentKey, ContentKeyPolicy, ContentKeyType, ContentKeyValue, ContentKeyWithValue};
+use keys::model::{
+    ContentKey, ContentKeyPolicy, ContentKeyType, ContentKeyValue, ContentKeyWithValue,
+};
 use keys::sts::SigningKey;
 use serde_json::{Map, Value, json};
 use server::delivery::DeliveryConfig;
@@ -41,7 +43,11 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
         let w = buf.clone();
         let make = move || Capture(w.clone());
         let _ = tracing::subscriber::set_global_default(
-            tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_ansi(false).with_writer(make).finish(),
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::INFO)
+                .with_ansi(false)
+                .with_writer(make)
+                .finish(),
         );
         buf
     })
@@ -83,7 +89,14 @@ fn policy(v: Value) -> ContentKeyPolicy {
     keys::model::from_json(&v.to_string()).unwrap()
 }
 
-async fn put_key(st: &dyn store::Store, name: &str, kid: Uuid, t: ContentKeyType, value: [u8; 16], policy: &str) {
+async fn put_key(
+    st: &dyn store::Store,
+    name: &str,
+    kid: Uuid,
+    t: ContentKeyType,
+    value: [u8; 16],
+    policy: &str,
+) {
     st.put_content_key(ContentKeyWithValue {
         key: ContentKey {
             name: name.into(),
@@ -107,9 +120,19 @@ impl Env {
     async fn new(upstream: Option<&str>) -> Env {
         log_buffer();
         let dir = tempfile::tempdir().unwrap();
-        let st = store::SqliteStore::open(dir.path(), store::Kek::from_bytes([9u8; 32])).await.unwrap();
-        let config = DeliveryConfig { cache_ttl: Duration::ZERO, ..DeliveryConfig::for_listen_addr("127.0.0.1:9") };
-        let state = AppState::with_delivery(Arc::new(st), dir.path(), AdminToken::new(ADMIN.into()).unwrap(), config);
+        let st = store::SqliteStore::open(dir.path(), store::Kek::from_bytes([9u8; 32]))
+            .await
+            .unwrap();
+        let config = DeliveryConfig {
+            cache_ttl: Duration::ZERO,
+            ..DeliveryConfig::for_listen_addr("127.0.0.1:9")
+        };
+        let state = AppState::with_delivery(
+            Arc::new(st),
+            dir.path(),
+            AdminToken::new(ADMIN.into()).unwrap(),
+            config,
+        );
         let s = state.store();
         s.put_content_key_policy(policy(json!({"name": "entitled", "options": [{
             "name": "viewers",
@@ -127,10 +150,42 @@ impl Env {
              "restriction": token_restriction(json!([]))}]})))
         .await
         .unwrap();
-        put_key(s, "aes", AES_KID, ContentKeyType::EnvelopeEncryption, AES_KEY, "entitled").await;
-        put_key(s, "ck", CK_KID, ContentKeyType::CommonEncryption, CK_KEY, "entitled").await;
-        put_key(s, "ck2", CK2_KID, ContentKeyType::CommonEncryption, CK2_KEY, "entitled").await;
-        put_key(s, "drmkey", DRM_KID, ContentKeyType::CommonEncryption, DRM_KEY, "drm").await;
+        put_key(
+            s,
+            "aes",
+            AES_KID,
+            ContentKeyType::EnvelopeEncryption,
+            AES_KEY,
+            "entitled",
+        )
+        .await;
+        put_key(
+            s,
+            "ck",
+            CK_KID,
+            ContentKeyType::CommonEncryption,
+            CK_KEY,
+            "entitled",
+        )
+        .await;
+        put_key(
+            s,
+            "ck2",
+            CK2_KID,
+            ContentKeyType::CommonEncryption,
+            CK2_KEY,
+            "entitled",
+        )
+        .await;
+        put_key(
+            s,
+            "drmkey",
+            DRM_KID,
+            ContentKeyType::CommonEncryption,
+            DRM_KEY,
+            "drm",
+        )
+        .await;
         Env { state, _dir: dir }
     }
 
@@ -158,7 +213,8 @@ fn now() -> i64 {
 }
 
 fn claims(extra: Value) -> Map<String, Value> {
-    let mut c = json!({"iss": ISSUER, "aud": AUDIENCE, "exp": now() + 600, "groups": ["EntitledUsers"]});
+    let mut c =
+        json!({"iss": ISSUER, "aud": AUDIENCE, "exp": now() + 600, "groups": ["EntitledUsers"]});
     for (k, v) in extra.as_object().unwrap() {
         if v.is_null() {
             c.as_object_mut().unwrap().remove(k);
@@ -170,12 +226,19 @@ fn claims(extra: Value) -> Map<String, Value> {
 }
 
 fn hs256(key: &[u8], extra: Value) -> String {
-    SigningKey::hs256("k", key).unwrap().sign(&claims(extra)).unwrap()
+    SigningKey::hs256("k", key)
+        .unwrap()
+        .sign(&claims(extra))
+        .unwrap()
 }
 
 fn reason(body: &[u8]) -> String {
     let v: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    assert_eq!(v["error"].as_object().map(|o| o.len()), Some(1), "only a code: {v}");
+    assert_eq!(
+        v["error"].as_object().map(|o| o.len()),
+        Some(1),
+        "only a code: {v}"
+    );
     v["error"]["code"].as_str().unwrap_or("").to_owned()
 }
 
@@ -185,12 +248,30 @@ async fn aes_key_with_bearer_and_query_token() {
     let good = hs256(SECRET, json!({}));
     let (s, body) = env.aes(AES_KID, Some(&good)).await;
     assert_eq!((s, body.as_slice()), (StatusCode::OK, AES_KEY.as_slice()));
-    let (s, h, body) = env.send(Request::get(format!("/keys/v1/aes/{AES_KID}?token={good}")).body(Body::empty()).unwrap()).await;
+    let (s, h, body) = env
+        .send(
+            Request::get(format!("/keys/v1/aes/{AES_KID}?token={good}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!((s, body.as_slice()), (StatusCode::OK, AES_KEY.as_slice()));
     assert_eq!(h[header::CONTENT_TYPE], "application/octet-stream");
     // Unknown and malformed key ids, and a CommonEncryption key at the AES endpoint.
-    assert_eq!(env.aes(Uuid::from_u128(5), Some(&good)).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(env.send(Request::get("/keys/v1/aes/..%2F..%2Fetc").body(Body::empty()).unwrap()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        env.aes(Uuid::from_u128(5), Some(&good)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        env.send(
+            Request::get("/keys/v1/aes/..%2F..%2Fetc")
+                .body(Body::empty())
+                .unwrap()
+        )
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(env.aes(CK_KID, Some(&good)).await.0, StatusCode::NOT_FOUND);
 }
 
@@ -203,45 +284,93 @@ async fn each_reason_code() {
         ("token_missing", None),
         ("token_malformed", Some("not-a-jwt".into())),
         ("token_malformed", Some(format!("{long}.{long}.{long}"))),
-        ("signature_invalid", Some(hs256(b"another-secret-another-secret-0123456789", json!({})))),
-        ("token_expired", Some(hs256(SECRET, json!({"exp": n - 3600})))),
-        ("token_not_yet_valid", Some(hs256(SECRET, json!({"nbf": n + 3600})))),
-        ("issuer_mismatch", Some(hs256(SECRET, json!({"iss": "https://issuer.test/"})))),
-        ("audience_mismatch", Some(hs256(SECRET, json!({"aud": "someone-else"})))),
-        ("claim_missing", Some(hs256(SECRET, json!({"groups": ["Outsiders"]})))),
-        ("claim_missing", Some(hs256(SECRET, json!({"groups": null})))),
+        (
+            "signature_invalid",
+            Some(hs256(
+                b"another-secret-another-secret-0123456789",
+                json!({}),
+            )),
+        ),
+        (
+            "token_expired",
+            Some(hs256(SECRET, json!({"exp": n - 3600}))),
+        ),
+        (
+            "token_not_yet_valid",
+            Some(hs256(SECRET, json!({"nbf": n + 3600}))),
+        ),
+        (
+            "issuer_mismatch",
+            Some(hs256(SECRET, json!({"iss": "https://issuer.test/"}))),
+        ),
+        (
+            "audience_mismatch",
+            Some(hs256(SECRET, json!({"aud": "someone-else"}))),
+        ),
+        (
+            "claim_missing",
+            Some(hs256(SECRET, json!({"groups": ["Outsiders"]}))),
+        ),
+        (
+            "claim_missing",
+            Some(hs256(SECRET, json!({"groups": null}))),
+        ),
         (
             "key_not_granted",
-            Some(hs256(SECRET, json!({"urn:microsoft:azure:mediaservices:contentkeyidentifier": CK_KID.to_string()}))),
+            Some(hs256(
+                SECRET,
+                json!({"urn:microsoft:azure:mediaservices:contentkeyidentifier": CK_KID.to_string()}),
+            )),
         ),
     ];
     for (want, token) in cases {
         let (s, body) = env.aes(AES_KID, token.as_deref()).await;
-        assert_eq!((s, reason(&body)), (StatusCode::UNAUTHORIZED, want.to_string()), "{want}");
+        assert_eq!(
+            (s, reason(&body)),
+            (StatusCode::UNAUTHORIZED, want.to_string()),
+            "{want}"
+        );
     }
     // A tampered payload: same signature, other claims.
     let good = hs256(SECRET, json!({}));
     let parts: Vec<&str> = good.split('.').collect();
-    let evil = b64url(Value::Object(claims(json!({"groups": ["EntitledUsers", "Admins"]}))).to_string().as_bytes());
+    let evil = b64url(
+        Value::Object(claims(json!({"groups": ["EntitledUsers", "Admins"]})))
+            .to_string()
+            .as_bytes(),
+    );
     let tampered = format!("{}.{}.{}", parts[0], evil, parts[2]);
     let (s, body) = env.aes(AES_KID, Some(&tampered)).await;
-    assert_eq!((s, reason(&body)), (StatusCode::UNAUTHORIZED, "signature_invalid".into()));
+    assert_eq!(
+        (s, reason(&body)),
+        (StatusCode::UNAUTHORIZED, "signature_invalid".into())
+    );
     // The contentkeyidentifier claim naming this key grants it.
-    let scoped = hs256(SECRET, json!({"urn:microsoft:azure:mediaservices:contentkeyidentifier": AES_KID.to_string()}));
+    let scoped = hs256(
+        SECRET,
+        json!({"urn:microsoft:azure:mediaservices:contentkeyidentifier": AES_KID.to_string()}),
+    );
     assert_eq!(env.aes(AES_KID, Some(&scoped)).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn maxuses_is_exact_under_200_parallel_requests() {
     let env = Env::new(None).await;
-    let token = hs256(SECRET, json!({"urn:microsoft:azure:mediaservices:maxuses": 5, "exp": now() + 1800}));
+    let token = hs256(
+        SECRET,
+        json!({"urn:microsoft:azure:mediaservices:maxuses": 5, "exp": now() + 1800}),
+    );
     let mut tasks = Vec::new();
     for _ in 0..200 {
         let state = env.state.clone();
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
-            let req = Request::get(format!("/keys/v1/aes/{AES_KID}")).header(header::AUTHORIZATION, format!("Bearer {token}"));
-            let res = app(state).oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            let req = Request::get(format!("/keys/v1/aes/{AES_KID}"))
+                .header(header::AUTHORIZATION, format!("Bearer {token}"));
+            let res = app(state)
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
             let status = res.status();
             let body = res.into_body().collect().await.unwrap().to_bytes();
             (status, body)
@@ -258,7 +387,10 @@ async fn maxuses_is_exact_under_200_parallel_requests() {
     }
     assert_eq!(ok, 5);
     // maxuses with exp more than an hour away is refused outright.
-    let far = hs256(SECRET, json!({"urn:microsoft:azure:mediaservices:maxuses": 5, "exp": now() + 7200}));
+    let far = hs256(
+        SECRET,
+        json!({"urn:microsoft:azure:mediaservices:maxuses": 5, "exp": now() + 7200}),
+    );
     let (s, body) = env.aes(AES_KID, Some(&far)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED, "{}", reason(&body));
 }
@@ -270,14 +402,21 @@ async fn maxuses_parallel_on_many_threads() {
 
 async fn maxuses_is_exact_under_200_parallel_requests_body() {
     let env = Env::new(None).await;
-    let token = hs256(SECRET, json!({"urn:microsoft:azure:mediaservices:maxuses": 5, "exp": now() + 1800}));
+    let token = hs256(
+        SECRET,
+        json!({"urn:microsoft:azure:mediaservices:maxuses": 5, "exp": now() + 1800}),
+    );
     let mut tasks = Vec::new();
     for _ in 0..200 {
         let state = env.state.clone();
         let token = token.clone();
         tasks.push(tokio::spawn(async move {
             let req = Request::get(format!("/keys/v1/aes/{AES_KID}?token={token}"));
-            app(state).oneshot(req.body(Body::empty()).unwrap()).await.unwrap().status()
+            app(state)
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap()
+                .status()
         }));
     }
     let mut ok = 0;
@@ -302,30 +441,85 @@ fn clearkey_request(kids: &[Uuid], token: Option<&str>, license_type: &str) -> R
 async fn clearkey_license_holds_only_granted_keys() {
     let env = Env::new(None).await;
     let good = hs256(SECRET, json!({}));
-    let (s, h, body) = env.send(clearkey_request(&[CK_KID, CK2_KID], Some(&good), "temporary")).await;
+    let (s, h, body) = env
+        .send(clearkey_request(
+            &[CK_KID, CK2_KID],
+            Some(&good),
+            "temporary",
+        ))
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(h[header::CACHE_CONTROL], "no-store");
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["type"], "temporary");
     let keys = v["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
-    assert_eq!(keys[0], json!({"kty": "oct", "kid": b64url(CK_KID.as_bytes()), "k": b64url(&CK_KEY)}));
+    assert_eq!(
+        keys[0],
+        json!({"kty": "oct", "kid": b64url(CK_KID.as_bytes()), "k": b64url(&CK_KEY)})
+    );
     assert_eq!(keys[1]["k"], b64url(&CK2_KEY));
     // A token scoped to one key gets only that key.
-    let scoped = hs256(SECRET, json!({"urn:microsoft:azure:mediaservices:contentkeyidentifier": CK2_KID.to_string()}));
-    let (_, _, body) = env.send(clearkey_request(&[CK_KID, CK2_KID], Some(&scoped), "temporary")).await;
+    let scoped = hs256(
+        SECRET,
+        json!({"urn:microsoft:azure:mediaservices:contentkeyidentifier": CK2_KID.to_string()}),
+    );
+    let (_, _, body) = env
+        .send(clearkey_request(
+            &[CK_KID, CK2_KID],
+            Some(&scoped),
+            "temporary",
+        ))
+        .await;
     let v: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["keys"].as_array().unwrap().len(), 1);
     assert_eq!(v["keys"][0]["kid"], b64url(CK2_KID.as_bytes()));
     // Refusals, unknown keys, bad requests.
-    let (s, _, body) = env.send(clearkey_request(&[CK_KID], None, "temporary")).await;
-    assert_eq!((s, reason(&body)), (StatusCode::UNAUTHORIZED, "token_missing".into()));
-    assert_eq!(env.send(clearkey_request(&[Uuid::from_u128(77)], Some(&good), "temporary")).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(env.send(clearkey_request(&[CK_KID], Some(&good), "persistent-license")).await.0, StatusCode::BAD_REQUEST);
+    let (s, _, body) = env
+        .send(clearkey_request(&[CK_KID], None, "temporary"))
+        .await;
+    assert_eq!(
+        (s, reason(&body)),
+        (StatusCode::UNAUTHORIZED, "token_missing".into())
+    );
+    assert_eq!(
+        env.send(clearkey_request(
+            &[Uuid::from_u128(77)],
+            Some(&good),
+            "temporary"
+        ))
+        .await
+        .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        env.send(clearkey_request(
+            &[CK_KID],
+            Some(&good),
+            "persistent-license"
+        ))
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
     // The AES key is EnvelopeEncryption: never in a Clear Key license.
-    assert_eq!(env.send(clearkey_request(&[AES_KID], Some(&good), "temporary")).await.0, StatusCode::NOT_FOUND);
-    for bad in ["{", "{\"kids\":[\"!!\"]}", "{\"kids\":[]}", "[1]", "{\"kids\":[\"AAAA\"]}"] {
-        let req = Request::post("/keys/v1/clearkey").header(header::AUTHORIZATION, format!("Bearer {good}")).body(Body::from(bad)).unwrap();
+    assert_eq!(
+        env.send(clearkey_request(&[AES_KID], Some(&good), "temporary"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    for bad in [
+        "{",
+        "{\"kids\":[\"!!\"]}",
+        "{\"kids\":[]}",
+        "[1]",
+        "{\"kids\":[\"AAAA\"]}",
+    ] {
+        let req = Request::post("/keys/v1/clearkey")
+            .header(header::AUTHORIZATION, format!("Bearer {good}"))
+            .body(Body::from(bad))
+            .unwrap();
         assert_eq!(env.send(req).await.0, StatusCode::BAD_REQUEST, "{bad}");
     }
 }
@@ -336,27 +530,38 @@ async fn cors_preflight_allows_authorization() {
     let req = Request::options("/keys/v1/clearkey")
         .header(header::ORIGIN, "https://player.example")
         .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .header(header::ACCESS_CONTROL_REQUEST_HEADERS, "authorization,content-type")
+        .header(
+            header::ACCESS_CONTROL_REQUEST_HEADERS,
+            "authorization,content-type",
+        )
         .body(Body::empty())
         .unwrap();
     let (s, h, _) = env.send(req).await;
     assert!(s.is_success(), "{s}");
     assert_eq!(h[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    assert!(h[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().contains("authorization"));
+    assert!(
+        h[header::ACCESS_CONTROL_ALLOW_HEADERS]
+            .to_str()
+            .unwrap()
+            .contains("authorization")
+    );
     let good = hs256(SECRET, json!({}));
     let req = Request::get(format!("/keys/v1/aes/{AES_KID}"))
         .header(header::ORIGIN, "https://player.example")
         .header(header::AUTHORIZATION, format!("Bearer {good}"))
         .body(Body::empty())
         .unwrap();
-    assert_eq!(env.send(req).await.1[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    assert_eq!(
+        env.send(req).await.1[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "*"
+    );
 }
 
 /// The python with PyJWT (`$CASTGUARD_PYTHON`, else `.venv/bin/python`).
 fn python() -> PathBuf {
-    std::env::var_os("CASTGUARD_PYTHON").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python")
-    })
+    std::env::var_os("CASTGUARD_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"))
 }
 
 fn pyjwt_mint(request: &Value) -> Value {
@@ -368,9 +573,17 @@ fn pyjwt_mint(request: &Value) -> Value {
         .stderr(Stdio::piped())
         .spawn()
         .expect("python with PyJWT (run scripts/install-test-tools.sh or set CASTGUARD_PYTHON)");
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), request.to_string().as_bytes()).unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        request.to_string().as_bytes(),
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "mint.py: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mint.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
@@ -378,7 +591,8 @@ fn pyjwt_mint(request: &Value) -> Value {
 async fn tokens_minted_by_pyjwt() {
     let env = Env::new(None).await;
     let n = now();
-    let spec = |c: Value| json!({"kind": "jwt", "alg": "HS256", "secret_b64": b64(SECRET), "claims": c});
+    let spec =
+        |c: Value| json!({"kind": "jwt", "alg": "HS256", "secret_b64": b64(SECRET), "claims": c});
     let base = |extra: Value| Value::Object(claims(extra));
     let answer = pyjwt_mint(&json!({"keys": {"rsa1": "rsa"}, "tokens": {
         "good": spec(base(json!({}))),
@@ -391,7 +605,10 @@ async fn tokens_minted_by_pyjwt() {
         "maxuses": spec(base(json!({"urn:microsoft:azure:mediaservices:maxuses": 1, "exp": n + 600}))),
     }}));
     let t = |name: &str| answer["tokens"][name].as_str().unwrap().to_owned();
-    assert_eq!(env.aes(AES_KID, Some(&t("good"))).await, (StatusCode::OK, AES_KEY.to_vec()));
+    assert_eq!(
+        env.aes(AES_KID, Some(&t("good"))).await,
+        (StatusCode::OK, AES_KEY.to_vec())
+    );
     assert_eq!(env.aes(AES_KID, Some(&t("hs512"))).await.0, StatusCode::OK);
     for (name, want) in [
         ("expired", "token_expired"),
@@ -404,11 +621,20 @@ async fn tokens_minted_by_pyjwt() {
         let got = reason(&body);
         assert_eq!(s, StatusCode::UNAUTHORIZED, "{name}");
         // alg:none may be refused as malformed or as an invalid signature.
-        assert!(got == want || (name == "none" && got == "signature_invalid"), "{name}: {got}");
+        assert!(
+            got == want || (name == "none" && got == "signature_invalid"),
+            "{name}: {got}"
+        );
     }
-    assert_eq!(env.aes(AES_KID, Some(&t("maxuses"))).await.0, StatusCode::OK);
+    assert_eq!(
+        env.aes(AES_KID, Some(&t("maxuses"))).await.0,
+        StatusCode::OK
+    );
     let (s, body) = env.aes(AES_KID, Some(&t("maxuses"))).await;
-    assert_eq!((s, reason(&body)), (StatusCode::UNAUTHORIZED, "replay_exceeded".into()));
+    assert_eq!(
+        (s, reason(&body)),
+        (StatusCode::UNAUTHORIZED, "replay_exceeded".into())
+    );
 }
 
 /// `MockVendorLicenseServer`: a stand-in for a vendor's DRM license server
@@ -428,16 +654,23 @@ async fn mock_vendor_license_server() -> (String, Arc<Mutex<Vec<(String, Vec<u8>
                     return (StatusCode::FORBIDDEN, "no api key").into_response();
                 }
                 if headers.get(header::AUTHORIZATION).is_some() {
-                    return (StatusCode::BAD_REQUEST, "viewer token leaked upstream").into_response();
+                    return (StatusCode::BAD_REQUEST, "viewer token leaked upstream")
+                        .into_response();
                 }
                 let mut out = format!("LICENSE-{path}:").into_bytes();
                 out.extend_from_slice(&body);
-                ([(header::CONTENT_TYPE, "application/x-vendor-license")], out).into_response()
+                (
+                    [(header::CONTENT_TYPE, "application/x-vendor-license")],
+                    out,
+                )
+                    .into_response()
             }
         }
     };
     use axum::response::IntoResponse;
-    let app = axum::Router::new().route("/widevine", post(handler("widevine"))).route("/playready", post(handler("playready")));
+    let app = axum::Router::new()
+        .route("/widevine", post(handler("widevine")))
+        .route("/playready", post(handler("playready")));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -457,7 +690,12 @@ async fn drm_license_proxy_to_mock_vendor_license_server() {
             .body(Body::from(challenge.clone()))
             .unwrap();
         let (s, h, body) = env.send(req).await;
-        assert_eq!(s, StatusCode::OK, "{system}: {}", String::from_utf8_lossy(&body));
+        assert_eq!(
+            s,
+            StatusCode::OK,
+            "{system}: {}",
+            String::from_utf8_lossy(&body)
+        );
         assert_eq!(h[header::CONTENT_TYPE], "application/x-vendor-license");
         assert_eq!(h[header::CACHE_CONTROL], "no-store");
         let mut want = format!("LICENSE-{system}:").into_bytes();
@@ -466,17 +704,28 @@ async fn drm_license_proxy_to_mock_vendor_license_server() {
     }
     assert_eq!(seen.lock().unwrap().len(), 2);
     // Refused before anything reaches the upstream.
-    let req = Request::post(format!("/keys/v1/widevine?kid={DRM_KID}")).body(Body::from(challenge.clone())).unwrap();
+    let req = Request::post(format!("/keys/v1/widevine?kid={DRM_KID}"))
+        .body(Body::from(challenge.clone()))
+        .unwrap();
     let (s, _, body) = env.send(req).await;
-    assert_eq!((s, reason(&body)), (StatusCode::UNAUTHORIZED, "token_missing".into()));
+    assert_eq!(
+        (s, reason(&body)),
+        (StatusCode::UNAUTHORIZED, "token_missing".into())
+    );
     // No FairPlay option in the policy: nothing to grant.
     let req = Request::post(format!("/keys/v1/fairplay?kid={DRM_KID}"))
         .header(header::AUTHORIZATION, format!("Bearer {good}"))
         .body(Body::from(challenge.clone()))
         .unwrap();
     let (s, _, body) = env.send(req).await;
-    assert_eq!((s, reason(&body)), (StatusCode::UNAUTHORIZED, "key_not_granted".into()));
-    let req = Request::post("/keys/v1/widevine").header(header::AUTHORIZATION, format!("Bearer {good}")).body(Body::from("x")).unwrap();
+    assert_eq!(
+        (s, reason(&body)),
+        (StatusCode::UNAUTHORIZED, "key_not_granted".into())
+    );
+    let req = Request::post("/keys/v1/widevine")
+        .header(header::AUTHORIZATION, format!("Bearer {good}"))
+        .body(Body::from("x"))
+        .unwrap();
     assert_eq!(env.send(req).await.0, StatusCode::BAD_REQUEST);
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
@@ -485,12 +734,20 @@ async fn drm_license_proxy_to_mock_vendor_license_server() {
 async fn sts_issues_tokens_that_key_delivery_accepts() {
     let env = Env::new(None).await;
     let sts = env.state.delivery().sts().await.unwrap();
-    let (s, _, body) = env.send(Request::get("/sts/.well-known/openid-configuration").body(Body::empty()).unwrap()).await;
+    let (s, _, body) = env
+        .send(
+            Request::get("/sts/.well-known/openid-configuration")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let d: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(d["issuer"], "http://127.0.0.1:9/sts");
     assert_eq!(d["jwks_uri"], "http://127.0.0.1:9/sts/jwks.json");
-    let (_, _, body) = env.send(Request::get("/sts/jwks.json").body(Body::empty()).unwrap()).await;
+    let (_, _, body) = env
+        .send(Request::get("/sts/jwks.json").body(Body::empty()).unwrap())
+        .await;
     let jwks: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(jwks["keys"][0]["kty"], "RSA");
 
@@ -505,7 +762,15 @@ async fn sts_issues_tokens_that_key_delivery_accepts() {
         .await
         .unwrap();
     let kid = Uuid::from_u128(0xabc);
-    put_key(env.state.store(), "stskey", kid, ContentKeyType::EnvelopeEncryption, [1; 16], "sts").await;
+    put_key(
+        env.state.store(),
+        "stskey",
+        kid,
+        ContentKeyType::EnvelopeEncryption,
+        [1; 16],
+        "sts",
+    )
+    .await;
 
     let token_req = |auth: Option<&str>, body: Value| {
         let mut b = Request::post("/sts/token").header(header::CONTENT_TYPE, "application/json");
@@ -514,16 +779,52 @@ async fn sts_issues_tokens_that_key_delivery_accepts() {
         }
         b.body(Body::from(body.to_string())).unwrap()
     };
-    assert_eq!(env.send(token_req(None, json!({"claims": {"aud": "viewers"}}))).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(env.send(token_req(Some("wrong-admin-token-xxxxxxxx"), json!({}))).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(env.send(token_req(Some(ADMIN), json!({"claims": {"exp": 1}}))).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(env.send(token_req(Some(ADMIN), json!({"lifetimeSeconds": 0}))).await.0, StatusCode::BAD_REQUEST);
-    let (s, _, body) = env.send(token_req(Some(ADMIN), json!({"claims": {"aud": "viewers", "sub": "u1"}, "lifetimeSeconds": 300}))).await;
+    assert_eq!(
+        env.send(token_req(None, json!({"claims": {"aud": "viewers"}})))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        env.send(token_req(Some("wrong-admin-token-xxxxxxxx"), json!({})))
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        env.send(token_req(Some(ADMIN), json!({"claims": {"exp": 1}})))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        env.send(token_req(Some(ADMIN), json!({"lifetimeSeconds": 0})))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (s, _, body) = env
+        .send(token_req(
+            Some(ADMIN),
+            json!({"claims": {"aud": "viewers", "sub": "u1"}, "lifetimeSeconds": 300}),
+        ))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    let token = serde_json::from_slice::<Value>(&body).unwrap()["token"].as_str().unwrap().to_owned();
-    assert_eq!(env.aes(kid, Some(&token)).await, (StatusCode::OK, vec![1; 16]));
-    let (s, _, body) = env.send(token_req(Some(ADMIN), json!({"claims": {"aud": "other"}}))).await;
-    let other = serde_json::from_slice::<Value>(&body).unwrap()["token"].as_str().unwrap().to_owned();
+    let token = serde_json::from_slice::<Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        env.aes(kid, Some(&token)).await,
+        (StatusCode::OK, vec![1; 16])
+    );
+    let (s, _, body) = env
+        .send(token_req(Some(ADMIN), json!({"claims": {"aud": "other"}})))
+        .await;
+    let other = serde_json::from_slice::<Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(s, StatusCode::OK);
     assert_eq!(env.aes(kid, Some(&other)).await.0, StatusCode::UNAUTHORIZED);
 }
@@ -531,8 +832,18 @@ async fn sts_issues_tokens_that_key_delivery_accepts() {
 #[tokio::test]
 async fn health_probes() {
     let env = Env::new(None).await;
-    assert_eq!(env.send(Request::get("/healthz").body(Body::empty()).unwrap()).await.0, StatusCode::OK);
-    assert_eq!(env.send(Request::get("/readyz").body(Body::empty()).unwrap()).await.0, StatusCode::OK);
+    assert_eq!(
+        env.send(Request::get("/healthz").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        env.send(Request::get("/readyz").body(Body::empty()).unwrap())
+            .await
+            .0,
+        StatusCode::OK
+    );
 }
 
 /// Runs after the others have logged (its own requests too): no audit or
@@ -542,19 +853,45 @@ async fn audit_lines_never_hold_keys_or_tokens() {
     let env = Env::new(None).await;
     let good = hs256(SECRET, json!({}));
     assert_eq!(env.aes(AES_KID, Some(&good)).await.0, StatusCode::OK);
-    assert_eq!(env.aes(AES_KID, Some("garbage.token.here")).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(env.send(clearkey_request(&[CK_KID], Some(&good), "temporary")).await.0, StatusCode::OK);
+    assert_eq!(
+        env.aes(AES_KID, Some("garbage.token.here")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        env.send(clearkey_request(&[CK_KID], Some(&good), "temporary"))
+            .await
+            .0,
+        StatusCode::OK
+    );
     let log = String::from_utf8(log_buffer().lock().unwrap().clone()).unwrap();
-    let audit: Vec<&str> = log.lines().filter(|l| l.contains("castguard::audit")).collect();
-    assert!(audit.iter().any(|l| l.contains("result=\"granted\"") || l.contains("result=granted")), "{log}");
-    assert!(audit.iter().any(|l| l.contains(&AES_KID.to_string()) && l.contains("denied") && l.contains("token_malformed")), "{log}");
+    let audit: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("castguard::audit"))
+        .collect();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l.contains("result=\"granted\"") || l.contains("result=granted")),
+        "{log}"
+    );
+    assert!(
+        audit.iter().any(|l| l.contains(&AES_KID.to_string())
+            && l.contains("denied")
+            && l.contains("token_malformed")),
+        "{log}"
+    );
     let hex = |k: &[u8]| k.iter().map(|b| format!("{b:02x}")).collect::<String>();
     for key in [AES_KEY, CK_KEY, CK2_KEY, DRM_KEY] {
         for form in [hex(&key), hex(&key).to_uppercase(), b64(&key), b64url(&key)] {
             assert!(!log.contains(&form), "a key appears in the log");
         }
     }
-    for secret in [good.as_str(), "garbage.token.here", "vendor-secret-42", ADMIN] {
+    for secret in [
+        good.as_str(),
+        "garbage.token.here",
+        "vendor-secret-42",
+        ADMIN,
+    ] {
         assert!(!log.contains(secret), "a secret appears in the log");
     }
     assert!(!log.contains(&b64(SECRET)));

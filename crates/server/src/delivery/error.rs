@@ -29,7 +29,10 @@ pub enum DeliveryError {
     /// A request the endpoint cannot parse; `code` is stable, `field` names
     /// the offending part.
     #[error("bad request: {field}: {code}")]
-    BadRequest { code: &'static str, field: &'static str },
+    BadRequest {
+        code: &'static str,
+        field: &'static str,
+    },
     /// Byte range outside the resource: 416 with `Content-Range: bytes */len`.
     #[error("range not satisfiable (length {len})")]
     RangeNotSatisfiable { len: u64 },
@@ -87,12 +90,16 @@ impl From<store::StoreError> for DeliveryError {
 impl IntoResponse for DeliveryError {
     fn into_response(self) -> Response {
         match &self {
-            DeliveryError::Upstream(d) | DeliveryError::Unavailable(d) => tracing::warn!(detail = %d, "delivery request failed"),
+            DeliveryError::Upstream(d) | DeliveryError::Unavailable(d) => {
+                tracing::warn!(detail = %d, "delivery request failed")
+            }
             DeliveryError::Internal(d) => tracing::error!(detail = %d, "delivery request failed"),
             _ => {}
         }
         let body = match &self {
-            DeliveryError::BadRequest { code, field } => json!({"error": {"code": code, "field": field}}),
+            DeliveryError::BadRequest { code, field } => {
+                json!({"error": {"code": code, "field": field}})
+            }
             other => json!({"error": {"code": other.code()}}),
         };
         let mut res = (self.status(), Json(body)).into_response();
@@ -116,8 +123,14 @@ mod tests {
         let res = DeliveryError::Refused(Reason::SignatureInvalid).into_response();
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store");
-        let res = DeliveryError::Internal("store: key 1234 sealed blob corrupt".into()).into_response();
+        let res =
+            DeliveryError::Internal("store: key 1234 sealed blob corrupt".into()).into_response();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
-        assert_eq!(DeliveryError::RangeNotSatisfiable { len: 9 }.into_response().headers()[header::CONTENT_RANGE], "bytes */9");
+        assert_eq!(
+            DeliveryError::RangeNotSatisfiable { len: 9 }
+                .into_response()
+                .headers()[header::CONTENT_RANGE],
+            "bytes */9"
+        );
     }
 }

@@ -10,12 +10,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
     let mut res = (status, text).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 

@@ -38,7 +38,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
-use keys::model::{ContentKeyPolicy, ContentKeyPolicyConfiguration, ContentKeyType, LicenseServerHeaders};
+use keys::model::{
+    ContentKeyPolicy, ContentKeyPolicyConfiguration, ContentKeyType, LicenseServerHeaders,
+};
 use keys::policy::{self, Refusal};
 use keys::token::Reason;
 use serde::Deserialize;
@@ -83,10 +85,19 @@ impl Endpoint {
     fn fits(self, c: &ContentKeyPolicyConfiguration) -> bool {
         matches!(
             (self, c),
-            (Endpoint::Aes | Endpoint::ClearKey, ContentKeyPolicyConfiguration::ClearKey)
-                | (Endpoint::Widevine, ContentKeyPolicyConfiguration::Widevine(_))
-                | (Endpoint::PlayReady, ContentKeyPolicyConfiguration::PlayReady(_))
-                | (Endpoint::FairPlay, ContentKeyPolicyConfiguration::FairPlay(_))
+            (
+                Endpoint::Aes | Endpoint::ClearKey,
+                ContentKeyPolicyConfiguration::ClearKey
+            ) | (
+                Endpoint::Widevine,
+                ContentKeyPolicyConfiguration::Widevine(_)
+            ) | (
+                Endpoint::PlayReady,
+                ContentKeyPolicyConfiguration::PlayReady(_)
+            ) | (
+                Endpoint::FairPlay,
+                ContentKeyPolicyConfiguration::FairPlay(_)
+            )
         )
     }
 }
@@ -95,9 +106,18 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/keys/v1/aes/{kid}", get(aes))
         .route("/keys/v1/clearkey", post(clearkey))
-        .route("/keys/v1/widevine", post(|s, c, t, q, h, b| proxy(Endpoint::Widevine, s, c, t, q, h, b)))
-        .route("/keys/v1/playready", post(|s, c, t, q, h, b| proxy(Endpoint::PlayReady, s, c, t, q, h, b)))
-        .route("/keys/v1/fairplay", post(|s, c, t, q, h, b| proxy(Endpoint::FairPlay, s, c, t, q, h, b)))
+        .route(
+            "/keys/v1/widevine",
+            post(|s, c, t, q, h, b| proxy(Endpoint::Widevine, s, c, t, q, h, b)),
+        )
+        .route(
+            "/keys/v1/playready",
+            post(|s, c, t, q, h, b| proxy(Endpoint::PlayReady, s, c, t, q, h, b)),
+        )
+        .route(
+            "/keys/v1/fairplay",
+            post(|s, c, t, q, h, b| proxy(Endpoint::FairPlay, s, c, t, q, h, b)),
+        )
 }
 
 /// The client address for the audit log (the socket peer; `-` when the
@@ -108,7 +128,12 @@ pub struct Client(pub Option<SocketAddr>);
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Client(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)))
+        Ok(Client(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
     }
 }
 
@@ -128,7 +153,11 @@ pub struct ViewerToken(pub Option<String>);
 
 impl std::fmt::Debug for ViewerToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_some() { "ViewerToken(<redacted>)" } else { "ViewerToken(None)" })
+        f.write_str(if self.0.is_some() {
+            "ViewerToken(<redacted>)"
+        } else {
+            "ViewerToken(None)"
+        })
     }
 }
 
@@ -151,12 +180,21 @@ impl<S: Send + Sync> FromRequestParts<S> for ViewerToken {
             // refused as token_missing rather than silently ignored.
             return Ok(ViewerToken(Some(token.unwrap_or_default())));
         }
-        let q: Result<Query<DeliveryQuery>, QueryRejection> = Query::from_request_parts(parts, state).await;
+        let q: Result<Query<DeliveryQuery>, QueryRejection> =
+            Query::from_request_parts(parts, state).await;
         Ok(ViewerToken(q.ok().and_then(|Query(q)| q.token)))
     }
 }
 
-fn audit(endpoint: Endpoint, policy: Option<&str>, option: Option<&str>, kid: Uuid, result: &str, reason: &str, client: Client) {
+fn audit(
+    endpoint: Endpoint,
+    policy: Option<&str>,
+    option: Option<&str>,
+    kid: Uuid,
+    result: &str,
+    reason: &str,
+    client: Client,
+) {
     tracing::info!(
         target: "castguard::audit",
         endpoint = endpoint.as_str(),
@@ -171,7 +209,12 @@ fn audit(endpoint: Endpoint, policy: Option<&str>, option: Option<&str>, kid: Uu
 }
 
 /// The options of `name` that can serve `endpoint`, from cache or store.
-async fn endpoint_policy(d: &Delivery, store: &dyn store::Store, name: &str, endpoint: Endpoint) -> Result<Arc<ContentKeyPolicy>, DeliveryError> {
+async fn endpoint_policy(
+    d: &Delivery,
+    store: &dyn store::Store,
+    name: &str,
+    endpoint: Endpoint,
+) -> Result<Arc<ContentKeyPolicy>, DeliveryError> {
     let cache_key = (name.to_owned(), endpoint);
     if let Some(p) = d.policies.get(&cache_key) {
         return Ok(p);
@@ -192,7 +235,13 @@ pub struct Grant {
 
 /// Decides whether `token` obtains key `kid` at `endpoint`; logs the
 /// decision. Unknown keys (and keys of the wrong type) are 404.
-pub async fn authorize(s: &AppState, endpoint: Endpoint, kid: Uuid, token: Option<&str>, client: Client) -> Result<Grant, DeliveryError> {
+pub async fn authorize(
+    s: &AppState,
+    endpoint: Endpoint,
+    kid: Uuid,
+    token: Option<&str>,
+    client: Client,
+) -> Result<Grant, DeliveryError> {
     let d = s.delivery();
     let key = match resolve::delivery_key(d, s.store(), kid).await {
         Err(DeliveryError::NotFound) => {
@@ -206,7 +255,15 @@ pub async fn authorize(s: &AppState, endpoint: Endpoint, kid: Uuid, token: Optio
         return Err(DeliveryError::NotFound);
     }
     let deny = |policy: Option<&str>, option: Option<&str>, reason: Reason| {
-        audit(endpoint, policy, option, kid, "denied", reason.as_str(), client);
+        audit(
+            endpoint,
+            policy,
+            option,
+            kid,
+            "denied",
+            reason.as_str(),
+            client,
+        );
         DeliveryError::Refused(reason)
     };
     let Some(policy_name) = key.policy_name.as_deref() else {
@@ -224,33 +281,80 @@ pub async fn authorize(s: &AppState, endpoint: Endpoint, kid: Uuid, token: Optio
     let now = time::OffsetDateTime::now_utc();
     let decision = match policy::evaluate(&policy, token, kid, &d.verifiers, now).await {
         Ok(dec) => dec,
-        Err(Refusal::Denied { reason, option_index }) => {
-            let option = option_index.and_then(|i| policy.options.get(i)).and_then(|o| o.name.as_deref());
+        Err(Refusal::Denied {
+            reason,
+            option_index,
+        }) => {
+            let option = option_index
+                .and_then(|i| policy.options.get(i))
+                .and_then(|o| o.name.as_deref());
             return Err(deny(Some(policy_name), option, reason));
         }
         Err(e @ Refusal::Unavailable { .. }) => {
-            audit(endpoint, Some(policy_name), None, kid, "error", "unavailable", client);
+            audit(
+                endpoint,
+                Some(policy_name),
+                None,
+                kid,
+                "error",
+                "unavailable",
+                client,
+            );
             return Err(DeliveryError::Unavailable(e.to_string()));
         }
         Err(e @ Refusal::Misconfigured { .. }) => {
-            audit(endpoint, Some(policy_name), None, kid, "error", "misconfigured", client);
-            return Err(DeliveryError::internal(format!("policy '{policy_name}': {e}")));
+            audit(
+                endpoint,
+                Some(policy_name),
+                None,
+                kid,
+                "error",
+                "misconfigured",
+                client,
+            );
+            return Err(DeliveryError::internal(format!(
+                "policy '{policy_name}': {e}"
+            )));
         }
     };
     let option_index = decision.option_index;
-    let option_label = decision.option_name.clone().unwrap_or_else(|| option_index.to_string());
+    let option_label = decision
+        .option_name
+        .clone()
+        .unwrap_or_else(|| option_index.to_string());
     if let Some(r) = decision.max_uses {
-        let allowed = s.store().consume_token_use(&r.token_id, r.max_uses, r.expires_at).await.map_err(DeliveryError::from)?;
+        let allowed = s
+            .store()
+            .consume_token_use(&r.token_id, r.max_uses, r.expires_at)
+            .await
+            .map_err(DeliveryError::from)?;
         if !allowed {
-            return Err(deny(Some(policy_name), Some(&option_label), Reason::ReplayExceeded));
+            return Err(deny(
+                Some(policy_name),
+                Some(&option_label),
+                Reason::ReplayExceeded,
+            ));
         }
     }
-    audit(endpoint, Some(policy_name), Some(&option_label), kid, "granted", "-", client);
-    Ok(Grant { key, policy: policy.clone(), option_index })
+    audit(
+        endpoint,
+        Some(policy_name),
+        Some(&option_label),
+        kid,
+        "granted",
+        "-",
+        client,
+    );
+    Ok(Grant {
+        key,
+        policy: policy.clone(),
+        option_index,
+    })
 }
 
 fn no_store(mut res: Response) -> Response {
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
 
@@ -265,10 +369,15 @@ async fn aes(
     ViewerToken(token): ViewerToken,
     kid: Result<Path<String>, axum::extract::rejection::PathRejection>,
 ) -> Result<Response, DeliveryError> {
-    let kid = kid.ok().and_then(|Path(k)| parse_kid(&k)).ok_or(DeliveryError::NotFound)?;
+    let kid = kid
+        .ok()
+        .and_then(|Path(k)| parse_kid(&k))
+        .ok_or(DeliveryError::NotFound)?;
     let grant = authorize(&s, Endpoint::Aes, kid, token.as_deref(), client).await?;
     let body = Bytes::copy_from_slice(grant.key.key.value.expose());
-    Ok(no_store(([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response()))
+    Ok(no_store(
+        ([(header::CONTENT_TYPE, "application/octet-stream")], body).into_response(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -282,19 +391,40 @@ fn b64url(v: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
 }
 
-async fn clearkey(State(s): State<AppState>, client: Client, ViewerToken(token): ViewerToken, body: Bytes) -> Result<Response, DeliveryError> {
+async fn clearkey(
+    State(s): State<AppState>,
+    client: Client,
+    ViewerToken(token): ViewerToken,
+    body: Bytes,
+) -> Result<Response, DeliveryError> {
     let req: ClearKeyRequest =
-        serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest { code: "invalid_license_request", field: "body" })?;
+        serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest {
+            code: "invalid_license_request",
+            field: "body",
+        })?;
     let license_type = req.license_type.as_deref().unwrap_or("temporary");
     match license_type {
         "temporary" => {}
         // The Clear Key configuration has no license template that could
         // allow persistence.
-        "persistent-license" => return Err(DeliveryError::BadRequest { code: "license_type_not_allowed", field: "type" }),
-        _ => return Err(DeliveryError::BadRequest { code: "invalid_license_request", field: "type" }),
+        "persistent-license" => {
+            return Err(DeliveryError::BadRequest {
+                code: "license_type_not_allowed",
+                field: "type",
+            });
+        }
+        _ => {
+            return Err(DeliveryError::BadRequest {
+                code: "invalid_license_request",
+                field: "type",
+            });
+        }
     }
     if req.kids.is_empty() || req.kids.len() > MAX_CLEARKEY_KIDS {
-        return Err(DeliveryError::BadRequest { code: "invalid_license_request", field: "kids" });
+        return Err(DeliveryError::BadRequest {
+            code: "invalid_license_request",
+            field: "kids",
+        });
     }
     let mut kids = Vec::with_capacity(req.kids.len());
     for k in &req.kids {
@@ -302,7 +432,10 @@ async fn clearkey(State(s): State<AppState>, client: Client, ViewerToken(token):
             .decode(k.trim_end_matches('='))
             .ok()
             .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
-            .ok_or(DeliveryError::BadRequest { code: "invalid_kid", field: "kids" })?;
+            .ok_or(DeliveryError::BadRequest {
+                code: "invalid_kid",
+                field: "kids",
+            })?;
         kids.push(Uuid::from_bytes(bytes));
     }
     let mut keys = Vec::new();
@@ -330,9 +463,18 @@ async fn clearkey(State(s): State<AppState>, client: Client, ViewerToken(token):
 
 fn upstream_of(c: &ContentKeyPolicyConfiguration) -> Option<(&str, &LicenseServerHeaders)> {
     match c {
-        ContentKeyPolicyConfiguration::Widevine(w) => w.license_server_url.as_deref().map(|u| (u, &w.license_server_headers)),
-        ContentKeyPolicyConfiguration::PlayReady(p) => p.license_server_url.as_deref().map(|u| (u, &p.license_server_headers)),
-        ContentKeyPolicyConfiguration::FairPlay(f) => f.license_server_url.as_deref().map(|u| (u, &f.license_server_headers)),
+        ContentKeyPolicyConfiguration::Widevine(w) => w
+            .license_server_url
+            .as_deref()
+            .map(|u| (u, &w.license_server_headers)),
+        ContentKeyPolicyConfiguration::PlayReady(p) => p
+            .license_server_url
+            .as_deref()
+            .map(|u| (u, &p.license_server_headers)),
+        ContentKeyPolicyConfiguration::FairPlay(f) => f
+            .license_server_url
+            .as_deref()
+            .map(|u| (u, &f.license_server_headers)),
         _ => None,
     }
 }
@@ -349,15 +491,31 @@ async fn proxy(
     let kid = query
         .ok()
         .and_then(|Query(q)| q.kid)
-        .ok_or(DeliveryError::BadRequest { code: "kid_missing", field: "kid" })?;
-    let kid = parse_kid(&kid).ok_or(DeliveryError::BadRequest { code: "invalid_kid", field: "kid" })?;
+        .ok_or(DeliveryError::BadRequest {
+            code: "kid_missing",
+            field: "kid",
+        })?;
+    let kid = parse_kid(&kid).ok_or(DeliveryError::BadRequest {
+        code: "invalid_kid",
+        field: "kid",
+    })?;
     if body.is_empty() {
-        return Err(DeliveryError::BadRequest { code: "invalid_license_request", field: "body" });
+        return Err(DeliveryError::BadRequest {
+            code: "invalid_license_request",
+            field: "body",
+        });
     }
     let grant = authorize(&s, endpoint, kid, token.as_deref(), client).await?;
-    let option = grant.policy.options.get(grant.option_index).ok_or_else(|| DeliveryError::internal("option index out of range"))?;
+    let option = grant
+        .policy
+        .options
+        .get(grant.option_index)
+        .ok_or_else(|| DeliveryError::internal("option index out of range"))?;
     let (url, extra) = upstream_of(&option.configuration).ok_or_else(|| {
-        DeliveryError::internal(format!("policy '{}' option {}: no licenseServerUrl", grant.policy.name, grant.option_index))
+        DeliveryError::internal(format!(
+            "policy '{}' option {}: no licenseServerUrl",
+            grant.policy.name, grant.option_index
+        ))
     })?;
     let mut req = s.delivery().http.post(url).body(body);
     if let Some(ct) = headers.get(header::CONTENT_TYPE) {
@@ -366,15 +524,28 @@ async fn proxy(
     for (name, value) in &extra.0 {
         req = req.header(name.as_str(), value.expose());
     }
-    let res = req.send().await.map_err(|e| DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url())))?;
+    let res = req.send().await.map_err(|e| {
+        DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url()))
+    })?;
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = res.headers().get(header::CONTENT_TYPE).cloned();
-    if res.content_length().is_some_and(|n| n > MAX_UPSTREAM_RESPONSE as u64) {
-        return Err(DeliveryError::Upstream(format!("{}: response too large", endpoint.as_str())));
+    if res
+        .content_length()
+        .is_some_and(|n| n > MAX_UPSTREAM_RESPONSE as u64)
+    {
+        return Err(DeliveryError::Upstream(format!(
+            "{}: response too large",
+            endpoint.as_str()
+        )));
     }
-    let bytes = res.bytes().await.map_err(|e| DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url())))?;
+    let bytes = res.bytes().await.map_err(|e| {
+        DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url()))
+    })?;
     if bytes.len() > MAX_UPSTREAM_RESPONSE {
-        return Err(DeliveryError::Upstream(format!("{}: response too large", endpoint.as_str())));
+        return Err(DeliveryError::Upstream(format!(
+            "{}: response too large",
+            endpoint.as_str()
+        )));
     }
     let mut out = (status, bytes).into_response();
     if let Some(ct) = content_type {
@@ -402,7 +573,10 @@ mod tests {
         assert!(!Endpoint::PlayReady.fits(&wv));
         assert!(!Endpoint::ClearKey.fits(&wv));
         assert_eq!(Endpoint::Aes.key_type(), ContentKeyType::EnvelopeEncryption);
-        assert_eq!(Endpoint::FairPlay.key_type(), ContentKeyType::CommonEncryption);
+        assert_eq!(
+            Endpoint::FairPlay.key_type(),
+            ContentKeyType::CommonEncryption
+        );
     }
 
     #[test]

@@ -83,7 +83,9 @@ pub struct Delivery {
 
 impl std::fmt::Debug for Delivery {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Delivery").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Delivery")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,7 +145,9 @@ struct NoFetch;
 #[async_trait::async_trait]
 impl ::keys::token::HttpFetch for NoFetch {
     async fn get(&self, _url: &str) -> Result<Vec<u8>, ::keys::token::FetchError> {
-        Err(::keys::token::FetchError::Transport("no HTTP client".into()))
+        Err(::keys::token::FetchError::Transport(
+            "no HTTP client".into(),
+        ))
     }
 }
 
@@ -152,7 +156,13 @@ pub fn router() -> Router<AppState> {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::RANGE, header::IF_NONE_MATCH, header::IF_MODIFIED_SINCE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::RANGE,
+            header::IF_NONE_MATCH,
+            header::IF_MODIFIED_SINCE,
+        ])
         .expose_headers([
             header::CONTENT_LENGTH,
             header::CONTENT_RANGE,
@@ -179,7 +189,11 @@ pub(crate) struct TtlCache<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub(crate) fn new(ttl: Duration, capacity: usize) -> Self {
-        TtlCache { ttl, capacity: capacity.max(1), map: RwLock::new(HashMap::new()) }
+        TtlCache {
+            ttl,
+            capacity: capacity.max(1),
+            map: RwLock::new(HashMap::new()),
+        }
     }
 
     pub(crate) fn get(&self, key: &K) -> Option<V> {
@@ -187,7 +201,9 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
             return None;
         }
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        map.get(key).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
     }
 
     pub(crate) fn insert(&self, key: K, value: V) {
@@ -199,7 +215,10 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
             let ttl = self.ttl;
             map.retain(|_, (at, _)| at.elapsed() < ttl);
             if map.len() >= self.capacity
-                && let Some(oldest) = map.iter().min_by_key(|(_, (at, _))| *at).map(|(k, _)| k.clone())
+                && let Some(oldest) = map
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(k, _)| k.clone())
             {
                 map.remove(&oldest);
             }

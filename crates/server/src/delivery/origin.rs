@@ -83,7 +83,10 @@ pub(crate) struct AssetCache {
 
 impl AssetCache {
     pub(crate) fn new(capacity: usize) -> Self {
-        AssetCache { capacity: capacity.max(1), map: RwLock::new(HashMap::new()) }
+        AssetCache {
+            capacity: capacity.max(1),
+            map: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Blocking: stats `index.json` and opens the asset if needed.
@@ -101,7 +104,10 @@ impl AssetCache {
         {
             return Ok((st, a.clone()));
         }
-        let asset = Arc::new(OriginAsset::open(dir).map_err(|e| DeliveryError::internal(format!("{}: {e}", dir.display())))?);
+        let asset = Arc::new(
+            OriginAsset::open(dir)
+                .map_err(|e| DeliveryError::internal(format!("{}: {e}", dir.display())))?,
+        );
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= self.capacity
             && !map.contains_key(dir)
@@ -126,13 +132,19 @@ struct Conditions {
 
 impl Conditions {
     fn from_headers(h: &HeaderMap) -> Self {
-        let text = |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let text =
+            |n: header::HeaderName| h.get(n).and_then(|v| v.to_str().ok()).map(str::to_owned);
         Conditions {
             if_none_match: text(header::IF_NONE_MATCH),
-            if_modified_since: text(header::IF_MODIFIED_SINCE).and_then(|v| httpdate::parse_http_date(&v).ok()),
+            if_modified_since: text(header::IF_MODIFIED_SINCE)
+                .and_then(|v| httpdate::parse_http_date(&v).ok()),
             range: text(header::RANGE),
             if_range: text(header::IF_RANGE),
-            gzip: h.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).any(accepts_gzip),
+            gzip: h
+                .get_all(header::ACCEPT_ENCODING)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(accepts_gzip),
         }
     }
 }
@@ -144,7 +156,9 @@ fn accepts_gzip(v: &str) -> bool {
         let mut parts = item.split(';').map(str::trim);
         let coding = parts.next().unwrap_or("");
         let zero = parts.any(|p| {
-            p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")).is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
+            p.strip_prefix("q=")
+                .or_else(|| p.strip_prefix("Q="))
+                .is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0))
         });
         (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero
     })
@@ -152,7 +166,10 @@ fn accepts_gzip(v: &str) -> bool {
 
 /// `If-None-Match` (§13.1.2, weak comparison): `*` or any listed tag.
 fn none_match_hits(header: &str, etags: &[&str]) -> bool {
-    header.split(',').map(str::trim).any(|t| t == "*" || etags.iter().any(|e| t.trim_start_matches("W/") == *e))
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || etags.iter().any(|e| t.trim_start_matches("W/") == *e))
 }
 
 /// A single `bytes=` range resolved against `len` (RFC 9110 §14.1.2):
@@ -169,7 +186,13 @@ fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, DeliveryErro
         return Ok(None);
     };
     let (a, b) = (a.trim(), b.trim());
-    let parse = |s: &str| if s.bytes().all(|c| c.is_ascii_digit()) { s.parse::<u64>().ok() } else { None };
+    let parse = |s: &str| {
+        if s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse::<u64>().ok()
+        } else {
+            None
+        }
+    };
     let range = match (a.is_empty(), b.is_empty()) {
         (true, true) => return Ok(None),
         (true, false) => {
@@ -180,7 +203,9 @@ fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, DeliveryErro
             (len.saturating_sub(n), len - 1)
         }
         (false, _) => {
-            let Some(start) = parse(a) else { return Ok(None) };
+            let Some(start) = parse(a) else {
+                return Ok(None);
+            };
             let end = if b.is_empty() {
                 u64::MAX
             } else {
@@ -212,7 +237,10 @@ fn content_type(resource: &Resource) -> &'static str {
 }
 
 fn is_manifest(resource: &Resource) -> bool {
-    matches!(resource, Resource::Mpd | Resource::Master | Resource::MediaPlaylist { .. })
+    matches!(
+        resource,
+        Resource::Mpd | Resource::Master | Resource::MediaPlaylist { .. }
+    )
 }
 
 /// `max-age` for this resource: a year for segments, but never past the
@@ -261,9 +289,11 @@ async fn serve(
     let state = s.clone();
     let resolved2 = resolved.clone();
     let cc = cache_control(&resource, &resolved, now);
-    tokio::task::spawn_blocking(move || respond(&state, &resolved2, variant, &path, &resource, &cond, cc))
-        .await
-        .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        respond(&state, &resolved2, variant, &path, &resource, &cond, cc)
+    })
+    .await
+    .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?
 }
 
 fn etag_for(tag: &[u8; 32], st: &Stamp, path: &str) -> String {
@@ -316,25 +346,43 @@ fn respond(
     let not_modified = match (&cond.if_none_match, cond.if_modified_since) {
         (Some(inm), _) => none_match_hits(inm, &[chosen_etag.as_str()]),
         // HTTP dates have whole seconds.
-        (None, Some(since)) => st.modified.duration_since(since).map_or(true, |d| d < Duration::from_secs(1)),
+        (None, Some(since)) => st
+            .modified
+            .duration_since(since)
+            .map_or(true, |d| d < Duration::from_secs(1)),
         (None, None) => false,
     };
     if not_modified {
-        return base.status(StatusCode::NOT_MODIFIED).body(Body::empty()).map_err(DeliveryError::internal);
+        return base
+            .status(StatusCode::NOT_MODIFIED)
+            .body(Body::empty())
+            .map_err(DeliveryError::internal);
     }
 
     let bytes = match asset.get(&plan.protection, resource) {
         Ok(Some(b)) => b,
         Ok(None) => return Err(DeliveryError::NotFound),
-        Err(e) => return Err(DeliveryError::internal(format!("locator {} {}/{path}: {e}", resolved.id, variant.as_str()))),
+        Err(e) => {
+            return Err(DeliveryError::internal(format!(
+                "locator {} {}/{path}: {e}",
+                resolved.id,
+                variant.as_str()
+            )));
+        }
     };
     let base = base.header(header::CONTENT_TYPE, content_type(resource));
 
     if use_gzip {
-        let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4 + 64), flate2::Compression::default());
+        let mut enc = flate2::write::GzEncoder::new(
+            Vec::with_capacity(bytes.len() / 4 + 64),
+            flate2::Compression::default(),
+        );
         enc.write_all(&bytes).map_err(DeliveryError::internal)?;
         let gz = enc.finish().map_err(DeliveryError::internal)?;
-        return base.header(header::CONTENT_ENCODING, "gzip").body(Body::from(gz)).map_err(DeliveryError::internal);
+        return base
+            .header(header::CONTENT_ENCODING, "gzip")
+            .body(Body::from(gz))
+            .map_err(DeliveryError::internal);
     }
     if !manifest
         && let Some(r) = &cond.range
@@ -342,7 +390,10 @@ fn respond(
     {
         let len = bytes.len() as u64;
         if let Some((start, end)) = byte_range(r, len)? {
-            let part = bytes.get(start as usize..=end as usize).ok_or(DeliveryError::RangeNotSatisfiable { len })?.to_vec();
+            let part = bytes
+                .get(start as usize..=end as usize)
+                .ok_or(DeliveryError::RangeNotSatisfiable { len })?
+                .to_vec();
             return base
                 .status(StatusCode::PARTIAL_CONTENT)
                 .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
@@ -350,7 +401,8 @@ fn respond(
                 .map_err(DeliveryError::internal);
         }
     }
-    base.body(Body::from(bytes)).map_err(DeliveryError::internal)
+    base.body(Body::from(bytes))
+        .map_err(DeliveryError::internal)
 }
 
 #[cfg(test)]
@@ -364,9 +416,23 @@ mod tests {
         assert_eq!(byte_range("bytes=-10", 100).unwrap(), Some((90, 99)));
         assert_eq!(byte_range("bytes=-1000", 100).unwrap(), Some((0, 99)));
         assert_eq!(byte_range("bytes=50-1000", 100).unwrap(), Some((50, 99)));
-        assert!(matches!(byte_range("bytes=100-", 100), Err(DeliveryError::RangeNotSatisfiable { len: 100 })));
-        assert!(matches!(byte_range("bytes=-0", 100), Err(DeliveryError::RangeNotSatisfiable { .. })));
-        for ignored in ["bytes=0-1,5-6", "items=0-1", "bytes=5-1", "bytes=a-b", "bytes=-", "bytes=+1-2", "bytes=99999999999999999999-"] {
+        assert!(matches!(
+            byte_range("bytes=100-", 100),
+            Err(DeliveryError::RangeNotSatisfiable { len: 100 })
+        ));
+        assert!(matches!(
+            byte_range("bytes=-0", 100),
+            Err(DeliveryError::RangeNotSatisfiable { .. })
+        ));
+        for ignored in [
+            "bytes=0-1,5-6",
+            "items=0-1",
+            "bytes=5-1",
+            "bytes=a-b",
+            "bytes=-",
+            "bytes=+1-2",
+            "bytes=99999999999999999999-",
+        ] {
             assert_eq!(byte_range(ignored, 100).unwrap(), None, "{ignored}");
         }
     }

@@ -20,7 +20,8 @@
 use super::Delivery;
 use super::error::DeliveryError;
 use keys::model::{
-    ContentKeyType, ContentKeyWithValue, EnabledProtocols, StreamingLocator, StreamingLocatorContentKeyType, StreamingPolicy,
+    ContentKeyType, ContentKeyWithValue, EnabledProtocols, StreamingLocator,
+    StreamingLocatorContentKeyType, StreamingPolicy,
 };
 use media::package::{CommonEncryption, LicenseUrls, Protection};
 use media::protect::DrmSystems;
@@ -39,7 +40,12 @@ pub enum Variant {
 }
 
 impl Variant {
-    pub const ALL: [Variant; 4] = [Variant::Clear, Variant::Cenc, Variant::Cbcs, Variant::Aes128];
+    pub const ALL: [Variant; 4] = [
+        Variant::Clear,
+        Variant::Cenc,
+        Variant::Cbcs,
+        Variant::Aes128,
+    ];
 
     pub fn parse(s: &str) -> Option<Variant> {
         match s {
@@ -105,16 +111,26 @@ pub struct DeliveryKey {
 }
 
 /// The locator with this id, from cache or store.
-pub async fn locator(d: &Delivery, store: &dyn store::Store, data_dir: &Path, id: Uuid) -> Result<Arc<ResolvedLocator>, DeliveryError> {
+pub async fn locator(
+    d: &Delivery,
+    store: &dyn store::Store,
+    data_dir: &Path,
+    id: Uuid,
+) -> Result<Arc<ResolvedLocator>, DeliveryError> {
     if let Some(r) = d.locators.get(&id) {
         return Ok(r);
     }
     let loc = store.get_streaming_locator_by_id(id).await?;
-    let policy = store.get_streaming_policy(&loc.streaming_policy_name).await?;
+    let policy = store
+        .get_streaming_policy(&loc.streaming_policy_name)
+        .await?;
     let asset = store.get_asset(&loc.asset_name).await?;
     let rel = Path::new(&asset.storage.path);
     if !rel.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(DeliveryError::internal(format!("asset '{}': storage.path is not a relative folder", asset.name)));
+        return Err(DeliveryError::internal(format!(
+            "asset '{}': storage.path is not a relative folder",
+            asset.name
+        )));
     }
     let keys = locator_keys(store, &loc).await?;
     let ctx = Ctx {
@@ -158,7 +174,11 @@ async fn locator_keys(
         // Bounded: at most 100 pages of keys are scanned.
         for _ in 0..100 {
             let res = store.list_content_keys(&page).await?;
-            for k in res.items.iter().filter(|k| k.policy_name.as_deref() == Some(policy.as_str())) {
+            for k in res
+                .items
+                .iter()
+                .filter(|k| k.policy_name.as_deref() == Some(policy.as_str()))
+            {
                 out.push((None, store.get_content_key_by_key_id(k.key_id).await?));
             }
             match res.next_after {
@@ -181,8 +201,15 @@ impl Ctx<'_> {
     fn fill(&self, template: &str, kid: Uuid) -> String {
         template
             .replace("{ContentKeyId}", &kid.to_string())
-            .replace("{AlternativeMediaId}", self.alternative_media_id.unwrap_or(&self.locator_id.to_string()))
-            .replace("{AssetAlternativeId}", self.asset_alternate_id.unwrap_or(""))
+            .replace(
+                "{AlternativeMediaId}",
+                self.alternative_media_id
+                    .unwrap_or(&self.locator_id.to_string()),
+            )
+            .replace(
+                "{AssetAlternativeId}",
+                self.asset_alternate_id.unwrap_or(""),
+            )
     }
 
     fn url(&self, template: Option<&String>, kid: Uuid, default: String) -> String {
@@ -200,12 +227,18 @@ fn pick(
 ) -> Option<&ContentKeyWithValue> {
     keys.iter()
         .find(|(t, _)| *t == Some(wanted))
-        .or_else(|| keys.iter().find(|(t, k)| t.is_none() && k.key.key_type == stored))
+        .or_else(|| {
+            keys.iter()
+                .find(|(t, k)| t.is_none() && k.key.key_type == stored)
+        })
         .map(|(_, k)| k)
 }
 
 fn cenc_key(k: &ContentKeyWithValue) -> cenc::ContentKey {
-    cenc::ContentKey { kid: cenc::KeyId(*k.key.key_id.as_bytes()), key: cenc::Key::new(*k.value.expose()) }
+    cenc::ContentKey {
+        kid: cenc::KeyId(*k.key.key_id.as_bytes()),
+        key: cenc::Key::new(*k.value.expose()),
+    }
 }
 
 fn protocols(p: Option<EnabledProtocols>) -> (bool, bool) {
@@ -228,18 +261,37 @@ fn plan(
         }
         Variant::Aes128 => {
             let e = policy.envelope_encryption.as_ref()?;
-            let Some(k) = pick(keys, StreamingLocatorContentKeyType::EnvelopeEncryption, ContentKeyType::EnvelopeEncryption) else {
+            let Some(k) = pick(
+                keys,
+                StreamingLocatorContentKeyType::EnvelopeEncryption,
+                ContentKeyType::EnvelopeEncryption,
+            ) else {
                 tracing::warn!(locator = %loc.name, "envelopeEncryption without an EnvelopeEncryption key: aes128 not served");
                 return None;
             };
             let kid = k.key.key_id;
-            let uri = ctx.url(e.custom_key_acquisition_url_template.as_ref(), kid, format!("{base}/keys/v1/aes/{kid}"));
+            let uri = ctx.url(
+                e.custom_key_acquisition_url_template.as_ref(),
+                kid,
+                format!("{base}/keys/v1/aes/{kid}"),
+            );
             let (_, hls) = protocols(e.enabled_protocols);
-            (Protection::Aes128 { key: cenc_key(k), key_uri: uri.clone() }, (false, hls), vec![uri])
+            (
+                Protection::Aes128 {
+                    key: cenc_key(k),
+                    key_uri: uri.clone(),
+                },
+                (false, hls),
+                vec![uri],
+            )
         }
         Variant::Cenc => {
             let c = policy.common_encryption_cenc.as_ref()?;
-            let Some(k) = pick(keys, StreamingLocatorContentKeyType::CommonEncryptionCenc, ContentKeyType::CommonEncryption) else {
+            let Some(k) = pick(
+                keys,
+                StreamingLocatorContentKeyType::CommonEncryptionCenc,
+                ContentKeyType::CommonEncryption,
+            ) else {
                 tracing::warn!(locator = %loc.name, "commonEncryptionCenc without a CommonEncryption key: cenc not served");
                 return None;
             };
@@ -247,10 +299,25 @@ fn plan(
             let drm = c.drm.as_ref();
             let wv = drm.and_then(|d| d.widevine.as_ref());
             let pr = drm.and_then(|d| d.play_ready.as_ref());
-            let ck = c.clear_key_encryption_configuration.as_ref().and_then(|c| c.custom_keys_acquisition_url_template.as_ref());
+            let ck = c
+                .clear_key_encryption_configuration
+                .as_ref()
+                .and_then(|c| c.custom_keys_acquisition_url_template.as_ref());
             let urls = LicenseUrls {
-                widevine: wv.map(|w| ctx.url(w.custom_license_acquisition_url_template.as_ref(), kid, format!("{base}/keys/v1/widevine?kid={kid}"))),
-                playready: pr.map(|p| ctx.url(p.custom_license_acquisition_url_template.as_ref(), kid, format!("{base}/keys/v1/playready?kid={kid}"))),
+                widevine: wv.map(|w| {
+                    ctx.url(
+                        w.custom_license_acquisition_url_template.as_ref(),
+                        kid,
+                        format!("{base}/keys/v1/widevine?kid={kid}"),
+                    )
+                }),
+                playready: pr.map(|p| {
+                    ctx.url(
+                        p.custom_license_acquisition_url_template.as_ref(),
+                        kid,
+                        format!("{base}/keys/v1/playready?kid={kid}"),
+                    )
+                }),
                 clearkey: Some(ctx.url(ck, kid, format!("{base}/keys/v1/clearkey"))),
                 fairplay: None,
             };
@@ -262,13 +329,27 @@ fn plan(
                 playready_la_url: urls.playready.clone(),
                 widevine_provider: None,
             };
-            let list = [&urls.widevine, &urls.playready, &urls.clearkey].into_iter().flatten().cloned().collect();
-            let p = Protection::Common(CommonEncryption { scheme: cenc::Scheme::Cenc, key: cenc_key(k), audio_key: None, drm: systems, urls });
+            let list = [&urls.widevine, &urls.playready, &urls.clearkey]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            let p = Protection::Common(CommonEncryption {
+                scheme: cenc::Scheme::Cenc,
+                key: cenc_key(k),
+                audio_key: None,
+                drm: systems,
+                urls,
+            });
             (p, protocols(c.enabled_protocols), list)
         }
         Variant::Cbcs => {
             let c = policy.common_encryption_cbcs.as_ref()?;
-            let Some(k) = pick(keys, StreamingLocatorContentKeyType::CommonEncryptionCbcs, ContentKeyType::CommonEncryption) else {
+            let Some(k) = pick(
+                keys,
+                StreamingLocatorContentKeyType::CommonEncryptionCbcs,
+                ContentKeyType::CommonEncryption,
+            ) else {
                 tracing::warn!(locator = %loc.name, "commonEncryptionCbcs without a CommonEncryption key: cbcs not served");
                 return None;
             };
@@ -277,13 +358,30 @@ fn plan(
             let wv = drm.and_then(|d| d.widevine.as_ref());
             let pr = drm.and_then(|d| d.play_ready.as_ref());
             let fp = drm.and_then(|d| d.fair_play.as_ref());
-            let ck = c.clear_key_encryption_configuration.as_ref().and_then(|c| c.custom_keys_acquisition_url_template.as_ref());
+            let ck = c
+                .clear_key_encryption_configuration
+                .as_ref()
+                .and_then(|c| c.custom_keys_acquisition_url_template.as_ref());
             let urls = LicenseUrls {
-                widevine: wv.map(|w| ctx.url(w.custom_license_acquisition_url_template.as_ref(), kid, format!("{base}/keys/v1/widevine?kid={kid}"))),
-                playready: pr.map(|p| ctx.url(p.custom_license_acquisition_url_template.as_ref(), kid, format!("{base}/keys/v1/playready?kid={kid}"))),
+                widevine: wv.map(|w| {
+                    ctx.url(
+                        w.custom_license_acquisition_url_template.as_ref(),
+                        kid,
+                        format!("{base}/keys/v1/widevine?kid={kid}"),
+                    )
+                }),
+                playready: pr.map(|p| {
+                    ctx.url(
+                        p.custom_license_acquisition_url_template.as_ref(),
+                        kid,
+                        format!("{base}/keys/v1/playready?kid={kid}"),
+                    )
+                }),
                 clearkey: Some(ctx.url(ck, kid, format!("{base}/keys/v1/clearkey"))),
                 // The skd:// URI; players send the SPC to /keys/v1/fairplay?kid=.
-                fairplay: fp.and_then(|f| f.custom_license_acquisition_url_template.as_ref()).map(|t| ctx.fill(t, kid)),
+                fairplay: fp
+                    .and_then(|f| f.custom_license_acquisition_url_template.as_ref())
+                    .map(|t| ctx.fill(t, kid)),
             };
             let systems = DrmSystems {
                 widevine: wv.is_some(),
@@ -293,8 +391,23 @@ fn plan(
                 playready_la_url: urls.playready.clone(),
                 widevine_provider: None,
             };
-            let list = [&urls.widevine, &urls.playready, &urls.clearkey, &urls.fairplay].into_iter().flatten().cloned().collect();
-            let p = Protection::Common(CommonEncryption { scheme: cenc::Scheme::Cbcs, key: cenc_key(k), audio_key: None, drm: systems, urls });
+            let list = [
+                &urls.widevine,
+                &urls.playready,
+                &urls.clearkey,
+                &urls.fairplay,
+            ]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect();
+            let p = Protection::Common(CommonEncryption {
+                scheme: cenc::Scheme::Cbcs,
+                key: cenc_key(k),
+                audio_key: None,
+                drm: systems,
+                urls,
+            });
             (p, protocols(c.enabled_protocols), list)
         }
     };
@@ -304,7 +417,9 @@ fn plan(
     let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     h.update(loc.streaming_locator_id.unwrap_or_default().as_bytes());
     h.update(v.as_str().as_bytes());
-    if let Protection::Common(CommonEncryption { key, .. }) | Protection::Aes128 { key, .. } = &protection {
+    if let Protection::Common(CommonEncryption { key, .. }) | Protection::Aes128 { key, .. } =
+        &protection
+    {
         h.update(&key.kid.0);
     }
     for u in &urls {
@@ -313,14 +428,23 @@ fn plan(
     }
     let mut tag = [0u8; 32];
     tag.copy_from_slice(h.finish().as_ref());
-    Some(VariantPlan { protection, dash, hls, tag })
+    Some(VariantPlan {
+        protection,
+        dash,
+        hls,
+        tag,
+    })
 }
 
 /// The content key `kid` with the name of the policy that authorises it,
 /// from cache or store. Keys without a `policyName` take the default
 /// content key policy of a locator (or of its streaming policy) that uses
 /// them.
-pub async fn delivery_key(d: &Delivery, store: &dyn store::Store, kid: Uuid) -> Result<Arc<DeliveryKey>, DeliveryError> {
+pub async fn delivery_key(
+    d: &Delivery,
+    store: &dyn store::Store,
+    kid: Uuid,
+) -> Result<Arc<DeliveryKey>, DeliveryError> {
     if let Some(k) = d.keys.get(&kid) {
         return Ok(k);
     }
@@ -334,11 +458,18 @@ pub async fn delivery_key(d: &Delivery, store: &dyn store::Store, kid: Uuid) -> 
     Ok(k)
 }
 
-async fn default_policy_for(store: &dyn store::Store, kid: Uuid) -> Result<Option<String>, DeliveryError> {
+async fn default_policy_for(
+    store: &dyn store::Store,
+    kid: Uuid,
+) -> Result<Option<String>, DeliveryError> {
     let mut page = store::Page::first(1000);
     for _ in 0..100 {
         let res = store.list_streaming_locators(&page).await?;
-        for loc in res.items.iter().filter(|l| l.content_keys.iter().any(|k| k.id == kid)) {
+        for loc in res
+            .items
+            .iter()
+            .filter(|l| l.content_keys.iter().any(|k| k.id == kid))
+        {
             if let Some(p) = &loc.default_content_key_policy_name {
                 return Ok(Some(p.clone()));
             }
@@ -392,33 +523,67 @@ mod tests {
     }
 
     fn ctx() -> Ctx<'static> {
-        Ctx { base: "http://cdn.example", locator_id: Uuid::from_u128(99), alternative_media_id: Some("movie-7"), asset_alternate_id: None }
+        Ctx {
+            base: "http://cdn.example",
+            locator_id: Uuid::from_u128(99),
+            alternative_media_id: Some("movie-7"),
+            asset_alternate_id: None,
+        }
     }
 
     #[test]
     fn predefined_policies_give_their_variants() {
-        let keys = vec![(None, key(1, ContentKeyType::CommonEncryption)), (None, key(2, ContentKeyType::EnvelopeEncryption))];
+        let keys = vec![
+            (None, key(1, ContentKeyType::CommonEncryption)),
+            (None, key(2, ContentKeyType::EnvelopeEncryption)),
+        ];
         let has = |name: &str| {
             let p = predefined_streaming_policy(name).unwrap();
             Variant::ALL.map(|v| plan(v, &p, &locator(), &keys, &ctx()).map(|p| (p.dash, p.hls)))
         };
-        assert_eq!(has("Predefined_ClearStreamingOnly"), [Some((true, true)), None, None, None]);
-        assert_eq!(has("Predefined_ClearKey"), [None, None, None, Some((false, true))]);
-        assert_eq!(has("Predefined_MultiDrmCencStreaming"), [None, Some((true, true)), None, None]);
-        assert_eq!(has("Predefined_MultiDrmStreaming"), [None, Some((true, false)), Some((false, true)), None]);
+        assert_eq!(
+            has("Predefined_ClearStreamingOnly"),
+            [Some((true, true)), None, None, None]
+        );
+        assert_eq!(
+            has("Predefined_ClearKey"),
+            [None, None, None, Some((false, true))]
+        );
+        assert_eq!(
+            has("Predefined_MultiDrmCencStreaming"),
+            [None, Some((true, true)), None, None]
+        );
+        assert_eq!(
+            has("Predefined_MultiDrmStreaming"),
+            [None, Some((true, false)), Some((false, true)), None]
+        );
         // Without keys nothing encrypted is served.
         let p = predefined_streaming_policy("Predefined_MultiDrmStreaming").unwrap();
-        assert!(Variant::ALL.iter().all(|v| plan(*v, &p, &locator(), &[], &ctx()).is_none()));
+        assert!(
+            Variant::ALL
+                .iter()
+                .all(|v| plan(*v, &p, &locator(), &[], &ctx()).is_none())
+        );
     }
 
     #[test]
     fn urls_and_templates() {
-        let keys = vec![(None, key(1, ContentKeyType::CommonEncryption)), (None, key(2, ContentKeyType::EnvelopeEncryption))];
+        let keys = vec![
+            (None, key(1, ContentKeyType::CommonEncryption)),
+            (None, key(2, ContentKeyType::EnvelopeEncryption)),
+        ];
         let p = predefined_streaming_policy("Predefined_ClearKey").unwrap();
-        let Protection::Aes128 { key_uri, key } = plan(Variant::Aes128, &p, &locator(), &keys, &ctx()).unwrap().protection else {
+        let Protection::Aes128 { key_uri, key } =
+            plan(Variant::Aes128, &p, &locator(), &keys, &ctx())
+                .unwrap()
+                .protection
+        else {
             panic!("aes128")
         };
-        assert_eq!(key_uri, format!("http://cdn.example/keys/v1/aes/{}", Uuid::from_u128(2)));
+        assert_eq!(
+            key_uri,
+            format!("http://cdn.example/keys/v1/aes/{}", Uuid::from_u128(2))
+        );
         assert_eq!(key.kid.0, *Uuid::from_u128(2).as_bytes());
 
         let mut p = predefined_streaming_policy("Predefined_MultiDrmCencStreaming").unwrap();
@@ -426,12 +591,30 @@ mod tests {
             && let Some(d) = &mut c.drm
             && let Some(w) = &mut d.widevine
         {
-            w.custom_license_acquisition_url_template = Some("https://lic.example/{AlternativeMediaId}/wv/{ContentKeyId}".into());
+            w.custom_license_acquisition_url_template =
+                Some("https://lic.example/{AlternativeMediaId}/wv/{ContentKeyId}".into());
         }
-        let Protection::Common(c) = plan(Variant::Cenc, &p, &locator(), &keys, &ctx()).unwrap().protection else { panic!("cenc") };
-        assert_eq!(c.urls.widevine.as_deref(), Some(format!("https://lic.example/movie-7/wv/{}", Uuid::from_u128(1)).as_str()));
-        assert_eq!(c.urls.clearkey.as_deref(), Some("http://cdn.example/keys/v1/clearkey"));
-        assert!(c.urls.playready.as_deref().unwrap().starts_with("http://cdn.example/keys/v1/playready?kid="));
+        let Protection::Common(c) = plan(Variant::Cenc, &p, &locator(), &keys, &ctx())
+            .unwrap()
+            .protection
+        else {
+            panic!("cenc")
+        };
+        assert_eq!(
+            c.urls.widevine.as_deref(),
+            Some(format!("https://lic.example/movie-7/wv/{}", Uuid::from_u128(1)).as_str())
+        );
+        assert_eq!(
+            c.urls.clearkey.as_deref(),
+            Some("http://cdn.example/keys/v1/clearkey")
+        );
+        assert!(
+            c.urls
+                .playready
+                .as_deref()
+                .unwrap()
+                .starts_with("http://cdn.example/keys/v1/playready?kid=")
+        );
         assert!(c.drm.clearkey && c.drm.widevine && c.drm.playready && !c.drm.fairplay);
     }
 
@@ -439,7 +622,10 @@ mod tests {
     fn typed_locator_keys_win() {
         let keys = vec![
             (None, key(1, ContentKeyType::CommonEncryption)),
-            (Some(StreamingLocatorContentKeyType::CommonEncryptionCbcs), key(3, ContentKeyType::CommonEncryption)),
+            (
+                Some(StreamingLocatorContentKeyType::CommonEncryptionCbcs),
+                key(3, ContentKeyType::CommonEncryption),
+            ),
         ];
         let p = predefined_streaming_policy("Predefined_MultiDrmStreaming").unwrap();
         let kid = |v| match plan(v, &p, &locator(), &keys, &ctx()).unwrap().protection {

@@ -1,0 +1,743 @@
+//! The origin over real HTTP (issue 5): a locator's URLs served by the real
+//! axum app on a 127.0.0.1 socket, judged by tools we did not write:
+//! ffmpeg plays the HLS AES-128 locator with a bearer token (and fails
+//! without one), ffmpeg decrypts DASH `cenc` and HLS `cbcs` segments fetched
+//! from the origin to the clear input's framemd5, pywidevine reads the PSSH
+//! in the served MPD, PyPI `mpegdash` and `m3u8` parse the manifests; then
+//! the CDN semantics (ETag/304, Range, HEAD, gzip), the locator time window
+//! and hostile paths.
+
+use base64::Engine as _;
+use keys::model::{
+    Asset, AssetStorage, ContentKey, ContentKeyType, ContentKeyValue, ContentKeyWithValue,
+    StreamingLocator,
+};
+use keys::sts::SigningKey;
+use serde_json::json;
+use server::delivery::DeliveryConfig;
+use server::{AdminToken, AppState, app};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use uuid::Uuid;
+
+const SECRET: &[u8] = b"origin-test-hmac-secret-0123456789abcdef";
+const CK_KID: Uuid = Uuid::from_u128(0x0011_2233_4455_4677_8899_aabb_ccdd_eeff);
+const CK_KEY: [u8; 16] = [
+    0x10, 0x21, 0x32, 0x43, 0x54, 0x65, 0x76, 0x87, 0x98, 0xa9, 0xba, 0xcb, 0xdc, 0xed, 0xfe, 0x0f,
+];
+const ENV_KID: Uuid = Uuid::from_u128(0xaaaa_bbbb_cccc_4ddd_8eee_ffff_0000_1111);
+const ENV_KEY: [u8; 16] = [0x5a; 16];
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> PathBuf {
+    std::env::var_os("CASTGUARD_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv/bin/python"))
+}
+
+fn clip(dir: &Path) -> PathBuf {
+    let out = dir.join("clip.mp4");
+    let status = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .args([
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "6",
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-bf",
+            "2",
+        ])
+        .args(["-c:a", "aac", "-movflags", "+faststart"])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg must be installed (scripts/install-test-tools.sh)");
+    assert!(status.success());
+    out
+}
+
+/// Column 6 of framemd5 (TESTING.md: not the last column).
+fn framemd5(args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<String>, String> {
+    let mut cmd = Command::new("ffmpeg");
+    cmd.args(["-v", "error", "-nostdin"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    if let Some(data) = stdin {
+        let mut si = child.stdin.take().unwrap();
+        let data = data.to_vec();
+        std::thread::spawn(move || {
+            let _ = si.write_all(&data);
+        });
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split(',').map(str::trim).nth(5).map(str::to_owned))
+        .collect())
+}
+
+struct Origin {
+    base: String,
+    dir: tempfile::TempDir,
+    src: PathBuf,
+    multi: Uuid,
+    aes: Uuid,
+    clear: Uuid,
+    expired: Uuid,
+    future: Uuid,
+    http: reqwest::Client,
+}
+
+async fn put_key(
+    st: &dyn store::Store,
+    name: &str,
+    kid: Uuid,
+    t: ContentKeyType,
+    value: [u8; 16],
+    policy: &str,
+) {
+    let key = ContentKey {
+        name: name.into(),
+        key_id: kid,
+        key_type: t,
+        label: None,
+        policy_name: Some(policy.into()),
+        created: None,
+        last_modified: None,
+    };
+    st.put_content_key(ContentKeyWithValue {
+        key,
+        value: ContentKeyValue::new(value),
+    })
+    .await
+    .unwrap();
+}
+
+async fn put_locator(
+    st: &dyn store::Store,
+    name: &str,
+    policy: &str,
+    kids: &[Uuid],
+    window: (Option<i64>, Option<i64>),
+) -> Uuid {
+    let now = time::OffsetDateTime::now_utc();
+    let loc: StreamingLocator = keys::model::from_json(
+        &json!({"name": name, "assetName": "movie", "streamingPolicyName": policy,
+                "contentKeys": kids.iter().map(|k| json!({"id": k})).collect::<Vec<_>>()})
+        .to_string(),
+    )
+    .unwrap();
+    let loc = StreamingLocator {
+        start_time: window.0.map(|s| now + time::Duration::seconds(s)),
+        end_time: window.1.map(|s| now + time::Duration::seconds(s)),
+        ..loc
+    };
+    st.put_streaming_locator(loc)
+        .await
+        .unwrap()
+        .value
+        .streaming_locator_id
+        .unwrap()
+}
+
+async fn origin() -> Origin {
+    let dir = tempfile::tempdir().unwrap();
+    let src = clip(dir.path());
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("assets")).unwrap();
+    media::asset::ingest(&src, &data.join("assets/movie"), 2.0).unwrap();
+    let st = store::SqliteStore::open(&data, store::Kek::from_bytes([3u8; 32]))
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = DeliveryConfig::for_listen_addr(addr);
+    let state = AppState::with_delivery(
+        Arc::new(st),
+        &data,
+        AdminToken::new("origin-admin-token-0123456789".into()).unwrap(),
+        config,
+    );
+    let s = state.store();
+    s.put_asset(Asset {
+        name: "movie".into(),
+        asset_id: None,
+        created: None,
+        last_modified: None,
+        alternate_id: None,
+        description: None,
+        storage: AssetStorage {
+            path: "assets/movie".into(),
+            tracks: serde_json::Value::Null,
+        },
+    })
+    .await
+    .unwrap();
+    let p = |v: serde_json::Value| {
+        keys::model::from_json::<keys::model::ContentKeyPolicy>(&v.to_string()).unwrap()
+    };
+    s.put_content_key_policy(p(json!({"name": "open", "options": [{
+        "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+        "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]})))
+        .await
+        .unwrap();
+    s.put_content_key_policy(p(json!({"name": "entitled", "options": [{
+        "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+        "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction", "issuer": "https://issuer.test",
+            "audience": "viewers", "restrictionTokenType": "Jwt",
+            "primaryVerificationKey": {"@odata.type": "#Microsoft.Media.ContentKeyPolicySymmetricTokenKey",
+                "keyValue": base64::engine::general_purpose::STANDARD.encode(SECRET)}}}]})))
+    .await
+    .unwrap();
+    put_key(
+        s,
+        "ck",
+        CK_KID,
+        ContentKeyType::CommonEncryption,
+        CK_KEY,
+        "open",
+    )
+    .await;
+    put_key(
+        s,
+        "env",
+        ENV_KID,
+        ContentKeyType::EnvelopeEncryption,
+        ENV_KEY,
+        "entitled",
+    )
+    .await;
+    let multi = put_locator(
+        s,
+        "multi",
+        "Predefined_MultiDrmStreaming",
+        &[CK_KID],
+        (None, None),
+    )
+    .await;
+    let aes = put_locator(s, "aes", "Predefined_ClearKey", &[ENV_KID], (None, None)).await;
+    let clear = put_locator(
+        s,
+        "clear",
+        "Predefined_ClearStreamingOnly",
+        &[],
+        (None, None),
+    )
+    .await;
+    let expired = put_locator(
+        s,
+        "expired",
+        "Predefined_ClearStreamingOnly",
+        &[],
+        (Some(-7200), Some(-3600)),
+    )
+    .await;
+    let future = put_locator(
+        s,
+        "future",
+        "Predefined_ClearStreamingOnly",
+        &[],
+        (Some(3600), None),
+    )
+    .await;
+    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    Origin {
+        base: format!("http://{addr}"),
+        dir,
+        src,
+        multi,
+        aes,
+        clear,
+        expired,
+        future,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Origin {
+    fn url(&self, loc: Uuid, rest: &str) -> String {
+        format!("{}/s/{loc}/{rest}", self.base)
+    }
+
+    async fn get(&self, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
+        let r = self.http.get(url).send().await.unwrap();
+        (
+            r.status().as_u16(),
+            r.headers().clone(),
+            r.bytes().await.unwrap().to_vec(),
+        )
+    }
+
+    fn segment_count(&self, track: &str) -> usize {
+        let idx =
+            media::asset::AssetIndex::load(&self.dir.path().join("data/assets/movie")).unwrap();
+        idx.track(track).unwrap().segments.len()
+    }
+
+    /// init + every segment of `track` as served for `loc`/`variant`.
+    async fn track_bytes(&self, loc: Uuid, variant: &str, track: &str) -> Vec<u8> {
+        let (s, _, mut all) = self
+            .get(&self.url(loc, &format!("{variant}/{track}/init.mp4")))
+            .await;
+        assert_eq!(s, 200);
+        for n in 1..=self.segment_count(track) {
+            let (s, _, seg) = self
+                .get(&self.url(loc, &format!("{variant}/{track}/{n}.m4s")))
+                .await;
+            assert_eq!(s, 200, "{variant}/{track}/{n}.m4s");
+            all.extend_from_slice(&seg);
+        }
+        all
+    }
+}
+
+fn token() -> String {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let Ok(serde_json::Value::Object(c)) = serde_json::to_value(
+        json!({"iss": "https://issuer.test", "aud": "viewers", "exp": now + 600}),
+    ) else {
+        unreachable!()
+    };
+    SigningKey::hs256("k", SECRET).unwrap().sign(&c).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_plays_hls_aes128_with_a_token_only() {
+    let o = origin().await;
+    let src = o.src.to_str().unwrap().to_owned();
+    let clear = framemd5(&["-i", &src, "-map", "0:v", "-f", "framemd5", "-"], None).unwrap();
+    assert!(clear.len() >= 100);
+    let master = o.url(o.aes, "aes128/master.m3u8");
+    let auth = format!("Authorization: Bearer {}\r\n", token());
+    let m = master.clone();
+    let got = tokio::task::spawn_blocking(move || {
+        framemd5(
+            &[
+                "-headers", &auth, "-i", &m, "-map", "0:v", "-f", "framemd5", "-",
+            ],
+            None,
+        )
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        got, clear,
+        "HLS AES-128 over HTTP must decode to the clear frames"
+    );
+    let m = master.clone();
+    let without = tokio::task::spawn_blocking(move || {
+        framemd5(&["-i", &m, "-map", "0:v", "-f", "framemd5", "-"], None)
+    })
+    .await
+    .unwrap();
+    match without {
+        Err(_) => {}
+        Ok(h) => assert_ne!(
+            h, clear,
+            "without a token the key is refused, so playback must not match"
+        ),
+    }
+    // The key request without a token really is refused.
+    let (s, _, body) = o.get(&format!("{}/keys/v1/aes/{ENV_KID}", o.base)).await;
+    assert_eq!(s, 401, "{}", String::from_utf8_lossy(&body));
+    // The playlist names our key URI; m3u8 (PyPI) reads it.
+    let (_, _, pl) = o.get(&o.url(o.aes, "aes128/video_1/playlist.m3u8")).await;
+    let script = "import m3u8,sys; p=m3u8.loads(sys.stdin.read()); k=[k for k in p.keys if k][0]; print(k.method, k.uri, len(p.segments))";
+    let out = run_python(&["-c", script], &pl);
+    assert_eq!(
+        out.split_whitespace().take(2).collect::<Vec<_>>(),
+        ["AES-128", &format!("{}/keys/v1/aes/{ENV_KID}", o.base)]
+    );
+    assert_eq!(
+        out.split_whitespace().nth(2).unwrap(),
+        o.segment_count("video_1").to_string()
+    );
+}
+
+fn run_python(args: &[&str], stdin: &[u8]) -> String {
+    let mut child = Command::new(python())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("venv python");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_decrypts_dash_cenc_and_hls_cbcs_segments() {
+    let o = origin().await;
+    let src = o.src.to_str().unwrap().to_owned();
+    for (media, map) in [("video_1", "0:v"), ("audio_2", "0:a")] {
+        let clear = framemd5(
+            &["-i", &src, "-map", map, "-c", "copy", "-f", "framemd5", "-"],
+            None,
+        )
+        .unwrap();
+        for variant in ["cenc", "cbcs"] {
+            let bytes = o.track_bytes(o.multi, variant, media).await;
+            let key = hex(&CK_KEY);
+            let got = framemd5(
+                &[
+                    "-decryption_key",
+                    &key,
+                    "-f",
+                    "mp4",
+                    "-i",
+                    "pipe:0",
+                    "-map",
+                    "0",
+                    "-c",
+                    "copy",
+                    "-f",
+                    "framemd5",
+                    "-",
+                ],
+                Some(&bytes),
+            )
+            .unwrap();
+            assert_eq!(got, clear, "{variant} {media}");
+            let wrong = framemd5(
+                &[
+                    "-decryption_key",
+                    &"00".repeat(16),
+                    "-f",
+                    "mp4",
+                    "-i",
+                    "pipe:0",
+                    "-map",
+                    "0",
+                    "-f",
+                    "framemd5",
+                    "-",
+                ],
+                Some(&bytes),
+            );
+            if media == "video_1" {
+                assert!(
+                    wrong.map_or(true, |w| w != clear),
+                    "a wrong key must not give the clear frames"
+                );
+            }
+        }
+    }
+    // DASH for cenc only, HLS for cbcs only (Predefined_MultiDrmStreaming).
+    assert_eq!(o.get(&o.url(o.multi, "cenc/manifest.mpd")).await.0, 200);
+    assert_eq!(o.get(&o.url(o.multi, "cbcs/master.m3u8")).await.0, 200);
+    assert_eq!(o.get(&o.url(o.multi, "cenc/master.m3u8")).await.0, 404);
+    assert_eq!(o.get(&o.url(o.multi, "cbcs/manifest.mpd")).await.0, 404);
+    assert_eq!(o.get(&o.url(o.multi, "aes128/master.m3u8")).await.0, 404);
+    assert_eq!(o.get(&o.url(o.multi, "clear/manifest.mpd")).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifests_parse_with_independent_tools() {
+    let o = origin().await;
+    let (s, h, mpd) = o.get(&o.url(o.multi, "cenc/manifest.mpd")).await;
+    assert_eq!(s, 200);
+    assert_eq!(h["content-type"], "application/dash+xml");
+    let text = String::from_utf8(mpd.clone()).unwrap();
+    assert!(
+        text.contains(&format!("{}/keys/v1/clearkey", o.base)),
+        "Clear Key license URL in the MPD"
+    );
+    // pywidevine reads every PSSH in the MPD and finds our KID.
+    let mpd_path = o.dir.path().join("served.mpd");
+    std::fs::write(&mpd_path, &mpd).unwrap();
+    let out = Command::new(python())
+        .arg(repo().join("tests/pssh_kids.py"))
+        .arg(&mpd_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    let kid = hex(CK_KID.as_bytes());
+    for system in ["common", "widevine", "playready"] {
+        assert!(
+            lines
+                .lines()
+                .any(|l| l.contains(system) && l.ends_with(&kid)),
+            "{system}: {lines}"
+        );
+    }
+    // PyPI mpegdash parses the MPD; m3u8 the cbcs master and media playlists.
+    let out = run_python(
+        &[
+            "-c",
+            "import sys; from mpegdash.parser import MPEGDASHParser as P; m=P.parse(sys.stdin.read()); print(len(m.periods[0].adaptation_sets))",
+        ],
+        &mpd,
+    );
+    assert!(out.trim().parse::<u32>().unwrap() >= 2, "{out}");
+    let (_, h, master) = o.get(&o.url(o.multi, "cbcs/master.m3u8")).await;
+    assert_eq!(h["content-type"], "application/vnd.apple.mpegurl");
+    let out = run_python(
+        &[
+            "-c",
+            "import m3u8,sys; p=m3u8.loads(sys.stdin.read()); print(len(p.playlists) + len(p.media))",
+        ],
+        &master,
+    );
+    assert!(out.trim().parse::<u32>().unwrap() >= 2, "{out}");
+    let (_, _, pl) = o.get(&o.url(o.multi, "cbcs/video_1/playlist.m3u8")).await;
+    let out = run_python(
+        &[
+            "-c",
+            "import m3u8,sys; p=m3u8.loads(sys.stdin.read()); print(' '.join(sorted(set(k.method for k in p.keys if k))))",
+        ],
+        &pl,
+    );
+    assert!(out.contains("SAMPLE-AES"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn served_bytes_equal_castguard_package_output() {
+    let o = origin().await;
+    let key = cenc::ContentKey {
+        kid: cenc::KeyId(*ENV_KID.as_bytes()),
+        key: cenc::Key::new(ENV_KEY),
+    };
+    let protection = media::package::Protection::Aes128 {
+        key,
+        key_uri: format!("{}/keys/v1/aes/{ENV_KID}", o.base),
+    };
+    let out = o.dir.path().join("pkg");
+    std::fs::create_dir(&out).unwrap();
+    let movie = media::movie::Movie::open(&o.src).unwrap();
+    let opts = media::package::PackageOptions {
+        segment_duration: 2.0,
+        protection,
+        dash: false,
+        hls: true,
+    };
+    media::package::package(&movie, &opts, &out, &|_| {}).unwrap();
+    let mut files = vec!["master.m3u8".to_owned()];
+    for track in ["video_1", "audio_2"] {
+        files.push(format!("{track}/playlist.m3u8"));
+        files.push(format!("{track}/init.mp4"));
+        for n in 1..=o.segment_count(track) {
+            files.push(format!("{track}/{n}.m4s"));
+        }
+    }
+    for f in files {
+        let (s, _, served) = o.get(&o.url(o.aes, &format!("aes128/{f}"))).await;
+        assert_eq!(s, 200, "{f}");
+        assert!(
+            served == std::fs::read(out.join(&f)).unwrap(),
+            "{f}: origin bytes differ from castguard package"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cdn_semantics_time_window_and_hostile_paths() {
+    let o = origin().await;
+    let seg = o.url(o.clear, "clear/video_1/2.m4s");
+    let r = o.http.get(&seg).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let h = r.headers().clone();
+    let full = r.bytes().await.unwrap();
+    let etag = h["etag"].to_str().unwrap().to_owned();
+    assert!(
+        etag.starts_with('"') && !etag.starts_with("W/"),
+        "strong ETag: {etag}"
+    );
+    assert_eq!(h["cache-control"], "public, max-age=31536000, immutable");
+    assert_eq!(h["content-type"], "video/iso.segment");
+    assert_eq!(h["accept-ranges"], "bytes");
+    assert!(h.contains_key("last-modified"));
+    // Deterministic: the same bytes and tag again.
+    let (_, h2, again) = o.get(&seg).await;
+    assert_eq!(
+        (h2["etag"].to_str().unwrap(), again.as_slice()),
+        (etag.as_str(), full.as_ref())
+    );
+    // Conditional requests.
+    let r = o
+        .http
+        .get(&seg)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let lm = h["last-modified"].to_str().unwrap().to_owned();
+    assert_eq!(
+        o.http
+            .get(&seg)
+            .header("if-modified-since", &lm)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        304
+    );
+    assert_eq!(
+        o.http
+            .get(&seg)
+            .header("if-none-match", "\"other\"")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // Ranges.
+    let r = o
+        .http
+        .get(&seg)
+        .header("range", "bytes=10-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"].to_str().unwrap(),
+        format!("bytes 10-99/{}", full.len())
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &full[10..100]);
+    let r = o
+        .http
+        .get(&seg)
+        .header("range", "bytes=-16")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status().as_u16(), r.bytes().await.unwrap().as_ref()),
+        (206, &full[full.len() - 16..])
+    );
+    let r = o
+        .http
+        .get(&seg)
+        .header("range", format!("bytes={}-", full.len()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 416);
+    assert_eq!(
+        r.headers()["content-range"].to_str().unwrap(),
+        format!("bytes */{}", full.len())
+    );
+    // HEAD: headers and length, no body.
+    let r = o.http.head(&seg).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-length"].to_str().unwrap(),
+        full.len().to_string()
+    );
+    assert_eq!(r.headers()["etag"].to_str().unwrap(), etag);
+    assert!(r.bytes().await.unwrap().is_empty());
+    // Manifests: short max-age, gzip when accepted (own ETag), identity otherwise.
+    let mpd = o.url(o.clear, "clear/manifest.mpd");
+    let (_, h, plain) = o.get(&mpd).await;
+    assert_eq!(h["cache-control"], "public, max-age=2");
+    assert!(!h.contains_key("content-encoding"));
+    let r = o
+        .http
+        .get(&mpd)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-encoding"], "gzip");
+    assert_eq!(r.headers()["vary"], "Accept-Encoding");
+    assert_ne!(r.headers()["etag"], h["etag"]);
+    let gz = r.bytes().await.unwrap();
+    let mut unz = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz.as_ref()), &mut unz).unwrap();
+    assert_eq!(unz, plain);
+    // CORS for players on other origins.
+    let r = o
+        .http
+        .get(&mpd)
+        .header("origin", "https://player.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["access-control-allow-origin"], "*");
+    // Time window and unknown locators.
+    assert_eq!(o.get(&o.url(o.expired, "clear/manifest.mpd")).await.0, 404);
+    assert_eq!(o.get(&o.url(o.future, "clear/manifest.mpd")).await.0, 404);
+    assert_eq!(
+        o.get(&o.url(Uuid::new_v4(), "clear/manifest.mpd")).await.0,
+        404
+    );
+    // Hostile or meaningless paths: 404/400, never a 5xx.
+    for path in [
+        "clear/../../../etc/passwd",
+        "clear/%2e%2e/%2e%2e/index.json",
+        "clear/video_1/..%2F..%2Findex.json",
+        "clear/index.json",
+        "clear/video_1/0.m4s",
+        "clear/video_1/01.m4s",
+        "clear/video_1/99999.m4s",
+        "clear/video_1/4294967296.m4s",
+        "clear/video_9/1.m4s",
+        "clear/video_1/init.mp4/x",
+        "clear/video_1//1.m4s",
+        "clear/%ff%fe/1.m4s",
+        "CLEAR/manifest.mpd",
+        "dash/manifest.mpd",
+    ] {
+        let s = o.get(&o.url(o.clear, path)).await.0;
+        assert!(s == 404 || s == 400, "{path}: {s}");
+    }
+    for raw in [
+        "/s/not-a-uuid/clear/manifest.mpd",
+        "/s/../keys/v1/aes/x",
+        "/s/%00/clear/manifest.mpd",
+    ] {
+        let s = o.get(&format!("{}{raw}", o.base)).await.0;
+        assert!(s == 404 || s == 400, "{raw}: {s}");
+    }
+}
