@@ -78,12 +78,45 @@ impl JsonObject {
     /// serde's messages name types and lengths, not values (see
     /// `keys::model::JsonError`), so they are safe to return.
     pub fn parse<T: DeserializeOwned>(self) -> Result<T, ApiError> {
-        serde_path_to_error::deserialize(Value::Object(self.0)).map_err(|e| {
+        let body = Value::Object(self.0);
+        check_odata_types(&body, &mut String::new())?;
+        serde_path_to_error::deserialize(body).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { String::new() } else { path };
             ApiError::bad_request(field, e.inner().to_string())
         })
     }
+}
+
+/// serde's internally tagged enums also take a variant *index* as the tag
+/// (`"@odata.type": 0` would select the first variant); the v3 model only
+/// has type names, so any non-string `@odata.type` is refused up front.
+fn check_odata_types(v: &Value, path: &mut String) -> Result<(), ApiError> {
+    let len = path.len();
+    match v {
+        Value::Object(m) => {
+            for (k, child) in m {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(k);
+                if k == "@odata.type" && !child.is_string() {
+                    return Err(ApiError::bad_request(path.clone(), "must be a type name string"));
+                }
+                check_odata_types(child, path)?;
+                path.truncate(len);
+            }
+        }
+        Value::Array(a) => {
+            for (i, child) in a.iter().enumerate() {
+                path.push_str(&format!("[{i}]"));
+                check_odata_types(child, path)?;
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// `?$top=N&$skiptoken=NAME`: at most `N` (1..=1000) entities named after `NAME`.

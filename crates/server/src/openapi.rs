@@ -156,12 +156,20 @@ fn url() -> Value {
     json!({"type": "string", "maxLength": 2048, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[!-~]*$"})
 }
 
-const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+/// A hyphenated UUID whose version nibble is not 0, which keeps out the nil
+/// UUID (refused) without a look-ahead the generators may not support.
+const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-9a-fA-F][0-9a-fA-F]{3}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
+/// RFC 3339 date-time (days up to 28 so every generated one exists).
+const TIME_PATTERN: &str = "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
 
 /// A UUID other than the nil UUID.
 fn uuid_in() -> Value {
-    json!({"type": "string", "format": "uuid", "pattern": UUID_PATTERN,
-        "not": {"pattern": "^[0-]*$"}})
+    json!({"type": "string", "pattern": UUID_PATTERN})
+}
+
+fn time_in() -> Value {
+    json!({"type": "string", "format": "date-time", "pattern": TIME_PATTERN})
 }
 
 fn uuid_out() -> Value {
@@ -346,14 +354,13 @@ pub fn component_schemas() -> Value {
             "startTime": time_out(), "endTime": time_out(), "streamingLocatorId": uuid_out(),
             "alternativeMediaId": {"type": "string"}, "created": time_out()}});
     let streaming_locator_input = json!({"type": "object", "required": ["assetName", "streamingPolicyName"],
-        "description": "contentKeys name stored keys by keyId (inline values are refused); endTime must be after startTime",
+        "description": "contentKeys name stored keys by keyId (inline values are refused). `startTime` (RFC 3339) is also accepted and must be before endTime.",
         "properties": {"assetName": name_schema(), "streamingPolicyName": name_schema(),
             "defaultContentKeyPolicyName": opt(name_schema()),
             "contentKeys": {"type": "array", "maxItems": 32, "items": {"type": "object", "required": ["id"], "properties": {
                 "id": uuid_in(), "type": opt(locator_key_type.clone()),
                 "labelReferenceInStreamingPolicy": opt(text(260))}}},
-            "startTime": opt(json!({"type": "string", "format": "date-time"})),
-            "endTime": opt(json!({"type": "string", "format": "date-time"})),
+            "endTime": opt(time_in()),
             "streamingLocatorId": opt(uuid_in()), "alternativeMediaId": opt(text(260))}});
 
     let list_paths = json!({"type": "object", "required": ["streamingPaths", "downloadPaths"], "properties": {

@@ -125,7 +125,7 @@ pub async fn delete(_: Admin, State(s): State<AppState>, EntityName(name): Entit
 
 #[utoipa::path(put, path = "/api/v1/assets/{name}/content", tag = "assets", operation_id = "uploadAssetContent",
     params(schemas::Name),
-    request_body(content = schemas::Mp4Upload, content_type = "video/mp4", description = "A progressive MP4 file (raw bytes)"),
+    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "A progressive MP4 file (raw bytes; any Content-Type, e.g. video/mp4)"),
     responses((status = 200, description = "Ingested; the asset with its track summary", body = schemas::Asset),
         (status = 400, description = "Not ingestible media", body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error), (status = 413, body = schemas::Error)))]
@@ -154,6 +154,8 @@ pub async fn upload(
     let unique = uuid::Uuid::new_v4();
     let staged = assets_dir.join(format!(".upload-{unique}"));
     let staged_for_ingest = staged.clone();
+    // Media errors name the file; the caller should not see server paths.
+    let upload_name = upload.to_string_lossy().into_owned();
     let index = tokio::task::spawn_blocking(move || {
         let r = media::asset::ingest(&upload, &staged_for_ingest, SEGMENT_DURATION_SECS);
         drop(upload);
@@ -164,7 +166,9 @@ pub async fn upload(
     .map_err(|e| match e {
         // Our own files (the upload, the new folder): not the caller's fault.
         media::Error::Io { .. } => ApiError::internal(e),
-        other => ApiError::BadMedia { message: format!("the upload is not ingestible media: {other}") },
+        other => ApiError::BadMedia {
+            message: format!("the upload is not ingestible media: {other}").replace(&upload_name, "upload"),
+        },
     })?;
 
     let _swap = s.inner.ingest_lock.lock().await;
