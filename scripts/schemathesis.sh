@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs schemathesis (PyPI) against a live `castguard serve`: the management
 # API must answer every generated request without a 5xx and every response
-# must match /api/v1/openapi.json (issue 3, item 4). All checks are on.
+# must match /api/v1/openapi.json (issue 3, item 4). All checks are on: they
+# are enabled in scripts/schemathesis.toml rather than with `--checks all`,
+# because a `--checks` option on the command line would override the one
+# per-operation exception that file explains.
 #
 # Usage: scripts/schemathesis.sh [CASTGUARD_BINARY]
 # Env:   MAX_EXAMPLES (default 25), MAX_TIME seconds (default 240),
@@ -41,9 +44,10 @@ done
 SEED_ARGS=(--seed "${SEED:-20261125}")
 [ "${SEED:-}" = random ] && SEED_ARGS=()
 status=0
+# From the temporary folder, so schemathesis' cache (.schemathesis/) lands there.
+cd "$WORK"
 "$ST" --config-file "$ROOT/scripts/schemathesis.toml" run "$URL/api/v1/openapi.json" \
   -H "Authorization: Bearer $TOKEN" \
-  --checks all \
   --max-examples "${MAX_EXAMPLES:-25}" \
   --max-time "${MAX_TIME:-240}" \
   --request-timeout 30 \

@@ -52,7 +52,10 @@ pub fn run(args: ServeArgs) -> Result<(), Failure> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -65,16 +68,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let store = store::SqliteStore::open(data, kek).await.with_context(|| format!("cannot open the store in {}", data.display()))?;
+    let store = store::SqliteStore::open(data, kek)
+        .await
+        .with_context(|| format!("cannot open the store in {}", data.display()))?;
     let store: Arc<dyn store::Store> = Arc::new(store);
     let token = admin_token(data)?;
-    let state = AppState::new(store.clone(), data.clone(), token);
-
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr().context("listening socket")?;
+    let state = AppState::with_delivery(store.clone(), data.clone(), token, server::delivery::DeliveryConfig::for_listen_addr(addr));
+    let demo = crate::demo::ensure_demo(&state, data).await.context("demo")?;
     eprintln!("castguard: listening on http://{addr}");
+    eprintln!("castguard: player: {}", demo.player_url);
+    eprintln!("castguard: entitled demo token: {}", demo.entitled_token);
+    eprintln!("castguard: outsider demo token: {}", demo.outsider_token);
     let _ = std::io::stderr().flush();
-    server::serve(listener, state, shutdown_signal()).await.context("server failed")?;
+    server::serve_with_player(listener, state, demo.player.clone(), shutdown_signal())
+        .await
+        .context("server failed")?;
     store.close().await;
     eprintln!("castguard: stopped");
     Ok(())
@@ -112,12 +124,14 @@ fn admin_token(data: &Path) -> anyhow::Result<AdminToken> {
     match std::fs::read_to_string(&path) {
         Ok(saved) => {
             let saved = Zeroizing::new(saved);
-            return AdminToken::new(saved.trim().to_string()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+            return AdminToken::new(saved.trim().to_string())
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
-    let token = AdminToken::generate().map_err(|e| anyhow::anyhow!("no random bytes for the admin token: {e}"))?;
+    let token = AdminToken::generate()
+        .map_err(|e| anyhow::anyhow!("no random bytes for the admin token: {e}"))?;
     write_private_file(&path, token.expose().as_bytes())?;
     eprintln!(
         "castguard: generated an admin token (saved to {}, mode 0600; shown only now):\n{}",
@@ -132,7 +146,8 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     b.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir).with_context(|| format!("cannot create the data directory {}", dir.display()))
+    b.create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))
 }
 
 fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
@@ -140,6 +155,11 @@ fn write_private_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes).and_then(|_| f.write_all(b"\n")).and_then(|_| f.sync_all()).with_context(|| format!("cannot write {}", path.display()))
+    let mut f = o
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    f.write_all(bytes)
+        .and_then(|_| f.write_all(b"\n"))
+        .and_then(|_| f.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
 }

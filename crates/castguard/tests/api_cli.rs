@@ -15,31 +15,101 @@ fn walkthrough_key_policy_streaming_policy_locator_paths() {
     let server = Server::start(&data_dir(&tmp), Some(TOKEN));
     let run = |args: &[&str]| cli(&server.url, TOKEN, args);
 
-    let out = ok(&run(&["policy", "create", "jwt-policy", "--issuer", "https://sts.example", "--audience", "urn:castguard",
-        "--symmetric-key", "c2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk=", "--required-claim", "urn:microsoft:azure:mediaservices:contentkeyidentifier"]));
-    assert!(out.contains("jwt-policy") && out.contains("ClearKey/Token"), "{out}");
-    let out = ok(&run(&["key", "create", "movie-key", "--policy", "jwt-policy", "--kid", "00112233445566778899aabbccddeeff",
-        "--value", "000102030405060708090a0b0c0d0e0f"]));
-    assert!(out.contains("00112233-4455-6677-8899-aabbccddeeff"), "{out}");
-    ok(&run(&["asset", "create", "movie", "--description", "Test film"]));
-    ok(&run(&["streaming-policy", "create", "cenc-cbcs", "--scheme", "cenc", "--scheme", "cbcs", "--default-policy", "jwt-policy"]));
-    let out = ok(&run(&["locator", "create", "movie-loc", "--asset", "movie", "--streaming-policy", "Predefined_MultiDrmStreaming", "--key", "movie-key"]));
-    assert!(out.contains("movie-loc") && out.contains("Predefined_MultiDrmStreaming"), "{out}");
+    let out = ok(&run(&[
+        "policy",
+        "create",
+        "jwt-policy",
+        "--issuer",
+        "https://sts.example",
+        "--audience",
+        "urn:castguard",
+        "--symmetric-key",
+        "c2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk=",
+        "--required-claim",
+        "urn:microsoft:azure:mediaservices:contentkeyidentifier",
+    ]));
+    assert!(
+        out.contains("jwt-policy") && out.contains("ClearKey/Token"),
+        "{out}"
+    );
+    let out = ok(&run(&[
+        "key",
+        "create",
+        "movie-key",
+        "--policy",
+        "jwt-policy",
+        "--kid",
+        "00112233445566778899aabbccddeeff",
+        "--value",
+        "000102030405060708090a0b0c0d0e0f",
+    ]));
+    assert!(
+        out.contains("00112233-4455-6677-8899-aabbccddeeff"),
+        "{out}"
+    );
+    ok(&run(&[
+        "asset",
+        "create",
+        "movie",
+        "--description",
+        "Test film",
+    ]));
+    ok(&run(&[
+        "streaming-policy",
+        "create",
+        "cenc-cbcs",
+        "--scheme",
+        "cenc",
+        "--scheme",
+        "cbcs",
+        "--default-policy",
+        "jwt-policy",
+    ]));
+    let out = ok(&run(&[
+        "locator",
+        "create",
+        "movie-loc",
+        "--asset",
+        "movie",
+        "--streaming-policy",
+        "Predefined_MultiDrmStreaming",
+        "--key",
+        "movie-key",
+    ]));
+    assert!(
+        out.contains("movie-loc") && out.contains("Predefined_MultiDrmStreaming"),
+        "{out}"
+    );
 
     // Table: full URLs on this server.
     let paths = ok(&run(&["locator", "paths", "movie-loc"]));
-    let loc: Value = serde_json::from_str(&ok(&run(&["locator", "get", "movie-loc", "--json"]))).unwrap();
+    let loc: Value =
+        serde_json::from_str(&ok(&run(&["locator", "get", "movie-loc", "--json"]))).unwrap();
     let id = loc["streamingLocatorId"].as_str().unwrap();
-    assert!(paths.contains(&format!("{}/s/{id}/manifest.mpd", server.url)), "{paths}");
-    assert!(paths.contains(&format!("{}/s/{id}/master.m3u8", server.url)), "{paths}");
+    assert!(
+        paths.contains(&format!("{}/s/{id}/manifest.mpd", server.url)),
+        "{paths}"
+    );
+    assert!(
+        paths.contains(&format!("{}/s/{id}/master.m3u8", server.url)),
+        "{paths}"
+    );
     // JSON: the v3 shape.
-    let json: Value = serde_json::from_str(&ok(&run(&["locator", "paths", "movie-loc", "--json"]))).unwrap();
+    let json: Value =
+        serde_json::from_str(&ok(&run(&["locator", "paths", "movie-loc", "--json"]))).unwrap();
     assert_eq!(json["streamingPaths"].as_array().unwrap().len(), 2);
-    assert_eq!(json["streamingPaths"][1]["encryptionScheme"], "CommonEncryptionCbcs");
+    assert_eq!(
+        json["streamingPaths"][1]["encryptionScheme"],
+        "CommonEncryptionCbcs"
+    );
 
     // Key values only on request.
     let keys = ok(&run(&["locator", "keys", "movie-loc"]));
-    assert!(keys.contains("00112233-4455-6677-8899-aabbccddeeff") && !keys.contains("AAECAwQFBgcICQoLDA0ODw=="), "{keys}");
+    assert!(
+        keys.contains("00112233-4455-6677-8899-aabbccddeeff")
+            && !keys.contains("AAECAwQFBgcICQoLDA0ODw=="),
+        "{keys}"
+    );
     let keys = ok(&run(&["locator", "keys", "movie-loc", "--values"]));
     assert!(keys.contains("AAECAwQFBgcICQoLDA0ODw=="), "{keys}");
 
@@ -48,7 +118,10 @@ fn walkthrough_key_policy_streaming_policy_locator_paths() {
     assert_eq!(list.as_array().unwrap().len(), 1);
     assert!(list[0].get("value").is_none());
     let sp = ok(&run(&["streaming-policy", "list"]));
-    assert!(sp.contains("Predefined_ClearKey") && sp.contains("cenc-cbcs"), "{sp}");
+    assert!(
+        sp.contains("Predefined_ClearKey") && sp.contains("cenc-cbcs"),
+        "{sp}"
+    );
     let pol = ok(&run(&["policy", "get", "jwt-policy", "--json"]));
     assert!(!pol.contains("c2VjcmV0LWhtYWMta2V5"), "secret shown: {pol}");
 
@@ -56,25 +129,69 @@ fn walkthrough_key_policy_streaming_policy_locator_paths() {
     let file = tmp.path().join("open.json");
     std::fs::write(&file, r##"{"options":[{"configuration":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
         "restriction":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]}"##).unwrap();
-    ok(&run(&["policy", "create", "open", "--file", file.to_str().unwrap()]));
+    ok(&run(&[
+        "policy",
+        "create",
+        "open",
+        "--file",
+        file.to_str().unwrap(),
+    ]));
 
     // Errors: one line, non-zero exit.
     let one_line = |out: &std::process::Output, expect: &str| {
         assert_eq!(out.status.code(), Some(1), "{out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.starts_with("castguard: ") && err.contains(expect), "{err}");
+        assert!(
+            err.starts_with("castguard: ") && err.contains(expect),
+            "{err}"
+        );
         assert!(out.stdout.is_empty());
     };
-    one_line(&run(&["key", "delete", "movie-key"]), "HTTP 409 conflict: content key 'movie-key'");
-    one_line(&run(&["policy", "delete", "jwt-policy"]), "HTTP 409 conflict");
+    one_line(
+        &run(&["key", "delete", "movie-key"]),
+        "HTTP 409 conflict: content key 'movie-key'",
+    );
+    one_line(
+        &run(&["policy", "delete", "jwt-policy"]),
+        "HTTP 409 conflict",
+    );
     one_line(&run(&["key", "get", "nope"]), "HTTP 404 not_found");
-    one_line(&run(&["key", "create", "dup", "--kid", "00112233445566778899aabbccddeeff"]), "HTTP 409");
-    one_line(&run(&["locator", "create", "l2", "--asset", "ghost", "--streaming-policy", "Predefined_ClearKey"]), "HTTP 404 not_found: assetName");
-    one_line(&cli(&server.url, "wrong-token-0123456789", &["key", "list"]), "HTTP 401 unauthorized");
-    one_line(&cli("http://127.0.0.1:9", TOKEN, &["key", "list"]), "cannot reach");
+    one_line(
+        &run(&[
+            "key",
+            "create",
+            "dup",
+            "--kid",
+            "00112233445566778899aabbccddeeff",
+        ]),
+        "HTTP 409",
+    );
+    one_line(
+        &run(&[
+            "locator",
+            "create",
+            "l2",
+            "--asset",
+            "ghost",
+            "--streaming-policy",
+            "Predefined_ClearKey",
+        ]),
+        "HTTP 404 not_found: assetName",
+    );
+    one_line(
+        &cli(&server.url, "wrong-token-0123456789", &["key", "list"]),
+        "HTTP 401 unauthorized",
+    );
+    one_line(
+        &cli("http://127.0.0.1:9", TOKEN, &["key", "list"]),
+        "cannot reach",
+    );
     // Usage errors exit 2.
-    assert_eq!(run(&["key", "create", "k", "--value", "xyz"]).status.code(), Some(2));
+    assert_eq!(
+        run(&["key", "create", "k", "--value", "xyz"]).status.code(),
+        Some(2)
+    );
     assert_eq!(run(&["key", "get", "bad name"]).status.code(), Some(2));
 
     // Clean-up order that the references allow.
@@ -88,9 +205,33 @@ fn walkthrough_key_policy_streaming_policy_locator_paths() {
 fn make_clip(dir: &std::path::Path) -> std::path::PathBuf {
     let out = dir.join("clip.mp4");
     let st = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i",
-            "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:v", "libx264", "-preset", "veryfast", "-g", "25",
-            "-c:a", "aac", "-b:a", "64k", "-movflags", "+faststart"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "3",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "64k",
+            "-movflags",
+            "+faststart",
+        ])
         .arg(&out)
         .status()
         .expect("ffmpeg must be installed (scripts/install-test-tools.sh)");
@@ -104,31 +245,85 @@ fn asset_ingest_real_and_broken_media() {
     let data = data_dir(&tmp);
     let server = Server::start(&data, Some(TOKEN));
     let clip = make_clip(tmp.path());
-    let out = ok(&cli(&server.url, TOKEN, &["asset", "ingest", clip.to_str().unwrap(), "--name", "clip", "--json"]));
+    let out = ok(&cli(
+        &server.url,
+        TOKEN,
+        &[
+            "asset",
+            "ingest",
+            clip.to_str().unwrap(),
+            "--name",
+            "clip",
+            "--json",
+        ],
+    ));
     let asset: Value = serde_json::from_str(&out).unwrap();
     let tracks = asset["storage"]["tracks"].as_array().unwrap();
     assert_eq!(tracks.len(), 2, "{asset}");
-    assert!(tracks.iter().all(|t| t["segmentCount"].as_u64().unwrap() >= 1), "{asset}");
+    assert!(
+        tracks
+            .iter()
+            .all(|t| t["segmentCount"].as_u64().unwrap() >= 1),
+        "{asset}"
+    );
     let dir = data.join("assets/clip");
     assert!(dir.join("index.json").is_file());
-    let video = tracks.iter().find(|t| t["kind"]["type"] == "video").unwrap()["name"].as_str().unwrap().to_string();
-    assert!(dir.join(&video).join("init.mp4").is_file() && dir.join(&video).join("1.m4s").is_file());
+    let video = tracks
+        .iter()
+        .find(|t| t["kind"]["type"] == "video")
+        .unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        dir.join(&video).join("init.mp4").is_file() && dir.join(&video).join("1.m4s").is_file()
+    );
 
     // Re-ingest replaces; a broken file fails with one line and changes nothing.
-    ok(&cli(&server.url, TOKEN, &["asset", "ingest", clip.to_str().unwrap(), "--name", "clip"]));
+    ok(&cli(
+        &server.url,
+        TOKEN,
+        &["asset", "ingest", clip.to_str().unwrap(), "--name", "clip"],
+    ));
     let bad = tmp.path().join("bad.mp4");
-    std::fs::write(&bad, b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2 then garbage").unwrap();
-    let out = cli(&server.url, TOKEN, &["asset", "ingest", bad.to_str().unwrap(), "--name", "broken"]);
+    std::fs::write(
+        &bad,
+        b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2 then garbage",
+    )
+    .unwrap();
+    let out = cli(
+        &server.url,
+        TOKEN,
+        &["asset", "ingest", bad.to_str().unwrap(), "--name", "broken"],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("HTTP 400 invalid_media") && err.lines().count() == 1, "{err}");
-    assert!(!err.contains(data.to_str().unwrap()), "server path leaked: {err}");
+    assert!(
+        err.contains("HTTP 400 invalid_media") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        !err.contains(data.to_str().unwrap()),
+        "server path leaked: {err}"
+    );
     assert!(!data.join("assets/broken").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(data.join("assets")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(data.join("assets"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
-    assert_eq!(std::fs::read_dir(data.join("tmp")).unwrap().count(), 0, "upload temp files left behind");
+    assert_eq!(
+        std::fs::read_dir(data.join("tmp")).unwrap().count(),
+        0,
+        "upload temp files left behind"
+    );
     // The broken asset's record exists (created before the upload), without media.
-    let b: Value = serde_json::from_str(&ok(&cli(&server.url, TOKEN, &["asset", "get", "broken", "--json"]))).unwrap();
+    let b: Value = serde_json::from_str(&ok(&cli(
+        &server.url,
+        TOKEN,
+        &["asset", "get", "broken", "--json"],
+    )))
+    .unwrap();
     assert!(b["storage"]["tracks"].is_null(), "{b}");
     // Deleting an asset removes its media.
     ok(&cli(&server.url, TOKEN, &["asset", "delete", "clip"]));
@@ -146,8 +341,18 @@ fn admin_token_generated_once_and_saved_private() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        assert_eq!(std::fs::metadata(data.join("kek.key")).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            std::fs::metadata(data.join("kek.key"))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
     }
     let log = server.log();
     assert_eq!(log.matches(&token).count(), 1, "{log}");

@@ -35,11 +35,16 @@ fn acknowledged_writes_survive_sigkill() {
                     let r = agent
                         .put(format!("{url}/api/v1/content-keys/{name}"))
                         .header("Authorization", format!("Bearer {TOKEN}"))
-                        .send_json(json!({"type": "CommonEncryption", "label": format!("writer {t}")}));
+                        .send_json(
+                            json!({"type": "CommonEncryption", "label": format!("writer {t}")}),
+                        );
                     match r {
                         Ok(mut resp) if resp.status().is_success() => {
                             let body: Value = resp.body_mut().read_json().unwrap();
-                            acked.lock().unwrap().push((name, body["keyId"].as_str().unwrap().to_string()));
+                            acked
+                                .lock()
+                                .unwrap()
+                                .push((name, body["keyId"].as_str().unwrap().to_string()));
                         }
                         Ok(resp) => panic!("unexpected status {} for {name}", resp.status()),
                         Err(_) => break, // the server is gone
@@ -59,23 +64,43 @@ fn acknowledged_writes_survive_sigkill() {
         w.join().unwrap();
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() >= 50, "too few writes before the kill: {}", acked.len());
+    assert!(
+        acked.len() >= 50,
+        "too few writes before the kill: {}",
+        acked.len()
+    );
 
     let again = Server::start(&data, Some(TOKEN));
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let mut stored = std::collections::HashMap::new();
     let mut next = Some(format!("{}/api/v1/content-keys?$top=1000", again.url));
     while let Some(u) = next.take() {
-        let mut resp = agent.get(&u).header("Authorization", format!("Bearer {TOKEN}")).call().unwrap();
+        let mut resp = agent
+            .get(&u)
+            .header("Authorization", format!("Bearer {TOKEN}"))
+            .call()
+            .unwrap();
         assert_eq!(resp.status(), 200);
         let page: Value = resp.body_mut().read_json().unwrap();
         for k in page["value"].as_array().unwrap() {
-            stored.insert(k["name"].as_str().unwrap().to_string(), k["keyId"].as_str().unwrap().to_string());
+            stored.insert(
+                k["name"].as_str().unwrap().to_string(),
+                k["keyId"].as_str().unwrap().to_string(),
+            );
         }
-        next = page["@odata.nextLink"].as_str().map(|l| format!("{}{l}", again.url));
+        next = page["@odata.nextLink"]
+            .as_str()
+            .map(|l| format!("{}{l}", again.url));
     }
     for (name, kid) in &acked {
-        assert_eq!(stored.get(name), Some(kid), "acknowledged write {name} lost or changed after SIGKILL");
+        assert_eq!(
+            stored.get(name),
+            Some(kid),
+            "acknowledged write {name} lost or changed after SIGKILL"
+        );
     }
     // Writes still work on the recovered database, and it shuts down cleanly.
     let r = agent
@@ -85,5 +110,9 @@ fn acknowledged_writes_survive_sigkill() {
         .unwrap();
     assert_eq!(r.status(), 201);
     assert!(again.stop().success());
-    eprintln!("{} acknowledged writes, {} stored", acked.len(), stored.len());
+    eprintln!(
+        "{} acknowledged writes, {} stored",
+        acked.len(),
+        stored.len()
+    );
 }

@@ -40,7 +40,9 @@ impl AdminToken {
         use base64::Engine as _;
         let mut bytes = Zeroizing::new([0u8; 32]);
         getrandom::fill(bytes.as_mut())?;
-        Ok(AdminToken(Zeroizing::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()))))
+        Ok(AdminToken(Zeroizing::new(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()),
+        )))
     }
 
     /// The token itself: to print it once at first start or store it.
@@ -70,7 +72,10 @@ pub struct Admin;
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let presented = parts
             .headers
             .get(AUTHORIZATION)
@@ -80,7 +85,11 @@ impl FromRequestParts<AppState> for Admin {
                 scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
             })
             .ok_or(ApiError::Unauthorized)?;
-        if state.inner.admin_token.matches(presented) { Ok(Admin) } else { Err(ApiError::Unauthorized) }
+        if state.inner.admin_token.matches(presented) {
+            Ok(Admin)
+        } else {
+            Err(ApiError::Unauthorized)
+        }
     }
 }
 

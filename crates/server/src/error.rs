@@ -28,7 +28,10 @@ pub enum ApiError {
     #[error("missing or invalid admin token")]
     Unauthorized,
     #[error("{message}")]
-    NotFound { message: String, field: Option<String> },
+    NotFound {
+        message: String,
+        field: Option<String>,
+    },
     #[error("{message}")]
     Conflict { message: String },
     #[error("request body is larger than {limit} bytes")]
@@ -43,7 +46,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { field: field.into(), message: message.into() }
+        ApiError::BadRequest {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     pub fn internal(detail: impl std::fmt::Display) -> Self {
@@ -77,18 +83,27 @@ impl ApiError {
 
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
-        ApiError::BadRequest { field: e.field.clone(), message: e.problem.to_string() }
+        ApiError::BadRequest {
+            field: e.field.clone(),
+            message: e.problem.to_string(),
+        }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound { .. } => ApiError::NotFound { message: e.to_string(), field: None },
-            StoreError::InvalidReference { ref field, .. } => {
-                ApiError::NotFound { field: Some(field.clone()), message: e.to_string() }
-            }
-            StoreError::Conflict { .. } => ApiError::Conflict { message: e.to_string() },
+            StoreError::NotFound { .. } => ApiError::NotFound {
+                message: e.to_string(),
+                field: None,
+            },
+            StoreError::InvalidReference { ref field, .. } => ApiError::NotFound {
+                field: Some(field.clone()),
+                message: e.to_string(),
+            },
+            StoreError::Conflict { .. } => ApiError::Conflict {
+                message: e.to_string(),
+            },
             StoreError::Invalid { source, .. } => source.into(),
             other => ApiError::internal(other),
         }
@@ -116,15 +131,31 @@ impl IntoResponse for ApiError {
                 tracing::error!(%detail, "request failed");
                 ("internal server error".to_string(), None)
             }
-            ApiError::BadRequest { field, message } => {
-                (if field.is_empty() { message.clone() } else { format!("{field}: {message}") }, Some(field.as_str()))
-            }
+            ApiError::BadRequest { field, message } => (
+                if field.is_empty() {
+                    message.clone()
+                } else {
+                    format!("{field}: {message}")
+                },
+                Some(field.as_str()),
+            ),
             ApiError::NotFound { message, field } => (message.clone(), field.as_deref()),
             other => (other.to_string(), None),
         };
-        let mut resp = (status, Json(Body { error: Detail { code: self.code(), message, field } })).into_response();
+        let mut resp = (
+            status,
+            Json(Body {
+                error: Detail {
+                    code: self.code(),
+                    message,
+                    field,
+                },
+            }),
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }
@@ -139,10 +170,16 @@ mod tests {
 
     #[test]
     fn validation_error_names_the_field() {
-        let e: ApiError = ValidationError { field: "options[0].restriction.issuer".into(), problem: Problem::Empty }.into();
+        let e: ApiError = ValidationError {
+            field: "options[0].restriction.issuer".into(),
+            problem: Problem::Empty,
+        }
+        .into();
         assert_eq!(e.status(), StatusCode::BAD_REQUEST);
         match e {
-            ApiError::BadRequest { field, .. } => assert_eq!(field, "options[0].restriction.issuer"),
+            ApiError::BadRequest { field, .. } => {
+                assert_eq!(field, "options[0].restriction.issuer")
+            }
             other => panic!("{other:?}"),
         }
     }

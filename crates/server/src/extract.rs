@@ -25,7 +25,10 @@ pub struct EntityName(pub String);
 impl FromRequestParts<AppState> for EntityName {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Path(name) = Path::<String>::from_request_parts(parts, state)
             .await
             .map_err(|e| ApiError::bad_request("name", e.body_text()))?;
@@ -44,17 +47,26 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { limit: crate::JSON_BODY_LIMIT as u64 }
+                ApiError::PayloadTooLarge {
+                    limit: crate::JSON_BODY_LIMIT as u64,
+                }
             } else {
                 ApiError::bad_request("", format!("unreadable request body: {}", e.body_text()))
             }
         })?;
         match serde_json::from_slice::<Value>(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
-            Ok(_) => Err(ApiError::bad_request("", "the request body must be a JSON object")),
+            Ok(_) => Err(ApiError::bad_request(
+                "",
+                "the request body must be a JSON object",
+            )),
             Err(e) => Err(ApiError::bad_request(
                 "",
-                format!("the request body is not valid JSON (line {}, column {})", e.line(), e.column()),
+                format!(
+                    "the request body is not valid JSON (line {}, column {})",
+                    e.line(),
+                    e.column()
+                ),
             )),
         }
     }
@@ -66,10 +78,16 @@ impl JsonObject {
     pub fn with_name(mut self, name: &str) -> Result<Self, ApiError> {
         match self.0.get("name") {
             None | Some(Value::Null) => {
-                self.0.insert("name".into(), Value::String(name.to_string()));
+                self.0
+                    .insert("name".into(), Value::String(name.to_string()));
             }
             Some(Value::String(n)) if n == name => {}
-            Some(_) => return Err(ApiError::bad_request("name", "must be absent or equal to the name in the URL")),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "name",
+                    "must be absent or equal to the name in the URL",
+                ));
+            }
         }
         Ok(self)
     }
@@ -101,7 +119,10 @@ fn check_odata_types(v: &Value, path: &mut String) -> Result<(), ApiError> {
                 }
                 path.push_str(k);
                 if k == "@odata.type" && !child.is_string() {
-                    return Err(ApiError::bad_request(path.clone(), "must be a type name string"));
+                    return Err(ApiError::bad_request(
+                        path.clone(),
+                        "must be a type name string",
+                    ));
                 }
                 check_odata_types(child, path)?;
                 path.truncate(len);
@@ -145,19 +166,30 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
             None => None,
             Some(t) => match t.parse::<u32>() {
                 Ok(n) if (1..=store::MAX_PAGE_LIMIT).contains(&n) => Some(n),
-                _ => return Err(ApiError::bad_request("$top", format!("must be an integer from 1 to {}", store::MAX_PAGE_LIMIT))),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "$top",
+                        format!("must be an integer from 1 to {}", store::MAX_PAGE_LIMIT),
+                    ));
+                }
             },
         };
         if let Some(s) = &raw.skip_token {
             keys::model::validate_name("$skiptoken", s)?;
         }
-        Ok(Paging { top, skip_token: raw.skip_token })
+        Ok(Paging {
+            top,
+            skip_token: raw.skip_token,
+        })
     }
 }
 
 impl Paging {
     pub fn page(&self) -> store::Page {
-        store::Page { after: self.skip_token.clone(), limit: Some(self.top.unwrap_or(store::DEFAULT_PAGE_LIMIT)) }
+        store::Page {
+            after: self.skip_token.clone(),
+            limit: Some(self.top.unwrap_or(store::DEFAULT_PAGE_LIMIT)),
+        }
     }
 }
 

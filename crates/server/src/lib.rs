@@ -51,8 +51,17 @@ struct Inner {
 impl AppState {
     /// `data_dir` holds uploads in progress (`tmp/`) and ingested assets
     /// (`assets/<name>/`).
-    pub fn new(store: Arc<dyn store::Store>, data_dir: impl Into<PathBuf>, admin_token: AdminToken) -> Self {
-        Self::with_delivery(store, data_dir, admin_token, delivery::DeliveryConfig::default())
+    pub fn new(
+        store: Arc<dyn store::Store>,
+        data_dir: impl Into<PathBuf>,
+        admin_token: AdminToken,
+    ) -> Self {
+        Self::with_delivery(
+            store,
+            data_dir,
+            admin_token,
+            delivery::DeliveryConfig::default(),
+        )
     }
 
     /// As [`AppState::new`], with the settings of the player-facing routes
@@ -65,7 +74,15 @@ impl AppState {
     ) -> Self {
         let data_dir = data_dir.into();
         let delivery = delivery::Delivery::new(config, &data_dir);
-        AppState { inner: Arc::new(Inner { store, data_dir, admin_token, ingest_lock: tokio::sync::Mutex::new(()), delivery }) }
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                data_dir,
+                admin_token,
+                ingest_lock: tokio::sync::Mutex::new(()),
+                delivery,
+            }),
+        }
     }
 
     /// Origin, key delivery and STS state.
@@ -84,7 +101,9 @@ impl AppState {
 
 impl std::fmt::Debug for AppState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("data_dir", &self.inner.data_dir).finish_non_exhaustive()
+        f.debug_struct("AppState")
+            .field("data_dir", &self.inner.data_dir)
+            .finish_non_exhaustive()
     }
 }
 
@@ -106,5 +125,17 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// As [`serve`], with the player routes (`/player...`) merged in.
+pub async fn serve_with_player(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    player: routes::player::PlayerState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state).merge(routes::player::router(player))).with_graceful_shutdown(shutdown).await
 }

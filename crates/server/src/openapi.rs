@@ -30,19 +30,36 @@ use utoipa::openapi::{RefOr, Schema};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "castguard management API", description = "Assets, content keys, content key policies, streaming policies and streaming locators (cloud media-service v3 JSON shapes). Every call needs `Authorization: Bearer <admin token>`."),
+    info(
+        title = "castguard management API",
+        description = "Assets, content keys, content key policies, streaming policies and streaming locators (cloud media-service v3 JSON shapes). Every call needs `Authorization: Bearer <admin token>`."
+    ),
     paths(
-        routes::assets::list, routes::assets::get, routes::assets::put, routes::assets::delete, routes::assets::upload,
-        routes::content_keys::list, routes::content_keys::get, routes::content_keys::put, routes::content_keys::delete,
-        routes::content_key_policies::list, routes::content_key_policies::get, routes::content_key_policies::put,
+        routes::assets::list,
+        routes::assets::get,
+        routes::assets::put,
+        routes::assets::delete,
+        routes::assets::upload,
+        routes::content_keys::list,
+        routes::content_keys::get,
+        routes::content_keys::put,
+        routes::content_keys::delete,
+        routes::content_key_policies::list,
+        routes::content_key_policies::get,
+        routes::content_key_policies::put,
         routes::content_key_policies::delete,
-        routes::streaming_policies::list, routes::streaming_policies::get, routes::streaming_policies::put,
+        routes::streaming_policies::list,
+        routes::streaming_policies::get,
+        routes::streaming_policies::put,
         routes::streaming_policies::delete,
-        routes::streaming_locators::list, routes::streaming_locators::get, routes::streaming_locators::put,
-        routes::streaming_locators::delete, routes::streaming_locators::list_paths,
+        routes::streaming_locators::list,
+        routes::streaming_locators::get,
+        routes::streaming_locators::put,
+        routes::streaming_locators::delete,
+        routes::streaming_locators::list_paths,
         routes::streaming_locators::list_content_keys,
         openapi_json,
-    ),
+    )
 )]
 struct ApiDoc;
 
@@ -52,7 +69,10 @@ struct ApiDoc;
 fn openapi_json() {}
 
 /// `GET /api/v1/openapi.json`.
-pub async fn serve(_: Admin, axum::extract::State(_): axum::extract::State<AppState>) -> Json<Value> {
+pub async fn serve(
+    _: Admin,
+    axum::extract::State(_): axum::extract::State<AppState>,
+) -> Json<Value> {
     Json(document().clone())
 }
 
@@ -69,8 +89,7 @@ fn build() -> Value {
     doc["info"]["license"] = json!({"name": "Apache-2.0", "identifier": "Apache-2.0"});
     doc["servers"] = json!([{"url": "/"}]);
     doc["components"]["schemas"] = component_schemas();
-    doc["components"]["securitySchemes"] =
-        json!({"adminToken": {"type": "http", "scheme": "bearer", "description": "The admin token of `castguard serve`"}});
+    doc["components"]["securitySchemes"] = json!({"adminToken": {"type": "http", "scheme": "bearer", "description": "The admin token of `castguard serve`"}});
     doc["security"] = json!([{"adminToken": []}]);
     doc
 }
@@ -98,13 +117,26 @@ pub mod schemas {
     }
 
     component!(
-        Error, OpenApiDocument, Mp4Upload,
-        Asset, AssetInput, AssetList,
-        ContentKey, ContentKeyInput, ContentKeyList,
-        ContentKeyPolicy, ContentKeyPolicyInput, ContentKeyPolicyList,
-        StreamingPolicy, StreamingPolicyInput, StreamingPolicyList,
-        StreamingLocator, StreamingLocatorInput, StreamingLocatorList,
-        ListPathsResponse, ListContentKeysResponse,
+        Error,
+        OpenApiDocument,
+        Mp4Upload,
+        Asset,
+        AssetInput,
+        AssetList,
+        ContentKey,
+        ContentKeyInput,
+        ContentKeyList,
+        ContentKeyPolicy,
+        ContentKeyPolicyInput,
+        ContentKeyPolicyList,
+        StreamingPolicy,
+        StreamingPolicyInput,
+        StreamingPolicyList,
+        StreamingLocator,
+        StreamingLocatorInput,
+        StreamingLocatorList,
+        ListPathsResponse,
+        ListContentKeysResponse,
     );
 
     macro_rules! param {
@@ -112,20 +144,34 @@ pub mod schemas {
             pub struct $ty;
             impl utoipa::IntoParams for $ty {
                 fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-                    serde_json::from_value::<Parameter>($json).into_iter().collect()
+                    serde_json::from_value::<Parameter>($json)
+                        .into_iter()
+                        .collect()
                 }
             }
         };
     }
 
-    param!(Name, json!({"name": "name", "in": "path", "required": true, "description": "Entity name",
-        "schema": super::name_schema()}));
-    param!(Top, json!({"name": "$top", "in": "query", "required": false, "description": "Page size (default 100)",
-        "schema": {"type": "integer", "minimum": 1, "maximum": store::MAX_PAGE_LIMIT}}));
-    param!(SkipToken, json!({"name": "$skiptoken", "in": "query", "required": false,
-        "description": "List names after this one (from @odata.nextLink)", "schema": super::name_schema()}));
-    param!(IncludeValues, json!({"name": "includeValues", "in": "query", "required": false,
-        "description": "Also return the key values (base64)", "schema": {"type": "string", "enum": ["true", "false"]}}));
+    param!(
+        Name,
+        json!({"name": "name", "in": "path", "required": true, "description": "Entity name",
+        "schema": super::name_schema()})
+    );
+    param!(
+        Top,
+        json!({"name": "$top", "in": "query", "required": false, "description": "Page size (default 100)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": store::MAX_PAGE_LIMIT}})
+    );
+    param!(
+        SkipToken,
+        json!({"name": "$skiptoken", "in": "query", "required": false,
+        "description": "List names after this one (from @odata.nextLink)", "schema": super::name_schema()})
+    );
+    param!(
+        IncludeValues,
+        json!({"name": "includeValues", "in": "query", "required": false,
+        "description": "Also return the key values (base64)", "schema": {"type": "string", "enum": ["true", "false"]}})
+    );
 }
 
 fn name_schema() -> Value {
@@ -158,7 +204,8 @@ fn url() -> Value {
 
 /// A hyphenated UUID whose version nibble is not 0, which keeps out the nil
 /// UUID (refused) without a look-ahead the generators may not support.
-const UUID_PATTERN: &str = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-9a-fA-F][0-9a-fA-F]{3}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+const UUID_PATTERN: &str =
+    "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-9a-fA-F][0-9a-fA-F]{3}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
 /// RFC 3339 date-time (days up to 28 so every generated one exists).
 const TIME_PATTERN: &str = "^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
@@ -191,11 +238,13 @@ fn odata(t: &str) -> Value {
 }
 
 fn enabled_protocols() -> Value {
-    opt(json!({"type": "object", "description": "castguard serves DASH and HLS; download and smoothStreaming must be false",
+    opt(
+        json!({"type": "object", "description": "castguard serves DASH and HLS; download and smoothStreaming must be false",
         "properties": {"download": {"type": "boolean", "enum": [false]}, "dash": {"type": "boolean"},
             "hls": {"type": "boolean"}, "smoothStreaming": {"type": "boolean", "enum": [false]}},
         "anyOf": [{"required": ["dash"], "properties": {"dash": {"enum": [true]}}},
-                  {"required": ["hls"], "properties": {"hls": {"enum": [true]}}}]}))
+                  {"required": ["hls"], "properties": {"hls": {"enum": [true]}}}]}),
+    )
 }
 
 fn track_selections() -> Value {
@@ -215,12 +264,16 @@ fn policy_content_keys() -> Value {
 }
 
 fn drm_url_config() -> Value {
-    opt(json!({"type": "object", "properties": {"customLicenseAcquisitionUrlTemplate": opt(url())}}))
+    opt(
+        json!({"type": "object", "properties": {"customLicenseAcquisitionUrlTemplate": opt(url())}}),
+    )
 }
 
 fn play_ready_drm() -> Value {
-    opt(json!({"type": "object", "properties": {"customLicenseAcquisitionUrlTemplate": opt(url()),
-        "playReadyCustomAttributes": opt(text(1024))}}))
+    opt(
+        json!({"type": "object", "properties": {"customLicenseAcquisitionUrlTemplate": opt(url()),
+        "playReadyCustomAttributes": opt(text(1024))}}),
+    )
 }
 
 fn clear_key_config() -> Value {
@@ -268,11 +321,22 @@ pub fn component_schemas() -> Value {
             "value": opt(json!({"type": "string", "description": "16 bytes, base64, not all zero",
                 "pattern": "^[A-Za-z0-9+/]{21}[AQgw](==)?$", "not": {"pattern": "^A{22}"}}))}});
 
-    let configuration_types = ["ContentKeyPolicyClearKeyConfiguration", "ContentKeyPolicyWidevineConfiguration",
-        "ContentKeyPolicyPlayReadyConfiguration", "ContentKeyPolicyFairPlayConfiguration", "ContentKeyPolicyUnknownConfiguration"];
-    let restriction_types = ["ContentKeyPolicyOpenRestriction", "ContentKeyPolicyTokenRestriction", "ContentKeyPolicyUnknownRestriction"];
-    let tagged = |types: &[&str]| json!({"type": "object", "required": ["@odata.type"], "properties": {"@odata.type":
-        {"type": "string", "enum": types.iter().map(|t| format!("#Microsoft.Media.{t}")).collect::<Vec<_>>()}}});
+    let configuration_types = [
+        "ContentKeyPolicyClearKeyConfiguration",
+        "ContentKeyPolicyWidevineConfiguration",
+        "ContentKeyPolicyPlayReadyConfiguration",
+        "ContentKeyPolicyFairPlayConfiguration",
+        "ContentKeyPolicyUnknownConfiguration",
+    ];
+    let restriction_types = [
+        "ContentKeyPolicyOpenRestriction",
+        "ContentKeyPolicyTokenRestriction",
+        "ContentKeyPolicyUnknownRestriction",
+    ];
+    let tagged = |types: &[&str]| {
+        json!({"type": "object", "required": ["@odata.type"], "properties": {"@odata.type":
+        {"type": "string", "enum": types.iter().map(|t| format!("#Microsoft.Media.{t}")).collect::<Vec<_>>()}}})
+    };
     let content_key_policy = json!({"type": "object", "required": ["name", "options"], "properties": {
         "name": {"type": "string"}, "policyId": uuid_out(), "created": time_out(), "lastModified": time_out(),
         "description": {"type": "string"},
@@ -333,8 +397,13 @@ pub fn component_schemas() -> Value {
                 "allowPersistentLicense": {"type": "boolean"}}})),
             "playReady": play_ready_drm(), "widevine": drm_url_config()}})),
         "clearKeyEncryptionConfiguration": clear_key_config()}});
-    let no_encryption = json!({"type": "object", "properties": {"enabledProtocols": enabled_protocols()}});
-    let encrypted = ["envelopeEncryption", "commonEncryptionCenc", "commonEncryptionCbcs"];
+    let no_encryption =
+        json!({"type": "object", "properties": {"enabledProtocols": enabled_protocols()}});
+    let encrypted = [
+        "envelopeEncryption",
+        "commonEncryptionCenc",
+        "commonEncryptionCbcs",
+    ];
     let streaming_policy_input = json!({"type": "object",
         "description": "Exactly one of: noEncryption alone, or one or more of envelopeEncryption, commonEncryptionCenc, commonEncryptionCbcs",
         "properties": {"defaultContentKeyPolicyName": opt(name_schema()),
@@ -415,17 +484,28 @@ mod tests {
         refs(doc, &mut all);
         assert!(all.len() > 20, "{}", all.len());
         for r in all {
-            let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected ref {r}"));
-            assert!(doc["components"]["schemas"].get(name).is_some(), "{r} does not resolve");
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("unexpected ref {r}"));
+            assert!(
+                doc["components"]["schemas"].get(name).is_some(),
+                "{r} does not resolve"
+            );
         }
         let paths = doc["paths"].as_object().unwrap();
         assert_eq!(paths.len(), 14);
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let params = op["parameters"].as_array().map(Vec::len).unwrap_or(0);
-                let want = path.matches('{').count() + usize::from(method == "get" && !path.contains('{') && path != "/api/v1/openapi.json") * 2;
+                let want = path.matches('{').count()
+                    + usize::from(
+                        method == "get" && !path.contains('{') && path != "/api/v1/openapi.json",
+                    ) * 2;
                 assert!(params >= want, "{method} {path}: {params} parameters");
-                assert!(op["responses"].get("401").is_some(), "{method} {path} does not document 401");
+                assert!(
+                    op["responses"].get("401").is_some(),
+                    "{method} {path} does not document 401"
+                );
             }
         }
     }

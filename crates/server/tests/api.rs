@@ -24,16 +24,27 @@ impl Api {
         let dir = tempfile::tempdir().unwrap();
         let kek = store::Kek::from_bytes([7u8; 32]);
         let store = store::SqliteStore::open(dir.path(), kek).await.unwrap();
-        let state = AppState::new(Arc::new(store), dir.path(), AdminToken::new(TOKEN.into()).unwrap());
+        let state = AppState::new(
+            Arc::new(store),
+            dir.path(),
+            AdminToken::new(TOKEN.into()).unwrap(),
+        );
         Api { state, _dir: dir }
     }
 
     async fn raw(&self, req: Request<Body>) -> (StatusCode, Value) {
         let resp = app(self.state.clone()).oneshot(req).await.unwrap();
         let status = resp.status();
-        let ct = resp.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_string());
+        let ct = resp
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_string());
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
         if !bytes.is_empty() {
             assert_eq!(ct.as_deref(), Some("application/json"), "{status} {body}");
         }
@@ -41,7 +52,10 @@ impl Api {
     }
 
     async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let mut b = Request::builder().method(method).uri(uri).header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
+        let mut b = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"));
         let body = match body {
             Some(v) => {
                 b = b.header(header::CONTENT_TYPE, "application/json");
@@ -67,8 +81,18 @@ impl Api {
 
     /// Asset, key, token policy, streaming policy and locator, all linked.
     async fn seed(&self) -> Value {
-        assert_eq!(self.put("/api/v1/assets/movie", json!({"description": "a film"})).await.0, StatusCode::CREATED);
-        assert_eq!(self.put("/api/v1/content-key-policies/open", open_policy()).await.0, StatusCode::CREATED);
+        assert_eq!(
+            self.put("/api/v1/assets/movie", json!({"description": "a film"}))
+                .await
+                .0,
+            StatusCode::CREATED
+        );
+        assert_eq!(
+            self.put("/api/v1/content-key-policies/open", open_policy())
+                .await
+                .0,
+            StatusCode::CREATED
+        );
         let (s, _) = self
             .put("/api/v1/content-keys/k1", json!({"keyId": KID, "type": "CommonEncryption", "value": KEY_B64, "policyName": "open"}))
             .await;
@@ -105,7 +129,13 @@ fn error_field(body: &Value) -> &str {
 #[tokio::test]
 async fn auth_missing_wrong_and_other_scheme_are_401_json() {
     let api = Api::new().await;
-    for auth in [None, Some(format!("Bearer {TOKEN}x")), Some("Bearer ".to_string()), Some(format!("Basic {TOKEN}")), Some(TOKEN.to_string())] {
+    for auth in [
+        None,
+        Some(format!("Bearer {TOKEN}x")),
+        Some("Bearer ".to_string()),
+        Some(format!("Basic {TOKEN}")),
+        Some(TOKEN.to_string()),
+    ] {
         let mut b = Request::get("/api/v1/assets");
         if let Some(a) = &auth {
             b = b.header(header::AUTHORIZATION, a);
@@ -116,36 +146,64 @@ async fn auth_missing_wrong_and_other_scheme_are_401_json() {
         assert!(!body.to_string().contains(TOKEN));
     }
     // 401 comes before the body is even looked at, and before a 404.
-    let req = Request::put("/api/v1/content-keys/k").body(Body::from("not json")).unwrap();
+    let req = Request::put("/api/v1/content-keys/k")
+        .body(Body::from("not json"))
+        .unwrap();
     assert_eq!(api.raw(req).await.0, StatusCode::UNAUTHORIZED);
-    let req = Request::get("/api/v1/openapi.json").body(Body::empty()).unwrap();
+    let req = Request::get("/api/v1/openapi.json")
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(api.raw(req).await.0, StatusCode::UNAUTHORIZED);
     // Scheme name is case-insensitive (RFC 9110 §11.1).
-    let req = Request::get("/api/v1/assets").header(header::AUTHORIZATION, format!("bearer {TOKEN}")).body(Body::empty()).unwrap();
+    let req = Request::get("/api/v1/assets")
+        .header(header::AUTHORIZATION, format!("bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
     assert_eq!(api.raw(req).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn assets_crud_and_paging() {
     let api = Api::new().await;
-    let (s, a) = api.put("/api/v1/assets/a1", json!({"description": "first", "alternateId": "ext-1"})).await;
+    let (s, a) = api
+        .put(
+            "/api/v1/assets/a1",
+            json!({"description": "first", "alternateId": "ext-1"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert_eq!(a["name"], "a1");
     assert_eq!(a["storage"]["path"], "assets/a1");
     assert!(a["assetId"].is_string() && a["created"].is_string());
     // Replace: 200, same id, storage is read-only.
-    let (s, b) = api.put("/api/v1/assets/a1", json!({"description": "changed", "storage": {"path": "/etc"}, "name": "a1"})).await;
+    let (s, b) = api
+        .put(
+            "/api/v1/assets/a1",
+            json!({"description": "changed", "storage": {"path": "/etc"}, "name": "a1"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(b["assetId"], a["assetId"]);
     assert_eq!(b["description"], "changed");
     assert_eq!(b["storage"]["path"], "assets/a1");
-    assert_eq!(api.get("/api/v1/assets/a1").await.1["description"], "changed");
+    assert_eq!(
+        api.get("/api/v1/assets/a1").await.1["description"],
+        "changed"
+    );
     for n in ["a3", "a2", "a4"] {
-        assert_eq!(api.put(&format!("/api/v1/assets/{n}"), json!({})).await.0, StatusCode::CREATED);
+        assert_eq!(
+            api.put(&format!("/api/v1/assets/{n}"), json!({})).await.0,
+            StatusCode::CREATED
+        );
     }
     let (s, page) = api.get("/api/v1/assets?$top=3").await;
     assert_eq!(s, StatusCode::OK);
-    let names: Vec<_> = page["value"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+    let names: Vec<_> = page["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["a1", "a2", "a3"]);
     let next = page["@odata.nextLink"].as_str().unwrap();
     assert_eq!(next, "/api/v1/assets?$top=3&$skiptoken=a3");
@@ -153,9 +211,15 @@ async fn assets_crud_and_paging() {
     assert_eq!(page2["value"].as_array().unwrap().len(), 1);
     assert_eq!(page2["value"][0]["name"], "a4");
     assert!(page2.get("@odata.nextLink").is_none());
-    assert_eq!(api.delete("/api/v1/assets/a4").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.delete("/api/v1/assets/a4").await.0,
+        StatusCode::NO_CONTENT
+    );
     let (s, e) = api.delete("/api/v1/assets/a4").await;
-    assert_eq!((s, e["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert_eq!(
+        (s, e["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
     assert_eq!(api.get("/api/v1/assets/a4").await.0, StatusCode::NOT_FOUND);
 }
 
@@ -164,35 +228,88 @@ async fn bad_requests_name_the_field() {
     let api = Api::new().await;
     let cases: Vec<(&str, Value, &str)> = vec![
         ("/api/v1/content-keys/k", json!({"type": "Rot13"}), "type"),
-        ("/api/v1/content-keys/k", json!({"type": "CommonEncryption", "keyId": "not-a-uuid"}), "keyId"),
-        ("/api/v1/content-keys/k", json!({"type": "CommonEncryption", "value": "ABEiM0RVZneImaq7zN3u"}), "value"),
-        ("/api/v1/content-keys/k", json!({"type": "CommonEncryption", "keyId": "00000000-0000-0000-0000-000000000000"}), "keyId"),
-        ("/api/v1/content-keys/k", json!({"type": "CommonEncryption", "label": 5}), "label"),
-        ("/api/v1/content-keys/k", json!({"type": "CommonEncryption", "name": "other"}), "name"),
-        ("/api/v1/content-key-policies/p", json!({"options": []}), "options"),
-        ("/api/v1/content-key-policies/p", token_policy("c2hvcnQ="), "options[0].restriction.primaryVerificationKey.keyValue"),
+        (
+            "/api/v1/content-keys/k",
+            json!({"type": "CommonEncryption", "keyId": "not-a-uuid"}),
+            "keyId",
+        ),
+        (
+            "/api/v1/content-keys/k",
+            json!({"type": "CommonEncryption", "value": "ABEiM0RVZneImaq7zN3u"}),
+            "value",
+        ),
+        (
+            "/api/v1/content-keys/k",
+            json!({"type": "CommonEncryption", "keyId": "00000000-0000-0000-0000-000000000000"}),
+            "keyId",
+        ),
+        (
+            "/api/v1/content-keys/k",
+            json!({"type": "CommonEncryption", "label": 5}),
+            "label",
+        ),
+        (
+            "/api/v1/content-keys/k",
+            json!({"type": "CommonEncryption", "name": "other"}),
+            "name",
+        ),
+        (
+            "/api/v1/content-key-policies/p",
+            json!({"options": []}),
+            "options",
+        ),
+        (
+            "/api/v1/content-key-policies/p",
+            token_policy("c2hvcnQ="),
+            "options[0].restriction.primaryVerificationKey.keyValue",
+        ),
         (
             "/api/v1/content-key-policies/p",
             json!({"options": [{"configuration": {"@odata.type": "#Microsoft.Media.Nope"},
                 "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]}),
             "options[0].configuration.@odata.type",
         ),
-        ("/api/v1/streaming-policies/sp", json!({"noEncryption": {"enabledProtocols": {"dash": true, "smoothStreaming": true}}}), "noEncryption.enabledProtocols.smoothStreaming"),
-        ("/api/v1/streaming-locators/l", json!({"assetName": "bad name", "streamingPolicyName": "x"}), "assetName"),
-        ("/api/v1/streaming-locators/l", json!({"assetName": "a", "streamingPolicyName": "x", "contentKeys": [{"id": KID, "value": KEY_B64}]}), "contentKeys[0].value"),
-        ("/api/v1/assets/a", json!({"description": ""}), "description"),
+        (
+            "/api/v1/streaming-policies/sp",
+            json!({"noEncryption": {"enabledProtocols": {"dash": true, "smoothStreaming": true}}}),
+            "noEncryption.enabledProtocols.smoothStreaming",
+        ),
+        (
+            "/api/v1/streaming-locators/l",
+            json!({"assetName": "bad name", "streamingPolicyName": "x"}),
+            "assetName",
+        ),
+        (
+            "/api/v1/streaming-locators/l",
+            json!({"assetName": "a", "streamingPolicyName": "x", "contentKeys": [{"id": KID, "value": KEY_B64}]}),
+            "contentKeys[0].value",
+        ),
+        (
+            "/api/v1/assets/a",
+            json!({"description": ""}),
+            "description",
+        ),
     ];
     for (uri, body, field) in cases {
         let (s, e) = api.put(uri, body.clone()).await;
         assert_eq!(s, StatusCode::BAD_REQUEST, "{uri} {body}: {e}");
         assert_eq!(error_field(&e), field, "{uri} {body}: {e}");
         assert_eq!(e["error"]["code"], "invalid_request");
-        assert!(!e.to_string().contains("c2hvcnQ") && !e.to_string().contains(KEY_B64), "{e}");
+        assert!(
+            !e.to_string().contains("c2hvcnQ") && !e.to_string().contains(KEY_B64),
+            "{e}"
+        );
     }
     // Not JSON / not an object / bad name in the path / bad paging.
-    let req = Request::put("/api/v1/assets/x").header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).body(Body::from("{oops")).unwrap();
+    let req = Request::put("/api/v1/assets/x")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::from("{oops"))
+        .unwrap();
     assert_eq!(api.raw(req).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(api.put("/api/v1/assets/x", json!([1])).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        api.put("/api/v1/assets/x", json!([1])).await.0,
+        StatusCode::BAD_REQUEST
+    );
     let (s, e) = api.get("/api/v1/assets/bad%20name").await;
     assert_eq!((s, error_field(&e)), (StatusCode::BAD_REQUEST, "name"));
     let (s, e) = api.get("/api/v1/assets?$top=0").await;
@@ -200,10 +317,16 @@ async fn bad_requests_name_the_field() {
     let (s, e) = api.get("/api/v1/content-keys?$top=abc").await;
     assert_eq!((s, error_field(&e)), (StatusCode::BAD_REQUEST, "$top"));
     let (s, e) = api.get("/api/v1/content-keys?$skiptoken=a%2Fb").await;
-    assert_eq!((s, error_field(&e)), (StatusCode::BAD_REQUEST, "$skiptoken"));
+    assert_eq!(
+        (s, error_field(&e)),
+        (StatusCode::BAD_REQUEST, "$skiptoken")
+    );
     // Nothing was written.
     assert_eq!(api.get("/api/v1/content-keys").await.1["value"], json!([]));
-    assert_eq!(api.get("/api/v1/content-key-policies").await.1["value"], json!([]));
+    assert_eq!(
+        api.get("/api/v1/content-key-policies").await.1["value"],
+        json!([])
+    );
 }
 
 #[tokio::test]
@@ -219,33 +342,94 @@ async fn oversized_json_body_is_413() {
 #[tokio::test]
 async fn content_keys_generate_keep_and_never_show_values() {
     let api = Api::new().await;
-    let (s, k) = api.put("/api/v1/content-keys/gen", json!({"type": "EnvelopeEncryption", "label": "aes"})).await;
+    let (s, k) = api
+        .put(
+            "/api/v1/content-keys/gen",
+            json!({"type": "EnvelopeEncryption", "label": "aes"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CREATED);
     assert!(k.get("value").is_none());
     let kid = k["keyId"].as_str().unwrap().to_string();
     assert_eq!(uuid::Uuid::parse_str(&kid).unwrap().get_version_num(), 4);
     // Replace without keyId/value keeps both (no silent key rotation).
-    let before = api.state.store().get_content_key_with_value("gen").await.unwrap();
-    let (s, k2) = api.put("/api/v1/content-keys/gen", json!({"type": "EnvelopeEncryption", "label": "renamed"})).await;
+    let before = api
+        .state
+        .store()
+        .get_content_key_with_value("gen")
+        .await
+        .unwrap();
+    let (s, k2) = api
+        .put(
+            "/api/v1/content-keys/gen",
+            json!({"type": "EnvelopeEncryption", "label": "renamed"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(k2["keyId"], kid.as_str());
-    let after = api.state.store().get_content_key_with_value("gen").await.unwrap();
+    let after = api
+        .state
+        .store()
+        .get_content_key_with_value("gen")
+        .await
+        .unwrap();
     assert_eq!(before.value, after.value);
     // Explicit value is stored as given.
-    api.put("/api/v1/content-keys/given", json!({"type": "CommonEncryption", "keyId": KID, "value": KEY_B64})).await;
-    let stored = api.state.store().get_content_key_with_value("given").await.unwrap();
-    assert_eq!(stored.value.expose(), &hex_bytes("00112233445566778899aabbccddeeff"));
-    for (uri, body) in [("/api/v1/content-keys/given", api.get("/api/v1/content-keys/given").await.1), ("/api/v1/content-keys", api.get("/api/v1/content-keys").await.1)] {
+    api.put(
+        "/api/v1/content-keys/given",
+        json!({"type": "CommonEncryption", "keyId": KID, "value": KEY_B64}),
+    )
+    .await;
+    let stored = api
+        .state
+        .store()
+        .get_content_key_with_value("given")
+        .await
+        .unwrap();
+    assert_eq!(
+        stored.value.expose(),
+        &hex_bytes("00112233445566778899aabbccddeeff")
+    );
+    for (uri, body) in [
+        (
+            "/api/v1/content-keys/given",
+            api.get("/api/v1/content-keys/given").await.1,
+        ),
+        (
+            "/api/v1/content-keys",
+            api.get("/api/v1/content-keys").await.1,
+        ),
+    ] {
         assert!(!body.to_string().contains(KEY_B64), "{uri}: {body}");
     }
     // Duplicate KID under another name: 409.
-    let (s, e) = api.put("/api/v1/content-keys/dup", json!({"type": "CommonEncryption", "keyId": KID})).await;
+    let (s, e) = api
+        .put(
+            "/api/v1/content-keys/dup",
+            json!({"type": "CommonEncryption", "keyId": KID}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
     // Policy reference to a missing policy: 404 naming the field.
-    let (s, e) = api.put("/api/v1/content-keys/p", json!({"type": "CommonEncryption", "policyName": "nope"})).await;
-    assert_eq!((s, error_field(&e)), (StatusCode::NOT_FOUND, "policyName"), "{e}");
-    assert_eq!(api.delete("/api/v1/content-keys/gen").await.0, StatusCode::NO_CONTENT);
-    assert_eq!(api.delete("/api/v1/content-keys/gen").await.0, StatusCode::NOT_FOUND);
+    let (s, e) = api
+        .put(
+            "/api/v1/content-keys/p",
+            json!({"type": "CommonEncryption", "policyName": "nope"}),
+        )
+        .await;
+    assert_eq!(
+        (s, error_field(&e)),
+        (StatusCode::NOT_FOUND, "policyName"),
+        "{e}"
+    );
+    assert_eq!(
+        api.delete("/api/v1/content-keys/gen").await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.delete("/api/v1/content-keys/gen").await.0,
+        StatusCode::NOT_FOUND
+    );
 }
 
 fn hex_bytes(s: &str) -> [u8; 16] {
@@ -260,39 +444,105 @@ fn hex_bytes(s: &str) -> [u8; 16] {
 async fn content_key_policies_hide_secrets() {
     let api = Api::new().await;
     let secret = "c2VjcmV0LWhtYWMta2V5LTAxMjM0NTY3ODk=";
-    let (s, p) = api.put("/api/v1/content-key-policies/jwt", token_policy(secret)).await;
+    let (s, p) = api
+        .put("/api/v1/content-key-policies/jwt", token_policy(secret))
+        .await;
     assert_eq!(s, StatusCode::CREATED, "{p}");
     assert!(p["policyId"].is_string());
     assert!(p["options"][0]["policyOptionId"].is_string());
-    for body in [p, api.get("/api/v1/content-key-policies/jwt").await.1, api.get("/api/v1/content-key-policies").await.1] {
+    for body in [
+        p,
+        api.get("/api/v1/content-key-policies/jwt").await.1,
+        api.get("/api/v1/content-key-policies").await.1,
+    ] {
         assert!(!body.to_string().contains(secret), "{body}");
         assert!(body.to_string().contains("https://sts.example"));
     }
     // The store still has the secret, for key delivery.
-    let stored = api.state.store().get_content_key_policy("jwt").await.unwrap();
-    assert_eq!(serde_json::to_value(&stored).unwrap()["options"][0]["restriction"]["primaryVerificationKey"]["keyValue"], secret);
-    assert_eq!(api.put("/api/v1/content-key-policies/jwt", token_policy(secret)).await.0, StatusCode::OK);
-    assert_eq!(api.delete("/api/v1/content-key-policies/jwt").await.0, StatusCode::NO_CONTENT);
+    let stored = api
+        .state
+        .store()
+        .get_content_key_policy("jwt")
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_value(&stored).unwrap()["options"][0]["restriction"]["primaryVerificationKey"]
+            ["keyValue"],
+        secret
+    );
+    assert_eq!(
+        api.put("/api/v1/content-key-policies/jwt", token_policy(secret))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        api.delete("/api/v1/content-key-policies/jwt").await.0,
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
 async fn streaming_policies_predefined_and_custom() {
     let api = Api::new().await;
     let (_, list) = api.get("/api/v1/streaming-policies").await;
-    let names: Vec<_> = list["value"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_string()).collect();
-    assert!(names.iter().any(|n| n == "Predefined_ClearKey"), "{names:?}");
-    let (s, p) = api.get("/api/v1/streaming-policies/Predefined_MultiDrmStreaming").await;
+    let names: Vec<_> = list["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "Predefined_ClearKey"),
+        "{names:?}"
+    );
+    let (s, p) = api
+        .get("/api/v1/streaming-policies/Predefined_MultiDrmStreaming")
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert!(p["commonEncryptionCbcs"].is_object());
     // Predefined ones are read-only.
-    assert_eq!(api.put("/api/v1/streaming-policies/Predefined_ClearKey", json!({"noEncryption": {}})).await.0, StatusCode::CONFLICT);
-    assert_eq!(api.delete("/api/v1/streaming-policies/Predefined_ClearKey").await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        api.put(
+            "/api/v1/streaming-policies/Predefined_ClearKey",
+            json!({"noEncryption": {}})
+        )
+        .await
+        .0,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        api.delete("/api/v1/streaming-policies/Predefined_ClearKey")
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
     let body = json!({"commonEncryptionCbcs": {"enabledProtocols": {"hls": true}, "drm": {"fairPlay": {"allowPersistentLicense": false}}}});
-    assert_eq!(api.put("/api/v1/streaming-policies/cbcs-hls", body.clone()).await.0, StatusCode::CREATED);
-    assert_eq!(api.put("/api/v1/streaming-policies/cbcs-hls", body).await.0, StatusCode::OK);
-    let (s, e) = api.put("/api/v1/streaming-policies/bad", json!({"defaultContentKeyPolicyName": "missing", "noEncryption": {}})).await;
-    assert_eq!((s, error_field(&e)), (StatusCode::NOT_FOUND, "defaultContentKeyPolicyName"), "{e}");
-    assert_eq!(api.delete("/api/v1/streaming-policies/cbcs-hls").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.put("/api/v1/streaming-policies/cbcs-hls", body.clone())
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        api.put("/api/v1/streaming-policies/cbcs-hls", body).await.0,
+        StatusCode::OK
+    );
+    let (s, e) = api
+        .put(
+            "/api/v1/streaming-policies/bad",
+            json!({"defaultContentKeyPolicyName": "missing", "noEncryption": {}}),
+        )
+        .await;
+    assert_eq!(
+        (s, error_field(&e)),
+        (StatusCode::NOT_FOUND, "defaultContentKeyPolicyName"),
+        "{e}"
+    );
+    assert_eq!(
+        api.delete("/api/v1/streaming-policies/cbcs-hls").await.0,
+        StatusCode::NO_CONTENT
+    );
 }
 
 #[tokio::test]
@@ -301,7 +551,10 @@ async fn locators_paths_keys_and_references() {
     let l = api.seed().await;
     let id = l["streamingLocatorId"].as_str().unwrap().to_string();
     assert!(l["created"].is_string());
-    assert_eq!(api.get("/api/v1/streaming-locators").await.1["value"][0]["name"], "loc");
+    assert_eq!(
+        api.get("/api/v1/streaming-locators").await.1["value"][0]["name"],
+        "loc"
+    );
 
     let (s, paths) = api.post("/api/v1/streaming-locators/loc/list-paths").await;
     assert_eq!(s, StatusCode::OK);
@@ -313,43 +566,103 @@ async fn locators_paths_keys_and_references() {
             "downloadPaths": []})
     );
 
-    let (s, keys) = api.post("/api/v1/streaming-locators/loc/list-content-keys").await;
+    let (s, keys) = api
+        .post("/api/v1/streaming-locators/loc/list-content-keys")
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(keys["contentKeys"][0]["id"], KID);
     assert_eq!(keys["contentKeys"][0]["type"], "CommonEncryptionCenc");
     assert_eq!(keys["contentKeys"][0]["keyName"], "k1");
     assert_eq!(keys["contentKeys"][0]["policyName"], "open");
     assert!(keys["contentKeys"][0].get("value").is_none());
-    let (_, keys) = api.post("/api/v1/streaming-locators/loc/list-content-keys?includeValues=true").await;
+    let (_, keys) = api
+        .post("/api/v1/streaming-locators/loc/list-content-keys?includeValues=true")
+        .await;
     assert_eq!(keys["contentKeys"][0]["value"], KEY_B64);
-    assert_eq!(api.post("/api/v1/streaming-locators/loc/list-content-keys?includeValues=yes").await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(api.post("/api/v1/streaming-locators/none/list-paths").await.0, StatusCode::NOT_FOUND);
-    assert_eq!(api.post("/api/v1/streaming-locators/none/list-content-keys").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.post("/api/v1/streaming-locators/loc/list-content-keys?includeValues=yes")
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        api.post("/api/v1/streaming-locators/none/list-paths")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        api.post("/api/v1/streaming-locators/none/list-content-keys")
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
 
     // Delete in use: 409 for key, policy, asset.
-    for uri in ["/api/v1/content-keys/k1", "/api/v1/content-key-policies/open", "/api/v1/assets/movie"] {
+    for uri in [
+        "/api/v1/content-keys/k1",
+        "/api/v1/content-key-policies/open",
+        "/api/v1/assets/movie",
+    ] {
         let (s, e) = api.delete(uri).await;
         assert_eq!(s, StatusCode::CONFLICT, "{uri}: {e}");
         assert_eq!(e["error"]["code"], "conflict");
     }
     // Missing references: 404 naming the field; duplicate key references: 409.
-    let (s, e) = api.put("/api/v1/streaming-locators/l2", json!({"assetName": "nope", "streamingPolicyName": "Predefined_ClearKey"})).await;
-    assert_eq!((s, error_field(&e)), (StatusCode::NOT_FOUND, "assetName"), "{e}");
-    let (s, e) = api.put("/api/v1/streaming-locators/l2", json!({"assetName": "movie", "streamingPolicyName": "Predefined_ClearKey",
-        "contentKeys": [{"id": "20000000-0000-4000-8000-000000000000"}]})).await;
+    let (s, e) = api
+        .put(
+            "/api/v1/streaming-locators/l2",
+            json!({"assetName": "nope", "streamingPolicyName": "Predefined_ClearKey"}),
+        )
+        .await;
+    assert_eq!(
+        (s, error_field(&e)),
+        (StatusCode::NOT_FOUND, "assetName"),
+        "{e}"
+    );
+    let (s, e) = api
+        .put(
+            "/api/v1/streaming-locators/l2",
+            json!({"assetName": "movie", "streamingPolicyName": "Predefined_ClearKey",
+        "contentKeys": [{"id": "20000000-0000-4000-8000-000000000000"}]}),
+        )
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND, "{e}");
-    let (s, e) = api.put("/api/v1/streaming-locators/l2", json!({"assetName": "movie", "streamingPolicyName": "Predefined_ClearKey",
-        "contentKeys": [{"id": KID}, {"id": KID}]})).await;
+    let (s, e) = api
+        .put(
+            "/api/v1/streaming-locators/l2",
+            json!({"assetName": "movie", "streamingPolicyName": "Predefined_ClearKey",
+        "contentKeys": [{"id": KID}, {"id": KID}]}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
-    assert_eq!(api.get("/api/v1/streaming-locators/l2").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.get("/api/v1/streaming-locators/l2").await.0,
+        StatusCode::NOT_FOUND
+    );
     // A second locator may not take the first one's id.
-    let (s, e) = api.put("/api/v1/streaming-locators/l3", json!({"assetName": "movie", "streamingPolicyName": "Predefined_ClearKey",
-        "streamingLocatorId": id})).await;
+    let (s, e) = api
+        .put(
+            "/api/v1/streaming-locators/l3",
+            json!({"assetName": "movie", "streamingPolicyName": "Predefined_ClearKey",
+        "streamingLocatorId": id}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{e}");
 
-    assert_eq!(api.delete("/api/v1/streaming-locators/loc").await.0, StatusCode::NO_CONTENT);
-    assert_eq!(api.delete("/api/v1/streaming-locators/loc").await.0, StatusCode::NOT_FOUND);
-    for uri in ["/api/v1/content-keys/k1", "/api/v1/content-key-policies/open", "/api/v1/assets/movie"] {
+    assert_eq!(
+        api.delete("/api/v1/streaming-locators/loc").await.0,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        api.delete("/api/v1/streaming-locators/loc").await.0,
+        StatusCode::NOT_FOUND
+    );
+    for uri in [
+        "/api/v1/content-keys/k1",
+        "/api/v1/content-key-policies/open",
+        "/api/v1/assets/movie",
+    ] {
         assert_eq!(api.delete(uri).await.0, StatusCode::NO_CONTENT, "{uri}");
     }
 }
@@ -361,13 +674,19 @@ async fn openapi_document_is_served() {
     assert_eq!(s, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/api/v1/streaming-locators/{name}/list-paths"]["post"].is_object());
-    assert_eq!(doc["components"]["securitySchemes"]["adminToken"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["adminToken"]["scheme"],
+        "bearer"
+    );
 }
 
 #[tokio::test]
 async fn unsupported_method_is_405_with_allow() {
     let api = Api::new().await;
-    let req = Request::patch("/api/v1/assets/x").header(header::AUTHORIZATION, format!("Bearer {TOKEN}")).body(Body::empty()).unwrap();
+    let req = Request::patch("/api/v1/assets/x")
+        .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
     let resp = app(api.state.clone()).oneshot(req).await.unwrap();
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(resp.headers().get(header::ALLOW).is_some());

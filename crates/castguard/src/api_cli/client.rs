@@ -19,14 +19,20 @@ impl Client {
         })?;
         let base = server.trim_end_matches('/').to_string();
         if !(base.starts_with("http://") || base.starts_with("https://")) {
-            return Err(Failure::usage(format!("--server must be an http:// URL, got '{server}'")));
+            return Err(Failure::usage(format!(
+                "--server must be an http:// URL, got '{server}'"
+            )));
         }
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
             .build()
             .into();
-        Ok(Client { agent, base, auth: format!("Bearer {token}") })
+        Ok(Client {
+            agent,
+            base,
+            auth: format!("Bearer {token}"),
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -38,22 +44,38 @@ impl Client {
     }
 
     pub fn get(&self, path: &str) -> Result<Value, Failure> {
-        let r = self.agent.get(self.url(path)).header("Authorization", &self.auth).call();
+        let r = self
+            .agent
+            .get(self.url(path))
+            .header("Authorization", &self.auth)
+            .call();
         self.finish(path, r)
     }
 
     pub fn delete(&self, path: &str) -> Result<Value, Failure> {
-        let r = self.agent.delete(self.url(path)).header("Authorization", &self.auth).call();
+        let r = self
+            .agent
+            .delete(self.url(path))
+            .header("Authorization", &self.auth)
+            .call();
         self.finish(path, r)
     }
 
     pub fn post(&self, path: &str) -> Result<Value, Failure> {
-        let r = self.agent.post(self.url(path)).header("Authorization", &self.auth).send_empty();
+        let r = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", &self.auth)
+            .send_empty();
         self.finish(path, r)
     }
 
     pub fn put_json(&self, path: &str, body: &Value) -> Result<Value, Failure> {
-        let r = self.agent.put(self.url(path)).header("Authorization", &self.auth).send_json(body);
+        let r = self
+            .agent
+            .put(self.url(path))
+            .header("Authorization", &self.auth)
+            .send_json(body);
         self.finish(path, r)
     }
 
@@ -81,8 +103,13 @@ impl Client {
         Ok(out)
     }
 
-    fn finish(&self, path: &str, r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, Failure> {
-        let mut resp = r.map_err(|e| Failure::input(format!("cannot reach {}: {e}", self.url(path))))?;
+    fn finish(
+        &self,
+        path: &str,
+        r: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value, Failure> {
+        let mut resp =
+            r.map_err(|e| Failure::input(format!("cannot reach {}: {e}", self.url(path))))?;
         let status = resp.status();
         let text = resp
             .body_mut()
@@ -90,15 +117,25 @@ impl Client {
             .limit(64 * 1024 * 1024)
             .read_to_string()
             .map_err(|e| Failure::input(format!("{}: unreadable response: {e}", self.url(path))))?;
-        let body: Value = if text.trim().is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body: Value = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if status.is_success() {
             return Ok(body);
         }
         let code = body["error"]["code"].as_str().unwrap_or("error");
-        let message = body["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| match &body {
-            Value::String(s) => s.lines().next().unwrap_or("").to_string(),
-            _ => String::new(),
-        });
-        Err(Failure::input(format!("HTTP {} {code}: {message}", status.as_u16())))
+        let message = body["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| match &body {
+                Value::String(s) => s.lines().next().unwrap_or("").to_string(),
+                _ => String::new(),
+            });
+        Err(Failure::input(format!(
+            "HTTP {} {code}: {message}",
+            status.as_u16()
+        )))
     }
 }

@@ -22,10 +22,20 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct Conn {
     /// Server base URL.
-    #[arg(long, global = true, env = "CASTGUARD_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "CASTGUARD_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     server: String,
     /// Admin token.
-    #[arg(long, global = true, env = "CASTGUARD_ADMIN_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "CASTGUARD_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
     token: Option<String>,
     /// Print the API's JSON instead of a table.
     #[arg(long, global = true)]
@@ -72,9 +82,13 @@ pub enum AssetCmd {
         #[arg(long)]
         description: Option<String>,
     },
-    Get { name: String },
+    Get {
+        name: String,
+    },
     List,
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -104,9 +118,13 @@ pub enum KeyCmd {
         #[arg(long)]
         policy: Option<String>,
     },
-    Get { name: String },
+    Get {
+        name: String,
+    },
     List,
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -143,9 +161,13 @@ pub enum PolicyCmd {
         #[arg(long)]
         description: Option<String>,
     },
-    Get { name: String },
+    Get {
+        name: String,
+    },
     List,
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -176,9 +198,13 @@ pub enum StreamingPolicyCmd {
         #[arg(long)]
         default_policy: Option<String>,
     },
-    Get { name: String },
+    Get {
+        name: String,
+    },
     List,
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,11 +231,17 @@ pub enum LocatorCmd {
         #[arg(long)]
         end: Option<String>,
     },
-    Get { name: String },
+    Get {
+        name: String,
+    },
     List,
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
     /// The DASH and HLS URLs of a locator.
-    Paths { name: String },
+    Paths {
+        name: String,
+    },
     /// The content keys of a locator (values only with --values).
     Keys {
         name: String,
@@ -235,16 +267,24 @@ fn connect(c: &Conn) -> Result<Client, Failure> {
 /// The `{name}` path segment; names are `[A-Za-z0-9_.-]`, checked here so a
 /// typo gives a clear line instead of a mangled URL.
 fn seg(name: &str) -> Result<&str, Failure> {
-    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')) {
+    if !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    {
         Ok(name)
     } else {
-        Err(Failure::usage(format!("'{name}' is not a valid name (use letters, digits, '_', '.', '-')")))
+        Err(Failure::usage(format!(
+            "'{name}' is not a valid name (use letters, digits, '_', '.', '-')"
+        )))
     }
 }
 
 fn read_json_file(path: &PathBuf) -> Result<Value, Failure> {
-    let text = std::fs::read_to_string(path).map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
-    serde_json::from_str(&text).map_err(|e| Failure::input(format!("{}: not JSON: {e}", path.display())))
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure::input(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text)
+        .map_err(|e| Failure::input(format!("{}: not JSON: {e}", path.display())))
 }
 
 fn obj(pairs: Vec<(&str, Option<Value>)>) -> Value {
@@ -258,9 +298,19 @@ fn obj(pairs: Vec<(&str, Option<Value>)>) -> Value {
 }
 
 /// Shared get/list/delete; `one` and `many` print the entity kind.
-fn common(client: &Client, json: bool, collection: &str, kind: output::Kind, op: Common<'_>) -> Result<(), Failure> {
+fn common(
+    client: &Client,
+    json: bool,
+    collection: &str,
+    kind: output::Kind,
+    op: Common<'_>,
+) -> Result<(), Failure> {
     match op {
-        Common::Get(name) => output::one(json, kind, &client.get(&format!("/api/v1/{collection}/{}", seg(name)?))?),
+        Common::Get(name) => output::one(
+            json,
+            kind,
+            &client.get(&format!("/api/v1/{collection}/{}", seg(name)?))?,
+        ),
         Common::List => output::many(json, kind, &client.list_all(collection)?),
         Common::Delete(name) => {
             client.delete(&format!("/api/v1/{collection}/{}", seg(name)?))?;
@@ -282,12 +332,28 @@ fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
     let c = connect(&e.conn)?;
     let kind = output::Kind::Asset;
     match &e.cmd {
-        AssetCmd::Create { name, description, alternate_id } => {
-            let body = obj(vec![("description", description.clone().map(Value::from)), ("alternateId", alternate_id.clone().map(Value::from))]);
-            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/assets/{}", seg(name)?), &body)?);
+        AssetCmd::Create {
+            name,
+            description,
+            alternate_id,
+        } => {
+            let body = obj(vec![
+                ("description", description.clone().map(Value::from)),
+                ("alternateId", alternate_id.clone().map(Value::from)),
+            ]);
+            output::one(
+                e.conn.json,
+                kind,
+                &c.put_json(&format!("/api/v1/assets/{}", seg(name)?), &body)?,
+            );
         }
-        AssetCmd::Ingest { file, name, description } => {
-            let f = std::fs::File::open(file).map_err(|err| Failure::input(format!("{}: {err}", file.display())))?;
+        AssetCmd::Ingest {
+            file,
+            name,
+            description,
+        } => {
+            let f = std::fs::File::open(file)
+                .map_err(|err| Failure::input(format!("{}: {err}", file.display())))?;
             let path = format!("/api/v1/assets/{}", seg(name)?);
             let existing = c.get(&path);
             if existing.is_err() || description.is_some() {
@@ -297,7 +363,11 @@ fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
                 }
                 c.put_json(&path, &body)?;
             }
-            output::one(e.conn.json, kind, &c.put_file(&format!("{path}/content"), f)?);
+            output::one(
+                e.conn.json,
+                kind,
+                &c.put_file(&format!("{path}/content"), f)?,
+            );
         }
         AssetCmd::Get { name } => common(&c, e.conn.json, "assets", kind, Common::Get(name))?,
         AssetCmd::List => common(&c, e.conn.json, "assets", kind, Common::List)?,
@@ -311,41 +381,71 @@ fn key_value_b64(v: &str) -> Result<String, Failure> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
     let bytes = if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..16).map(|i| u8::from_str_radix(v.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)).collect::<Result<Vec<u8>, _>>().ok()
+        (0..16)
+            .map(|i| u8::from_str_radix(v.get(2 * i..2 * i + 2).unwrap_or("zz"), 16))
+            .collect::<Result<Vec<u8>, _>>()
+            .ok()
     } else {
         b64.decode(v).ok()
     };
     match bytes {
         Some(b) if b.len() == 16 => Ok(b64.encode(b)),
-        _ => Err(Failure::usage("--value must be 32 hex digits or base64 of 16 bytes")),
+        _ => Err(Failure::usage(
+            "--value must be 32 hex digits or base64 of 16 bytes",
+        )),
     }
 }
 
 fn kid_uuid(v: &str) -> Result<String, Failure> {
-    uuid::Uuid::parse_str(v).map(|u| u.hyphenated().to_string()).map_err(|_| Failure::usage("--kid must be a UUID or 32 hex digits"))
+    uuid::Uuid::parse_str(v)
+        .map(|u| u.hyphenated().to_string())
+        .map_err(|_| Failure::usage("--kid must be a UUID or 32 hex digits"))
 }
 
 fn key(e: Entity<KeyCmd>) -> Result<(), Failure> {
     let c = connect(&e.conn)?;
     let kind = output::Kind::Key;
     match &e.cmd {
-        KeyCmd::Create { name, key_type, kid, value, label, policy } => {
+        KeyCmd::Create {
+            name,
+            key_type,
+            kid,
+            value,
+            label,
+            policy,
+        } => {
             let t = match key_type {
                 KeyType::Common => "CommonEncryption",
                 KeyType::Envelope => "EnvelopeEncryption",
             };
             let body = obj(vec![
                 ("type", Some(Value::from(t))),
-                ("keyId", kid.as_deref().map(kid_uuid).transpose()?.map(Value::from)),
-                ("value", value.as_deref().map(key_value_b64).transpose()?.map(Value::from)),
+                (
+                    "keyId",
+                    kid.as_deref().map(kid_uuid).transpose()?.map(Value::from),
+                ),
+                (
+                    "value",
+                    value
+                        .as_deref()
+                        .map(key_value_b64)
+                        .transpose()?
+                        .map(Value::from),
+                ),
                 ("label", label.clone().map(Value::from)),
                 ("policyName", policy.clone().map(Value::from)),
             ]);
-            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/content-keys/{}", seg(name)?), &body)?);
+            output::one(
+                e.conn.json,
+                kind,
+                &c.put_json(&format!("/api/v1/content-keys/{}", seg(name)?), &body)?,
+            );
         }
         KeyCmd::Get { name } => common(&c, e.conn.json, "content-keys", kind, Common::Get(name))?,
         KeyCmd::List => common(&c, e.conn.json, "content-keys", kind, Common::List)?,
-        KeyCmd::Delete { name } => common(&c, e.conn.json, "content-keys", kind, Common::Delete(name))?,
+        KeyCmd::Delete { name } => {
+            common(&c, e.conn.json, "content-keys", kind, Common::Delete(name))?
+        }
     }
     Ok(())
 }
@@ -356,7 +456,17 @@ fn policy(e: Entity<PolicyCmd>) -> Result<(), Failure> {
     let c = connect(&e.conn)?;
     let kind = output::Kind::Policy;
     match &e.cmd {
-        PolicyCmd::Create { name, file, open: _, issuer, audience, symmetric_key, required_claim, token_type, description } => {
+        PolicyCmd::Create {
+            name,
+            file,
+            open: _,
+            issuer,
+            audience,
+            symmetric_key,
+            required_claim,
+            token_type,
+            description,
+        } => {
             let body = match file {
                 Some(f) => read_json_file(f)?,
                 None => {
@@ -375,19 +485,45 @@ fn policy(e: Entity<PolicyCmd>) -> Result<(), Failure> {
                                 "primaryVerificationKey": {"@odata.type": "#Microsoft.Media.ContentKeyPolicySymmetricTokenKey", "keyValue": key},
                                 "requiredClaims": claims})
                         }
-                        _ => json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}),
+                        _ => {
+                            json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"})
+                        }
                     };
                     obj(vec![
                         ("description", description.clone().map(Value::from)),
-                        ("options", Some(json!([{"name": "default", "configuration": {"@odata.type": CLEAR_KEY_CONFIGURATION}, "restriction": restriction}]))),
+                        (
+                            "options",
+                            Some(
+                                json!([{"name": "default", "configuration": {"@odata.type": CLEAR_KEY_CONFIGURATION}, "restriction": restriction}]),
+                            ),
+                        ),
                     ])
                 }
             };
-            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/content-key-policies/{}", seg(name)?), &body)?);
+            output::one(
+                e.conn.json,
+                kind,
+                &c.put_json(
+                    &format!("/api/v1/content-key-policies/{}", seg(name)?),
+                    &body,
+                )?,
+            );
         }
-        PolicyCmd::Get { name } => common(&c, e.conn.json, "content-key-policies", kind, Common::Get(name))?,
+        PolicyCmd::Get { name } => common(
+            &c,
+            e.conn.json,
+            "content-key-policies",
+            kind,
+            Common::Get(name),
+        )?,
         PolicyCmd::List => common(&c, e.conn.json, "content-key-policies", kind, Common::List)?,
-        PolicyCmd::Delete { name } => common(&c, e.conn.json, "content-key-policies", kind, Common::Delete(name))?,
+        PolicyCmd::Delete { name } => common(
+            &c,
+            e.conn.json,
+            "content-key-policies",
+            kind,
+            Common::Delete(name),
+        )?,
     }
     Ok(())
 }
@@ -396,7 +532,14 @@ fn streaming_policy(e: Entity<StreamingPolicyCmd>) -> Result<(), Failure> {
     let c = connect(&e.conn)?;
     let kind = output::Kind::StreamingPolicy;
     match &e.cmd {
-        StreamingPolicyCmd::Create { name, file, scheme, dash_only, hls_only, default_policy } => {
+        StreamingPolicyCmd::Create {
+            name,
+            file,
+            scheme,
+            dash_only,
+            hls_only,
+            default_policy,
+        } => {
             let body = match file {
                 Some(f) => read_json_file(f)?,
                 None => {
@@ -407,21 +550,49 @@ fn streaming_policy(e: Entity<StreamingPolicyCmd>) -> Result<(), Failure> {
                     }
                     for s in scheme {
                         let (key, v) = match s {
-                            Scheme::Clear => ("noEncryption", json!({"enabledProtocols": protocols})),
-                            Scheme::Envelope => ("envelopeEncryption", json!({"enabledProtocols": protocols})),
-                            Scheme::Cenc => ("commonEncryptionCenc", json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}})),
-                            Scheme::Cbcs => ("commonEncryptionCbcs", json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}})),
+                            Scheme::Clear => {
+                                ("noEncryption", json!({"enabledProtocols": protocols}))
+                            }
+                            Scheme::Envelope => {
+                                ("envelopeEncryption", json!({"enabledProtocols": protocols}))
+                            }
+                            Scheme::Cenc => (
+                                "commonEncryptionCenc",
+                                json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}}),
+                            ),
+                            Scheme::Cbcs => (
+                                "commonEncryptionCbcs",
+                                json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}}),
+                            ),
                         };
                         m.insert(key.into(), v);
                     }
                     Value::Object(m)
                 }
             };
-            output::one(e.conn.json, kind, &c.put_json(&format!("/api/v1/streaming-policies/{}", seg(name)?), &body)?);
+            output::one(
+                e.conn.json,
+                kind,
+                &c.put_json(&format!("/api/v1/streaming-policies/{}", seg(name)?), &body)?,
+            );
         }
-        StreamingPolicyCmd::Get { name } => common(&c, e.conn.json, "streaming-policies", kind, Common::Get(name))?,
-        StreamingPolicyCmd::List => common(&c, e.conn.json, "streaming-policies", kind, Common::List)?,
-        StreamingPolicyCmd::Delete { name } => common(&c, e.conn.json, "streaming-policies", kind, Common::Delete(name))?,
+        StreamingPolicyCmd::Get { name } => common(
+            &c,
+            e.conn.json,
+            "streaming-policies",
+            kind,
+            Common::Get(name),
+        )?,
+        StreamingPolicyCmd::List => {
+            common(&c, e.conn.json, "streaming-policies", kind, Common::List)?
+        }
+        StreamingPolicyCmd::Delete { name } => common(
+            &c,
+            e.conn.json,
+            "streaming-policies",
+            kind,
+            Common::Delete(name),
+        )?,
     }
     Ok(())
 }
@@ -431,7 +602,16 @@ fn locator(e: Entity<LocatorCmd>) -> Result<(), Failure> {
     let kind = output::Kind::Locator;
     let json = e.conn.json;
     match &e.cmd {
-        LocatorCmd::Create { name, file, asset, streaming_policy, policy, key, start, end } => {
+        LocatorCmd::Create {
+            name,
+            file,
+            asset,
+            streaming_policy,
+            policy,
+            key,
+            start,
+            end,
+        } => {
             let body = match file {
                 Some(f) => read_json_file(f)?,
                 None => {
@@ -442,28 +622,48 @@ fn locator(e: Entity<LocatorCmd>) -> Result<(), Failure> {
                     }
                     obj(vec![
                         ("assetName", asset.clone().map(Value::from)),
-                        ("streamingPolicyName", streaming_policy.clone().map(Value::from)),
-                        ("defaultContentKeyPolicyName", policy.clone().map(Value::from)),
+                        (
+                            "streamingPolicyName",
+                            streaming_policy.clone().map(Value::from),
+                        ),
+                        (
+                            "defaultContentKeyPolicyName",
+                            policy.clone().map(Value::from),
+                        ),
                         ("contentKeys", Some(Value::Array(keys))),
                         ("startTime", start.clone().map(Value::from)),
                         ("endTime", end.clone().map(Value::from)),
                     ])
                 }
             };
-            output::one(json, kind, &c.put_json(&format!("/api/v1/streaming-locators/{}", seg(name)?), &body)?);
+            output::one(
+                json,
+                kind,
+                &c.put_json(&format!("/api/v1/streaming-locators/{}", seg(name)?), &body)?,
+            );
         }
         LocatorCmd::Paths { name } => {
-            let r = c.post(&format!("/api/v1/streaming-locators/{}/list-paths", seg(name)?))?;
+            let r = c.post(&format!(
+                "/api/v1/streaming-locators/{}/list-paths",
+                seg(name)?
+            ))?;
             output::paths(json, c.base(), &r);
         }
         LocatorCmd::Keys { name, values } => {
             let q = if *values { "?includeValues=true" } else { "" };
-            let r = c.post(&format!("/api/v1/streaming-locators/{}/list-content-keys{q}", seg(name)?))?;
+            let r = c.post(&format!(
+                "/api/v1/streaming-locators/{}/list-content-keys{q}",
+                seg(name)?
+            ))?;
             output::locator_keys(json, &r);
         }
-        LocatorCmd::Get { name } => common(&c, json, "streaming-locators", kind, Common::Get(name))?,
+        LocatorCmd::Get { name } => {
+            common(&c, json, "streaming-locators", kind, Common::Get(name))?
+        }
         LocatorCmd::List => common(&c, json, "streaming-locators", kind, Common::List)?,
-        LocatorCmd::Delete { name } => common(&c, json, "streaming-locators", kind, Common::Delete(name))?,
+        LocatorCmd::Delete { name } => {
+            common(&c, json, "streaming-locators", kind, Common::Delete(name))?
+        }
     }
     Ok(())
 }

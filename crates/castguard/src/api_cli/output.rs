@@ -31,34 +31,61 @@ fn headers(kind: Kind) -> &'static [&'static str] {
 
 fn odata_short(v: &Value) -> String {
     let t = v["@odata.type"].as_str().unwrap_or("?");
-    t.trim_start_matches("#Microsoft.Media.ContentKeyPolicy").trim_end_matches("Configuration").trim_end_matches("Restriction").to_string()
+    t.trim_start_matches("#Microsoft.Media.ContentKeyPolicy")
+        .trim_end_matches("Configuration")
+        .trim_end_matches("Restriction")
+        .to_string()
 }
 
 fn row(kind: Kind, v: &Value) -> Vec<String> {
     match kind {
         Kind::Asset => vec![
             s(&v["name"]),
-            v["storage"]["tracks"].as_array().map_or("-".into(), |t| t.len().to_string()),
+            v["storage"]["tracks"]
+                .as_array()
+                .map_or("-".into(), |t| t.len().to_string()),
             s(&v["description"]),
             s(&v["created"]),
         ],
-        Kind::Key => vec![s(&v["name"]), s(&v["keyId"]), s(&v["type"]), s(&v["policyName"]), s(&v["label"])],
+        Kind::Key => vec![
+            s(&v["name"]),
+            s(&v["keyId"]),
+            s(&v["type"]),
+            s(&v["policyName"]),
+            s(&v["label"]),
+        ],
         Kind::Policy => vec![
             s(&v["name"]),
             v["options"]
                 .as_array()
-                .map(|o| o.iter().map(|o| format!("{}/{}", odata_short(&o["configuration"]), odata_short(&o["restriction"]))).collect::<Vec<_>>().join(","))
+                .map(|o| {
+                    o.iter()
+                        .map(|o| {
+                            format!(
+                                "{}/{}",
+                                odata_short(&o["configuration"]),
+                                odata_short(&o["restriction"])
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
                 .unwrap_or_default(),
             s(&v["created"]),
         ],
         Kind::StreamingPolicy => vec![
             s(&v["name"]),
-            ["noEncryption", "envelopeEncryption", "commonEncryptionCenc", "commonEncryptionCbcs"]
-                .iter()
-                .filter(|k| v.get(**k).is_some())
-                .map(|k| k.to_string())
-                .collect::<Vec<_>>()
-                .join(","),
+            [
+                "noEncryption",
+                "envelopeEncryption",
+                "commonEncryptionCenc",
+                "commonEncryptionCbcs",
+            ]
+            .iter()
+            .filter(|k| v.get(**k).is_some())
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join(","),
             s(&v["defaultContentKeyPolicyName"]),
         ],
         Kind::Locator => vec![
@@ -100,14 +127,21 @@ fn print_json(v: &Value) {
 }
 
 pub fn one(json: bool, kind: Kind, v: &Value) {
-    if json { print_json(v) } else { table(headers(kind), &[row(kind, v)]) }
+    if json {
+        print_json(v)
+    } else {
+        table(headers(kind), &[row(kind, v)])
+    }
 }
 
 pub fn many(json: bool, kind: Kind, items: &[Value]) {
     if json {
         print_json(&Value::Array(items.to_vec()))
     } else {
-        table(headers(kind), &items.iter().map(|v| row(kind, v)).collect::<Vec<_>>())
+        table(
+            headers(kind),
+            &items.iter().map(|v| row(kind, v)).collect::<Vec<_>>(),
+        )
     }
 }
 
@@ -121,7 +155,11 @@ pub fn paths(json: bool, base: &str, r: &Value) {
         .flatten()
         .flat_map(|p| {
             p["paths"].as_array().into_iter().flatten().map(move |u| {
-                vec![s(&p["streamingProtocol"]), s(&p["encryptionScheme"]), format!("{base}{}", u.as_str().unwrap_or(""))]
+                vec![
+                    s(&p["streamingProtocol"]),
+                    s(&p["encryptionScheme"]),
+                    format!("{base}{}", u.as_str().unwrap_or("")),
+                ]
             })
         })
         .collect();
@@ -136,7 +174,15 @@ pub fn locator_keys(json: bool, r: &Value) {
         .as_array()
         .into_iter()
         .flatten()
-        .map(|k| vec![s(&k["id"]), s(&k["type"]), s(&k["keyName"]), s(&k["policyName"]), s(&k["value"])])
+        .map(|k| {
+            vec![
+                s(&k["id"]),
+                s(&k["type"]),
+                s(&k["keyName"]),
+                s(&k["policyName"]),
+                s(&k["value"]),
+            ]
+        })
         .collect();
     table(&["KEY ID", "TYPE", "NAME", "POLICY", "VALUE"], &rows);
 }

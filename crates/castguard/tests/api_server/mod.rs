@@ -28,13 +28,20 @@ impl Server {
     /// Starts on `data`; `token` None lets the server use/generate its own.
     pub fn start(data: &Path, token: Option<&str>) -> Server {
         let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"]).arg(data);
-        cmd.env_remove("CASTGUARD_ADMIN_TOKEN").env_remove("CASTGUARD_KEK").env_remove("CASTGUARD_KEK_FILE");
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data);
+        cmd.env_remove("CASTGUARD_ADMIN_TOKEN")
+            .env_remove("CASTGUARD_KEK")
+            .env_remove("CASTGUARD_KEK_FILE");
         cmd.env("RUST_LOG", "warn");
         if let Some(t) = token {
             cmd.env("CASTGUARD_ADMIN_TOKEN", t);
         }
-        let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("spawn castguard serve");
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn castguard serve");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
@@ -71,7 +78,10 @@ impl Server {
 
     /// SIGTERM and wait for a clean exit.
     pub fn stop(mut self) -> std::process::ExitStatus {
-        let _ = Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
         self.child.wait().unwrap()
     }
 }

@@ -59,7 +59,11 @@ struct AssetInput {
     params(schemas::Top, schemas::SkipToken),
     responses((status = 200, description = "One page of assets", body = schemas::AssetList),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error)))]
-pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiResult<Json<ListPage<Asset>>> {
+pub async fn list(
+    _: Admin,
+    State(s): State<AppState>,
+    paging: Paging,
+) -> ApiResult<Json<ListPage<Asset>>> {
     let page = s.store().list_assets(&paging.page()).await?;
     Ok(Json(ListPage::new("assets", &paging, page)))
 }
@@ -68,7 +72,11 @@ pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiRes
     params(schemas::Name),
     responses((status = 200, description = "The asset", body = schemas::Asset),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn get(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<Json<Asset>> {
+pub async fn get(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<Asset>> {
     Ok(Json(s.store().get_asset(&name).await?))
 }
 
@@ -87,9 +95,10 @@ pub async fn put(
     let input: AssetInput = body.with_name(&name)?.parse()?;
     let storage = match s.store().get_asset(&name).await {
         Ok(existing) => existing.storage,
-        Err(StoreError::NotFound { .. }) => {
-            AssetStorage { path: format!("{ASSETS_DIR}/{name}"), tracks: serde_json::Value::Null }
-        }
+        Err(StoreError::NotFound { .. }) => AssetStorage {
+            path: format!("{ASSETS_DIR}/{name}"),
+            tracks: serde_json::Value::Null,
+        },
         Err(e) => return Err(e.into()),
     };
     let asset = Asset {
@@ -111,14 +120,18 @@ pub async fn put(
     responses((status = 204, description = "Deleted, with its media"), (status = 400, body = schemas::Error),
         (status = 401, body = schemas::Error), (status = 404, body = schemas::Error),
         (status = 409, description = "A streaming locator uses the asset", body = schemas::Error)))]
-pub async fn delete(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<StatusCode> {
+pub async fn delete(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<StatusCode> {
     let _swap = s.inner.ingest_lock.lock().await;
     let status = delete_status(s.store().delete_asset(&name).await?, "asset", &name)?;
     let dir = s.data_dir().join(ASSETS_DIR).join(&name);
-    if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(path = %dir.display(), error = %e, "asset media left behind after delete");
-        }
+    if let Err(e) = tokio::fs::remove_dir_all(&dir).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %dir.display(), error = %e, "asset media left behind after delete");
     }
     Ok(status)
 }
@@ -142,12 +155,16 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > UPLOAD_BODY_LIMIT) {
-        return Err(ApiError::PayloadTooLarge { limit: UPLOAD_BODY_LIMIT });
+        return Err(ApiError::PayloadTooLarge {
+            limit: UPLOAD_BODY_LIMIT,
+        });
     }
     let tmp_dir = s.data_dir().join(TMP_DIR);
     let assets_dir = s.data_dir().join(ASSETS_DIR);
     for d in [&tmp_dir, &assets_dir] {
-        tokio::fs::create_dir_all(d).await.map_err(|e| ApiError::internal(format!("{}: {e}", d.display())))?;
+        tokio::fs::create_dir_all(d)
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", d.display())))?;
     }
     let upload = receive(body, &tmp_dir).await?;
 
@@ -167,7 +184,8 @@ pub async fn upload(
         // Our own files (the upload, the new folder): not the caller's fault.
         media::Error::Io { .. } => ApiError::internal(e),
         other => ApiError::BadMedia {
-            message: format!("the upload is not ingestible media: {other}").replace(&upload_name, "upload"),
+            message: format!("the upload is not ingestible media: {other}")
+                .replace(&upload_name, "upload"),
         },
     })?;
 
@@ -189,7 +207,10 @@ pub async fn upload(
         }
         return Err(ApiError::internal(format!("{}: {e}", final_dir.display())));
     }
-    asset.storage = AssetStorage { path: format!("{ASSETS_DIR}/{name}"), tracks: track_summary(&index) };
+    asset.storage = AssetStorage {
+        path: format!("{ASSETS_DIR}/{name}"),
+        tracks: track_summary(&index),
+    };
     let put = match s.store().put_asset(asset).await {
         Ok(p) => p,
         Err(e) => {
@@ -218,7 +239,10 @@ fn track_summary(index: &media::asset::AssetIndex) -> serde_json::Value {
             let mut v = serde_json::to_value(t).unwrap_or(serde_json::Value::Null);
             if let Some(o) = v.as_object_mut() {
                 o.remove("segments");
-                o.insert("segmentCount".into(), serde_json::Value::from(t.segments.len()));
+                o.insert(
+                    "segmentCount".into(),
+                    serde_json::Value::from(t.segments.len()),
+                );
             }
             v
         })
@@ -238,14 +262,21 @@ async fn receive(body: Body, dir: &Path) -> ApiResult<tempfile::TempPath> {
     let mut stream = body.into_data_stream();
     let mut total: u64 = 0;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("", format!("upload interrupted: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request("", format!("upload interrupted: {e}")))?;
         total = total.saturating_add(chunk.len() as u64);
         if total > UPLOAD_BODY_LIMIT {
-            return Err(ApiError::PayloadTooLarge { limit: UPLOAD_BODY_LIMIT });
+            return Err(ApiError::PayloadTooLarge {
+                limit: UPLOAD_BODY_LIMIT,
+            });
         }
-        file.write_all(&chunk).await.map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
     }
-    file.flush().await.map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
+    file.flush()
+        .await
+        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
     if total == 0 {
         return Err(ApiError::bad_request("", "the upload is empty"));
     }
@@ -253,9 +284,9 @@ async fn receive(body: Body, dir: &Path) -> ApiResult<tempfile::TempPath> {
 }
 
 async fn remove_quietly(p: &PathBuf) {
-    if let Err(e) = tokio::fs::remove_dir_all(p).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(path = %p.display(), error = %e, "could not remove");
-        }
+    if let Err(e) = tokio::fs::remove_dir_all(p).await
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %p.display(), error = %e, "could not remove");
     }
 }

@@ -17,9 +17,17 @@ use keys::model::{ContentKeyPolicy, Validate};
     params(schemas::Top, schemas::SkipToken),
     responses((status = 200, description = "One page of policies (secrets blanked)", body = schemas::ContentKeyPolicyList),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error)))]
-pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiResult<Json<ListPage<ContentKeyPolicy>>> {
+pub async fn list(
+    _: Admin,
+    State(s): State<AppState>,
+    paging: Paging,
+) -> ApiResult<Json<ListPage<ContentKeyPolicy>>> {
     let mut page = s.store().list_content_key_policies(&paging.page()).await?;
-    page.items = page.items.iter().map(ContentKeyPolicy::without_secrets).collect();
+    page.items = page
+        .items
+        .iter()
+        .map(ContentKeyPolicy::without_secrets)
+        .collect();
     Ok(Json(ListPage::new("content-key-policies", &paging, page)))
 }
 
@@ -27,8 +35,17 @@ pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiRes
     params(schemas::Name),
     responses((status = 200, description = "The policy (secrets blanked)", body = schemas::ContentKeyPolicy),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn get(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<Json<ContentKeyPolicy>> {
-    Ok(Json(s.store().get_content_key_policy(&name).await?.without_secrets()))
+pub async fn get(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<ContentKeyPolicy>> {
+    Ok(Json(
+        s.store()
+            .get_content_key_policy(&name)
+            .await?
+            .without_secrets(),
+    ))
 }
 
 #[utoipa::path(put, path = "/api/v1/content-key-policies/{name}", tag = "content-key-policies", operation_id = "putContentKeyPolicy",
@@ -53,6 +70,14 @@ pub async fn put(
     params(schemas::Name),
     responses((status = 204, description = "Deleted"), (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error), (status = 409, description = "A key, streaming policy or locator uses the policy", body = schemas::Error)))]
-pub async fn delete(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<StatusCode> {
-    delete_status(s.store().delete_content_key_policy(&name).await?, "content key policy", &name)
+pub async fn delete(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<StatusCode> {
+    delete_status(
+        s.store().delete_content_key_policy(&name).await?,
+        "content key policy",
+        &name,
+    )
 }

@@ -19,7 +19,11 @@ use store::StoreError;
     params(schemas::Top, schemas::SkipToken),
     responses((status = 200, description = "One page of content keys (without values)", body = schemas::ContentKeyList),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error)))]
-pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiResult<Json<ListPage<ContentKey>>> {
+pub async fn list(
+    _: Admin,
+    State(s): State<AppState>,
+    paging: Paging,
+) -> ApiResult<Json<ListPage<ContentKey>>> {
     let page = s.store().list_content_keys(&paging.page()).await?;
     Ok(Json(ListPage::new("content-keys", &paging, page)))
 }
@@ -28,7 +32,11 @@ pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiRes
     params(schemas::Name),
     responses((status = 200, description = "The content key (without its value)", body = schemas::ContentKey),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn get(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<Json<ContentKey>> {
+pub async fn get(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<ContentKey>> {
     Ok(Json(s.store().get_content_key(&name).await?))
 }
 
@@ -68,6 +76,14 @@ pub async fn put(
     params(schemas::Name),
     responses((status = 204, description = "Deleted"), (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error), (status = 409, description = "A streaming locator uses the key", body = schemas::Error)))]
-pub async fn delete(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<StatusCode> {
-    delete_status(s.store().delete_content_key(&name).await?, "content key", &name)
+pub async fn delete(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<StatusCode> {
+    delete_status(
+        s.store().delete_content_key(&name).await?,
+        "content key",
+        &name,
+    )
 }

@@ -24,8 +24,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use keys::model::{
-    ContentKeyType, ContentKeyValue, EnabledProtocols, StreamingLocator, StreamingLocatorContentKeyType,
-    StreamingPolicy, Validate,
+    ContentKeyType, ContentKeyValue, EnabledProtocols, StreamingLocator,
+    StreamingLocatorContentKeyType, StreamingPolicy, Validate,
 };
 use serde::Serialize;
 use std::collections::HashMap;
@@ -35,7 +35,11 @@ use uuid::Uuid;
     params(schemas::Top, schemas::SkipToken),
     responses((status = 200, description = "One page of streaming locators", body = schemas::StreamingLocatorList),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error)))]
-pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiResult<Json<ListPage<StreamingLocator>>> {
+pub async fn list(
+    _: Admin,
+    State(s): State<AppState>,
+    paging: Paging,
+) -> ApiResult<Json<ListPage<StreamingLocator>>> {
     let page = s.store().list_streaming_locators(&paging.page()).await?;
     Ok(Json(ListPage::new("streaming-locators", &paging, page)))
 }
@@ -44,7 +48,11 @@ pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiRes
     params(schemas::Name),
     responses((status = 200, description = "The streaming locator", body = schemas::StreamingLocator),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn get(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<Json<StreamingLocator>> {
+pub async fn get(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<StreamingLocator>> {
     Ok(Json(s.store().get_streaming_locator(&name).await?))
 }
 
@@ -70,7 +78,9 @@ pub async fn put(
     }
     for (i, k) in locator.content_keys.iter().enumerate() {
         if locator.content_keys.iter().take(i).any(|o| o.id == k.id) {
-            return Err(ApiError::Conflict { message: format!("contentKeys[{i}].id: key {} is listed twice", k.id) });
+            return Err(ApiError::Conflict {
+                message: format!("contentKeys[{i}].id: key {} is listed twice", k.id),
+            });
         }
     }
     locator.validate()?;
@@ -82,8 +92,16 @@ pub async fn put(
     params(schemas::Name),
     responses((status = 204, description = "Deleted"), (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error)))]
-pub async fn delete(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<StatusCode> {
-    delete_status(s.store().delete_streaming_locator(&name).await?, "streaming locator", &name)
+pub async fn delete(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<StatusCode> {
+    delete_status(
+        s.store().delete_streaming_locator(&name).await?,
+        "streaming locator",
+        &name,
+    )
 }
 
 /// v3 `StreamingPath`.
@@ -118,7 +136,11 @@ fn schemes(p: &StreamingPolicy) -> Vec<(&'static str, &'static str, EnabledProto
         v.push(("CommonEncryptionCbcs", "cbcs", or_both(c.enabled_protocols)));
     }
     if let Some(e) = &p.envelope_encryption {
-        v.push(("EnvelopeEncryption", "aes-128", or_both(e.enabled_protocols)));
+        v.push((
+            "EnvelopeEncryption",
+            "aes-128",
+            or_both(e.enabled_protocols),
+        ));
     }
     v
 }
@@ -126,9 +148,14 @@ fn schemes(p: &StreamingPolicy) -> Vec<(&'static str, &'static str, EnabledProto
 /// The streaming paths of a locator id under a policy.
 pub fn streaming_paths(locator_id: Uuid, policy: &StreamingPolicy) -> Vec<StreamingPath> {
     let mut out = Vec::new();
-    for (protocol, file, enabled) in
-        [("Dash", "manifest.mpd", (|e| e.dash) as fn(&EnabledProtocols) -> bool), ("Hls", "master.m3u8", |e| e.hls)]
-    {
+    for (protocol, file, enabled) in [
+        (
+            "Dash",
+            "manifest.mpd",
+            (|e| e.dash) as fn(&EnabledProtocols) -> bool,
+        ),
+        ("Hls", "master.m3u8", |e| e.hls),
+    ] {
         let mut first = true;
         for (scheme, query, protocols) in schemes(policy) {
             if !enabled(&protocols) {
@@ -140,7 +167,11 @@ pub fn streaming_paths(locator_id: Uuid, policy: &StreamingPolicy) -> Vec<Stream
                 path.push_str(query);
             }
             first = false;
-            out.push(StreamingPath { streaming_protocol: protocol, encryption_scheme: scheme, paths: vec![path] });
+            out.push(StreamingPath {
+                streaming_protocol: protocol,
+                encryption_scheme: scheme,
+                paths: vec![path],
+            });
         }
     }
     out
@@ -150,13 +181,25 @@ pub fn streaming_paths(locator_id: Uuid, policy: &StreamingPolicy) -> Vec<Stream
     params(schemas::Name),
     responses((status = 200, description = "Stream URLs (paths relative to this server)", body = schemas::ListPathsResponse),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn list_paths(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<Json<ListPathsResponse>> {
+pub async fn list_paths(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<ListPathsResponse>> {
     let locator = s.store().get_streaming_locator(&name).await?;
-    let policy = s.store().get_streaming_policy(&locator.streaming_policy_name).await?;
-    let id = locator
-        .streaming_locator_id
-        .ok_or_else(|| ApiError::internal(format!("streaming locator '{name}' has no streamingLocatorId")))?;
-    Ok(Json(ListPathsResponse { streaming_paths: streaming_paths(id, &policy), download_paths: Vec::new() }))
+    let policy = s
+        .store()
+        .get_streaming_policy(&locator.streaming_policy_name)
+        .await?;
+    let id = locator.streaming_locator_id.ok_or_else(|| {
+        ApiError::internal(format!(
+            "streaming locator '{name}' has no streamingLocatorId"
+        ))
+    })?;
+    Ok(Json(ListPathsResponse {
+        streaming_paths: streaming_paths(id, &policy),
+        download_paths: Vec::new(),
+    }))
 }
 
 /// v3 `StreamingLocatorContentKey` as `listContentKeys` returns it.
@@ -195,22 +238,35 @@ pub async fn list_content_keys(
 ) -> ApiResult<Json<ListContentKeysResponse>> {
     let include_values = parse_flag("includeValues", q.get("includeValues").map(String::as_str))?;
     let locator = s.store().get_streaming_locator(&name).await?;
-    let policy = s.store().get_streaming_policy(&locator.streaming_policy_name).await?;
+    let policy = s
+        .store()
+        .get_streaming_policy(&locator.streaming_policy_name)
+        .await?;
     let mut out = Vec::with_capacity(locator.content_keys.len());
     for k in &locator.content_keys {
         let stored = s.store().get_content_key_by_key_id(k.id).await?;
         let key_type = k.key_type.unwrap_or(match stored.key.key_type {
-            ContentKeyType::EnvelopeEncryption => StreamingLocatorContentKeyType::EnvelopeEncryption,
-            ContentKeyType::CommonEncryption if policy.common_encryption_cenc.is_none() && policy.common_encryption_cbcs.is_some() => {
+            ContentKeyType::EnvelopeEncryption => {
+                StreamingLocatorContentKeyType::EnvelopeEncryption
+            }
+            ContentKeyType::CommonEncryption
+                if policy.common_encryption_cenc.is_none()
+                    && policy.common_encryption_cbcs.is_some() =>
+            {
                 StreamingLocatorContentKeyType::CommonEncryptionCbcs
             }
-            ContentKeyType::CommonEncryption => StreamingLocatorContentKeyType::CommonEncryptionCenc,
+            ContentKeyType::CommonEncryption => {
+                StreamingLocatorContentKeyType::CommonEncryptionCenc
+            }
         });
         out.push(LocatorKey {
             id: k.id,
             key_type,
             key_name: stored.key.name.clone(),
-            label_reference_in_streaming_policy: k.label_reference_in_streaming_policy.clone().or(stored.key.label.clone()),
+            label_reference_in_streaming_policy: k
+                .label_reference_in_streaming_policy
+                .clone()
+                .or(stored.key.label.clone()),
             policy_name: stored
                 .key
                 .policy_name
@@ -229,7 +285,9 @@ pub async fn list_content_keys(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use keys::model::{PREDEFINED_CLEAR_KEY, PREDEFINED_MULTI_DRM_STREAMING, predefined_streaming_policy};
+    use keys::model::{
+        PREDEFINED_CLEAR_KEY, PREDEFINED_MULTI_DRM_STREAMING, predefined_streaming_policy,
+    };
 
     #[test]
     fn multi_drm_paths_name_each_scheme_once_per_protocol() {
@@ -239,13 +297,28 @@ mod tests {
         assert_eq!(
             paths,
             vec![
-                StreamingPath { streaming_protocol: "Dash", encryption_scheme: "CommonEncryptionCenc", paths: vec![format!("/s/{id}/manifest.mpd")] },
-                StreamingPath { streaming_protocol: "Hls", encryption_scheme: "CommonEncryptionCbcs", paths: vec![format!("/s/{id}/master.m3u8")] },
+                StreamingPath {
+                    streaming_protocol: "Dash",
+                    encryption_scheme: "CommonEncryptionCenc",
+                    paths: vec![format!("/s/{id}/manifest.mpd")]
+                },
+                StreamingPath {
+                    streaming_protocol: "Hls",
+                    encryption_scheme: "CommonEncryptionCbcs",
+                    paths: vec![format!("/s/{id}/master.m3u8")]
+                },
             ]
         );
-        let clear_key = streaming_paths(id, &predefined_streaming_policy(PREDEFINED_CLEAR_KEY).unwrap());
+        let clear_key = streaming_paths(
+            id,
+            &predefined_streaming_policy(PREDEFINED_CLEAR_KEY).unwrap(),
+        );
         assert_eq!(clear_key.len(), 2);
-        assert!(clear_key.iter().all(|p| p.encryption_scheme == "EnvelopeEncryption"));
+        assert!(
+            clear_key
+                .iter()
+                .all(|p| p.encryption_scheme == "EnvelopeEncryption")
+        );
     }
 
     #[test]
@@ -255,8 +328,14 @@ mod tests {
         if let Some(c) = p.common_encryption_cbcs.as_mut() {
             c.enabled_protocols = Some(EnabledProtocols::DASH_HLS);
         }
-        let dash: Vec<_> = streaming_paths(id, &p).into_iter().filter(|s| s.streaming_protocol == "Dash").collect();
+        let dash: Vec<_> = streaming_paths(id, &p)
+            .into_iter()
+            .filter(|s| s.streaming_protocol == "Dash")
+            .collect();
         assert_eq!(dash.len(), 2);
-        assert_eq!(dash[1].paths, vec![format!("/s/{id}/manifest.mpd?encryption=cbcs")]);
+        assert_eq!(
+            dash[1].paths,
+            vec![format!("/s/{id}/manifest.mpd?encryption=cbcs")]
+        );
     }
 }

@@ -16,7 +16,11 @@ use keys::model::{StreamingPolicy, Validate};
     params(schemas::Top, schemas::SkipToken),
     responses((status = 200, description = "One page of streaming policies", body = schemas::StreamingPolicyList),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error)))]
-pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiResult<Json<ListPage<StreamingPolicy>>> {
+pub async fn list(
+    _: Admin,
+    State(s): State<AppState>,
+    paging: Paging,
+) -> ApiResult<Json<ListPage<StreamingPolicy>>> {
     let page = s.store().list_streaming_policies(&paging.page()).await?;
     Ok(Json(ListPage::new("streaming-policies", &paging, page)))
 }
@@ -25,7 +29,11 @@ pub async fn list(_: Admin, State(s): State<AppState>, paging: Paging) -> ApiRes
     params(schemas::Name),
     responses((status = 200, description = "The streaming policy", body = schemas::StreamingPolicy),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn get(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<Json<StreamingPolicy>> {
+pub async fn get(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<StreamingPolicy>> {
     Ok(Json(s.store().get_streaming_policy(&name).await?))
 }
 
@@ -51,6 +59,14 @@ pub async fn put(
     params(schemas::Name),
     responses((status = 204, description = "Deleted"), (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error), (status = 409, description = "Predefined, or a locator uses it", body = schemas::Error)))]
-pub async fn delete(_: Admin, State(s): State<AppState>, EntityName(name): EntityName) -> ApiResult<StatusCode> {
-    delete_status(s.store().delete_streaming_policy(&name).await?, "streaming policy", &name)
+pub async fn delete(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<StatusCode> {
+    delete_status(
+        s.store().delete_streaming_policy(&name).await?,
+        "streaming policy",
+        &name,
+    )
 }
