@@ -2,6 +2,7 @@
 //! below return typed errors.
 
 mod api_cli;
+mod demo;
 mod package;
 mod serve;
 

@@ -10,6 +10,7 @@ pub(crate) mod content_key_policies;
 pub(crate) mod content_keys;
 pub mod streaming_locators;
 pub(crate) mod streaming_policies;
+pub mod player;
 
 pub use assets::ASSETS_DIR;
 

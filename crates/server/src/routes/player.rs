@@ -93,7 +93,10 @@ pub struct DemoToken {
 
 impl std::fmt::Debug for DemoToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DemoToken").field("user", &self.user).field("expires_at", &self.expires_at).finish_non_exhaustive()
+        f.debug_struct("DemoToken")
+            .field("user", &self.user)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,7 +110,10 @@ pub struct DemoTokens {
 
 impl DemoTokens {
     pub fn new(issuer: Issuer, audience: impl Into<String>) -> Self {
-        DemoTokens { issuer, audience: audience.into() }
+        DemoTokens {
+            issuer,
+            audience: audience.into(),
+        }
     }
 
     pub fn issuer_url(&self) -> &str {
@@ -121,7 +127,10 @@ impl DemoTokens {
     /// A token for `user`, as of `now`.
     pub fn mint(&self, user: DemoUser, now: OffsetDateTime) -> Result<DemoToken, StsError> {
         let mut claims = Map::new();
-        claims.insert("sub".into(), Value::String(format!("demo-{}", user.as_str())));
+        claims.insert(
+            "sub".into(),
+            Value::String(format!("demo-{}", user.as_str())),
+        );
         claims.insert("aud".into(), Value::String(self.audience.clone()));
         let groups = match user {
             DemoUser::Entitled | DemoUser::Expired => json!([DEMO_GROUP, "DemoViewers"]),
@@ -136,7 +145,12 @@ impl DemoTokens {
         };
         let token = self.issuer.issue_at(claims, DEMO_TOKEN_LIFETIME, issued)?;
         let expires_at = issued + time::Duration::seconds(DEMO_TOKEN_LIFETIME.as_secs() as i64);
-        Ok(DemoToken { user, token, expires_at, description: user.description() })
+        Ok(DemoToken {
+            user,
+            token,
+            expires_at,
+            description: user.description(),
+        })
     }
 }
 
@@ -178,11 +192,20 @@ pub struct PlayerState {
 impl PlayerState {
     /// No demo: the page with an empty list and no demo tokens.
     pub fn without_demo(license_servers: BTreeMap<String, String>) -> Self {
-        PlayerState { catalog: Arc::new(DemoCatalog { license_servers, ..DemoCatalog::default() }), tokens: None }
+        PlayerState {
+            catalog: Arc::new(DemoCatalog {
+                license_servers,
+                ..DemoCatalog::default()
+            }),
+            tokens: None,
+        }
     }
 
     pub fn with_demo(catalog: DemoCatalog, tokens: DemoTokens) -> Self {
-        PlayerState { catalog: Arc::new(catalog), tokens: Some(Arc::new(tokens)) }
+        PlayerState {
+            catalog: Arc::new(catalog),
+            tokens: Some(Arc::new(tokens)),
+        }
     }
 
     pub fn catalog(&self) -> &DemoCatalog {
@@ -211,7 +234,10 @@ fn with_type(body: impl IntoResponse, content_type: &'static str, cache: &'stati
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     r
 }
 
@@ -225,15 +251,27 @@ async fn asset(Path(file): Path<String>) -> Response {
     match file.as_str() {
         "player.js" => with_type(PLAYER_JS, "text/javascript; charset=utf-8", "no-cache"),
         "style.css" => with_type(STYLE_CSS, "text/css; charset=utf-8", "no-cache"),
-        "shaka-player.compiled.js" => with_type(SHAKA_JS, "text/javascript; charset=utf-8", "public, max-age=3600"),
-        "shaka-player.LICENSE" => with_type(SHAKA_LICENSE, "text/plain; charset=utf-8", "public, max-age=3600"),
+        "shaka-player.compiled.js" => with_type(
+            SHAKA_JS,
+            "text/javascript; charset=utf-8",
+            "public, max-age=3600",
+        ),
+        "shaka-player.LICENSE" => with_type(
+            SHAKA_LICENSE,
+            "text/plain; charset=utf-8",
+            "public, max-age=3600",
+        ),
         "shaka-player.VERSION" => with_type(SHAKA_VERSION, "text/plain; charset=utf-8", "no-cache"),
         _ => error(StatusCode::NOT_FOUND, "not_found", "no such player asset"),
     }
 }
 
 fn error(status: StatusCode, code: &'static str, message: &'static str) -> Response {
-    (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    (
+        status,
+        Json(json!({"error": {"code": code, "message": message}})),
+    )
+        .into_response()
 }
 
 #[derive(Serialize)]
@@ -248,9 +286,19 @@ struct DemoResponse<'a> {
 
 async fn demo(State(s): State<PlayerState>) -> Response {
     let on = s.tokens.is_some();
-    let users = if on { DemoUser::ALL.iter().map(|u| u.as_str()).collect() } else { Vec::new() };
-    let mut r = Json(DemoResponse { demo: on, users, catalog: &s.catalog }).into_response();
-    r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let users = if on {
+        DemoUser::ALL.iter().map(|u| u.as_str()).collect()
+    } else {
+        Vec::new()
+    };
+    let mut r = Json(DemoResponse {
+        demo: on,
+        users,
+        catalog: &s.catalog,
+    })
+    .into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
 }
 
@@ -262,20 +310,33 @@ struct TokenRequest {
 
 async fn demo_token(State(s): State<PlayerState>, body: axum::body::Bytes) -> Response {
     let Some(tokens) = s.tokens.as_deref() else {
-        return error(StatusCode::NOT_FOUND, "demo_disabled", "this server runs without the demo");
+        return error(
+            StatusCode::NOT_FOUND,
+            "demo_disabled",
+            "this server runs without the demo",
+        );
     };
     let Ok(req) = serde_json::from_slice::<TokenRequest>(&body) else {
-        return error(StatusCode::BAD_REQUEST, "invalid_request", "expected {\"user\":\"entitled\"|\"outsider\"|\"expired\"}");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "expected {\"user\":\"entitled\"|\"outsider\"|\"expired\"}",
+        );
     };
     match tokens.mint(req.user, OffsetDateTime::now_utc()) {
         Ok(t) => {
             let mut r = Json(t).into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         Err(e) => {
             tracing::error!(error = %e, "demo token");
-            error(StatusCode::INTERNAL_SERVER_ERROR, "internal", "could not mint a demo token")
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "could not mint a demo token",
+            )
         }
     }
 }
@@ -305,38 +366,86 @@ mod tests {
                 protection: "cenc",
                 manifest: "/s/0b7c9d1e-0000-4000-8000-000000000000/cenc/manifest.mpd".into(),
             }],
-            license_servers: BTreeMap::from([("org.w3.clearkey".into(), "http://127.0.0.1:8080/keys/v1/clearkey".into())]),
+            license_servers: BTreeMap::from([(
+                "org.w3.clearkey".into(),
+                "http://127.0.0.1:8080/keys/v1/clearkey".into(),
+            )]),
             fairplay_certificate: None,
         };
-        (PlayerState::with_demo(catalog, DemoTokens::new(issuer, AUD)), jwks)
+        (
+            PlayerState::with_demo(catalog, DemoTokens::new(issuer, AUD)),
+            jwks,
+        )
     }
 
     async fn call(app: Router, req: Request<Body>) -> (StatusCode, Option<String>, Vec<u8>) {
         let r = app.oneshot(req).await.unwrap();
-        let ct = r.headers().get(header::CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned());
-        (r.status(), ct, r.into_body().collect().await.unwrap().to_bytes().to_vec())
+        let ct = r
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap().to_owned());
+        (
+            r.status(),
+            ct,
+            r.into_body().collect().await.unwrap().to_bytes().to_vec(),
+        )
     }
 
     fn post_user(user: &str) -> Request<Body> {
-        Request::post("/player/api/demo-token").body(Body::from(format!("{{\"user\":\"{user}\"}}"))).unwrap()
+        Request::post("/player/api/demo-token")
+            .body(Body::from(format!("{{\"user\":\"{user}\"}}")))
+            .unwrap()
     }
 
     #[tokio::test]
     async fn page_and_assets_are_embedded() {
         let app: Router = router(PlayerState::default());
-        let (st, ct, body) = call(app.clone(), Request::get("/player").body(Body::empty()).unwrap()).await;
+        let (st, ct, body) = call(
+            app.clone(),
+            Request::get("/player").body(Body::empty()).unwrap(),
+        )
+        .await;
         assert_eq!(st, StatusCode::OK);
         assert_eq!(ct.as_deref(), Some("text/html; charset=utf-8"));
-        assert!(String::from_utf8(body).unwrap().contains("/player/assets/shaka-player.compiled.js"));
-        let (st, ct, body) = call(app.clone(), Request::get("/player/assets/shaka-player.compiled.js").body(Body::empty()).unwrap()).await;
-        assert_eq!((st, ct.as_deref()), (StatusCode::OK, Some("text/javascript; charset=utf-8")));
+        assert!(
+            String::from_utf8(body)
+                .unwrap()
+                .contains("/player/assets/shaka-player.compiled.js")
+        );
+        let (st, ct, body) = call(
+            app.clone(),
+            Request::get("/player/assets/shaka-player.compiled.js")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            (st, ct.as_deref()),
+            (StatusCode::OK, Some("text/javascript; charset=utf-8"))
+        );
         assert!(body.len() > 500_000 && body.starts_with(b"/*\n @license\n Shaka Player"));
-        for f in ["player.js", "style.css", "shaka-player.LICENSE", "shaka-player.VERSION"] {
-            let (st, _, _) = call(app.clone(), Request::get(format!("/player/assets/{f}")).body(Body::empty()).unwrap()).await;
+        for f in [
+            "player.js",
+            "style.css",
+            "shaka-player.LICENSE",
+            "shaka-player.VERSION",
+        ] {
+            let (st, _, _) = call(
+                app.clone(),
+                Request::get(format!("/player/assets/{f}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
             assert_eq!(st, StatusCode::OK, "{f}");
         }
-        for bad in ["/player/assets/index.html", "/player/assets/..%2FCargo.toml", "/player/assets/nope.js"] {
-            let (st, _, _) = call(app.clone(), Request::get(bad).body(Body::empty()).unwrap()).await;
+        for bad in [
+            "/player/assets/index.html",
+            "/player/assets/..%2FCargo.toml",
+            "/player/assets/nope.js",
+        ] {
+            let (st, _, _) =
+                call(app.clone(), Request::get(bad).body(Body::empty()).unwrap()).await;
             assert_eq!(st, StatusCode::NOT_FOUND, "{bad}");
         }
     }
@@ -344,27 +453,45 @@ mod tests {
     #[tokio::test]
     async fn without_demo_no_tokens_are_handed_out() {
         let app: Router = router(PlayerState::without_demo(BTreeMap::new()));
-        let (st, _, body) = call(app.clone(), Request::get("/player/api/demo").body(Body::empty()).unwrap()).await;
+        let (st, _, body) = call(
+            app.clone(),
+            Request::get("/player/api/demo")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
         assert_eq!(st, StatusCode::OK);
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["demo"], false);
         assert_eq!(v["locators"], json!([]));
         let (st, _, body) = call(app, post_user("entitled")).await;
         assert_eq!(st, StatusCode::NOT_FOUND);
-        assert_eq!(serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"], "demo_disabled");
+        assert_eq!(
+            serde_json::from_slice::<Value>(&body).unwrap()["error"]["code"],
+            "demo_disabled"
+        );
     }
 
     #[tokio::test]
     async fn demo_catalog_lists_locators_and_license_servers() {
         let (state, _) = demo_state();
-        let (st, _, body) = call(router(state), Request::get("/player/api/demo").body(Body::empty()).unwrap()).await;
+        let (st, _, body) = call(
+            router(state),
+            Request::get("/player/api/demo")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
         assert_eq!(st, StatusCode::OK);
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["demo"], true);
         assert_eq!(v["users"], json!(["entitled", "outsider", "expired"]));
         assert_eq!(v["locators"][0]["protection"], "cenc");
         assert_eq!(v["locators"][0]["format"], "dash");
-        assert_eq!(v["licenseServers"]["org.w3.clearkey"], "http://127.0.0.1:8080/keys/v1/clearkey");
+        assert_eq!(
+            v["licenseServers"]["org.w3.clearkey"],
+            "http://127.0.0.1:8080/keys/v1/clearkey"
+        );
     }
 
     /// The demo tokens are judged by the real verifier with the policy's
@@ -374,9 +501,22 @@ mod tests {
     async fn demo_tokens_verify_as_their_user_should() {
         let (state, jwks) = demo_state();
         let app: Router = router(state);
-        let keys = jwks["keys"].as_array().unwrap().iter().map(|k| VerificationKey::jwk(k).unwrap()).collect();
+        let keys = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| VerificationKey::jwk(k).unwrap())
+            .collect();
         let required = vec![(GROUPS_CLAIM.to_owned(), Some(DEMO_GROUP.to_owned()))];
-        let verifier = Verifier::with_keys(TokenType::Jwt, ISS, AUD, keys, required, VerifierConfig::default()).unwrap();
+        let verifier = Verifier::with_keys(
+            TokenType::Jwt,
+            ISS,
+            AUD,
+            keys,
+            required,
+            VerifierConfig::default(),
+        )
+        .unwrap();
         let now = OffsetDateTime::now_utc();
         let mut got = Vec::new();
         for user in ["entitled", "outsider", "expired"] {
@@ -384,28 +524,54 @@ mod tests {
             assert_eq!(st, StatusCode::OK, "{user}");
             let v: Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(v["user"], user);
-            let r = verifier.verify(v["token"].as_str().unwrap(), now).await.map(|_| ()).map_err(|e| e.reason());
+            let r = verifier
+                .verify(v["token"].as_str().unwrap(), now)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.reason());
             got.push(r);
         }
-        assert_eq!(got, vec![Ok(()), Err(Some(Reason::ClaimMissing)), Err(Some(Reason::TokenExpired))]);
+        assert_eq!(
+            got,
+            vec![
+                Ok(()),
+                Err(Some(Reason::ClaimMissing)),
+                Err(Some(Reason::TokenExpired))
+            ]
+        );
     }
 
     #[tokio::test]
     async fn bad_token_requests_are_refused() {
         let (state, _) = demo_state();
         let app: Router = router(state);
-        for body in ["", "{}", "{\"user\":\"root\"}", "{\"user\":\"entitled\",\"groups\":[\"EntitledUsers\"]}", "[]"] {
-            let req = Request::post("/player/api/demo-token").body(Body::from(body)).unwrap();
+        for body in [
+            "",
+            "{}",
+            "{\"user\":\"root\"}",
+            "{\"user\":\"entitled\",\"groups\":[\"EntitledUsers\"]}",
+            "[]",
+        ] {
+            let req = Request::post("/player/api/demo-token")
+                .body(Body::from(body))
+                .unwrap();
             let (st, _, resp) = call(app.clone(), req).await;
             assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
-            assert_eq!(serde_json::from_slice::<Value>(&resp).unwrap()["error"]["code"], "invalid_request");
+            assert_eq!(
+                serde_json::from_slice::<Value>(&resp).unwrap()["error"]["code"],
+                "invalid_request"
+            );
         }
     }
 
     #[test]
     fn debug_hides_the_token() {
         let (state, _) = demo_state();
-        let t = state.tokens().unwrap().mint(DemoUser::Entitled, OffsetDateTime::now_utc()).unwrap();
+        let t = state
+            .tokens()
+            .unwrap()
+            .mint(DemoUser::Entitled, OffsetDateTime::now_utc())
+            .unwrap();
         assert!(!format!("{t:?}").contains(&t.token[..20]));
     }
 }
