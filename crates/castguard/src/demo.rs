@@ -67,12 +67,14 @@ impl std::fmt::Debug for DemoInfo {
 /// The locators: (name, streaming policy, key names with their locator key
 /// type, then what the page lists: (title, format, variant, manifest file)).
 type Listing = (&'static str, &'static str, &'static str, &'static str);
-const LOCATORS: &[(
-    &str,
-    &str,
-    &[(&str, StreamingLocatorContentKeyType)],
-    &[Listing],
-)] = &[
+/// (locator name, streaming policy, (key name, locator key type)s, listings).
+type LocatorSpec = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, StreamingLocatorContentKeyType)],
+    &'static [Listing],
+);
+const LOCATORS: &[LocatorSpec] = &[
     (
         "demo-clear",
         keys::model::PREDEFINED_CLEAR_STREAMING_ONLY,
