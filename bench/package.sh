@@ -79,18 +79,21 @@ rm -rf "$OUT"
 mkdir -p "$OUT"
 
 # median_seconds CMD... : runs CMD $RUNS times (after one warm-up), prints the median wall time.
+# Each run starts after `sync`: otherwise the write-back of the previous
+# run's output (hundreds of MB of dirty pages) lands on the next one.
 median_seconds() {
     if command -v hyperfine >/dev/null 2>&1; then
         local json="$OUT/hf.json"
         # -N: no shell, so Shaka's literal $Number$ is not expanded.
         hyperfine -N --style none --warmup 1 --runs "$RUNS" --export-json "$json" \
-            --prepare "rm -rf $OUT/d $OUT/remux.mp4 $OUT/shaka" "$*" >&2
+            --prepare "sh -c 'rm -rf $OUT/d $OUT/remux.mp4 $OUT/shaka && sync'" "$*" >&2
         python3 -c 'import json,sys; print("%.3f" % json.load(open(sys.argv[1]))["results"][0]["median"])' "$json"
     else
         local times=() i s e
         "$@" >/dev/null 2>&1 || true
         for ((i = 0; i < RUNS; i++)); do
             rm -rf "$OUT/d" "$OUT/remux.mp4" "$OUT/shaka"
+            sync
             s=$(date +%s.%N)
             "$@" >/dev/null 2>&1
             e=$(date +%s.%N)

@@ -129,21 +129,36 @@ fn layout(track: &Track, samples: &[Sample]) -> Layout {
     Layout { default_duration, default_flags, first_sample_flags, samples }
 }
 
+/// Room left at the end of a segment buffer for what protection adds to
+/// its `moof` (`senc`, `saiz`, `saio`), so that it can be done in place.
+pub const PROTECTION_HEADROOM: usize = 64 * 1024;
+
 /// One media segment of one track, with `data` the concatenated bytes of
 /// the planned samples (as [`crate::movie::Movie::read_samples`] gives).
 pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    media_segment_into(track, plan, sequence, &mut out, |buf| {
+        buf.extend_from_slice(data);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// [`media_segment`] into a reused buffer: writes the headers, then lets
+/// `append_samples` append the sample bytes straight after them (from the
+/// file, with no copy in between). `out` is cleared first.
+pub fn media_segment_into(
+    track: &Track,
+    plan: &SegmentPlan,
+    sequence: u32,
+    out: &mut Vec<u8>,
+    append_samples: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+) -> Result<()> {
     let samples = track
         .samples
         .get(plan.first_sample..plan.first_sample + plan.sample_count)
         .ok_or_else(|| Error::Segment(format!("track {}: segment {sequence} past the last sample", track.id)))?;
     let expected: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
-    if expected != data.len() as u64 {
-        return Err(Error::Segment(format!(
-            "track {}: segment {sequence} has {} bytes of samples, expected {expected}",
-            track.id,
-            data.len()
-        )));
-    }
     let layout = layout(track, samples);
     let version = u8::from(layout.samples.iter().any(|s| s.composition_time_offset.is_some_and(|c| c < 0)));
     let mut moof = Moof {
@@ -174,7 +189,7 @@ pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u
         pssh: Vec::new(),
         other: Vec::new(),
     };
-    let mdat_header = if data.len() as u64 + 8 > u64::from(u32::MAX) { 16 } else { 8 };
+    let mdat_header = if expected + 8 > u64::from(u32::MAX) { 16 } else { 8 };
     let mut moof_bytes = Vec::with_capacity(256 + samples.len() * 16);
     moof.encode(&mut moof_bytes)?;
     let data_offset = i32::try_from(moof_bytes.len() + mdat_header)
@@ -186,10 +201,20 @@ pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u
         minor_version: 0,
         compatible_brands: fourccs(&[b"msdh", b"msix"]),
     };
-    let mut out = Vec::with_capacity(64 + moof_bytes.len() + data.len());
-    styp.encode(&mut out)?;
-    moof.encode(&mut out)?;
-    bmff::write_mdat_header(data.len() as u64, &mut out);
-    out.extend_from_slice(data);
-    Ok(out)
+    out.clear();
+    let total = 64 + moof_bytes.len() + expected as usize + PROTECTION_HEADROOM;
+    out.reserve(total.saturating_sub(out.capacity()));
+    styp.encode(out)?;
+    moof.encode(out)?;
+    bmff::write_mdat_header(expected, out);
+    let start = out.len();
+    append_samples(out)?;
+    let appended = (out.len() - start) as u64;
+    if appended != expected {
+        return Err(Error::Segment(format!(
+            "track {}: segment {sequence} has {appended} bytes of samples, expected {expected}",
+            track.id
+        )));
+    }
+    Ok(())
 }

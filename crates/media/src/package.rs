@@ -205,25 +205,26 @@ fn package_track(
     let mut segments = Vec::with_capacity(plans.len());
     let mut peak_bps: u64 = 0;
     let mut clear_bytes: u64 = 0;
-    let mut data = Vec::new();
+    // One buffer for every segment of the track: no allocation (and no
+    // fresh pages for the kernel to zero) per segment.
+    let mut buf = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         let seq = u32::try_from(i + 1).map_err(|_| Error::Segment("more than 2^32 segments".into()))?;
-        data.clear();
         let samples = &track.samples[plan.first_sample..plan.first_sample + plan.sample_count];
-        movie.read_samples(samples, &mut data)?;
-        let clear = crate::cmaf::media_segment(track, plan, seq, &data)?;
+        crate::cmaf::media_segment_into(track, plan, seq, &mut buf, |out| movie.read_samples(samples, out))?;
         // Bandwidth from the clear segments, so that every protected form
         // of an asset (here or at the origin) announces the same figures.
-        clear_bytes += clear.len() as u64;
+        let clear_len = buf.len() as u64;
+        clear_bytes += clear_len;
         let secs = plan.duration as f64 / f64::from(track.timescale);
         if secs > 0.0 {
-            peak_bps = peak_bps.max((clear.len() as f64 * 8.0 / secs).ceil() as u64);
+            peak_bps = peak_bps.max((clear_len as f64 * 8.0 / secs).ceil() as u64);
         }
-        let out = setup.segment(seq, clear)?;
-        write_file(&dir.join(format!("{seq}.m4s")), &out)?;
-        bytes += out.len() as u64;
+        setup.segment_in_place(seq, &mut buf)?;
+        write_file(&dir.join(format!("{seq}.m4s")), &buf)?;
+        bytes += buf.len() as u64;
         segments.push(SegmentTime { start: plan.start, duration: plan.duration });
-        progress(data.len() as u64);
+        progress(samples.iter().map(|s| u64::from(s.size)).sum());
     }
     let duration_secs = track.duration() as f64 / f64::from(track.timescale);
     let average_bps = if duration_secs > 0.0 { (clear_bytes as f64 * 8.0 / duration_secs) as u64 } else { 0 };
@@ -341,11 +342,20 @@ impl TrackSetup {
     }
 
     /// Media segment number `seq` (from 1) as served, from the clear one.
-    pub fn segment(&self, seq: u32, clear: Vec<u8>) -> Result<Vec<u8>> {
+    pub fn segment(&self, seq: u32, mut clear: Vec<u8>) -> Result<Vec<u8>> {
+        self.segment_in_place(seq, &mut clear)?;
+        Ok(clear)
+    }
+
+    /// [`TrackSetup::segment`] in place, for a reused buffer.
+    pub fn segment_in_place(&self, seq: u32, buf: &mut Vec<u8>) -> Result<()> {
         match (&self.protector, &self.aes128) {
-            (Some(p), _) => p.protect_segment(&clear),
-            (None, Some(key)) => Ok(protect::aes128_segment(key, u64::from(seq), &clear)),
-            (None, None) => Ok(clear),
+            (Some(p), _) => p.protect_segment_in_place(buf),
+            (None, Some(key)) => {
+                *buf = protect::aes128_segment(key, u64::from(seq), buf);
+                Ok(())
+            }
+            (None, None) => Ok(()),
         }
     }
 

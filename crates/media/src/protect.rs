@@ -167,30 +167,39 @@ impl TrackProtector {
         Ok(out)
     }
 
-    /// The protected media segment from the clear one: encrypts every
-    /// sample of this track's `traf` in place and adds `senc`, `saiz` and
-    /// `saio`.
+    /// The protected media segment from the clear one.
     pub fn protect_segment(&self, clear: &[u8]) -> Result<Vec<u8>> {
-        let mut generator = self.generator()?;
         let mut buf = clear.to_vec();
+        self.protect_segment_in_place(&mut buf)?;
+        Ok(buf)
+    }
+
+    /// Protects a clear media segment in place: encrypts every sample of
+    /// its `traf` and rewrites each `moof` with `senc`, `saiz` and `saio`
+    /// (the rest of the buffer moves up; reserve room to avoid a
+    /// reallocation, see [`crate::cmaf::PROTECTION_HEADROOM`]).
+    pub fn protect_segment_in_place(&self, buf: &mut Vec<u8>) -> Result<()> {
+        let mut generator = self.generator()?;
+        *buf = self.protect_boxes(&mut generator, std::mem::take(buf))?;
+        Ok(())
+    }
+
+    fn protect_boxes(&self, generator: &mut SubsampleGenerator, mut buf: Vec<u8>) -> Result<Vec<u8>> {
         // Boxes of the input, as (start, end) of each whole box.
         let mut boxes = Vec::new();
-        for item in bmff::iter_boxes(clear) {
+        for item in bmff::iter_boxes(&buf) {
             let (header, body) = item?;
-            let whole = whole_box(clear, body, header.header_len)?;
-            let start = whole.as_ptr() as usize - clear.as_ptr() as usize;
+            let whole = whole_box(&buf, body, header.header_len)?;
+            let start = whole.as_ptr() as usize - buf.as_ptr() as usize;
             boxes.push((header.kind, start, start + whole.len()));
         }
-        let mut out = Vec::with_capacity(clear.len() + 4096);
-        let mut i = 0;
-        while i < boxes.len() {
-            let (kind, start, end) = boxes[i];
+        // New `moof` bytes for (start, end) of the old ones, applied last.
+        let mut replacements = Vec::new();
+        for &(kind, start, end) in &boxes {
             if &kind.0 != b"moof" {
-                out.extend_from_slice(&buf[start..end]);
-                i += 1;
                 continue;
             }
-            let mut moof = Moof::decode(&clear[start..end])?;
+            let mut moof = Moof::decode(&buf[start..end])?;
             let seq = moof.mfhd.sequence_number;
             let old_len = end - start;
             let mut entries_per_traf = Vec::new();
@@ -291,10 +300,12 @@ impl TrackProtector {
             }
             moof_bytes.clear();
             moof.encode(&mut moof_bytes)?;
-            out.extend_from_slice(&moof_bytes);
-            i += 1;
+            replacements.push((start, end, moof_bytes));
         }
-        Ok(out)
+        for (start, end, moof_bytes) in replacements.into_iter().rev() {
+            buf.splice(start..end, moof_bytes);
+        }
+        Ok(buf)
     }
 }
 
