@@ -33,6 +33,7 @@ SEG_BYTES=$(du -cb "$WORK/static/s/$LOCATOR/cenc/video_1/"*.m4s | tail -1 | cut 
 echo "segments: $N, mean $((SEG_BYTES / N)) bytes"
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 2;
+user root;
 daemon off;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx.err;
@@ -55,7 +56,7 @@ request = function()
 end
 LUA
 run() {
-  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.lua" "$1" | tee "$WORK/wrk.$2" | grep -E 'Requests/sec|Transfer/sec|99%|Non-2xx'
+  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.lua" "$1" | tee "$WORK/wrk.$2" | grep -E "Requests/sec|Transfer/sec|99%|Non-2xx"
 }
 echo "== origin (cenc on request), $CONNS connections"; run "$BASE" origin
 echo "== nginx (pre-encrypted files)"; run "http://127.0.0.1:18099" nginx
