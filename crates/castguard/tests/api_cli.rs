@@ -87,11 +87,11 @@ fn walkthrough_key_policy_streaming_policy_locator_paths() {
         serde_json::from_str(&ok(&run(&["locator", "get", "movie-loc", "--json"]))).unwrap();
     let id = loc["streamingLocatorId"].as_str().unwrap();
     assert!(
-        paths.contains(&format!("{}/s/{id}/manifest.mpd", server.url)),
+        paths.contains(&format!("{}/s/{id}/cenc/manifest.mpd", server.url)),
         "{paths}"
     );
     assert!(
-        paths.contains(&format!("{}/s/{id}/master.m3u8", server.url)),
+        paths.contains(&format!("{}/s/{id}/cbcs/master.m3u8", server.url)),
         "{paths}"
     );
     // JSON: the v3 shape.

@@ -561,8 +561,8 @@ async fn locators_paths_keys_and_references() {
     assert_eq!(
         paths,
         json!({"streamingPaths": [
-            {"streamingProtocol": "Dash", "encryptionScheme": "CommonEncryptionCenc", "paths": [format!("/s/{id}/manifest.mpd")]},
-            {"streamingProtocol": "Hls", "encryptionScheme": "CommonEncryptionCenc", "paths": [format!("/s/{id}/master.m3u8")]}],
+            {"streamingProtocol": "Dash", "encryptionScheme": "CommonEncryptionCenc", "paths": [format!("/s/{id}/cenc/manifest.mpd")]},
+            {"streamingProtocol": "Hls", "encryptionScheme": "CommonEncryptionCenc", "paths": [format!("/s/{id}/cenc/master.m3u8")]}],
             "downloadPaths": []})
     );
 

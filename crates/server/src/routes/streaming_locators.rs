@@ -2,11 +2,11 @@
 //! with its keys, and the two v3 actions on a locator:
 //! - `list-paths`: the stream URLs per protocol and encryption scheme, from
 //!   the streaming policy's enabled protocols (v3 `ListPathsResponse`):
-//!   DASH `/s/{streamingLocatorId}/manifest.mpd`, HLS
-//!   `/s/{streamingLocatorId}/master.m3u8`. When two schemes of one policy
-//!   enable the same protocol (v3's multi-DRM policy can), the first keeps
-//!   the plain path and the others add `?encryption=cenc|cbcs|aes-128` for
-//!   the origin to pick the scheme.
+//!   DASH `/s/{streamingLocatorId}/{variant}/manifest.mpd`, HLS
+//!   `/s/{streamingLocatorId}/{variant}/master.m3u8`, where the variant
+//!   (`clear`, `cenc`, `cbcs`, `aes128`) names the encryption in the path, so
+//!   each scheme of a multi-DRM policy has its own CDN-cacheable URL tree
+//!   (the origin's layout, `server::delivery::origin`).
 //! - `list-content-keys`: key IDs, types, labels and policies; the values
 //!   only on an explicit `?includeValues=true`.
 //!
@@ -127,7 +127,7 @@ fn schemes(p: &StreamingPolicy) -> Vec<(&'static str, &'static str, EnabledProto
     let or_both = |e: Option<EnabledProtocols>| e.unwrap_or(EnabledProtocols::DASH_HLS);
     let mut v = Vec::new();
     if let Some(n) = &p.no_encryption {
-        v.push(("NoEncryption", "none", or_both(n.enabled_protocols)));
+        v.push(("NoEncryption", "clear", or_both(n.enabled_protocols)));
     }
     if let Some(c) = &p.common_encryption_cenc {
         v.push(("CommonEncryptionCenc", "cenc", or_both(c.enabled_protocols)));
@@ -138,7 +138,7 @@ fn schemes(p: &StreamingPolicy) -> Vec<(&'static str, &'static str, EnabledProto
     if let Some(e) = &p.envelope_encryption {
         v.push((
             "EnvelopeEncryption",
-            "aes-128",
+            "aes128",
             or_both(e.enabled_protocols),
         ));
     }
@@ -156,17 +156,11 @@ pub fn streaming_paths(locator_id: Uuid, policy: &StreamingPolicy) -> Vec<Stream
         ),
         ("Hls", "master.m3u8", |e| e.hls),
     ] {
-        let mut first = true;
-        for (scheme, query, protocols) in schemes(policy) {
+        for (scheme, variant, protocols) in schemes(policy) {
             if !enabled(&protocols) {
                 continue;
             }
-            let mut path = format!("/s/{locator_id}/{file}");
-            if !first {
-                path.push_str("?encryption=");
-                path.push_str(query);
-            }
-            first = false;
+            let path = format!("/s/{locator_id}/{variant}/{file}");
             out.push(StreamingPath {
                 streaming_protocol: protocol,
                 encryption_scheme: scheme,
@@ -300,12 +294,12 @@ mod tests {
                 StreamingPath {
                     streaming_protocol: "Dash",
                     encryption_scheme: "CommonEncryptionCenc",
-                    paths: vec![format!("/s/{id}/manifest.mpd")]
+                    paths: vec![format!("/s/{id}/cenc/manifest.mpd")]
                 },
                 StreamingPath {
                     streaming_protocol: "Hls",
                     encryption_scheme: "CommonEncryptionCbcs",
-                    paths: vec![format!("/s/{id}/master.m3u8")]
+                    paths: vec![format!("/s/{id}/cbcs/master.m3u8")]
                 },
             ]
         );
@@ -322,7 +316,7 @@ mod tests {
     }
 
     #[test]
-    fn second_scheme_on_one_protocol_gets_a_query() {
+    fn each_scheme_on_one_protocol_has_its_own_path() {
         let id = Uuid::new_v4();
         let mut p = predefined_streaming_policy(PREDEFINED_MULTI_DRM_STREAMING).unwrap();
         if let Some(c) = p.common_encryption_cbcs.as_mut() {
@@ -333,9 +327,7 @@ mod tests {
             .filter(|s| s.streaming_protocol == "Dash")
             .collect();
         assert_eq!(dash.len(), 2);
-        assert_eq!(
-            dash[1].paths,
-            vec![format!("/s/{id}/manifest.mpd?encryption=cbcs")]
-        );
+        assert_eq!(dash[0].paths, vec![format!("/s/{id}/cenc/manifest.mpd")]);
+        assert_eq!(dash[1].paths, vec![format!("/s/{id}/cbcs/manifest.mpd")]);
     }
 }
