@@ -38,6 +38,10 @@ pub struct ServeArgs {
     /// Data directory: database, key-encryption key, admin token, assets.
     #[arg(long, env = "CASTGUARD_DATA", default_value = "./castguard-data")]
     data: PathBuf,
+    /// Do not create or offer the demo (clip, policy, locators, demo tokens):
+    /// for production, and for tests that want an empty store.
+    #[arg(long, env = "CASTGUARD_NO_DEMO")]
+    no_demo: bool,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -78,13 +82,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr().context("listening socket")?;
     let state = AppState::with_delivery(store.clone(), data.clone(), token, server::delivery::DeliveryConfig::for_listen_addr(addr));
-    let demo = crate::demo::ensure_demo(&state, data).await.context("demo")?;
-    eprintln!("castguard: listening on http://{addr}");
-    eprintln!("castguard: player: {}", demo.player_url);
-    eprintln!("castguard: entitled demo token: {}", demo.entitled_token);
-    eprintln!("castguard: outsider demo token: {}", demo.outsider_token);
+    let player = if args.no_demo {
+        eprintln!("castguard: listening on http://{addr}");
+        eprintln!("castguard: player: http://{addr}/player (no demo)");
+        server::routes::player::PlayerState::without_demo(Default::default())
+    } else {
+        let demo = crate::demo::ensure_demo(&state, data).await.context("demo")?;
+        eprintln!("castguard: listening on http://{addr}");
+        eprintln!("castguard: player: {}", demo.player_url);
+        eprintln!("castguard: entitled demo token: {}", demo.entitled_token);
+        eprintln!("castguard: outsider demo token: {}", demo.outsider_token);
+        demo.player.clone()
+    };
     let _ = std::io::stderr().flush();
-    server::serve_with_player(listener, state, demo.player.clone(), shutdown_signal())
+    server::serve_with_player(listener, state, player, shutdown_signal())
         .await
         .context("server failed")?;
     store.close().await;

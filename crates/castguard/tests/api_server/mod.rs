@@ -28,7 +28,8 @@ impl Server {
     /// Starts on `data`; `token` None lets the server use/generate its own.
     pub fn start(data: &Path, token: Option<&str>) -> Server {
         let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        // No demo: these tests count what is in the store.
+        cmd.args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
             .arg(data);
         cmd.env_remove("CASTGUARD_ADMIN_TOKEN")
             .env_remove("CASTGUARD_KEK")
