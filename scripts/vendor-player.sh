@@ -5,7 +5,8 @@
 #   - shaka-player.compiled.js (the minified release build) from the npm
 #     package pinned in package.json / package-lock.json, with its LICENSE and
 #     a VERSION file;
-#   - the page source from player/ (index.html, player.js, style.css).
+# The page itself (player/index.html, player.js, style.css) is embedded
+# straight from player/, so it has one copy only.
 # Run after `npm ci` (scripts/install-test-tools.sh) whenever the pinned
 # shaka-player version or the page changes, and commit the result.
 # `--check` compares instead of copying (exit 1 when the assets are stale).
@@ -34,7 +35,6 @@ trap 'rm -rf "$TMP"' EXIT
 cp "$SRC/dist/shaka-player.compiled.js" "$TMP/shaka-player.compiled.js"
 cp "$SRC/LICENSE" "$TMP/shaka-player.LICENSE"
 printf 'shaka-player %s (npm, dist/shaka-player.compiled.js), Apache-2.0\n' "$VERSION" > "$TMP/shaka-player.VERSION"
-cp player/index.html player/player.js player/style.css "$TMP/"
 
 if [ "$CHECK" -eq 1 ]; then
     status=0
@@ -48,4 +48,4 @@ if [ "$CHECK" -eq 1 ]; then
 fi
 mkdir -p "$DST"
 cp "$TMP"/* "$DST/"
-echo "vendor-player: shaka-player $VERSION and the page copied to $DST" >&2
+echo "vendor-player: shaka-player $VERSION copied to $DST" >&2

@@ -34,9 +34,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 
-const INDEX_HTML: &str = include_str!("../../assets/index.html");
-const PLAYER_JS: &str = include_str!("../../assets/player.js");
-const STYLE_CSS: &str = include_str!("../../assets/style.css");
+// The page source lives once, in the repository's player/ folder.
+const INDEX_HTML: &str = include_str!("../../../../player/index.html");
+const PLAYER_JS: &str = include_str!("../../../../player/player.js");
+const STYLE_CSS: &str = include_str!("../../../../player/style.css");
 const SHAKA_JS: &[u8] = include_bytes!("../../assets/shaka-player.compiled.js");
 const SHAKA_LICENSE: &str = include_str!("../../assets/shaka-player.LICENSE");
 const SHAKA_VERSION: &str = include_str!("../../assets/shaka-player.VERSION");
