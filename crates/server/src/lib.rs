@@ -114,8 +114,22 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", routes::api_router())
         .merge(delivery::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// The span of one request: method and path only. The default span of
+/// `tower-http` records the whole URI, and key requests may carry the
+/// viewer token in `?token=` (RFC 8216 players that cannot set headers):
+/// logging the query would leak bearer credentials into the log. Nor are
+/// headers recorded (`Authorization`).
+fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %req.method(),
+        path = req.uri().path(),
+        version = ?req.version(),
+    )
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then lets the

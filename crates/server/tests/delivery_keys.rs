@@ -896,3 +896,40 @@ async fn audit_lines_never_hold_keys_or_tokens() {
     }
     assert!(!log.contains(&b64(SECRET)));
 }
+
+/// A token in `?token=` never reaches the log, even at TRACE with every
+/// span field shown: the request span records the path, not the query
+/// (tower-http's default span logs the whole URI). The subscriber is scoped
+/// to this test's thread (current-thread runtime), so the other tests keep
+/// the INFO capture.
+#[tokio::test]
+async fn query_token_never_logged_at_trace() {
+    let env = Env::new(None).await;
+    let buf = Arc::new(Mutex::new(Vec::new()));
+    let w = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || Capture(w.clone()))
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let good = hs256(SECRET, json!({}));
+    let secret = "SECRET0query0token0value";
+    for (token, want) in [(good.as_str(), StatusCode::OK), (secret, StatusCode::UNAUTHORIZED)] {
+        let (s, _, _) = env
+            .send(
+                Request::get(format!("/keys/v1/aes/{AES_KID}?token={token}&x=1"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(s, want);
+    }
+    let log = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+    // The capture works: the request span and its path are there.
+    assert!(log.contains(&format!("/keys/v1/aes/{AES_KID}")), "{log}");
+    assert!(log.contains("castguard::audit"), "{log}");
+    assert!(!log.contains(secret), "the query token is logged:\n{log}");
+    assert!(!log.contains(&good), "the query token is logged:\n{log}");
+    assert!(!log.contains("token="), "a query is logged:\n{log}");
+}
