@@ -5,6 +5,7 @@ mod api_cli;
 mod demo;
 mod package;
 mod serve;
+mod token;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,9 @@ enum Command {
     Package(package::PackageArgs),
     /// Run the server: management API (and, as they land, origin, key delivery, STS, player).
     Serve(serve::ServeArgs),
+    /// Test tokens for content key policy options.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     #[command(flatten)]
     Api(api_cli::ApiCommand),
 }
@@ -32,6 +36,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Package(args) => package::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Token(cmd) => token::run(cmd),
         Command::Api(cmd) => api_cli::run(cmd),
     };
     match result {
