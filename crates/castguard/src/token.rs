@@ -372,7 +372,7 @@ fn issue_online(server: &str, args: &IssueArgs) -> anyhow::Result<String> {
         .get(&format!("{base}/api/v1/content-key-policies/{name}"))
         .header("Authorization", &auth)
         .call()
-        .with_context(|| format!("{base}"))?;
+        .with_context(|| format!("GET {base}/api/v1/content-key-policies/{name}"))?;
     let status = res.status().as_u16();
     let body: Value = res.body_mut().read_json().unwrap_or(Value::Null);
     if status != 200 {
