@@ -56,7 +56,7 @@ request = function()
 end
 LUA
 run() {
-  wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.lua" "$1" | tee "$WORK/wrk.$2" | grep -E "Requests/sec|Transfer/sec|99%|Non-2xx"
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.lua" "$1" | tee "$WORK/wrk.$2" | grep -E "Requests/sec|Transfer/sec|99%|Non-2xx"
 }
 echo "== origin (cenc on request), $CONNS connections"; run "$BASE" origin
 echo "== nginx (pre-encrypted files)"; run "http://127.0.0.1:18099" nginx

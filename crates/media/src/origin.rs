@@ -9,11 +9,13 @@
 
 use std::collections::HashMap;
 use std::fs;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use bmff::{Atom, Moov, SampleEntry};
 
 use crate::asset::{AssetIndex, IndexTrackKind};
+use crate::cmaf::PROTECTION_HEADROOM;
 use crate::error::{Error, Result};
 use crate::manifest::Presentation;
 use crate::movie::TrackKind;
@@ -97,6 +99,36 @@ impl OriginAsset {
         TrackSetup::new(protection, *id, *kind, entry)
     }
 
+    /// The protection of one track (key schedule, PSSH, signalling), to be
+    /// built once and reused for many [`OriginAsset::segment_into`] calls;
+    /// `Ok(None)` when the asset has no such track.
+    pub fn track_setup(&self, protection: &Protection, track: &str) -> Result<Option<TrackSetup>> {
+        if !self.entries.contains_key(track) {
+            return Ok(None);
+        }
+        self.setup(protection, track).map(Some)
+    }
+
+    /// Media segment `number` of `track` as served with `setup` (from
+    /// [`OriginAsset::track_setup`] for the same track), written into `buf`,
+    /// whose allocation is reused: the clear file is read straight into it
+    /// with [`PROTECTION_HEADROOM`] to spare, so protection in place never
+    /// reallocates or copies the segment. `Ok(false)` (and `buf` empty)
+    /// when the segment does not exist.
+    pub fn segment_into(&self, setup: &TrackSetup, track: &str, number: u32, buf: &mut Vec<u8>) -> Result<bool> {
+        buf.clear();
+        let Some(meta) = self.index.track(track) else {
+            return Ok(false);
+        };
+        if number == 0 || number as usize > meta.segments.len() {
+            return Ok(false);
+        }
+        let path = self.dir.join(track).join(format!("{number}.m4s"));
+        read_into(&path, buf)?;
+        setup.segment_in_place(number, buf)?;
+        Ok(true)
+    }
+
     /// The presentation with `protection` signalled on every track.
     pub fn presentation(&self, protection: &Protection) -> Result<Presentation> {
         let mut p = self.index.presentation();
@@ -142,12 +174,27 @@ impl OriginAsset {
                 if *number == 0 || *number as usize > meta.segments.len() {
                     return Ok(None);
                 }
-                let path = self.dir.join(track).join(format!("{number}.m4s"));
-                let clear = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                Ok(Some(self.setup(protection, track)?.segment(*number, clear)?))
+                let setup = self.setup(protection, track)?;
+                let mut buf = Vec::new();
+                self.segment_into(&setup, track, *number, &mut buf)?;
+                Ok(Some(buf))
             }
         }
     }
+}
+
+/// Reads the whole file at `path` into `buf` (cleared), reserving its
+/// length plus [`PROTECTION_HEADROOM`] first. The length is that of a file
+/// ingest wrote, not of request input; a file that grows meanwhile is still
+/// read to its end.
+fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let want = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(PROTECTION_HEADROOM);
+    buf.clear();
+    buf.try_reserve(want).map_err(|_| Error::Segment(format!("{}: {len} bytes do not fit in memory", path.display())))?;
+    file.read_to_end(buf).map_err(|e| Error::io(path, e))?;
+    Ok(())
 }
 
 /// The sample entry of the one track of a clear CMAF init segment.

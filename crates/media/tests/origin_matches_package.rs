@@ -90,6 +90,19 @@ fn origin_serves_what_package_writes() {
             // Deterministic: the same request gives the same bytes again.
             assert_eq!(asset.get(&protection, &resource).expect("serve").as_deref(), Some(&served[..]));
         }
+        // One setup per track and one reused buffer (the server's hot path)
+        // give the same bytes as a fresh request.
+        let mut buf = Vec::new();
+        for track in asset.index.tracks.iter().map(|t| t.name.clone()) {
+            let setup = asset.track_setup(&protection, &track).expect("setup").expect("track exists");
+            for n in 1..=asset.index.track(&track).expect("track").segments.len() as u32 {
+                assert!(asset.segment_into(&setup, &track, n, &mut buf).expect("segment_into"));
+                let on_disk = std::fs::read(out.join(&track).join(format!("{n}.m4s"))).expect("read");
+                assert!(buf == on_disk, "{name}: {track}/{n}.m4s differs when served into a reused buffer");
+            }
+            assert!(!asset.segment_into(&setup, &track, 10_000, &mut buf).expect("past end") && buf.is_empty());
+        }
+        assert!(asset.track_setup(&protection, "video_9").expect("setup").is_none());
         let past_end = Resource::Segment { track: "video_1".into(), number: 10_000 };
         assert_eq!(asset.get(&protection, &past_end).expect("serve"), None);
         let no_track = Resource::Init { track: "video_9".into() };

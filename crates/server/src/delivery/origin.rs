@@ -23,24 +23,35 @@
 //! [`media::origin::Resource::parse`] accepts (no `..`, no leading zeros);
 //! everything else is 404. Outside the locator's time window, 404.
 //! A segment request reads only that segment's clear file
-//! ([`media::origin::OriginAsset::get`]) on the blocking pool.
+//! ([`media::origin::OriginAsset::segment_into`]) on the blocking pool.
+//!
+//! Hot path (issue 5 item 7, measured with `perf` under `wrk`): the
+//! per-track protection (AES key schedule, PSSH, signalling) is built once
+//! per cached locator resolution ([`SetupCache`]); the clear file is read
+//! into a pooled buffer with room for what protection adds, encrypted in
+//! place and handed to hyper without a copy ([`BufferPool`]: recycled
+//! buffers avoid the page faults and `madvise` of fresh ~1 MB allocations);
+//! and at most [`AssetCache::new`]'s `workers` segments are built at once,
+//! so 100 clients do not mean 100 blocking threads fighting over two cores
+//! and 100 segment buffers alive.
 
 use super::error::DeliveryError;
 use super::resolve::{self, ResolvedLocator, Variant};
 use crate::AppState;
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use media::origin::{OriginAsset, Resource};
+use media::package::{Protection, TrackSetup};
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path as FsPath, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
 
@@ -75,17 +86,127 @@ fn stamp(dir: &FsPath) -> std::io::Result<Stamp> {
     })
 }
 
+/// Buffers the pool keeps at most, whatever their size.
+const POOL_MAX_BUFFERS: usize = 64;
+/// Total capacity the pool keeps at most: a bound on idle memory.
+const POOL_MAX_BYTES: usize = 48 << 20;
+
+/// Recycled segment buffers. A served segment's buffer comes back here
+/// when hyper has written it (the response body owns a [`Pooled`]), so a
+/// steady load allocates nothing; the pool keeps at most
+/// [`POOL_MAX_BUFFERS`] buffers and [`POOL_MAX_BYTES`] in all.
+#[derive(Debug, Default)]
+pub(crate) struct BufferPool {
+    /// Idle buffers and the sum of their capacities.
+    idle: Mutex<(Vec<Vec<u8>>, usize)>,
+}
+
+impl BufferPool {
+    fn take(&self) -> Vec<u8> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        match idle.0.pop() {
+            Some(b) => {
+                idle.1 = idle.1.saturating_sub(b.capacity());
+                b
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn give(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        let cap = buf.capacity();
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if cap > 0 && idle.0.len() < POOL_MAX_BUFFERS && idle.1 + cap <= POOL_MAX_BYTES {
+            idle.1 += cap;
+            idle.0.push(buf);
+        }
+    }
+
+    #[cfg(test)]
+    fn idle(&self) -> (usize, usize) {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        (idle.0.len(), idle.1)
+    }
+}
+
+/// A pooled buffer as a response body: back to its pool when dropped.
+struct Pooled {
+    buf: Vec<u8>,
+    pool: Arc<BufferPool>,
+}
+
+impl AsRef<[u8]> for Pooled {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
+    }
+}
+
+impl Drop for Pooled {
+    fn drop(&mut self) {
+        self.pool.give(std::mem::take(&mut self.buf));
+    }
+}
+
+/// The [`TrackSetup`] of each (variant, track) of one resolved locator,
+/// with the stamp of the asset it was built from.
+#[derive(Debug, Default)]
+pub(crate) struct SetupCache {
+    map: Mutex<HashMap<(Variant, String), (Stamp, Arc<TrackSetup>)>>,
+}
+
+impl SetupCache {
+    /// Blocking (builds PSSH and the key schedule on a miss). `Ok(None)`
+    /// when the asset has no such track, so only real tracks are cached.
+    fn get(
+        &self,
+        variant: Variant,
+        track: &str,
+        st: Stamp,
+        asset: &OriginAsset,
+        protection: &Protection,
+    ) -> Result<Option<Arc<TrackSetup>>, DeliveryError> {
+        let key = (variant, track.to_owned());
+        if let Some((s, setup)) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
+            && *s == st
+        {
+            return Ok(Some(setup.clone()));
+        }
+        let Some(setup) = asset
+            .track_setup(protection, track)
+            .map_err(|e| DeliveryError::internal(format!("{} {track}: {e}", variant.as_str())))?
+        else {
+            return Ok(None);
+        };
+        let setup = Arc::new(setup);
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, (st, setup.clone()));
+        Ok(Some(setup))
+    }
+}
+
 /// Opened assets by folder; an entry is reopened when its stamp changes.
+/// Also what every origin request shares: the segment buffer pool and the
+/// bound on segments built at once.
 pub(crate) struct AssetCache {
     capacity: usize,
     map: RwLock<HashMap<PathBuf, (Stamp, Arc<OriginAsset>)>>,
+    pool: Arc<BufferPool>,
+    workers: Arc<tokio::sync::Semaphore>,
 }
 
 impl AssetCache {
+    /// `capacity` opened assets; segments are built by at most twice as
+    /// many blocking threads as there are cores.
     pub(crate) fn new(capacity: usize) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AssetCache {
             capacity: capacity.max(1),
             map: RwLock::new(HashMap::new()),
+            pool: Arc::new(BufferPool::default()),
+            workers: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
         }
     }
 
@@ -289,8 +410,18 @@ async fn serve(
     let state = s.clone();
     let resolved2 = resolved.clone();
     let cc = cache_control(&resource, &resolved, now);
+    // Closed never: the semaphore lives as long as the state.
+    let permit = d
+        .assets
+        .workers
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|e| DeliveryError::internal(format!("origin workers: {e}")))?;
     tokio::task::spawn_blocking(move || {
-        respond(&state, &resolved2, variant, &path, &resource, &cond, cc)
+        let r = respond(&state, &resolved2, variant, &path, &resource, &cond, cc);
+        drop(permit);
+        r
     })
     .await
     .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?
@@ -359,15 +490,39 @@ fn respond(
             .map_err(DeliveryError::internal);
     }
 
-    let bytes = match asset.get(&plan.protection, resource) {
-        Ok(Some(b)) => b,
-        Ok(None) => return Err(DeliveryError::NotFound),
-        Err(e) => {
-            return Err(DeliveryError::internal(format!(
-                "locator {} {}/{path}: {e}",
-                resolved.id,
-                variant.as_str()
-            )));
+    let failed = |e: media::Error| {
+        DeliveryError::internal(format!(
+            "locator {} {}/{path}: {e}",
+            resolved.id,
+            variant.as_str()
+        ))
+    };
+    let bytes = if let Resource::Segment { track, number } = resource {
+        let setup = resolved
+            .setups
+            .get(variant, track, st, &asset, &plan.protection)?
+            .ok_or(DeliveryError::NotFound)?;
+        let pool = &s.delivery().assets.pool;
+        let mut buf = pool.take();
+        match asset.segment_into(&setup, track, *number, &mut buf) {
+            Ok(true) => Bytes::from_owner(Pooled {
+                buf,
+                pool: pool.clone(),
+            }),
+            Ok(false) => {
+                pool.give(buf);
+                return Err(DeliveryError::NotFound);
+            }
+            Err(e) => {
+                pool.give(buf);
+                return Err(failed(e));
+            }
+        }
+    } else {
+        match asset.get(&plan.protection, resource) {
+            Ok(Some(b)) => Bytes::from(b),
+            Ok(None) => return Err(DeliveryError::NotFound),
+            Err(e) => return Err(failed(e)),
         }
     };
     let base = base.header(header::CONTENT_TYPE, content_type(resource));
@@ -390,10 +545,11 @@ fn respond(
     {
         let len = bytes.len() as u64;
         if let Some((start, end)) = byte_range(r, len)? {
-            let part = bytes
-                .get(start as usize..=end as usize)
-                .ok_or(DeliveryError::RangeNotSatisfiable { len })?
-                .to_vec();
+            let (start_ix, end_ix) = (start as usize, end as usize);
+            if end_ix >= bytes.len() || start_ix > end_ix {
+                return Err(DeliveryError::RangeNotSatisfiable { len });
+            }
+            let part = bytes.slice(start_ix..=end_ix);
             return base
                 .status(StatusCode::PARTIAL_CONTENT)
                 .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
@@ -445,6 +601,38 @@ mod tests {
         assert!(!accepts_gzip("gzip;q=0"));
         assert!(!accepts_gzip("identity"));
         assert!(!accepts_gzip("br"));
+    }
+
+    #[test]
+    fn buffer_pool_recycles_and_is_bounded() {
+        let pool = Arc::new(BufferPool::default());
+        assert_eq!(pool.take().capacity(), 0);
+        // A body's buffer comes back when the body is dropped.
+        let mut buf = pool.take();
+        buf.extend_from_slice(&[7u8; 1000]);
+        let cap = buf.capacity();
+        let ptr = buf.as_ptr();
+        let body = Bytes::from_owner(Pooled {
+            buf,
+            pool: pool.clone(),
+        });
+        let part = body.slice(10..20);
+        drop(body);
+        assert_eq!(pool.idle(), (0, 0), "still referenced by a slice");
+        assert_eq!(&part[..], &[7u8; 10]);
+        drop(part);
+        assert_eq!(pool.idle(), (1, cap));
+        let again = pool.take();
+        assert!(again.is_empty() && again.as_ptr() == ptr && again.capacity() == cap);
+        // Neither more buffers nor more bytes than the bounds.
+        for _ in 0..POOL_MAX_BUFFERS + 5 {
+            pool.give(Vec::with_capacity(16));
+        }
+        assert_eq!(pool.idle().0, POOL_MAX_BUFFERS);
+        let pool = BufferPool::default();
+        pool.give(Vec::with_capacity(POOL_MAX_BYTES + 1));
+        pool.give(Vec::new());
+        assert_eq!(pool.idle(), (0, 0));
     }
 
     #[test]

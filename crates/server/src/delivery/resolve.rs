@@ -90,6 +90,9 @@ pub struct ResolvedLocator {
     pub end_time: Option<OffsetDateTime>,
     pub asset_dir: PathBuf,
     variants: [Option<VariantPlan>; 4],
+    /// Per-track protection built on first use and kept as long as this
+    /// resolution is cached (so a changed key is picked up with it).
+    pub(crate) setups: super::origin::SetupCache,
 }
 
 impl ResolvedLocator {
@@ -146,6 +149,7 @@ pub async fn locator(
         end_time: loc.end_time,
         asset_dir: data_dir.join(rel),
         variants,
+        setups: Default::default(),
     });
     d.locators.insert(id, r.clone());
     Ok(r)
