@@ -5,6 +5,11 @@
 //! on `$3` (e.g. 127.0.0.1:18080), and prints one `KEY=VALUE` line per fact
 //! the scripts need (tokens, key URLs, locator id), then `READY`.
 //!
+//! `GET /ceiling` answers 16 fixed bytes from a bare axum handler on the
+//! same runtime and socket: the HTTP ceiling of this machine that key
+//! delivery is compared with (bench/keys.sh). `CACHE_TTL_MS` overrides the
+//! delivery cache lifetime (experiments only).
+//!
 //! Not for production: it prints tokens and writes the cenc key as hex so
 //! the script can pre-encrypt the same segments with `castguard package`.
 
@@ -41,7 +46,13 @@ async fn main() {
         Arc::new(st),
         &data,
         AdminToken::new("bench-admin-token-0123456789".into()).expect("token"),
-        DeliveryConfig::for_listen_addr(listener.local_addr().expect("addr")),
+        DeliveryConfig {
+            cache_ttl: std::env::var("CACHE_TTL_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map_or(std::time::Duration::from_secs(2), std::time::Duration::from_millis),
+            ..DeliveryConfig::for_listen_addr(listener.local_addr().expect("addr"))
+        },
     );
     let s = state.store();
     s.put_asset(Asset {
@@ -114,7 +125,10 @@ async fn main() {
     println!("LOCATOR={loc_id}");
     println!("CENC_KID={}", ck_kid.simple());
     println!("CENC_KEY={}", ck_value.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    println!("CEILING_PATH=/ceiling");
+    let router = server::app(state)
+        .route("/ceiling", axum::routing::get(|| async { [0x5au8; 16].as_slice() }))
+        .into_make_service_with_connect_info::<SocketAddr>();
     println!("READY");
-    let router = server::app(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, router).await.expect("serve");
 }

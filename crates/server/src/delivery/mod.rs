@@ -30,6 +30,7 @@ use axum::http::{HeaderName, Method, header};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -181,10 +182,26 @@ pub fn router() -> Router<AppState> {
 
 /// A small map whose entries expire after `ttl`; at `capacity` the oldest
 /// entry is dropped. Reads take a shared lock only.
+///
+/// Refresh ahead, single flight: once an entry is past half its `ttl`, the
+/// first reader is told "miss" (and so reads the store and re-inserts)
+/// while every other reader keeps getting the cached value until it
+/// expires. Under steady load an entry is refreshed by one request before
+/// it expires, so the key delivery hot path never sees all its requests
+/// miss at the same instant and queue on the store's few connections (the
+/// p99 of issue 4 item 8). An entry is never served past `ttl`: an edit
+/// through the management API still takes effect within `ttl`.
 pub(crate) struct TtlCache<K, V> {
     ttl: Duration,
     capacity: usize,
-    map: RwLock<HashMap<K, (Instant, V)>>,
+    map: RwLock<HashMap<K, Entry<V>>>,
+}
+
+struct Entry<V> {
+    at: Instant,
+    value: V,
+    /// Set by the reader that took the refresh.
+    refreshing: AtomicBool,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
@@ -196,14 +213,22 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
     }
 
+    /// The cached value; `None` when absent, expired, or when this caller
+    /// is the one chosen to refresh it.
     pub(crate) fn get(&self, key: &K) -> Option<V> {
         if self.ttl.is_zero() {
             return None;
         }
         let map = self.map.read().unwrap_or_else(|p| p.into_inner());
-        map.get(key)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, v)| v.clone())
+        let e = map.get(key)?;
+        let age = e.at.elapsed();
+        if age >= self.ttl {
+            return None;
+        }
+        if age >= self.ttl / 2 && !e.refreshing.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        Some(e.value.clone())
     }
 
     pub(crate) fn insert(&self, key: K, value: V) {
@@ -211,19 +236,23 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
             return;
         }
         let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
-        if map.len() >= self.capacity {
+        if map.len() >= self.capacity && !map.contains_key(&key) {
             let ttl = self.ttl;
-            map.retain(|_, (at, _)| at.elapsed() < ttl);
+            map.retain(|_, e| e.at.elapsed() < ttl);
             if map.len() >= self.capacity
-                && let Some(oldest) = map
-                    .iter()
-                    .min_by_key(|(_, (at, _))| *at)
-                    .map(|(k, _)| k.clone())
+                && let Some(oldest) = map.iter().min_by_key(|(_, e)| e.at).map(|(k, _)| k.clone())
             {
                 map.remove(&oldest);
             }
         }
-        map.insert(key, (Instant::now(), value));
+        map.insert(
+            key,
+            Entry {
+                at: Instant::now(),
+                value,
+                refreshing: AtomicBool::new(false),
+            },
+        );
     }
 }
 
@@ -241,8 +270,31 @@ mod tests {
         assert_eq!(c.get(&3), Some(30));
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(c.get(&3), None);
+        c.insert(3, 31);
+        c.insert(3, 32);
+        assert_eq!(c.map.read().unwrap().len(), 2, "re-insert evicts nothing");
         let off: TtlCache<u32, u32> = TtlCache::new(Duration::ZERO, 2);
         off.insert(1, 1);
         assert_eq!(off.get(&1), None);
+    }
+
+    /// Past half its life an entry sends exactly one reader to the store
+    /// (refresh ahead, single flight); the others keep the value until it
+    /// expires; the refresh resets its age.
+    #[test]
+    fn ttl_cache_refreshes_ahead_once() {
+        let c: TtlCache<u32, u32> = TtlCache::new(Duration::from_millis(1000), 8);
+        c.insert(1, 10);
+        assert_eq!(c.get(&1), Some(10));
+        std::thread::sleep(Duration::from_millis(550));
+        let got: Vec<Option<u32>> = (0..5).map(|_| c.get(&1)).collect();
+        assert_eq!(got, [None, Some(10), Some(10), Some(10), Some(10)]);
+        c.insert(1, 11);
+        assert_eq!(c.get(&1), Some(11));
+        std::thread::sleep(Duration::from_millis(550));
+        assert_eq!(c.get(&1), None, "a refreshed entry can be refreshed again");
+        std::thread::sleep(Duration::from_millis(500));
+        assert_eq!(c.get(&1), None, "never served past its ttl");
+        assert_eq!(c.get(&1), None);
     }
 }
