@@ -5,11 +5,16 @@
 # The pre-encrypted files are what the origin serves (fetched once and
 # checked byte-equal to `castguard package`-equivalent output by the test
 # suite: crates/server/tests/delivery_origin.rs, media origin_matches_package).
-# Usage: bench/origin.sh [connections] [seconds]
+# wrk gets one thread (-t1): this box has 2 cores, shared by wrk, the server
+# under test and whoever else is building. Origin and nginx runs alternate
+# (REPS pairs, same connection count), and the medians are compared, so
+# background load drifting during the run hits both sides alike.
+# Usage: bench/origin.sh [connections] [seconds] [reps]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${1:-64}
 SECS=${2:-10}
+REPS=${3:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/cg-target-delivery}
 cargo build -q --release -p server --example delivery_bench
 BIN=$CARGO_TARGET_DIR/release/examples/delivery_bench
@@ -56,9 +61,25 @@ request = function()
 end
 LUA
 run() {
-  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.lua" "$1" | tee "$WORK/wrk.$2" | grep -E "Requests/sec|Transfer/sec|99%|Non-2xx"
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.lua" "$1" > "$WORK/wrk.$2.$3"
+  awk -v who="$2" -v rep="$3" '/Requests\/sec/{r=$2} /Transfer\/sec/{t=$2} / 99%/{p=$2} /Non-2xx/{e=$0}
+    END{printf "%-6s run %d: %9.1f req/s %8s/s p99 %8s %s\n", who, rep, r, t, p, e}' "$WORK/wrk.$2.$3"
 }
-echo "== origin (cenc on request), $CONNS connections"; run "$BASE" origin
-echo "== nginx (pre-encrypted files)"; run "http://127.0.0.1:18099" nginx
-o=$(awk '/Requests\/sec/{print $2}' "$WORK/wrk.origin"); g=$(awk '/Requests\/sec/{print $2}' "$WORK/wrk.nginx")
-python3 -c "print('ratio origin/nginx (req/s): %.2f' % ($o/$g))"
+echo "== $REPS x (origin: cenc on request, nginx: pre-encrypted files), $CONNS connections, ${SECS}s each"
+for i in $(seq 1 "$REPS"); do run "$BASE" origin "$i"; run "http://127.0.0.1:18099" nginx "$i"; done
+python3 - "$WORK" "$REPS" <<'PY'
+import re, statistics, sys
+work, reps = sys.argv[1], int(sys.argv[2])
+def field(who, i, key):
+    text = open(f"{work}/wrk.{who}.{i}").read()
+    m = re.search(key + r"\s+([\d.]+)(\w*)", text)
+    v, unit = float(m.group(1)), m.group(2)
+    scale = {"us": 1e-3, "ms": 1, "s": 1e3, "KB": 1/1024, "MB": 1, "GB": 1024}.get(unit, 1)
+    return v * scale
+med = {}
+for who in ("origin", "nginx"):
+    med[who] = [statistics.median(field(who, i, k) for i in range(1, reps + 1))
+                for k in ("Requests/sec:", "Transfer/sec:", "99%")]
+    print("median %-6s %9.1f req/s %8.1f MB/s p99 %7.2f ms" % (who, *med[who]))
+print("ratio origin/nginx (median req/s): %.2f" % (med["origin"][0] / med["nginx"][0]))
+PY
