@@ -152,8 +152,11 @@ impl Drop for Pooled {
 /// with the stamp of the asset it was built from.
 #[derive(Debug, Default)]
 pub(crate) struct SetupCache {
-    map: Mutex<HashMap<(Variant, String), (Stamp, Arc<TrackSetup>)>>,
+    map: Mutex<HashMap<SetupKey, (Stamp, Arc<TrackSetup>)>>,
 }
+
+/// (variant, track name) of a cached [`TrackSetup`].
+type SetupKey = (Variant, String);
 
 impl SetupCache {
     /// Blocking (builds PSSH and the key schedule on a miss). `Ok(None)`
