@@ -212,6 +212,9 @@ impl TrackProtector {
                 }
                 let mut senc_samples = Vec::new();
                 let mut index = 0u32;
+                // Where each sample lies, then all subsample maps in one pass
+                // (one parameter-set parser per fragment), then encryption.
+                let mut ranges = Vec::new();
                 for trun in &traf.truns {
                     let Some(data_offset) = trun.data_offset else {
                         return Err(Error::Segment(format!("segment {seq}: trun without data offset")));
@@ -222,36 +225,42 @@ impl TrackProtector {
                         .filter(|&p| p >= end)
                         .ok_or_else(|| Error::Segment(format!("segment {seq}: trun data offset {data_offset} outside the following mdat")))?;
                     for s in &trun.samples {
-                        let size = s.size.or(traf.tfhd.default_sample_size).ok_or_else(|| {
-                            Error::Segment(format!("segment {seq}: sample {} has no size", index + 1))
-                        })? as usize;
-                        let sample = pos
+                        let n = ranges.len() + 1;
+                        let size = s
+                            .size
+                            .or(traf.tfhd.default_sample_size)
+                            .ok_or_else(|| Error::Segment(format!("segment {seq}: sample {n} has no size")))?
+                            as usize;
+                        let sample_end = pos
                             .checked_add(size)
-                            .and_then(|e| buf.get_mut(pos..e))
-                            .ok_or_else(|| Error::Segment(format!("segment {seq}: sample {} lies past the end", index + 1)))?;
-                        let subsamples = generator
-                            .subsamples(sample)
-                            .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
-                        let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
-                            Vec::new()
-                        } else {
-                            let iv = cenc::sample_iv(self.kid, self.track_id, seq, index);
-                            iv[..usize::from(self.crypto.per_sample_iv_size).min(iv.len())].to_vec()
-                        };
-                        let key_iv: Vec<u8> = match self.crypto.constant_iv {
-                            Some(c) if iv.is_empty() => c.to_vec(),
-                            _ => iv.clone(),
-                        };
-                        self.encryptor
-                            .encrypt(&key_iv, sample, &subsamples)
-                            .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
-                        senc_samples.push(SencSample {
-                            iv,
-                            subsamples: subsamples.iter().map(|s| bmff::Subsample { clear: s.clear, protected: s.protected }).collect(),
-                        });
-                        pos += size;
-                        index += 1;
+                            .filter(|&e| e <= buf.len())
+                            .ok_or_else(|| Error::Segment(format!("segment {seq}: sample {n} lies past the end")))?;
+                        ranges.push(pos..sample_end);
+                        pos = sample_end;
                     }
+                }
+                let maps = generator
+                    .subsamples_of(ranges.iter().map(|r| &buf[r.clone()]))
+                    .map_err(|source| Error::Crypto { track: self.track_id, sample: 0, source })?;
+                for (range, subsamples) in ranges.into_iter().zip(maps) {
+                    let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
+                        Vec::new()
+                    } else {
+                        let iv = cenc::sample_iv(self.kid, self.track_id, seq, index);
+                        iv[..usize::from(self.crypto.per_sample_iv_size).min(iv.len())].to_vec()
+                    };
+                    let key_iv: Vec<u8> = match self.crypto.constant_iv {
+                        Some(c) if iv.is_empty() => c.to_vec(),
+                        _ => iv.clone(),
+                    };
+                    self.encryptor
+                        .encrypt(&key_iv, &mut buf[range], &subsamples)
+                        .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
+                    senc_samples.push(SencSample {
+                        iv,
+                        subsamples: subsamples.iter().map(|s| bmff::Subsample { clear: s.clear, protected: s.protected }).collect(),
+                    });
+                    index += 1;
                 }
                 entries_per_traf.push(senc_samples);
             }

@@ -131,11 +131,23 @@ impl SubsampleGenerator {
     /// The subsample map of one sample; empty means whole-sample encryption (no subsample
     /// entries in `senc`). In-band SPS/PPS update the generator's state.
     pub fn subsamples(&mut self, sample: &[u8]) -> Result<Vec<Subsample>> {
+        self.subsamples_of(std::iter::once(sample)).map(|mut maps| maps.pop().unwrap_or_default())
+    }
+
+    /// The subsample maps of several samples in decode order (a fragment's), with one
+    /// parameter-set parser for all of them: the parser is not `Send`, so the generator
+    /// keeps only the parameter sets and builds a parser per call, and calling this once
+    /// per fragment instead of [`Self::subsamples`] per sample saves re-parsing every
+    /// SPS/PPS for each sample.
+    pub fn subsamples_of<'a>(
+        &mut self,
+        samples: impl IntoIterator<Item = &'a [u8]>,
+    ) -> Result<Vec<Vec<Subsample>>> {
         let align = self.scheme == Scheme::Cenc;
         match &mut self.kind {
-            Kind::Whole => Ok(Vec::new()),
-            Kind::Avc(state) => state.subsamples::<avc::Avc>(sample, align),
-            Kind::Hevc(state) => state.subsamples::<hevc::Hevc>(sample, align),
+            Kind::Whole => Ok(samples.into_iter().map(|_| Vec::new()).collect()),
+            Kind::Avc(state) => state.subsamples_of::<avc::Avc>(samples, align),
+            Kind::Hevc(state) => state.subsamples_of::<hevc::Hevc>(samples, align),
         }
     }
 }
@@ -167,11 +179,27 @@ impl NalState {
         Ok(state)
     }
 
-    fn subsamples<C: NalCodec>(&mut self, sample: &[u8], align: bool) -> Result<Vec<Subsample>> {
+    fn subsamples_of<'a, C: NalCodec>(
+        &mut self,
+        samples: impl IntoIterator<Item = &'a [u8]>,
+        align: bool,
+    ) -> Result<Vec<Vec<Subsample>>> {
         let mut parser = C::new_parser();
         for nal in self.sets.values() {
             C::parse_param_set(&mut parser, nal)?;
         }
+        samples
+            .into_iter()
+            .map(|sample| self.subsamples_with::<C>(&mut parser, sample, align))
+            .collect()
+    }
+
+    fn subsamples_with<C: NalCodec>(
+        &mut self,
+        parser: &mut C::Parser,
+        sample: &[u8],
+        align: bool,
+    ) -> Result<Vec<Subsample>> {
         let ls = usize::from(self.length_size);
         let mut org = Organizer::new(align);
         let mut pos = 0usize;
@@ -200,12 +228,12 @@ impl NalState {
             let (clear, protected) = match C::role(nal, pos)? {
                 NalRole::Clear => (len, 0),
                 NalRole::ParamSet => {
-                    let key = C::parse_param_set(&mut parser, nal)?;
+                    let key = C::parse_param_set(parser, nal)?;
                     self.sets.insert(key, nal.to_vec());
                     (len, 0)
                 }
                 NalRole::Slice => {
-                    let header = C::slice_header_len(&mut parser, nal, pos)?.min(len);
+                    let header = C::slice_header_len(parser, nal, pos)?.min(len);
                     (header, len - header)
                 }
             };
