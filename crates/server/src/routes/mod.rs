@@ -8,9 +8,9 @@
 pub(crate) mod assets;
 pub(crate) mod content_key_policies;
 pub(crate) mod content_keys;
+pub mod player;
 pub mod streaming_locators;
 pub(crate) mod streaming_policies;
-pub mod player;
 
 pub use assets::ASSETS_DIR;
 
@@ -25,27 +25,50 @@ pub(crate) fn api_router() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(crate::openapi::serve))
         .route("/assets", get(assets::list))
-        .route("/assets/{name}", get(assets::get).put(assets::put).delete(assets::delete))
-        .route("/assets/{name}/content", put(assets::upload).layer(assets::upload_limit()))
+        .route(
+            "/assets/{name}",
+            get(assets::get).put(assets::put).delete(assets::delete),
+        )
+        .route(
+            "/assets/{name}/content",
+            put(assets::upload).layer(assets::upload_limit()),
+        )
         .route("/content-keys", get(content_keys::list))
-        .route("/content-keys/{name}", get(content_keys::get).put(content_keys::put).delete(content_keys::delete))
+        .route(
+            "/content-keys/{name}",
+            get(content_keys::get)
+                .put(content_keys::put)
+                .delete(content_keys::delete),
+        )
         .route("/content-key-policies", get(content_key_policies::list))
         .route(
             "/content-key-policies/{name}",
-            get(content_key_policies::get).put(content_key_policies::put).delete(content_key_policies::delete),
+            get(content_key_policies::get)
+                .put(content_key_policies::put)
+                .delete(content_key_policies::delete),
         )
         .route("/streaming-policies", get(streaming_policies::list))
         .route(
             "/streaming-policies/{name}",
-            get(streaming_policies::get).put(streaming_policies::put).delete(streaming_policies::delete),
+            get(streaming_policies::get)
+                .put(streaming_policies::put)
+                .delete(streaming_policies::delete),
         )
         .route("/streaming-locators", get(streaming_locators::list))
         .route(
             "/streaming-locators/{name}",
-            get(streaming_locators::get).put(streaming_locators::put).delete(streaming_locators::delete),
+            get(streaming_locators::get)
+                .put(streaming_locators::put)
+                .delete(streaming_locators::delete),
         )
-        .route("/streaming-locators/{name}/list-paths", post(streaming_locators::list_paths))
-        .route("/streaming-locators/{name}/list-content-keys", post(streaming_locators::list_content_keys))
+        .route(
+            "/streaming-locators/{name}/list-paths",
+            post(streaming_locators::list_paths),
+        )
+        .route(
+            "/streaming-locators/{name}/list-content-keys",
+            post(streaming_locators::list_content_keys),
+        )
 }
 
 /// One page of a listing, v3 style.
@@ -61,15 +84,23 @@ impl<T> ListPage<T> {
     /// Names are `[A-Za-z0-9_.-]`, so the link needs no escaping.
     pub(crate) fn new(collection: &str, paging: &Paging, page: store::PageResult<T>) -> Self {
         let limit = paging.page().effective_limit();
-        let next_link =
-            page.next_after.map(|after| format!("/api/v1/{collection}?$top={limit}&$skiptoken={after}"));
-        ListPage { value: page.items, next_link }
+        let next_link = page
+            .next_after
+            .map(|after| format!("/api/v1/{collection}?$top={limit}&$skiptoken={after}"));
+        ListPage {
+            value: page.items,
+            next_link,
+        }
     }
 }
 
 /// 201 for a new entity, 200 for a replaced one.
 pub(crate) fn put_status(created: bool) -> StatusCode {
-    if created { StatusCode::CREATED } else { StatusCode::OK }
+    if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    }
 }
 
 /// 204 when deleted, 404 when there was nothing.
@@ -77,6 +108,9 @@ pub(crate) fn delete_status(deleted: bool, kind: &str, name: &str) -> crate::Api
     if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(crate::ApiError::NotFound { message: format!("{kind} '{name}' not found"), field: None })
+        Err(crate::ApiError::NotFound {
+            message: format!("{kind} '{name}' not found"),
+            field: None,
+        })
     }
 }
