@@ -96,13 +96,35 @@ impl JsonObject {
     /// serde's messages name types and lengths, not values (see
     /// `keys::model::JsonError`), so they are safe to return.
     pub fn parse<T: DeserializeOwned>(self) -> Result<T, ApiError> {
-        let body = Value::Object(self.0);
+        let mut body = Value::Object(self.0);
         check_odata_types(&body, &mut String::new())?;
+        integral_floats_to_integers(&mut body);
         serde_path_to_error::deserialize(body).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." { String::new() } else { path };
             ApiError::bad_request(field, e.inner().to_string())
         })
+    }
+}
+
+/// JSON has one number type: `3600.0` is the integer 3600 to JSON Schema
+/// (and so to the OpenAPI document and its clients), but serde refuses a
+/// float where the model has an integer. Integral floats that fit an `i64`
+/// become integers before typed parsing; other floats stay as they are.
+fn integral_floats_to_integers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f >= i64::MIN as f64
+                && f < i64::MAX as f64
+            {
+                *v = Value::from(f as i64);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_floats_to_integers),
+        Value::Object(m) => m.values_mut().for_each(integral_floats_to_integers),
+        _ => {}
     }
 }
 
@@ -199,5 +221,17 @@ pub fn parse_flag(field: &str, v: Option<&str>) -> Result<bool, ApiError> {
         None | Some("false") => Ok(false),
         Some("true") => Ok(true),
         Some(_) => Err(ApiError::bad_request(field, "must be true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integral_floats_become_integers_others_stay() {
+        let mut v = serde_json::json!({"a": 11893161.0, "b": [2.5, -3.0, 1e300], "c": {"d": 7}});
+        integral_floats_to_integers(&mut v);
+        assert_eq!(v, serde_json::json!({"a": 11893161, "b": [2.5, -3, 1e300], "c": {"d": 7}}));
     }
 }

@@ -319,7 +319,7 @@ pub fn component_schemas() -> Value {
         "properties": {
             "keyId": opt(uuid_in()), "type": key_type, "label": opt(text(260)), "policyName": opt(name_schema()),
             "value": opt(json!({"type": "string", "description": "16 bytes, base64, not all zero",
-                "pattern": "^[A-Za-z0-9+/]{21}[AQgw](==)?$", "not": {"pattern": "^A{22}"}}))}});
+                "pattern": "^[A-Za-z0-9+/]{21}[AQgw](==)?$", "not": {"type": "string", "pattern": "^A{22}"}}))}});
 
     let configuration_types = [
         "ContentKeyPolicyClearKeyConfiguration",
