@@ -242,11 +242,13 @@ impl TrackProtector {
                 let maps = generator
                     .subsamples_of(ranges.iter().map(|r| &buf[r.clone()]))
                     .map_err(|source| Error::Crypto { track: self.track_id, sample: 0, source })?;
+                let salt = segment_salt(&buf[start..end], &buf, &ranges);
                 for (range, subsamples) in ranges.into_iter().zip(maps) {
                     let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
                         Vec::new()
                     } else {
-                        let iv = cenc::sample_iv(self.kid, self.track_id, seq, index);
+                        let iv = u64::from_be_bytes(cenc::sample_iv(self.kid, self.track_id, seq, index)) ^ salt;
+                        let iv = iv.to_be_bytes();
                         iv[..usize::from(self.crypto.per_sample_iv_size).min(iv.len())].to_vec()
                     };
                     let key_iv: Vec<u8> = match self.crypto.constant_iv {
@@ -318,6 +320,36 @@ impl TrackProtector {
     }
 }
 
+/// A 64-bit value that tells this clear segment apart from the segments of
+/// other assets, XORed into its `cenc` IVs.
+///
+/// `cenc::sample_iv` keeps IVs unique within one asset (track ‖ segment ‖
+/// sample), but one key may protect many assets (a 1:many key mapping), and
+/// two assets' segment 3 of track 1 would then share IVs: AES-CTR keystream
+/// reuse across different plaintexts. The salt is derived from the segment's
+/// own clear bytes — its `moof` (sample sizes, durations, decode time) and the
+/// first and last 16 bytes of every sample — so it stays deterministic (the
+/// origin and `castguard package` agree, CDNs can cache) without hashing
+/// whole segments. Equal salts need equal sample layouts and edges, which
+/// only a copy of the same content has; the same content under the same key
+/// gives the same ciphertext, which reveals nothing new.
+fn segment_salt(moof: &[u8], buf: &[u8], samples: &[std::ops::Range<usize>]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"castguard/cenc/segment-salt/v1\0");
+    h.update(moof);
+    for r in samples {
+        let sample = &buf[r.clone()];
+        let n = sample.len().min(16);
+        h.update(&sample[..n]);
+        h.update(&sample[sample.len() - n..]);
+    }
+    let digest = h.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
 /// The whole box (header included) whose body is `body`, a sub-slice of `buf`.
 fn whole_box<'a>(buf: &'a [u8], body: &[u8], header_len: u8) -> Result<&'a [u8]> {
     let body_start = body.as_ptr() as usize - buf.as_ptr() as usize;
@@ -357,3 +389,25 @@ pub fn aes128_segment(key: &cenc::Key, media_sequence: u64, clear: &[u8]) -> Vec
     cenc::hls::encrypt_segment(key, &cenc::hls::iv_from_sequence(media_sequence), clear)
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segment_salt_tells_different_content_apart() {
+        // Two segments with the same moof (layout, timing) but other sample
+        // bytes, as two assets cut alike would have: different salts, so
+        // one key over both never repeats an IV.
+        let moof = b"moof with the same sample sizes";
+        let a = vec![1u8; 100];
+        let mut b = a.clone();
+        b[0] = 2;
+        let ranges = vec![0..50, 50..100];
+        assert_ne!(segment_salt(moof, &a, &ranges), segment_salt(moof, &b, &ranges));
+        // Deterministic: the origin and `castguard package` agree.
+        assert_eq!(segment_salt(moof, &a, &ranges), segment_salt(moof, &a.clone(), &ranges));
+        // Tiny samples (shorter than 16 bytes) are hashed whole.
+        assert_ne!(segment_salt(moof, &[1, 2, 3], &[0..3]), segment_salt(moof, &[1, 2, 4], &[0..3]));
+    }
+}
