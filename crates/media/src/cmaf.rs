@@ -133,18 +133,8 @@ fn layout(track: &Track, samples: &[Sample]) -> Layout {
 /// its `moof` (`senc`, `saiz`, `saio`), so that it can be done in place.
 pub const PROTECTION_HEADROOM: usize = 64 * 1024;
 
-/// One media segment of one track, with `data` the concatenated bytes of
-/// the planned samples (as [`crate::movie::Movie::read_samples`] gives).
-pub fn media_segment(track: &Track, plan: &SegmentPlan, sequence: u32, data: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::new();
-    media_segment_into(track, plan, sequence, &mut out, |buf| {
-        buf.extend_from_slice(data);
-        Ok(())
-    })?;
-    Ok(out)
-}
-
-/// [`media_segment`] into a reused buffer: writes the headers, then lets
+/// One media segment of one track into a reused buffer: writes `styp`,
+/// `moof` and the `mdat` header, then lets
 /// `append_samples` append the sample bytes straight after them (from the
 /// file, with no copy in between). `out` is cleared first.
 pub fn media_segment_into(

@@ -341,13 +341,9 @@ impl TrackSetup {
         }
     }
 
-    /// Media segment number `seq` (from 1) as served, from the clear one.
-    pub fn segment(&self, seq: u32, mut clear: Vec<u8>) -> Result<Vec<u8>> {
-        self.segment_in_place(seq, &mut clear)?;
-        Ok(clear)
-    }
-
-    /// [`TrackSetup::segment`] in place, for a reused buffer.
+    /// Media segment number `seq` (from 1) as served, made in place from
+    /// the clear one in `buf` (a reused buffer: see
+    /// [`crate::cmaf::PROTECTION_HEADROOM`]).
     pub fn segment_in_place(&self, seq: u32, buf: &mut Vec<u8>) -> Result<()> {
         match (&self.protector, &self.aes128) {
             (Some(p), _) => p.protect_segment_in_place(buf),

@@ -167,13 +167,6 @@ impl TrackProtector {
         Ok(out)
     }
 
-    /// The protected media segment from the clear one.
-    pub fn protect_segment(&self, clear: &[u8]) -> Result<Vec<u8>> {
-        let mut buf = clear.to_vec();
-        self.protect_segment_in_place(&mut buf)?;
-        Ok(buf)
-    }
-
     /// Protects a clear media segment in place: encrypts every sample of
     /// its `traf` and rewrites each `moof` with `senc`, `saiz` and `saio`
     /// (the rest of the buffer moves up; reserve room to avoid a
