@@ -42,6 +42,25 @@ pub struct ServeArgs {
     /// for production, and for tests that want an empty store.
     #[arg(long, env = "CASTGUARD_NO_DEMO")]
     no_demo: bool,
+    /// Seconds between SIGTERM and closing the listener, during which
+    /// `/readyz` answers 503 and everything else keeps serving: give the
+    /// load balancer's health check this long to take the node out.
+    #[arg(
+        long,
+        env = "CASTGUARD_DRAIN_DELAY",
+        default_value_t = 0,
+        value_name = "SECS"
+    )]
+    drain_delay: u64,
+    /// Seconds the requests in flight get to finish once the listener is
+    /// closed; then the process stops anyway.
+    #[arg(
+        long,
+        env = "CASTGUARD_SHUTDOWN_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
+    shutdown_timeout: u64,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -81,13 +100,20 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr().context("listening socket")?;
-    let state = AppState::with_delivery(store.clone(), data.clone(), token, server::delivery::DeliveryConfig::for_listen_addr(addr));
+    let state = AppState::with_delivery(
+        store.clone(),
+        data.clone(),
+        token,
+        server::delivery::DeliveryConfig::for_listen_addr(addr),
+    );
     let player = if args.no_demo {
         eprintln!("castguard: listening on http://{addr}");
         eprintln!("castguard: player: http://{addr}/player (no demo)");
         server::routes::player::PlayerState::without_demo(Default::default())
     } else {
-        let demo = crate::demo::ensure_demo(&state, data).await.context("demo")?;
+        let demo = crate::demo::ensure_demo(&state, data)
+            .await
+            .context("demo")?;
         eprintln!("castguard: listening on http://{addr}");
         eprintln!("castguard: player: {}", demo.player_url);
         eprintln!("castguard: entitled demo token: {}", demo.entitled_token);
@@ -95,9 +121,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo.player.clone()
     };
     let _ = std::io::stderr().flush();
-    server::serve_with_player(listener, state, player, shutdown_signal())
-        .await
-        .context("server failed")?;
+    // Graceful shutdown: on SIGTERM/Ctrl-C mark the node draining
+    // (`/readyz` 503), wait `--drain-delay`, close the listener, let the
+    // requests in flight finish for at most `--shutdown-timeout`.
+    let closed = Arc::new(tokio::sync::Notify::new());
+    let shutdown = {
+        let state = state.clone();
+        let closed = closed.clone();
+        let delay = std::time::Duration::from_secs(args.drain_delay);
+        async move {
+            shutdown_signal().await;
+            state.start_draining();
+            if !delay.is_zero() {
+                eprintln!(
+                    "castguard: draining: /readyz answers 503 for {} s, then the listener closes",
+                    delay.as_secs()
+                );
+                tokio::time::sleep(delay).await;
+            }
+            closed.notify_one();
+        }
+    };
+    let timeout = std::time::Duration::from_secs(args.shutdown_timeout);
+    let serving = server::serve_with_player(listener, state, player, shutdown);
+    tokio::select! {
+        r = serving => r.context("server failed")?,
+        _ = async { closed.notified().await; tokio::time::sleep(timeout).await } => {
+            eprintln!(
+                "castguard: requests still in flight after {} s; stopping anyway",
+                timeout.as_secs()
+            );
+        }
+    }
     store.close().await;
     eprintln!("castguard: stopped");
     Ok(())

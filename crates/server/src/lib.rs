@@ -46,6 +46,9 @@ struct Inner {
     ingest_lock: tokio::sync::Mutex<()>,
     /// Origin, key delivery, STS (`delivery` module).
     delivery: delivery::Delivery,
+    /// Set when shutdown begins: `/readyz` answers 503 so load balancers
+    /// stop sending new requests while the ones in flight finish.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
                 admin_token,
                 ingest_lock: tokio::sync::Mutex::new(()),
                 delivery,
+                draining: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -88,6 +92,21 @@ impl AppState {
     /// Origin, key delivery and STS state.
     pub fn delivery(&self) -> &delivery::Delivery {
         &self.inner.delivery
+    }
+
+    /// Marks the node as shutting down: from now on `/readyz` answers 503
+    /// (`draining`); every other route keeps serving until the listener
+    /// closes.
+    pub fn start_draining(&self) {
+        self.inner
+            .draining
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.inner
+            .draining
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     pub fn store(&self) -> &dyn store::Store {

@@ -27,10 +27,16 @@ pub struct Server {
 impl Server {
     /// Starts on `data`; `token` None lets the server use/generate its own.
     pub fn start(data: &Path, token: Option<&str>) -> Server {
+        Server::start_with(data, token, &[])
+    }
+
+    /// As [`Server::start`], with more `castguard serve` arguments.
+    pub fn start_with(data: &Path, token: Option<&str>, extra: &[&str]) -> Server {
         let mut cmd = Command::new(bin());
         // No demo: these tests count what is in the store.
         cmd.args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data);
+            .arg(data)
+            .args(extra);
         cmd.env_remove("CASTGUARD_ADMIN_TOKEN")
             .env_remove("CASTGUARD_KEK")
             .env_remove("CASTGUARD_KEK_FILE");
@@ -69,6 +75,15 @@ impl Server {
 
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit by itself.
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
     }
 
     /// SIGKILL: no shutdown code runs.

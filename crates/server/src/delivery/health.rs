@@ -1,6 +1,8 @@
 //! Probes for process supervisors and load balancers: `/healthz` says the
 //! process answers (liveness), `/readyz` that the store answers too
-//! (readiness: take the node out of rotation while it does not).
+//! (readiness: take the node out of rotation while it does not, and from
+//! the moment a graceful shutdown begins, so a load balancer drains the
+//! node before its listener closes).
 
 use crate::AppState;
 use axum::Router;
@@ -27,6 +29,9 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
+    if s.is_draining() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
+    }
     match s.store().ping().await {
         Ok(()) => plain(StatusCode::OK, "ready\n"),
         Err(e) => {
