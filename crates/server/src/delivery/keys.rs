@@ -32,7 +32,9 @@ use crate::AppState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -118,6 +120,27 @@ pub(crate) fn router() -> Router<AppState> {
             "/keys/v1/fairplay",
             post(|s, c, t, q, h, b| proxy(Endpoint::FairPlay, s, c, t, q, h, b)),
         )
+        .layer(DefaultBodyLimit::max(crate::limits::LICENSE_BODY_LIMIT))
+}
+
+/// The request body, or 413 beyond [`crate::limits::LICENSE_BODY_LIMIT`]
+/// (read up to the limit only, never buffered whole).
+pub struct LicenseBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for LicenseBody {
+    type Rejection = DeliveryError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(LicenseBody(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(DeliveryError::BodyTooLarge)
+            }
+            Err(_) => Err(DeliveryError::BadRequest {
+                code: "invalid_license_request",
+                field: "body",
+            }),
+        }
+    }
 }
 
 /// The client address for the audit log (the socket peer; `-` when the
@@ -395,7 +418,7 @@ async fn clearkey(
     State(s): State<AppState>,
     client: Client,
     ViewerToken(token): ViewerToken,
-    body: Bytes,
+    LicenseBody(body): LicenseBody,
 ) -> Result<Response, DeliveryError> {
     let req: ClearKeyRequest =
         serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest {
@@ -486,7 +509,7 @@ async fn proxy(
     ViewerToken(token): ViewerToken,
     query: Result<Query<DeliveryQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    LicenseBody(body): LicenseBody,
 ) -> Result<Response, DeliveryError> {
     let kid = query
         .ok()
