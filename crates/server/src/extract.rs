@@ -232,9 +232,6 @@ mod tests {
     fn integral_floats_become_integers_others_stay() {
         let mut v = serde_json::json!({"a": 11893161.0, "b": [2.5, -3.0, 1e300], "c": {"d": 7}});
         integral_floats_to_integers(&mut v);
-        assert_eq!(
-            v,
-            serde_json::json!({"a": 11893161, "b": [2.5, -3, 1e300], "c": {"d": 7}})
-        );
+        assert_eq!(v, serde_json::json!({"a": 11893161, "b": [2.5, -3, 1e300], "c": {"d": 7}}));
     }
 }

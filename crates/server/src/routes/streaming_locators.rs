@@ -136,7 +136,11 @@ fn schemes(p: &StreamingPolicy) -> Vec<(&'static str, &'static str, EnabledProto
         v.push(("CommonEncryptionCbcs", "cbcs", or_both(c.enabled_protocols)));
     }
     if let Some(e) = &p.envelope_encryption {
-        v.push(("EnvelopeEncryption", "aes128", or_both(e.enabled_protocols)));
+        v.push((
+            "EnvelopeEncryption",
+            "aes128",
+            or_both(e.enabled_protocols),
+        ));
     }
     v
 }
