@@ -19,6 +19,7 @@
 //! messages can quote lines of the file, so they are not passed on).
 
 use axum::http::HeaderValue;
+pub use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::{Path, PathBuf};
