@@ -9,6 +9,11 @@
 //! first start and printed once); then [`server::app`] on `--listen`. The
 //! bound address is printed as `castguard: listening on http://ADDR` (with
 //! `--listen 127.0.0.1:0` the OS picks a free port; tests read it there).
+//! With `--tls-cert`/`--tls-key`, `--listen` serves HTTPS instead, or, with
+//! `--tls-listen`, a second `listening on https://ADDR` line follows the
+//! plain one; the certificate and key are checked before anything is
+//! created on disk. The key-delivery guard (`--keys-require-https`,
+//! forwarding headers, rate limits) is `server::delivery::guard`.
 //! Ctrl-C or SIGTERM stops accepting, lets requests in flight finish, and
 //! closes the store (checkpointing the SQLite WAL).
 //!
