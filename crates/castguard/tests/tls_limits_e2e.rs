@@ -620,6 +620,10 @@ fn rate_limits_per_address_and_per_token() {
 
     let log = server.log();
     assert!(!log.contains("token-a"), "a token reached the log");
+    assert!(
+        log.contains("198.51.100.2:0"),
+        "the audit log names the forwarded client: {log}"
+    );
 }
 
 #[test]

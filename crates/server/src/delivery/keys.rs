@@ -143,20 +143,28 @@ impl<S: Send + Sync> FromRequest<S> for LicenseBody {
     }
 }
 
-/// The client address for the audit log (the socket peer; `-` when the
-/// server was not started with connect info, e.g. in `oneshot` tests).
+/// The client address for the audit log: the socket peer, or behind a
+/// trusted proxy the forwarded address (port 0) ([`crate::forwarded`]);
+/// `-` when the server was not started with connect info, e.g. in
+/// `oneshot` tests.
 #[derive(Debug, Clone, Copy)]
 pub struct Client(pub Option<SocketAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Client(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
-        ))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let resolved = parts
+            .extensions
+            .get::<crate::forwarded::RequestOrigin>()
+            .and_then(|o| o.client);
+        Ok(Client(match (peer, resolved) {
+            (Some(p), Some(ip)) if p.ip().to_canonical() != ip => Some(SocketAddr::new(ip, 0)),
+            (p, _) => p,
+        }))
     }
 }
 
