@@ -12,6 +12,8 @@
 # PIN=1: the server on CPU 0 with one tokio worker, wrk on CPU 1 (on a 2-core
 # box this keeps wrk and the server from preempting each other; without it
 # both float over both cores with two tokio workers).
+# LISTEN=axum: the server on axum::serve instead of castguard's own accept
+# loop (server::serve_listeners, what `castguard serve` runs), to compare.
 # wrk runs with one thread (-t1): a second wrk thread on 2 cores only steals
 # time from the server and inflates the tail.
 set -euo pipefail

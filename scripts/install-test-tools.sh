@@ -3,7 +3,7 @@
 # whatever is already present. Safe to run repeatedly; works as root on a fresh
 # Debian 12 that reaches only the package registries (Debian, PyPI, npm).
 #
-#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, python3-venv, nodejs + npm, chromium
+#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, curl, python3-venv, nodejs + npm, chromium
 #   venv: .venv with pywidevine, mpegdash, m3u8, lxml
 #   npm:  node_modules/ from package.json + package-lock.json
 #         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js;
@@ -47,6 +47,8 @@ apt_install() {
 APT_PKGS=()
 command -v ffmpeg  >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || APT_PKGS+=(ffmpeg)
 command -v openssl >/dev/null 2>&1 || APT_PKGS+=(openssl)
+# tls_limits_e2e: an HTTPS client independent of ours (`curl --cacert`).
+command -v curl    >/dev/null 2>&1 || APT_PKGS+=(curl)
 command -v node    >/dev/null 2>&1 || APT_PKGS+=(nodejs)
 command -v npm     >/dev/null 2>&1 || APT_PKGS+=(npm)
 # The venv is made with Debian's python so it does not depend on a user's pyenv.

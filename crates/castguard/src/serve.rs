@@ -9,6 +9,11 @@
 //! first start and printed once); then [`server::app`] on `--listen`. The
 //! bound address is printed as `castguard: listening on http://ADDR` (with
 //! `--listen 127.0.0.1:0` the OS picks a free port; tests read it there).
+//! With `--tls-cert`/`--tls-key`, `--listen` serves HTTPS instead, or, with
+//! `--tls-listen`, a second `listening on https://ADDR` line follows the
+//! plain one; the certificate and key are checked before anything is
+//! created on disk. The key-delivery guard (`--keys-require-https`,
+//! forwarding headers, rate limits) is `server::delivery::guard`.
 //! Ctrl-C or SIGTERM stops accepting, lets requests in flight finish, and
 //! closes the store (checkpointing the SQLite WAL).
 //!
@@ -61,6 +66,78 @@ pub struct ServeArgs {
         value_name = "SECS"
     )]
     shutdown_timeout: u64,
+
+    // HTTPS, the key-delivery guard and rate limits (issue 8, items 2-3).
+    /// PEM certificate chain (leaf first) for HTTPS; needs --tls-key.
+    #[arg(
+        long,
+        env = "CASTGUARD_TLS_CERT",
+        requires = "tls_key",
+        help_heading = "HTTPS and limits"
+    )]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(
+        long,
+        env = "CASTGUARD_TLS_KEY",
+        requires = "tls_cert",
+        help_heading = "HTTPS and limits"
+    )]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS on this address and plain HTTP on --listen. Without it,
+    /// a certificate makes --listen serve HTTPS only.
+    #[arg(
+        long,
+        env = "CASTGUARD_TLS_LISTEN",
+        requires = "tls_cert",
+        help_heading = "HTTPS and limits"
+    )]
+    tls_listen: Option<SocketAddr>,
+    /// Refuse key delivery (/keys/v1/...) and /sts/token over plain HTTP
+    /// (403 https_required).
+    #[arg(
+        long,
+        env = "CASTGUARD_KEYS_REQUIRE_HTTPS",
+        help_heading = "HTTPS and limits"
+    )]
+    keys_require_https: bool,
+    /// Believe `X-Forwarded-Proto: https` (only from --trusted-proxy peers
+    /// when any are given): for a TLS-terminating proxy in front.
+    #[arg(
+        long,
+        env = "CASTGUARD_TRUST_FORWARDED_PROTO",
+        help_heading = "HTTPS and limits"
+    )]
+    trust_forwarded_proto: bool,
+    /// Believe `X-Forwarded-For` from peers in this range (CIDR or address;
+    /// repeat or separate with commas).
+    #[arg(
+        long = "trusted-proxy",
+        env = "CASTGUARD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = server::forwarded::parse_proxy,
+        help_heading = "HTTPS and limits"
+    )]
+    trusted_proxies: Vec<server::forwarded::IpNet>,
+    /// Key delivery and /sts/token requests per client address (IPv6: per
+    /// /64): N/s, N/m or N/h, optionally ",burst=B", or "off". Off by
+    /// default: many players can share one address (NAT, CDN).
+    #[arg(long, env = "CASTGUARD_RATE_LIMIT_PER_IP", default_value = "off", value_parser = parse_rate, help_heading = "HTTPS and limits")]
+    rate_limit_per_ip: RateSetting,
+    /// Key delivery and /sts/token requests per bearer token, same syntax.
+    /// A player needs a few per minute; load tests with one token need "off".
+    #[arg(long, env = "CASTGUARD_RATE_LIMIT_PER_TOKEN", default_value = "20/s,burst=100", value_parser = parse_rate, help_heading = "HTTPS and limits")]
+    rate_limit_per_token: RateSetting,
+}
+
+/// A rate limit setting (`off` = `None`).
+#[derive(Clone, Copy)]
+struct RateSetting(Option<server::limits::Rate>);
+
+fn parse_rate(s: &str) -> Result<RateSetting, String> {
+    server::limits::Rate::parse_setting(s)
+        .map(RateSetting)
+        .map_err(|e| e.to_string())
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -82,6 +159,12 @@ fn init_logging() {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Configuration errors first, before anything is created on disk.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(server::tls::load_server_config(cert, key)?),
+        _ => None,
+    };
+    let guard = guard_config(&args)?;
     let data = &args.data;
     create_private_dir(data)?;
     let (kek, origin) = store::Kek::load_or_create(data).context("key-encryption key")?;
@@ -96,25 +179,37 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store in {}", data.display()))?;
     let store: Arc<dyn store::Store> = Arc::new(store);
     let token = admin_token(data)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let addr = listener.local_addr().context("listening socket")?;
-    let state = AppState::with_delivery(
-        store.clone(),
-        data.clone(),
-        token,
-        server::delivery::DeliveryConfig::for_listen_addr(addr),
+    let listeners = listeners(&args, tls).await?;
+    // Manifests point players at HTTPS whenever it is served.
+    let public = listeners
+        .iter()
+        .find(|l| l.is_tls())
+        .unwrap_or(&listeners[0]);
+    let public_url = public.url().context("listening socket")?;
+    let mut config = server::delivery::DeliveryConfig::for_listen_addr(
+        public.local_addr().context("listening socket")?,
     );
+    config.public_base_url = public_url.clone();
+    config.guard = guard;
+    let state = AppState::with_delivery(store.clone(), data.clone(), token, config);
+    let announce = || -> anyhow::Result<()> {
+        for l in &listeners {
+            eprintln!(
+                "castguard: listening on {}",
+                l.url().context("listening socket")?
+            );
+        }
+        Ok(())
+    };
     let player = if args.no_demo {
-        eprintln!("castguard: listening on http://{addr}");
-        eprintln!("castguard: player: http://{addr}/player (no demo)");
+        announce()?;
+        eprintln!("castguard: player: {public_url}/player (no demo)");
         server::routes::player::PlayerState::without_demo(Default::default())
     } else {
         let demo = crate::demo::ensure_demo(&state, data)
             .await
             .context("demo")?;
-        eprintln!("castguard: listening on http://{addr}");
+        announce()?;
         eprintln!("castguard: player: {}", demo.player_url);
         eprintln!("castguard: entitled demo token: {}", demo.entitled_token);
         eprintln!("castguard: outsider demo token: {}", demo.outsider_token);
@@ -143,7 +238,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let timeout = std::time::Duration::from_secs(args.shutdown_timeout);
-    let serving = server::serve_with_player(listener, state, player, shutdown);
+    let serving = server::serve_listeners(
+        listeners,
+        server::app_with_player(state, player),
+        server::HttpLimits::default(),
+        shutdown,
+    );
     tokio::select! {
         r = serving => r.context("server failed")?,
         _ = async { closed.notified().await; tokio::time::sleep(timeout).await } => {
@@ -156,6 +256,46 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     eprintln!("castguard: stopped");
     Ok(())
+}
+
+/// The listening sockets: plain HTTP on --listen (HTTPS instead when a
+/// certificate is given without --tls-listen), HTTPS on --tls-listen.
+async fn listeners(
+    args: &ServeArgs,
+    tls: Option<Arc<server::tls::ServerConfig>>,
+) -> anyhow::Result<Vec<server::Listener>> {
+    let bind = |addr: SocketAddr| async move {
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))
+    };
+    let main = bind(args.listen).await?;
+    Ok(match (tls, args.tls_listen) {
+        (None, _) => vec![server::Listener::plain(main)],
+        (Some(tls), None) => vec![server::Listener::tls(main, tls)],
+        (Some(tls), Some(addr)) => vec![
+            server::Listener::plain(main),
+            server::Listener::tls(bind(addr).await?, tls),
+        ],
+    })
+}
+
+fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::GuardConfig> {
+    if args.keys_require_https && args.tls_cert.is_none() && !args.trust_forwarded_proto {
+        anyhow::bail!(
+            "--keys-require-https needs HTTPS: --tls-cert and --tls-key, or --trust-forwarded-proto behind a TLS-terminating proxy"
+        );
+    }
+    Ok(server::delivery::guard::GuardConfig {
+        require_https: args.keys_require_https,
+        forwarded: server::forwarded::ForwardedTrust {
+            proxies: args.trusted_proxies.clone(),
+            proto: args.trust_forwarded_proto,
+        },
+        per_ip: args.rate_limit_per_ip.0,
+        per_token: args.rate_limit_per_token.0,
+        capacity: 0,
+    })
 }
 
 async fn shutdown_signal() {

@@ -8,7 +8,9 @@
 //! `GET /ceiling` answers 16 fixed bytes from a bare axum handler on the
 //! same runtime and socket: the HTTP ceiling of this machine that key
 //! delivery is compared with (bench/keys.sh). `CACHE_TTL_MS` overrides the
-//! delivery cache lifetime (experiments only).
+//! delivery cache lifetime (experiments only). Served by the accept loop
+//! `castguard serve` uses (`server::serve_listeners`); `LISTEN=axum` serves
+//! with `axum::serve` instead, to compare the two.
 //!
 //! Not for production: it prints tokens and writes the cenc key as hex so
 //! the script can pre-encrypt the same segments with `castguard package`.
@@ -126,9 +128,12 @@ async fn main() {
     println!("CENC_KID={}", ck_kid.simple());
     println!("CENC_KEY={}", ck_value.iter().map(|b| format!("{b:02x}")).collect::<String>());
     println!("CEILING_PATH=/ceiling");
-    let router = server::app(state)
-        .route("/ceiling", axum::routing::get(|| async { [0x5au8; 16].as_slice() }))
-        .into_make_service_with_connect_info::<SocketAddr>();
+    let router = server::app(state).route("/ceiling", axum::routing::get(|| async { [0x5au8; 16].as_slice() }));
     println!("READY");
-    axum::serve(listener, router).await.expect("serve");
+    if std::env::var("LISTEN").as_deref() == Ok("axum") {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
+    } else {
+        let l = vec![server::Listener::plain(listener)];
+        server::serve_listeners(l, router, server::HttpLimits::default(), std::future::pending()).await.expect("serve");
+    }
 }

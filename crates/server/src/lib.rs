@@ -14,17 +14,27 @@ pub mod auth;
 pub mod delivery;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
+pub mod limits;
+pub mod listen;
 pub mod openapi;
 pub mod routes;
+pub mod tls;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::header::STRICT_TRANSPORT_SECURITY;
+use axum::middleware::Next;
+use axum::response::Response;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tower_http::trace::TraceLayer;
 
 pub use auth::AdminToken;
 pub use error::{ApiError, ApiResult};
+pub use limits::HttpLimits;
+pub use listen::{Listener, serve_listeners};
 
 /// Largest JSON request body (entities are small; a policy with 32 options
 /// and RSA keys stays far below).
@@ -131,10 +141,39 @@ impl std::fmt::Debug for AppState {
 pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", routes::api_router())
-        .merge(delivery::router())
+        .merge(delivery::router(&state))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_origin,
+        ))
         .layer(TraceLayer::new_for_http().make_span_with(request_span))
         .with_state(state)
+}
+
+/// Resolves the client address and transport of every request once
+/// ([`forwarded::RequestOrigin`], read by the delivery guard). HTTPS
+/// through a trusted proxy gets HSTS here; over our own TLS,
+/// [`listen`] adds it to every response.
+async fn request_origin(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    let tls = req.extensions().get::<tls::Tls>().is_some();
+    let origin = s
+        .delivery()
+        .config()
+        .guard
+        .forwarded
+        .resolve(peer, tls, req.headers());
+    req.extensions_mut().insert(origin);
+    let mut res = next.run(req).await;
+    if origin.https && !tls {
+        res.headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, tls::HSTS);
+    }
+    res
 }
 
 /// The span of one request: method and path only. The default span of
@@ -151,16 +190,25 @@ fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
     )
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then lets the
-/// requests in flight finish.
+/// Serves [`app`] over plain HTTP on `listener` (default [`HttpLimits`])
+/// until `shutdown` completes, then lets the requests in flight finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_listeners(
+        vec![Listener::plain(listener)],
+        app(state),
+        HttpLimits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`app`] with the player routes (`/player...`) merged in.
+pub fn app_with_player(state: AppState, player: routes::player::PlayerState) -> Router {
+    app(state).merge(routes::player::router(player))
 }
 
 /// As [`serve`], with the player routes (`/player...`) merged in.
@@ -170,5 +218,11 @@ pub async fn serve_with_player(
     player: routes::player::PlayerState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).merge(routes::player::router(player))).with_graceful_shutdown(shutdown).await
+    serve_listeners(
+        vec![Listener::plain(listener)],
+        app_with_player(state, player),
+        HttpLimits::default(),
+        shutdown,
+    )
+    .await
 }

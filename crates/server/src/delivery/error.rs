@@ -42,6 +42,16 @@ pub enum DeliveryError {
     /// A token could not be checked now (OIDC keys unavailable): 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Key delivery over plain HTTP while HTTPS is required: 403.
+    #[error("HTTPS required")]
+    HttpsRequired,
+    /// Too many requests from this client or with this token: 429 with
+    /// `Retry-After` in seconds.
+    #[error("rate limited (retry after {retry_after} s)")]
+    RateLimited { retry_after: u64 },
+    /// The request body exceeds the endpoint's limit: 413.
+    #[error("request body too large")]
+    BodyTooLarge,
     /// Anything else: 500, detail logged.
     #[error("internal: {0}")]
     Internal(String),
@@ -60,6 +70,9 @@ impl DeliveryError {
             DeliveryError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             DeliveryError::Upstream(_) => StatusCode::BAD_GATEWAY,
             DeliveryError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            DeliveryError::HttpsRequired => StatusCode::FORBIDDEN,
+            DeliveryError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            DeliveryError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             DeliveryError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,6 +86,9 @@ impl DeliveryError {
             DeliveryError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             DeliveryError::Upstream(_) => "upstream_failed",
             DeliveryError::Unavailable(_) => "temporarily_unavailable",
+            DeliveryError::HttpsRequired => "https_required",
+            DeliveryError::RateLimited { .. } => "rate_limited",
+            DeliveryError::BodyTooLarge => "body_too_large",
             DeliveryError::Internal(_) => "internal_error",
         }
     }
@@ -110,6 +126,9 @@ impl IntoResponse for DeliveryError {
         {
             h.insert(header::CONTENT_RANGE, v);
         }
+        if let DeliveryError::RateLimited { retry_after } = self {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
         res
     }
 }
@@ -131,6 +150,13 @@ mod tests {
                 .into_response()
                 .headers()[header::CONTENT_RANGE],
             "bytes */9"
+        );
+        let res = DeliveryError::RateLimited { retry_after: 2 }.into_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers()[header::RETRY_AFTER], "2");
+        assert_eq!(
+            DeliveryError::HttpsRequired.into_response().status(),
+            StatusCode::FORBIDDEN
         );
     }
 }

@@ -32,7 +32,9 @@ use crate::AppState;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::extract::{
+    ConnectInfo, DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, State,
+};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -118,22 +120,51 @@ pub(crate) fn router() -> Router<AppState> {
             "/keys/v1/fairplay",
             post(|s, c, t, q, h, b| proxy(Endpoint::FairPlay, s, c, t, q, h, b)),
         )
+        .layer(DefaultBodyLimit::max(crate::limits::LICENSE_BODY_LIMIT))
 }
 
-/// The client address for the audit log (the socket peer; `-` when the
-/// server was not started with connect info, e.g. in `oneshot` tests).
+/// The request body, or 413 beyond [`crate::limits::LICENSE_BODY_LIMIT`]
+/// (read up to the limit only, never buffered whole).
+pub struct LicenseBody(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for LicenseBody {
+    type Rejection = DeliveryError;
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Bytes::from_request(req, state).await {
+            Ok(b) => Ok(LicenseBody(b)),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(DeliveryError::BodyTooLarge)
+            }
+            Err(_) => Err(DeliveryError::BadRequest {
+                code: "invalid_license_request",
+                field: "body",
+            }),
+        }
+    }
+}
+
+/// The client address for the audit log: the socket peer, or behind a
+/// trusted proxy the forwarded address (port 0) ([`crate::forwarded`]);
+/// `-` when the server was not started with connect info, e.g. in
+/// `oneshot` tests.
 #[derive(Debug, Clone, Copy)]
 pub struct Client(pub Option<SocketAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Client(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0),
-        ))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0);
+        let resolved = parts
+            .extensions
+            .get::<crate::forwarded::RequestOrigin>()
+            .and_then(|o| o.client);
+        Ok(Client(match (peer, resolved) {
+            (Some(p), Some(ip)) if p.ip().to_canonical() != ip => Some(SocketAddr::new(ip, 0)),
+            (p, _) => p,
+        }))
     }
 }
 
@@ -395,7 +426,7 @@ async fn clearkey(
     State(s): State<AppState>,
     client: Client,
     ViewerToken(token): ViewerToken,
-    body: Bytes,
+    LicenseBody(body): LicenseBody,
 ) -> Result<Response, DeliveryError> {
     let req: ClearKeyRequest =
         serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest {
@@ -486,7 +517,7 @@ async fn proxy(
     ViewerToken(token): ViewerToken,
     query: Result<Query<DeliveryQuery>, QueryRejection>,
     headers: HeaderMap,
-    body: Bytes,
+    LicenseBody(body): LicenseBody,
 ) -> Result<Response, DeliveryError> {
     let kid = query
         .ok()

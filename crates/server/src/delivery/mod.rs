@@ -17,6 +17,7 @@
 //! identity (inode, size, mtime), so a re-upload is seen at once.
 
 pub mod error;
+pub mod guard;
 pub mod health;
 pub mod keys;
 pub mod origin;
@@ -49,6 +50,9 @@ pub struct DeliveryConfig {
     pub upstream_timeout: Duration,
     /// Token verification settings (clock skew...).
     pub verifier: VerifierConfig,
+    /// HTTPS requirement, forwarding headers and rate limits of key
+    /// delivery and `/sts/token` (default: none of them).
+    pub guard: guard::GuardConfig,
 }
 
 impl DeliveryConfig {
@@ -59,6 +63,7 @@ impl DeliveryConfig {
             cache_ttl: Duration::from_secs(2),
             upstream_timeout: Duration::from_secs(10),
             verifier: VerifierConfig::default(),
+            guard: guard::GuardConfig::default(),
         }
     }
 }
@@ -80,6 +85,7 @@ pub struct Delivery {
     pub(crate) sts: tokio::sync::OnceCell<Arc<sts::Sts>>,
     pub(crate) sts_dir: PathBuf,
     pub(crate) http: reqwest::Client,
+    pub(crate) guard: guard::Guard,
 }
 
 impl std::fmt::Debug for Delivery {
@@ -115,6 +121,7 @@ impl Delivery {
             sts: tokio::sync::OnceCell::new(),
             sts_dir: data_dir.join(sts::STS_DIR),
             http,
+            guard: guard::Guard::new(config.guard.clone()),
             config,
         }
     }
@@ -152,8 +159,9 @@ impl ::keys::token::HttpFetch for NoFetch {
     }
 }
 
-/// The routes of this module, merged into [`crate::app`].
-pub fn router() -> Router<AppState> {
+/// The routes of this module, merged into [`crate::app`]; key delivery
+/// and `/sts/token` behind [`guard`].
+pub fn router(state: &AppState) -> Router<AppState> {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::any())
         .allow_methods([Method::GET, Method::HEAD, Method::POST, Method::OPTIONS])
@@ -172,9 +180,16 @@ pub fn router() -> Router<AppState> {
             HeaderName::from_static("accept-ranges"),
         ])
         .max_age(Duration::from_secs(3600));
+    let guarded = Router::new()
+        .merge(keys::router())
+        .merge(sts::token_router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ));
     Router::new()
         .merge(origin::router())
-        .merge(keys::router())
+        .merge(guarded)
         .merge(sts::router())
         .merge(health::router())
         .layer(cors)

@@ -1,0 +1,698 @@
+//! HTTPS and request limits of the real `castguard serve` (issue 8, items
+//! 2 and 3), judged by clients we did not write:
+//! - a CA and a server certificate made by `openssl` at test time; reqwest
+//!   (rustls, trusting only that CA), `curl --cacert` and ffmpeg (GnuTLS,
+//!   `-tls_verify 1 -ca_file`) fetch over HTTPS; ffmpeg plays an HLS AES-128
+//!   locator whose key comes from the HTTPS key delivery;
+//! - HSTS on HTTPS responses only; with `--keys-require-https` the plain
+//!   port still serves the origin but answers key requests 403
+//!   `https_required`;
+//! - garbage and untrusting clients on the TLS port do not harm the server;
+//!   a 70 KB header gets 431, a 100 KiB license request 413;
+//! - rate limits: a burst then 429 with `Retry-After`, recovery after the
+//!   wait, per token whatever the address (clients bound to 127.0.0.x),
+//!   `X-Forwarded-For` believed only from `--trusted-proxy`;
+//! - a bad certificate or key file: one line, non-zero exit, no key bytes.
+
+mod api_server;
+mod common;
+
+use api_server::{TOKEN, bin, cli, ok};
+use common::{Media, assert_hashes_eq, clear_hashes, fixture};
+use std::io::{BufRead, BufReader, Read as _, Write as _};
+use std::net::{IpAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const ENV_KID: &str = "5e1f0000111122223333444455556666";
+const ENV_KEY: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
+
+/// `openssl` output: a CA, a server certificate for 127.0.0.1 signed by
+/// it, its key, and an unrelated key.
+struct Certs {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    other_key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    common::assert_ok("openssl", &out);
+}
+
+fn make_certs(dir: &Path) -> Certs {
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        dir,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=castguard test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        dir,
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "other.key",
+                "-out",
+                "other.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=other",
+            ],
+        ]
+        .concat(),
+    );
+    Certs {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+        other_key: dir.join("other.key"),
+    }
+}
+
+/// `castguard serve --no-demo` with extra arguments; the URLs it prints.
+struct Serve {
+    child: Child,
+    urls: Vec<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Serve {
+    fn start(data: &Path, args: &[&str], listeners: usize) -> Serve {
+        let mut child = Command::new(bin())
+            .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(args)
+            .env("CASTGUARD_ADMIN_TOKEN", TOKEN)
+            .env_remove("CASTGUARD_KEK")
+            .env_remove("CASTGUARD_KEK_FILE")
+            .env("RUST_LOG", "debug,sqlx=warn,hyper=info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn castguard serve");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let log2 = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(rest.trim().to_string());
+                }
+                let mut l = log2.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let mut urls = Vec::new();
+        while urls.len() < listeners {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(u) => urls.push(u),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("castguard serve did not start: {}", log.lock().unwrap());
+                }
+            }
+        }
+        Serve { child, urls, log }
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// SIGTERM; the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A blocking front to reqwest (rustls), trusting only `ca` when given,
+/// bound to `local` when given.
+struct Http {
+    rt: tokio::runtime::Runtime,
+    client: reqwest::Client,
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn code(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned))
+            .unwrap_or_default()
+    }
+}
+
+impl Http {
+    fn new(ca: Option<&Path>, local: Option<&str>) -> Http {
+        let mut b = reqwest::Client::builder()
+            .timeout(Duration::from_secs(20))
+            .http1_only();
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca).unwrap();
+            b = b.tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()]);
+        }
+        if let Some(ip) = local {
+            b = b.local_address(ip.parse::<IpAddr>().unwrap());
+        }
+        Http {
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            client: b.build().unwrap(),
+        }
+    }
+
+    fn send(&self, req: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
+        self.rt.block_on(async {
+            let res = req.send().await?;
+            let status = res.status().as_u16();
+            let headers = res.headers().clone();
+            let body = res.bytes().await?.to_vec();
+            Ok(Reply {
+                status,
+                headers,
+                body,
+            })
+        })
+    }
+
+    fn get(&self, url: &str) -> Reply {
+        self.send(self.client.get(url))
+            .unwrap_or_else(|e| panic!("GET {url}: {e:?}"))
+    }
+
+    fn get_with(&self, url: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut r = self.client.get(url);
+        for (k, v) in headers {
+            r = r.header(*k, *v);
+        }
+        self.send(r).unwrap_or_else(|e| panic!("GET {url}: {e:?}"))
+    }
+}
+
+fn uuid(hex: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Raw HTTP/1.1 over a plain socket: the status line of the answer.
+fn raw_status(addr: &str, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(request);
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+fn https_serves_keys_plays_hls_and_plain_port_refuses_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = make_certs(tmp.path());
+    let data = tmp.path().join("data");
+    let server = Serve::start(
+        &data,
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            certs.cert.to_str().unwrap(),
+            "--tls-key",
+            certs.key.to_str().unwrap(),
+            "--keys-require-https",
+        ],
+        2,
+    );
+    let (plain, tls) = (server.urls[0].clone(), server.urls[1].clone());
+    assert!(plain.starts_with("http://"), "{plain}");
+    assert!(tls.starts_with("https://"), "{tls}");
+
+    // Management over the plain port (the CLI speaks plain HTTP).
+    let run = |args: &[&str]| ok(&cli(&plain, TOKEN, args));
+    let input = fixture("h264_aac_bframes.mp4");
+    run(&[
+        "asset",
+        "ingest",
+        input.to_str().unwrap(),
+        "--name",
+        "movie",
+    ]);
+    run(&["policy", "create", "open", "--open"]);
+    run(&[
+        "key", "create", "env", "--type", "envelope", "--kid", ENV_KID, "--value", ENV_KEY,
+        "--policy", "open",
+    ]);
+    run(&[
+        "locator",
+        "create",
+        "aes",
+        "--asset",
+        "movie",
+        "--streaming-policy",
+        "Predefined_ClearKey",
+        "--key",
+        "env",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&run(&["locator", "get", "aes", "--json"])).unwrap();
+    let loc = v["streamingLocatorId"].as_str().unwrap().to_string();
+
+    let https = Http::new(Some(&certs.ca), None);
+    let http = Http::new(None, None);
+    let health = https.get(&format!("{tls}/healthz"));
+    assert_eq!(health.status, 200);
+    assert_eq!(
+        health.header("strict-transport-security"),
+        Some("max-age=31536000")
+    );
+
+    // The origin on both ports; HSTS only over HTTPS; key URIs on HTTPS.
+    let master = format!("/s/{loc}/aes128/master.m3u8");
+    let m = https.get(&format!("{tls}{master}"));
+    assert_eq!(m.status, 200);
+    assert!(m.header("strict-transport-security").is_some());
+    let p = http.get(&format!("{plain}{master}"));
+    assert_eq!(p.status, 200, "the plain port serves the origin");
+    assert_eq!(p.header("strict-transport-security"), None);
+    let master_text = String::from_utf8(p.body).unwrap();
+    let playlist = master_text
+        .lines()
+        .find(|l| !l.starts_with('#') && l.contains(".m3u8"))
+        .unwrap_or_else(|| panic!("no media playlist in {master_text}"));
+    let media = http.get(&format!("{plain}/s/{loc}/aes128/{playlist}"));
+    let media = String::from_utf8(media.body).unwrap();
+    let key_uri = format!("{tls}/keys/v1/aes/{}", uuid(ENV_KID));
+    assert!(media.contains(&key_uri), "key URI not on HTTPS: {media}");
+
+    // Keys: refused over plain HTTP, delivered over HTTPS.
+    let key_path = format!("/keys/v1/aes/{}", uuid(ENV_KID));
+    let refused = http.get(&format!("{plain}{key_path}"));
+    assert_eq!(refused.status, 403);
+    assert_eq!(refused.code(), "https_required");
+    assert_eq!(refused.header("cache-control"), Some("no-store"));
+    assert!(!refused.body.windows(16).any(|w| hex(w) == ENV_KEY));
+    let forged = http.get_with(
+        &format!("{plain}{key_path}"),
+        &[("x-forwarded-proto", "https")],
+    );
+    assert_eq!(forged.status, 403, "X-Forwarded-Proto believed by default");
+    let key = https.get(&format!("{tls}{key_path}"));
+    assert_eq!(key.status, 200);
+    assert_eq!(hex(&key.body), ENV_KEY);
+
+    // curl with the CA; without it the certificate is refused.
+    let out = Command::new("curl")
+        .args(["-sS", "--cacert", certs.ca.to_str().unwrap()])
+        .arg(format!("{tls}{key_path}"))
+        .output()
+        .unwrap();
+    common::assert_ok("curl --cacert", &out);
+    assert_eq!(hex(&out.stdout), ENV_KEY);
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null"])
+        .arg(format!("{tls}{key_path}"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "curl trusted an unknown CA");
+
+    // ffmpeg (GnuTLS) plays the HLS AES-128 stream over HTTPS, the key
+    // from the HTTPS key delivery (plain key requests are refused).
+    let out = Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-hide_banner",
+            "-v",
+            "error",
+            "-rw_timeout",
+            "20000000",
+        ])
+        .args(["-tls_verify", "1", "-ca_file", certs.ca.to_str().unwrap()])
+        .arg("-i")
+        .arg(format!("{tls}{master}"))
+        .args([
+            "-map",
+            "0:v:0",
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "framemd5",
+            "-",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    common::assert_ok("ffmpeg over https", &out);
+    let got = common::framemd5_hashes(&String::from_utf8_lossy(&out.stdout));
+    assert_hashes_eq(
+        &got,
+        &clear_hashes(&input, Media::Video),
+        "HLS AES-128 over HTTPS",
+    );
+
+    // Hostile clients: garbage on the TLS port, a client that refuses our
+    // certificate, a 70 KB header, a 100 KiB license request.
+    let tls_addr = tls.trim_start_matches("https://").to_string();
+    let plain_addr = plain.trim_start_matches("http://").to_string();
+    let mut junk = TcpStream::connect(&tls_addr).unwrap();
+    let _ = junk.write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 0x42, 0x42, 0x42]);
+    let _ = junk.write_all(&[0xab; 4096]);
+    drop(junk);
+    let untrusting = Http::new(None, None);
+    assert!(
+        untrusting
+            .send(untrusting.client.get(format!("{tls}/healthz")))
+            .is_err(),
+        "a client without our CA must fail the handshake"
+    );
+    let big = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    assert!(
+        raw_status(&plain_addr, big.as_bytes()).contains(" 431 "),
+        "huge header"
+    );
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET /healthz HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    assert!(
+        raw_status(&plain_addr, many.as_bytes()).contains(" 431 "),
+        "150 headers"
+    );
+    let body = vec![b'{'; 100 * 1024];
+    let r = https
+        .send(
+            https
+                .client
+                .post(format!("{tls}/keys/v1/clearkey"))
+                .header("content-type", "application/json")
+                .body(body),
+        )
+        .unwrap();
+    assert_eq!(r.status, 413);
+    assert_eq!(r.code(), "body_too_large");
+    let r = https
+        .send(
+            https
+                .client
+                .post(format!("{tls}/keys/v1/widevine?kid={}", uuid(ENV_KID)))
+                .body(vec![0u8; 100 * 1024]),
+        )
+        .unwrap();
+    assert_eq!(r.status, 413);
+    assert_eq!(https.get(&format!("{tls}/healthz")).status, 200, "alive");
+
+    let log = server.log();
+    assert!(log.contains("TLS handshake failed"), "{log}");
+    let key_pem = std::fs::read_to_string(&certs.key).unwrap();
+    let key_body = key_pem.lines().nth(1).unwrap();
+    assert!(!log.contains(key_body) && !log.contains(ENV_KEY));
+    assert!(server.stop().success(), "graceful stop");
+}
+
+#[test]
+fn rate_limits_per_address_and_per_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Serve::start(
+        &tmp.path().join("data"),
+        &[
+            "--rate-limit-per-ip",
+            "12/m,burst=6",
+            "--rate-limit-per-token",
+            "12/m,burst=3",
+            "--trusted-proxy",
+            "127.0.0.5",
+        ],
+        1,
+    );
+    let base = server.urls[0].clone();
+    let key = format!("{base}/keys/v1/aes/{}", uuid(ENV_KID));
+    let from = |ip: &str| Http::new(None, Some(ip));
+    let (a1, a2, a3, a4, proxy) = (
+        from("127.0.0.1"),
+        from("127.0.0.2"),
+        from("127.0.0.3"),
+        from("127.0.0.4"),
+        from("127.0.0.5"),
+    );
+    let bearer = |t: &str| format!("Bearer {t}");
+
+    // Per token: three, then 429 with Retry-After, from any address; another
+    // token is unaffected. (Unknown key: 404 when let through.)
+    for _ in 0..3 {
+        assert_eq!(
+            a1.get_with(&key, &[("authorization", &bearer("token-a"))])
+                .status,
+            404
+        );
+    }
+    let limited = a1.get_with(&key, &[("authorization", &bearer("token-a"))]);
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.code(), "rate_limited");
+    let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=5).contains(&retry), "Retry-After {retry}");
+    let elsewhere = a2.get_with(&key, &[("authorization", &bearer("token-a"))]);
+    assert_eq!(
+        elsewhere.status, 429,
+        "the token's limit follows it to another address"
+    );
+    let q = a2.get(&format!("{key}?token=token-a"));
+    assert_eq!(q.status, 429, "the same token in ?token=");
+    assert_eq!(
+        a2.get_with(&key, &[("authorization", &bearer("token-b"))])
+            .status,
+        404
+    );
+
+    // Per address: six, then 429; forged X-Forwarded-For does not help;
+    // another address is unaffected; /sts/token shares the limit.
+    for _ in 0..6 {
+        assert_eq!(a3.get(&key).status, 404);
+    }
+    let limited = a3.get(&key);
+    assert_eq!(limited.status, 429);
+    let ip_retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert_eq!(
+        a3.get_with(&key, &[("x-forwarded-for", "198.51.100.1")])
+            .status,
+        429,
+        "X-Forwarded-For from an untrusted peer"
+    );
+    let sts = a3
+        .send(
+            a3.client
+                .post(format!("{base}/sts/token"))
+                .header("authorization", bearer(TOKEN))
+                .body("{}"),
+        )
+        .unwrap();
+    assert_eq!(sts.status, 429);
+    assert_eq!(a4.get(&key).status, 404);
+    // The origin and the API are not limited.
+    assert_eq!(a3.get(&format!("{base}/healthz")).status, 200);
+
+    // Behind the trusted proxy, each forwarded client has its own bucket.
+    let via = |client: &str| proxy.get_with(&key, &[("x-forwarded-for", client)]).status;
+    for _ in 0..6 {
+        assert_eq!(via("198.51.100.1"), 404);
+    }
+    assert_eq!(via("198.51.100.1"), 429);
+    assert_eq!(via("198.51.100.2"), 404);
+
+    // Recovery after the advertised wait.
+    std::thread::sleep(Duration::from_secs(retry.max(ip_retry)));
+    assert_eq!(
+        a1.get_with(&key, &[("authorization", &bearer("token-a"))])
+            .status,
+        404
+    );
+    assert_eq!(a3.get(&key).status, 404);
+
+    let log = server.log();
+    assert!(!log.contains("token-a"), "a token reached the log");
+    assert!(
+        log.contains("198.51.100.2:0"),
+        "the audit log names the forwarded client: {log}"
+    );
+}
+
+#[test]
+fn bad_certificate_or_key_is_one_line_and_no_key_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = make_certs(tmp.path());
+    let secret = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo0MjQyNDI0MjQy";
+    let garbage = tmp.path().join("garbage.key");
+    std::fs::write(
+        &garbage,
+        format!("-----BEGIN PRIVATE KEY-----\n{secret}!\n-----END PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    let other_key = std::fs::read_to_string(&certs.other_key).unwrap();
+    let cases: [(&Path, &Path, &str); 4] = [
+        (&certs.cert, &certs.other_key, "does not belong"),
+        (&certs.cert, &garbage, "invalid or unsupported private key"),
+        (&certs.key, &certs.key, "holds no PEM certificate"),
+        (
+            &certs.cert,
+            &tmp.path().join("missing.key"),
+            "cannot read the TLS key file",
+        ),
+    ];
+    for (cert, key, want) in cases {
+        let data = tmp.path().join("data-bad");
+        let out = Command::new(bin())
+            .args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .arg("--tls-cert")
+            .arg(cert)
+            .arg("--tls-key")
+            .arg(key)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains(want), "{want}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            !stderr.contains(secret) && !stderr.contains("BEGIN"),
+            "{stderr}"
+        );
+        for line in other_key.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!stderr.contains(line), "{stderr}");
+        }
+        assert!(!data.exists(), "nothing created before the TLS check");
+    }
+    // A certificate without its key is a usage error; so is requiring
+    // HTTPS with no way to know it.
+    let out = Command::new(bin())
+        .args(["serve", "--no-demo", "--tls-cert"])
+        .arg(&certs.cert)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = Command::new(bin())
+        .args([
+            "serve",
+            "--no-demo",
+            "--listen",
+            "127.0.0.1:0",
+            "--keys-require-https",
+            "--data",
+        ])
+        .arg(tmp.path().join("data-nohttps"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--keys-require-https needs HTTPS"));
+}

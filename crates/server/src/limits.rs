@@ -1,0 +1,314 @@
+//! Request limits: token-bucket rate limits on key delivery and the token
+//! service, and the size limits of request heads and bodies.
+//!
+//! Rate limits answer 429 with `Retry-After` in seconds (RFC 6585 §4,
+//! RFC 9110 §10.2.3). Two keys, each with its own bucket set: the client
+//! address (IPv6 by its /64, since one subscriber usually holds a whole
+//! /64) and the bearer token. A token is keyed by the first 16 bytes of its
+//! SHA-256, so the table holds no usable credential.
+//!
+//! A bucket holds up to `burst` tokens and refills at `per_second`; a
+//! request takes one. Memory is bounded: each of the [`SHARDS`] maps holds
+//! at most `capacity / SHARDS` buckets. When one is full, buckets that
+//! have refilled completely are dropped first (they are the same as a new
+//! one, so nothing is lost); if that is not enough (a flood from many
+//! addresses), the least recently used quarter goes, which can only give
+//! those clients a fresh burst, never refuse anyone wrongly.
+//!
+//! Written here (about 100 lines) rather than with `governor`: what is
+//! needed is a keyed bucket with a bounded table and a retry time, and
+//! `governor` would bring `dashmap`, `quanta` and friends for it.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Largest request head (request line and headers) in bytes: beyond it
+/// the connection answers 431 (RFC 6585 §5).
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Most header fields in one request (431 beyond).
+pub const MAX_HEADERS: usize = 100;
+/// Largest Clear Key or DRM license request body (413 beyond): Widevine,
+/// PlayReady and FairPlay challenges are a few KiB.
+pub const LICENSE_BODY_LIMIT: usize = 64 * 1024;
+/// Buckets per limiter shard table.
+pub const SHARDS: usize = 16;
+/// Default total number of buckets of one limiter.
+pub const DEFAULT_CAPACITY: usize = 65_536;
+
+/// Size and time limits of every connection.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Bytes of the request line and headers together.
+    pub max_header_bytes: usize,
+    /// Header fields per request.
+    pub max_headers: usize,
+    /// Time a client has to send a complete request head (slow clients
+    /// holding connections open).
+    pub header_read_timeout: Duration,
+    /// Time a client has to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_header_bytes: MAX_HEADER_BYTES,
+            max_headers: MAX_HEADERS,
+            header_read_timeout: Duration::from_secs(30),
+            tls_handshake_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A sustained rate and the burst allowed above it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error(
+    "rate '{0}': expected N/s, N/m or N/h with N > 0, optionally ',burst=B' (e.g. 20/s,burst=40), or 'off'"
+)]
+pub struct RateParseError(String);
+
+impl Rate {
+    /// Parses `N/s`, `N/m` or `N/h`, optionally followed by `,burst=B`
+    /// (default: one second's worth, at least 1); `off` is `None`.
+    pub fn parse_setting(s: &str) -> Result<Option<Rate>, RateParseError> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") || s == "0" {
+            return Ok(None);
+        }
+        let err = || RateParseError(s.to_owned());
+        let (rate, burst) = match s.split_once(',') {
+            Some((r, b)) => {
+                let b = b.trim().strip_prefix("burst=").ok_or_else(err)?;
+                (r, Some(b.parse::<u32>().map_err(|_| err())?))
+            }
+            None => (s, None),
+        };
+        let (n, unit) = rate.trim().split_once('/').ok_or_else(err)?;
+        let n: u32 = n.trim().parse().map_err(|_| err())?;
+        let secs = match unit.trim() {
+            "s" | "sec" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(err()),
+        };
+        if n == 0 || burst == Some(0) {
+            return Err(err());
+        }
+        let per_second = f64::from(n) / secs;
+        let burst = burst.unwrap_or_else(|| (per_second.ceil() as u32).max(1));
+        Ok(Some(Rate { per_second, burst }))
+    }
+}
+
+/// The address key of a client: IPv4 whole, IPv6 by its /64.
+pub fn address_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+/// The table key of a bearer token: a digest, never the token.
+pub fn token_key(token: &str) -> [u8; 16] {
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&d.as_ref()[..16]);
+    k
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Token buckets keyed by `K`, bounded in number.
+pub struct RateLimiter<K> {
+    rate: Rate,
+    shard_capacity: usize,
+    hasher: std::collections::hash_map::RandomState,
+    shards: Vec<Mutex<HashMap<K, Bucket>>>,
+}
+
+impl<K: Hash + Eq + Clone> RateLimiter<K> {
+    /// At most about `capacity` buckets.
+    pub fn new(rate: Rate, capacity: usize) -> Self {
+        RateLimiter {
+            rate,
+            shard_capacity: (capacity / SHARDS).max(4),
+            hasher: Default::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        }
+    }
+
+    pub fn rate(&self) -> Rate {
+        self.rate
+    }
+
+    /// Takes one token of `key`'s bucket at `now`; when it is empty, how
+    /// long until one is back.
+    pub fn check(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let shard = (self.hasher.hash_one(key) as usize) % SHARDS;
+        let mut map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        let burst = f64::from(self.rate.burst);
+        if !map.contains_key(key) && map.len() >= self.shard_capacity {
+            self.evict(&mut map, now);
+        }
+        let b = map.entry(key.clone()).or_insert(Bucket {
+            tokens: burst,
+            at: now,
+        });
+        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
+        b.tokens = (b.tokens + elapsed * self.rate.per_second).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64(
+                (1.0 - b.tokens) / self.rate.per_second,
+            ))
+        }
+    }
+
+    fn evict(&self, map: &mut HashMap<K, Bucket>, now: Instant) {
+        let refill = Duration::from_secs_f64(f64::from(self.rate.burst) / self.rate.per_second);
+        map.retain(|_, b| now.saturating_duration_since(b.at) < refill);
+        if map.len() < self.shard_capacity {
+            return;
+        }
+        let mut ages: Vec<Instant> = map.values().map(|b| b.at).collect();
+        let cut = ages.len() / 4;
+        let (_, &mut oldest_kept, _) = ages.select_nth_unstable(cut);
+        map.retain(|_, b| b.at >= oldest_kept);
+    }
+
+    /// Buckets held (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().unwrap_or_else(|p| p.into_inner()).len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Seconds for `Retry-After`: rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(Rate::parse_setting("off"), Ok(None));
+        assert_eq!(
+            Rate::parse_setting("20/s,burst=40"),
+            Ok(Some(Rate {
+                per_second: 20.0,
+                burst: 40
+            }))
+        );
+        assert_eq!(
+            Rate::parse_setting("5/s"),
+            Ok(Some(Rate {
+                per_second: 5.0,
+                burst: 5
+            }))
+        );
+        assert_eq!(
+            Rate::parse_setting("30/m"),
+            Ok(Some(Rate {
+                per_second: 0.5,
+                burst: 1
+            }))
+        );
+        for bad in [
+            "",
+            "5",
+            "5/x",
+            "0/s",
+            "-1/s",
+            "5/s,burst=0",
+            "5/s,b=3",
+            "x/s",
+        ] {
+            assert!(Rate::parse_setting(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn burst_then_refusal_then_refill() {
+        let l = RateLimiter::new(
+            Rate {
+                per_second: 2.0,
+                burst: 3,
+            },
+            64,
+        );
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(l.check(&1u32, t0), Ok(()));
+        }
+        let wait = l.check(&1u32, t0).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(500));
+        assert_eq!(retry_after_secs(wait), 1);
+        assert!(l.check(&2u32, t0).is_ok(), "another key has its own bucket");
+        assert!(l.check(&1u32, t0 + Duration::from_millis(499)).is_err());
+        assert!(l.check(&1u32, t0 + Duration::from_millis(1000)).is_ok());
+        assert!(l.check(&1u32, t0 + Duration::from_secs(60)).is_ok());
+        assert!(l.check(&1u32, t0 + Duration::from_secs(60)).is_ok());
+        assert!(l.check(&1u32, t0 + Duration::from_secs(60)).is_ok());
+        assert!(
+            l.check(&1u32, t0 + Duration::from_secs(60)).is_err(),
+            "a long pause refills only up to the burst"
+        );
+    }
+
+    /// A flood of distinct keys (spoofed or many addresses) cannot grow
+    /// the table past its capacity.
+    #[test]
+    fn table_is_bounded() {
+        let rate = Rate {
+            per_second: 1.0,
+            burst: 2,
+        };
+        let l = RateLimiter::new(rate, 16 * SHARDS);
+        let t0 = Instant::now();
+        for i in 0..100_000u32 {
+            let _ = l.check(&i, t0 + Duration::from_micros(u64::from(i)));
+        }
+        assert!(l.len() <= 16 * SHARDS, "{}", l.len());
+        assert!(l.len() >= 8 * SHARDS, "{}", l.len());
+    }
+
+    #[test]
+    fn keys() {
+        let a: IpAddr = "2001:db8:1:2:3:4:5:6".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        assert_eq!(address_key(a), address_key(b));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(address_key(mapped), "192.0.2.7".parse::<IpAddr>().unwrap());
+        assert_ne!(token_key("a"), token_key("b"));
+        assert_eq!(retry_after_secs(Duration::from_millis(1500)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(3)), 3);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+    }
+}
