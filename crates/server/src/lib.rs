@@ -139,9 +139,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// As [`serve`], with the player routes (`/player...`) merged in.
@@ -151,5 +154,12 @@ pub async fn serve_with_player(
     player: routes::player::PlayerState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state).merge(routes::player::router(player))).with_graceful_shutdown(shutdown).await
+    // Connect info: the audit line of a key delivery names the client address.
+    let app = app(state).merge(routes::player::router(player));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
