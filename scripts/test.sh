@@ -36,10 +36,6 @@ bash -n bench/package.sh
 bash -n bench/soak.sh
 "$CASTGUARD_PYTHON" -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" bench/soak.py
 
-# Every key and token literal the e2e tests give a server is in the list
-# that the log check searches for.
-scripts/check-secrets.sh --sources
-
 export CASTGUARD_TEST_LOG_DIR="$ROOT/target/test-logs"
 rm -rf "$CASTGUARD_TEST_LOG_DIR"
 mkdir -p "$CASTGUARD_TEST_LOG_DIR"

@@ -54,7 +54,12 @@ mod tests {
             return;
         }
         let out = Command::new(std::env::current_exe().unwrap())
-            .args(["panic_hook::tests::panic_prints_location_not_message", "--exact", "--nocapture", "--test-threads=1"])
+            .args([
+                "panic_hook::tests::panic_prints_location_not_message",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(CHILD, "1")
             .env_remove("RUST_BACKTRACE")
             .output()
@@ -62,9 +67,18 @@ mod tests {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(!out.status.success(), "the child did not panic: {stdout}");
-        assert!(stderr.contains("panicked at") && stderr.contains("panic_hook.rs"), "{stderr}");
+        assert!(
+            stderr.contains("panicked at") && stderr.contains("panic_hook.rs"),
+            "{stderr}"
+        );
         assert!(stderr.contains(WITHHELD), "{stderr}");
-        assert!(!stderr.contains(SECRET) && !stdout.contains(SECRET), "the panic message leaked");
-        assert!(!stderr.contains("key rejected"), "the panic message was printed: {stderr}");
+        assert!(
+            !stderr.contains(SECRET) && !stdout.contains(SECRET),
+            "the panic message leaked"
+        );
+        assert!(
+            !stderr.contains("key rejected"),
+            "the panic message was printed: {stderr}"
+        );
     }
 }

@@ -77,7 +77,10 @@ fn check_secrets_catches_a_key_in_server_output() {
                "keyId": "5e1f0000-1111-2222-3333-444455556666", "value": b64(&listed("e2e-key1"))}),
     );
     let r = agent
-        .get(format!("{}/keys/v1/aes/5e1f0000-1111-2222-3333-444455556666", server.url))
+        .get(format!(
+            "{}/keys/v1/aes/5e1f0000-1111-2222-3333-444455556666",
+            server.url
+        ))
         .header("Authorization", "Bearer not-a-token")
         .call()
         .unwrap();
@@ -86,7 +89,11 @@ fn check_secrets_catches_a_key_in_server_output() {
     let wait_for = |needle: &str| {
         let deadline = Instant::now() + Duration::from_secs(20);
         while !server.log().contains(needle) {
-            assert!(Instant::now() < deadline, "{needle} not logged:\n{}", server.log());
+            assert!(
+                Instant::now() < deadline,
+                "{needle} not logged:\n{}",
+                server.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     };
@@ -111,7 +118,11 @@ fn check_secrets_catches_a_key_in_server_output() {
     wait_for(&form);
     let dirty = check(&logs);
     let stdout = String::from_utf8_lossy(&dirty.stdout);
-    assert_eq!(dirty.status.code(), Some(1), "the check missed the key: {stdout}");
+    assert_eq!(
+        dirty.status.code(),
+        Some(1),
+        "the check missed the key: {stdout}"
+    );
     let line = server
         .log()
         .lines()
@@ -120,7 +131,9 @@ fn check_secrets_catches_a_key_in_server_output() {
         .unwrap();
     assert!(
         stdout.lines().any(|l| l.starts_with("serve-")
-            && l.contains(&format!(".log:{line}: test secret 'secrets-check-canary' (base64url form)"))),
+            && l.contains(&format!(
+                ".log:{line}: test secret 'secrets-check-canary' (base64url form)"
+            ))),
         "the report does not name the file and line {line}: {stdout}"
     );
     let hex: String = canary.iter().map(|b| format!("{b:02x}")).collect();

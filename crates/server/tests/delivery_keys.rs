@@ -59,11 +59,17 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
 fn log_file() -> Option<&'static Mutex<std::fs::File>> {
     static FILE: OnceLock<Option<Mutex<std::fs::File>>> = OnceLock::new();
     FILE.get_or_init(|| {
-        let dir = PathBuf::from(std::env::var_os("CASTGUARD_TEST_LOG_DIR").filter(|d| !d.is_empty())?);
+        let dir =
+            PathBuf::from(std::env::var_os("CASTGUARD_TEST_LOG_DIR").filter(|d| !d.is_empty())?);
         std::fs::create_dir_all(&dir).expect("create the test log dir");
         let path = dir.join(format!("tracing-delivery_keys-{}.log", std::process::id()));
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(&path);
-        Some(Mutex::new(f.unwrap_or_else(|e| panic!("{}: {e}", path.display()))))
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        Some(Mutex::new(
+            f.unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        ))
     })
     .as_ref()
 }

@@ -112,7 +112,11 @@ impl Sts {
                 };
                 // Position only: serde's message may quote a value (the key).
                 let ring: StoredRing = serde_json::from_slice(&bytes).map_err(|e| {
-                    fmt(format!("invalid at line {} column {}", e.line(), e.column()))
+                    fmt(format!(
+                        "invalid at line {} column {}",
+                        e.line(),
+                        e.column()
+                    ))
                 })?;
                 let alg = match ring.current.alg.as_str() {
                     "RS256" => SigningAlg::Rs256,
