@@ -25,6 +25,11 @@ WORK=$(mktemp -d)
 PID=
 cleanup() {
   if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
+  # For scripts/check-secrets.sh (scripts/test.sh sets the directory).
+  if [ -n "${CASTGUARD_TEST_LOG_DIR:-}" ] && [ -f "$WORK/serve.log" ]; then
+    mkdir -p "$CASTGUARD_TEST_LOG_DIR"
+    cp "$WORK/serve.log" "$CASTGUARD_TEST_LOG_DIR/serve-schemathesis-$$.log" || true
+  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT

@@ -10,6 +10,13 @@
 #   CASTGUARD_FIXTURES set here: absolute path of the fixtures (target/fixtures)
 #   CASTGUARD_PYTHON   set here: the venv python with pywidevine, m3u8, mpegdash, lxml
 #   CASTGUARD_SHAKA    set here: the Shaka Packager binary
+#   CASTGUARD_TEST_LOG_DIR  set here (target/test-logs, emptied first): every
+#                      `castguard serve` the tests start, and the tracing the
+#                      server tests capture, append their output there; with
+#                      cargo's own output (cargo-test.log) it is then searched
+#                      by scripts/check-secrets.sh for the secrets of
+#                      tests/secrets.txt (issue 8: no key, token or signing
+#                      key in any log line)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,5 +33,13 @@ export CASTGUARD_SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64
 
 # The benchmark is not run here (too slow); check that it at least parses.
 bash -n bench/package.sh
+bash -n bench/soak.sh
+"$CASTGUARD_PYTHON" -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" bench/soak.py
 
-cargo test --workspace --locked --no-fail-fast "$@"
+export CASTGUARD_TEST_LOG_DIR="$ROOT/target/test-logs"
+rm -rf "$CASTGUARD_TEST_LOG_DIR"
+mkdir -p "$CASTGUARD_TEST_LOG_DIR"
+status=0
+cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$CASTGUARD_TEST_LOG_DIR/cargo-test.log" || status=$?
+scripts/check-secrets.sh "$CASTGUARD_TEST_LOG_DIR" || status=1
+exit "$status"

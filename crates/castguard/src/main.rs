@@ -4,6 +4,7 @@
 mod api_cli;
 mod demo;
 mod package;
+mod panic_hook;
 mod serve;
 mod token;
 
@@ -32,6 +33,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    panic_hook::install();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Package(args) => package::run(args),

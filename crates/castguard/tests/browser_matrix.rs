@@ -13,9 +13,10 @@
 //! Needs chromium and node_modules (scripts/install-test-tools.sh); fails,
 //! never skips, when they are missing.
 
+mod api_server;
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,6 +33,12 @@ impl Drop for Server {
 }
 
 fn start_serve(data: &std::path::Path) -> Server {
+    // Output also to $CASTGUARD_TEST_LOG_DIR for scripts/check-secrets.sh.
+    let mut file = api_server::test_log_dir().map(|d| api_server::server_log_file(&d, "serve"));
+    let stdout = match &file {
+        Some(f) => Stdio::from(f.try_clone().expect("clone log file")),
+        None => Stdio::null(),
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_castguard"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -39,9 +46,9 @@ fn start_serve(data: &std::path::Path) -> Server {
             "CASTGUARD_ADMIN_TOKEN",
             "browser-matrix-admin-token-0123456789",
         )
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "debug")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .expect("start castguard serve");
@@ -49,6 +56,9 @@ fn start_serve(data: &std::path::Path) -> Server {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(f) = file.as_mut() {
+                let _ = writeln!(f, "{line}");
+            }
             eprintln!("[serve] {}", line.chars().take(160).collect::<String>());
             let _ = tx.send(line);
         }

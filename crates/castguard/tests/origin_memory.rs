@@ -20,7 +20,7 @@ mod api_server;
 
 use api_server::{TOKEN, bin, cli, ok};
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,6 +47,13 @@ impl Drop for Serve {
 }
 
 fn serve(data: &Path) -> Serve {
+    // Output also to $CASTGUARD_TEST_LOG_DIR for scripts/check-secrets.sh;
+    // RUST_LOG stays at warn: this test measures memory, not logging.
+    let mut file = api_server::test_log_dir().map(|d| api_server::server_log_file(&d, "serve"));
+    let stdout = match &file {
+        Some(f) => Stdio::from(f.try_clone().expect("clone log file")),
+        None => Stdio::null(),
+    };
     let mut child = Command::new(bin())
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
@@ -55,7 +62,7 @@ fn serve(data: &Path) -> Serve {
         .env("CASTGUARD_ADMIN_TOKEN", TOKEN)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn castguard serve");
@@ -63,6 +70,9 @@ fn serve(data: &Path) -> Serve {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(f) = file.as_mut() {
+                let _ = writeln!(f, "{line}");
+            }
             if let Some(rest) = line.split("listening on ").nth(1) {
                 let _ = tx.send(rest.trim().to_string());
             } else if line.contains("WARN") || line.contains("ERROR") {

@@ -35,7 +35,8 @@ const CK_KEY: [u8; 16] = *b"\x5c\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc
 const CK2_KEY: [u8; 16] = *b"\x6d\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\x03";
 const DRM_KEY: [u8; 16] = *b"\x7e\x11\x22\x33\x44\x55\x66\x77\x88\x99\xaa\xbb\xcc\xdd\xee\x04";
 
-/// Everything the server logs during these tests (audit lines included).
+/// Everything the server logs during these tests (audit lines included),
+/// at DEBUG so debug paths are covered by the secrets check too.
 fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
     static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     BUF.get_or_init(|| {
@@ -44,7 +45,7 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
         let make = move || Capture(w.clone());
         let _ = tracing::subscriber::set_global_default(
             tracing_subscriber::fmt()
-                .with_max_level(tracing::Level::INFO)
+                .with_max_level(tracing::Level::DEBUG)
                 .with_ansi(false)
                 .with_writer(make)
                 .finish(),
@@ -53,10 +54,33 @@ fn log_buffer() -> &'static Arc<Mutex<Vec<u8>>> {
     })
 }
 
+/// The file under `$CASTGUARD_TEST_LOG_DIR` (set by scripts/test.sh) that
+/// receives a copy of every captured line, for scripts/check-secrets.sh.
+fn log_file() -> Option<&'static Mutex<std::fs::File>> {
+    static FILE: OnceLock<Option<Mutex<std::fs::File>>> = OnceLock::new();
+    FILE.get_or_init(|| {
+        let dir =
+            PathBuf::from(std::env::var_os("CASTGUARD_TEST_LOG_DIR").filter(|d| !d.is_empty())?);
+        std::fs::create_dir_all(&dir).expect("create the test log dir");
+        let path = dir.join(format!("tracing-delivery_keys-{}.log", std::process::id()));
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path);
+        Some(Mutex::new(
+            f.unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        ))
+    })
+    .as_ref()
+}
+
 struct Capture(Arc<Mutex<Vec<u8>>>);
 impl std::io::Write for Capture {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(b);
+        if let Some(f) = log_file() {
+            std::io::Write::write_all(&mut *f.lock().unwrap(), b)?;
+        }
         Ok(b.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

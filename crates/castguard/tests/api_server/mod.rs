@@ -2,9 +2,15 @@
 //! 127.0.0.1 with `--listen 127.0.0.1:0` (the OS picks a free port, read back
 //! from the `listening on` line), a temporary data directory, and a known
 //! admin token unless a test asks for a generated one.
+//!
+//! The server runs with `RUST_LOG=debug` (so debug paths are covered by the
+//! secrets check too) and, when `CASTGUARD_TEST_LOG_DIR` is set (by
+//! scripts/test.sh), everything it prints is also appended to a file there,
+//! which scripts/check-secrets.sh then searches for the test secrets.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use std::io::{BufRead, BufReader};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
@@ -12,6 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const TOKEN: &str = "e2e-admin-token-0123456789abcdef";
+
+/// The repository root (crates/castguard/../..).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_castguard")
@@ -32,6 +43,16 @@ impl Server {
 
     /// As [`Server::start`], with more `castguard serve` arguments.
     pub fn start_with(data: &Path, token: Option<&str>, extra: &[&str]) -> Server {
+        Server::start_full(data, token, test_log_dir().as_deref(), extra)
+    }
+
+    /// As [`Server::start`], with the server's output copied into a file
+    /// under `log_dir` (none: kept in memory only).
+    pub fn start_logged(data: &Path, token: Option<&str>, log_dir: Option<&Path>) -> Server {
+        Server::start_full(data, token, log_dir, &[])
+    }
+
+    fn start_full(data: &Path, token: Option<&str>, log_dir: Option<&Path>, extra: &[&str]) -> Server {
         let mut cmd = Command::new(bin());
         // No demo: these tests count what is in the store.
         cmd.args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
@@ -40,12 +61,17 @@ impl Server {
         cmd.env_remove("CASTGUARD_ADMIN_TOKEN")
             .env_remove("CASTGUARD_KEK")
             .env_remove("CASTGUARD_KEK_FILE");
-        cmd.env("RUST_LOG", "warn");
+        cmd.env("RUST_LOG", "debug");
         if let Some(t) = token {
             cmd.env("CASTGUARD_ADMIN_TOKEN", t);
         }
+        let mut file = log_dir.map(|d| server_log_file(d, "serve"));
+        let stdout = match &file {
+            Some(f) => Stdio::from(f.try_clone().expect("clone log file")),
+            None => Stdio::null(),
+        };
         let mut child = cmd
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn castguard serve");
@@ -57,6 +83,9 @@ impl Server {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     let _ = tx.send(rest.trim().to_string());
+                }
+                if let Some(f) = file.as_mut() {
+                    let _ = writeln!(f, "{line}");
                 }
                 let mut l = log2.lock().unwrap();
                 l.push_str(&line);
@@ -107,6 +136,36 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `$CASTGUARD_TEST_LOG_DIR`, where scripts/test.sh collects server output.
+pub fn test_log_dir() -> Option<PathBuf> {
+    std::env::var_os("CASTGUARD_TEST_LOG_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+}
+
+/// A new append-only file `TAG-TESTBINARY-PID-N.log` under `dir` (created).
+pub fn server_log_file(dir: &Path, tag: &str) -> File {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    std::fs::create_dir_all(dir).expect("create the test log dir");
+    let exe = std::env::current_exe().ok();
+    let bin = exe
+        .as_deref()
+        .and_then(|p| p.file_stem())
+        .and_then(|s| s.to_str())
+        .unwrap_or("test");
+    let name = format!(
+        "{tag}-{bin}-{}-{}.log",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(&name))
+        .unwrap_or_else(|e| panic!("create {}: {e}", dir.join(name).display()))
 }
 
 /// Runs the CLI against `url` with `token`.

@@ -69,6 +69,12 @@ struct StoredKey {
     pkcs8: String,
 }
 
+impl Drop for StoredKey {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.pkcs8);
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 struct StoredRetired {
     jwk: Value,
@@ -104,8 +110,14 @@ impl Sts {
                     path: file.clone(),
                     detail,
                 };
-                let ring: StoredRing =
-                    serde_json::from_slice(&bytes).map_err(|e| fmt(e.to_string()))?;
+                // Position only: serde's message may quote a value (the key).
+                let ring: StoredRing = serde_json::from_slice(&bytes).map_err(|e| {
+                    fmt(format!(
+                        "invalid at line {} column {}",
+                        e.line(),
+                        e.column()
+                    ))
+                })?;
                 let alg = match ring.current.alg.as_str() {
                     "RS256" => SigningAlg::Rs256,
                     "ES256" => SigningAlg::Es256,
@@ -116,7 +128,7 @@ impl Sts {
                         .decode(&ring.current.pkcs8)
                         .map_err(|_| fmt("pkcs8 is not base64".into()))?,
                 );
-                let key = SigningKey::from_pkcs8_der(ring.current.kid, alg, &der)?;
+                let key = SigningKey::from_pkcs8_der(ring.current.kid.clone(), alg, &der)?;
                 let mut issuer = Issuer::new(issuer_url, key);
                 for r in ring.retired {
                     issuer.keys.add_retired(RetiredKey {
