@@ -4,7 +4,9 @@
 //! Start-up, in order: the data directory (created 0700); the
 //! key-encryption key (`store::Kek::load_or_create`: `CASTGUARD_KEK`,
 //! `CASTGUARD_KEK_FILE` or `DATA_DIR/kek.key`, generated on a fresh install
-//! and announced once); the SQLite store; the admin token
+//! and announced once); the SQLite store; Redis when `--redis-url` /
+//! `CASTGUARD_REDIS_URL` is given (replay counters and the OpenID Connect
+//! document cache shared by many nodes); the admin token
 //! (`CASTGUARD_ADMIN_TOKEN`, else `DATA_DIR/admin.token`, generated 0600 at
 //! first start and printed once); then [`server::app`] on `--listen`. The
 //! bound address is printed as `castguard: listening on http://ADDR` (with
@@ -42,6 +44,11 @@ pub struct ServeArgs {
     /// for production, and for tests that want an empty store.
     #[arg(long, env = "CASTGUARD_NO_DEMO")]
     no_demo: bool,
+    /// Redis shared by several nodes, `redis://[user:password@]host:port[/db]`:
+    /// holds the `maxuses` replay counters (else they stay in the database)
+    /// and caches OpenID Connect documents for all nodes.
+    #[arg(long, env = "CASTGUARD_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -81,7 +88,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr().context("listening socket")?;
-    let state = AppState::with_delivery(store.clone(), data.clone(), token, server::delivery::DeliveryConfig::for_listen_addr(addr));
+    let backends = match args.redis_url.as_deref() {
+        Some(url) => redis_backends(url).await?,
+        None => server::Backends::default(),
+    };
+    let state = AppState::with_backends(
+        store.clone(),
+        data.clone(),
+        token,
+        server::delivery::DeliveryConfig::for_listen_addr(addr),
+        backends,
+    );
     let player = if args.no_demo {
         eprintln!("castguard: listening on http://{addr}");
         eprintln!("castguard: player: http://{addr}/player (no demo)");
@@ -101,6 +118,32 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     store.close().await;
     eprintln!("castguard: stopped");
     Ok(())
+}
+
+/// Replay counters and the OpenID Connect document cache in the Redis at
+/// `url`. A Redis that does not answer yet is no reason to stay down: key
+/// requests with `maxuses` tokens answer 503 and `/readyz` says so until
+/// it does.
+async fn redis_backends(url: &str) -> anyhow::Result<server::Backends> {
+    let redis = store::redis::Redis::open(url).context("--redis-url")?;
+    match redis.ping().await {
+        Ok(()) => eprintln!(
+            "castguard: replay counters and OpenID Connect cache in Redis at {}",
+            redis.display()
+        ),
+        Err(e) => eprintln!(
+            "castguard: warning: {e}; key requests with maxuses tokens answer 503 until Redis answers"
+        ),
+    }
+    let direct = keys::token::ReqwestFetcher::new().context("HTTP client for OpenID Connect")?;
+    Ok(server::Backends {
+        token_uses: Some(Arc::new(store::redis::RedisTokenUses::new(redis.clone()))),
+        oidc_fetcher: Some(Arc::new(store::redis::RedisFetchCache::new(
+            redis,
+            Arc::new(direct),
+            store::redis::DEFAULT_DOCUMENT_TTL,
+        ))),
+    })
 }
 
 async fn shutdown_signal() {

@@ -46,6 +46,20 @@ struct Inner {
     ingest_lock: tokio::sync::Mutex<()>,
     /// Origin, key delivery, STS (`delivery` module).
     delivery: delivery::Delivery,
+    /// Where `maxuses` replay counters live.
+    token_uses: Arc<dyn store::TokenUses>,
+}
+
+/// Services a node shares with the other nodes besides the store (issue 7).
+/// The defaults suit one node: replay counters in the store, OpenID Connect
+/// documents fetched directly from the identity provider.
+#[derive(Clone, Default)]
+pub struct Backends {
+    /// Replay counters of `maxuses` tokens (e.g. `store::redis::RedisTokenUses`).
+    pub token_uses: Option<Arc<dyn store::TokenUses>>,
+    /// How OpenID Connect discovery documents and key sets are fetched
+    /// (e.g. `store::redis::RedisFetchCache` over `keys::token::ReqwestFetcher`).
+    pub oidc_fetcher: Option<Arc<dyn keys::token::HttpFetch>>,
 }
 
 impl AppState {
@@ -72,8 +86,23 @@ impl AppState {
         admin_token: AdminToken,
         config: delivery::DeliveryConfig,
     ) -> Self {
+        Self::with_backends(store, data_dir, admin_token, config, Backends::default())
+    }
+
+    /// As [`AppState::with_delivery`], with the services shared by many
+    /// nodes ([`Backends`]).
+    pub fn with_backends(
+        store: Arc<dyn store::Store>,
+        data_dir: impl Into<PathBuf>,
+        admin_token: AdminToken,
+        config: delivery::DeliveryConfig,
+        backends: Backends,
+    ) -> Self {
         let data_dir = data_dir.into();
-        let delivery = delivery::Delivery::new(config, &data_dir);
+        let delivery = delivery::Delivery::with_fetcher(config, &data_dir, backends.oidc_fetcher);
+        let token_uses = backends
+            .token_uses
+            .unwrap_or_else(|| Arc::new(store::StoreTokenUses(store.clone())));
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -81,6 +110,7 @@ impl AppState {
                 admin_token,
                 ingest_lock: tokio::sync::Mutex::new(()),
                 delivery,
+                token_uses,
             }),
         }
     }
@@ -92,6 +122,11 @@ impl AppState {
 
     pub fn store(&self) -> &dyn store::Store {
         self.inner.store.as_ref()
+    }
+
+    /// The replay counters of `maxuses` tokens.
+    pub fn token_uses(&self) -> &dyn store::TokenUses {
+        self.inner.token_uses.as_ref()
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -1,5 +1,6 @@
 //! Store errors: what the API maps to 404 (`NotFound`), 409 (`Conflict`),
-//! 400 (`InvalidReference`, `Invalid`) and 500 (the rest). None of them
+//! 400 (`InvalidReference`, `Invalid`), 503 (`Unavailable`) and 500 (the
+//! rest). None of them
 //! carries key material: names and key IDs only.
 
 use crate::kek::{KekError, SealError};
@@ -89,6 +90,14 @@ pub enum StoreError {
 
     #[error(transparent)]
     Kek(#[from] KekError),
+
+    /// A shared service (Redis) did not answer; the detail names the
+    /// server without its password.
+    #[error("{service} unavailable: {detail}")]
+    Unavailable {
+        service: &'static str,
+        detail: String,
+    },
 
     #[error("{path}: {source}")]
     Io {

@@ -20,17 +20,23 @@
 //! - content key values are stored only sealed under the [`Kek`]
 //!   (AES-256-GCM, key ID as associated data), and so are content key
 //!   policies, whose token keys are secrets too;
-//! - token-use counters are atomic across tasks and nodes.
+//! - token-use counters are atomic across tasks and nodes. Key delivery
+//!   reaches them through [`TokenUses`]: in the database
+//!   ([`StoreTokenUses`]) or, for many nodes, in Redis
+//!   ([`redis::RedisTokenUses`]).
 
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod kek;
+pub mod redis;
 mod sqlite;
+mod token_uses;
 
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};
 pub use sqlite::SqliteStore;
+pub use token_uses::{StoreTokenUses, TokenUses};
 
 use async_trait::async_trait;
 use keys::model::{

@@ -1,6 +1,7 @@
 //! Probes for process supervisors and load balancers: `/healthz` says the
-//! process answers (liveness), `/readyz` that the store answers too
-//! (readiness: take the node out of rotation while it does not).
+//! process answers (liveness), `/readyz` that the store answers too, and
+//! Redis when the replay counters live there (readiness: take the node out
+//! of rotation while they do not).
 
 use crate::AppState;
 use axum::Router;
@@ -27,11 +28,16 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(s): State<AppState>) -> Response {
-    match s.store().ping().await {
-        Ok(()) => plain(StatusCode::OK, "ready\n"),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness: store ping failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
-        }
+    if let Err(e) = s.store().ping().await {
+        tracing::warn!(error = %e, "readiness: store ping failed");
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n");
     }
+    let counters = s.token_uses();
+    if counters.backend() != "database"
+        && let Err(e) = counters.ping().await
+    {
+        tracing::warn!(error = %e, "readiness: replay counter ping failed");
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n");
+    }
+    plain(StatusCode::OK, "ready\n")
 }

@@ -94,12 +94,25 @@ impl Delivery {
     /// `data_dir` is the server's data folder (the STS key ring lives in
     /// `data_dir/sts/`).
     pub fn new(config: DeliveryConfig, data_dir: &std::path::Path) -> Self {
-        let fetcher: Arc<dyn ::keys::token::HttpFetch> = match ReqwestFetcher::new() {
-            Ok(f) => Arc::new(f),
-            Err(e) => {
-                tracing::error!(error = %e, "OpenID Connect fetcher unavailable; discovery-based policies will answer 503");
-                Arc::new(NoFetch)
-            }
+        Self::with_fetcher(config, data_dir, None)
+    }
+
+    /// As [`Delivery::new`]; `fetcher` fetches OpenID Connect documents
+    /// (default: [`ReqwestFetcher`], straight to the identity provider).
+    pub fn with_fetcher(
+        config: DeliveryConfig,
+        data_dir: &std::path::Path,
+        fetcher: Option<Arc<dyn ::keys::token::HttpFetch>>,
+    ) -> Self {
+        let fetcher: Arc<dyn ::keys::token::HttpFetch> = match fetcher {
+            Some(f) => f,
+            None => match ReqwestFetcher::new() {
+                Ok(f) => Arc::new(f),
+                Err(e) => {
+                    tracing::error!(error = %e, "OpenID Connect fetcher unavailable; discovery-based policies will answer 503");
+                    Arc::new(NoFetch)
+                }
+            },
         };
         let http = reqwest::Client::builder()
             .timeout(config.upstream_timeout)
