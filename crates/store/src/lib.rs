@@ -39,7 +39,9 @@ mod sqlite;
 
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};
-pub use postgres::{PostgresBackend, PostgresStore, redact_url};
+pub use postgres::{
+    CHANGE_CHANNEL, LISTENER_APPLICATION_NAME, PostgresBackend, PostgresStore, redact_url,
+};
 pub use sqlite::{DB_FILE_NAME, SqliteBackend, SqliteStore};
 
 use async_trait::async_trait;
