@@ -27,4 +27,5 @@ export CASTGUARD_SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64
 # The benchmark is not run here (too slow); check that it at least parses.
 bash -n bench/package.sh
 
+eval "$(scripts/start-services.sh)"
 cargo test --workspace --locked --no-fail-fast "$@"

@@ -15,6 +15,8 @@ pub enum EntityKind {
     ContentKeyPolicy,
     StreamingPolicy,
     StreamingLocator,
+    /// A sealed secret of the server itself (`Store::put_secret`).
+    Secret,
 }
 
 impl fmt::Display for EntityKind {
@@ -25,6 +27,7 @@ impl fmt::Display for EntityKind {
             EntityKind::ContentKeyPolicy => "content key policy",
             EntityKind::StreamingPolicy => "streaming policy",
             EntityKind::StreamingLocator => "streaming locator",
+            EntityKind::Secret => "secret",
         })
     }
 }
@@ -60,6 +63,16 @@ pub enum StoreError {
 
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+
+    /// The database could not be reached at open; `url` has no password.
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+
+    /// A database URL this crate does not open.
+    #[error(
+        "unsupported database URL {url}: use postgres://, postgresql:// or sqlite: (or nothing for SQLite in the data directory)"
+    )]
+    UnsupportedUrl { url: String },
 
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
