@@ -4,8 +4,9 @@
 //! - a `maxuses=5` token spread over both nodes by 1,000 parallel key
 //!   requests gets exactly 5 keys (the counter lives in Redis, one atomic
 //!   script per use);
-//! - a policy changed through node A's API applies on node B within 1 s
-//!   (change notifications clear B's caches; the cache TTL is 2 s);
+//! - a policy changed through node A's API applies on node B within
+//!   500 ms (change notifications clear B's caches; without them it takes
+//!   about 1 s, see [`CHANGE_DEADLINE`]);
 //! - SIGKILL of node A under load leaves node B answering every request,
 //!   and the restarted A has every API write that A acknowledged.
 //!
@@ -340,6 +341,15 @@ fn maxuses_token_gets_exactly_five_keys_across_two_nodes() {
     assert!(!a.log().contains(limited.as_str()) && !b.log().contains(limited.as_str()));
 }
 
+/// How soon node B must apply a policy edited through node A.
+///
+/// Why 500 ms and not the 2 s cache TTL: B's caches refresh ahead once an
+/// entry is past half its TTL, so without change notifications an edit
+/// made right after B cached the policy stays invisible on B for about 1 s
+/// (the test makes exactly that case: B reads the policy into a cold
+/// cache, then A edits it). Notifications make it a few milliseconds.
+const CHANGE_DEADLINE: Duration = Duration::from_millis(500);
+
 #[test]
 fn policy_changed_on_a_applies_on_b_within_a_second() {
     let tmp = tempfile::tempdir().unwrap();
@@ -349,39 +359,40 @@ fn policy_changed_on_a_applies_on_b_within_a_second() {
     let entitled = token("EntitledUsers", None);
     let gold = token("Gold", None);
     let ag = agent();
-    for _ in 0..3 {
-        // B has the policy cached (and refreshed ahead) right before the edit.
-        for _ in 0..20 {
-            assert_eq!(get_key(&ag, &b.url, &entitled).0, 200);
-        }
-        assert_eq!(get_key(&ag, &b.url, &gold).0, 401);
-        policy(&a.url, "Gold");
+    // Edits `viewers` to require `group` right after B cached the policy;
+    // returns how long B kept answering the old way.
+    let edit = |group: &str, now_ok: &str, now_refused: &str| -> Duration {
+        std::thread::sleep(Duration::from_millis(2200)); // B's entries expire
+        assert_eq!(
+            get_key(&ag, &b.url, now_refused).0,
+            200,
+            "B, before the edit"
+        );
+        policy(&a.url, group);
         let acked = Instant::now();
         loop {
-            let (s, body) = get_key(&ag, &b.url, &entitled);
+            let (s, body) = get_key(&ag, &b.url, now_refused);
             if s == 401 {
                 assert_eq!(reason(&body), "claim_missing");
                 break;
             }
             assert_eq!(s, 200);
             assert!(
-                acked.elapsed() < Duration::from_secs(1),
-                "node B still granted the old policy {:?} after A acknowledged the change",
+                acked.elapsed() < CHANGE_DEADLINE,
+                "node B still applied the old policy {:?} after A acknowledged the change",
                 acked.elapsed()
             );
-            std::thread::sleep(Duration::from_millis(10));
+            std::thread::sleep(Duration::from_millis(5));
         }
-        eprintln!("policy change seen on B after {:?}", acked.elapsed());
-        assert_eq!(get_key(&ag, &b.url, &gold).0, 200);
-        policy(&a.url, "EntitledUsers");
-        let acked = Instant::now();
-        while get_key(&ag, &b.url, &entitled).0 != 200 {
-            assert!(
-                acked.elapsed() < Duration::from_secs(1),
-                "B kept the old policy"
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        let seen = acked.elapsed();
+        assert_eq!(get_key(&ag, &b.url, now_ok).0, 200);
+        seen
+    };
+    for _ in 0..3 {
+        let t = edit("Gold", &gold, &entitled);
+        eprintln!("B applied the edit after {t:?}");
+        let t = edit("EntitledUsers", &entitled, &gold);
+        eprintln!("B applied the edit after {t:?}");
     }
 }
 
