@@ -317,3 +317,32 @@ async fn documents_are_fetched_directly_when_redis_is_gone() {
     );
     assert_eq!(idp.hits.load(Ordering::SeqCst), 1);
 }
+
+/// Redis hung from the start (a socket that accepts and never answers):
+/// concurrent uses all fail, fast: they do not queue one connection
+/// timeout each behind each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hung_redis_fails_every_use_fast() {
+    let hung = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = hung.local_addr().unwrap().port();
+    let uses = Arc::new(RedisTokenUses::new(
+        Redis::open(&format!("redis://127.0.0.1:{port}")).unwrap(),
+    ));
+    let exp = OffsetDateTime::now_utc() + time::Duration::hours(1);
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let uses = uses.clone();
+            tokio::spawn(async move { uses.consume(&random_id(), 5, exp).await })
+        })
+        .collect();
+    for task in tasks {
+        let res = task.await.unwrap();
+        assert!(
+            matches!(res, Err(StoreError::Unavailable { .. })),
+            "{res:?}"
+        );
+    }
+    assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+    drop(hung);
+}

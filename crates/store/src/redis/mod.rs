@@ -46,6 +46,10 @@ pub struct Redis {
 struct Inner {
     client: ::redis::Client,
     conn: tokio::sync::OnceCell<ConnectionManager>,
+    /// When the last first-connection attempt failed: the next one waits
+    /// [`RESPONSE_TIMEOUT`], so requests fail at once meanwhile instead of
+    /// queueing one timeout each behind the attempt in flight.
+    last_failure: std::sync::Mutex<Option<std::time::Instant>>,
     display: String,
     password: Option<String>,
 }
@@ -74,6 +78,7 @@ impl Redis {
             inner: Arc::new(Inner {
                 client,
                 conn: tokio::sync::OnceCell::new(),
+                last_failure: std::sync::Mutex::new(None),
                 display,
                 password,
             }),
@@ -91,15 +96,38 @@ impl Redis {
             .inner
             .conn
             .get_or_try_init(|| async {
+                let failed = self.last_failure();
+                if failed.is_some_and(|t| t.elapsed() < RESPONSE_TIMEOUT) {
+                    return Err(StoreError::Unavailable {
+                        service: "redis",
+                        detail: format!("{}: not connected (retrying)", self.inner.display),
+                    });
+                }
                 let config = ConnectionManagerConfig::new()
                     .set_connection_timeout(Some(RESPONSE_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
                     .set_number_of_retries(1);
-                ConnectionManager::new_with_config(self.inner.client.clone(), config).await
+                ConnectionManager::new_with_config(self.inner.client.clone(), config)
+                    .await
+                    .map_err(|e| {
+                        *self
+                            .inner
+                            .last_failure
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+                        self.error(&e)
+                    })
             })
-            .await
-            .map_err(|e| self.error(&e))?;
+            .await?;
         Ok(conn.clone())
+    }
+
+    fn last_failure(&self) -> Option<std::time::Instant> {
+        *self
+            .inner
+            .last_failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether Redis answers `PING`.
