@@ -36,6 +36,7 @@ pub mod kek;
 mod postgres;
 pub mod sql;
 mod sqlite;
+pub mod testing;
 
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};

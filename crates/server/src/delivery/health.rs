@@ -1,6 +1,8 @@
 //! Probes for process supervisors and load balancers: `/healthz` says the
 //! process answers (liveness), `/readyz` that the store answers too
-//! (readiness: take the node out of rotation while it does not).
+//! (readiness: take the node out of rotation while it does not). A database
+//! that does not answer within [`READY_TIMEOUT`] counts as down: a load
+//! balancer's probe must not hang on a stuck connection pool.
 
 use crate::AppState;
 use axum::Router;
@@ -26,11 +28,18 @@ async fn healthz() -> Response {
     plain(StatusCode::OK, "ok\n")
 }
 
+/// How long `/readyz` waits for the database.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn readyz(State(s): State<AppState>) -> Response {
-    match s.store().ping().await {
-        Ok(()) => plain(StatusCode::OK, "ready\n"),
-        Err(e) => {
+    match tokio::time::timeout(READY_TIMEOUT, s.store().ping()).await {
+        Ok(Ok(())) => plain(StatusCode::OK, "ready\n"),
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: store ping failed");
+            plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+        }
+        Err(_) => {
+            tracing::warn!("readiness: store ping timed out");
             plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
         }
     }
