@@ -212,3 +212,38 @@ async fn two_nodes_share_sts_keys_and_see_each_others_edits() {
     a.state.store().close().await;
     b.state.store().close().await;
 }
+
+/// `/readyz` says 503 while the database refuses the node (its
+/// connections killed, new ones refused), and 200 again once it is back;
+/// `/healthz` stays 200 (the process is alive).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_follows_the_database() {
+    let Some(url) = store::testing::postgres_database().await else {
+        return;
+    };
+    let node = Node::start(&url).await;
+    let probe = |path: &'static str| {
+        let node = &node;
+        async move {
+            node.send(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .0
+        }
+    };
+    assert_eq!(probe("/readyz").await, StatusCode::OK);
+    let db = url.rsplit('/').next().unwrap().split('?').next().unwrap();
+    store::testing::postgres_admin(&format!(
+        "ALTER DATABASE {db} ALLOW_CONNECTIONS false; \
+         SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"
+    ))
+    .await;
+    let t = Instant::now();
+    assert_eq!(probe("/readyz").await, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
+    assert_eq!(probe("/healthz").await, StatusCode::OK);
+    store::testing::postgres_admin(&format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")).await;
+    within(Duration::from_secs(5), || async {
+        probe("/readyz").await == StatusCode::OK
+    })
+    .await;
+}

@@ -45,6 +45,20 @@ pub async fn postgres_database() -> Option<String> {
     Some(database_url(&server, &name))
 }
 
+/// Runs `sql` (one or more statements) as the test server's superuser:
+/// for tests that take a database away from a node. Panics on failure.
+pub async fn postgres_admin(sql: &str) {
+    let server = postgres_server_url().expect("no test Postgres");
+    let mut admin = sqlx::postgres::PgConnection::connect(&server)
+        .await
+        .expect("connect to the test Postgres");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+        .execute(&mut admin)
+        .await
+        .expect("run admin SQL");
+    let _ = admin.close().await;
+}
+
 /// `server` with its database replaced by `name`.
 pub fn database_url(server: &str, name: &str) -> String {
     let (base, query) = match server.split_once('?') {
