@@ -87,7 +87,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| match args.database_url.as_str() {
             "" => format!("cannot open the store in {}", data.display()),
-            url => format!("cannot open the store {}", store::redact_url(url)),
+            _ => "cannot open the store".to_owned(),
         })?;
     let token = admin_token(data)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
