@@ -165,8 +165,11 @@ fn ring_to_json(issuer: &Issuer) -> Result<Zeroizing<Vec<u8>>, StsSetupError> {
     ))
 }
 
+/// A key ring file of an earlier version and its bytes.
+type LegacyRing = (PathBuf, Zeroizing<Vec<u8>>);
+
 /// The key ring file of an earlier version, if there is one.
-fn read_legacy(dir: &Path) -> Result<Option<(PathBuf, Zeroizing<Vec<u8>>)>, StsSetupError> {
+fn read_legacy(dir: &Path) -> Result<Option<LegacyRing>, StsSetupError> {
     let file = dir.join(KEYRING_FILE);
     match std::fs::read(&file) {
         Ok(bytes) => Ok(Some((file, Zeroizing::new(bytes)))),
