@@ -4,9 +4,11 @@
 //! Start-up, in order: the data directory (created 0700); the
 //! key-encryption key (`store::Kek::load_or_create`: `CASTGUARD_KEK`,
 //! `CASTGUARD_KEK_FILE` or `DATA_DIR/kek.key`, generated on a fresh install
-//! and announced once); the SQLite store; Redis when `--redis-url` /
-//! `CASTGUARD_REDIS_URL` is given (replay counters and the OpenID Connect
-//! document cache shared by many nodes); the admin token
+//! and announced once); the store (`--database-url`: SQLite in the data
+//! directory by default, or Postgres shared by several nodes, issue 7;
+//! every node then needs the same KEK, e.g. `CASTGUARD_KEK`); Redis when
+//! `--redis-url` / `CASTGUARD_REDIS_URL` is given (replay counters and the
+//! OpenID Connect document cache shared by many nodes); the admin token
 //! (`CASTGUARD_ADMIN_TOKEN`, else `DATA_DIR/admin.token`, generated 0600 at
 //! first start and printed once); then [`server::app`] on `--listen`. The
 //! bound address is printed as `castguard: listening on http://ADDR` (with
@@ -40,6 +42,16 @@ pub struct ServeArgs {
     /// Data directory: database, key-encryption key, admin token, assets.
     #[arg(long, env = "CASTGUARD_DATA", default_value = "./castguard-data")]
     data: PathBuf,
+    /// Database: `postgres://user:password@host/db` for a store shared by
+    /// several nodes; empty or `sqlite:` for SQLite in --data (default).
+    #[arg(
+        long,
+        env = "CASTGUARD_DATABASE_URL",
+        default_value = "",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    database_url: String,
     /// Do not create or offer the demo (clip, policy, locators, demo tokens):
     /// for production, and for tests that want an empty store.
     #[arg(long, env = "CASTGUARD_NO_DEMO")]
@@ -79,10 +91,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let store = store::SqliteStore::open(data, kek)
+    let store = store::open(&args.database_url, data, kek)
         .await
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
-    let store: Arc<dyn store::Store> = Arc::new(store);
+        .with_context(|| match args.database_url.as_str() {
+            "" => format!("cannot open the store in {}", data.display()),
+            _ => "cannot open the store".to_owned(),
+        })?;
     let token = admin_token(data)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -38,7 +38,7 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     store: Arc<dyn store::Store>,
     data_dir: PathBuf,
     admin_token: AdminToken,
@@ -99,20 +99,37 @@ impl AppState {
         backends: Backends,
     ) -> Self {
         let data_dir = data_dir.into();
-        let delivery = delivery::Delivery::with_fetcher(config, &data_dir, backends.oidc_fetcher);
+        let delivery = delivery::Delivery::with_fetcher(
+            config,
+            &data_dir,
+            store.clone(),
+            backends.oidc_fetcher,
+        );
         let token_uses = backends
             .token_uses
             .unwrap_or_else(|| Arc::new(store::StoreTokenUses(store.clone())));
-        AppState {
-            inner: Arc::new(Inner {
-                store,
-                data_dir,
-                admin_token,
-                ingest_lock: tokio::sync::Mutex::new(()),
-                delivery,
-                token_uses,
-            }),
+        let changes = store.subscribe();
+        let inner = Arc::new(Inner {
+            store,
+            data_dir,
+            admin_token,
+            ingest_lock: tokio::sync::Mutex::new(()),
+            delivery,
+            token_uses,
+        });
+        // The store's change events clear the delivery caches (issue 7):
+        // needs a runtime, which every server has; without one (a sync
+        // test) the caches still expire by their TTL.
+        match (changes, tokio::runtime::Handle::try_current()) {
+            (Some(rx), Ok(rt)) => {
+                rt.spawn(delivery::follow_changes(Arc::downgrade(&inner), rx));
+            }
+            (Some(_), Err(_)) => {
+                tracing::warn!("no async runtime: delivery caches follow the store by TTL only")
+            }
+            (None, _) => {}
         }
+        AppState { inner }
     }
 
     /// Origin, key delivery and STS state.

@@ -40,6 +40,7 @@ mod postgres;
 pub mod redis;
 pub mod sql;
 mod sqlite;
+pub mod testing;
 mod token_uses;
 
 pub use error::{EntityKind, Result, StoreError};

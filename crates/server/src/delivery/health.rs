@@ -1,7 +1,9 @@
 //! Probes for process supervisors and load balancers: `/healthz` says the
 //! process answers (liveness), `/readyz` that the store answers too, and
 //! Redis when the replay counters live there (readiness: take the node out
-//! of rotation while they do not).
+//! of rotation while they do not). A database or Redis that does not answer
+//! within [`READY_TIMEOUT`] counts as down: a load balancer's probe must
+//! not hang on a stuck connection pool.
 
 use crate::AppState;
 use axum::Router;
@@ -27,17 +29,34 @@ async fn healthz() -> Response {
     plain(StatusCode::OK, "ok\n")
 }
 
+/// How long `/readyz` waits for the database.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn readyz(State(s): State<AppState>) -> Response {
-    if let Err(e) = s.store().ping().await {
-        tracing::warn!(error = %e, "readiness: store ping failed");
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n");
+    match tokio::time::timeout(READY_TIMEOUT, s.store().ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "readiness: store ping failed");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n");
+        }
+        Err(_) => {
+            tracing::warn!("readiness: store ping timed out");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n");
+        }
     }
     let counters = s.token_uses();
-    if counters.backend() != "database"
-        && let Err(e) = counters.ping().await
-    {
-        tracing::warn!(error = %e, "readiness: replay counter ping failed");
-        return plain(StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n");
+    if counters.backend() != "database" {
+        match tokio::time::timeout(READY_TIMEOUT, counters.ping()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: replay counter ping failed");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n");
+            }
+            Err(_) => {
+                tracing::warn!("readiness: replay counter ping timed out");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n");
+            }
+        }
     }
     plain(StatusCode::OK, "ready\n")
 }

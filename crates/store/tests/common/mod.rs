@@ -12,10 +12,8 @@ use std::sync::Arc;
 use store::{Kek, SqliteStore, Store};
 use uuid::Uuid;
 
-/// The Postgres server the Postgres variants run on (a superuser URL; each
-/// test makes its own database there). `scripts/start-services.sh` starts
-/// one and prints it.
-pub const POSTGRES_URL_ENV: &str = "CASTGUARD_TEST_POSTGRES_URL";
+#[allow(unused_imports)] // only some test binaries use them
+pub use store::testing::{POSTGRES_URL_ENV, postgres_server_url};
 
 /// Runs each named `async fn(TestDb)` once on SQLite and once on Postgres,
 /// as the tests `NAME::sqlite` and `NAME::postgres`.
@@ -68,25 +66,10 @@ impl TestDb {
     /// configured; a failure instead when `CI=true`, where the test script
     /// must have started one.
     pub async fn postgres() -> Option<TestDb> {
-        let Some(server) = postgres_server_url() else {
-            eprintln!("skipped: {POSTGRES_URL_ENV} is not set (scripts/start-services.sh)");
-            return None;
-        };
-        let name = format!("cg_test_{}", Uuid::new_v4().simple());
-        let mut admin = sqlx::postgres::PgConnection::connect(&server)
-            .await
-            .expect("connect to the test Postgres");
-        // FILE_COPY: no copy of the template in the write-ahead log.
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE DATABASE {name} STRATEGY = FILE_COPY"
-        )))
-        .execute(&mut admin)
-        .await
-        .unwrap();
         Some(TestDb {
             backend: Backend::Postgres,
             dir: tempfile::tempdir().unwrap(),
-            url: Some(database_url(&server, &name)),
+            url: Some(store::testing::postgres_database().await?),
         })
     }
 
@@ -120,39 +103,6 @@ impl TestDb {
         };
         sqlx::AnyPool::connect(&url).await.unwrap()
     }
-}
-
-use sqlx::Connection as _;
-
-/// The test server's URL; panics when `CI=true` and it is not set.
-pub fn postgres_server_url() -> Option<String> {
-    match std::env::var(POSTGRES_URL_ENV) {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "CI=true but {POSTGRES_URL_ENV} is not set: scripts/test.sh starts Postgres with scripts/start-services.sh"
-            )
-        }
-        _ => None,
-    }
-}
-
-/// `server` (…/postgres) with its database replaced by `name`.
-pub fn database_url(server: &str, name: &str) -> String {
-    let (base, query) = match server.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (server, None),
-    };
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
-    let mut url = format!("{}/{name}", &base[..host_end]);
-    if let Some(q) = query {
-        url.push('?');
-        url.push_str(q);
-    }
-    url
 }
 
 pub const KEK_HEX: &str = "8f3b2a1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a";
