@@ -16,33 +16,8 @@ cd "$ROOT"
 log() { printf '[install-test-tools] %s\n' "$*" >&2; }
 
 # ---- apt -------------------------------------------------------------------
-APT_UPDATED=0
-apt_install() {
-    # apt_install PKG... : installs only the packages that are not installed yet.
-    local missing=()
-    local p
-    for p in "$@"; do
-        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-            missing+=("$p")
-        fi
-    done
-    if [ "${#missing[@]}" -eq 0 ]; then
-        return 0
-    fi
-    if ! command -v apt-get >/dev/null 2>&1; then
-        log "missing ${missing[*]} and no apt-get: install them by hand"
-        return 1
-    fi
-    local SUDO=""
-    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    if [ "$APT_UPDATED" -eq 0 ]; then
-        log "apt-get update"
-        $SUDO apt-get update -qq
-        APT_UPDATED=1
-    fi
-    log "apt-get install ${missing[*]}"
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
+# shellcheck source=lib/apt.sh
+. "$ROOT/scripts/lib/apt.sh"
 
 APT_PKGS=()
 command -v ffmpeg  >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || APT_PKGS+=(ffmpeg)

@@ -36,6 +36,7 @@ bash -n bench/package.sh
 bash -n bench/soak.sh
 "$CASTGUARD_PYTHON" -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" bench/soak.py
 
+eval "$(scripts/start-services.sh)"
 export CASTGUARD_TEST_LOG_DIR="$ROOT/target/test-logs"
 rm -rf "$CASTGUARD_TEST_LOG_DIR"
 mkdir -p "$CASTGUARD_TEST_LOG_DIR"

@@ -17,20 +17,18 @@
 //!   HLS `cbcs`, on streaming policy `demo-cbcs`, since the predefined
 //!   multi-DRM policy has cbcs for HLS only).
 //!
-//! Demo tokens are signed with the STS's own current key (read from the key
-//! ring the STS persisted in `DATA_DIR/sts/keyring.json`), so key delivery
-//! validates them like any other token. An STS key rotation makes the demo
+//! Demo tokens are signed with the STS's own current key (a copy of its
+//! issuer, whose key ring is in the store), so key delivery validates them
+//! like any other token. An STS key rotation makes the demo
 //! policy's key stale: restart `serve` (the policy is then updated).
 
 use anyhow::{Context as _, anyhow};
-use base64::Engine as _;
 use keys::model::{
     Asset, AssetStorage, ContentKey, ContentKeyPolicy, ContentKeyPolicyConfiguration,
     ContentKeyPolicyOption, ContentKeyPolicyRestriction, ContentKeyType, ContentKeyValue,
     ContentKeyWithValue, EnabledProtocols, StreamingLocator, StreamingLocatorContentKey,
     StreamingLocatorContentKeyType, TokenClaim, TokenRestriction, TokenType,
 };
-use keys::sts::{Issuer, SigningAlg, SigningKey};
 use server::AppState;
 use server::routes::player::{
     DEMO_GROUP, DemoCatalog, DemoLocator, DemoTokens, DemoUser, GROUPS_CLAIM, PlayerState,
@@ -280,7 +278,10 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
         }
     }
 
-    let tokens = DemoTokens::new(sts_issuer_copy(data_dir, &issuer_url)?, DEMO_AUDIENCE);
+    let tokens = DemoTokens::new(
+        sts.issuer_copy().context("demo: STS key ring")?,
+        DEMO_AUDIENCE,
+    );
     let now = OffsetDateTime::now_utc();
     let entitled_token = tokens
         .mint(DemoUser::Entitled, now)
@@ -350,36 +351,4 @@ async fn ingest_clip(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
         .await
         .context("demo: asset record")?;
     Ok(())
-}
-
-/// An [`Issuer`] with the STS's current signing key, loaded from the key
-/// ring the STS persisted (`sts/keyring.json`: `current.{kid,alg,pkcs8}`).
-/// Needed for the expired demo token: the server's `Sts` mints from "now"
-/// only, and an expired token must be issued in the past.
-fn sts_issuer_copy(data_dir: &Path, issuer_url: &str) -> anyhow::Result<Issuer> {
-    let path = data_dir.join("sts").join("keyring.json");
-    let bytes = zeroize::Zeroizing::new(
-        std::fs::read(&path).with_context(|| format!("demo: {}", path.display()))?,
-    );
-    let ring: serde_json::Value =
-        serde_json::from_slice(&bytes).with_context(|| format!("demo: {}", path.display()))?;
-    let cur = &ring["current"];
-    let field = |f: &str| {
-        cur[f]
-            .as_str()
-            .ok_or_else(|| anyhow!("demo: {}: current.{f} missing", path.display()))
-    };
-    let alg = match field("alg")? {
-        "RS256" => SigningAlg::Rs256,
-        "ES256" => SigningAlg::Es256,
-        other => return Err(anyhow!("demo: {}: unsupported alg {other}", path.display())),
-    };
-    let der = zeroize::Zeroizing::new(
-        base64::engine::general_purpose::STANDARD
-            .decode(field("pkcs8")?)
-            .map_err(|_| anyhow!("demo: {}: current.pkcs8 is not base64", path.display()))?,
-    );
-    let key = SigningKey::from_pkcs8_der(field("kid")?, alg, &der)
-        .map_err(|e| anyhow!("demo: STS key: {e}"))?;
-    Ok(Issuer::new(issuer_url, key))
 }

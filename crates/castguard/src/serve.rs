@@ -4,7 +4,11 @@
 //! Start-up, in order: the data directory (created 0700); the
 //! key-encryption key (`store::Kek::load_or_create`: `CASTGUARD_KEK`,
 //! `CASTGUARD_KEK_FILE` or `DATA_DIR/kek.key`, generated on a fresh install
-//! and announced once); the SQLite store; the admin token
+//! and announced once); the store (`--database-url`: SQLite in the data
+//! directory by default, or Postgres shared by several nodes, issue 7;
+//! every node then needs the same KEK, e.g. `CASTGUARD_KEK`); Redis when
+//! `--redis-url` / `CASTGUARD_REDIS_URL` is given (replay counters and the
+//! OpenID Connect document cache shared by many nodes); the admin token
 //! (`CASTGUARD_ADMIN_TOKEN`, else `DATA_DIR/admin.token`, generated 0600 at
 //! first start and printed once); then [`server::app`] on `--listen`. The
 //! bound address is printed as `castguard: listening on http://ADDR` (with
@@ -43,6 +47,16 @@ pub struct ServeArgs {
     /// Data directory: database, key-encryption key, admin token, assets.
     #[arg(long, env = "CASTGUARD_DATA", default_value = "./castguard-data")]
     data: PathBuf,
+    /// Database: `postgres://user:password@host/db` for a store shared by
+    /// several nodes; empty or `sqlite:` for SQLite in --data (default).
+    #[arg(
+        long,
+        env = "CASTGUARD_DATABASE_URL",
+        default_value = "",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    database_url: String,
     /// Do not create or offer the demo (clip, policy, locators, demo tokens):
     /// for production, and for tests that want an empty store.
     #[arg(long, env = "CASTGUARD_NO_DEMO")]
@@ -128,6 +142,11 @@ pub struct ServeArgs {
     /// A player needs a few per minute; load tests with one token need "off".
     #[arg(long, env = "CASTGUARD_RATE_LIMIT_PER_TOKEN", default_value = "20/s,burst=100", value_parser = parse_rate, help_heading = "HTTPS and limits")]
     rate_limit_per_token: RateSetting,
+    /// Redis shared by several nodes, `redis://[user:password@]host:port[/db]`:
+    /// holds the `maxuses` replay counters (else they stay in the database)
+    /// and caches OpenID Connect documents for all nodes.
+    #[arg(long, env = "CASTGUARD_REDIS_URL", hide_env_values = true)]
+    redis_url: Option<String>,
 }
 
 /// A rate limit setting (`off` = `None`).
@@ -176,10 +195,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             path.display()
         );
     }
-    let store = store::SqliteStore::open(data, kek)
+    let store = store::open(&args.database_url, data, kek)
         .await
-        .with_context(|| format!("cannot open the store in {}", data.display()))?;
-    let store: Arc<dyn store::Store> = Arc::new(store);
+        .with_context(|| match args.database_url.as_str() {
+            "" => format!("cannot open the store in {}", data.display()),
+            _ => "cannot open the store".to_owned(),
+        })?;
     let token = admin_token(data)?;
     let listeners = listeners(&args, tls).await?;
     // Manifests point players at HTTPS whenever it is served.
@@ -193,7 +214,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.public_base_url = public_url.clone();
     config.guard = guard;
-    let state = AppState::with_delivery(store.clone(), data.clone(), token, config);
+    let backends = match args.redis_url.as_deref() {
+        Some(url) => redis_backends(url).await?,
+        None => server::Backends::default(),
+    };
+    let state = AppState::with_backends(store.clone(), data.clone(), token, config, backends);
     let announce = || -> anyhow::Result<()> {
         for l in &listeners {
             eprintln!(
@@ -297,6 +322,32 @@ fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::Gua
         per_ip: args.rate_limit_per_ip.0,
         per_token: args.rate_limit_per_token.0,
         capacity: 0,
+    })
+}
+
+/// Replay counters and the OpenID Connect document cache in the Redis at
+/// `url`. A Redis that does not answer yet is no reason to stay down: key
+/// requests with `maxuses` tokens answer 503 and `/readyz` says so until
+/// it does.
+async fn redis_backends(url: &str) -> anyhow::Result<server::Backends> {
+    let redis = store::redis::Redis::open(url).context("--redis-url")?;
+    match redis.ping().await {
+        Ok(()) => eprintln!(
+            "castguard: replay counters and OpenID Connect cache in Redis at {}",
+            redis.display()
+        ),
+        Err(e) => eprintln!(
+            "castguard: warning: {e}; key requests with maxuses tokens answer 503 until Redis answers"
+        ),
+    }
+    let direct = keys::token::ReqwestFetcher::new().context("HTTP client for OpenID Connect")?;
+    Ok(server::Backends {
+        token_uses: Some(Arc::new(store::redis::RedisTokenUses::new(redis.clone()))),
+        oidc_fetcher: Some(Arc::new(store::redis::RedisFetchCache::new(
+            redis,
+            Arc::new(direct),
+            store::redis::DEFAULT_DOCUMENT_TTL,
+        ))),
     })
 }
 

@@ -308,14 +308,18 @@ fn issue_offline(data: &Path, args: &IssueArgs) -> anyhow::Result<String> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let policy = rt.block_on(async {
+    let (policy, stored_ring) = rt.block_on(async {
         let (kek, _) = store::Kek::load_or_create(data).context("key-encryption key")?;
         let st = store::SqliteStore::open(data, kek)
             .await
             .with_context(|| format!("cannot open the store in {}", data.display()))?;
         let p = store::Store::get_content_key_policy(&st, &args.policy).await;
+        let ring = store::Store::get_secret(&st, server::delivery::sts::STS_SECRET).await;
         store::Store::close(&st).await;
-        p.with_context(|| format!("content key policy '{}'", args.policy))
+        anyhow::Ok((
+            p.with_context(|| format!("content key policy '{}'", args.policy))?,
+            ring.context("STS key ring")?,
+        ))
     })?;
     let (index, _, r) = select_option(&policy, args.option.as_deref())?;
     let claims = build_claims(r, args)?;
@@ -333,17 +337,25 @@ fn issue_offline(data: &Path, args: &IssueArgs) -> anyhow::Result<String> {
     if r.restriction_token_type == TokenType::Swt {
         bail!("option {index} is an SWT option without a symmetric key");
     }
-    let ring = data.join(server::delivery::sts::STS_DIR);
-    if !ring.join("keyring.json").is_file() {
-        bail!(
-            "option {index} of policy '{}' has no symmetric key and this data directory has no STS key ring ({}): castguard holds no private key for it",
-            policy.name,
-            ring.display()
-        );
-    }
+    // The key ring is in the store; a server of an earlier version left it
+    // in DATA/sts/keyring.json.
+    let legacy = data.join(server::delivery::sts::STS_DIR).join("keyring.json");
+    let (ring, source) = match stored_ring {
+        Some(secret) => (secret.value, "the store".to_owned()),
+        None if legacy.is_file() => (
+            zeroize::Zeroizing::new(
+                std::fs::read(&legacy).with_context(|| format!("{}", legacy.display()))?,
+            ),
+            legacy.display().to_string(),
+        ),
+        None => bail!(
+            "option {index} of policy '{}' has no symmetric key and this data directory has no STS key ring: castguard holds no private key for it",
+            policy.name
+        ),
+    };
     // The issuer is the option's: the STS signs with its key ring whatever
     // URL the server was reached by.
-    let sts = server::delivery::sts::Sts::load_or_create(&ring, r.issuer.clone())
+    let sts = server::delivery::sts::Sts::from_stored(&ring, &source, r.issuer.clone())
         .context("STS key ring")?;
     if !trusts_sts(r, sts.rsa_token_key().as_ref()) {
         bail!(

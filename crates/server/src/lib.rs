@@ -48,7 +48,7 @@ pub struct AppState {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     store: Arc<dyn store::Store>,
     data_dir: PathBuf,
     admin_token: AdminToken,
@@ -59,6 +59,20 @@ struct Inner {
     /// Set when shutdown begins: `/readyz` answers 503 so load balancers
     /// stop sending new requests while the ones in flight finish.
     draining: std::sync::atomic::AtomicBool,
+    /// Where `maxuses` replay counters live.
+    token_uses: Arc<dyn store::TokenUses>,
+}
+
+/// Services a node shares with the other nodes besides the store (issue 7).
+/// The defaults suit one node: replay counters in the store, OpenID Connect
+/// documents fetched directly from the identity provider.
+#[derive(Clone, Default)]
+pub struct Backends {
+    /// Replay counters of `maxuses` tokens (e.g. `store::redis::RedisTokenUses`).
+    pub token_uses: Option<Arc<dyn store::TokenUses>>,
+    /// How OpenID Connect discovery documents and key sets are fetched
+    /// (e.g. `store::redis::RedisFetchCache` over `keys::token::ReqwestFetcher`).
+    pub oidc_fetcher: Option<Arc<dyn keys::token::HttpFetch>>,
 }
 
 impl AppState {
@@ -85,18 +99,51 @@ impl AppState {
         admin_token: AdminToken,
         config: delivery::DeliveryConfig,
     ) -> Self {
+        Self::with_backends(store, data_dir, admin_token, config, Backends::default())
+    }
+
+    /// As [`AppState::with_delivery`], with the services shared by many
+    /// nodes ([`Backends`]).
+    pub fn with_backends(
+        store: Arc<dyn store::Store>,
+        data_dir: impl Into<PathBuf>,
+        admin_token: AdminToken,
+        config: delivery::DeliveryConfig,
+        backends: Backends,
+    ) -> Self {
         let data_dir = data_dir.into();
-        let delivery = delivery::Delivery::new(config, &data_dir);
-        AppState {
-            inner: Arc::new(Inner {
-                store,
-                data_dir,
-                admin_token,
-                ingest_lock: tokio::sync::Mutex::new(()),
-                delivery,
-                draining: std::sync::atomic::AtomicBool::new(false),
-            }),
+        let delivery = delivery::Delivery::with_fetcher(
+            config,
+            &data_dir,
+            store.clone(),
+            backends.oidc_fetcher,
+        );
+        let token_uses = backends
+            .token_uses
+            .unwrap_or_else(|| Arc::new(store::StoreTokenUses(store.clone())));
+        let changes = store.subscribe();
+        let inner = Arc::new(Inner {
+            store,
+            data_dir,
+            admin_token,
+            ingest_lock: tokio::sync::Mutex::new(()),
+            delivery,
+            token_uses,
+            draining: std::sync::atomic::AtomicBool::new(false),
+        });
+        // The store's change events clear the delivery caches (issue 7):
+        // needs a runtime, which every server has; without one (a sync
+        // test) the caches still expire by their TTL.
+        match (changes, tokio::runtime::Handle::try_current()) {
+            (Some(rx), Ok(rt)) => {
+                rt.spawn(delivery::follow_changes(Arc::downgrade(&inner), rx));
+            }
+            (Some(_), Err(_)) => {
+                tracing::warn!("no async runtime: delivery caches follow the store by TTL only")
+            }
+            (None, _) => {}
         }
+        AppState { inner }
     }
 
     /// Origin, key delivery and STS state.
@@ -121,6 +168,11 @@ impl AppState {
 
     pub fn store(&self) -> &dyn store::Store {
         self.inner.store.as_ref()
+    }
+
+    /// The replay counters of `maxuses` tokens.
+    pub fn token_uses(&self) -> &dyn store::TokenUses {
+        self.inner.token_uses.as_ref()
     }
 
     pub fn data_dir(&self) -> &Path {

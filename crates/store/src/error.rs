@@ -1,5 +1,6 @@
 //! Store errors: what the API maps to 404 (`NotFound`), 409 (`Conflict`),
-//! 400 (`InvalidReference`, `Invalid`) and 500 (the rest). None of them
+//! 400 (`InvalidReference`, `Invalid`), 503 (`Unavailable`) and 500 (the
+//! rest). None of them
 //! carries key material: names and key IDs only.
 
 use crate::kek::{KekError, SealError};
@@ -14,6 +15,8 @@ pub enum EntityKind {
     ContentKeyPolicy,
     StreamingPolicy,
     StreamingLocator,
+    /// A sealed secret of the server itself (`Store::put_secret`).
+    Secret,
 }
 
 impl fmt::Display for EntityKind {
@@ -24,6 +27,7 @@ impl fmt::Display for EntityKind {
             EntityKind::ContentKeyPolicy => "content key policy",
             EntityKind::StreamingPolicy => "streaming policy",
             EntityKind::StreamingLocator => "streaming locator",
+            EntityKind::Secret => "secret",
         })
     }
 }
@@ -60,6 +64,16 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
 
+    /// The database could not be reached at open; `url` has no password.
+    #[error("cannot connect to {url}: {reason}")]
+    Connect { url: String, reason: String },
+
+    /// A database URL this crate does not open.
+    #[error(
+        "unsupported database URL {url}: use postgres://, postgresql:// or sqlite: (or nothing for SQLite in the data directory)"
+    )]
+    UnsupportedUrl { url: String },
+
     #[error("database migration failed: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 
@@ -89,6 +103,14 @@ pub enum StoreError {
 
     #[error(transparent)]
     Kek(#[from] KekError),
+
+    /// A shared service (Redis) did not answer; the detail names the
+    /// server without its password.
+    #[error("{service} unavailable: {detail}")]
+    Unavailable {
+        service: &'static str,
+        detail: String,
+    },
 
     #[error("{path}: {source}")]
     Io {

@@ -1,8 +1,10 @@
 //! castguard persistence behind one trait, [`Store`].
 //!
 //! Why one trait: a single node runs on the embedded SQLite store
-//! ([`SqliteStore`]); many nodes will share Postgres. The API, origin and key
-//! delivery code only see `Arc<dyn Store>`, so the choice is configuration.
+//! ([`SqliteStore`]); many nodes share Postgres ([`PostgresStore`]). The API,
+//! origin and key delivery code only see `Arc<dyn Store>`, so the choice is
+//! configuration: [`open`] takes a database URL. Both are one implementation
+//! ([`sql::SqlStore`]) over two migration folders.
 //! The trait uses `async_trait` (boxed futures) rather than native `async fn`
 //! because native async trait methods are not dyn-compatible, and one boxed
 //! future per database round trip costs nothing next to the I/O.
@@ -20,24 +22,90 @@
 //! - content key values are stored only sealed under the [`Kek`]
 //!   (AES-256-GCM, key ID as associated data), and so are content key
 //!   policies, whose token keys are secrets too;
-//! - token-use counters are atomic across tasks and nodes.
+//! - token-use counters are atomic across tasks and nodes. Key delivery
+//!   reaches them through [`TokenUses`]: in the database
+//!   ([`StoreTokenUses`]) or, for many nodes, in Redis
+//!   ([`redis::RedisTokenUses`]);
+//! - every committed write is announced as a [`Change`] to the subscribers
+//!   of every store on the same database ([`Store::subscribe`]), so nodes
+//!   drop what they cached at once instead of waiting for a TTL;
+//! - server secrets ([`Store::put_secret`]) are sealed under the KEK with
+//!   their name as associated data and replaced by compare-and-swap.
 
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod kek;
+mod postgres;
+pub mod redis;
+pub mod sql;
 mod sqlite;
+pub mod testing;
+mod token_uses;
 
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};
-pub use sqlite::SqliteStore;
+pub use postgres::{
+    CHANGE_CHANNEL, LISTENER_APPLICATION_NAME, PostgresBackend, PostgresStore, redact_url,
+};
+pub use sqlite::{DB_FILE_NAME, SqliteBackend, SqliteStore};
+pub use token_uses::{StoreTokenUses, TokenUses};
 
 use async_trait::async_trait;
 use keys::model::{
     Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, StreamingLocator, StreamingPolicy,
 };
+use std::path::Path;
+use std::sync::Arc;
 use time::OffsetDateTime;
+use tokio::sync::broadcast;
 use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// Opens the store named by `url`:
+/// - empty, `sqlite:` or `sqlite://`: [`SqliteStore`] in `data_dir`
+///   (`data_dir/castguard.db`, the single-node default);
+/// - `postgres://` or `postgresql://`: [`PostgresStore`] on that database.
+///
+/// No error carries the URL's password ([`redact_url`]).
+pub async fn open(url: &str, data_dir: &Path, kek: Kek) -> Result<Arc<dyn Store>> {
+    let url = url.trim();
+    if url.is_empty() || url == "sqlite:" || url == "sqlite://" {
+        return Ok(Arc::new(SqliteStore::open(data_dir, kek).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PostgresStore::connect(url, kek).await?));
+    }
+    Err(StoreError::UnsupportedUrl {
+        url: redact_url(url),
+    })
+}
+
+/// A committed write, as announced to [`Store::subscribe`]rs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// The entity (or secret) of that kind and name was created, replaced
+    /// or deleted.
+    Entity { kind: EntityKind, name: String },
+    /// Changes may have been missed (the listener lost its connection to
+    /// the database, or the subscriber lagged): treat everything as changed.
+    Everything,
+}
+
+/// A secret as stored by [`Store::put_secret`]: the value and its version
+/// (1 for the first write, +1 per replace). `Debug` shows the version only.
+pub struct Secret {
+    pub value: Zeroizing<Vec<u8>>,
+    pub version: u64,
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secret")
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
+}
 
 /// Default page size of `list_*`.
 pub const DEFAULT_PAGE_LIMIT: u32 = 100;
@@ -152,9 +220,34 @@ pub trait Store: Send + Sync {
     /// Deletes counters of tokens expired before `now`; returns how many.
     async fn purge_expired_token_uses(&self, now: OffsetDateTime) -> Result<u64>;
 
-    /// Cheap liveness check for `/healthz`.
+    /// The server secret `name` (e.g. the STS key ring), opened; `None`
+    /// when it was never written.
+    async fn get_secret(&self, name: &str) -> Result<Option<Secret>>;
+
+    /// Compare-and-swap: writes `value` as the secret `name` only if its
+    /// current version is `expected_version` (`None`: only if it does not
+    /// exist yet). `Ok(false)` when another writer got there first: read it
+    /// again and decide. Sealed under the KEK, `name` as associated data.
+    async fn put_secret(
+        &self,
+        name: &str,
+        value: &[u8],
+        expected_version: Option<u64>,
+    ) -> Result<bool>;
+
+    /// Change events of every write to this database, this process's and
+    /// (Postgres) every other node's, delivered after commit. `None` when
+    /// the store cannot announce changes (then only TTLs bound staleness).
+    /// A receiver that lags (`RecvError::Lagged`) must treat everything as
+    /// changed.
+    fn subscribe(&self) -> Option<broadcast::Receiver<Change>> {
+        None
+    }
+
+    /// Cheap check that the database answers, for `/readyz`.
     async fn ping(&self) -> Result<()>;
 
-    /// Flushes and closes (SQLite: checkpoints the WAL into the main file).
+    /// Flushes and closes (SQLite: checkpoints the WAL into the main file;
+    /// Postgres: stops the change listener).
     async fn close(&self);
 }

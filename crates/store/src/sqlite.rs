@@ -17,334 +17,126 @@
 //!   connections serve gets and lists concurrently.
 //! - Migrations (`migrations/sqlite`) are embedded and applied at open.
 //!
-//! SQL stays portable to Postgres (`$n` placeholders, `ON CONFLICT`,
-//! `RETURNING`); only the migration folder is per database.
+//! The pools are sqlx `Any` pools (the store logic is shared with Postgres,
+//! see [`crate::sql`]), so the settings are applied as pragmas on every new
+//! connection. Changes are announced to this process's subscribers only: a
+//! SQLite file has one server.
 
-use crate::error::{EntityKind, Result, StoreError};
+use crate::error::{Result, StoreError};
 use crate::kek::Kek;
-use crate::{Page, PageResult, Put, Store};
+use crate::sql::{Backend, SqlStore, Tx, change_channel};
 use async_trait::async_trait;
-use keys::model::{
-    Asset, ContentKey, ContentKeyPolicy, ContentKeyValue, ContentKeyWithValue, Problem,
-    StreamingLocator, StreamingPolicy, Validate, ValidationError, predefined_streaming_policies,
-};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::AnyPool;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Duration;
-use time::OffsetDateTime;
-use uuid::Uuid;
-use zeroize::Zeroizing;
+use std::str::FromStr as _;
 
 /// The database file inside the data directory.
 pub const DB_FILE_NAME: &str = "castguard.db";
 
-const KEY_DOMAIN: &[u8] = b"castguard/content-key-value";
-const POLICY_DOMAIN: &[u8] = b"castguard/content-key-policy";
-const CHECK_DOMAIN: &[u8] = b"castguard/kek-check";
-const CHECK_PLAINTEXT: &[u8] = b"castguard key-encryption key check";
-/// Seconds between purges of expired token-use counters.
-const PURGE_INTERVAL_SECS: i64 = 60;
+const PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                       PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;";
 
-/// The SQLite implementation of [`Store`].
-pub struct SqliteStore {
-    writer: SqlitePool,
-    reader: SqlitePool,
-    kek: Kek,
+/// The SQLite implementation of [`crate::Store`].
+pub type SqliteStore = SqlStore<SqliteBackend>;
+
+/// What is particular to SQLite (see the module docs).
+#[derive(Debug)]
+pub struct SqliteBackend {
     path: PathBuf,
-    last_purge: AtomicI64,
 }
 
-impl std::fmt::Debug for SqliteStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SqliteStore")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SqliteStore {
+impl SqlStore<SqliteBackend> {
     /// Opens (creating if needed) `data_dir/castguard.db`, applies
     /// migrations, checks that `kek` is the one the database was sealed with
     /// ([`StoreError::WrongKek`] otherwise) and installs the predefined
     /// streaming policies.
     pub async fn open(data_dir: &Path, kek: Kek) -> Result<Self> {
+        sqlx::any::install_default_drivers();
         create_private_dir(data_dir)?;
-        let path = data_dir.join(DB_FILE_NAME);
+        let dir = std::fs::canonicalize(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(DB_FILE_NAME);
         precreate_private_file(&path)?;
-        let opts = SqliteConnectOptions::new()
-            .filename(&path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
+        let opts = AnyConnectOptions::from_str(&format!(
+            "sqlite://{}?mode=rwc",
+            percent_encode_path(&path)
+        ))?;
+        let pool = |max: u32| {
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        sqlx::raw_sql(PRAGMAS).execute(conn).await?;
+                        Ok(())
+                    })
+                })
+        };
+        let writer = pool(1)
             .min_connections(1)
             .connect_with(opts.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let reader = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(opts)
-            .await?;
-        let store = SqliteStore {
+        let reader = pool(4).connect_with(opts).await?;
+        SqlStore::start(
             writer,
             reader,
             kek,
-            path,
-            last_purge: AtomicI64::new(0),
-        };
-        if let Err(e) = store.check_kek().await {
-            store.close_pools().await;
-            return Err(e);
-        }
-        store.install_predefined().await?;
-        Ok(store)
+            SqliteBackend { path },
+            change_channel(),
+        )
+        .await
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.backend.path
     }
 
     /// Copies everything in the WAL into the main file and empties the WAL.
     pub async fn checkpoint(&self) -> Result<()> {
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-            .execute(&self.writer)
-            .await?;
+        checkpoint(&self.writer).await
+    }
+}
+
+async fn checkpoint(writer: &AnyPool) -> Result<()> {
+    sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+        .execute(writer)
+        .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Backend for SqliteBackend {
+    async fn begin(&self, writer: &AnyPool) -> Result<Tx> {
+        Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
+    }
+
+    async fn announce(&self, _tx: &mut Tx, _change: &crate::Change) -> Result<()> {
         Ok(())
     }
 
-    async fn close_pools(&self) {
-        self.reader.close().await;
-        self.writer.close().await;
-    }
-
-    async fn begin(&self) -> Result<Transaction<'static, Sqlite>> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
-    }
-
-    /// First open: store a sealed check value. Later opens: it must open.
-    async fn check_kek(&self) -> Result<()> {
-        let mut tx = self.begin().await?;
-        let existing: Option<Vec<u8>> = sqlx::query_scalar("SELECT value FROM meta WHERE key = $1")
-            .bind("kek_check")
-            .fetch_optional(&mut *tx)
-            .await?;
-        match existing {
-            Some(sealed) => match self.kek.open(CHECK_DOMAIN, b"", &sealed) {
-                Ok(p) if p.as_slice() == CHECK_PLAINTEXT => Ok(()),
-                _ => Err(StoreError::WrongKek),
-            },
-            None => {
-                let sealed =
-                    self.kek
-                        .seal(CHECK_DOMAIN, b"", CHECK_PLAINTEXT)
-                        .map_err(|source| StoreError::Crypto {
-                            kind: EntityKind::ContentKey,
-                            name: "kek_check".into(),
-                            source,
-                        })?;
-                sqlx::query("INSERT INTO meta (key, value) VALUES ($1, $2)")
-                    .bind("kek_check")
-                    .bind(sealed)
-                    .execute(&mut *tx)
-                    .await?;
-                tx.commit().await?;
-                Ok(())
-            }
+    async fn before_close(&self, writer: &AnyPool) {
+        if let Err(e) = checkpoint(writer).await {
+            tracing::warn!(error = %e, "WAL checkpoint at close failed; SQLite replays the WAL at next open");
         }
     }
+}
 
-    async fn install_predefined(&self) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for p in predefined_streaming_policies() {
-            let body = to_json(EntityKind::StreamingPolicy, &p.name, &p)?;
-            sqlx::query(
-                "INSERT INTO streaming_policies (name, predefined, body) VALUES ($1, 1, $2) \
-                 ON CONFLICT (name) DO UPDATE SET predefined = 1, body = excluded.body",
-            )
-            .bind(&p.name)
-            .bind(body)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn page_rows<T>(
-        &self,
-        sql: &'static str,
-        page: &Page,
-    ) -> Result<(Vec<(String, T)>, Option<String>)>
-    where
-        T: for<'r> sqlx::Decode<'r, Sqlite> + sqlx::Type<Sqlite> + Send + Unpin,
-    {
-        let limit = page.effective_limit();
-        let rows = sqlx::query(sql)
-            .bind(page.after.as_deref().unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(&self.reader)
-            .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push((row.try_get::<String, _>(0)?, row.try_get::<T, _>(1)?));
-        }
-        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next = if out.len() > limit {
-            out.truncate(limit);
-            out.last().map(|(n, _)| n.clone())
+/// The path as the path part of a `sqlite://` URL: everything but
+/// unreserved characters and `/` percent-encoded (sqlx decodes it back).
+fn percent_encode_path(path: &Path) -> String {
+    let mut out = String::new();
+    for &b in path.as_os_str().as_encoded_bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
         } else {
-            None
-        };
-        Ok((out, next))
-    }
-
-    fn seal_policy(&self, name: &str, json: &str) -> Result<Vec<u8>> {
-        self.kek
-            .seal(POLICY_DOMAIN, name.as_bytes(), json.as_bytes())
-            .map_err(|source| StoreError::Crypto {
-                kind: EntityKind::ContentKeyPolicy,
-                name: name.into(),
-                source,
-            })
-    }
-
-    fn open_policy(&self, name: &str, sealed: &[u8]) -> Result<ContentKeyPolicy> {
-        let json = self
-            .kek
-            .open(POLICY_DOMAIN, name.as_bytes(), sealed)
-            .map_err(|source| StoreError::Crypto {
-                kind: EntityKind::ContentKeyPolicy,
-                name: name.into(),
-                source,
-            })?;
-        serde_json::from_slice(&json).map_err(|e| corrupt(EntityKind::ContentKeyPolicy, name, e))
-    }
-
-    fn unwrap_value(&self, name: &str, kid: &Uuid, wrapped: &[u8]) -> Result<ContentKeyValue> {
-        let bytes = self
-            .kek
-            .open(KEY_DOMAIN, kid.as_bytes(), wrapped)
-            .map_err(|source| StoreError::Crypto {
-                kind: EntityKind::ContentKey,
-                name: name.into(),
-                source,
-            })?;
-        ContentKeyValue::from_slice("value", &bytes)
-            .map_err(|e| corrupt(EntityKind::ContentKey, name, e))
-    }
-
-    fn content_key_from_row(&self, row: &sqlx::sqlite::SqliteRow) -> Result<ContentKeyWithValue> {
-        let name: String = row.try_get("name")?;
-        let key: ContentKey = from_json(
-            EntityKind::ContentKey,
-            &name,
-            &row.try_get::<String, _>("body")?,
-        )?;
-        let kid_col: Vec<u8> = row.try_get("key_id")?;
-        if kid_col.as_slice() != key.key_id.as_bytes() {
-            return Err(StoreError::Corrupt {
-                kind: EntityKind::ContentKey,
-                name,
-                reason: "key_id column and body disagree".into(),
-            });
+            out.push_str(&format!("%{b:02X}"));
         }
-        let value = self.unwrap_value(
-            &name,
-            &key.key_id,
-            &row.try_get::<Vec<u8>, _>("wrapped_value")?,
-        )?;
-        Ok(ContentKeyWithValue { key, value })
     }
-
-    async fn maybe_purge(&self, now: i64) -> Result<()> {
-        let last = self.last_purge.load(Ordering::Relaxed);
-        if now.saturating_sub(last) >= PURGE_INTERVAL_SECS
-            && self
-                .last_purge
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            sqlx::query("DELETE FROM token_uses WHERE expires_at < $1")
-                .bind(now)
-                .execute(&self.writer)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
-fn now() -> OffsetDateTime {
-    OffsetDateTime::now_utc()
-}
-
-fn corrupt(kind: EntityKind, name: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt {
-        kind,
-        name: name.into(),
-        reason: e.to_string(),
-    }
-}
-
-fn to_json<T: Serialize>(kind: EntityKind, name: &str, v: &T) -> Result<String> {
-    serde_json::to_string(v).map_err(|e| corrupt(kind, name, e))
-}
-
-fn from_json<T: DeserializeOwned>(kind: EntityKind, name: &str, s: &str) -> Result<T> {
-    serde_json::from_str(s).map_err(|e| corrupt(kind, name, e))
-}
-
-fn check<T: Validate>(kind: EntityKind, v: &T) -> Result<()> {
-    v.validate()
-        .map_err(|source| StoreError::Invalid { kind, source })
-}
-
-fn not_found(kind: EntityKind, name: &str) -> StoreError {
-    StoreError::NotFound {
-        kind,
-        name: name.into(),
-    }
-}
-
-fn conflict(kind: EntityKind, name: &str, reason: impl Into<String>) -> StoreError {
-    StoreError::Conflict {
-        kind,
-        name: name.into(),
-        reason: reason.into(),
-    }
-}
-
-async fn exists(
-    tx: &mut Transaction<'static, Sqlite>,
-    sql: &'static str,
-    name: &str,
-) -> Result<bool> {
-    Ok(sqlx::query(sql)
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
-}
-
-/// The first name a query returns, for naming a referrer in a conflict.
-async fn first_name(
-    tx: &mut Transaction<'static, Sqlite>,
-    sql: &'static str,
-    key: impl for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite> + Send,
-) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(sql)
-        .bind(key)
-        .fetch_optional(&mut **tx)
-        .await?)
+    out
 }
 
 fn create_private_dir(dir: &Path) -> Result<()> {
@@ -377,756 +169,13 @@ fn precreate_private_file(path: &Path) -> Result<()> {
     })
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn get_asset(&self, name: &str) -> Result<Asset> {
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM assets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.reader)
-            .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::Asset, name))?;
-        from_json(EntityKind::Asset, name, &body)
-    }
-
-    async fn list_assets(&self, page: &Page) -> Result<PageResult<Asset>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM assets WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::Asset, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
-    }
-
-    async fn put_asset(&self, mut asset: Asset) -> Result<Put<Asset>> {
-        check(EntityKind::Asset, &asset)?;
-        let mut tx = self.begin().await?;
-        let old: Option<String> = sqlx::query_scalar("SELECT body FROM assets WHERE name = $1")
-            .bind(&asset.name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let now = now();
-        let created = match old {
-            Some(body) => {
-                let old: Asset = from_json(EntityKind::Asset, &asset.name, &body)?;
-                asset.created = old.created.or(Some(now));
-                asset.asset_id = old.asset_id.or_else(|| Some(Uuid::new_v4()));
-                false
-            }
-            None => {
-                asset.created = Some(now);
-                asset.asset_id = Some(Uuid::new_v4());
-                true
-            }
-        };
-        asset.last_modified = Some(now);
-        let body = to_json(EntityKind::Asset, &asset.name, &asset)?;
-        sqlx::query("INSERT INTO assets (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = excluded.body")
-            .bind(&asset.name)
-            .bind(body)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Put {
-            created,
-            value: asset,
-        })
-    }
-
-    async fn delete_asset(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        if let Some(l) = first_name(
-            &mut tx,
-            "SELECT name FROM streaming_locators WHERE asset_name = $1 ORDER BY name LIMIT 1",
-            name,
-        )
-        .await?
-        {
-            return Err(conflict(
-                EntityKind::Asset,
-                name,
-                format!("used by streaming locator '{l}'"),
-            ));
-        }
-        let n = sqlx::query("DELETE FROM assets WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
-    }
-
-    async fn get_content_key(&self, name: &str) -> Result<ContentKey> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM content_keys WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::ContentKey, name))?;
-        from_json(EntityKind::ContentKey, name, &body)
-    }
-
-    async fn get_content_key_with_value(&self, name: &str) -> Result<ContentKeyWithValue> {
-        let row = sqlx::query(
-            "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or_else(|| not_found(EntityKind::ContentKey, name))?;
-        self.content_key_from_row(&row)
-    }
-
-    async fn get_content_key_by_key_id(&self, key_id: Uuid) -> Result<ContentKeyWithValue> {
-        let row = sqlx::query(
-            "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE key_id = $1",
-        )
-        .bind(key_id.as_bytes().as_slice())
-        .fetch_optional(&self.reader)
-        .await?
-        .ok_or_else(|| not_found(EntityKind::ContentKey, &key_id.to_string()))?;
-        self.content_key_from_row(&row)
-    }
-
-    async fn list_content_keys(&self, page: &Page) -> Result<PageResult<ContentKey>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM content_keys WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::ContentKey, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
-    }
-
-    async fn put_content_key(&self, key: ContentKeyWithValue) -> Result<Put<ContentKey>> {
-        check(EntityKind::ContentKey, &key)?;
-        let ContentKeyWithValue {
-            key: mut meta,
-            value,
-        } = key;
-        let name = meta.name.clone();
-        let kid = meta.key_id;
-        let mut tx = self.begin().await?;
-        if let Some(p) = &meta.policy_name
-            && !exists(
-                &mut tx,
-                "SELECT 1 FROM content_key_policies WHERE name = $1",
-                p,
-            )
-            .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "policyName".into(),
-                kind: EntityKind::ContentKeyPolicy,
-                name: p.clone(),
-            });
-        }
-        let other: Option<String> =
-            sqlx::query_scalar("SELECT name FROM content_keys WHERE key_id = $1 AND name <> $2")
-                .bind(kid.as_bytes().as_slice())
-                .bind(&name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if let Some(other) = other {
-            return Err(conflict(
-                EntityKind::ContentKey,
-                &name,
-                format!("keyId {kid} is already used by content key '{other}'"),
-            ));
-        }
-        let old = sqlx::query(
-            "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE name = $1",
-        )
-        .bind(&name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let now = now();
-        let created = match old {
-            Some(row) => {
-                let old = self.content_key_from_row(&row)?;
-                let changed = old.key.key_id != kid || old.value != value;
-                if changed
-                    && let Some(l) = first_name(
-                        &mut tx,
-                        "SELECT locator_name FROM streaming_locator_keys WHERE key_id = $1 ORDER BY locator_name LIMIT 1",
-                        old.key.key_id.as_bytes().to_vec(),
-                    )
-                    .await?
-                    {
-                        return Err(conflict(
-                            EntityKind::ContentKey,
-                            &name,
-                            format!("used by streaming locator '{l}': its keyId and value cannot change"),
-                        ));
-                    }
-                meta.created = old.key.created.or(Some(now));
-                false
-            }
-            None => {
-                meta.created = Some(now);
-                true
-            }
-        };
-        meta.last_modified = Some(now);
-        let wrapped = self
-            .kek
-            .seal(KEY_DOMAIN, kid.as_bytes(), value.expose())
-            .map_err(|source| StoreError::Crypto {
-                kind: EntityKind::ContentKey,
-                name: name.clone(),
-                source,
-            })?;
-        let body = to_json(EntityKind::ContentKey, &name, &meta)?;
-        sqlx::query(
-            "INSERT INTO content_keys (name, key_id, key_type, policy_name, wrapped_value, body) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (name) DO UPDATE SET key_id = excluded.key_id, key_type = excluded.key_type, \
-             policy_name = excluded.policy_name, wrapped_value = excluded.wrapped_value, body = excluded.body",
-        )
-        .bind(&name)
-        .bind(kid.as_bytes().as_slice())
-        .bind(meta.key_type.as_str())
-        .bind(meta.policy_name.as_deref())
-        .bind(wrapped)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Put {
-            created,
-            value: meta,
-        })
-    }
-
-    async fn delete_content_key(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let kid: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT key_id FROM content_keys WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(kid) = kid else { return Ok(false) };
-        if let Some(l) = first_name(
-            &mut tx,
-            "SELECT locator_name FROM streaming_locator_keys WHERE key_id = $1 ORDER BY locator_name LIMIT 1",
-            kid,
-        )
-        .await?
-        {
-            return Err(conflict(EntityKind::ContentKey, name, format!("used by streaming locator '{l}'")));
-        }
-        sqlx::query("DELETE FROM content_keys WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn get_content_key_policy(&self, name: &str) -> Result<ContentKeyPolicy> {
-        let sealed: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT body_sealed FROM content_key_policies WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await?;
-        let sealed = sealed.ok_or_else(|| not_found(EntityKind::ContentKeyPolicy, name))?;
-        self.open_policy(name, &sealed)
-    }
-
-    async fn list_content_key_policies(&self, page: &Page) -> Result<PageResult<ContentKeyPolicy>> {
-        let (rows, next_after) = self
-            .page_rows::<Vec<u8>>(
-                "SELECT name, body_sealed FROM content_key_policies WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, s)| self.open_policy(n, s))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
-    }
-
-    async fn put_content_key_policy(
-        &self,
-        mut policy: ContentKeyPolicy,
-    ) -> Result<Put<ContentKeyPolicy>> {
-        check(EntityKind::ContentKeyPolicy, &policy)?;
-        let mut tx = self.begin().await?;
-        let old: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT body_sealed FROM content_key_policies WHERE name = $1")
-                .bind(&policy.name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let now = now();
-        let created = match old {
-            Some(sealed) => {
-                let old = self.open_policy(&policy.name, &sealed)?;
-                policy.created = old.created.or(Some(now));
-                policy.policy_id = old.policy_id.or_else(|| Some(Uuid::new_v4()));
-                false
-            }
-            None => {
-                policy.created = Some(now);
-                policy.policy_id = Some(Uuid::new_v4());
-                true
-            }
-        };
-        policy.last_modified = Some(now);
-        for o in &mut policy.options {
-            o.policy_option_id.get_or_insert_with(Uuid::new_v4);
-        }
-        let json = Zeroizing::new(to_json(
-            EntityKind::ContentKeyPolicy,
-            &policy.name,
-            &policy,
-        )?);
-        let sealed = self.seal_policy(&policy.name, &json)?;
-        sqlx::query(
-            "INSERT INTO content_key_policies (name, body_sealed) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET body_sealed = excluded.body_sealed",
-        )
-        .bind(&policy.name)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Put {
-            created,
-            value: policy,
-        })
-    }
-
-    async fn delete_content_key_policy(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let kind = EntityKind::ContentKeyPolicy;
-        if let Some(k) = first_name(
-            &mut tx,
-            "SELECT name FROM content_keys WHERE policy_name = $1 ORDER BY name LIMIT 1",
-            name,
-        )
-        .await?
-        {
-            return Err(conflict(kind, name, format!("used by content key '{k}'")));
-        }
-        if let Some(p) = first_name(
-            &mut tx,
-            "SELECT streaming_policy_name FROM streaming_policy_key_policies WHERE content_key_policy_name = $1 \
-             ORDER BY streaming_policy_name LIMIT 1",
-            name,
-        )
-        .await?
-        {
-            return Err(conflict(kind, name, format!("used by streaming policy '{p}'")));
-        }
-        if let Some(l) = first_name(
-            &mut tx,
-            "SELECT name FROM streaming_locators WHERE default_content_key_policy_name = $1 ORDER BY name LIMIT 1",
-            name,
-        )
-        .await?
-        {
-            return Err(conflict(kind, name, format!("used by streaming locator '{l}'")));
-        }
-        let n = sqlx::query("DELETE FROM content_key_policies WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
-    }
-
-    async fn get_streaming_policy(&self, name: &str) -> Result<StreamingPolicy> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM streaming_policies WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::StreamingPolicy, name))?;
-        from_json(EntityKind::StreamingPolicy, name, &body)
-    }
-
-    async fn list_streaming_policies(&self, page: &Page) -> Result<PageResult<StreamingPolicy>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM streaming_policies WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::StreamingPolicy, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
-    }
-
-    async fn put_streaming_policy(
-        &self,
-        mut policy: StreamingPolicy,
-    ) -> Result<Put<StreamingPolicy>> {
-        let kind = EntityKind::StreamingPolicy;
-        check(kind, &policy)?;
-        if StreamingPolicy::is_predefined_name(&policy.name) {
-            return Err(conflict(
-                kind,
-                &policy.name,
-                "predefined streaming policies are read-only",
-            ));
-        }
-        let mut tx = self.begin().await?;
-        let refs: Vec<String> = policy
-            .referenced_content_key_policies()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        for r in &refs {
-            if !exists(
-                &mut tx,
-                "SELECT 1 FROM content_key_policies WHERE name = $1",
-                r,
-            )
-            .await?
-            {
-                let field = if policy.default_content_key_policy_name.as_deref() == Some(r.as_str())
-                {
-                    "defaultContentKeyPolicyName"
-                } else {
-                    "contentKeys.policyName"
-                };
-                return Err(StoreError::InvalidReference {
-                    field: field.into(),
-                    kind: EntityKind::ContentKeyPolicy,
-                    name: r.clone(),
-                });
-            }
-        }
-        let old: Option<String> =
-            sqlx::query_scalar("SELECT body FROM streaming_policies WHERE name = $1")
-                .bind(&policy.name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let now = now();
-        let created = match old {
-            Some(body) => {
-                let old: StreamingPolicy = from_json(kind, &policy.name, &body)?;
-                policy.created = old.created.or(Some(now));
-                false
-            }
-            None => {
-                policy.created = Some(now);
-                true
-            }
-        };
-        let body = to_json(kind, &policy.name, &policy)?;
-        sqlx::query(
-            "INSERT INTO streaming_policies (name, predefined, body) VALUES ($1, 0, $2) \
-             ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-        )
-        .bind(&policy.name)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM streaming_policy_key_policies WHERE streaming_policy_name = $1")
-            .bind(&policy.name)
-            .execute(&mut *tx)
-            .await?;
-        for r in &refs {
-            sqlx::query("INSERT INTO streaming_policy_key_policies (streaming_policy_name, content_key_policy_name) VALUES ($1, $2)")
-                .bind(&policy.name)
-                .bind(r)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(Put {
-            created,
-            value: policy,
-        })
-    }
-
-    async fn delete_streaming_policy(&self, name: &str) -> Result<bool> {
-        let kind = EntityKind::StreamingPolicy;
-        if StreamingPolicy::is_predefined_name(name) {
-            return Err(conflict(
-                kind,
-                name,
-                "predefined streaming policies are read-only",
-            ));
-        }
-        let mut tx = self.begin().await?;
-        if let Some(l) = first_name(&mut tx, "SELECT name FROM streaming_locators WHERE streaming_policy_name = $1 ORDER BY name LIMIT 1", name).await? {
-            return Err(conflict(kind, name, format!("used by streaming locator '{l}'")));
-        }
-        let n = sqlx::query("DELETE FROM streaming_policies WHERE name = $1 AND predefined = 0")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
-    }
-
-    async fn get_streaming_locator(&self, name: &str) -> Result<StreamingLocator> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM streaming_locators WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&self.reader)
-                .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::StreamingLocator, name))?;
-        from_json(EntityKind::StreamingLocator, name, &body)
-    }
-
-    async fn get_streaming_locator_by_id(&self, id: Uuid) -> Result<StreamingLocator> {
-        let row = sqlx::query("SELECT name, body FROM streaming_locators WHERE locator_id = $1")
-            .bind(id.as_bytes().as_slice())
-            .fetch_optional(&self.reader)
-            .await?
-            .ok_or_else(|| not_found(EntityKind::StreamingLocator, &id.to_string()))?;
-        let name: String = row.try_get("name")?;
-        from_json(
-            EntityKind::StreamingLocator,
-            &name,
-            &row.try_get::<String, _>("body")?,
-        )
-    }
-
-    async fn list_streaming_locators(&self, page: &Page) -> Result<PageResult<StreamingLocator>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM streaming_locators WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::StreamingLocator, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
-    }
-
-    async fn put_streaming_locator(
-        &self,
-        mut locator: StreamingLocator,
-    ) -> Result<Put<StreamingLocator>> {
-        let kind = EntityKind::StreamingLocator;
-        check(kind, &locator)?;
-        if let Some(i) = locator.content_keys.iter().position(|k| k.value.is_some()) {
-            return Err(StoreError::Invalid {
-                kind,
-                source: ValidationError {
-                    field: format!("contentKeys[{i}].value"),
-                    problem: Problem::Unsupported("store inline key values as content keys first"),
-                },
-            });
-        }
-        let name = locator.name.clone();
-        let mut tx = self.begin().await?;
-        let old = sqlx::query("SELECT locator_id, body FROM streaming_locators WHERE name = $1")
-            .bind(&name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let now = now();
-        let (created, old_id, old_created) = match old {
-            Some(row) => {
-                let old: StreamingLocator =
-                    from_json(kind, &name, &row.try_get::<String, _>("body")?)?;
-                (false, old.streaming_locator_id, old.created)
-            }
-            None => (true, None, None),
-        };
-        let id = locator
-            .streaming_locator_id
-            .or(old_id)
-            .unwrap_or_else(Uuid::new_v4);
-        locator.streaming_locator_id = Some(id);
-        locator.created = old_created.or(Some(now));
-        let other: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM streaming_locators WHERE locator_id = $1 AND name <> $2",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(&name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(other) = other {
-            return Err(conflict(
-                kind,
-                &name,
-                format!("streamingLocatorId {id} is already used by streaming locator '{other}'"),
-            ));
-        }
-        if !exists(
-            &mut tx,
-            "SELECT 1 FROM assets WHERE name = $1",
-            &locator.asset_name,
-        )
-        .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "assetName".into(),
-                kind: EntityKind::Asset,
-                name: locator.asset_name,
-            });
-        }
-        if !exists(
-            &mut tx,
-            "SELECT 1 FROM streaming_policies WHERE name = $1",
-            &locator.streaming_policy_name,
-        )
-        .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "streamingPolicyName".into(),
-                kind: EntityKind::StreamingPolicy,
-                name: locator.streaming_policy_name,
-            });
-        }
-        if let Some(p) = &locator.default_content_key_policy_name
-            && !exists(
-                &mut tx,
-                "SELECT 1 FROM content_key_policies WHERE name = $1",
-                p,
-            )
-            .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "defaultContentKeyPolicyName".into(),
-                kind: EntityKind::ContentKeyPolicy,
-                name: p.clone(),
-            });
-        }
-        // Row first, then its key links: a missing key found while linking
-        // rolls back the row as well (the transaction is dropped uncommitted).
-        let provisional = to_json(kind, &name, &locator)?;
-        sqlx::query(
-            "INSERT INTO streaming_locators (name, locator_id, asset_name, streaming_policy_name, default_content_key_policy_name, body) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (name) DO UPDATE SET locator_id = excluded.locator_id, asset_name = excluded.asset_name, \
-             streaming_policy_name = excluded.streaming_policy_name, \
-             default_content_key_policy_name = excluded.default_content_key_policy_name, body = excluded.body",
-        )
-        .bind(&name)
-        .bind(id.as_bytes().as_slice())
-        .bind(&locator.asset_name)
-        .bind(&locator.streaming_policy_name)
-        .bind(locator.default_content_key_policy_name.as_deref())
-        .bind(provisional)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM streaming_locator_keys WHERE locator_name = $1")
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
-        for (i, k) in locator.content_keys.iter_mut().enumerate() {
-            let policy: Option<Option<String>> =
-                sqlx::query_scalar("SELECT policy_name FROM content_keys WHERE key_id = $1")
-                    .bind(k.id.as_bytes().as_slice())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some(policy) = policy else {
-                return Err(StoreError::InvalidReference {
-                    field: format!("contentKeys[{i}].id"),
-                    kind: EntityKind::ContentKey,
-                    name: k.id.to_string(),
-                });
-            };
-            k.policy_name = policy;
-            sqlx::query(
-                "INSERT INTO streaming_locator_keys (locator_name, key_id) VALUES ($1, $2)",
-            )
-            .bind(&name)
-            .bind(k.id.as_bytes().as_slice())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let body = to_json(kind, &name, &locator)?;
-        sqlx::query("UPDATE streaming_locators SET body = $1 WHERE name = $2")
-            .bind(body)
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Put {
-            created,
-            value: locator,
-        })
-    }
-
-    async fn delete_streaming_locator(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM streaming_locators WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(n > 0)
-    }
-
-    async fn consume_token_use(
-        &self,
-        token_id: &[u8; 32],
-        max_uses: u32,
-        expires_at: OffsetDateTime,
-    ) -> Result<bool> {
-        if max_uses == 0 {
-            return Ok(false);
-        }
-        self.maybe_purge(now().unix_timestamp()).await?;
-        // One statement: insert the first use, or count one more only while
-        // under the limit. RETURNING yields a row exactly when the use counted.
-        let uses: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO token_uses (token_id, uses, expires_at) VALUES ($1, 1, $2) \
-             ON CONFLICT (token_id) DO UPDATE SET uses = token_uses.uses + 1 \
-             WHERE token_uses.uses < $3 \
-             RETURNING uses",
-        )
-        .bind(token_id.as_slice())
-        .bind(expires_at.unix_timestamp())
-        .bind(i64::from(max_uses))
-        .fetch_optional(&self.writer)
-        .await?;
-        Ok(uses.is_some())
-    }
-
-    async fn purge_expired_token_uses(&self, now: OffsetDateTime) -> Result<u64> {
-        let n = sqlx::query("DELETE FROM token_uses WHERE expires_at < $1")
-            .bind(now.unix_timestamp())
-            .execute(&self.writer)
-            .await?
-            .rows_affected();
-        Ok(n)
-    }
-
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
-        Ok(())
-    }
-
-    async fn close(&self) {
-        self.reader.close().await;
-        if let Err(e) = self.checkpoint().await {
-            tracing::warn!(error = %e, "WAL checkpoint at close failed; SQLite replays the WAL at next open");
-        }
-        self.writer.close().await;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Store;
 
-    /// The durability settings are in force on both pools (a typo in an
-    /// option name would silently fall back to SQLite's defaults).
+    /// The durability settings are in force on both pools (a typo in a
+    /// pragma would silently fall back to SQLite's defaults).
     #[tokio::test]
     async fn pragmas_in_force() {
         let dir = tempfile::tempdir().unwrap();
@@ -1156,5 +205,18 @@ mod tests {
             assert_eq!(busy, 10_000);
         }
         s.close().await;
+    }
+
+    /// A data directory whose path needs URL escaping still opens, and the
+    /// file lands where it should.
+    #[tokio::test]
+    async fn odd_paths_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("a b%20#?é");
+        let s = SqliteStore::open(&data, Kek::from_bytes([7; 32]))
+            .await
+            .unwrap();
+        s.close().await;
+        assert!(data.join(DB_FILE_NAME).is_file());
     }
 }

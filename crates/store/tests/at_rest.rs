@@ -1,13 +1,16 @@
-//! Keys at rest: no content key value (nor a policy's HMAC secret) may appear
-//! in castguard.db, -wal or -shm in any common encoding, while the KIDs can be
-//! found there (proving the search would see a plaintext).
+//! Keys at rest: no content key value (nor a policy's HMAC secret, nor a
+//! server secret) may appear in any common encoding in SQLite's
+//! castguard.db, -wal or -shm, nor in the Postgres database's files and
+//! write-ahead log, while the KIDs can be found there (proving the search
+//! would see a plaintext).
 
 mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use common::*;
-use store::{SqliteStore, Store};
+use sqlx::Row as _;
+use store::Store;
 
 fn encodings(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
     vec![
@@ -28,7 +31,7 @@ fn encodings(secret: &[u8]) -> Vec<(String, Vec<u8>)> {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && memchr::memmem::find(hay, needle).is_some()
 }
 
 /// The bytes of the database file and its WAL and shared-memory files.
@@ -48,10 +51,13 @@ fn random16() -> [u8; 16] {
 struct Written {
     keys: Vec<(uuid::Uuid, [u8; 16])>,
     hmac: Vec<u8>,
+    secret: Vec<u8>,
 }
 
-async fn write_secrets(s: &SqliteStore) -> Written {
+async fn write_secrets(s: &dyn Store) -> Written {
     let hmac = b"hmac-secret-for-at-rest-test-01!".to_vec();
+    let secret = b"server-secret-for-at-rest-test!!".to_vec();
+    assert!(s.put_secret("at-rest", &secret, None).await.unwrap());
     s.put_content_key_policy(token_policy("tok", &hmac))
         .await
         .unwrap();
@@ -72,27 +78,30 @@ async fn write_secrets(s: &SqliteStore) -> Written {
         .unwrap();
     keys[0].1 = new;
     keys.push((keys[0].0, old));
+    let w = Written { keys, hmac, secret };
     // Read back once so values pass through the read path as well.
-    for (k, v) in &keys[..6] {
-        assert_eq!(
-            s.get_content_key_by_key_id(*k)
-                .await
-                .unwrap()
-                .value
-                .expose(),
-            v
-        );
+    assert_readable(s, &w).await;
+    w
+}
+
+/// Every current key reads back with the KEK.
+async fn assert_readable(s: &dyn Store, w: &Written) {
+    for (k, v) in &w.keys[..6] {
+        let got = s.get_content_key_by_key_id(*k).await.unwrap();
+        assert_eq!(got.value.expose(), v);
     }
-    Written { keys, hmac }
 }
 
 fn assert_no_secrets(dir: &std::path::Path, w: &Written) {
-    let files = db_files(dir);
+    assert_not_in(&db_files(dir), w)
+}
+
+fn assert_not_in(files: &[(String, Vec<u8>)], w: &Written) {
     assert!(!files.is_empty());
     let mut kids_found = 0;
     for (kid, value) in &w.keys {
         for (enc, needle) in encodings(value) {
-            for (file, bytes) in &files {
+            for (file, bytes) in files {
                 assert!(
                     !contains(bytes, &needle),
                     "key {kid} found as {enc} in {file}"
@@ -112,12 +121,11 @@ fn assert_no_secrets(dir: &std::path::Path, w: &Written) {
         kids_found += 1;
     }
     assert_eq!(kids_found, w.keys.len());
-    for (enc, needle) in encodings(&w.hmac) {
-        for (file, bytes) in &files {
-            assert!(
-                !contains(bytes, &needle),
-                "policy HMAC key found as {enc} in {file}"
-            );
+    for (what, secret) in [("policy HMAC key", &w.hmac), ("server secret", &w.secret)] {
+        for (enc, needle) in encodings(secret) {
+            for (file, bytes) in files {
+                assert!(!contains(bytes, &needle), "{what} found as {enc} in {file}");
+            }
         }
     }
 }
@@ -146,16 +154,7 @@ async fn no_key_bytes_in_database_files_after_checkpoint_and_close() {
     assert_no_secrets(dir.path(), &w);
     // And the keys are all still readable with the KEK.
     let s = open(dir.path()).await;
-    for (k, v) in &w.keys[..6] {
-        assert_eq!(
-            s.get_content_key_by_key_id(*k)
-                .await
-                .unwrap()
-                .value
-                .expose(),
-            v
-        );
-    }
+    assert_readable(&s, &w).await;
     s.close().await;
 }
 
@@ -179,5 +178,82 @@ async fn database_files_are_private() {
         std::fs::metadata(&data).unwrap().permissions().mode() & 0o077,
         0
     );
+    s.close().await;
+}
+
+/// Where the write-ahead log ends now: segment file name and offset.
+async fn wal_position(pool: &sqlx::AnyPool) -> (String, usize) {
+    let row = sqlx::query(
+        "SELECT file_name, file_offset::bigint AS file_offset \
+         FROM pg_walfile_name_offset(pg_current_wal_lsn())",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let offset: i64 = row.get("file_offset");
+    (row.get("file_name"), usize::try_from(offset).unwrap())
+}
+
+/// The files of the test's tables (heap, TOAST and indexes: every relation
+/// created after initdb) after a checkpoint, so that every page is on disk,
+/// and the write-ahead log written since `start`. Needs the server on this
+/// machine, as scripts/start-services.sh runs it.
+async fn postgres_files(db: &TestDb, start: &(String, usize)) -> Vec<(String, Vec<u8>)> {
+    let pool = db.raw().await;
+    sqlx::query("CHECKPOINT").execute(&pool).await.unwrap();
+    let end = wal_position(&pool).await;
+    let data: String = sqlx::query_scalar("SELECT current_setting('data_directory')")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let relations: Vec<String> = sqlx::query_scalar(
+        "SELECT pg_relation_filepath(oid) FROM pg_class \
+         WHERE oid >= 16384 AND pg_relation_filepath(oid) IS NOT NULL",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    let data = std::path::Path::new(&data);
+    let mut files: Vec<_> = relations
+        .iter()
+        .map(|r| (r.clone(), std::fs::read(data.join(r)).unwrap()))
+        .collect();
+    assert!(files.len() >= 10, "{relations:?}");
+    let mut segments: Vec<String> = std::fs::read_dir(data.join("pg_wal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.len() == 24 && *n >= start.0 && *n <= end.0)
+        .collect();
+    segments.sort();
+    for seg in segments {
+        let bytes = std::fs::read(data.join("pg_wal").join(&seg)).unwrap();
+        let from = if seg == start.0 { start.1 } else { 0 };
+        let to = if seg == end.0 { end.1 } else { bytes.len() };
+        files.push((format!("pg_wal/{seg}"), bytes[from..to].to_vec()));
+    }
+    files
+}
+
+#[tokio::test]
+async fn no_key_bytes_in_postgres_files() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let s = db.open().await;
+    let pool = db.raw().await;
+    let start = wal_position(&pool).await;
+    pool.close().await;
+    let w = write_secrets(s.as_ref()).await;
+    let files = postgres_files(&db, &start).await;
+    assert!(
+        files.iter().any(|(f, _)| f.contains("pg_wal")),
+        "no WAL segment read"
+    );
+    assert_not_in(&files, &w);
+    // Reopened with the KEK, every key is readable.
+    s.close().await;
+    let s = db.open().await;
+    assert_readable(s.as_ref(), &w).await;
     s.close().await;
 }

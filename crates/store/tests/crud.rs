@@ -1,5 +1,5 @@
-//! CRUD, paging, reference and conflict rules, and transaction rollback of
-//! the SQLite store.
+//! CRUD, paging, reference and conflict rules, and transaction rollback,
+//! on SQLite and Postgres.
 
 mod common;
 
@@ -7,10 +7,8 @@ use common::*;
 use store::{EntityKind, Page, Store, StoreError};
 use uuid::Uuid;
 
-#[tokio::test]
-async fn assets_crud_and_paging() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
+async fn assets_crud_and_paging(db: TestDb) {
+    let s = db.open().await;
 
     let put = s.put_asset(asset("b-asset")).await.unwrap();
     assert!(put.created);
@@ -75,7 +73,7 @@ async fn assets_crud_and_paging() {
     s.close().await;
 
     // Durable across reopen.
-    let s = open(dir.path()).await;
+    let s = db.open().await;
     assert_eq!(
         s.list_assets(&Page::default()).await.unwrap().items.len(),
         6
@@ -83,10 +81,8 @@ async fn assets_crud_and_paging() {
     s.close().await;
 }
 
-#[tokio::test]
-async fn invalid_entities_name_the_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
+async fn invalid_entities_name_the_field(db: TestDb) {
+    let s = db.open().await;
     match s.put_asset(asset("has space")).await {
         Err(StoreError::Invalid {
             kind: EntityKind::Asset,
@@ -107,10 +103,8 @@ async fn invalid_entities_name_the_field() {
     s.close().await;
 }
 
-#[tokio::test]
-async fn content_keys_and_policies() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
+async fn content_keys_and_policies(db: TestDb) {
+    let s = db.open().await;
 
     // A key naming a missing policy.
     match s
@@ -225,10 +219,8 @@ async fn content_keys_and_policies() {
     s.close().await;
 }
 
-#[tokio::test]
-async fn streaming_policies_and_predefined() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
+async fn streaming_policies_and_predefined(db: TestDb) {
+    let s = db.open().await;
     let all = s.list_streaming_policies(&Page::default()).await.unwrap();
     let names: Vec<_> = all.items.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(
@@ -290,7 +282,7 @@ async fn streaming_policies_and_predefined() {
 }
 
 /// Asset, policy and two keys, ready for locators.
-async fn published(s: &impl Store) {
+async fn published(s: &dyn Store) {
     s.put_asset(asset("movie")).await.unwrap();
     s.put_content_key_policy(open_policy("open")).await.unwrap();
     s.put_content_key(key("k1", kid(1), [0x11; 16], Some("open")))
@@ -301,11 +293,9 @@ async fn published(s: &impl Store) {
         .unwrap();
 }
 
-#[tokio::test]
-async fn locators_and_references() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
-    published(&s).await;
+async fn locators_and_references(db: TestDb) {
+    let s = db.open().await;
+    published(s.as_ref()).await;
 
     match s
         .put_streaming_locator(locator("loc", "no-such-asset", "Predefined_ClearKey", &[]))
@@ -426,11 +416,9 @@ async fn locators_and_references() {
     s.close().await;
 }
 
-#[tokio::test]
-async fn failed_write_rolls_back_the_whole_transaction() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
-    published(&s).await;
+async fn failed_write_rolls_back_the_whole_transaction(db: TestDb) {
+    let s = db.open().await;
+    published(s.as_ref()).await;
     let first = s
         .put_streaming_locator(locator("loc", "movie", "Predefined_ClearKey", &[kid(1)]))
         .await
@@ -491,3 +479,12 @@ async fn failed_write_rolls_back_the_whole_transaction() {
     );
     s.close().await;
 }
+
+on_every_backend!(
+    assets_crud_and_paging,
+    invalid_entities_name_the_field,
+    content_keys_and_policies,
+    streaming_policies_and_predefined,
+    locators_and_references,
+    failed_write_rolls_back_the_whole_transaction,
+);

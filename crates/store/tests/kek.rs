@@ -4,12 +4,10 @@
 mod common;
 
 use common::*;
-use store::{EntityKind, Kek, SqliteStore, Store, StoreError};
+use store::{EntityKind, Kek, StoreError};
 
-#[tokio::test]
-async fn wrong_kek_is_refused_at_open_without_leaking() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
+async fn wrong_kek_is_refused_at_open_without_leaking(db: TestDb) {
+    let s = db.open().await;
     s.put_content_key(key("k", kid(1), [0x5a; 16], None))
         .await
         .unwrap();
@@ -17,7 +15,9 @@ async fn wrong_kek_is_refused_at_open_without_leaking() {
 
     let wrong_hex = "00".repeat(32);
     let wrong = Kek::parse(&wrong_hex, "test").unwrap();
-    let err = SqliteStore::open(dir.path(), wrong).await.unwrap_err();
+    let Err(err) = db.try_open_with(wrong).await else {
+        panic!("opened with the wrong KEK")
+    };
     assert!(matches!(err, StoreError::WrongKek), "{err:?}");
     let msg = format!("{err} {err:?}");
     assert!(msg.contains("key-encryption key does not match"), "{msg}");
@@ -26,7 +26,7 @@ async fn wrong_kek_is_refused_at_open_without_leaking() {
     }
 
     // The right KEK still opens it, and the key is intact.
-    let s = open(dir.path()).await;
+    let s = db.open().await;
     assert_eq!(
         s.get_content_key_with_value("k")
             .await
@@ -38,15 +38,8 @@ async fn wrong_kek_is_refused_at_open_without_leaking() {
     s.close().await;
 }
 
-async fn raw_pool(dir: &std::path::Path) -> sqlx::SqlitePool {
-    let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(dir.join("castguard.db"));
-    sqlx::SqlitePool::connect_with(opts).await.unwrap()
-}
-
-#[tokio::test]
-async fn tampered_or_swapped_values_fail_authentication() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
+async fn tampered_or_swapped_values_fail_authentication(db: TestDb) {
+    let s = db.open().await;
     s.put_content_key(key("a", kid(1), [0xa1; 16], None))
         .await
         .unwrap();
@@ -58,7 +51,7 @@ async fn tampered_or_swapped_values_fail_authentication() {
 
     // Someone with write access to the file moves b's sealed value onto a,
     // and flips a bit of the policy.
-    let pool = raw_pool(dir.path()).await;
+    let pool = db.raw().await;
     sqlx::query("UPDATE content_keys SET wrapped_value = (SELECT wrapped_value FROM content_keys WHERE name = 'b') WHERE name = 'a'")
         .execute(&pool)
         .await
@@ -79,7 +72,7 @@ async fn tampered_or_swapped_values_fail_authentication() {
         .unwrap();
     pool.close().await;
 
-    let s = open(dir.path()).await;
+    let s = db.open().await;
     match s.get_content_key_with_value("a").await {
         Err(StoreError::Crypto {
             kind: EntityKind::ContentKey,
@@ -107,3 +100,38 @@ async fn tampered_or_swapped_values_fail_authentication() {
     }
     s.close().await;
 }
+
+/// A secret sealed under the KEK opens only under its own name: a row
+/// copied onto another name fails authentication.
+async fn secrets_are_bound_to_their_name(db: TestDb) {
+    let s = db.open().await;
+    assert!(s.put_secret("a", b"alpha", None).await.unwrap());
+    assert!(s.put_secret("b", b"bravo", None).await.unwrap());
+    s.close().await;
+    let pool = db.raw().await;
+    sqlx::query("UPDATE secrets SET sealed = (SELECT sealed FROM secrets WHERE name = 'b') WHERE name = 'a'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let s = db.open().await;
+    match s.get_secret("a").await {
+        Err(StoreError::Crypto {
+            kind: EntityKind::Secret,
+            name,
+            ..
+        }) => assert_eq!(name, "a"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        s.get_secret("b").await.unwrap().unwrap().value.as_slice(),
+        b"bravo"
+    );
+    s.close().await;
+}
+
+on_every_backend!(
+    wrong_kek_is_refused_at_open_without_leaking,
+    tampered_or_swapped_values_fail_authentication,
+    secrets_are_bound_to_their_name,
+);

@@ -8,16 +8,15 @@ use std::sync::Arc;
 use store::Store;
 use time::{Duration, OffsetDateTime};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn two_hundred_concurrent_uses_allow_exactly_five() {
-    let dir = tempfile::tempdir().unwrap();
-    let s: Arc<dyn Store> = Arc::new(open(dir.path()).await);
+/// 200 tasks spread over `stores` consume one token with `max_uses` 5 at
+/// the same instant: exactly 5 are allowed.
+async fn race(stores: &[Arc<dyn Store>]) {
     let token = [0x42u8; 32];
     let exp = OffsetDateTime::now_utc() + Duration::hours(1);
     let barrier = Arc::new(tokio::sync::Barrier::new(200));
     let tasks: Vec<_> = (0..200)
-        .map(|_| {
-            let (s, b) = (s.clone(), barrier.clone());
+        .map(|i| {
+            let (s, b) = (stores[i % stores.len()].clone(), barrier.clone());
             tokio::spawn(async move {
                 b.wait().await;
                 s.consume_token_use(&token, 5, exp).await.unwrap()
@@ -29,16 +28,31 @@ async fn two_hundred_concurrent_uses_allow_exactly_five() {
         allowed += usize::from(t.await.unwrap());
     }
     assert_eq!(allowed, 5);
-    // Another token has its own budget.
-    assert!(s.consume_token_use(&[0x43; 32], 5, exp).await.unwrap());
-    assert!(!s.consume_token_use(&token, 5, exp).await.unwrap());
+    for s in stores {
+        // Another token has its own budget; this one is spent everywhere.
+        assert!(s.consume_token_use(&[0x43; 32], 5, exp).await.unwrap());
+        assert!(!s.consume_token_use(&token, 5, exp).await.unwrap());
+    }
+}
+
+async fn two_hundred_concurrent_uses_allow_exactly_five(db: TestDb) {
+    let s = db.open().await;
+    race(std::slice::from_ref(&s)).await;
     s.close().await;
 }
 
-#[tokio::test]
-async fn limits_zero_and_one_and_purge() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = open(dir.path()).await;
+/// Two stores on one database, as two nodes (two pools; for SQLite two
+/// processes' worth of connections on one file).
+async fn two_stores_share_the_count(db: TestDb) {
+    let stores = [db.open().await, db.open().await];
+    race(&stores).await;
+    for s in stores {
+        s.close().await;
+    }
+}
+
+async fn limits_zero_and_one_and_purge(db: TestDb) {
+    let s = db.open().await;
     let now = OffsetDateTime::now_utc();
     assert!(
         !s.consume_token_use(&[1; 32], 0, now + Duration::hours(1))
@@ -57,7 +71,7 @@ async fn limits_zero_and_one_and_purge() {
     );
     // Survives a restart (the counter is durable, not in memory).
     s.close().await;
-    let s = open(dir.path()).await;
+    let s = db.open().await;
     assert!(
         !s.consume_token_use(&[2; 32], 1, now + Duration::hours(1))
             .await
@@ -84,3 +98,9 @@ async fn limits_zero_and_one_and_purge() {
     );
     s.close().await;
 }
+
+on_every_backend!(
+    two_hundred_concurrent_uses_allow_exactly_five,
+    two_stores_share_the_count,
+    limits_zero_and_one_and_purge,
+);

@@ -331,6 +331,15 @@ impl VerifierCache {
         &self.config
     }
 
+    /// Drops every cached verifier (and with them their OpenID Connect
+    /// caches): for when policies changed elsewhere.
+    pub fn clear(&self) {
+        match self.map.lock() {
+            Ok(mut m) => m.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+    }
+
     /// The verifier of `restriction`, built if not cached.
     pub fn get(&self, restriction: &TokenRestriction) -> Result<Arc<Verifier>, BuildError> {
         let Some(key) = fingerprint(restriction) else {

@@ -10,7 +10,8 @@
 //!   fetched again on the next request (discovery document and key set, so a
 //!   moved `jwks_uri` is followed);
 //! - a token whose `kid` is not in the set (or, without `kid`, that no key
-//!   verifies) triggers one refetch, at most once per
+//!   verifies) triggers one refetch past any shared cache
+//!   ([`HttpFetch::get_fresh`]), at most once per
 //!   [`OidcConfig::min_refetch`] (default 10 s) whatever the number of
 //!   requests; concurrent requests wait for the one fetch in flight;
 //! - when a refresh fails the previous set stays in use (stale keys beat no
@@ -34,7 +35,14 @@ pub const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 /// One HTTP GET returning the body of a 2xx response.
 #[async_trait::async_trait]
 pub trait HttpFetch: Send + Sync {
+    /// The body; a caching implementation may answer from its cache.
     async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError>;
+
+    /// The body as the server has it now, past any cache: used after a
+    /// token names an unknown `kid` (the provider rolled its keys over).
+    async fn get_fresh(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        self.get(url).await
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -199,7 +207,7 @@ impl OidcKeySource {
             return snap.ok_or(OidcError::RecentlyFailed);
         }
         *last = Some(Instant::now());
-        match self.fetch_now().await {
+        match self.fetch_now(false).await {
             Ok(keys) => Ok(self.store(keys)),
             Err(e) => match snap {
                 Some(stale) => {
@@ -223,7 +231,7 @@ impl OidcKeySource {
             return None;
         }
         *last = Some(Instant::now());
-        match self.fetch_now().await {
+        match self.fetch_now(true).await {
             Ok(keys) => Some(self.store(keys)),
             Err(e) => {
                 tracing::warn!(url = %self.discovery_url, error = %e, "OIDC key refetch after an unknown kid failed");
@@ -232,10 +240,19 @@ impl OidcKeySource {
         }
     }
 
-    async fn fetch_now(&self) -> Result<Vec<VerificationKey>, OidcError> {
-        let doc = self
-            .fetcher
-            .get(&self.discovery_url)
+    /// Discovery document, then key set; `fresh` bypasses shared caches.
+    async fn fetch_now(&self, fresh: bool) -> Result<Vec<VerificationKey>, OidcError> {
+        let get = |url: &str| {
+            let url = url.to_owned();
+            async move {
+                if fresh {
+                    self.fetcher.get_fresh(&url).await
+                } else {
+                    self.fetcher.get(&url).await
+                }
+            }
+        };
+        let doc = get(&self.discovery_url)
             .await
             .map_err(|source| OidcError::Fetch { what: "discovery document", source })?;
         let doc: serde_json::Value = serde_json::from_slice(&doc).map_err(|_| OidcError::Discovery("not JSON"))?;
@@ -248,7 +265,7 @@ impl OidcKeySource {
         if !https && !http_allowed {
             return Err(OidcError::Discovery("jwks_uri must be https (http only for an http discovery document)"));
         }
-        let body = self.fetcher.get(jwks_uri).await.map_err(|source| OidcError::Fetch { what: "JWKS", source })?;
+        let body = get(jwks_uri).await.map_err(|source| OidcError::Fetch { what: "JWKS", source })?;
         Ok(jwks::parse(&body)?)
     }
 }
@@ -264,6 +281,8 @@ mod tests {
         jwks: Mutex<String>,
         jwks_uri: String,
         hits: AtomicUsize,
+        /// Requests that asked to bypass caches (`get_fresh`).
+        fresh: AtomicUsize,
         down: std::sync::atomic::AtomicBool,
     }
 
@@ -278,6 +297,11 @@ mod tests {
             }
             self.hits.fetch_add(1, Ordering::SeqCst);
             Ok(self.jwks.lock().unwrap().clone().into_bytes())
+        }
+
+        async fn get_fresh(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+            self.fresh.fetch_add(1, Ordering::SeqCst);
+            self.get(url).await
         }
     }
 
@@ -294,6 +318,7 @@ mod tests {
             jwks: Mutex::new(ec_jwks("a")),
             jwks_uri: jwks_uri.into(),
             hits: AtomicUsize::new(0),
+            fresh: AtomicUsize::new(0),
             down: Default::default(),
         })
     }
@@ -315,6 +340,9 @@ mod tests {
         let s2 = src.refetch_after_miss(&s1).await.unwrap();
         assert_eq!(s2.keys[0].kid(), Some("b"));
         assert_eq!(f.hits.load(Ordering::SeqCst), 2);
+        // Only the refetch after the unknown kid bypassed caches (discovery
+        // document and key set).
+        assert_eq!(f.fresh.load(Ordering::SeqCst), 2);
         // A second miss against the old set gets the new set without fetching.
         assert!(src.refetch_after_miss(&s1).await.is_some());
         assert_eq!(f.hits.load(Ordering::SeqCst), 2);

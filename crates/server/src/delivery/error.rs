@@ -5,8 +5,9 @@
 //! hint of which key or claim failed, since "a license server must never
 //! send error text that leaks why a secret did not match" (STYLE.md). Every
 //! key-delivery response, errors included, carries `Cache-Control:
-//! no-store`. Internal failures (store down, policy unusable, OIDC keys
-//! unavailable) answer 500/503 with a generic code; the detail goes to the
+//! no-store`. Internal failures (store down, policy unusable, OIDC keys or
+//! the Redis replay counters unavailable) answer 500/503 with a generic
+//! code; the detail goes to the
 //! log only, and never holds key material (store and keys errors name
 //! fields and ids, not values).
 
@@ -98,6 +99,7 @@ impl From<store::StoreError> for DeliveryError {
     fn from(e: store::StoreError) -> Self {
         match e {
             store::StoreError::NotFound { .. } => DeliveryError::NotFound,
+            e @ store::StoreError::Unavailable { .. } => DeliveryError::Unavailable(e.to_string()),
             other => DeliveryError::Internal(other.to_string()),
         }
     }

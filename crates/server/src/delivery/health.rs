@@ -1,8 +1,11 @@
 //! Probes for process supervisors and load balancers: `/healthz` says the
-//! process answers (liveness), `/readyz` that the store answers too
-//! (readiness: take the node out of rotation while it does not, and from
-//! the moment a graceful shutdown begins, so a load balancer drains the
-//! node before its listener closes).
+//! process answers (liveness), `/readyz` that the store answers too, and
+//! Redis when the replay counters live there (readiness: take the node out
+//! of rotation while they do not, and from the moment a graceful shutdown
+//! begins, so a load balancer drains the node before its listener
+//! closes). A database or Redis that does not answer within
+//! [`READY_TIMEOUT`] counts as down: a load balancer's probe must not hang
+//! on a stuck connection pool.
 
 use crate::AppState;
 use axum::Router;
@@ -28,15 +31,37 @@ async fn healthz() -> Response {
     plain(StatusCode::OK, "ok\n")
 }
 
+/// How long `/readyz` waits for the database.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 async fn readyz(State(s): State<AppState>) -> Response {
     if s.is_draining() {
         return plain(StatusCode::SERVICE_UNAVAILABLE, "draining\n");
     }
-    match s.store().ping().await {
-        Ok(()) => plain(StatusCode::OK, "ready\n"),
-        Err(e) => {
+    match tokio::time::timeout(READY_TIMEOUT, s.store().ping()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: store ping failed");
-            plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n")
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n");
+        }
+        Err(_) => {
+            tracing::warn!("readiness: store ping timed out");
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "store unavailable\n");
         }
     }
+    let counters = s.token_uses();
+    if counters.backend() != "database" {
+        match tokio::time::timeout(READY_TIMEOUT, counters.ping()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "readiness: replay counter ping failed");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n");
+            }
+            Err(_) => {
+                tracing::warn!("readiness: replay counter ping timed out");
+                return plain(StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n");
+            }
+        }
+    }
+    plain(StatusCode::OK, "ready\n")
 }

@@ -17,7 +17,9 @@
 //! default), restricted to the options whose configuration fits the
 //! endpoint (Clear Key for `aes`/`clearkey`, Widevine, PlayReady, FairPlay),
 //! evaluated by [`keys::policy::evaluate`] with the verifier cache; then a
-//! `maxuses` token is counted in the store, atomically. The token comes
+//! `maxuses` token is counted, atomically, by the node's
+//! [`store::TokenUses`] (the database, or Redis shared by many nodes; 503
+//! when it cannot be reached, never a grant). The token comes
 //! from `Authorization: Bearer` or `?token=` (for players that cannot set
 //! headers on key requests).
 //!
@@ -354,11 +356,26 @@ pub async fn authorize(
         .clone()
         .unwrap_or_else(|| option_index.to_string());
     if let Some(r) = decision.max_uses {
-        let allowed = s
-            .store()
-            .consume_token_use(&r.token_id, r.max_uses, r.expires_at)
+        let allowed = match s
+            .token_uses()
+            .consume(&r.token_id, r.max_uses, r.expires_at)
             .await
-            .map_err(DeliveryError::from)?;
+        {
+            Ok(allowed) => allowed,
+            // Fail closed: a counter that cannot be reached never grants.
+            Err(e) => {
+                audit(
+                    endpoint,
+                    Some(policy_name),
+                    Some(&option_label),
+                    kid,
+                    "error",
+                    "replay_counter_unavailable",
+                    client,
+                );
+                return Err(DeliveryError::from(e));
+            }
+        };
         if !allowed {
             return Err(deny(
                 Some(policy_name),

@@ -11,10 +11,13 @@
 //! the STS and the HTTP client of the DRM license proxy.
 //!
 //! Cache lifetimes: resolved locators, content keys and policies live for
-//! [`DeliveryConfig::cache_ttl`] (default 2 s), so an edit through the
-//! management API takes effect within that time on every node without any
-//! invalidation protocol. Opened assets are keyed by their `index.json`
-//! identity (inode, size, mtime), so a re-upload is seen at once.
+//! [`DeliveryConfig::cache_ttl`] (default 2 s), and are dropped at once when
+//! the store announces a change (`Store::subscribe`: this node's writes,
+//! and with Postgres every other node's), see [`Delivery::apply_change`]:
+//! an edit through the management API takes effect at once on every node,
+//! and within the TTL even if an announcement is lost. Opened assets are
+//! keyed by their `index.json` identity (inode, size, mtime), so a
+//! re-upload is seen at once.
 
 pub mod error;
 pub mod guard;
@@ -83,7 +86,9 @@ pub struct Delivery {
     pub(crate) policies: TtlCache<(String, keys::Endpoint), Arc<::keys::model::ContentKeyPolicy>>,
     pub(crate) assets: origin::AssetCache,
     pub(crate) sts: tokio::sync::OnceCell<Arc<sts::Sts>>,
+    /// Where earlier versions kept the STS key ring (imported once).
     pub(crate) sts_dir: PathBuf,
+    store: Arc<dyn store::Store>,
     pub(crate) http: reqwest::Client,
     pub(crate) guard: guard::Guard,
 }
@@ -97,15 +102,33 @@ impl std::fmt::Debug for Delivery {
 }
 
 impl Delivery {
-    /// `data_dir` is the server's data folder (the STS key ring lives in
-    /// `data_dir/sts/`).
-    pub fn new(config: DeliveryConfig, data_dir: &std::path::Path) -> Self {
-        let fetcher: Arc<dyn ::keys::token::HttpFetch> = match ReqwestFetcher::new() {
-            Ok(f) => Arc::new(f),
-            Err(e) => {
-                tracing::error!(error = %e, "OpenID Connect fetcher unavailable; discovery-based policies will answer 503");
-                Arc::new(NoFetch)
-            }
+    /// `data_dir` is the server's data folder (an STS key ring of an
+    /// earlier version in `data_dir/sts/` is imported into `store`).
+    pub fn new(
+        config: DeliveryConfig,
+        data_dir: &std::path::Path,
+        store: Arc<dyn store::Store>,
+    ) -> Self {
+        Self::with_fetcher(config, data_dir, store, None)
+    }
+
+    /// As [`Delivery::new`]; `fetcher` fetches OpenID Connect documents
+    /// (default: [`ReqwestFetcher`], straight to the identity provider).
+    pub fn with_fetcher(
+        config: DeliveryConfig,
+        data_dir: &std::path::Path,
+        store: Arc<dyn store::Store>,
+        fetcher: Option<Arc<dyn ::keys::token::HttpFetch>>,
+    ) -> Self {
+        let fetcher: Arc<dyn ::keys::token::HttpFetch> = match fetcher {
+            Some(f) => f,
+            None => match ReqwestFetcher::new() {
+                Ok(f) => Arc::new(f),
+                Err(e) => {
+                    tracing::error!(error = %e, "OpenID Connect fetcher unavailable; discovery-based policies will answer 503");
+                    Arc::new(NoFetch)
+                }
+            },
         };
         let http = reqwest::Client::builder()
             .timeout(config.upstream_timeout)
@@ -120,6 +143,7 @@ impl Delivery {
             assets: origin::AssetCache::new(64),
             sts: tokio::sync::OnceCell::new(),
             sts_dir: data_dir.join(sts::STS_DIR),
+            store,
             http,
             guard: guard::Guard::new(config.guard.clone()),
             config,
@@ -131,19 +155,64 @@ impl Delivery {
     }
 
     /// The token service, its key ring loaded from (or first created in)
-    /// `data_dir/sts/`.
+    /// the store.
     pub async fn sts(&self) -> Result<Arc<sts::Sts>, sts::StsSetupError> {
         self.sts
             .get_or_try_init(|| async {
-                let dir = self.sts_dir.clone();
                 let issuer = format!("{}/sts", self.config.public_base_url);
-                tokio::task::spawn_blocking(move || sts::Sts::load_or_create(&dir, issuer))
+                sts::Sts::load_or_create(self.store.as_ref(), &self.sts_dir, issuer)
                     .await
-                    .map_err(|e| sts::StsSetupError::Task(e.to_string()))?
                     .map(Arc::new)
             })
             .await
             .cloned()
+    }
+
+    /// Forgets what `change` may have made stale: any entity change drops
+    /// the resolved locators, keys, policies and token verifiers (they
+    /// depend on each other, and writes are rare); a change of the STS key
+    /// ring reloads it.
+    pub async fn apply_change(&self, change: &store::Change) {
+        use store::{Change, EntityKind};
+        let (entities, sts) = match change {
+            Change::Entity {
+                kind: EntityKind::Secret,
+                name,
+            } => (false, name == sts::STS_SECRET),
+            Change::Entity { .. } => (true, false),
+            Change::Everything => (true, true),
+        };
+        if entities {
+            self.locators.clear();
+            self.keys.clear();
+            self.policies.clear();
+            self.verifiers.clear();
+        }
+        if sts
+            && let Some(s) = self.sts.get()
+            && let Err(e) = s.reload(self.store.as_ref()).await
+        {
+            tracing::warn!(error = %e, "cannot reload the STS key ring");
+        }
+    }
+}
+
+/// Applies the store's change events to `state`'s delivery caches until
+/// the state is dropped or the store stops announcing. A lagging receiver
+/// (events lost) counts as "everything changed".
+pub(crate) async fn follow_changes(
+    state: std::sync::Weak<crate::Inner>,
+    mut rx: tokio::sync::broadcast::Receiver<store::Change>,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let change = match rx.recv().await {
+            Ok(c) => c,
+            Err(RecvError::Lagged(_)) => store::Change::Everything,
+            Err(RecvError::Closed) => return,
+        };
+        let Some(inner) = state.upgrade() else { return };
+        inner.delivery.apply_change(&change).await;
     }
 }
 
@@ -244,6 +313,10 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
             return None;
         }
         Some(e.value.clone())
+    }
+
+    pub(crate) fn clear(&self) {
+        self.map.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     pub(crate) fn insert(&self, key: K, value: V) {

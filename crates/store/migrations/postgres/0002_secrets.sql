@@ -1,0 +1,7 @@
+-- Server secrets (the STS key ring...), sealed under the KEK with the name
+-- as associated data; `version` drives compare-and-swap between nodes.
+CREATE TABLE secrets (
+    name    TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    version BIGINT NOT NULL,
+    sealed  BYTEA NOT NULL
+);
