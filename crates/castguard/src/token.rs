@@ -11,7 +11,8 @@
 //!   verifier checks: RFC 7519 / RFC 7518 §3.2, SWT 0.9.5.1 §3); an option
 //!   that trusts castguard's own token service (its RS256 public key is one
 //!   of the option's keys, or its discovery document is the STS's) is
-//!   signed with the STS key ring in `DIR/sts/keyring.json`.
+//!   signed with the STS key ring in the store (or `DIR/sts/keyring.json`
+//!   left by an earlier version).
 //! - `--server URL` (online): the policy is read through the management
 //!   API (secrets blanked) and the token comes from `POST /sts/token`; so
 //!   only options that trust the STS can be served this way.
@@ -339,7 +340,9 @@ fn issue_offline(data: &Path, args: &IssueArgs) -> anyhow::Result<String> {
     }
     // The key ring is in the store; a server of an earlier version left it
     // in DATA/sts/keyring.json.
-    let legacy = data.join(server::delivery::sts::STS_DIR).join("keyring.json");
+    let legacy = data
+        .join(server::delivery::sts::STS_DIR)
+        .join("keyring.json");
     let (ring, source) = match stored_ring {
         Some(secret) => (secret.value, "the store".to_owned()),
         None if legacy.is_file() => (
