@@ -26,10 +26,12 @@
 
 mod error;
 pub mod kek;
+pub mod media;
 mod sqlite;
 
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};
+pub use media::{MediaStore, MediaStoreError};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
