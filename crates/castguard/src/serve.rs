@@ -6,7 +6,8 @@
 //! `CASTGUARD_KEK_FILE` or `DATA_DIR/kek.key`, generated on a fresh install
 //! and announced once); the SQLite store; the admin token
 //! (`CASTGUARD_ADMIN_TOKEN`, else `DATA_DIR/admin.token`, generated 0600 at
-//! first start and printed once); then [`server::app`] on `--listen`. The
+//! first start and printed once); the media store (`--media-url`, default
+//! local files in `DATA_DIR/assets/`); then [`server::app`] on `--listen`. The
 //! bound address is printed as `castguard: listening on http://ADDR` (with
 //! `--listen 127.0.0.1:0` the OS picks a free port; tests read it there).
 //! Ctrl-C or SIGTERM stops accepting, lets requests in flight finish, and
@@ -42,6 +43,13 @@ pub struct ServeArgs {
     /// for production, and for tests that want an empty store.
     #[arg(long, env = "CASTGUARD_NO_DEMO")]
     no_demo: bool,
+    /// Where asset media live: `s3://bucket/prefix` for S3-compatible object
+    /// storage shared by many nodes (endpoint, region and credentials from
+    /// the standard AWS_* variables: AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP=true for a
+    /// plain-HTTP endpoint), or `file:///path`. Default: DATA_DIR/assets/.
+    #[arg(long, env = "CASTGUARD_MEDIA_URL")]
+    media_url: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
@@ -81,7 +89,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr().context("listening socket")?;
-    let state = AppState::with_delivery(store.clone(), data.clone(), token, server::delivery::DeliveryConfig::for_listen_addr(addr));
+    let media = match &args.media_url {
+        Some(url) => store::MediaStore::from_url(url, data).context("--media-url")?,
+        None => store::MediaStore::local(data),
+    };
+    eprintln!("castguard: media in {}", media.describe());
+    let state = AppState::with_media(
+        store.clone(),
+        data.clone(),
+        token,
+        server::delivery::DeliveryConfig::for_listen_addr(addr),
+        media,
+    );
     let player = if args.no_demo {
         eprintln!("castguard: listening on http://{addr}");
         eprintln!("castguard: player: http://{addr}/player (no demo)");

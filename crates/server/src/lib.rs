@@ -42,7 +42,7 @@ struct Inner {
     store: Arc<dyn store::Store>,
     data_dir: PathBuf,
     admin_token: AdminToken,
-    /// Serialises the folder swaps of asset uploads and deletes.
+    /// Serialises the publishing of asset uploads and deletes.
     ingest_lock: tokio::sync::Mutex<()>,
     /// Origin, key delivery, STS (`delivery` module).
     delivery: delivery::Delivery,
@@ -73,7 +73,22 @@ impl AppState {
         config: delivery::DeliveryConfig,
     ) -> Self {
         let data_dir = data_dir.into();
-        let delivery = delivery::Delivery::new(config, &data_dir);
+        let media = store::MediaStore::local(&data_dir);
+        Self::with_media(store, data_dir, admin_token, config, media)
+    }
+
+    /// As [`AppState::with_delivery`], with asset media in `media` (local
+    /// files elsewhere, or S3-compatible object storage shared by many
+    /// nodes) instead of `data_dir/assets/`.
+    pub fn with_media(
+        store: Arc<dyn store::Store>,
+        data_dir: impl Into<PathBuf>,
+        admin_token: AdminToken,
+        config: delivery::DeliveryConfig,
+        media: store::MediaStore,
+    ) -> Self {
+        let data_dir = data_dir.into();
+        let delivery = delivery::Delivery::with_media(config, &data_dir, media);
         AppState {
             inner: Arc::new(Inner {
                 store,
@@ -96,6 +111,11 @@ impl AppState {
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir
+    }
+
+    /// Where asset media live.
+    pub fn media(&self) -> &store::MediaStore {
+        self.inner.delivery.media()
     }
 }
 

@@ -342,7 +342,8 @@ impl MediaStore {
                 Ok::<(), MediaStoreError>(())
             }
         };
-        futures_util::stream::iter(files.iter().filter(|f| *f != INDEX_OBJECT).cloned().map(put))
+        let media_files: Vec<String> = files.into_iter().filter(|f| f != INDEX_OBJECT).collect();
+        futures_util::stream::iter(media_files.into_iter().map(put))
             .buffer_unordered(UPLOAD_CONCURRENCY)
             .try_collect::<Vec<()>>()
             .await?;

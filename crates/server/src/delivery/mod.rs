@@ -14,7 +14,9 @@
 //! [`DeliveryConfig::cache_ttl`] (default 2 s), so an edit through the
 //! management API takes effect within that time on every node without any
 //! invalidation protocol. Opened assets are keyed by their `index.json`
-//! identity (inode, size, mtime), so a re-upload is seen at once.
+//! identity: inode, size and mtime on local files (checked on every
+//! request, so a re-upload is seen at once), ETag and last-modified on
+//! object storage (checked with a HEAD once per `cache_ttl`).
 
 pub mod error;
 pub mod health;
@@ -77,6 +79,8 @@ pub struct Delivery {
     pub(crate) keys: TtlCache<uuid::Uuid, Arc<resolve::DeliveryKey>>,
     pub(crate) policies: TtlCache<(String, keys::Endpoint), Arc<::keys::model::ContentKeyPolicy>>,
     pub(crate) assets: origin::AssetCache,
+    /// Where asset media live (`--media-url`).
+    pub(crate) media: store::MediaStore,
     pub(crate) sts: tokio::sync::OnceCell<Arc<sts::Sts>>,
     pub(crate) sts_dir: PathBuf,
     pub(crate) http: reqwest::Client,
@@ -94,6 +98,12 @@ impl Delivery {
     /// `data_dir` is the server's data folder (the STS key ring lives in
     /// `data_dir/sts/`).
     pub fn new(config: DeliveryConfig, data_dir: &std::path::Path) -> Self {
+        Self::with_media(config, data_dir, store::MediaStore::local(data_dir))
+    }
+
+    /// As [`Delivery::new`], with the origin reading asset media from
+    /// `media` (local files or object storage).
+    pub fn with_media(config: DeliveryConfig, data_dir: &std::path::Path, media: store::MediaStore) -> Self {
         let fetcher: Arc<dyn ::keys::token::HttpFetch> = match ReqwestFetcher::new() {
             Ok(f) => Arc::new(f),
             Err(e) => {
@@ -111,7 +121,8 @@ impl Delivery {
             locators: TtlCache::new(config.cache_ttl, 4096),
             keys: TtlCache::new(config.cache_ttl, 16384),
             policies: TtlCache::new(config.cache_ttl, 4096),
-            assets: origin::AssetCache::new(64),
+            assets: origin::AssetCache::new(64, config.cache_ttl),
+            media,
             sts: tokio::sync::OnceCell::new(),
             sts_dir: data_dir.join(sts::STS_DIR),
             http,
@@ -121,6 +132,11 @@ impl Delivery {
 
     pub fn config(&self) -> &DeliveryConfig {
         &self.config
+    }
+
+    /// Where asset media live.
+    pub fn media(&self) -> &store::MediaStore {
+        &self.media
     }
 
     /// The token service, its key ring loaded from (or first created in)
