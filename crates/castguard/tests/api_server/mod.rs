@@ -27,14 +27,27 @@ pub struct Server {
 impl Server {
     /// Starts on `data`; `token` None lets the server use/generate its own.
     pub fn start(data: &Path, token: Option<&str>) -> Server {
-        let mut cmd = Command::new(bin());
         // No demo: these tests count what is in the store.
-        cmd.args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data);
+        Server::start_with(data, token, &["--no-demo"], &[])
+    }
+
+    /// As [`Server::start`], with more `serve` arguments and environment.
+    pub fn start_with(
+        data: &Path,
+        token: Option<&str>,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(data)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k, v)));
         cmd.env_remove("CASTGUARD_ADMIN_TOKEN")
             .env_remove("CASTGUARD_KEK")
-            .env_remove("CASTGUARD_KEK_FILE");
-        cmd.env("RUST_LOG", "warn");
+            .env_remove("CASTGUARD_KEK_FILE")
+            .env_remove("CASTGUARD_MEDIA_URL");
         if let Some(t) = token {
             cmd.env("CASTGUARD_ADMIN_TOKEN", t);
         }
