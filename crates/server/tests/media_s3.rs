@@ -72,9 +72,20 @@ fn start_moto() -> Option<Moto> {
         eprintln!("SKIP: moto[server] not installed in {}", py.display());
         return None;
     }
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(&py)
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -83,7 +94,10 @@ fn start_moto() -> Option<Moto> {
     let moto = Moto { child, port };
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto did not start on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "moto did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     Some(moto)
@@ -92,9 +106,35 @@ fn start_moto() -> Option<Moto> {
 fn clip(dir: &Path) -> PathBuf {
     let out = dir.join("clip.mp4");
     let status = Command::new("ffmpeg")
-        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "6"])
-        .args(["-c:v", "libx264", "-g", "25", "-bf", "2", "-c:a", "aac", "-movflags", "+faststart"])
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x180:rate=25",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "6",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-bf",
+            "2",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+        ])
         .arg(&out)
         .status()
         .expect("ffmpeg must be installed (scripts/install-test-tools.sh)");
@@ -105,8 +145,15 @@ fn clip(dir: &Path) -> PathBuf {
 /// Column 6 of framemd5 (TESTING.md: not the last column).
 fn framemd5(args: &[&str], stdin: Option<Vec<u8>>) -> Result<Vec<String>, String> {
     let mut cmd = Command::new("ffmpeg");
-    cmd.args(["-v", "error", "-nostdin"]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+    cmd.args(["-v", "error", "-nostdin"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
     let mut child = cmd.spawn().map_err(|e| e.to_string())?;
     if let Some(data) = stdin {
         let mut si = child.stdin.take().unwrap();
@@ -145,10 +192,18 @@ async fn node(
         cache_ttl: Duration::from_millis(200),
         ..DeliveryConfig::for_listen_addr(public)
     };
-    let state = AppState::with_media(store, data, AdminToken::new(ADMIN.into()).unwrap(), config, media);
+    let state = AppState::with_media(
+        store,
+        data,
+        AdminToken::new(ADMIN.into()).unwrap(),
+        config,
+        media,
+    );
     let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-    Node { base: format!("http://{addr}") }
+    Node {
+        base: format!("http://{addr}"),
+    }
 }
 
 fn s3(data: &Path, port: u16) -> store::MediaStore {
@@ -167,7 +222,11 @@ fn s3(data: &Path, port: u16) -> store::MediaStore {
 
 async fn get(http: &reqwest::Client, url: &str) -> (u16, reqwest::header::HeaderMap, Vec<u8>) {
     let r = http.get(url).send().await.unwrap();
-    (r.status().as_u16(), r.headers().clone(), r.bytes().await.unwrap().to_vec())
+    (
+        r.status().as_u16(),
+        r.headers().clone(),
+        r.bytes().await.unwrap().to_vec(),
+    )
 }
 
 /// Object keys below `prefix`, from moto's ListObjectsV2 (plain HTTP, not
@@ -177,38 +236,78 @@ async fn bucket_keys(http: &reqwest::Client, port: u16, prefix: &str) -> Vec<Str
     let r = http.get(url).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let xml = r.text().await.unwrap();
-    xml.split("<Key>").skip(1).filter_map(|k| k.split("</Key>").next()).map(str::to_owned).collect()
+    xml.split("<Key>")
+        .skip(1)
+        .filter_map(|k| k.split("</Key>").next())
+        .map(str::to_owned)
+        .collect()
 }
 
-async fn admin(http: &reqwest::Client, method: reqwest::Method, url: &str, body: reqwest::Body) -> (u16, String) {
-    let r = http.request(method, url).bearer_auth(ADMIN).body(body).send().await.unwrap();
+async fn admin(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    body: reqwest::Body,
+) -> (u16, String) {
+    let r = http
+        .request(method, url)
+        .bearer_auth(ADMIN)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
 async fn upload(http: &reqwest::Client, base: &str, name: &str, clip: &Path) -> serde_json::Value {
-    let (s, body) =
-        admin(http, reqwest::Method::PUT, &format!("{base}/api/v1/assets/{name}"), json!({}).to_string().into()).await;
+    let (s, body) = admin(
+        http,
+        reqwest::Method::PUT,
+        &format!("{base}/api/v1/assets/{name}"),
+        json!({}).to_string().into(),
+    )
+    .await;
     assert!(s == 200 || s == 201, "{s} {body}");
     let bytes = std::fs::read(clip).unwrap();
-    let (s, body) =
-        admin(http, reqwest::Method::PUT, &format!("{base}/api/v1/assets/{name}/content"), bytes.into()).await;
+    let (s, body) = admin(
+        http,
+        reqwest::Method::PUT,
+        &format!("{base}/api/v1/assets/{name}/content"),
+        bytes.into(),
+    )
+    .await;
     assert_eq!(s, 200, "{body}");
     assert!(!body.contains(SECRET));
     serde_json::from_str(&body).unwrap()
 }
 
-async fn put_locator(st: &dyn store::Store, name: &str, asset: &str, policy: &str, kid: Uuid) -> Uuid {
+async fn put_locator(
+    st: &dyn store::Store,
+    name: &str,
+    asset: &str,
+    policy: &str,
+    kid: Uuid,
+) -> Uuid {
     let loc = keys::model::from_json(
         &json!({"name": name, "assetName": asset, "streamingPolicyName": policy, "contentKeys": [{"id": kid}]})
             .to_string(),
     )
     .unwrap();
-    st.put_streaming_locator(loc).await.unwrap().value.streaming_locator_id.unwrap()
+    st.put_streaming_locator(loc)
+        .await
+        .unwrap()
+        .value
+        .streaming_locator_id
+        .unwrap()
 }
 
 /// Every resource of a locator's `cenc` DASH and `aes128` HLS variants.
 fn resources(variant: &str, segments: &[(String, usize)]) -> Vec<String> {
-    let mut out = vec![if variant == "cenc" { "cenc/manifest.mpd".to_owned() } else { "aes128/master.m3u8".to_owned() }];
+    let mut out = vec![if variant == "cenc" {
+        "cenc/manifest.mpd".to_owned()
+    } else {
+        "aes128/master.m3u8".to_owned()
+    }];
     for (track, n) in segments {
         if variant == "aes128" {
             out.push(format!("aes128/{track}/playlist.m3u8"));
@@ -223,17 +322,27 @@ fn resources(variant: &str, segments: &[(String, usize)]) -> Vec<String> {
 async fn s3_media_store_serves_the_same_bytes_on_every_node() {
     let Some(moto) = start_moto() else { return };
     let http = reqwest::Client::new();
-    let r = http.put(format!("http://127.0.0.1:{}/{BUCKET}", moto.port)).send().await.unwrap();
+    let r = http
+        .put(format!("http://127.0.0.1:{}/{BUCKET}", moto.port))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200, "create bucket");
 
     let tmp = tempfile::tempdir().unwrap();
     let src = clip(tmp.path());
-    let dirs: Vec<PathBuf> = ["db", "a", "b", "local"].iter().map(|d| tmp.path().join(d)).collect();
+    let dirs: Vec<PathBuf> = ["db", "a", "b", "local"]
+        .iter()
+        .map(|d| tmp.path().join(d))
+        .collect();
     for d in &dirs {
         std::fs::create_dir_all(d).unwrap();
     }
-    let st: Arc<dyn store::Store> =
-        Arc::new(store::SqliteStore::open(&dirs[0], store::Kek::from_bytes([7u8; 32])).await.unwrap());
+    let st: Arc<dyn store::Store> = Arc::new(
+        store::SqliteStore::open(&dirs[0], store::Kek::from_bytes([7u8; 32]))
+            .await
+            .unwrap(),
+    );
     let listeners: Vec<tokio::net::TcpListener> = {
         let mut v = Vec::new();
         for _ in 0..3 {
@@ -244,9 +353,30 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
     // Manifests name node a's key URLs everywhere, so they compare equal.
     let public = listeners[0].local_addr().unwrap();
     let mut listeners = listeners.into_iter();
-    let a = node(st.clone(), &dirs[1], s3(&dirs[1], moto.port), listeners.next().unwrap(), public).await;
-    let b = node(st.clone(), &dirs[2], s3(&dirs[2], moto.port), listeners.next().unwrap(), public).await;
-    let local = node(st.clone(), &dirs[3], store::MediaStore::local(&dirs[3]), listeners.next().unwrap(), public).await;
+    let a = node(
+        st.clone(),
+        &dirs[1],
+        s3(&dirs[1], moto.port),
+        listeners.next().unwrap(),
+        public,
+    )
+    .await;
+    let b = node(
+        st.clone(),
+        &dirs[2],
+        s3(&dirs[2], moto.port),
+        listeners.next().unwrap(),
+        public,
+    )
+    .await;
+    let local = node(
+        st.clone(),
+        &dirs[3],
+        store::MediaStore::local(&dirs[3]),
+        listeners.next().unwrap(),
+        public,
+    )
+    .await;
 
     // Keys behind open policies: ffmpeg fetches the AES-128 key itself.
     let policy = keys::model::from_json::<keys::model::ContentKeyPolicy>(
@@ -257,9 +387,10 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
     )
     .unwrap();
     st.put_content_key_policy(policy).await.unwrap();
-    for (name, kid, t, value) in
-        [("ck", CK_KID, ContentKeyType::CommonEncryption, CK_KEY), ("env", ENV_KID, ContentKeyType::EnvelopeEncryption, ENV_KEY)]
-    {
+    for (name, kid, t, value) in [
+        ("ck", CK_KID, ContentKeyType::CommonEncryption, CK_KEY),
+        ("env", ENV_KID, ContentKeyType::EnvelopeEncryption, ENV_KEY),
+    ] {
         let key = ContentKey {
             name: name.into(),
             key_id: kid,
@@ -269,7 +400,12 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
             created: None,
             last_modified: None,
         };
-        st.put_content_key(ContentKeyWithValue { key, value: ContentKeyValue::new(value) }).await.unwrap();
+        st.put_content_key(ContentKeyWithValue {
+            key,
+            value: ContentKeyValue::new(value),
+        })
+        .await
+        .unwrap();
     }
 
     // Upload through node a (to the bucket) and node local (to its files).
@@ -279,16 +415,52 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
     let rec_local = upload(&http, &local.base, "movie-local", &src).await;
     assert_eq!(rec_local["storage"]["path"], "assets/movie-local");
     let keys1 = bucket_keys(&http, moto.port, &format!("{PREFIX}/assets/movie/")).await;
-    for k in ["index.json", "video_1/init.mp4", "video_1/1.m4s", "audio_2/init.mp4"] {
+    for k in [
+        "index.json",
+        "video_1/init.mp4",
+        "video_1/1.m4s",
+        "audio_2/init.mp4",
+    ] {
         let want = format!("{PREFIX}/{gen1}/{k}");
         assert!(keys1.contains(&want), "{want} not in {keys1:?}");
     }
-    assert!(!dirs[1].join("assets").join("movie").exists(), "node a keeps no local copy");
+    assert!(
+        !dirs[1].join("assets").join("movie").exists(),
+        "node a keeps no local copy"
+    );
 
-    let s3_multi = put_locator(st.as_ref(), "s3-multi", "movie", "Predefined_MultiDrmStreaming", CK_KID).await;
-    let s3_aes = put_locator(st.as_ref(), "s3-aes", "movie", "Predefined_ClearKey", ENV_KID).await;
-    let l_multi = put_locator(st.as_ref(), "l-multi", "movie-local", "Predefined_MultiDrmStreaming", CK_KID).await;
-    let l_aes = put_locator(st.as_ref(), "l-aes", "movie-local", "Predefined_ClearKey", ENV_KID).await;
+    let s3_multi = put_locator(
+        st.as_ref(),
+        "s3-multi",
+        "movie",
+        "Predefined_MultiDrmStreaming",
+        CK_KID,
+    )
+    .await;
+    let s3_aes = put_locator(
+        st.as_ref(),
+        "s3-aes",
+        "movie",
+        "Predefined_ClearKey",
+        ENV_KID,
+    )
+    .await;
+    let l_multi = put_locator(
+        st.as_ref(),
+        "l-multi",
+        "movie-local",
+        "Predefined_MultiDrmStreaming",
+        CK_KID,
+    )
+    .await;
+    let l_aes = put_locator(
+        st.as_ref(),
+        "l-aes",
+        "movie-local",
+        "Predefined_ClearKey",
+        ENV_KID,
+    )
+    .await;
 
     let index: serde_json::Value = serde_json::from_slice(
         &std::fs::read(dirs[3].join("assets/movie-local/index.json")).unwrap(),
@@ -298,9 +470,17 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["name"].as_str().unwrap().to_owned(), t["segments"].as_array().unwrap().len()))
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["segments"].as_array().unwrap().len(),
+            )
+        })
         .collect();
-    assert!(segments.iter().any(|(t, n)| t == "video_1" && *n >= 2), "{segments:?}");
+    assert!(
+        segments.iter().any(|(t, n)| t == "video_1" && *n >= 2),
+        "{segments:?}"
+    );
 
     // Every byte the same on node a, node b (empty data dir) and the
     // local-file origin; the ETag the same on both bucket nodes.
@@ -311,8 +491,16 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
                 let (sa, ha, ba) = get(&http, &format!("{}/s/{s3_loc}/{res}", a.base)).await;
                 let (sb, hb, bb) = get(&http, &format!("{}/s/{s3_loc}/{res}", b.base)).await;
                 let (sl, _, bl) = get(&http, &format!("{}/s/{l_loc}/{res}", local.base)).await;
-                assert_eq!((sa, sb, sl), (200, 200, 200), "{label} {res}: {}", String::from_utf8_lossy(&ba));
-                assert!(ba == bl, "{label} {res}: bucket origin differs from the local-file origin");
+                assert_eq!(
+                    (sa, sb, sl),
+                    (200, 200, 200),
+                    "{label} {res}: {}",
+                    String::from_utf8_lossy(&ba)
+                );
+                assert!(
+                    ba == bl,
+                    "{label} {res}: bucket origin differs from the local-file origin"
+                );
                 assert!(ba == bb, "{label} {res}: the second node differs");
                 assert_eq!(ha["etag"], hb["etag"], "{label} {res}");
                 served += ba.len();
@@ -321,44 +509,101 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
         served
     };
     assert!(compare("first upload").await > 100_000);
-    assert!(std::fs::read_dir(&dirs[2]).unwrap().all(|e| e.unwrap().file_name() != "assets"), "node b has no media of its own");
+    assert!(
+        std::fs::read_dir(&dirs[2])
+            .unwrap()
+            .all(|e| e.unwrap().file_name() != "assets"),
+        "node b has no media of its own"
+    );
 
     // ffmpeg: DASH cenc segments from the bucket decrypt to the clear
     // frames; HLS AES-128 plays over HTTP from node a.
     let src_s = src.to_str().unwrap().to_owned();
     for (track, map) in [("video_1", "0:v"), ("audio_2", "0:a")] {
-        let clear = framemd5(&["-i", &src_s, "-map", map, "-c", "copy", "-f", "framemd5", "-"], None).unwrap();
+        let clear = framemd5(
+            &[
+                "-i", &src_s, "-map", map, "-c", "copy", "-f", "framemd5", "-",
+            ],
+            None,
+        )
+        .unwrap();
         let mut bytes = Vec::new();
-        for res in resources("cenc", &segments).iter().filter(|r| r.starts_with(&format!("cenc/{track}/"))) {
-            bytes.extend(get(&http, &format!("{}/s/{s3_multi}/{res}", a.base)).await.2);
+        for res in resources("cenc", &segments)
+            .iter()
+            .filter(|r| r.starts_with(&format!("cenc/{track}/")))
+        {
+            bytes.extend(
+                get(&http, &format!("{}/s/{s3_multi}/{res}", a.base))
+                    .await
+                    .2,
+            );
         }
         let key = hex(&CK_KEY);
         let got = framemd5(
-            &["-decryption_key", &key, "-f", "mp4", "-i", "pipe:0", "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+            &[
+                "-decryption_key",
+                &key,
+                "-f",
+                "mp4",
+                "-i",
+                "pipe:0",
+                "-map",
+                "0",
+                "-c",
+                "copy",
+                "-f",
+                "framemd5",
+                "-",
+            ],
             Some(bytes.clone()),
         )
         .unwrap();
         assert_eq!(got, clear, "DASH cenc {track} from the bucket");
         if track == "video_1" {
             let wrong = framemd5(
-                &["-decryption_key", &"00".repeat(16), "-f", "mp4", "-i", "pipe:0", "-map", "0", "-f", "framemd5", "-"],
+                &[
+                    "-decryption_key",
+                    &"00".repeat(16),
+                    "-f",
+                    "mp4",
+                    "-i",
+                    "pipe:0",
+                    "-map",
+                    "0",
+                    "-f",
+                    "framemd5",
+                    "-",
+                ],
                 Some(bytes),
             );
-            assert!(wrong.map_or(true, |w| w != clear), "a wrong key must not give the clear frames");
+            assert!(
+                wrong.map_or(true, |w| w != clear),
+                "a wrong key must not give the clear frames"
+            );
         }
     }
     let clear_v = framemd5(&["-i", &src_s, "-map", "0:v", "-f", "framemd5", "-"], None).unwrap();
     let master = format!("{}/s/{s3_aes}/aes128/master.m3u8", a.base);
-    let played = tokio::task::spawn_blocking(move || framemd5(&["-i", &master, "-map", "0:v", "-f", "framemd5", "-"], None))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(played, clear_v, "HLS AES-128 from the bucket plays to the clear frames");
+    let played = tokio::task::spawn_blocking(move || {
+        framemd5(&["-i", &master, "-map", "0:v", "-f", "framemd5", "-"], None)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(
+        played, clear_v,
+        "HLS AES-128 from the bucket plays to the clear frames"
+    );
 
     // Revalidation needs no segment: 304 on a matching ETag.
     let seg = format!("{}/s/{s3_multi}/cenc/video_1/1.m4s", b.base);
     let (_, h, _) = get(&http, &seg).await;
-    let r = http.get(&seg).header("if-none-match", h["etag"].clone()).send().await.unwrap();
+    let r = http
+        .get(&seg)
+        .header("if-none-match", h["etag"].clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 304);
 
     // A re-upload is a new generation; the old one is retired after the
@@ -368,7 +613,12 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
     assert_ne!(gen1, gen2);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let keys2 = bucket_keys(&http, moto.port, &format!("{PREFIX}/assets/movie/")).await;
-    assert!(keys2.iter().all(|k| k.starts_with(&format!("{PREFIX}/{gen2}/"))), "old generation retired: {keys2:?}");
+    assert!(
+        keys2
+            .iter()
+            .all(|k| k.starts_with(&format!("{PREFIX}/{gen2}/"))),
+        "old generation retired: {keys2:?}"
+    );
     assert_eq!(keys2.len(), keys1.len());
     compare("re-upload").await;
 
@@ -376,8 +626,18 @@ async fn s3_media_store_serves_the_same_bytes_on_every_node() {
     for loc in ["s3-multi", "s3-aes"] {
         assert!(st.delete_streaming_locator(loc).await.unwrap());
     }
-    let (s, body) = admin(&http, reqwest::Method::DELETE, &format!("{}/api/v1/assets/movie", a.base), reqwest::Body::from("")).await;
+    let (s, body) = admin(
+        &http,
+        reqwest::Method::DELETE,
+        &format!("{}/api/v1/assets/movie", a.base),
+        reqwest::Body::from(""),
+    )
+    .await;
     assert_eq!(s, 204, "{body}");
-    assert!(bucket_keys(&http, moto.port, &format!("{PREFIX}/assets/movie/")).await.is_empty());
+    assert!(
+        bucket_keys(&http, moto.port, &format!("{PREFIX}/assets/movie/"))
+            .await
+            .is_empty()
+    );
     drop(moto);
 }

@@ -60,7 +60,10 @@ pub enum MediaStoreError {
 pub type Result<T> = std::result::Result<T, MediaStoreError>;
 
 fn io(path: &Path, source: std::io::Error) -> MediaStoreError {
-    MediaStoreError::Io { path: path.to_owned(), source }
+    MediaStoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 /// Identity of a stored object: changes whenever the object is replaced.
@@ -128,7 +131,9 @@ impl std::fmt::Debug for MediaStore {
 impl MediaStore {
     /// Local files: asset `assets/<name>` is the folder `root/assets/<name>`.
     pub fn local(root: impl Into<PathBuf>) -> Self {
-        MediaStore { inner: Arc::new(Backend::Local { root: root.into() }) }
+        MediaStore {
+            inner: Arc::new(Backend::Local { root: root.into() }),
+        }
     }
 
     /// From `--media-url`: `s3://bucket[/prefix]` (endpoint, region and
@@ -148,21 +153,26 @@ impl MediaStore {
         data_dir: &Path,
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self> {
-        let parsed = url::Url::parse(url)
-            .map_err(|e| MediaStoreError::Url(format!("not a URL ({e}); expected s3://bucket/prefix or file:///path")))?;
+        let parsed = url::Url::parse(url).map_err(|e| {
+            MediaStoreError::Url(format!(
+                "not a URL ({e}); expected s3://bucket/prefix or file:///path"
+            ))
+        })?;
         if !parsed.username().is_empty() || parsed.password().is_some() {
             return Err(MediaStoreError::Url(
                 "credentials do not belong in the URL: use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".into(),
             ));
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
-            return Err(MediaStoreError::Url("no query or fragment is allowed".into()));
+            return Err(MediaStoreError::Url(
+                "no query or fragment is allowed".into(),
+            ));
         }
         match parsed.scheme() {
             "file" => {
-                let root = parsed
-                    .to_file_path()
-                    .map_err(|_| MediaStoreError::Url("file: URL without an absolute local path".into()))?;
+                let root = parsed.to_file_path().map_err(|_| {
+                    MediaStoreError::Url("file: URL without an absolute local path".into())
+                })?;
                 Ok(MediaStore::local(root))
             }
             "s3" | "s3a" => {
@@ -179,13 +189,19 @@ impl MediaStore {
                     if !k.starts_with("AWS_") {
                         continue;
                     }
-                    if matches!(k.as_str(), "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN")
-                        && v.len() >= 4
+                    if matches!(
+                        k.as_str(),
+                        "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
+                    ) && v.len() >= 4
                     {
                         secrets.push(v.clone());
                     }
                     // AWS_DEFAULT_REGION is what the AWS CLI reads; AWS_REGION wins.
-                    let key = if k == "AWS_DEFAULT_REGION" { "aws_region".to_owned() } else { k.to_ascii_lowercase() };
+                    let key = if k == "AWS_DEFAULT_REGION" {
+                        "aws_region".to_owned()
+                    } else {
+                        k.to_ascii_lowercase()
+                    };
                     if let Ok(config) = key.parse::<object_store::aws::AmazonS3ConfigKey>() {
                         builder = builder.with_config(config, v);
                     }
@@ -218,7 +234,12 @@ impl MediaStore {
     }
 
     /// Over any `object_store` implementation (tests: `InMemory`).
-    pub fn object(store: Arc<dyn ObjectStore>, prefix: &str, data_dir: &Path, retire_after: Duration) -> Result<Self> {
+    pub fn object(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        data_dir: &Path,
+        retire_after: Duration,
+    ) -> Result<Self> {
         Ok(MediaStore {
             inner: Arc::new(Backend::Object {
                 prefix: object_path(&ObjPath::default(), prefix)?,
@@ -309,7 +330,12 @@ impl MediaStore {
                     }
                     return Err(e);
                 }
-                Ok(Published { store: self.clone(), storage_path, name: name.to_owned(), local_old: None })
+                Ok(Published {
+                    store: self.clone(),
+                    storage_path,
+                    name: name.to_owned(),
+                    local_old: None,
+                })
             }
         }
     }
@@ -326,7 +352,10 @@ impl MediaStore {
             .await
             .map_err(|e| MediaStoreError::Invalid(format!("staging walk: {e}")))??;
         if !files.iter().any(|f| f == INDEX_OBJECT) {
-            return Err(MediaStoreError::Invalid(format!("{}: no {INDEX_OBJECT}", staged.display())));
+            return Err(MediaStoreError::Invalid(format!(
+                "{}: no {INDEX_OBJECT}",
+                staged.display()
+            )));
         }
         let put = |rel: String| {
             let store = store.clone();
@@ -378,8 +407,9 @@ impl MediaStore {
             .try_collect()
             .await
             .map_err(|e| self.object_error(format!("list {base}"), e))?;
-        let (markers, rest): (Vec<_>, Vec<_>) =
-            all.into_iter().partition(|p| p.filename() == Some(INDEX_OBJECT));
+        let (markers, rest): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|p| p.filename() == Some(INDEX_OBJECT));
         for batch in [markers, rest] {
             let stream = futures_util::stream::iter(batch.into_iter().map(Ok)).boxed();
             store
@@ -443,7 +473,12 @@ impl MediaStore {
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
                     Err(e) => return Err(io(&path, e)),
                 };
-                reserve(buf, bytes.len() as u64, headroom, &path.display().to_string())?;
+                reserve(
+                    buf,
+                    bytes.len() as u64,
+                    headroom,
+                    &path.display().to_string(),
+                )?;
                 buf.extend_from_slice(&bytes);
                 Ok(Some(stamp))
             }
@@ -458,7 +493,8 @@ impl MediaStore {
                 reserve(buf, got.meta.size, headroom, location.as_ref())?;
                 let mut body = got.into_stream();
                 while let Some(chunk) = body.next().await {
-                    let chunk = chunk.map_err(|e| self.object_error(format!("get {location}"), e))?;
+                    let chunk =
+                        chunk.map_err(|e| self.object_error(format!("get {location}"), e))?;
                     buf.extend_from_slice(&chunk);
                 }
                 Ok(Some(stamp))
@@ -471,7 +507,10 @@ impl MediaStore {
             Backend::Object { secrets, .. } => secrets,
             Backend::Local { .. } => &[],
         };
-        MediaStoreError::Object { what, message: scrub(e.to_string(), secrets) }
+        MediaStoreError::Object {
+            what,
+            message: scrub(e.to_string(), secrets),
+        }
     }
 }
 
@@ -505,7 +544,11 @@ impl Published {
         let own = format!("{ASSETS_DIR}/{}/", self.name);
         // Only a generation of this asset, never the asset's whole prefix.
         let Some(previous) = previous
-            .filter(|p| *p != self.storage_path && p.strip_prefix(&own).is_some_and(|g| !g.is_empty() && !g.contains('/')))
+            .filter(|p| {
+                *p != self.storage_path
+                    && p.strip_prefix(&own)
+                        .is_some_and(|g| !g.is_empty() && !g.contains('/'))
+            })
             .map(str::to_owned)
         else {
             return;
@@ -541,7 +584,9 @@ impl Published {
 /// Asset names become one path segment: no separators, no dot names.
 fn check_name(name: &str) -> Result<()> {
     if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(MediaStoreError::Invalid(format!("'{name}' is not an asset name")));
+        return Err(MediaStoreError::Invalid(format!(
+            "'{name}' is not an asset name"
+        )));
     }
     Ok(())
 }
@@ -555,7 +600,9 @@ fn object_path(base: &ObjPath, rel: &str) -> Result<ObjPath> {
     }
     for part in rel.split('/') {
         if part.is_empty() || part == "." || part == ".." {
-            return Err(MediaStoreError::Invalid(format!("'{rel}' is not a relative object path")));
+            return Err(MediaStoreError::Invalid(format!(
+                "'{rel}' is not a relative object path"
+            )));
         }
         p = p.join(part);
     }
@@ -564,16 +611,26 @@ fn object_path(base: &ObjPath, rel: &str) -> Result<ObjPath> {
 
 fn local_path(root: &Path, storage_path: &str, rel: &str) -> Result<PathBuf> {
     let joined = Path::new(storage_path).join(rel);
-    if !joined.components().all(|c| matches!(c, Component::Normal(_))) {
-        return Err(MediaStoreError::Invalid(format!("'{storage_path}/{rel}' is not a relative path")));
+    if !joined
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
+        return Err(MediaStoreError::Invalid(format!(
+            "'{storage_path}/{rel}' is not a relative path"
+        )));
     }
     Ok(root.join(joined))
 }
 
 fn reserve(buf: &mut Vec<u8>, size: u64, headroom: usize, what: &str) -> Result<()> {
-    let want = usize::try_from(size).unwrap_or(usize::MAX).saturating_add(headroom);
+    let want = usize::try_from(size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(headroom);
     buf.try_reserve(want)
-        .map_err(|_| MediaStoreError::TooLarge { what: what.to_owned(), size })
+        .map_err(|_| MediaStoreError::TooLarge {
+            what: what.to_owned(),
+            size,
+        })
 }
 
 /// Files below `root` as `/`-separated relative paths.
@@ -586,9 +643,14 @@ fn walk(root: &Path) -> Result<Vec<String>> {
             if kind.is_dir() {
                 go(root, &path, out)?;
             } else if kind.is_file() {
-                let rel = path.strip_prefix(root).map_err(|e| MediaStoreError::Invalid(e.to_string()))?;
-                let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-                let parts = parts.ok_or_else(|| MediaStoreError::Invalid(format!("{}: not UTF-8", path.display())))?;
+                let rel = path
+                    .strip_prefix(root)
+                    .map_err(|e| MediaStoreError::Invalid(e.to_string()))?;
+                let parts: Option<Vec<&str>> =
+                    rel.components().map(|c| c.as_os_str().to_str()).collect();
+                let parts = parts.ok_or_else(|| {
+                    MediaStoreError::Invalid(format!("{}: not UTF-8", path.display()))
+                })?;
                 out.push(parts.join("/"));
             }
         }
@@ -632,7 +694,12 @@ mod tests {
     }
 
     async fn keys(mem: &InMemory) -> Vec<String> {
-        let mut k: Vec<String> = mem.list(None).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+        let mut k: Vec<String> = mem
+            .list(None)
+            .map_ok(|m| m.location.to_string())
+            .try_collect()
+            .await
+            .unwrap();
         k.sort();
         k
     }
@@ -641,7 +708,13 @@ mod tests {
     async fn object_generations_publish_read_retire_and_remove() {
         let tmp = tempfile::tempdir().unwrap();
         let mem = Arc::new(InMemory::new());
-        let store = MediaStore::object(mem.clone(), "pre/fix", tmp.path(), Duration::from_millis(50)).unwrap();
+        let store = MediaStore::object(
+            mem.clone(),
+            "pre/fix",
+            tmp.path(),
+            Duration::from_millis(50),
+        )
+        .unwrap();
         let staged = stage(&store, "movie", b"first");
         let first = store.publish("movie", &staged).await.unwrap();
         assert!(!staged.exists(), "staging is consumed");
@@ -649,28 +722,51 @@ mod tests {
         assert!(gen1.starts_with("assets/movie/"));
         first.commit(None).await;
         let mut buf = Vec::new();
-        let st = store.read_into(&gen1, "video_1/1.m4s", &mut buf, 100).await.unwrap().unwrap();
+        let st = store
+            .read_into(&gen1, "video_1/1.m4s", &mut buf, 100)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(buf, b"first");
         assert!(buf.capacity() >= 105, "headroom reserved");
         assert_eq!(st.size, 5);
         assert!(store.head(&gen1, INDEX_OBJECT).await.unwrap().is_some());
-        assert!(store.read_into(&gen1, "video_1/2.m4s", &mut buf, 0).await.unwrap().is_none());
+        assert!(
+            store
+                .read_into(&gen1, "video_1/2.m4s", &mut buf, 0)
+                .await
+                .unwrap()
+                .is_none()
+        );
 
         // A re-upload is a new generation; the old one goes after the delay.
-        let second = store.publish("movie", &stage(&store, "movie", b"second")).await.unwrap();
+        let second = store
+            .publish("movie", &stage(&store, "movie", b"second"))
+            .await
+            .unwrap();
         let gen2 = second.storage_path().to_owned();
         assert_ne!(gen1, gen2);
         second.commit(Some(&gen1)).await;
-        assert!(store.head(&gen1, INDEX_OBJECT).await.unwrap().is_some(), "still readable");
+        assert!(
+            store.head(&gen1, INDEX_OBJECT).await.unwrap().is_some(),
+            "still readable"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
-        assert!(store.head(&gen1, INDEX_OBJECT).await.unwrap().is_none(), "retired");
+        assert!(
+            store.head(&gen1, INDEX_OBJECT).await.unwrap().is_none(),
+            "retired"
+        );
         assert_eq!(
             keys(&mem).await,
-            ["index.json", "video_1/1.m4s", "video_1/init.mp4"].map(|k| format!("pre/fix/{gen2}/{k}"))
+            ["index.json", "video_1/1.m4s", "video_1/init.mp4"]
+                .map(|k| format!("pre/fix/{gen2}/{k}"))
         );
 
         // A rollback leaves nothing; remove takes every generation.
-        let third = store.publish("movie", &stage(&store, "movie", b"third")).await.unwrap();
+        let third = store
+            .publish("movie", &stage(&store, "movie", b"third"))
+            .await
+            .unwrap();
         third.rollback().await;
         assert_eq!(keys(&mem).await.len(), 3);
         store.remove("movie").await.unwrap();
@@ -681,13 +777,23 @@ mod tests {
     async fn local_publish_swaps_folders_and_rolls_back() {
         let tmp = tempfile::tempdir().unwrap();
         let store = MediaStore::local(tmp.path());
-        let p = store.publish("movie", &stage(&store, "movie", b"one")).await.unwrap();
+        let p = store
+            .publish("movie", &stage(&store, "movie", b"one"))
+            .await
+            .unwrap();
         assert_eq!(p.storage_path(), "assets/movie");
         p.commit(None).await;
-        let p = store.publish("movie", &stage(&store, "movie", b"two")).await.unwrap();
+        let p = store
+            .publish("movie", &stage(&store, "movie", b"two"))
+            .await
+            .unwrap();
         p.rollback().await;
         let mut buf = Vec::new();
-        store.read_into("assets/movie", "video_1/1.m4s", &mut buf, 0).await.unwrap().unwrap();
+        store
+            .read_into("assets/movie", "video_1/1.m4s", &mut buf, 0)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(buf, b"one", "rollback restores the old folder");
         store.remove("movie").await.unwrap();
         assert!(!tmp.path().join("assets/movie").exists());
@@ -709,17 +815,36 @@ mod tests {
         let s = MediaStore::from_url_with("s3://bucket/a/b/", d, vars()).unwrap();
         assert_eq!(s.describe(), "s3://bucket/a/b");
         let dbg = format!("{s:?}");
-        assert!(!dbg.contains("s3cr3t") && !dbg.contains("AKIDEXAMPLE"), "{dbg}");
+        assert!(
+            !dbg.contains("s3cr3t") && !dbg.contains("AKIDEXAMPLE"),
+            "{dbg}"
+        );
         assert_eq!(
-            scrub("bad AKIDEXAMPLE123 and s3cr3t-value-xyz".into(), &["AKIDEXAMPLE123".into(), "s3cr3t-value-xyz".into()]),
+            scrub(
+                "bad AKIDEXAMPLE123 and s3cr3t-value-xyz".into(),
+                &["AKIDEXAMPLE123".into(), "s3cr3t-value-xyz".into()]
+            ),
             "bad [redacted] and [redacted]"
         );
         let local = MediaStore::from_url_with("file:///srv/media", d, vars()).unwrap();
         assert_eq!(local.local_root(), Some(Path::new("/srv/media")));
-        for bad in ["s3://user:pass@bucket/x", "gs://bucket", "s3://bucket/x?y=1", "s3:///x", "s3://bucket/a//b", "nonsense"] {
-            let e = MediaStore::from_url_with(bad, d, vars()).unwrap_err().to_string();
+        for bad in [
+            "s3://user:pass@bucket/x",
+            "gs://bucket",
+            "s3://bucket/x?y=1",
+            "s3:///x",
+            "s3://bucket/a//b",
+            "nonsense",
+        ] {
+            let e = MediaStore::from_url_with(bad, d, vars())
+                .unwrap_err()
+                .to_string();
             assert!(!e.contains("user:pass"), "{e}");
         }
-        assert!(check_name("../x").is_err() && check_name("a/b").is_err() && check_name("movie").is_ok());
+        assert!(
+            check_name("../x").is_err()
+                && check_name("a/b").is_err()
+                && check_name("movie").is_ok()
+        );
     }
 }

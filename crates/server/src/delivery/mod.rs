@@ -103,7 +103,11 @@ impl Delivery {
 
     /// As [`Delivery::new`], with the origin reading asset media from
     /// `media` (local files or object storage).
-    pub fn with_media(config: DeliveryConfig, data_dir: &std::path::Path, media: store::MediaStore) -> Self {
+    pub fn with_media(
+        config: DeliveryConfig,
+        data_dir: &std::path::Path,
+        media: store::MediaStore,
+    ) -> Self {
         let fetcher: Arc<dyn ::keys::token::HttpFetch> = match ReqwestFetcher::new() {
             Ok(f) => Arc::new(f),
             Err(e) => {

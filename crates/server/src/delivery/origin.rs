@@ -7,7 +7,8 @@
 //!   license URLs, path): the bytes are a pure function of these, so the tag
 //!   is known before any encryption and a revalidation (`If-None-Match`,
 //!   §13.1.2; `If-Modified-Since`, §13.1.3) costs a `stat`, not a segment;
-//! - `Last-Modified` = when the asset was ingested (`index.json` mtime);
+//! - `Last-Modified` = when the asset was ingested (`index.json` mtime or
+//!   last-modified);
 //! - `Cache-Control: public, max-age=31536000, immutable` on init and media
 //!   segments (shortened to the locator's end time when it has one), and
 //!   `max-age=2` on manifests;
@@ -24,6 +25,16 @@
 //! everything else is 404. Outside the locator's time window, 404.
 //! A segment request reads only that segment's clear file
 //! ([`media::origin::OriginAsset::segment_into`]) on the blocking pool.
+//!
+//! Media live in the server's [`store::MediaStore`]. On local files the
+//! whole response is built on one blocking thread, with a `stat` of
+//! `index.json` per request as the freshness check. On object storage
+//! (`--media-url s3://...`) an opened asset (its `index.json` and init
+//! segments) is trusted for the delivery cache TTL, then rechecked with one
+//! HEAD of `index.json` (reopened when its ETag or last-modified changed);
+//! a segment is one GET into a pooled buffer, then protected in place on
+//! the blocking pool. The ETag then derives from the object's ETag, so
+//! every node reading the same bucket sends the same validators.
 //!
 //! Hot path (issue 5 item 7, measured with `perf` under `wrk`): the
 //! per-track protection (AES key schedule, PSSH, signalling) is built once
@@ -45,8 +56,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use media::origin::{OriginAsset, Resource};
 use media::cmaf::PROTECTION_HEADROOM;
+use media::origin::{OriginAsset, Resource};
 use media::package::{Protection, TrackSetup};
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -211,6 +222,9 @@ impl SetupCache {
     }
 }
 
+/// An opened asset on object storage, and when its stamp was checked.
+type RemoteAsset = (Stamp, Arc<OriginAsset>, Instant);
+
 /// Opened assets by folder; an entry is reopened when its stamp changes.
 /// Also what every origin request shares: the segment buffer pool and the
 /// bound on segments built at once.
@@ -219,7 +233,7 @@ pub(crate) struct AssetCache {
     map: RwLock<HashMap<PathBuf, (Stamp, Arc<OriginAsset>)>>,
     /// Assets on object storage by `storage.path`, with when their stamp
     /// was last checked.
-    remote: RwLock<HashMap<String, (Stamp, Arc<OriginAsset>, Instant)>>,
+    remote: RwLock<HashMap<String, RemoteAsset>>,
     /// How long a remote stamp is trusted before a HEAD rechecks it.
     remote_ttl: Duration,
     /// One remote open at a time: a cold start under load opens each asset
@@ -292,8 +306,13 @@ impl AssetCache {
         if let Some(hit) = self.remote_hit(path, None) {
             return Ok(hit);
         }
-        let failed = |e: store::MediaStoreError| DeliveryError::internal(format!("asset {path}: {e}"));
-        let Some(head) = media.head(path, media::asset::INDEX_FILE).await.map_err(failed)? else {
+        let failed =
+            |e: store::MediaStoreError| DeliveryError::internal(format!("asset {path}: {e}"));
+        let Some(head) = media
+            .head(path, media::asset::INDEX_FILE)
+            .await
+            .map_err(failed)?
+        else {
             tracing::warn!(asset = %path, store = %media.describe(), "no index.json in the media store (not ingested?)");
             return Err(DeliveryError::NotFound);
         };
@@ -314,8 +333,15 @@ impl AssetCache {
         for t in &index.tracks {
             let rel = format!("{}/init.mp4", t.name);
             let mut init = Vec::new();
-            if media.read_into(path, &rel, &mut init, 0).await.map_err(failed)?.is_none() {
-                return Err(DeliveryError::internal(format!("asset {path}: index.json names {rel}, which is missing")));
+            if media
+                .read_into(path, &rel, &mut init, 0)
+                .await
+                .map_err(failed)?
+                .is_none()
+            {
+                return Err(DeliveryError::internal(format!(
+                    "asset {path}: index.json names {rel}, which is missing"
+                )));
             }
             inits.insert(t.name.clone(), init);
         }
@@ -528,7 +554,16 @@ async fn serve(
     let cond = Conditions::from_headers(&headers);
     let cc = cache_control(&resource, &resolved, now);
     if d.media.local_root().is_some() {
-        return serve_local(s.clone(), resolved.clone(), variant, path, resource, cond, cc).await;
+        return serve_local(
+            s.clone(),
+            resolved.clone(),
+            variant,
+            path,
+            resource,
+            cond,
+            cc,
+        )
+        .await;
     }
 
     // Object storage: the stamp (cached, or one HEAD), the conditional
@@ -815,7 +850,10 @@ fn finish(
     }
     if !p.manifest
         && let Some(r) = &cond.range
-        && cond.if_range.as_deref().is_none_or(|ir| ir.trim() == p.etag)
+        && cond
+            .if_range
+            .as_deref()
+            .is_none_or(|ir| ir.trim() == p.etag)
     {
         let len = bytes.len() as u64;
         if let Some((start, end)) = byte_range(r, len)? {

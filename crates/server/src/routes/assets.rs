@@ -216,7 +216,10 @@ pub async fn ingest_file(
             return Err(e.into());
         }
     };
-    let published = media.publish(name, &staged).await.map_err(ApiError::internal)?;
+    let published = media
+        .publish(name, &staged)
+        .await
+        .map_err(ApiError::internal)?;
     let previous = asset.storage.path.clone();
     asset.storage = AssetStorage {
         path: published.storage_path().to_owned(),
