@@ -185,10 +185,13 @@ impl MediaStore {
                 let prefix = object_path(&ObjPath::default(), &prefix_text)?;
                 let mut builder = object_store::aws::AmazonS3Builder::new();
                 let mut secrets = Vec::new();
+                let mut vars: Vec<(String, String)> = vars
+                    .into_iter()
+                    .filter(|(k, _)| k.starts_with("AWS_"))
+                    .collect();
+                // Sorted, so AWS_REGION is applied after AWS_DEFAULT_REGION.
+                vars.sort();
                 for (k, v) in vars {
-                    if !k.starts_with("AWS_") {
-                        continue;
-                    }
                     if matches!(
                         k.as_str(),
                         "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
