@@ -185,13 +185,7 @@ impl MediaStore {
                 let prefix = object_path(&ObjPath::default(), &prefix_text)?;
                 let mut builder = object_store::aws::AmazonS3Builder::new();
                 let mut secrets = Vec::new();
-                let mut vars: Vec<(String, String)> = vars
-                    .into_iter()
-                    .filter(|(k, _)| k.starts_with("AWS_"))
-                    .collect();
-                // Sorted, so AWS_REGION is applied after AWS_DEFAULT_REGION.
-                vars.sort();
-                for (k, v) in vars {
+                for (k, v) in vars.into_iter().filter(|(k, _)| k.starts_with("AWS_")) {
                     if matches!(
                         k.as_str(),
                         "AWS_ACCESS_KEY_ID" | "AWS_SECRET_ACCESS_KEY" | "AWS_SESSION_TOKEN"
@@ -199,12 +193,9 @@ impl MediaStore {
                     {
                         secrets.push(v.clone());
                     }
-                    // AWS_DEFAULT_REGION is what the AWS CLI reads; AWS_REGION wins.
-                    let key = if k == "AWS_DEFAULT_REGION" {
-                        "aws_region".to_owned()
-                    } else {
-                        k.to_ascii_lowercase()
-                    };
+                    // As object_store's own `from_env` (AWS_DEFAULT_REGION
+                    // included, as a fallback of AWS_REGION).
+                    let key = k.to_ascii_lowercase();
                     if let Ok(config) = key.parse::<object_store::aws::AmazonS3ConfigKey>() {
                         builder = builder.with_config(config, v);
                     }
