@@ -4,7 +4,8 @@
 # Debian 12 that reaches only the package registries (Debian, PyPI, npm).
 #
 #   apt:  ffmpeg (ffmpeg + ffprobe), openssl, curl, python3-venv, nodejs + npm, chromium
-#   venv: .venv with pywidevine, mpegdash, m3u8, lxml
+#   venv: .venv with pywidevine, mpegdash, m3u8, lxml, moto[server] (an S3-compatible
+#         server on 127.0.0.1 for the object-storage tests)
 #   npm:  node_modules/ from package.json + package-lock.json
 #         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js;
 #         shaka-player + playwright-core for the player page and browser tests)
@@ -40,12 +41,12 @@ if [ "${#APT_PKGS[@]}" -gt 0 ]; then
 fi
 
 # ---- python venv -----------------------------------------------------------
-PY_PKGS=(pywidevine mpegdash m3u8 lxml pyjwt cryptography schemathesis)
+PY_PKGS=(pywidevine mpegdash m3u8 lxml pyjwt cryptography schemathesis 'moto[server]')
 if [ ! -x .venv/bin/python ]; then
     log "creating .venv"
     "$PY_BASE" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import pywidevine, mpegdash, m3u8, lxml, jwt, cryptography, schemathesis' >/dev/null 2>&1; then
+if ! .venv/bin/python -c 'import pywidevine, mpegdash, m3u8, lxml, jwt, cryptography, schemathesis, moto.server' >/dev/null 2>&1; then
     log "pip install ${PY_PKGS[*]}"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
 fi

@@ -301,36 +301,9 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
 
 async fn ingest_clip(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
     let tmp = data_dir.join("tmp");
-    let assets = data_dir.join(server::routes::ASSETS_DIR);
     std::fs::create_dir_all(&tmp).with_context(|| format!("{}", tmp.display()))?;
-    std::fs::create_dir_all(&assets).with_context(|| format!("{}", assets.display()))?;
     let clip = tmp.join("demo.mp4");
     std::fs::write(&clip, DEMO_CLIP).with_context(|| format!("{}", clip.display()))?;
-    let dir = assets.join(DEMO_ASSET);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).with_context(|| format!("{}", dir.display()))?;
-    }
-    let (c, d) = (clip.clone(), dir.clone());
-    let index =
-        tokio::task::spawn_blocking(move || media::asset::ingest(&c, &d, SEGMENT_DURATION_SECS))
-            .await
-            .map_err(|e| anyhow!("demo ingest task: {e}"))?
-            .context("demo: ingest the clip")?;
-    let _ = std::fs::remove_file(&clip);
-    let tracks = serde_json::Value::Array(
-        index
-            .tracks
-            .iter()
-            .map(|t| {
-                let mut v = serde_json::to_value(t).unwrap_or(serde_json::Value::Null);
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("segments");
-                    o.insert("segmentCount".into(), t.segments.len().into());
-                }
-                v
-            })
-            .collect(),
-    );
     let asset = Asset {
         name: DEMO_ASSET.into(),
         asset_id: None,
@@ -342,7 +315,7 @@ async fn ingest_clip(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
         ),
         storage: AssetStorage {
             path: format!("{}/{DEMO_ASSET}", server::routes::ASSETS_DIR),
-            tracks,
+            tracks: serde_json::Value::Null,
         },
     };
     state
@@ -350,5 +323,12 @@ async fn ingest_clip(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
         .put_asset(asset)
         .await
         .context("demo: asset record")?;
+    let r = server::routes::ingest_file(state, DEMO_ASSET, &clip, SEGMENT_DURATION_SECS).await;
+    let _ = std::fs::remove_file(&clip);
+    if let Err(e) = r {
+        // No record without media: the next start tries again.
+        let _ = state.store().delete_asset(DEMO_ASSET).await;
+        return Err(anyhow!("demo: ingest the clip: {e}"));
+    }
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! `--redis-url` / `CASTGUARD_REDIS_URL` is given (replay counters and the
 //! OpenID Connect document cache shared by many nodes); the admin token
 //! (`CASTGUARD_ADMIN_TOKEN`, else `DATA_DIR/admin.token`, generated 0600 at
-//! first start and printed once); then [`server::app`] on `--listen`. The
+//! first start and printed once); the media store (`--media-url`, default
+//! local files in `DATA_DIR/assets/`); then [`server::app`] on `--listen`. The
 //! bound address is printed as `castguard: listening on http://ADDR` (with
 //! `--listen 127.0.0.1:0` the OS picks a free port; tests read it there).
 //! With `--tls-cert`/`--tls-key`, `--listen` serves HTTPS instead, or, with
@@ -147,6 +148,13 @@ pub struct ServeArgs {
     /// and caches OpenID Connect documents for all nodes.
     #[arg(long, env = "CASTGUARD_REDIS_URL", hide_env_values = true)]
     redis_url: Option<String>,
+    /// Where asset media live: `s3://bucket/prefix` for S3-compatible object
+    /// storage shared by many nodes (endpoint, region and credentials from
+    /// the standard AWS_* variables: AWS_ENDPOINT_URL, AWS_REGION,
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP=true for a
+    /// plain-HTTP endpoint), or `file:///path`. Default: DATA_DIR/assets/.
+    #[arg(long, env = "CASTGUARD_MEDIA_URL")]
+    media_url: Option<String>,
 }
 
 /// A rate limit setting (`off` = `None`).
@@ -214,10 +222,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.public_base_url = public_url.clone();
     config.guard = guard;
-    let backends = match args.redis_url.as_deref() {
+    let mut backends = match args.redis_url.as_deref() {
         Some(url) => redis_backends(url).await?,
         None => server::Backends::default(),
     };
+    let media = match &args.media_url {
+        Some(url) => store::MediaStore::from_url(url, data).context("--media-url")?,
+        None => store::MediaStore::local(data),
+    };
+    eprintln!("castguard: media in {}", media.describe());
+    backends.media = Some(media);
     let state = AppState::with_backends(store.clone(), data.clone(), token, config, backends);
     let announce = || -> anyhow::Result<()> {
         for l in &listeners {
@@ -348,6 +362,7 @@ async fn redis_backends(url: &str) -> anyhow::Result<server::Backends> {
             Arc::new(direct),
             store::redis::DEFAULT_DOCUMENT_TTL,
         ))),
+        media: None,
     })
 }
 

@@ -87,7 +87,8 @@ fn sigterm_drains_then_finishes_the_request_in_flight() {
     let server = Server::start_with(
         &data,
         Some(TOKEN),
-        &["--drain-delay", "1", "--shutdown-timeout", "20"],
+        &["--no-demo", "--drain-delay", "1", "--shutdown-timeout", "20"],
+        &[],
     );
     let base = server.url.clone();
 

@@ -62,8 +62,12 @@ impl AssetIndex {
     pub fn load(dir: &Path) -> Result<AssetIndex> {
         let path = dir.join(INDEX_FILE);
         let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let index: AssetIndex = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Segment(format!("{}: {e}", path.display())))?;
+        Self::parse(&bytes, &path.display().to_string())
+    }
+
+    /// Parses the bytes of an `index.json` (`what` names it in errors).
+    pub fn parse(bytes: &[u8], what: &str) -> Result<AssetIndex> {
+        let index: AssetIndex = serde_json::from_slice(bytes).map_err(|e| Error::Segment(format!("{what}: {e}")))?;
         if index.version != INDEX_VERSION {
             return Err(Error::Unsupported(format!("asset index version {} (this build reads {INDEX_VERSION})", index.version)));
         }

@@ -6,6 +6,15 @@
 //! bytes `castguard package` writes with the same keys and settings (both
 //! go through [`TrackSetup`] and [`manifest_files`]). A segment request reads
 //! only that segment's clear file.
+//!
+//! Opening an asset reads `index.json` and each track's clear init segment
+//! (kept in memory: a few KB). Where they come from is the caller's
+//! business: [`OriginAsset::open`] reads a local folder, and
+//! [`OriginAsset::from_parts`] takes bytes fetched from object storage. A
+//! media segment is "read clear bytes" ([`OriginAsset::segment_file`] names
+//! the file; [`OriginAsset::segment_into`] reads a local one) then "protect
+//! in place" ([`TrackSetup::segment_in_place`], CPU only), so an async
+//! caller can fetch the bytes and protect them on a blocking thread.
 
 use std::collections::HashMap;
 use std::fs;
@@ -25,9 +34,20 @@ use crate::package::{self, Protection, TrackSetup};
 /// sample entry (what protection of the init segment starts from).
 #[derive(Debug, Clone)]
 pub struct OriginAsset {
-    dir: PathBuf,
+    /// The local folder the asset was opened from, if any.
+    dir: Option<PathBuf>,
     pub index: AssetIndex,
-    entries: HashMap<String, (u32, TrackKind, SampleEntry)>,
+    entries: HashMap<String, OpenTrack>,
+}
+
+/// A track of an opened asset: what protection of its init segment and
+/// media segments starts from.
+#[derive(Debug, Clone)]
+struct OpenTrack {
+    id: u32,
+    kind: TrackKind,
+    entry: SampleEntry,
+    clear_init: Vec<u8>,
 }
 
 /// What a path below a locator names.
@@ -75,28 +95,52 @@ fn is_track_name(s: &str) -> bool {
 }
 
 impl OriginAsset {
+    /// Opens the asset stored in the local folder `dir`.
     pub fn open(dir: &Path) -> Result<OriginAsset> {
         let index = AssetIndex::load(dir)?;
+        let mut asset = OriginAsset::from_parts(index, |name| {
+            let path = dir.join(name).join("init.mp4");
+            fs::read(&path).map_err(|e| Error::io(&path, e))
+        })?;
+        asset.dir = Some(dir.to_owned());
+        Ok(asset)
+    }
+
+    /// An asset from its index and, per track, the bytes of its clear init
+    /// segment (`init` is called with each track's folder name, after the
+    /// name is checked). Segments are then read by the caller
+    /// ([`OriginAsset::segment_file`]).
+    pub fn from_parts(index: AssetIndex, mut init: impl FnMut(&str) -> Result<Vec<u8>>) -> Result<OriginAsset> {
         let mut entries = HashMap::new();
         for t in &index.tracks {
             if !is_track_name(&t.name) {
                 return Err(Error::Segment(format!("asset index: bad track name '{}'", t.name)));
             }
-            let path = dir.join(&t.name).join("init.mp4");
-            let init = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            let entry = clear_sample_entry(&init).map_err(|e| Error::track(t.id, format!("{}: {e}", path.display())))?;
+            let clear_init = init(&t.name)?;
+            let entry = clear_sample_entry(&clear_init)
+                .map_err(|e| Error::track(t.id, format!("{}/init.mp4: {e}", t.name)))?;
             let kind = match t.kind {
                 IndexTrackKind::Video { .. } => TrackKind::Video,
                 IndexTrackKind::Audio { .. } => TrackKind::Audio,
             };
-            entries.insert(t.name.clone(), (t.id, kind, entry));
+            entries.insert(t.name.clone(), OpenTrack { id: t.id, kind, entry, clear_init });
         }
-        Ok(OriginAsset { dir: dir.to_owned(), index, entries })
+        Ok(OriginAsset { dir: None, index, entries })
+    }
+
+    /// The clear file of media segment `number` of `track`, relative to the
+    /// asset (`video_1/3.m4s`); `None` when the asset has no such segment.
+    pub fn segment_file(&self, track: &str, number: u32) -> Option<String> {
+        let meta = self.index.track(track)?;
+        if number == 0 || number as usize > meta.segments.len() || !self.entries.contains_key(track) {
+            return None;
+        }
+        Some(format!("{track}/{number}.m4s"))
     }
 
     fn setup(&self, protection: &Protection, track: &str) -> Result<TrackSetup> {
-        let (id, kind, entry) = self.entries.get(track).ok_or_else(|| Error::Segment(format!("no track {track}")))?;
-        TrackSetup::new(protection, *id, *kind, entry)
+        let t = self.entries.get(track).ok_or_else(|| Error::Segment(format!("no track {track}")))?;
+        TrackSetup::new(protection, t.id, t.kind, &t.entry)
     }
 
     /// The protection of one track (key schedule, PSSH, signalling), to be
@@ -114,16 +158,18 @@ impl OriginAsset {
     /// whose allocation is reused: the clear file is read straight into it
     /// with [`PROTECTION_HEADROOM`] to spare, so protection in place never
     /// reallocates or copies the segment. `Ok(false)` (and `buf` empty)
-    /// when the segment does not exist.
+    /// when the segment does not exist. Local assets only
+    /// ([`OriginAsset::open`]); others read [`OriginAsset::segment_file`]
+    /// themselves and call [`TrackSetup::segment_in_place`].
     pub fn segment_into(&self, setup: &TrackSetup, track: &str, number: u32, buf: &mut Vec<u8>) -> Result<bool> {
         buf.clear();
-        let Some(meta) = self.index.track(track) else {
+        let Some(file) = self.segment_file(track, number) else {
             return Ok(false);
         };
-        if number == 0 || number as usize > meta.segments.len() {
-            return Ok(false);
-        }
-        let path = self.dir.join(track).join(format!("{number}.m4s"));
+        let Some(dir) = &self.dir else {
+            return Err(Error::Segment(format!("{file}: asset not on local files")));
+        };
+        let path = dir.join(file);
         read_into(&path, buf)?;
         setup.segment_in_place(number, buf)?;
         Ok(true)
@@ -160,18 +206,13 @@ impl OriginAsset {
                 Ok(Some(package::media_playlist(&p, t).into_bytes()))
             }
             Resource::Init { track } => {
-                if !self.entries.contains_key(track) {
-                    return Ok(None);
-                }
-                let path = self.dir.join(track).join("init.mp4");
-                let clear = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                Ok(Some(self.setup(protection, track)?.init(&clear)?))
-            }
-            Resource::Segment { track, number } => {
-                let Some(meta) = self.index.track(track) else {
+                let Some(t) = self.entries.get(track) else {
                     return Ok(None);
                 };
-                if *number == 0 || *number as usize > meta.segments.len() {
+                Ok(Some(self.setup(protection, track)?.init(&t.clear_init)?))
+            }
+            Resource::Segment { track, number } => {
+                if self.segment_file(track, *number).is_none() {
                     return Ok(None);
                 }
                 let setup = self.setup(protection, track)?;

@@ -52,7 +52,7 @@ pub(crate) struct Inner {
     store: Arc<dyn store::Store>,
     data_dir: PathBuf,
     admin_token: AdminToken,
-    /// Serialises the folder swaps of asset uploads and deletes.
+    /// Serialises the publishing of asset uploads and deletes.
     ingest_lock: tokio::sync::Mutex<()>,
     /// Origin, key delivery, STS (`delivery` module).
     delivery: delivery::Delivery,
@@ -73,6 +73,10 @@ pub struct Backends {
     /// How OpenID Connect discovery documents and key sets are fetched
     /// (e.g. `store::redis::RedisFetchCache` over `keys::token::ReqwestFetcher`).
     pub oidc_fetcher: Option<Arc<dyn keys::token::HttpFetch>>,
+    /// Where asset media live (`store::MediaStore::from_url`: S3-compatible
+    /// object storage shared by the nodes); default local files in
+    /// `data_dir/assets/`.
+    pub media: Option<store::MediaStore>,
 }
 
 impl AppState {
@@ -117,6 +121,9 @@ impl AppState {
             &data_dir,
             store.clone(),
             backends.oidc_fetcher,
+            backends
+                .media
+                .unwrap_or_else(|| store::MediaStore::local(&data_dir)),
         );
         let token_uses = backends
             .token_uses
@@ -144,6 +151,23 @@ impl AppState {
             (None, _) => {}
         }
         AppState { inner }
+    }
+
+    /// As [`AppState::with_delivery`], with asset media in `media` (local
+    /// files elsewhere, or S3-compatible object storage shared by many
+    /// nodes) instead of `data_dir/assets/`.
+    pub fn with_media(
+        store: Arc<dyn store::Store>,
+        data_dir: impl Into<PathBuf>,
+        admin_token: AdminToken,
+        config: delivery::DeliveryConfig,
+        media: store::MediaStore,
+    ) -> Self {
+        let backends = Backends {
+            media: Some(media),
+            ..Backends::default()
+        };
+        Self::with_backends(store, data_dir, admin_token, config, backends)
     }
 
     /// Origin, key delivery and STS state.
@@ -177,6 +201,11 @@ impl AppState {
 
     pub fn data_dir(&self) -> &Path {
         &self.inner.data_dir
+    }
+
+    /// Where asset media live.
+    pub fn media(&self) -> &store::MediaStore {
+        self.inner.delivery.media()
     }
 }
 

@@ -39,6 +39,7 @@ pub mod kek;
 mod postgres;
 pub mod redis;
 pub mod sql;
+pub mod media;
 mod sqlite;
 pub mod testing;
 mod token_uses;
@@ -50,6 +51,7 @@ pub use postgres::{
 };
 pub use sqlite::{DB_FILE_NAME, SqliteBackend, SqliteStore};
 pub use token_uses::{StoreTokenUses, TokenUses};
+pub use media::{MediaStore, MediaStoreError};
 
 use async_trait::async_trait;
 use keys::model::{

@@ -38,30 +38,43 @@ pub struct Server {
 impl Server {
     /// Starts on `data`; `token` None lets the server use/generate its own.
     pub fn start(data: &Path, token: Option<&str>) -> Server {
-        Server::start_with(data, token, &[])
+        Server::start_full(data, token, test_log_dir().as_deref(), &["--no-demo"], &[])
     }
 
-    /// As [`Server::start`], with more `castguard serve` arguments.
-    pub fn start_with(data: &Path, token: Option<&str>, extra: &[&str]) -> Server {
-        Server::start_full(data, token, test_log_dir().as_deref(), extra)
+    /// As [`Server::start`], with the `serve` arguments and environment
+    /// given (add `--no-demo` for an empty store).
+    pub fn start_with(
+        data: &Path,
+        token: Option<&str>,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Server {
+        Server::start_full(data, token, test_log_dir().as_deref(), args, env)
     }
 
     /// As [`Server::start`], with the server's output copied into a file
     /// under `log_dir` (none: kept in memory only).
     pub fn start_logged(data: &Path, token: Option<&str>, log_dir: Option<&Path>) -> Server {
-        Server::start_full(data, token, log_dir, &[])
+        Server::start_full(data, token, log_dir, &["--no-demo"], &[])
     }
 
-    fn start_full(data: &Path, token: Option<&str>, log_dir: Option<&Path>, extra: &[&str]) -> Server {
+    fn start_full(
+        data: &Path,
+        token: Option<&str>,
+        log_dir: Option<&Path>,
+        args: &[&str],
+        env: &[(&str, String)],
+    ) -> Server {
         let mut cmd = Command::new(bin());
-        // No demo: these tests count what is in the store.
-        cmd.args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
-            .args(extra);
+            .args(args);
         cmd.env_remove("CASTGUARD_ADMIN_TOKEN")
             .env_remove("CASTGUARD_KEK")
-            .env_remove("CASTGUARD_KEK_FILE");
-        cmd.env("RUST_LOG", "debug");
+            .env_remove("CASTGUARD_KEK_FILE")
+            .env_remove("CASTGUARD_MEDIA_URL");
+        cmd.env("RUST_LOG", "debug")
+            .envs(env.iter().map(|(k, v)| (k, v)));
         if let Some(t) = token {
             cmd.env("CASTGUARD_ADMIN_TOKEN", t);
         }

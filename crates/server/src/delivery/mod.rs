@@ -16,8 +16,10 @@
 //! and with Postgres every other node's), see [`Delivery::apply_change`]:
 //! an edit through the management API takes effect at once on every node,
 //! and within the TTL even if an announcement is lost. Opened assets are
-//! keyed by their `index.json` identity (inode, size, mtime), so a
-//! re-upload is seen at once.
+//! keyed by their `index.json` identity: inode, size and mtime on local
+//! files (checked on every request, so a re-upload is seen at once), ETag
+//! and last-modified on object storage (checked with a HEAD once per
+//! `cache_ttl`).
 
 pub mod error;
 pub mod guard;
@@ -85,6 +87,8 @@ pub struct Delivery {
     pub(crate) keys: TtlCache<uuid::Uuid, Arc<resolve::DeliveryKey>>,
     pub(crate) policies: TtlCache<(String, keys::Endpoint), Arc<::keys::model::ContentKeyPolicy>>,
     pub(crate) assets: origin::AssetCache,
+    /// Where asset media live (`--media-url`).
+    pub(crate) media: store::MediaStore,
     pub(crate) sts: tokio::sync::OnceCell<Arc<sts::Sts>>,
     /// Where earlier versions kept the STS key ring (imported once).
     pub(crate) sts_dir: PathBuf,
@@ -109,16 +113,19 @@ impl Delivery {
         data_dir: &std::path::Path,
         store: Arc<dyn store::Store>,
     ) -> Self {
-        Self::with_fetcher(config, data_dir, store, None)
+        Self::with_fetcher(config, data_dir, store, None, store::MediaStore::local(data_dir))
     }
 
     /// As [`Delivery::new`]; `fetcher` fetches OpenID Connect documents
-    /// (default: [`ReqwestFetcher`], straight to the identity provider).
+    /// (default: [`ReqwestFetcher`], straight to the identity provider) and
+    /// the origin reads asset media from `media` (local files or object
+    /// storage).
     pub fn with_fetcher(
         config: DeliveryConfig,
         data_dir: &std::path::Path,
         store: Arc<dyn store::Store>,
         fetcher: Option<Arc<dyn ::keys::token::HttpFetch>>,
+        media: store::MediaStore,
     ) -> Self {
         let fetcher: Arc<dyn ::keys::token::HttpFetch> = match fetcher {
             Some(f) => f,
@@ -140,7 +147,8 @@ impl Delivery {
             locators: TtlCache::new(config.cache_ttl, 4096),
             keys: TtlCache::new(config.cache_ttl, 16384),
             policies: TtlCache::new(config.cache_ttl, 4096),
-            assets: origin::AssetCache::new(64),
+            assets: origin::AssetCache::new(64, config.cache_ttl),
+            media,
             sts: tokio::sync::OnceCell::new(),
             sts_dir: data_dir.join(sts::STS_DIR),
             store,
@@ -152,6 +160,11 @@ impl Delivery {
 
     pub fn config(&self) -> &DeliveryConfig {
         &self.config
+    }
+
+    /// Where asset media live.
+    pub fn media(&self) -> &store::MediaStore {
+        &self.media
     }
 
     /// The token service, its key ring loaded from (or first created in)

@@ -7,7 +7,8 @@
 //!   license URLs, path): the bytes are a pure function of these, so the tag
 //!   is known before any encryption and a revalidation (`If-None-Match`,
 //!   §13.1.2; `If-Modified-Since`, §13.1.3) costs a `stat`, not a segment;
-//! - `Last-Modified` = when the asset was ingested (`index.json` mtime);
+//! - `Last-Modified` = when the asset was ingested (`index.json` mtime or
+//!   last-modified);
 //! - `Cache-Control: public, max-age=31536000, immutable` on init and media
 //!   segments (shortened to the locator's end time when it has one), and
 //!   `max-age=2` on manifests;
@@ -24,6 +25,16 @@
 //! everything else is 404. Outside the locator's time window, 404.
 //! A segment request reads only that segment's clear file
 //! ([`media::origin::OriginAsset::segment_into`]) on the blocking pool.
+//!
+//! Media live in the server's [`store::MediaStore`]. On local files the
+//! whole response is built on one blocking thread, with a `stat` of
+//! `index.json` per request as the freshness check. On object storage
+//! (`--media-url s3://...`) an opened asset (its `index.json` and init
+//! segments) is trusted for the delivery cache TTL, then rechecked with one
+//! HEAD of `index.json` (reopened when its ETag or last-modified changed);
+//! a segment is one GET into a pooled buffer, then protected in place on
+//! the blocking pool. The ETag then derives from the object's ETag, so
+//! every node reading the same bucket sends the same validators.
 //!
 //! Hot path (issue 5 item 7, measured with `perf` under `wrk`): the
 //! per-track protection (AES key schedule, PSSH, signalling) is built once
@@ -45,6 +56,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
+use media::cmaf::PROTECTION_HEADROOM;
 use media::origin::{OriginAsset, Resource};
 use media::package::{Protection, TrackSetup};
 use std::collections::HashMap;
@@ -52,7 +64,7 @@ use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path as FsPath, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use time::OffsetDateTime;
 
 /// One year, the longest `max-age` RFC 9111 §5.2.2.1 suggests honouring.
@@ -64,26 +76,46 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/s/{locator}/{variant}/{*path}", get(serve))
 }
 
-/// Identity of an asset's `index.json`: an upload swaps the folder, which
-/// changes the inode and mtime.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Identity of an asset's `index.json`: an upload swaps the folder (which
+/// changes the inode and mtime) or writes a new object (new ETag and
+/// last-modified).
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Stamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
+    id: Identity,
     modified: SystemTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Identity {
+    File {
+        dev: u64,
+        ino: u64,
+        size: u64,
+        mtime_ns: i128,
+    },
+    Object(Arc<store::media::ObjectStamp>),
 }
 
 fn stamp(dir: &FsPath) -> std::io::Result<Stamp> {
     let m = std::fs::metadata(dir.join(media::asset::INDEX_FILE))?;
     Ok(Stamp {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        id: Identity::File {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+        },
         modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
     })
+}
+
+impl Stamp {
+    fn object(o: store::media::ObjectStamp) -> Stamp {
+        Stamp {
+            modified: o.modified,
+            id: Identity::Object(Arc::new(o)),
+        }
+    }
 }
 
 /// Buffers the pool keeps at most, whatever their size.
@@ -190,24 +222,39 @@ impl SetupCache {
     }
 }
 
+/// An opened asset on object storage, and when its stamp was checked.
+type RemoteAsset = (Stamp, Arc<OriginAsset>, Instant);
+
 /// Opened assets by folder; an entry is reopened when its stamp changes.
 /// Also what every origin request shares: the segment buffer pool and the
 /// bound on segments built at once.
 pub(crate) struct AssetCache {
     capacity: usize,
     map: RwLock<HashMap<PathBuf, (Stamp, Arc<OriginAsset>)>>,
+    /// Assets on object storage by `storage.path`, with when their stamp
+    /// was last checked.
+    remote: RwLock<HashMap<String, RemoteAsset>>,
+    /// How long a remote stamp is trusted before a HEAD rechecks it.
+    remote_ttl: Duration,
+    /// One remote open at a time: a cold start under load opens each asset
+    /// once, not once per waiting request.
+    opening: tokio::sync::Mutex<()>,
     pool: Arc<BufferPool>,
     workers: Arc<tokio::sync::Semaphore>,
 }
 
 impl AssetCache {
     /// `capacity` opened assets; segments are built by at most twice as
-    /// many blocking threads as there are cores.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// many blocking threads as there are cores; an asset on object storage
+    /// is rechecked (one HEAD of its `index.json`) after `remote_ttl`.
+    pub(crate) fn new(capacity: usize, remote_ttl: Duration) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AssetCache {
             capacity: capacity.max(1),
             map: RwLock::new(HashMap::new()),
+            remote: RwLock::new(HashMap::new()),
+            remote_ttl,
+            opening: tokio::sync::Mutex::new(()),
             pool: Arc::new(BufferPool::default()),
             workers: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
         }
@@ -239,8 +286,102 @@ impl AssetCache {
         {
             map.remove(&k);
         }
-        map.insert(dir.to_owned(), (st, asset.clone()));
+        map.insert(dir.to_owned(), (st.clone(), asset.clone()));
         Ok((st, asset))
+    }
+
+    /// The asset at `path` in object storage: from the cache while its
+    /// stamp is fresh, else after a HEAD of `index.json`, reopened (GET of
+    /// `index.json` and the init segments) when that changed. An asset
+    /// without `index.json` is not (or not yet completely) uploaded: 404.
+    async fn get_remote(
+        &self,
+        media: &store::MediaStore,
+        path: &str,
+    ) -> Result<(Stamp, Arc<OriginAsset>), DeliveryError> {
+        if let Some(hit) = self.remote_hit(path, None) {
+            return Ok(hit);
+        }
+        let _opening = self.opening.lock().await;
+        if let Some(hit) = self.remote_hit(path, None) {
+            return Ok(hit);
+        }
+        let failed =
+            |e: store::MediaStoreError| DeliveryError::internal(format!("asset {path}: {e}"));
+        let Some(head) = media
+            .head(path, media::asset::INDEX_FILE)
+            .await
+            .map_err(failed)?
+        else {
+            tracing::warn!(asset = %path, store = %media.describe(), "no index.json in the media store (not ingested?)");
+            return Err(DeliveryError::NotFound);
+        };
+        if let Some(hit) = self.remote_hit(path, Some(&Stamp::object(head))) {
+            return Ok(hit);
+        }
+        let mut bytes = Vec::new();
+        let Some(index_stamp) = media
+            .read_into(path, media::asset::INDEX_FILE, &mut bytes, 0)
+            .await
+            .map_err(failed)?
+        else {
+            return Err(DeliveryError::NotFound);
+        };
+        let index = media::asset::AssetIndex::parse(&bytes, &format!("{path}/index.json"))
+            .map_err(|e| DeliveryError::internal(format!("asset {path}: {e}")))?;
+        let mut inits = HashMap::new();
+        for t in &index.tracks {
+            let rel = format!("{}/init.mp4", t.name);
+            let mut init = Vec::new();
+            if media
+                .read_into(path, &rel, &mut init, 0)
+                .await
+                .map_err(failed)?
+                .is_none()
+            {
+                return Err(DeliveryError::internal(format!(
+                    "asset {path}: index.json names {rel}, which is missing"
+                )));
+            }
+            inits.insert(t.name.clone(), init);
+        }
+        let asset = OriginAsset::from_parts(index, |name| {
+            inits
+                .remove(name)
+                .ok_or_else(|| media::Error::Segment(format!("{name}/init.mp4 not fetched")))
+        })
+        .map_err(|e| DeliveryError::internal(format!("asset {path}: {e}")))?;
+        let (st, asset) = (Stamp::object(index_stamp), Arc::new(asset));
+        let mut map = self.remote.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= self.capacity
+            && !map.contains_key(path)
+            && let Some(k) = map.keys().next().cloned()
+        {
+            map.remove(&k);
+        }
+        map.insert(path.to_owned(), (st.clone(), asset.clone(), Instant::now()));
+        Ok((st, asset))
+    }
+
+    /// A cached remote asset: fresh by age, or (with `checked`) by a stamp
+    /// just read, which renews its age.
+    fn remote_hit(&self, path: &str, checked: Option<&Stamp>) -> Option<(Stamp, Arc<OriginAsset>)> {
+        match checked {
+            None => {
+                let map = self.remote.read().unwrap_or_else(|p| p.into_inner());
+                let (st, asset, at) = map.get(path)?;
+                (at.elapsed() < self.remote_ttl).then(|| (st.clone(), asset.clone()))
+            }
+            Some(now) => {
+                let mut map = self.remote.write().unwrap_or_else(|p| p.into_inner());
+                let (st, asset, at) = map.get_mut(path)?;
+                if st != now {
+                    return None;
+                }
+                *at = Instant::now();
+                Some((st.clone(), asset.clone()))
+            }
+        }
     }
 }
 
@@ -395,7 +536,8 @@ async fn serve(
     let variant = Variant::parse(&variant).ok_or(DeliveryError::NotFound)?;
     let resource = Resource::parse(&path).ok_or(DeliveryError::NotFound)?;
     let d = s.delivery();
-    let resolved = resolve::locator(d, s.store(), s.data_dir(), id).await?;
+    let local_root = d.media.local_root().unwrap_or(s.data_dir());
+    let resolved = resolve::locator(d, s.store(), local_root, id).await?;
     let now = OffsetDateTime::now_utc();
     if !resolved.is_active_at(now) {
         return Err(DeliveryError::NotFound);
@@ -410,19 +552,103 @@ async fn serve(
         return Err(DeliveryError::NotFound);
     }
     let cond = Conditions::from_headers(&headers);
-    let state = s.clone();
-    let resolved2 = resolved.clone();
     let cc = cache_control(&resource, &resolved, now);
+    if d.media.local_root().is_some() {
+        return serve_local(
+            s.clone(),
+            resolved.clone(),
+            variant,
+            path,
+            resource,
+            cond,
+            cc,
+        )
+        .await;
+    }
+
+    // Object storage: the stamp (cached, or one HEAD), the conditional
+    // checks, then one GET of the segment into a pooled buffer; protection
+    // runs on the blocking pool.
+    let (st, asset) = d.assets.get_remote(&d.media, &resolved.asset_path).await?;
+    let prepared = match prepare(plan, &st, &path, &resource, &cond, cc)? {
+        Ok(p) => p,
+        Err(not_modified) => return Ok(not_modified),
+    };
+    let clear = match &resource {
+        Resource::Segment { track, number } => {
+            let file = asset
+                .segment_file(track, *number)
+                .ok_or(DeliveryError::NotFound)?;
+            let pool = &d.assets.pool;
+            let mut buf = pool.take();
+            match d
+                .media
+                .read_into(&resolved.asset_path, &file, &mut buf, PROTECTION_HEADROOM)
+                .await
+            {
+                Ok(Some(_)) => Some(buf),
+                Ok(None) => {
+                    pool.give(buf);
+                    tracing::warn!(asset = %resolved.asset_path, file, "index.json names a segment the media store does not have");
+                    return Err(DeliveryError::NotFound);
+                }
+                Err(e) => {
+                    pool.give(buf);
+                    return Err(DeliveryError::internal(format!(
+                        "asset {}: {e}",
+                        resolved.asset_path
+                    )));
+                }
+            }
+        }
+        _ => None,
+    };
+    let permit = workers(d).await?;
+    tokio::task::spawn_blocking(move || {
+        let body = build(&s, &resolved, variant, &st, &asset, &path, &resource, clear);
+        drop(permit);
+        finish(prepared, &resource, &cond, body?)
+    })
+    .await
+    .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?
+}
+
+/// A permit to build one response body: at most [`AssetCache::new`]'s
+/// bound of them at once.
+async fn workers(d: &super::Delivery) -> Result<tokio::sync::OwnedSemaphorePermit, DeliveryError> {
     // Closed never: the semaphore lives as long as the state.
-    let permit = d
-        .assets
+    d.assets
         .workers
         .clone()
         .acquire_owned()
         .await
-        .map_err(|e| DeliveryError::internal(format!("origin workers: {e}")))?;
+        .map_err(|e| DeliveryError::internal(format!("origin workers: {e}")))
+}
+
+/// Local files: the whole response on one blocking thread (a `stat` of
+/// `index.json`, conditional checks, one read of the segment file,
+/// protection in place), as fast as the files allow.
+async fn serve_local(
+    s: AppState,
+    resolved: Arc<ResolvedLocator>,
+    variant: Variant,
+    path: String,
+    resource: Resource,
+    cond: Conditions,
+    cc: String,
+) -> Result<Response, DeliveryError> {
+    let permit = workers(s.delivery()).await?;
     tokio::task::spawn_blocking(move || {
-        let r = respond(&state, &resolved2, variant, &path, &resource, &cond, cc);
+        let r = (|| {
+            let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
+            let (st, asset) = s.delivery().assets.get(&resolved.asset_dir)?;
+            let prepared = match prepare(plan, &st, &path, &resource, &cond, cc)? {
+                Ok(p) => p,
+                Err(not_modified) => return Ok(not_modified),
+            };
+            let body = build(&s, &resolved, variant, &st, &asset, &path, &resource, None)?;
+            finish(prepared, &resource, &cond, body)
+        })();
         drop(permit);
         r
     })
@@ -433,10 +659,33 @@ async fn serve(
 fn etag_for(tag: &[u8; 32], st: &Stamp, path: &str) -> String {
     let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     h.update(tag);
-    h.update(&st.dev.to_be_bytes());
-    h.update(&st.ino.to_be_bytes());
-    h.update(&st.size.to_be_bytes());
-    h.update(&st.mtime_ns.to_be_bytes());
+    match &st.id {
+        Identity::File {
+            dev,
+            ino,
+            size,
+            mtime_ns,
+        } => {
+            h.update(&dev.to_be_bytes());
+            h.update(&ino.to_be_bytes());
+            h.update(&size.to_be_bytes());
+            h.update(&mtime_ns.to_be_bytes());
+        }
+        // The same on every node that reads the same bucket.
+        Identity::Object(o) => {
+            for part in [&o.e_tag, &o.version] {
+                let part = part.as_deref().unwrap_or("").as_bytes();
+                h.update(&(part.len() as u64).to_be_bytes());
+                h.update(part);
+            }
+            h.update(&o.size.to_be_bytes());
+            let since = o
+                .modified
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default();
+            h.update(&since.as_nanos().to_be_bytes());
+        }
+    }
     h.update(path.as_bytes());
     let d = h.finish();
     let mut s = String::with_capacity(34);
@@ -448,19 +697,25 @@ fn etag_for(tag: &[u8; 32], st: &Stamp, path: &str) -> String {
     s
 }
 
-/// Blocking part: stat, conditional checks, then build the bytes.
-fn respond(
-    s: &AppState,
-    resolved: &ResolvedLocator,
-    variant: Variant,
+/// What a response says before its body exists.
+struct Prepared {
+    base: axum::http::response::Builder,
+    etag: String,
+    manifest: bool,
+    use_gzip: bool,
+}
+
+/// Validators, caching headers and the conditional checks: `Ok(Err(304))`
+/// when the client's copy is current, so no body is built (or fetched).
+fn prepare(
+    plan: &resolve::VariantPlan,
+    st: &Stamp,
     path: &str,
     resource: &Resource,
     cond: &Conditions,
     cache_control: String,
-) -> Result<Response, DeliveryError> {
-    let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
-    let (st, asset) = s.delivery().assets.get(&resolved.asset_dir)?;
-    let etag = etag_for(&plan.tag, &st, path);
+) -> Result<Result<Prepared, Response>, DeliveryError> {
+    let etag = etag_for(&plan.tag, st, path);
     let manifest = is_manifest(resource);
     let gz_etag = format!("{}-gz\"", etag.trim_end_matches('"'));
     let use_gzip = manifest && cond.gzip;
@@ -490,9 +745,32 @@ fn respond(
         return base
             .status(StatusCode::NOT_MODIFIED)
             .body(Body::empty())
+            .map(Err)
             .map_err(DeliveryError::internal);
     }
+    Ok(Ok(Prepared {
+        base,
+        etag,
+        manifest,
+        use_gzip,
+    }))
+}
 
+/// Blocking: the body. A segment is protected in place in a pooled
+/// buffer: `clear` when its bytes were already fetched (object storage),
+/// else read from the local file.
+#[allow(clippy::too_many_arguments)]
+fn build(
+    s: &AppState,
+    resolved: &ResolvedLocator,
+    variant: Variant,
+    st: &Stamp,
+    asset: &OriginAsset,
+    path: &str,
+    resource: &Resource,
+    clear: Option<Vec<u8>>,
+) -> Result<Bytes, DeliveryError> {
+    let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
     let failed = |e: media::Error| {
         DeliveryError::internal(format!(
             "locator {} {}/{path}: {e}",
@@ -500,37 +778,65 @@ fn respond(
             variant.as_str()
         ))
     };
-    let bytes = if let Resource::Segment { track, number } = resource {
-        let setup = resolved
-            .setups
-            .get(variant, track, st, &asset, &plan.protection)?
-            .ok_or(DeliveryError::NotFound)?;
-        let pool = &s.delivery().assets.pool;
-        let mut buf = pool.take();
-        match asset.segment_into(&setup, track, *number, &mut buf) {
-            Ok(true) => Bytes::from_owner(Pooled {
-                buf,
-                pool: pool.clone(),
-            }),
-            Ok(false) => {
-                pool.give(buf);
-                return Err(DeliveryError::NotFound);
-            }
-            Err(e) => {
-                pool.give(buf);
-                return Err(failed(e));
-            }
+    let pool = &s.delivery().assets.pool;
+    let Resource::Segment { track, number } = resource else {
+        if let Some(buf) = clear {
+            pool.give(buf);
         }
-    } else {
-        match asset.get(&plan.protection, resource) {
-            Ok(Some(b)) => Bytes::from(b),
-            Ok(None) => return Err(DeliveryError::NotFound),
-            Err(e) => return Err(failed(e)),
+        return match asset.get(&plan.protection, resource) {
+            Ok(Some(b)) => Ok(Bytes::from(b)),
+            Ok(None) => Err(DeliveryError::NotFound),
+            Err(e) => Err(failed(e)),
+        };
+    };
+    let setup = match resolved
+        .setups
+        .get(variant, track, st.clone(), asset, &plan.protection)
+    {
+        Ok(Some(setup)) => setup,
+        other => {
+            if let Some(buf) = clear {
+                pool.give(buf);
+            }
+            return Err(other.err().unwrap_or(DeliveryError::NotFound));
         }
     };
-    let base = base.header(header::CONTENT_TYPE, content_type(resource));
+    let (mut buf, done) = match clear {
+        Some(mut buf) => {
+            let r = setup.segment_in_place(*number, &mut buf).map(|()| true);
+            (buf, r)
+        }
+        None => {
+            let mut buf = pool.take();
+            let r = asset.segment_into(&setup, track, *number, &mut buf);
+            (buf, r)
+        }
+    };
+    match done {
+        Ok(true) => Ok(Bytes::from_owner(Pooled {
+            buf: std::mem::take(&mut buf),
+            pool: pool.clone(),
+        })),
+        Ok(false) => {
+            pool.give(buf);
+            Err(DeliveryError::NotFound)
+        }
+        Err(e) => {
+            pool.give(buf);
+            Err(failed(e))
+        }
+    }
+}
 
-    if use_gzip {
+/// Gzip for manifests, a single byte range for segments, else the whole.
+fn finish(
+    p: Prepared,
+    resource: &Resource,
+    cond: &Conditions,
+    bytes: Bytes,
+) -> Result<Response, DeliveryError> {
+    let base = p.base.header(header::CONTENT_TYPE, content_type(resource));
+    if p.use_gzip {
         let mut enc = flate2::write::GzEncoder::new(
             Vec::with_capacity(bytes.len() / 4 + 64),
             flate2::Compression::default(),
@@ -542,9 +848,12 @@ fn respond(
             .body(Body::from(gz))
             .map_err(DeliveryError::internal);
     }
-    if !manifest
+    if !p.manifest
         && let Some(r) = &cond.range
-        && cond.if_range.as_deref().is_none_or(|ir| ir.trim() == etag)
+        && cond
+            .if_range
+            .as_deref()
+            .is_none_or(|ir| ir.trim() == p.etag)
     {
         let len = bytes.len() as u64;
         if let Some((start, end)) = byte_range(r, len)? {

@@ -88,6 +88,10 @@ pub struct ResolvedLocator {
     pub id: Uuid,
     pub start_time: Option<OffsetDateTime>,
     pub end_time: Option<OffsetDateTime>,
+    /// The asset record's `storage.path` (relative, checked): where its
+    /// media live in the media store.
+    pub asset_path: String,
+    /// `asset_path` below the local media root (used when media are local).
     pub asset_dir: PathBuf,
     variants: [Option<VariantPlan>; 4],
     /// Per-track protection built on first use and kept as long as this
@@ -113,7 +117,8 @@ pub struct DeliveryKey {
     pub policy_name: Option<String>,
 }
 
-/// The locator with this id, from cache or store.
+/// The locator with this id, from cache or store; `data_dir` is the root
+/// of local asset folders.
 pub async fn locator(
     d: &Delivery,
     store: &dyn store::Store,
@@ -148,6 +153,7 @@ pub async fn locator(
         start_time: loc.start_time,
         end_time: loc.end_time,
         asset_dir: data_dir.join(rel),
+        asset_path: asset.storage.path.clone(),
         variants,
         setups: Default::default(),
     });

@@ -8,11 +8,18 @@
 //!    by chunk, never held whole in memory, refused past
 //!    [`crate::UPLOAD_BODY_LIMIT`] (413);
 //! 2. `media::asset::ingest` writes clear CMAF per track plus `index.json`
-//!    into a fresh folder (on a blocking thread: it is file and CPU work);
-//!    bad media is a 400 carrying the packager's error and leaves nothing;
-//! 3. the folder replaces `DATA_DIR/assets/<name>/` by rename, and the
-//!    asset record gets the track summary. Swaps are serialised by a lock, so
-//!    two uploads of one asset cannot interleave their renames.
+//!    into a fresh local staging folder (on a blocking thread: it is file
+//!    and CPU work); bad media is a 400 carrying the packager's error and
+//!    leaves nothing;
+//! 3. [`store::MediaStore::publish`] makes it the asset's media (a folder
+//!    rename into `DATA_DIR/assets/<name>/`, or an upload to object storage
+//!    with `index.json` last), and the asset record gets the storage path
+//!    and track summary. Publishing is serialised by a lock, so two uploads
+//!    of one asset cannot interleave; when the record cannot be written the
+//!    publish is rolled back.
+//!
+//! `DELETE` removes the record, then the media (every object of the asset
+//! on object storage).
 
 use super::{ListPage, delete_status, put_status};
 use crate::error::{ApiError, ApiResult};
@@ -26,12 +33,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use futures_util::StreamExt as _;
 use keys::model::{Asset, AssetStorage, Validate};
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use store::StoreError;
 use tokio::io::AsyncWriteExt as _;
 
 /// Folder of ingested assets inside the data directory.
-pub const ASSETS_DIR: &str = "assets";
+pub const ASSETS_DIR: &str = store::media::ASSETS_DIR;
 /// Folder of uploads in progress inside the data directory.
 const TMP_DIR: &str = "tmp";
 /// Target segment duration of ingested CMAF, seconds.
@@ -127,11 +134,8 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let _swap = s.inner.ingest_lock.lock().await;
     let status = delete_status(s.store().delete_asset(&name).await?, "asset", &name)?;
-    let dir = s.data_dir().join(ASSETS_DIR).join(&name);
-    if let Err(e) = tokio::fs::remove_dir_all(&dir).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %dir.display(), error = %e, "asset media left behind after delete");
+    if let Err(e) = s.media().remove(&name).await {
+        tracing::warn!(asset = %name, store = %s.media().describe(), error = %e, "asset media left behind after delete");
     }
     Ok(status)
 }
@@ -149,7 +153,7 @@ pub async fn upload(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Json<Asset>> {
-    let mut asset = s.store().get_asset(&name).await?;
+    s.store().get_asset(&name).await?;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -160,23 +164,37 @@ pub async fn upload(
         });
     }
     let tmp_dir = s.data_dir().join(TMP_DIR);
-    let assets_dir = s.data_dir().join(ASSETS_DIR);
-    for d in [&tmp_dir, &assets_dir] {
-        tokio::fs::create_dir_all(d)
-            .await
-            .map_err(|e| ApiError::internal(format!("{}: {e}", d.display())))?;
-    }
+    tokio::fs::create_dir_all(&tmp_dir)
+        .await
+        .map_err(|e| ApiError::internal(format!("{}: {e}", tmp_dir.display())))?;
     let upload = receive(body, &tmp_dir).await?;
+    let r = ingest_file(&s, &name, &upload, SEGMENT_DURATION_SECS).await;
+    drop(upload);
+    Ok(Json(r?))
+}
 
-    let unique = uuid::Uuid::new_v4();
-    let staged = assets_dir.join(format!(".upload-{unique}"));
-    let staged_for_ingest = staged.clone();
+/// Ingests the MP4 at `src` as the media of the existing asset `name`
+/// (segments of about `segment_duration_secs`), publishes it to the media
+/// store and records it; the updated record. Media errors are
+/// [`ApiError::BadMedia`] (without server paths).
+pub async fn ingest_file(
+    s: &AppState,
+    name: &str,
+    src: &Path,
+    segment_duration_secs: f64,
+) -> ApiResult<Asset> {
+    let media = s.media().clone();
+    let staged = media.staging_dir(name);
+    if let Some(parent) = staged.parent() {
+        tokio::fs::create_dir_all(parent)
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", parent.display())))?;
+    }
     // Media errors name the file; the caller should not see server paths.
-    let upload_name = upload.to_string_lossy().into_owned();
+    let src_name = src.to_string_lossy().into_owned();
+    let (src, staged_for_ingest) = (src.to_owned(), staged.clone());
     let index = tokio::task::spawn_blocking(move || {
-        let r = media::asset::ingest(&upload, &staged_for_ingest, SEGMENT_DURATION_SECS);
-        drop(upload);
-        r
+        media::asset::ingest(&src, &staged_for_ingest, segment_duration_secs)
     })
     .await
     .map_err(|e| ApiError::internal(format!("ingest task: {e}")))?
@@ -185,48 +203,40 @@ pub async fn upload(
         media::Error::Io { .. } => ApiError::internal(e),
         other => ApiError::BadMedia {
             message: format!("the upload is not ingestible media: {other}")
-                .replace(&upload_name, "upload"),
+                .replace(&src_name, "upload"),
         },
     })?;
 
     let _swap = s.inner.ingest_lock.lock().await;
-    let final_dir = assets_dir.join(&name);
-    let old = tmp_dir.join(format!("old-{unique}"));
-    let had_old = match tokio::fs::rename(&final_dir, &old).await {
-        Ok(()) => true,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+    // Re-read under the lock: the record may have changed (or gone) meanwhile.
+    let mut asset = match s.store().get_asset(name).await {
+        Ok(a) => a,
         Err(e) => {
-            remove_quietly(&staged).await;
-            return Err(ApiError::internal(format!("{}: {e}", final_dir.display())));
-        }
-    };
-    if let Err(e) = tokio::fs::rename(&staged, &final_dir).await {
-        remove_quietly(&staged).await;
-        if had_old {
-            let _ = tokio::fs::rename(&old, &final_dir).await;
-        }
-        return Err(ApiError::internal(format!("{}: {e}", final_dir.display())));
-    }
-    asset.storage = AssetStorage {
-        path: format!("{ASSETS_DIR}/{name}"),
-        tracks: track_summary(&index),
-    };
-    let put = match s.store().put_asset(asset).await {
-        Ok(p) => p,
-        Err(e) => {
-            // Keep disk and record in agreement: put the old media back.
-            remove_quietly(&final_dir).await;
-            if had_old {
-                let _ = tokio::fs::rename(&old, &final_dir).await;
-            }
+            let _ = tokio::fs::remove_dir_all(&staged).await;
             return Err(e.into());
         }
     };
-    if had_old {
-        remove_quietly(&old).await;
+    let published = media
+        .publish(name, &staged)
+        .await
+        .map_err(ApiError::internal)?;
+    let previous = asset.storage.path.clone();
+    asset.storage = AssetStorage {
+        path: published.storage_path().to_owned(),
+        tracks: track_summary(&index),
+    };
+    match s.store().put_asset(asset).await {
+        Ok(put) => {
+            published.commit(Some(&previous)).await;
+            tracing::info!(asset = %name, tracks = index.tracks.len(), store = %media.describe(), "asset ingested");
+            Ok(put.value)
+        }
+        Err(e) => {
+            // Keep media and record in agreement: undo the publish.
+            published.rollback().await;
+            Err(e.into())
+        }
     }
-    tracing::info!(asset = %name, tracks = index.tracks.len(), "asset ingested");
-    Ok(Json(put.value))
 }
 
 /// The asset record's view of an index: each track without its segment
@@ -281,12 +291,4 @@ async fn receive(body: Body, dir: &Path) -> ApiResult<tempfile::TempPath> {
         return Err(ApiError::bad_request("", "the upload is empty"));
     }
     Ok(path)
-}
-
-async fn remove_quietly(p: &PathBuf) {
-    if let Err(e) = tokio::fs::remove_dir_all(p).await
-        && e.kind() != std::io::ErrorKind::NotFound
-    {
-        tracing::warn!(path = %p.display(), error = %e, "could not remove");
-    }
 }
