@@ -14,6 +14,7 @@
 #
 # Usage: bench/nodes.sh [connections per wrk] [seconds] [runs]
 #   e.g. nice -n 10 bench/nodes.sh 64 10 3
+#   CASTGUARD_BIN=path/to/castguard bench/nodes.sh   # skip the release build
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -21,8 +22,12 @@ CONNS=${1:-64}
 SECS=${2:-10}
 RUNS=${3:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/castguard-target}
-cargo build -q --release -p castguard
-BIN=$CARGO_TARGET_DIR/release/castguard
+if [ -n "${CASTGUARD_BIN:-}" ]; then
+  BIN=$CASTGUARD_BIN                          # e.g. a debug build, for a dry run
+else
+  cargo build -q --release -p castguard
+  BIN=$CARGO_TARGET_DIR/release/castguard
+fi
 
 if [ -z "${CASTGUARD_TEST_POSTGRES_URL:-}" ] || [ -z "${CASTGUARD_TEST_REDIS_URL:-}" ]; then
   eval "$(scripts/start-services.sh)"
@@ -83,19 +88,19 @@ LOC=$(CASTGUARD_SERVER=$URL_a "$BIN" locator get clip-aes --json | grep -o '"str
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 now=$(date +%s)
 head=$(printf '{"alg":"HS256","typ":"JWT"}' | b64url)
-body=$(printf '{"iss":"https://idp.bench","aud":"urn:bench","exp":%d,"groups":"EntitledUsers","urn:microsoft:azure:mediaservices:maxuses":1000000000}' $((now + 7200)) | b64url)
+body=$(printf '{"iss":"https://idp.bench","aud":"urn:bench","exp":%d,"groups":"EntitledUsers","urn:microsoft:azure:mediaservices:maxuses":1000000000}' $((now + 3000)) | b64url)
 sig=$(printf %s "$head.$body" | openssl dgst -sha256 -hmac "$HMAC_KEY" -binary | b64url)
 TOKEN=$head.$body.$sig
 
 # The first media segment under the master playlist (paths are relative).
 master=/s/$LOC/aes128/master.m3u8
-media=$(curl -sf "$URL_a$master" | grep -v '^#' | head -1)
-seg=$(curl -sf "$URL_a/s/$LOC/aes128/$media" | grep -v '^#' | head -1)
+media=$(curl -sf "$URL_a$master" | grep -v -e '^#' -e '^$' | head -1)
+seg=$(curl -sf "$URL_a/s/$LOC/aes128/$media" | grep -v -e '^#' -e '^$' | head -1)
 SEG_PATH=/s/$LOC/aes128/$(dirname "$media")/$seg
 KEY_PATH=/keys/v1/aes/$KID
 for base in "$URL_a" "$URL_b"; do
   [ "$(curl -s -o /dev/null -w '%{http_code}' "$base$SEG_PATH")" = 200 ] || { echo "segment $base$SEG_PATH failed"; exit 1; }
-  [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "$base$KEY_PATH")" = 200 ] || { echo "key $base failed"; exit 1; }
+  [ "$(curl -s -o /dev/null -w "%{http_code}" -H "Authorization: Bearer $TOKEN" "$base$KEY_PATH")" = 200 ] || { echo "key $base failed:"; curl -s -H "Authorization: Bearer $TOKEN" "$base$KEY_PATH"; exit 1; }
 done
 
 cat > "$WORK/auth.lua" <<'LUA'

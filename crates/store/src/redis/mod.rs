@@ -11,8 +11,8 @@
 //! [`Redis`] is one multiplexed connection per node (`ConnectionManager`:
 //! reconnects by itself), opened on first use so a node starts while Redis
 //! is still coming up. Every command has a short timeout
-//! ([`RESPONSE_TIMEOUT`]): when Redis is down a key request fails within
-//! about a second with [`StoreError::Unavailable`] (503), it never hangs
+//! ([`RESPONSE_TIMEOUT`], [`CONNECT_TIMEOUT`]): when Redis is down a key
+//! request fails within one or two seconds with [`StoreError::Unavailable`] (503), it never hangs
 //! and never grants.
 //!
 //! Whoever can write to this Redis can reset counters and plant signing
@@ -33,8 +33,12 @@ use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Longest wait for one Redis command (and for one connection attempt).
-pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Longest wait for one Redis command, queueing on the node's connection
+/// included.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Longest wait for a connection; also how long requests fail at once after
+/// a failed first connection.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A connection to one Redis, shared by every task of the node; cheap to
 /// clone.
@@ -47,7 +51,7 @@ struct Inner {
     client: ::redis::Client,
     conn: tokio::sync::OnceCell<ConnectionManager>,
     /// When the last first-connection attempt failed: the next one waits
-    /// [`RESPONSE_TIMEOUT`], so requests fail at once meanwhile instead of
+    /// [`CONNECT_TIMEOUT`], so requests fail at once meanwhile instead of
     /// queueing one timeout each behind the attempt in flight.
     last_failure: std::sync::Mutex<Option<std::time::Instant>>,
     display: String,
@@ -97,14 +101,14 @@ impl Redis {
             .conn
             .get_or_try_init(|| async {
                 let failed = self.last_failure();
-                if failed.is_some_and(|t| t.elapsed() < RESPONSE_TIMEOUT) {
+                if failed.is_some_and(|t| t.elapsed() < CONNECT_TIMEOUT) {
                     return Err(StoreError::Unavailable {
                         service: "redis",
                         detail: format!("{}: not connected (retrying)", self.inner.display),
                     });
                 }
                 let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
                     .set_response_timeout(Some(RESPONSE_TIMEOUT))
                     .set_number_of_retries(1);
                 ConnectionManager::new_with_config(self.inner.client.clone(), config)
