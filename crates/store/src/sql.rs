@@ -1075,7 +1075,10 @@ impl<B: Backend> Store for SqlStore<B> {
              RETURNING uses",
         )
         .bind(token_id.as_slice())
-        .bind(expires_at.unix_timestamp())
+        // Kept past the token's `exp` by the grace the Redis counters get
+        // too: the verifier still accepts a token within its clock skew after
+        // `exp`, and a counter purged at `exp` would start over at zero.
+        .bind((expires_at + crate::redis::COUNTER_GRACE).unix_timestamp())
         .bind(i64::from(max_uses))
         .fetch_optional(&self.writer)
         .await?;

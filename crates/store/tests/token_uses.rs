@@ -88,8 +88,19 @@ async fn limits_zero_and_one_and_purge(db: TestDb) {
             .await
             .unwrap()
     );
-    assert_eq!(s.purge_expired_token_uses(now).await.unwrap(), 2);
+    // A counter outlives its token by the grace (store::redis::COUNTER_GRACE):
+    // the verifier accepts a token within its clock skew after `exp`, and a
+    // counter purged at `exp` would let that token start over at zero.
     assert_eq!(s.purge_expired_token_uses(now).await.unwrap(), 0);
+    assert!(
+        !s.consume_token_use(&[3; 32], 1, now - Duration::minutes(5))
+            .await
+            .unwrap(),
+        "a token just past exp is still counted"
+    );
+    let later = now + store::redis::COUNTER_GRACE + Duration::minutes(1);
+    assert_eq!(s.purge_expired_token_uses(later).await.unwrap(), 2);
+    assert_eq!(s.purge_expired_token_uses(later).await.unwrap(), 0);
     // The live counter was kept.
     assert!(
         !s.consume_token_use(&[2; 32], 1, now + Duration::hours(1))
