@@ -3,7 +3,7 @@
 # whatever is already present. Safe to run repeatedly; works as root on a fresh
 # Debian 12 that reaches only the package registries (Debian, PyPI, npm).
 #
-#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, python3-venv, nodejs + npm, chromium
+#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, python3-venv, nodejs + npm, chromium, g++
 #   venv: .venv with pywidevine, mpegdash, m3u8, lxml
 #   npm:  node_modules/ from package.json + package-lock.json
 #         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js;
@@ -58,6 +58,8 @@ fi
 # Browser tests: Debian chromium (driven by npm playwright-core from package.json;
 # never `npx playwright install`, it downloads a browser and fails here).
 command -v chromium >/dev/null 2>&1 || APT_PKGS+=(chromium)
+# scripts/fuzz-smoke.sh: libfuzzer-sys compiles libFuzzer (C++).
+command -v c++ >/dev/null 2>&1 || APT_PKGS+=(g++)
 if [ "${#APT_PKGS[@]}" -gt 0 ]; then
     apt_install "${APT_PKGS[@]}"
 fi

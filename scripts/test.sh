@@ -28,3 +28,6 @@ export CASTGUARD_SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64
 bash -n bench/package.sh
 
 cargo test --workspace --locked --no-fail-fast "$@"
+
+# Every fuzz target for 30 s from its seeds (not when selected tests were asked for).
+if [ $# -eq 0 ]; then scripts/fuzz-smoke.sh; fi
