@@ -3,7 +3,7 @@
 # whatever is already present. Safe to run repeatedly; works as root on a fresh
 # Debian 12 that reaches only the package registries (Debian, PyPI, npm).
 #
-#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, curl, python3-venv, nodejs + npm, chromium
+#   apt:  ffmpeg (ffmpeg + ffprobe), openssl, curl, python3-venv, nodejs + npm, chromium, g++
 #   venv: .venv with pywidevine, mpegdash, m3u8, lxml, moto[server] (an S3-compatible
 #         server on 127.0.0.1 for the object-storage tests)
 #   npm:  node_modules/ from package.json + package-lock.json
@@ -36,6 +36,8 @@ fi
 # Browser tests: Debian chromium (driven by npm playwright-core from package.json;
 # never `npx playwright install`, it downloads a browser and fails here).
 command -v chromium >/dev/null 2>&1 || APT_PKGS+=(chromium)
+# scripts/fuzz-smoke.sh: libfuzzer-sys compiles libFuzzer (C++).
+command -v c++ >/dev/null 2>&1 || APT_PKGS+=(g++)
 if [ "${#APT_PKGS[@]}" -gt 0 ]; then
     apt_install "${APT_PKGS[@]}"
 fi

@@ -43,4 +43,7 @@ mkdir -p "$CASTGUARD_TEST_LOG_DIR"
 status=0
 cargo test --workspace --locked --no-fail-fast "$@" 2>&1 | tee "$CASTGUARD_TEST_LOG_DIR/cargo-test.log" || status=$?
 scripts/check-secrets.sh "$CASTGUARD_TEST_LOG_DIR" || status=1
+
+# Every fuzz target for 30 s from its seeds (not when selected tests were asked for).
+if [ $# -eq 0 ]; then scripts/fuzz-smoke.sh || status=1; fi
 exit "$status"

@@ -224,6 +224,16 @@ mod tests {
     }
 
     #[test]
+    fn index_durations_read_back_exactly() {
+        // Found by the `ingest` fuzz target: this duration (a 0.08 s clip)
+        // came back from index.json one ULP smaller with serde_json's
+        // default float parser, so the origin's index differed from ingest's.
+        let d: f64 = 0.101_333_333_333_333_33;
+        let back: f64 = serde_json::from_slice(&serde_json::to_vec_pretty(&d).expect("write")).expect("read");
+        assert_eq!(back.to_bits(), d.to_bits());
+    }
+
+    #[test]
     fn ingest_of_garbage_leaves_nothing() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let src = tmp.path().join("bad.mp4");

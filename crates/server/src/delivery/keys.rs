@@ -429,10 +429,66 @@ async fn aes(
 }
 
 #[derive(Deserialize)]
-struct ClearKeyRequest {
+struct ClearKeyRequestBody {
     kids: Vec<String>,
     #[serde(rename = "type", default)]
     license_type: Option<String>,
+}
+
+/// A W3C Clear Key license request (EME §9.1.3), checked: 1 to
+/// [`MAX_CLEARKEY_KIDS`] key IDs, each base64url of 16 bytes, and the
+/// `temporary` session type (the default when `type` is absent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClearKeyRequest {
+    pub kids: Vec<Uuid>,
+    pub license_type: &'static str,
+}
+
+impl ClearKeyRequest {
+    /// Parses a request body; a refusal names the offending field.
+    pub fn parse(body: &[u8]) -> Result<ClearKeyRequest, DeliveryError> {
+        let req: ClearKeyRequestBody =
+            serde_json::from_slice(body).map_err(|_| DeliveryError::BadRequest {
+                code: "invalid_license_request",
+                field: "body",
+            })?;
+        let license_type = match req.license_type.as_deref().unwrap_or("temporary") {
+            "temporary" => "temporary",
+            // The Clear Key configuration has no license template that could
+            // allow persistence.
+            "persistent-license" => {
+                return Err(DeliveryError::BadRequest {
+                    code: "license_type_not_allowed",
+                    field: "type",
+                });
+            }
+            _ => {
+                return Err(DeliveryError::BadRequest {
+                    code: "invalid_license_request",
+                    field: "type",
+                });
+            }
+        };
+        if req.kids.is_empty() || req.kids.len() > MAX_CLEARKEY_KIDS {
+            return Err(DeliveryError::BadRequest {
+                code: "invalid_license_request",
+                field: "kids",
+            });
+        }
+        let mut kids = Vec::with_capacity(req.kids.len());
+        for k in &req.kids {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(k.trim_end_matches('='))
+                .ok()
+                .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
+                .ok_or(DeliveryError::BadRequest {
+                    code: "invalid_kid",
+                    field: "kids",
+                })?;
+            kids.push(Uuid::from_bytes(bytes));
+        }
+        Ok(ClearKeyRequest { kids, license_type })
+    }
 }
 
 fn b64url(v: &[u8]) -> String {
@@ -445,47 +501,7 @@ async fn clearkey(
     ViewerToken(token): ViewerToken,
     LicenseBody(body): LicenseBody,
 ) -> Result<Response, DeliveryError> {
-    let req: ClearKeyRequest =
-        serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest {
-            code: "invalid_license_request",
-            field: "body",
-        })?;
-    let license_type = req.license_type.as_deref().unwrap_or("temporary");
-    match license_type {
-        "temporary" => {}
-        // The Clear Key configuration has no license template that could
-        // allow persistence.
-        "persistent-license" => {
-            return Err(DeliveryError::BadRequest {
-                code: "license_type_not_allowed",
-                field: "type",
-            });
-        }
-        _ => {
-            return Err(DeliveryError::BadRequest {
-                code: "invalid_license_request",
-                field: "type",
-            });
-        }
-    }
-    if req.kids.is_empty() || req.kids.len() > MAX_CLEARKEY_KIDS {
-        return Err(DeliveryError::BadRequest {
-            code: "invalid_license_request",
-            field: "kids",
-        });
-    }
-    let mut kids = Vec::with_capacity(req.kids.len());
-    for k in &req.kids {
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(k.trim_end_matches('='))
-            .ok()
-            .and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok())
-            .ok_or(DeliveryError::BadRequest {
-                code: "invalid_kid",
-                field: "kids",
-            })?;
-        kids.push(Uuid::from_bytes(bytes));
-    }
+    let ClearKeyRequest { kids, license_type } = ClearKeyRequest::parse(&body)?;
     let mut keys = Vec::new();
     let mut refusal: Option<Reason> = None;
     for kid in kids {
@@ -633,6 +649,56 @@ mod tests {
         assert_eq!(parse_kid("00112233-4455-6677-8899-aabbccddeeff"), Some(u));
         assert_eq!(parse_kid("00112233445566778899aabbccddeeff"), Some(u));
         assert_eq!(parse_kid("../etc/passwd"), None);
+    }
+
+    #[test]
+    fn clearkey_request_bodies() {
+        let kid = b64url(&[7u8; 16]);
+        let one = ClearKeyRequest {
+            kids: vec![Uuid::from_bytes([7u8; 16])],
+            license_type: "temporary",
+        };
+        for body in [
+            format!(r#"{{"kids":["{kid}"]}}"#),
+            format!(r#"{{"kids":["{kid}=="],"type":"temporary"}}"#),
+        ] {
+            assert_eq!(
+                ClearKeyRequest::parse(body.as_bytes()).unwrap(),
+                one,
+                "{body}"
+            );
+        }
+        let many = format!(
+            r#"{{"kids":[{}]}}"#,
+            vec![format!("\"{kid}\""); 33].join(",")
+        );
+        for (body, want_code, want_field) in [
+            ("[]".to_string(), "invalid_license_request", "body"),
+            (
+                format!(r#"{{"kids":["{kid}"],"type":"persistent-license"}}"#),
+                "license_type_not_allowed",
+                "type",
+            ),
+            (
+                format!(r#"{{"kids":["{kid}"],"type":"x"}}"#),
+                "invalid_license_request",
+                "type",
+            ),
+            (
+                r#"{"kids":[]}"#.to_string(),
+                "invalid_license_request",
+                "kids",
+            ),
+            (many, "invalid_license_request", "kids"),
+            (r#"{"kids":["AAEC"]}"#.to_string(), "invalid_kid", "kids"),
+        ] {
+            match ClearKeyRequest::parse(body.as_bytes()) {
+                Err(DeliveryError::BadRequest { code, field }) => {
+                    assert_eq!((code, field), (want_code, want_field), "{body}")
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -439,8 +439,9 @@ fn none_match_hits(header: &str, etags: &[&str]) -> bool {
 
 /// A single `bytes=` range resolved against `len` (RFC 9110 §14.1.2):
 /// `Ok(None)` to serve the whole resource (no, malformed or multiple
-/// ranges), `Err` when unsatisfiable.
-fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, DeliveryError> {
+/// ranges), `Err` when unsatisfiable. `Ok(Some((start, end)))` is inclusive
+/// with `start <= end < len`. Public for the `origin_request` fuzz target.
+pub fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, DeliveryError> {
     let Some(spec) = header.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };
