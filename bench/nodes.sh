@@ -59,7 +59,7 @@ KID=5ca1ab1e-0000-4000-8000-0000000000b1
 start() {
   local name=$1
   mkdir -p "$WORK/$name"
-  "$BIN" serve --no-demo --listen 127.0.0.1:0 --data "$WORK/$name" \
+  "$BIN" serve --no-demo --rate-limit-per-token off --listen 127.0.0.1:0 --data "$WORK/$name" \
     --database-url "$DB_URL" --redis-url "$REDIS" 2> "$WORK/$name.log" &
   PIDS+=($!)
   for _ in $(seq 300); do grep -q 'listening on' "$WORK/$name.log" && break; sleep 0.1; done

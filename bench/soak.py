@@ -99,7 +99,7 @@ class Server:
         end = time.time() + deadline
         while True:
             self.proc = subprocess.Popen(
-                [self.binary, "serve", "--no-demo", "--listen", f"{HOST}:{self.port}", "--data", self.data],
+                [self.binary, "serve", "--no-demo", "--rate-limit-per-token", "off", "--listen", f"{HOST}:{self.port}", "--data", self.data],
                 stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log, env=env,
             )
             while time.time() < end:

@@ -113,16 +113,24 @@ struct Cluster {
 impl Cluster {
     fn start(&self, data: &Path) -> Node {
         let mut cmd = Command::new(bin());
-        cmd.args(["serve", "--no-demo", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data)
-            .args(["--redis-url", &self.redis])
-            .env_remove("CASTGUARD_KEK_FILE")
-            .env("CASTGUARD_KEK", KEK_HEX)
-            .env("CASTGUARD_ADMIN_TOKEN", ADMIN)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        cmd.args([
+            "serve",
+            "--no-demo",
+            "--rate-limit-per-token",
+            "off",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(data)
+        .args(["--redis-url", &self.redis])
+        .env_remove("CASTGUARD_KEK_FILE")
+        .env("CASTGUARD_KEK", KEK_HEX)
+        .env("CASTGUARD_ADMIN_TOKEN", ADMIN)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
         if let Some(db) = &self.database {
             cmd.args(["--database-url", db]);
         }
