@@ -15,74 +15,16 @@ use api_server::{Server, TOKEN, cli, data_dir, ok};
 use common::{Media, assert_hashes_eq, clear_hashes, fixture, hls_hashes, python};
 use serde_json::Value;
 use std::io::Write as _;
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 const BUCKET: &str = "castguard-e2e";
 const ACCESS_KEY: &str = "AKIDCASTGUARDE2E";
 const SECRET: &str = "e2e-secret-access-key-never-logged";
 
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `None` (skip) only outside CI when moto is not installed.
-fn start_moto() -> Option<Moto> {
-    let py = python();
-    let have = Command::new(&py)
-        .args(["-c", "import moto.server"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "moto[server] is missing from {} (scripts/install-test-tools.sh installs it)",
-            py.display()
-        );
-        eprintln!("SKIP: moto[server] not installed in {}", py.display());
-        return None;
-    }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&py)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto");
-    let moto = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(moto)
-}
+#[path = "../../server/tests/support/moto.rs"]
+mod moto;
+use moto::start_moto;
 
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
@@ -120,7 +62,7 @@ fn bucket_keys(port: u16, prefix: &str) -> Vec<String> {
 
 #[test]
 fn serve_with_media_url_stores_and_streams_from_s3() {
-    let Some(moto) = start_moto() else { return };
+    let Some(moto) = start_moto(&python()) else { return };
     let resp = agent()
         .put(&format!("http://127.0.0.1:{}/{BUCKET}", moto.port))
         .send_empty()

@@ -16,11 +16,11 @@ use serde_json::json;
 use server::delivery::DeliveryConfig;
 use server::{AdminToken, AppState, app};
 use std::io::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use uuid::Uuid;
 
 const BUCKET: &str = "castguard-media";
@@ -41,67 +41,9 @@ fn python() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"))
 }
 
-/// The moto S3 server on a free loopback port, killed on drop.
-struct Moto {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `None` (skip) only outside CI when moto is not installed.
-fn start_moto() -> Option<Moto> {
-    let py = python();
-    let have = Command::new(&py)
-        .args(["-c", "import moto.server"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !have {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "moto[server] is missing from {} (scripts/install-test-tools.sh installs it)",
-            py.display()
-        );
-        eprintln!("SKIP: moto[server] not installed in {}", py.display());
-        return None;
-    }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(&py)
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto");
-    let moto = Moto { child, port };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "moto did not start on port {port}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Some(moto)
-}
+#[path = "support/moto.rs"]
+mod moto;
+use moto::start_moto;
 
 fn clip(dir: &Path) -> PathBuf {
     let out = dir.join("clip.mp4");
@@ -320,7 +262,7 @@ fn resources(variant: &str, segments: &[(String, usize)]) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_media_store_serves_the_same_bytes_on_every_node() {
-    let Some(moto) = start_moto() else { return };
+    let Some(moto) = start_moto(&python()) else { return };
     let http = reqwest::Client::new();
     let r = http
         .put(format!("http://127.0.0.1:{}/{BUCKET}", moto.port))
