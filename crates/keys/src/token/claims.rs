@@ -51,6 +51,17 @@ pub(crate) fn check(
     let skew = i64::try_from(config.clock_skew.as_secs()).unwrap_or(i64::MAX);
 
     let exp = numeric_date(&claims, "exp")?;
+    // An `exp` past what a date can hold (after year 9999) is refused, not
+    // taken as "never": the verified token's `expires_at` would be missing,
+    // and what relies on it (replay counters' lifetime) must always have it.
+    // Found by fuzz/fuzz_targets/token_verify.rs.
+    let expires_at = match exp {
+        Some(e) => Some(
+            OffsetDateTime::from_unix_timestamp(e)
+                .map_err(|_| VerifyError::refused(Reason::TokenMalformed, "exp is out of range"))?,
+        ),
+        None => None,
+    };
     match exp {
         Some(exp) if now_s >= exp.saturating_add(skew) => {
             return Err(VerifyError::refused(Reason::TokenExpired, "exp is in the past"));
@@ -112,7 +123,6 @@ pub(crate) fn check(
                 .ok_or(VerifyError::refused(Reason::TokenMalformed, "contentkeyidentifier is not a UUID"))?,
         ),
     };
-    let expires_at = exp.and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok());
     Ok(VerifiedToken { claims: Value::Object(claims), token_id, expires_at, content_key_id, max_uses })
 }
 
@@ -190,6 +200,11 @@ mod tests {
         let mut no_exp = base();
         no_exp.as_object_mut().unwrap().remove("exp");
         assert_eq!(run(no_exp, &r).unwrap_err(), Reason::ClaimMissing);
+        // Fuzz finding (token_verify): an exp past year 9999 verified with
+        // no expires_at; it is malformed now.
+        assert_eq!(run(with(base(), "exp", json!(1_700_001_699_999_000_i64)), &r).unwrap_err(), Reason::TokenMalformed);
+        assert_eq!(run(with(base(), "exp", json!(1e300)), &r).unwrap_err(), Reason::TokenMalformed);
+        assert_eq!(run(with(base(), "exp", json!(253_402_300_799_i64)), &r).unwrap().expires_at, Some(at(253_402_300_799)));
     }
 
     #[test]
