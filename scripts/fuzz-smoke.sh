@@ -45,7 +45,7 @@ for t in "${targets[@]}"; do
         -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -timeout=10 \
         -print_final_stats=1 >"$log" 2>&1; then
         runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-        cov=$(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -1)
+        cov=$(grep -ao 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9]*[a-zA-Z]*' "$log" | tail -1)
         echo "[fuzz-smoke] $t: ok, ${runs:-?} runs, ${cov:-cov: ?}, $(($(date +%s) - start)) s"
     else
         echo "[fuzz-smoke] $t: FAILED ($(($(date +%s) - start)) s), log $ROOT/fuzz/$log:" >&2
