@@ -6,6 +6,8 @@
 //! - [`protect`] turns clear CMAF into Common Encryption or HLS AES-128,
 //!   deterministically, so the origin can do it per request;
 //! - [`manifest`] writes DASH MPDs and HLS playlists;
+//! - [`setup`] holds the protection settings and, per track, the key,
+//!   PSSH and manifest signalling they give;
 //! - [`package`] ties them together for a whole file;
 //! - [`asset`] stores an ingested title as clear CMAF with an index.
 
@@ -19,5 +21,6 @@ pub mod origin;
 pub mod package;
 pub mod plan;
 pub mod protect;
+pub mod setup;
 
 pub use error::{Error, Result};
