@@ -69,4 +69,31 @@ make odd_gop.mp4 \
     -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 30 -pix_fmt yuv420p -g 37 -keyint_min 37 -sc_threshold 0 -bf 2 \
     "${AAC[@]}" -ac 2 -copyts -movflags +faststart
 
+# Ladder: renditions of one title in separate files (`castguard package A B C`).
+# Video-only H.264 at three sizes with one fixed GOP (2 s: -g 50 at 25 fps, no
+# scene cuts) so their key frames line up, clearly different bitrates; two
+# audio-only files (eng 440 Hz, fra 660 Hz). Bad cases: a 360p rendition with
+# a 37-frame GOP (key frames misaligned with the others) and a 6 s one.
+LADDER_X264=(-c:v libx264 -preset veryfast -pix_fmt yuv420p -bf 2 -sc_threshold 0)
+ladder_video() {
+    # ladder_video NAME SIZE BITRATE GOP SECONDS
+    make "$1" -f lavfi -i "testsrc2=size=$2:rate=25" -t "$5" -map 0:v \
+        "${LADDER_X264[@]}" -b:v "$3" -maxrate "$3" -bufsize "$3" -g "$4" -keyint_min "$4" \
+        -movflags +faststart
+}
+ladder_video ladder_234.mp4 416x234 150k 50 "$DUR" &
+ladder_video ladder_360.mp4 640x360 400k 50 "$DUR" &
+wait
+ladder_video ladder_720.mp4 1280x720 1000k 50 "$DUR" &
+ladder_video ladder_misaligned_360.mp4 640x360 400k 37 "$DUR" &
+wait
+ladder_video ladder_short_360.mp4 640x360 400k 50 6 &
+make ladder_audio_en.mp4 \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -map 0:a "${AAC[@]}" -ac 2 -metadata:s:a:0 language=eng -movflags +faststart &
+make ladder_audio_fr.mp4 \
+    -f lavfi -i "sine=frequency=660:sample_rate=48000" -t "$DUR" \
+    -map 0:a "${AAC[@]}" -ac 2 -metadata:s:a:0 language=fra -movflags +faststart &
+wait
+
 printf '%s\n' "$OUT"
