@@ -102,11 +102,21 @@ impl Validate for EnabledProtocols {
     }
 }
 
+/// What a track condition compares.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TrackPropertyType {
     Unknown,
+    /// The track's sample entry type (v3): `avc1`, `hvc1`, `mp4a`, ...
     FourCC,
+    /// castguard's extension (not in v3): the track's key class, one of
+    /// [`TRACK_CLASSES`] — `AUDIO`, or by pixel count `SD` (up to
+    /// 1024x576), `HD` (up to 1920x1080), `UHD1` (up to 4096x2160), `UHD2`,
+    /// as the SPEKE v2 / CPIX presets name them (see `media::track_class`).
+    TrackClass,
 }
+
+/// The values of a [`TrackPropertyType::TrackClass`] condition.
+pub const TRACK_CLASSES: [&str; 5] = ["AUDIO", "SD", "HD", "UHD1", "UHD2"];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TrackPropertyCompareOperation {
@@ -132,6 +142,11 @@ pub struct TrackSelection {
 
 impl Validate for TrackSelection {
     fn validate(&self) -> Result<(), ValidationError> {
+        // No condition would select every track: a key mapping that meant
+        // "HD" must not silently take the audio and SD tracks too.
+        if self.track_selections.is_empty() {
+            return Err(ValidationError::new("trackSelections", Problem::Empty));
+        }
         if self.track_selections.len() > 16 {
             return Err(ValidationError::new(
                 "trackSelections",
@@ -152,21 +167,24 @@ impl Validate for TrackSelection {
                     Problem::Unsupported("Unknown"),
                 ));
             }
-            match &c.value {
-                Some(v) if v.len() == 4 && v.bytes().all(|b| b.is_ascii_graphic() || b == b' ') => {
-                }
-                Some(_) => {
-                    return Err(ValidationError::new(
-                        format!("{f}.value"),
-                        Problem::Invalid("must be a four-character code"),
-                    ));
-                }
-                None => {
-                    return Err(ValidationError::new(
-                        format!("{f}.value"),
-                        Problem::Required,
-                    ));
-                }
+            let Some(v) = &c.value else {
+                return Err(ValidationError::new(
+                    format!("{f}.value"),
+                    Problem::Required,
+                ));
+            };
+            let ok = match c.property {
+                TrackPropertyType::TrackClass => TRACK_CLASSES.contains(&v.as_str()),
+                _ => v.len() == 4 && v.bytes().all(|b| b.is_ascii_graphic() || b == b' '),
+            };
+            if !ok {
+                let problem = match c.property {
+                    TrackPropertyType::TrackClass => {
+                        Problem::Invalid("must be one of AUDIO, SD, HD, UHD1, UHD2")
+                    }
+                    _ => Problem::Invalid("must be a four-character code"),
+                };
+                return Err(ValidationError::new(format!("{f}.value"), problem));
             }
         }
         Ok(())
@@ -192,6 +210,11 @@ pub struct DefaultKey {
     pub policy_name: Option<String>,
 }
 
+/// One entry of `keyToTrackMappings`: the tracks any of `tracks` selects
+/// (each an AND of its `trackSelections`) are encrypted with the locator
+/// content key whose `labelReferenceInStreamingPolicy` (or, failing that,
+/// the content key's own `label`) is `label`; `policyName` authorises that
+/// key when it names no policy of its own.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StreamingPolicyContentKey {
@@ -226,6 +249,11 @@ impl Validate for StreamingPolicyContentKeys {
         }
         for (i, m) in self.key_to_track_mappings.iter().enumerate() {
             let f = format!("keyToTrackMappings[{i}]");
+            // The label names the locator's key for the selected tracks;
+            // without one the mapping could only fall back to the default key.
+            if m.label.is_none() {
+                return Err(ValidationError::new(format!("{f}.label"), Problem::Required));
+            }
             validate_opt_text(&format!("{f}.label"), m.label.as_deref(), 260)?;
             validate_opt_name(&format!("{f}.policyName"), m.policy_name.as_deref())?;
             validate_tracks(&format!("{f}.tracks"), &m.tracks)?;
@@ -705,6 +733,62 @@ mod tests {
             .unwrap(),
             serde_json::json!({"name": "Predefined_ClearStreamingOnly",
                 "noEncryption": {"enabledProtocols": {"download": false, "dash": true, "hls": true, "smoothStreaming": false}}})
+        );
+    }
+
+    #[test]
+    fn key_to_track_mappings_by_class() {
+        let with = |mappings: &str| {
+            SECURE.replacen(
+                r#""contentKeys": {"defaultKey": {"label": "cencDefaultKey"}, "keyToTrackMappings": []}"#,
+                &format!(
+                    r#""contentKeys": {{"defaultKey": {{"label": "cencDefaultKey"}}, "keyToTrackMappings": {mappings}}}"#
+                ),
+                1,
+            )
+        };
+        let sel = |property: &str, value: &str| {
+            format!(r#"{{"property": "{property}", "operation": "Equal", "value": "{value}"}}"#)
+        };
+        let good = with(&format!(
+            r#"[{{"label": "sd", "policyName": "P1", "tracks": [{{"trackSelections": [{}]}}, {{"trackSelections": [{}]}}]}},
+                {{"label": "hd", "policyName": "P2", "tracks": [{{"trackSelections": [{}, {}]}}]}}]"#,
+            sel("TrackClass", "SD"),
+            sel("TrackClass", "AUDIO"),
+            sel("TrackClass", "HD"),
+            sel("FourCC", "avc1"),
+        ));
+        let p: StreamingPolicy = parse_valid(&good).unwrap();
+        let m = &p.common_encryption_cenc.as_ref().unwrap().content_keys.as_ref().unwrap().key_to_track_mappings;
+        assert_eq!(m[1].tracks[0].track_selections[0].property, TrackPropertyType::TrackClass);
+        assert_eq!(
+            p.referenced_content_key_policies(),
+            vec!["AesPolicy", "P1", "P2", "PolicyWithMultipleOptions"]
+        );
+        // Round trip keeps the extension's name.
+        assert!(serde_json::to_string(&p).unwrap().contains(r#""property":"TrackClass","operation":"Equal","value":"HD""#));
+
+        let err = |mappings: String| {
+            let p = from_json::<StreamingPolicy>(&with(&mappings)).unwrap();
+            p.validate().unwrap_err().field
+        };
+        for bad in ["hd", "UHD", "4K", "", "video"] {
+            assert_eq!(
+                err(format!(r#"[{{"label": "x", "tracks": [{{"trackSelections": [{}]}}]}}]"#, sel("TrackClass", bad))),
+                "commonEncryptionCenc.contentKeys.keyToTrackMappings[0].tracks[0].trackSelections[0].value"
+            );
+        }
+        assert_eq!(
+            err(format!(r#"[{{"label": "x", "tracks": [{{"trackSelections": [{}]}}]}}]"#, sel("FourCC", "SD"))),
+            "commonEncryptionCenc.contentKeys.keyToTrackMappings[0].tracks[0].trackSelections[0].value"
+        );
+        assert_eq!(
+            err(format!(r#"[{{"tracks": [{{"trackSelections": [{}]}}]}}]"#, sel("TrackClass", "HD"))),
+            "commonEncryptionCenc.contentKeys.keyToTrackMappings[0].label"
+        );
+        assert_eq!(
+            err(r#"[{"label": "x", "tracks": [{"trackSelections": []}]}]"#.into()),
+            "commonEncryptionCenc.contentKeys.keyToTrackMappings[0].tracks[0].trackSelections"
         );
     }
 
