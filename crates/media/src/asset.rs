@@ -1,7 +1,7 @@
 //! A stored asset: the one clear copy of a title that every protected
 //! stream is derived from (DESIGN.md: "one clear copy of each asset").
 //!
-//! Ingest turns an MP4 into clear CMAF, one folder per track (`init.mp4`,
+//! Ingest turns a title (one or several MP4 files) into clear CMAF, one folder per track (`init.mp4`,
 //! `1.m4s`, `2.m4s`, …), plus `index.json` describing tracks and segment
 //! timing. The origin builds manifests from the index and encrypts a
 //! segment when a player asks for it, reading only that segment's file.
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::manifest::{self, Presentation, SegmentTime};
-use crate::movie::Movie;
+use crate::title::Title;
 use crate::package::{PackageOptions, Protection};
 
 /// Version of the on-disk layout; bumped when it changes incompatibly.
@@ -46,6 +46,9 @@ pub struct IndexTrack {
     /// `[start, duration]` of each segment in track ticks; segment `n`
     /// (from 1) is the file `n.m4s`.
     pub segments: Vec<[u64; 2]>,
+    /// Name of the input file the track came from (a title may have several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -140,25 +143,30 @@ impl AssetIndex {
                     average_bandwidth: t.average_bandwidth,
                     timescale: t.timescale,
                     segments: t.segments.iter().map(|s| [s.start, s.duration]).collect(),
+                    file: None,
                 })
                 .collect(),
         }
     }
 }
 
-/// Ingests `src` into `asset_dir`, which must not exist yet.
-pub fn ingest(src: &Path, asset_dir: &Path, segment_duration_secs: f64) -> Result<AssetIndex> {
+/// Ingests the title made of the files `srcs` (one or several: a ladder's
+/// renditions, audio apart) into `asset_dir`, which must not exist yet.
+pub fn ingest<P: AsRef<Path>>(srcs: &[P], asset_dir: &Path, segment_duration_secs: f64) -> Result<AssetIndex> {
     if asset_dir.exists() {
         return Err(Error::Segment(format!("{} already exists", asset_dir.display())));
     }
-    let movie = Movie::open(src)?;
+    let title = Title::open(srcs)?;
     let staging = staging_path(asset_dir)?;
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     let result = (|| {
         let opts = PackageOptions { segment_duration: segment_duration_secs, protection: Protection::Clear, dash: false, hls: false };
-        let summary = crate::package::package(&movie, &opts, &staging, &|_| {})?;
-        let index = AssetIndex::from_presentation(&summary.presentation, segment_duration_secs);
+        let summary = crate::package::package(&title, &opts, &staging, &|_| {})?;
+        let mut index = AssetIndex::from_presentation(&summary.presentation, segment_duration_secs);
+        for (t, (movie, _)) in index.tracks.iter_mut().zip(title.iter()) {
+            t.file = movie.path().file_name().map(|n| n.to_string_lossy().into_owned());
+        }
         let json = serde_json::to_vec_pretty(&index).map_err(|e| Error::Segment(format!("index: {e}")))?;
         let path = staging.join(INDEX_FILE);
         fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
@@ -201,6 +209,7 @@ mod tests {
                     average_bandwidth: 400_000,
                     timescale: 12800,
                     segments: vec![[0, 51200], [51200, 51200], [102400, 25600]],
+                    file: Some("movie.mp4".into()),
                 },
                 IndexTrack {
                     id: 2,
@@ -211,6 +220,7 @@ mod tests {
                     average_bandwidth: 96_000,
                     timescale: 48000,
                     segments: vec![[0, 192512]],
+                    file: None,
                 },
             ],
         };
@@ -239,7 +249,7 @@ mod tests {
         let src = tmp.path().join("bad.mp4");
         fs::write(&src, b"this is not an mp4 file at all").expect("write");
         let dir = tmp.path().join("asset");
-        assert!(ingest(&src, &dir, 4.0).is_err());
+        assert!(ingest(&[&src], &dir, 4.0).is_err());
         let left: Vec<_> = fs::read_dir(tmp.path()).expect("read").filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
         assert_eq!(left, vec![std::ffi::OsString::from("bad.mp4")]);
     }

@@ -16,6 +16,10 @@ pub enum Error {
     },
     #[error("not an MP4 file: {0}")]
     NotMp4(String),
+    /// A box of the input that cannot be read as the specification says,
+    /// located by its type and the file offset where it starts.
+    #[error("{path}: '{kind}' box at offset {offset}: {message}")]
+    Malformed { path: PathBuf, kind: bmff::FourCC, offset: u64, message: String },
     #[error("malformed MP4: {0}")]
     Bmff(#[from] bmff::Error),
     #[error("track {track}: {source}")]
@@ -41,6 +45,16 @@ pub enum Error {
     Segment(String),
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// The files of a title do not make a ladder players can switch in.
+    #[error("{0}")]
+    Ladder(String),
+    /// An error of one input file of a title.
+    #[error("{}: {source}", path.display())]
+    InFile {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
 }
 
 impl Error {

@@ -1,20 +1,27 @@
 //! Media: the packaging core shared by `castguard package` and the origin.
 //!
-//! - [`movie`] reads a progressive MP4 (only its `moov` in memory);
+//! - [`movie`] reads a progressive or fragmented MP4 (only its `moov`, and
+//!   the `moof`s of a fragmented one, in memory; [`fragmented`] walks those);
+//! - [`title`] gathers the tracks of one or several files into one title
+//!   (an ABR ladder) and checks that its renditions can be switched;
 //! - [`plan`] decides where segments start (sync samples, tracks aligned);
 //! - [`cmaf`] writes clear CMAF init and media segments;
 //! - [`protect`] turns clear CMAF into Common Encryption or HLS AES-128,
 //!   deterministically, so the origin can do it per request;
+//! - [`bandwidth`] computes DASH and HLS bit rates from segment sizes;
 //! - [`manifest`] writes DASH MPDs and HLS playlists;
 //! - [`setup`] holds the protection settings and, per track, the key,
 //!   PSSH and manifest signalling they give;
+//! - [`track_class`] puts a track in its key class (AUDIO, SD, HD, UHD1, UHD2);
 //! - [`package`] ties them together for a whole file;
 //! - [`asset`] stores an ingested title as clear CMAF with an index.
 
 pub mod asset;
+pub mod bandwidth;
 pub mod cmaf;
 pub mod codec;
 pub mod error;
+pub mod fragmented;
 pub mod manifest;
 pub mod movie;
 pub mod origin;
@@ -22,5 +29,7 @@ pub mod package;
 pub mod plan;
 pub mod protect;
 pub mod setup;
+pub mod track_class;
+pub mod title;
 
 pub use error::{Error, Result};

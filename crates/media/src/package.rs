@@ -1,18 +1,22 @@
-//! `castguard package`: a progressive MP4 in, CMAF segments and DASH/HLS
-//! manifests out, clear or protected.
+//! `castguard package`: a title (one or several MP4 files, progressive or
+//! fragmented) in, CMAF segments and DASH/HLS manifests out, clear or
+//! protected.
 //!
-//! Tracks are packaged in parallel, one thread each; a thread holds one
-//! segment at a time, so memory stays flat whatever the input's size.
+//! Tracks are packaged in parallel by one thread per core; a thread holds
+//! one segment at a time, so memory stays flat whatever the input's size
+//! and however many renditions the title has.
 
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bmff::SampleEntry;
 
 use crate::error::{Error, Result};
 use crate::manifest::{self, Presentation, SegmentTime};
 use crate::movie::{Movie, Track, TrackKind};
-use crate::plan::{self, PlanInput, SegmentPlan};
+use crate::plan::SegmentPlan;
+use crate::title::Title;
 pub use crate::setup::{CommonEncryption, LicenseUrls, Protection, TrackSetup};
 
 #[derive(Debug, Clone)]
@@ -43,58 +47,64 @@ pub struct TrackSummary {
     pub bytes: u64,
 }
 
-/// Total bytes of sample data, the unit of progress.
-pub fn total_sample_bytes(movie: &Movie) -> u64 {
-    movie.tracks.iter().flat_map(|t| t.samples.iter()).map(|s| u64::from(s.size)).sum()
-}
-
 struct TrackOutput {
     manifest: manifest::Track,
     summary: TrackSummary,
 }
 
-/// Segment plans for every track of `movie`, aligned on the first video track.
-pub fn plan_segments(movie: &Movie, segment_duration: f64) -> Vec<Vec<SegmentPlan>> {
-    let inputs: Vec<PlanInput<'_>> = movie
-        .tracks
-        .iter()
-        .map(|t| PlanInput {
-            timescale: t.timescale,
-            samples: &t.samples,
-            needs_sync: t.kind == TrackKind::Video,
-            shift: t.presentation_shift(movie.moov.mvhd.timescale),
-        })
-        .collect();
-    let reference = movie.tracks.iter().position(|t| t.kind == TrackKind::Video).unwrap_or(0);
-    plan::plan(&inputs, reference, segment_duration)
-}
-
-/// Packages `movie` into `out_dir` (which must exist). `progress` is called
+/// Packages `title` into `out_dir` (which must exist). `progress` is called
 /// with the number of sample bytes just processed.
-pub fn package(movie: &Movie, opts: &PackageOptions, out_dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Summary> {
+///
+/// Tracks are packaged by as many threads as there are cores, each taking
+/// the next track when done with one, so memory is a few segment buffers
+/// whatever the number of renditions.
+pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<Summary> {
     if !(opts.segment_duration.is_finite() && opts.segment_duration > 0.0) {
         return Err(Error::Segment(format!("segment duration {} is not a positive number", opts.segment_duration)));
     }
-    let plans = plan_segments(movie, opts.segment_duration);
-    let outputs: Vec<Result<TrackOutput>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = movie
-            .tracks
-            .iter()
-            .zip(&plans)
-            .map(|(track, plan)| scope.spawn(move || package_track(movie, track, plan, opts, out_dir, progress)))
+    let plans = title.plan(opts.segment_duration)?;
+    let jobs: Vec<(&Movie, &Track, &[SegmentPlan])> =
+        title.iter().zip(&plans).map(|((m, t), p)| (m, t, p.as_slice())).collect();
+    let several_files = title.files.len() > 1;
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, jobs.len().max(1));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let done: Vec<Vec<(usize, Result<TrackOutput>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= jobs.len() || failed.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let (movie, track, plan) = jobs[i];
+                        let r = package_track(movie, track, plan, opts, out_dir, progress).map_err(|e| {
+                            if several_files { Error::InFile { path: movie.path().to_owned(), source: Box::new(e) } } else { e }
+                        });
+                        if r.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        out.push((i, r));
+                    }
+                    out
+                })
+            })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(Error::Segment("a packaging thread panicked".into()))))
+            .map(|h| h.join().unwrap_or_else(|_| vec![(0, Err(Error::Segment("a packaging thread panicked".into())))]))
             .collect()
     });
-    let outputs = outputs.into_iter().collect::<Result<Vec<_>>>()?;
+    let mut results: Vec<(usize, Result<TrackOutput>)> = done.into_iter().flatten().collect();
+    results.sort_by_key(|(i, r)| (r.is_ok(), *i));
+    let outputs = results.into_iter().map(|(_, r)| r).collect::<Result<Vec<_>>>()?;
+    if outputs.len() != jobs.len() {
+        return Err(Error::Segment("packaging stopped before every track was done".into()));
+    }
 
-    let duration_secs = movie
-        .tracks
-        .iter()
-        .map(|t| t.duration() as f64 / f64::from(t.timescale))
-        .fold(0.0, f64::max);
+    let duration_secs = title.duration_secs();
     let presentation = Presentation {
         duration_secs,
         tracks: outputs.iter().map(|o| o.manifest.clone()).collect(),
@@ -165,7 +175,7 @@ fn package_track(
     let entry = track.sample_entry().ok_or_else(|| Error::track(track.id, "no sample description"))?;
     let codec = crate::codec::codec_info(track.id, entry)?;
 
-    let setup = TrackSetup::new(&opts.protection, track.id, track.kind, entry)?;
+    let setup = TrackSetup::new(&opts.protection, track.id, crate::track_class::TrackClass::of_entry(track.kind, entry), entry)?;
     let init = setup.init(&crate::cmaf::init_segment(&movie.moov.mvhd, track)?)?;
     let mut bytes = init.len() as u64;
     write_file(&dir.join("init.mp4"), &init)?;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cenc::{ContentKey, Scheme};
-use media::movie::Movie;
+use media::title::Title;
 use media::origin::{OriginAsset, Resource};
 use media::package::{CommonEncryption, LicenseUrls, PackageOptions, Protection};
 use media::protect::DrmSystems;
@@ -39,13 +39,13 @@ fn protections() -> Vec<(&'static str, Protection)> {
         ("clear", Protection::Clear),
         (
             "cenc",
-            Protection::Common(CommonEncryption { scheme: Scheme::Cenc, key: key.clone(), audio_key: None, drm: drm.clone(), urls: urls.clone() }),
+            Protection::Common(CommonEncryption::new(Scheme::Cenc, key.clone(), None, drm.clone(), urls.clone())),
         ),
         (
             "cbcs",
-            Protection::Common(CommonEncryption { scheme: Scheme::Cbcs, key: key.clone(), audio_key: Some(audio), drm, urls }),
+            Protection::Common(CommonEncryption::new(Scheme::Cbcs, key.clone(), Some(audio), drm, urls)),
         ),
-        ("aes128", Protection::Aes128 { key, key_uri: "/keys/v1/aes/00112233-4455-6677-8899-aabbccddeeff".into() }),
+        ("aes128", Protection::aes128(key, "/keys/v1/aes/00112233-4455-6677-8899-aabbccddeeff")),
     ]
 }
 
@@ -70,16 +70,47 @@ fn files(root: &Path) -> Vec<String> {
 fn origin_serves_what_package_writes() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let src = clip(tmp.path());
-    let asset_dir = tmp.path().join("asset");
-    media::asset::ingest(&src, &asset_dir, 2.0).expect("ingest");
+    origin_matches_package(tmp.path(), &[src]);
+}
+
+/// The same for a title of several files: a ladder of three renditions
+/// and two audio-only files (scripts/make-fixtures.sh).
+#[test]
+fn origin_serves_what_package_writes_for_a_ladder() {
+    let Ok(dir) = std::env::var("CASTGUARD_FIXTURES") else {
+        panic!("CASTGUARD_FIXTURES must name the fixtures of scripts/make-fixtures.sh");
+    };
+    let srcs: Vec<PathBuf> = ["ladder_234.mp4", "ladder_360.mp4", "ladder_720.mp4", "ladder_audio_en.mp4", "ladder_audio_fr.mp4"]
+        .iter()
+        .map(|f| Path::new(&dir).join(f))
+        .collect();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    origin_matches_package(tmp.path(), &srcs);
+    let index = media::asset::AssetIndex::load(&tmp.path().join("asset")).expect("index");
+    let names: Vec<(&str, Option<&str>)> = index.tracks.iter().map(|t| (t.name.as_str(), t.file.as_deref())).collect();
+    assert_eq!(
+        names,
+        [
+            ("video_1", Some("ladder_234.mp4")),
+            ("video_2", Some("ladder_360.mp4")),
+            ("video_3", Some("ladder_720.mp4")),
+            ("audio_4", Some("ladder_audio_en.mp4")),
+            ("audio_5", Some("ladder_audio_fr.mp4")),
+        ]
+    );
+}
+
+fn origin_matches_package(tmp: &Path, srcs: &[PathBuf]) {
+    let asset_dir = tmp.join("asset");
+    media::asset::ingest(srcs, &asset_dir, 2.0).expect("ingest");
     let asset = OriginAsset::open(&asset_dir).expect("open asset");
-    let movie = Movie::open(&src).expect("open clip");
+    let title = Title::open(srcs).expect("open clip");
     for (name, protection) in protections() {
-        let out = tmp.path().join(format!("pkg-{name}"));
+        let out = tmp.join(format!("pkg-{name}"));
         std::fs::create_dir(&out).expect("mkdir");
         let hls_only = matches!(protection, Protection::Aes128 { .. });
         let opts = PackageOptions { segment_duration: 2.0, protection: protection.clone(), dash: !hls_only, hls: true };
-        media::package::package(&movie, &opts, &out, &|_| {}).expect("package");
+        media::package::package(&title, &opts, &out, &|_| {}).expect("package");
         let written = files(&out);
         assert!(written.iter().filter(|f| f.ends_with(".m4s")).count() >= 6, "{name}: {written:?}");
         for file in &written {

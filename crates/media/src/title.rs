@@ -1,0 +1,283 @@
+//! A title: every audio and video track of one or several input files,
+//! packaged as one presentation (an ABR ladder of video renditions,
+//! alternate audio).
+//!
+//! Encoders hand a ladder over as several files (one per rendition, audio
+//! apart or muxed into each); a title gathers their tracks, numbers them
+//! title-wide and checks what a player switching between renditions relies
+//! on, before anything is written:
+//! - every video rendition has a key frame at each instant the reference
+//!   rendition is cut at (DASH-IF IOP v4.3 §3.2.2 segment alignment; Apple
+//!   HLS Authoring Specification §1.10 "key frames aligned across
+//!   variants"), so a player can switch at any segment boundary;
+//! - tracks last as long as each other, within one segment;
+//! - no two video renditions have the same size and codec, and no two audio
+//!   tracks the same language and codec, unless they are the very same
+//!   track (an encoder that muxes one audio track into every rendition
+//!   file): the copies are left out, each with a line saying so.
+//!
+//! Track numbers: the first file keeps its own track ids (a one-file title
+//! names its tracks as the file does, `video_1`, `audio_2`); each further
+//! file's ids are shifted past the largest number used so far.
+
+use std::path::{Path, PathBuf};
+
+use bmff::SampleEntry;
+
+use crate::error::{Error, Result};
+use crate::movie::{Movie, Track, TrackKind};
+use crate::plan::{self, PlanInput, SegmentPlan};
+
+/// The input files of a title and which of their tracks it uses.
+pub struct Title {
+    pub files: Vec<Movie>,
+    /// `(file index, track index in that file)` of every track, in title
+    /// order; their `Track::id` is the title-wide number.
+    pub tracks: Vec<(usize, usize)>,
+    /// One line per track of the inputs that is not in the title, and why.
+    pub notes: Vec<String>,
+}
+
+impl std::fmt::Debug for Title {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Title").field("files", &self.files).field("tracks", &self.tracks.len()).finish()
+    }
+}
+
+impl Title {
+    /// Opens every file; errors name the file.
+    pub fn open<P: AsRef<Path>>(paths: &[P]) -> Result<Title> {
+        if paths.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        let mut files = Vec::with_capacity(paths.len());
+        for p in paths {
+            let p = p.as_ref();
+            files.push(Movie::open(p).map_err(|e| in_file(p, e))?);
+        }
+        Title::from_movies(files)
+    }
+
+    /// A title of already opened files.
+    pub fn from_movies(mut files: Vec<Movie>) -> Result<Title> {
+        let mut notes = Vec::new();
+        let mut next_base = 0u32;
+        for movie in &mut files {
+            let base = next_base;
+            let mut max = base;
+            for t in &mut movie.tracks {
+                t.id = t.id.checked_add(base).ok_or_else(|| Error::track(t.id, "track id overflows when numbering the title"))?;
+                max = max.max(t.id);
+            }
+            for (id, handler) in &movie.skipped {
+                notes.push(format!(
+                    "{}: track {id} ('{handler}') skipped: neither video nor audio",
+                    movie.path().display()
+                ));
+            }
+            next_base = max;
+        }
+        let mut tracks: Vec<(usize, usize)> = Vec::new();
+        for (fi, movie) in files.iter().enumerate() {
+            for (ti, t) in movie.tracks.iter().enumerate() {
+                match duplicate_of(&files, &tracks, fi, t)? {
+                    None => tracks.push((fi, ti)),
+                    Some(Duplicate::Same(of)) => notes.push(format!(
+                        "{}: track {} left out: the same audio as {} track {}",
+                        movie.path().display(),
+                        t.id,
+                        files[of.0].path().display(),
+                        files[of.0].tracks[of.1].id
+                    )),
+                    Some(Duplicate::Clash(of)) => {
+                        let other = &files[of.0];
+                        let what = match t.kind {
+                            TrackKind::Video => "a video rendition of the same size and codec",
+                            TrackKind::Audio => "an audio track of the same language and codec",
+                        };
+                        return Err(Error::Ladder(format!(
+                            "{}: track {} is {what} as {} track {}; give each rendition once (or set a different language)",
+                            movie.path().display(),
+                            t.id,
+                            other.path().display(),
+                            other.tracks[of.1].id
+                        )));
+                    }
+                }
+            }
+        }
+        if tracks.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        Ok(Title { files, tracks, notes })
+    }
+
+    /// The title's tracks with the file each comes from.
+    pub fn iter(&self) -> impl Iterator<Item = (&Movie, &Track)> + '_ {
+        self.tracks.iter().map(|&(f, t)| (&self.files[f], &self.files[f].tracks[t]))
+    }
+
+    /// Total bytes of sample data, the unit of progress.
+    pub fn total_sample_bytes(&self) -> u64 {
+        self.iter().flat_map(|(_, t)| t.samples.iter()).map(|s| u64::from(s.size)).sum()
+    }
+
+    /// Duration in seconds: the longest track.
+    pub fn duration_secs(&self) -> f64 {
+        self.iter().map(|(_, t)| t.duration() as f64 / f64::from(t.timescale)).fold(0.0, f64::max)
+    }
+
+    /// Segment plans for every track (in title order), cut on the first
+    /// video track's key frames; checks that every other video rendition
+    /// has a key frame at each cut and that tracks last alike.
+    pub fn plan(&self, segment_duration: f64) -> Result<Vec<Vec<SegmentPlan>>> {
+        let inputs: Vec<PlanInput<'_>> = self
+            .iter()
+            .map(|(m, t)| PlanInput {
+                timescale: t.timescale,
+                samples: &t.samples,
+                needs_sync: t.kind == TrackKind::Video,
+                shift: t.presentation_shift(m.moov.mvhd.timescale),
+            })
+            .collect();
+        let tracks: Vec<(&Movie, &Track)> = self.iter().collect();
+        let reference = tracks.iter().position(|(_, t)| t.kind == TrackKind::Video).unwrap_or(0);
+        let plans = plan::plan(&inputs, reference, segment_duration);
+        let (ref_movie, ref_track) = tracks[reference];
+        let ref_input = &inputs[reference];
+        let ref_plan = &plans[reference];
+        let ref_secs = ref_track.duration() as f64 / f64::from(ref_track.timescale);
+        for (i, ((movie, track), input)) in tracks.iter().zip(&inputs).enumerate() {
+            if i == reference {
+                continue;
+            }
+            let secs = track.duration() as f64 / f64::from(track.timescale);
+            if (secs - ref_secs).abs() > segment_duration {
+                return Err(Error::Ladder(format!(
+                    "{}: track {} lasts {secs:.3} s but {} track {} lasts {ref_secs:.3} s (more than one {segment_duration} s segment apart); \
+                     cut every rendition from the same source range",
+                    movie.path().display(),
+                    track.id,
+                    ref_movie.path().display(),
+                    ref_track.id
+                )));
+            }
+            if track.kind != TrackKind::Video {
+                continue;
+            }
+            check_aligned(ref_movie, ref_track, ref_input, ref_plan, movie, track, input, &plans[i])?;
+        }
+        Ok(plans)
+    }
+}
+
+/// The presentation time of a segment's first sample as the rational
+/// `(ticks, timescale)`.
+fn start_of(input: &PlanInput<'_>, seg: &SegmentPlan) -> (i128, i128) {
+    let s = &input.samples[seg.first_sample];
+    (i128::from(s.dts) + i128::from(s.cts_offset) - i128::from(input.shift), i128::from(input.timescale.max(1)))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_aligned(
+    ref_movie: &Movie,
+    ref_track: &Track,
+    ref_input: &PlanInput<'_>,
+    ref_plan: &[SegmentPlan],
+    movie: &Movie,
+    track: &Track,
+    input: &PlanInput<'_>,
+    plan: &[SegmentPlan],
+) -> Result<()> {
+    let fix = "encode every rendition with the same fixed GOP (ffmpeg: -g 48 -keyint_min 48 -sc_threshold 0; x265: keyint=48:min-keyint=48:scenecut=0)";
+    for (n, r) in ref_plan.iter().enumerate().skip(1) {
+        let (rt, rts) = start_of(ref_input, r);
+        let at = rt as f64 / rts as f64;
+        let ok = plan.get(n).is_some_and(|s| {
+            let (t, ts) = start_of(input, s);
+            t * rts == rt * ts
+        });
+        if plan.get(n).is_none() {
+            let secs = track.duration() as f64 / f64::from(track.timescale);
+            return Err(Error::Ladder(format!(
+                "{}: track {} lasts {secs:.3} s, ending before {at:.3} s where {} track {} starts segment {}; \
+                 cut every rendition from the same source range",
+                movie.path().display(),
+                track.id,
+                ref_movie.path().display(),
+                ref_track.id,
+                n + 1
+            )));
+        }
+        if !ok {
+            return Err(Error::Ladder(format!(
+                "{}: track {} has no key frame at {at:.3} s, where {} track {} starts segment {}; {fix}",
+                movie.path().display(),
+                track.id,
+                ref_movie.path().display(),
+                ref_track.id,
+                n + 1
+            )));
+        }
+    }
+    if plan.len() > ref_plan.len() {
+        let (t, ts) = start_of(input, &plan[ref_plan.len()]);
+        return Err(Error::Ladder(format!(
+            "{}: track {} starts a segment at {:.3} s where {} track {} has none; {fix}",
+            movie.path().display(),
+            track.id,
+            t as f64 / ts as f64,
+            ref_movie.path().display(),
+            ref_track.id
+        )));
+    }
+    Ok(())
+}
+
+enum Duplicate {
+    /// The very same track (same codec configuration and sample sizes).
+    Same((usize, usize)),
+    /// Another track players could not tell apart from this one.
+    Clash((usize, usize)),
+}
+
+/// Whether `t` (of file `fi`) repeats a track already in the title.
+fn duplicate_of(files: &[Movie], taken: &[(usize, usize)], fi: usize, t: &Track) -> Result<Option<Duplicate>> {
+    let key = identity(t);
+    for &(of_f, of_t) in taken {
+        let o = &files[of_f].tracks[of_t];
+        if o.kind != t.kind || identity(o) != key {
+            continue;
+        }
+        if of_f == fi {
+            // Two tracks of one file: the author put them there on purpose.
+            continue;
+        }
+        let same = t.kind == TrackKind::Audio
+            && o.sample_entry() == t.sample_entry()
+            && o.samples.len() == t.samples.len()
+            && o.samples.iter().zip(&t.samples).all(|(a, b)| a.size == b.size && a.duration == b.duration);
+        return Ok(Some(if same { Duplicate::Same((of_f, of_t)) } else { Duplicate::Clash((of_f, of_t)) }));
+    }
+    Ok(None)
+}
+
+/// What players tell tracks apart by: the sample entry's four-character code
+/// with the picture size (video) or the language (audio).
+fn identity(t: &Track) -> (String, u32, u32, [u8; 3]) {
+    let lang = t.trak.mdia.mdhd.language;
+    match t.sample_entry() {
+        Some(SampleEntry::Visual(v)) => (v.kind.to_string(), u32::from(v.width), u32::from(v.height), [0; 3]),
+        Some(SampleEntry::Audio(a)) => (a.kind.to_string(), 0, 0, lang),
+        Some(SampleEntry::Other(o)) => (o.kind.to_string(), 0, 0, lang),
+        None => (String::new(), 0, 0, lang),
+    }
+}
+
+/// Names the file in an error that does not already.
+fn in_file(path: &Path, e: Error) -> Error {
+    match e {
+        Error::NotMp4(_) | Error::Io { .. } | Error::InFile { .. } => e,
+        other => Error::InFile { path: PathBuf::from(path), source: Box::new(other) },
+    }
+}
