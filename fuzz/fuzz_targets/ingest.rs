@@ -52,7 +52,7 @@ fuzz_target!(|data: &[u8]| {
     let src = tmp.path().join("upload.mp4");
     std::fs::write(&src, data).expect("write input");
     let dir = tmp.path().join("asset");
-    let Ok(index) = media::asset::ingest(&src, &dir, 2.0) else {
+    let Ok(index) = media::asset::ingest(&[&src], &dir, 2.0) else {
         // A failed ingest leaves nothing behind.
         let left = std::fs::read_dir(tmp.path()).expect("read scratch").count();
         assert_eq!(left, 1, "failed ingest left files");

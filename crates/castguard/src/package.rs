@@ -13,7 +13,7 @@ use anyhow::Context;
 use cenc::{ContentKey, KeyId, Scheme};
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use media::movie::Movie;
+use media::title::Title;
 use media::package::{CommonEncryption, LicenseUrls, PackageOptions, Protection};
 use media::protect::DrmSystems;
 
@@ -42,8 +42,11 @@ pub enum DrmArg {
 
 #[derive(Args)]
 pub struct PackageArgs {
-    /// Input MP4 (progressive; H.264/H.265 video, AAC audio).
-    pub input: PathBuf,
+    /// Input MP4 files (progressive or fragmented; H.264/H.265 video, AAC
+    /// audio). Several files make one title: every track of every file
+    /// joins it (an ABR ladder of renditions, audio in its own file).
+    #[arg(required = true, num_args = 1.., value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
     /// Output directory (must not exist or be empty, unless --force).
     #[arg(long, short)]
     pub out: PathBuf,
@@ -215,7 +218,11 @@ pub fn run(args: PackageArgs) -> Result<(), Failure> {
     }
     let dash = dash && args.scheme != SchemeArg::Aes128;
 
-    let movie = Movie::open(&args.input).map_err(Failure::input)?;
+    let title = Title::open(&args.inputs).map_err(Failure::input)?;
+    // Tracks left out are said even with --quiet: nothing vanishes silently.
+    for note in &title.notes {
+        eprintln!("castguard package: {note}");
+    }
 
     let mut key_file = None;
     let protection = match (&args.scheme, keys.as_ref()) {
@@ -242,8 +249,8 @@ pub fn run(args: PackageArgs) -> Result<(), Failure> {
     let opts = PackageOptions { segment_duration: args.segment_duration, protection, dash, hls };
 
     let staging = Staging::create(&args.out, args.force).map_err(Failure::input)?;
-    let bar = progress_bar(&args, media::package::total_sample_bytes(&movie));
-    let result = media::package::package(&movie, &opts, staging.path(), &|n| bar.inc(n));
+    let bar = progress_bar(&args, title.total_sample_bytes());
+    let result = media::package::package(&title, &opts, staging.path(), &|n| bar.inc(n));
     bar.finish_and_clear();
     let summary = result.map_err(Failure::input)?;
     if let Some((name, bytes)) = &key_file {
@@ -260,7 +267,7 @@ pub fn run(args: PackageArgs) -> Result<(), Failure> {
     if !args.quiet {
         println!(
             "packaged {} ({:.1} s) into {}: {} files, {:.1} MB",
-            args.input.display(),
+            args.inputs.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" "),
             summary.duration_secs,
             args.out.display(),
             summary.tracks.iter().map(|t| t.segments + 1).sum::<usize>() + summary.manifests.len() + usize::from(key_file.is_some()),

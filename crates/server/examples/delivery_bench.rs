@@ -39,7 +39,7 @@ async fn main() {
     std::fs::create_dir_all(data.join("assets")).expect("data dir");
     let asset_dir = data.join("assets/movie");
     if !asset_dir.exists() {
-        media::asset::ingest(std::path::Path::new(src), &asset_dir, 2.0).expect("ingest");
+        media::asset::ingest(&[std::path::Path::new(src)], &asset_dir, 2.0).expect("ingest");
     }
     let st = store::SqliteStore::open(&data, store::Kek::from_bytes([1u8; 32])).await.expect("store");
     let listen: SocketAddr = listen.parse().expect("listen address");

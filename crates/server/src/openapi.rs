@@ -40,6 +40,8 @@ use utoipa::openapi::{RefOr, Schema};
         routes::assets::put,
         routes::assets::delete,
         routes::assets::upload,
+        routes::assets::put_file,
+        routes::assets::delete_file,
         routes::content_keys::list,
         routes::content_keys::get,
         routes::content_keys::put,

@@ -179,7 +179,7 @@ async fn origin() -> Origin {
     let src = clip(dir.path());
     let data = dir.path().join("data");
     std::fs::create_dir_all(data.join("assets")).unwrap();
-    media::asset::ingest(&src, &data.join("assets/movie"), 2.0).unwrap();
+    media::asset::ingest(&[&src], &data.join("assets/movie"), 2.0).unwrap();
     let st = store::SqliteStore::open(&data, store::Kek::from_bytes([3u8; 32]))
         .await
         .unwrap();
@@ -551,14 +551,14 @@ async fn served_bytes_equal_castguard_package_output() {
     };
     let out = o.dir.path().join("pkg");
     std::fs::create_dir(&out).unwrap();
-    let movie = media::movie::Movie::open(&o.src).unwrap();
+    let title = media::title::Title::open(&[&o.src]).unwrap();
     let opts = media::package::PackageOptions {
         segment_duration: 2.0,
         protection,
         dash: false,
         hls: true,
     };
-    media::package::package(&movie, &opts, &out, &|_| {}).unwrap();
+    media::package::package(&title, &opts, &out, &|_| {}).unwrap();
     let mut files = vec!["master.m3u8".to_owned()];
     for track in ["video_1", "audio_2"] {
         files.push(format!("{track}/playlist.m3u8"));

@@ -79,13 +79,33 @@ impl Client {
         self.finish(path, r)
     }
 
-    pub fn put_file(&self, path: &str, file: std::fs::File) -> Result<Value, Failure> {
+    /// PUTs several files as one `multipart/form-data` body, each part named
+    /// by its file name, streamed from disk (never held whole in memory).
+    pub fn put_files(&self, path: &str, files: &[std::path::PathBuf]) -> Result<Value, Failure> {
+        use std::io::Read;
+        let boundary = format!("castguard-{:016x}", std::process::id() as u64 ^ 0x5bd1_e995_u64.rotate_left(17));
+        let mut body: Box<dyn Read + Send> = Box::new(std::io::empty());
+        for f in files {
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .ok_or_else(|| Failure::usage(format!("{}: not a file name", f.display())))?;
+            if name.contains(['"', '\r', '\n']) {
+                return Err(Failure::usage(format!("{name}: file names cannot hold quotes or line breaks")));
+            }
+            let file = std::fs::File::open(f).map_err(|e| Failure::input(format!("{}: {e}", f.display())))?;
+            let head = format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: video/mp4\r\n\r\n"
+            );
+            body = Box::new(body.chain(std::io::Cursor::new(head.into_bytes())).chain(file).chain(&b"\r\n"[..]));
+        }
+        body = Box::new(body.chain(std::io::Cursor::new(format!("--{boundary}--\r\n").into_bytes())));
         let r = self
             .agent
             .put(self.url(path))
             .header("Authorization", &self.auth)
-            .header("Content-Type", "video/mp4")
-            .send(file);
+            .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+            .send(ureq::SendBody::from_owned_reader(body));
         self.finish(path, r)
     }
 

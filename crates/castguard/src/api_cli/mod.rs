@@ -74,11 +74,18 @@ pub enum AssetCmd {
         #[arg(long)]
         alternate_id: Option<String>,
     },
-    /// Upload an MP4 and ingest it into the asset (created if missing).
+    /// Upload MP4 files and ingest them as the asset's title (created if
+    /// missing): `ingest NAME --file v720.mp4 --file v360.mp4 --file
+    /// audio_fr.mp4` (every track of every file joins the title), or the
+    /// older one-file form `ingest FILE --name NAME`.
     Ingest {
-        file: PathBuf,
+        /// The asset name (with --file), or the one file (with --name).
+        target: String,
+        /// A file of the title; repeat for each rendition or audio file.
+        #[arg(long = "file", value_name = "FILE")]
+        files: Vec<PathBuf>,
         #[arg(long)]
-        name: String,
+        name: Option<String>,
         #[arg(long)]
         description: Option<String>,
     },
@@ -348,13 +355,29 @@ fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
             );
         }
         AssetCmd::Ingest {
-            file,
+            target,
+            files,
             name,
             description,
         } => {
-            let f = std::fs::File::open(file)
-                .map_err(|err| Failure::input(format!("{}: {err}", file.display())))?;
-            let path = format!("/api/v1/assets/{}", seg(name)?);
+            let (name, files) = match (name, files.is_empty()) {
+                (Some(n), true) => (n.clone(), vec![PathBuf::from(target)]),
+                (None, false) => (target.clone(), files.clone()),
+                (Some(_), false) => {
+                    return Err(Failure::usage(
+                        "give either NAME --file FILE... or FILE --name NAME",
+                    ));
+                }
+                (None, true) => {
+                    return Err(Failure::usage("which files? give --file FILE (repeat it for each file of the title)"));
+                }
+            };
+            for f in &files {
+                if !f.is_file() {
+                    return Err(Failure::input(format!("{}: no such file", f.display())));
+                }
+            }
+            let path = format!("/api/v1/assets/{}", seg(&name)?);
             let existing = c.get(&path);
             if existing.is_err() || description.is_some() {
                 let mut body = existing.unwrap_or_else(|_| json!({}));
@@ -366,7 +389,7 @@ fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
             output::one(
                 e.conn.json,
                 kind,
-                &c.put_file(&format!("{path}/content"), f)?,
+                &c.put_files(&format!("{path}/content"), &files)?,
             );
         }
         AssetCmd::Get { name } => common(&c, e.conn.json, "assets", kind, Common::Get(name))?,

@@ -28,12 +28,12 @@ use crate::openapi::schemas;
 use crate::{AppState, UPLOAD_BODY_LIMIT, auth::Admin};
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, Path as AxumPath, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use futures_util::StreamExt as _;
 use keys::model::{Asset, AssetStorage, Validate};
 use serde::Deserialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use store::StoreError;
 use tokio::io::AsyncWriteExt as _;
 
@@ -142,7 +142,7 @@ pub async fn delete(
 
 #[utoipa::path(put, path = "/api/v1/assets/{name}/content", tag = "assets", operation_id = "uploadAssetContent",
     params(schemas::Name),
-    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "A progressive MP4 file (raw bytes; any Content-Type, e.g. video/mp4)"),
+    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body (any Content-Type, e.g. video/mp4), or several as `multipart/form-data` parts with file names (a ladder's renditions, audio apart): every track of every file joins the title, replacing its files"),
     responses((status = 200, description = "Ingested; the asset with its track summary", body = schemas::Asset),
         (status = 400, description = "Not ingestible media", body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error), (status = 413, body = schemas::Error)))]
@@ -154,6 +154,76 @@ pub async fn upload(
     body: Body,
 ) -> ApiResult<Json<Asset>> {
     s.store().get_asset(&name).await?;
+    check_declared_length(&headers)?;
+    let sources = Sources::new(&s).await?;
+    match multipart_boundary(&headers) {
+        Some(boundary) => sources.receive_multipart(body, boundary).await?,
+        None => {
+            sources.receive(body, UPLOAD_FILE_NAME).await?;
+        }
+    }
+    Ok(Json(ingest_sources(&s, &name, sources).await?))
+}
+
+#[utoipa::path(put, path = "/api/v1/assets/{name}/files/{file}", tag = "assets", operation_id = "putAssetFile",
+    params(schemas::Name, ("file" = String, Path, description = "Source file name: letters, digits, '.', '_', '-'")),
+    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body"),
+    responses((status = 200, description = "Added or replaced; the title re-ingested from all its files", body = schemas::Asset),
+        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
+        (status = 404, body = schemas::Error), (status = 413, body = schemas::Error)))]
+pub async fn put_file(
+    _: Admin,
+    State(s): State<AppState>,
+    AxumPath((name, file)): AxumPath<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Json<Asset>> {
+    keys::model::validate_name("name", &name)?;
+    check_file_name(&file)?;
+    s.store().get_asset(&name).await?;
+    check_declared_length(&headers)?;
+    let sources = Sources::new(&s).await?;
+    sources.keep_current(&s, &name, Some(&file)).await?;
+    sources.receive(body, &file).await?;
+    Ok(Json(ingest_sources(&s, &name, sources).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/assets/{name}/files/{file}", tag = "assets", operation_id = "deleteAssetFile",
+    params(schemas::Name, ("file" = String, Path, description = "Source file name")),
+    responses((status = 200, description = "Removed; the title re-ingested from its other files", body = schemas::Asset),
+        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
+pub async fn delete_file(
+    _: Admin,
+    State(s): State<AppState>,
+    AxumPath((name, file)): AxumPath<(String, String)>,
+) -> ApiResult<Json<Asset>> {
+    keys::model::validate_name("name", &name)?;
+    check_file_name(&file)?;
+    s.store().get_asset(&name).await?;
+    let current = sources_dir(&s, &name);
+    if !tokio::fs::try_exists(current.join(&file)).await.unwrap_or(false) {
+        return Err(ApiError::NotFound {
+            message: format!("asset {name} has no file {file}"),
+            field: Some("file".into()),
+        });
+    }
+    let sources = Sources::new(&s).await?;
+    sources.keep_current(&s, &name, Some(&file)).await?;
+    if sources.files().await?.is_empty() {
+        return Err(ApiError::bad_request(
+            "file",
+            "this is the title's last file: upload another first, or delete the asset",
+        ));
+    }
+    Ok(Json(ingest_sources(&s, &name, sources).await?))
+}
+
+/// Name of the one file of a raw (not multipart) content upload.
+const UPLOAD_FILE_NAME: &str = "upload.mp4";
+/// Files of one title at most.
+const MAX_FILES: usize = 64;
+
+fn check_declared_length(headers: &HeaderMap) -> ApiResult<()> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -163,24 +233,245 @@ pub async fn upload(
             limit: UPLOAD_BODY_LIMIT,
         });
     }
-    let tmp_dir = s.data_dir().join(TMP_DIR);
-    tokio::fs::create_dir_all(&tmp_dir)
-        .await
-        .map_err(|e| ApiError::internal(format!("{}: {e}", tmp_dir.display())))?;
-    let upload = receive(body, &tmp_dir).await?;
-    let r = ingest_file(&s, &name, &upload, SEGMENT_DURATION_SECS).await;
-    drop(upload);
-    Ok(Json(r?))
+    Ok(())
 }
 
-/// Ingests the MP4 at `src` as the media of the existing asset `name`
-/// (segments of about `segment_duration_secs`), publishes it to the media
-/// store and records it; the updated record. Media errors are
-/// [`ApiError::BadMedia`] (without server paths).
+/// The boundary of a `multipart/form-data` body, if the request is one.
+fn multipart_boundary(headers: &HeaderMap) -> Option<String> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    if !ct.trim_start().to_ascii_lowercase().starts_with("multipart/form-data") {
+        return None;
+    }
+    multer::parse_boundary(ct).ok()
+}
+
+/// A source file name: it names a file on disk and appears in errors and
+/// the track summary, so only a safe alphabet, no leading dot.
+fn check_file_name(file: &str) -> ApiResult<()> {
+    let ok = !file.is_empty()
+        && file.len() <= 128
+        && !file.starts_with('.')
+        && file
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "file",
+            "a file name is 1 to 128 letters, digits, '.', '_' or '-', not starting with '.'",
+        ))
+    }
+}
+
+/// Where the source files of an asset are kept (so that one of them can be
+/// replaced later): `DATA_DIR/sources/<name>/`.
+fn sources_dir(s: &AppState, name: &str) -> PathBuf {
+    s.data_dir().join(SOURCES_DIR).join(name)
+}
+
+/// Folder of kept source files inside the data directory.
+pub const SOURCES_DIR: &str = "sources";
+
+/// The files of a title being put together in a fresh folder under
+/// `DATA_DIR/tmp/` (removed when dropped unless it became the asset's
+/// sources).
+struct Sources {
+    dir: tempfile::TempDir,
+}
+
+impl Sources {
+    async fn new(s: &AppState) -> ApiResult<Sources> {
+        let tmp_dir = s.data_dir().join(TMP_DIR);
+        tokio::fs::create_dir_all(&tmp_dir)
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", tmp_dir.display())))?;
+        let dir = tempfile::Builder::new()
+            .prefix("sources-")
+            .tempdir_in(&tmp_dir)
+            .map_err(|e| ApiError::internal(format!("{}: {e}", tmp_dir.display())))?;
+        Ok(Sources { dir })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The file names, sorted (the title's order is the upload order for
+    /// a multipart body, else by name).
+    async fn files(&self) -> ApiResult<Vec<String>> {
+        let mut names = Vec::new();
+        let mut rd = tokio::fs::read_dir(self.path())
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", self.path().display())))?;
+        while let Some(e) = rd
+            .next_entry()
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", self.path().display())))?
+        {
+            names.push(e.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    /// Links (or copies) the asset's current sources here, except `except`.
+    async fn keep_current(&self, s: &AppState, name: &str, except: Option<&str>) -> ApiResult<()> {
+        let current = sources_dir(s, name);
+        let mut rd = match tokio::fs::read_dir(&current).await {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(ApiError::internal(format!("{}: {e}", current.display()))),
+        };
+        let failed = |e: std::io::Error| ApiError::internal(format!("{}: {e}", current.display()));
+        while let Some(e) = rd.next_entry().await.map_err(failed)? {
+            let file = e.file_name().to_string_lossy().into_owned();
+            if Some(file.as_str()) == except || check_file_name(&file).is_err() {
+                continue;
+            }
+            let to = self.path().join(&file);
+            if tokio::fs::hard_link(e.path(), &to).await.is_err() {
+                tokio::fs::copy(e.path(), &to).await.map_err(failed)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams one body into the file `file` here, counting it against the
+    /// upload limit.
+    async fn receive(&self, body: Body, file: &str) -> ApiResult<u64> {
+        let mut stream = body.into_data_stream();
+        let mut out = self.create(file).await?;
+        let mut total: u64 = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk
+                .map_err(|e| ApiError::bad_request("", format!("upload interrupted: {e}")))?;
+            total = self.write(&mut out, &chunk, total).await?;
+        }
+        self.finish(out, file, total).await
+    }
+
+    /// Streams every file part of a `multipart/form-data` body here.
+    async fn receive_multipart(&self, body: Body, boundary: String) -> ApiResult<()> {
+        let mut parts = multer::Multipart::new(body.into_data_stream(), boundary);
+        let bad = |e: multer::Error| ApiError::bad_request("", format!("multipart body: {e}"));
+        let mut total: u64 = 0;
+        let mut count = 0usize;
+        while let Some(mut field) = parts.next_field().await.map_err(bad)? {
+            let Some(file) = field.file_name().map(str::to_owned) else {
+                continue;
+            };
+            // Browsers and curl send the name as given; keep the last part.
+            let file = file.rsplit(['/', '\\']).next().unwrap_or_default().to_owned();
+            check_file_name(&file)?;
+            count += 1;
+            if count > MAX_FILES {
+                return Err(ApiError::bad_request("", format!("more than {MAX_FILES} files")));
+            }
+            if tokio::fs::try_exists(self.path().join(&file)).await.unwrap_or(false) {
+                return Err(ApiError::bad_request("", format!("file {file} given twice")));
+            }
+            let mut out = self.create(&file).await?;
+            let start = total;
+            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                total = self.write(&mut out, &chunk, total).await?;
+            }
+            self.finish(out, &file, total - start).await?;
+        }
+        if count == 0 {
+            return Err(ApiError::bad_request("", "the multipart body has no file part"));
+        }
+        Ok(())
+    }
+
+    async fn create(&self, file: &str) -> ApiResult<tokio::fs::File> {
+        let path = self.path().join(file);
+        tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))
+    }
+
+    async fn write(&self, out: &mut tokio::fs::File, chunk: &[u8], total: u64) -> ApiResult<u64> {
+        let total = total.saturating_add(chunk.len() as u64);
+        if total > UPLOAD_BODY_LIMIT {
+            return Err(ApiError::PayloadTooLarge {
+                limit: UPLOAD_BODY_LIMIT,
+            });
+        }
+        out.write_all(chunk)
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", self.path().display())))?;
+        Ok(total)
+    }
+
+    async fn finish(&self, mut out: tokio::fs::File, file: &str, len: u64) -> ApiResult<u64> {
+        out.flush()
+            .await
+            .map_err(|e| ApiError::internal(format!("{}: {e}", self.path().display())))?;
+        if len == 0 {
+            return Err(ApiError::bad_request("", format!("{file}: the upload is empty")));
+        }
+        Ok(len)
+    }
+}
+
+/// Ingests the files in `sources` as the title of the existing asset
+/// `name`, publishes it, and keeps the files as the asset's sources.
+async fn ingest_sources(s: &AppState, name: &str, sources: Sources) -> ApiResult<Asset> {
+    let files: Vec<(String, PathBuf)> = sources
+        .files()
+        .await?
+        .into_iter()
+        .map(|f| {
+            let p = sources.path().join(&f);
+            (f, p)
+        })
+        .collect();
+    let asset = ingest_files(s, name, &files, SEGMENT_DURATION_SECS).await?;
+    // The title is published: its files become the asset's sources.
+    let current = sources_dir(s, name);
+    let _swap = s.inner.ingest_lock.lock().await;
+    if let Some(parent) = current.parent() {
+        let _ = tokio::fs::create_dir_all(parent).await;
+    }
+    let old = current.with_extension(format!("old-{}", std::process::id()));
+    let had = tokio::fs::rename(&current, &old).await.is_ok();
+    let dir = sources.dir.keep();
+    if let Err(e) = tokio::fs::rename(&dir, &current).await {
+        tracing::warn!(asset = %name, error = %e, "source files not kept (replacing one file later needs a full upload)");
+        let _ = tokio::fs::remove_dir_all(&dir).await;
+    }
+    if had {
+        let _ = tokio::fs::remove_dir_all(&old).await;
+    }
+    Ok(asset)
+}
+
+/// Ingests one MP4 at `src` as the media of the existing asset `name`; see
+/// [`ingest_files`].
 pub async fn ingest_file(
     s: &AppState,
     name: &str,
     src: &Path,
+    segment_duration_secs: f64,
+) -> ApiResult<Asset> {
+    let file = src
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| UPLOAD_FILE_NAME.to_owned());
+    ingest_files(s, name, &[(file, src.to_owned())], segment_duration_secs).await
+}
+
+/// Ingests the title made of `files` (file name as the caller knows it,
+/// path on this machine) as the media of the existing asset `name`
+/// (segments of about `segment_duration_secs`), publishes it to the media
+/// store and records it; the updated record. Media errors are
+/// [`ApiError::BadMedia`] naming the files by their names, never by
+/// server paths.
+pub async fn ingest_files(
+    s: &AppState,
+    name: &str,
+    files: &[(String, PathBuf)],
     segment_duration_secs: f64,
 ) -> ApiResult<Asset> {
     let media = s.media().clone();
@@ -190,21 +481,27 @@ pub async fn ingest_file(
             .await
             .map_err(|e| ApiError::internal(format!("{}: {e}", parent.display())))?;
     }
-    // Media errors name the file; the caller should not see server paths.
-    let src_name = src.to_string_lossy().into_owned();
-    let (src, staged_for_ingest) = (src.to_owned(), staged.clone());
+    let srcs: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
+    let names: Vec<(String, String)> = files
+        .iter()
+        .map(|(n, p)| (p.to_string_lossy().into_owned(), n.clone()))
+        .collect();
+    let staged_for_ingest = staged.clone();
     let index = tokio::task::spawn_blocking(move || {
-        media::asset::ingest(&src, &staged_for_ingest, segment_duration_secs)
+        media::asset::ingest(&srcs, &staged_for_ingest, segment_duration_secs)
     })
     .await
     .map_err(|e| ApiError::internal(format!("ingest task: {e}")))?
     .map_err(|e| match e {
         // Our own files (the upload, the new folder): not the caller's fault.
         media::Error::Io { .. } => ApiError::internal(e),
-        other => ApiError::BadMedia {
-            message: format!("the upload is not ingestible media: {other}")
-                .replace(&src_name, "upload"),
-        },
+        other => {
+            let mut message = format!("not ingestible media: {other}");
+            for (path, file) in &names {
+                message = message.replace(path.as_str(), file);
+            }
+            ApiError::BadMedia { message }
+        }
     })?;
 
     let _swap = s.inner.ingest_lock.lock().await;
@@ -258,37 +555,4 @@ fn track_summary(index: &media::asset::AssetIndex) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Array(tracks)
-}
-
-/// Streams the body into a temporary file (deleted when dropped).
-async fn receive(body: Body, dir: &Path) -> ApiResult<tempfile::TempPath> {
-    let tmp = tempfile::Builder::new()
-        .prefix("upload-")
-        .suffix(".mp4")
-        .tempfile_in(dir)
-        .map_err(|e| ApiError::internal(format!("{}: {e}", dir.display())))?;
-    let (file, path) = tmp.into_parts();
-    let mut file = tokio::fs::File::from_std(file);
-    let mut stream = body.into_data_stream();
-    let mut total: u64 = 0;
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::bad_request("", format!("upload interrupted: {e}")))?;
-        total = total.saturating_add(chunk.len() as u64);
-        if total > UPLOAD_BODY_LIMIT {
-            return Err(ApiError::PayloadTooLarge {
-                limit: UPLOAD_BODY_LIMIT,
-            });
-        }
-        file.write_all(&chunk)
-            .await
-            .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-    }
-    file.flush()
-        .await
-        .map_err(|e| ApiError::internal(format!("{}: {e}", path.display())))?;
-    if total == 0 {
-        return Err(ApiError::bad_request("", "the upload is empty"));
-    }
-    Ok(path)
 }

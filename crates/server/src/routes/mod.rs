@@ -33,6 +33,12 @@ pub(crate) fn api_router() -> Router<AppState> {
             "/assets/{name}/content",
             put(assets::upload).layer(assets::upload_limit()),
         )
+        .route(
+            "/assets/{name}/files/{file}",
+            put(assets::put_file)
+                .delete(assets::delete_file)
+                .layer(assets::upload_limit()),
+        )
         .route("/content-keys", get(content_keys::list))
         .route(
             "/content-keys/{name}",

@@ -1,0 +1,197 @@
+//! End-to-end tests of a title made of several files (an ABR ladder):
+//! `castguard package v234.mp4 v360.mp4 v720.mp4 audio_en.mp4 audio_fr.mp4`
+//! on the ladder fixtures of scripts/make-fixtures.sh, judged by tools we
+//! did not write:
+//! - ffmpeg decrypts every rendition (`cenc` and `cbcs`) to the clear frames
+//!   of its own input file, and every audio track to its packets;
+//! - Shaka Packager decrypts a rendition too;
+//! - ffprobe sees every video rendition's segment N start at the same
+//!   presentation time with a key frame (a player can switch anywhere);
+//! - misaligned key frames, renditions of different lengths, two renditions
+//!   of the same size, and a broken file among good ones exit 1 with one
+//!   line naming the file, and leave no output directory.
+//!
+//! Test keys: KID1/KEY1 in tests/common (scripts/README.md).
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+
+const RENDITIONS: &[&str] = &["ladder_234.mp4", "ladder_360.mp4", "ladder_720.mp4"];
+const AUDIO: &[&str] = &["ladder_audio_en.mp4", "ladder_audio_fr.mp4"];
+
+fn package_files(inputs: &[PathBuf], out: &Path, args: &[&str]) -> Output {
+    run(castguard().arg("package").args(inputs).arg("--out").arg(out).args(args))
+}
+
+fn ladder_inputs() -> Vec<PathBuf> {
+    RENDITIONS.iter().chain(AUDIO).map(|f| fixture(f)).collect()
+}
+
+/// The title's track folders, in input order: renditions, then audio.
+fn track_dirs() -> Vec<&'static str> {
+    vec!["video_1", "video_2", "video_3", "audio_4", "audio_5"]
+}
+
+fn packaged(scheme: &str) -> (TempDir, PathBuf) {
+    let tmp = TempDir::new(&format!("ladder-{scheme}"));
+    let out = tmp.join("out");
+    let key = format!("{KID1}:{KEY1}");
+    let o = package_files(&ladder_inputs(), &out, &["--scheme", scheme, "--key", &key]);
+    assert_ok(&format!("castguard package (ladder, {scheme})"), &o);
+    (tmp, out)
+}
+
+fn each_track_decrypts(scheme: &str) {
+    let (_tmp, out) = packaged(scheme);
+    for (dir, input) in track_dirs().into_iter().zip(ladder_inputs()) {
+        let media = if dir.starts_with("video") { Media::Video } else { Media::Audio(0) };
+        let want = clear_hashes(&input, media);
+        let got = track_hashes(&out.join(dir), Some(KEY1), media)
+            .unwrap_or_else(|e| panic!("{scheme} {dir}: ffmpeg failed: {e}"));
+        assert_hashes_eq(&got, &want, &format!("{scheme} {dir} vs {}", input.display()));
+        if dir == "video_3" {
+            // The wrong key must not give the clear frames.
+            let wrong = track_hashes(&out.join(dir), Some(KEY2), media).unwrap_or_default();
+            assert_ne!(wrong, want, "{scheme} {dir}: the wrong key decrypted");
+        }
+    }
+    let mpd = fs::read_to_string(out.join("manifest.mpd")).expect("manifest.mpd");
+    for (w, h) in [(416, 234), (640, 360), (1280, 720)] {
+        assert!(mpd.contains(&format!("width=\"{w}\" height=\"{h}\"")), "{scheme}: no {w}x{h} rendition in the MPD:\n{mpd}");
+    }
+    let master = fs::read_to_string(out.join("master.m3u8")).expect("master.m3u8");
+    for res in ["416x234", "640x360", "1280x720"] {
+        assert!(master.contains(&format!("RESOLUTION={res}")), "{scheme}: no {res} variant:\n{master}");
+    }
+}
+
+#[test]
+fn ladder_cenc_every_rendition_decrypts() {
+    each_track_decrypts("cenc");
+}
+
+#[test]
+fn ladder_cbcs_every_rendition_decrypts() {
+    each_track_decrypts("cbcs");
+}
+
+#[test]
+fn ladder_shaka_decrypts_a_rendition() {
+    let (_tmp, out) = packaged("cenc");
+    let tmp = TempDir::new("shaka-ladder");
+    let dst = tmp.join("video_3.mp4");
+    shaka_decrypt(&out.join("video_3"), &dst, KID1, KEY1).expect("shaka packager decrypts video_3");
+    let got = file_hashes(&dst, Media::Video).expect("hash");
+    assert_hashes_eq(&got, &clear_hashes(&fixture("ladder_720.mp4"), Media::Video), "shaka video_3");
+}
+
+/// Every video rendition's segment N starts at the same time, on a key
+/// frame, as ffprobe reads the segments.
+#[test]
+fn ladder_segments_line_up() {
+    let (_tmp, out) = packaged("cenc");
+    let mut starts: Vec<Vec<String>> = Vec::new();
+    for dir in ["video_1", "video_2", "video_3"] {
+        let track = out.join(dir);
+        let segs = segments(&track);
+        assert!(segs.len() >= 3, "{dir}: {} segments", segs.len());
+        let mut s = Vec::new();
+        for seg in &segs {
+            let info = segment_info(&track, seg);
+            assert!(info.first_is_sync, "{dir} {}: does not start with a key frame", seg.display());
+            s.push(format!("{:.3}", info.start));
+        }
+        starts.push(s);
+    }
+    assert_eq!(starts[0], starts[1], "234 and 360 segments start at different times");
+    assert_eq!(starts[0], starts[2], "234 and 720 segments start at different times");
+}
+
+fn assert_fails_naming(inputs: &[PathBuf], names: &[&str]) {
+    let tmp = TempDir::new("ladder-fail");
+    let out = tmp.join("out");
+    let o = package_files(inputs, &out, &["--scheme", "cenc", "--key", &format!("{KID1}:{KEY1}")]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "want exit 1, stderr {stderr:?}");
+    assert_eq!(stderr.trim().lines().count(), 1, "want one line, got {stderr:?}");
+    for n in names {
+        assert!(stderr.contains(n), "the error does not name {n}: {stderr:?}");
+    }
+    assert!(!stderr.contains(KEY1), "key material in an error: {stderr:?}");
+    assert!(!out.exists(), "output left behind");
+    let left: Vec<_> = fs::read_dir(tmp.path()).expect("read").flatten().map(|e| e.file_name()).collect();
+    assert!(left.is_empty(), "files left beside the output: {left:?}");
+}
+
+#[test]
+fn misaligned_key_frames_are_refused() {
+    let inputs = vec![fixture("ladder_234.mp4"), fixture("ladder_misaligned_360.mp4"), fixture("ladder_audio_en.mp4")];
+    // Segments start every 4 s on the 2 s GOP of the first rendition; the
+    // 37-frame GOP has no key frame at 4.000 s.
+    assert_fails_naming(&inputs, &["ladder_misaligned_360.mp4", "4.000 s", "-keyint_min"]);
+}
+
+#[test]
+fn renditions_of_different_length_are_refused() {
+    let inputs = vec![fixture("ladder_234.mp4"), fixture("ladder_short_360.mp4")];
+    assert_fails_naming(&inputs, &["ladder_short_360.mp4", "lasts"]);
+}
+
+#[test]
+fn the_same_rendition_twice_is_refused() {
+    let tmp = TempDir::new("dup");
+    let copy = tmp.join("copy_360.mp4");
+    fs::copy(fixture("ladder_360.mp4"), &copy).expect("copy");
+    let inputs = vec![fixture("ladder_234.mp4"), fixture("ladder_360.mp4"), copy];
+    assert_fails_naming(&inputs, &["copy_360.mp4", "ladder_360.mp4", "same size"]);
+}
+
+#[test]
+fn a_broken_file_among_good_ones_is_named() {
+    let tmp = TempDir::new("broken");
+    let bad = tmp.join("broken_720.mp4");
+    let bytes = fs::read(fixture("ladder_720.mp4")).expect("read");
+    fs::write(&bad, &bytes[..bytes.len() / 3]).expect("write");
+    let text = tmp.join("notes.mp4");
+    fs::write(&text, "not a movie\n").expect("write");
+    assert_fails_naming(&[fixture("ladder_234.mp4"), bad], &["broken_720.mp4"]);
+    assert_fails_naming(&[fixture("ladder_234.mp4"), text], &["notes.mp4"]);
+}
+
+/// The same audio muxed into every rendition file is carried once, and the
+/// copies are named on stderr.
+#[test]
+fn audio_repeated_in_every_file_is_kept_once() {
+    let tmp = TempDir::new("muxed");
+    let mut inputs = Vec::new();
+    for r in ["ladder_234.mp4", "ladder_360.mp4"] {
+        let dst = tmp.join(format!("muxed_{r}"));
+        let o = run(std::process::Command::new("ffmpeg")
+            .args(["-v", "error", "-y", "-i"])
+            .arg(fixture(r))
+            .arg("-i")
+            .arg(fixture("ladder_audio_en.mp4"))
+            .args(["-map", "0:v", "-map", "1:a", "-c", "copy", "-movflags", "+faststart"])
+            .arg(&dst));
+        assert_ok("ffmpeg mux", &o);
+        inputs.push(dst);
+    }
+    let out = tmp.join("out");
+    let o = package_files(&inputs, &out, &["--scheme", "none"]);
+    assert_ok("package muxed ladder", &o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("the same audio as"), "no note about the repeated audio: {stderr:?}");
+    let mut dirs: Vec<String> = fs::read_dir(&out)
+        .expect("read")
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["audio_2", "video_1", "video_3"]);
+}
