@@ -96,4 +96,46 @@ make ladder_audio_fr.mp4 \
     -map 0:a "${AAC[@]}" -ac 2 -metadata:s:a:0 language=fra -movflags +faststart &
 wait
 
+# Fragmented input: the samples of h264_aac_bframes.mp4 as three muxers
+# fragment them (ISO/IEC 14496-12 §8.8), for Movie::open's moof/traf/trun
+# reading; crates/media/tests/fragmented_input.rs compares them sample by
+# sample with that progressive source.
+FRAG_SRC="$OUT/h264_aac_bframes.mp4"
+
+# ffmpeg fMP4: empty moov + mvex/trex, a moof per video GOP with one traf per
+# track, default-base-is-moof, tfhd defaults, no edit list.
+make frag_h264_aac.mp4 -i "$FRAG_SRC" -map 0 -c copy \
+    -movflags frag_keyframe+empty_moov+default_base_moof
+
+# ffmpeg DASH on-demand (-single_file 1): one file per stream with sidx and
+# an edit list: the video stream is dash_single.mp4, the audio
+# dash_single_audio.mp4.
+if [ ! -s "$OUT/dash_single.mp4" ] || [ ! -s "$OUT/dash_single_audio.mp4" ]; then
+    frag_tmp="$(mktemp -d "$OUT/.tmp.dash.XXXXXX")"
+    "${FF[@]}" -i "$FRAG_SRC" -map 0 -c copy -f dash -single_file 1 "$frag_tmp/dash.mpd"
+    mv -f "$frag_tmp/dash-stream0.mp4" "$OUT/dash_single.mp4"
+    mv -f "$frag_tmp/dash-stream1.mp4" "$OUT/dash_single_audio.mp4"
+    rm -rf "$frag_tmp"
+    printf '[make-fixtures] %s\n' "$OUT/dash_single.mp4" "$OUT/dash_single_audio.mp4" >&2
+fi
+
+# Shaka Packager clear output (its own track ids, tfhd sample description
+# index, tfdt version 0, sbgp): video as shaka_clear_video.mp4, audio under a
+# CMAF name, shaka_clear_audio.cmfa.
+SHAKA="${CASTGUARD_SHAKA:-$ROOT/node_modules/shaka-packager/bin/packager-linux-x64}"
+if [ ! -s "$OUT/shaka_clear_video.mp4" ] || [ ! -s "$OUT/shaka_clear_audio.cmfa" ]; then
+    if [ ! -x "$SHAKA" ]; then
+        printf '[make-fixtures] Shaka Packager not found at %s: run scripts/install-test-tools.sh\n' "$SHAKA" >&2
+        exit 1
+    fi
+    frag_tmp="$(mktemp -d "$OUT/.tmp.shaka.XXXXXX")"
+    "$SHAKA" --quiet \
+        "in=$FRAG_SRC,stream=video,output=$frag_tmp/v.mp4" \
+        "in=$FRAG_SRC,stream=audio,output=$frag_tmp/a.cmfa" >/dev/null
+    mv -f "$frag_tmp/v.mp4" "$OUT/shaka_clear_video.mp4"
+    mv -f "$frag_tmp/a.cmfa" "$OUT/shaka_clear_audio.cmfa"
+    rm -rf "$frag_tmp"
+    printf '[make-fixtures] %s\n' "$OUT/shaka_clear_video.mp4" "$OUT/shaka_clear_audio.cmfa" >&2
+fi
+
 printf '%s\n' "$OUT"

@@ -1,9 +1,12 @@
-//! Reading a progressive MP4 without loading it.
+//! Reading an MP4 without loading it: progressive, or fragmented (ffmpeg
+//! `frag_keyframe`, DASH on-demand single files, CMAF `.cmfv`/`.cmfa`).
 //!
 //! Only the `moov` box is read into memory (it holds the sample tables: a few
-//! MB even for hours of video); sample data stays in the file and is read
-//! per segment with positioned reads, so memory does not grow with the input
-//! (DESIGN.md: streaming, constant memory).
+//! MB even for hours of video), and for a fragmented file each `moof` in
+//! turn ([`crate::fragmented`] expands their runs into the same per-sample
+//! records as the sample tables give); sample data stays in the file and is
+//! read per segment with positioned reads, so memory does not grow with the
+//! input (DESIGN.md: streaming, constant memory).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -13,6 +16,7 @@ use bmff::sample_table::Sample;
 use bmff::{Atom, BoxHeader, FourCC, Moov, SampleEntry, Trak};
 
 use crate::error::{Error, Result};
+use crate::fragmented;
 
 /// `moov` is refused past this size: a real one is a few MB; a larger one is
 /// an attack on memory, not a movie.
@@ -77,7 +81,7 @@ impl Track {
     }
 }
 
-/// A progressive MP4 open for reading.
+/// An MP4 (progressive or fragmented) open for reading.
 pub struct Movie {
     path: PathBuf,
     file: File,
@@ -99,9 +103,15 @@ impl Movie {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
         let probe = Probe { path, file: &file, len };
-        let moov_bytes = probe.find_moov()?;
+        let (moov_bytes, moov_end) = probe.find_moov()?;
         let moov = Moov::decode(&moov_bytes)?;
-        let (tracks, skipped) = load_tracks(&moov, len)?;
+        let (mut tables, mut skipped) = table_samples(&moov)?;
+        if moov.mvex.is_some() {
+            refuse_encrypted(path, &moov, &tables)?;
+            let input = fragmented::Input { path, file: &file, len };
+            fragmented::append_fragments(&input, &moov, moov_end, &mut tables)?;
+        }
+        let tracks = load_tracks(&moov, tables, &mut skipped, len)?;
         Ok(Movie { path: path.to_owned(), file, len, moov, tracks, skipped })
     }
 
@@ -145,11 +155,12 @@ impl Probe<'_> {
         self.file.read_exact_at(buf, pos).map_err(|e| Error::io(self.path, e))
     }
 
-    /// Walks the top-level boxes by their headers and reads `moov`.
-    fn find_moov(&self) -> Result<Vec<u8>> {
+    /// Walks the top-level boxes by their headers and reads `moov`; returns
+    /// it with the offset where it ends.
+    fn find_moov(&self) -> Result<(Vec<u8>, u64)> {
         let mut pos = 0u64;
         let mut first = true;
-        let mut saw_moof = false;
+        let mut first_moof = None;
         while pos < self.len {
             let mut head = [0u8; 32];
             let n = ((self.len - pos).min(32)) as usize;
@@ -178,18 +189,25 @@ impl Probe<'_> {
                 )));
             }
             if &header.kind.0 == b"moof" {
-                saw_moof = true;
+                first_moof = first_moof.or(Some(pos));
             }
             if &header.kind.0 == b"moov" {
                 if size > MAX_MOOV {
                     return Err(Error::Unsupported(format!("moov of {size} bytes (limit {MAX_MOOV})")));
                 }
+                if let Some(moof) = first_moof {
+                    // §8.8.4: fragments extend the movie that moov declares,
+                    // so moov comes first.
+                    return Err(Error::Malformed {
+                        path: self.path.to_owned(),
+                        kind: header.kind,
+                        offset: pos,
+                        message: format!("moov after the moof at offset {moof}"),
+                    });
+                }
                 let mut buf = vec![0u8; size as usize];
                 self.read_at(pos, &mut buf)?;
-                if saw_moof {
-                    return Err(Error::Unsupported("fragmented MP4 input (moov after moof)".into()));
-                }
-                return Ok(buf);
+                return Ok((buf, pos + size));
             }
             pos += size;
         }
@@ -197,57 +215,103 @@ impl Probe<'_> {
     }
 }
 
-fn load_tracks(moov: &Moov, len: u64) -> Result<(Vec<Track>, Vec<(u32, FourCC)>)> {
-        let mut tracks: Vec<Track> = Vec::new();
-        let mut skipped = Vec::new();
+/// The samples of the sample tables of every audio and video track (empty
+/// for a fragmented file, whose samples are in `moof`s), and the other
+/// tracks with their handler.
+#[allow(clippy::type_complexity)]
+fn table_samples(moov: &Moov) -> Result<(Vec<(u32, Vec<Sample>)>, Vec<(u32, FourCC)>)> {
+    let mut tables = Vec::new();
+    let mut skipped = Vec::new();
+    for trak in &moov.traks {
+        let id = trak.tkhd.track_id;
+        let handler = trak.mdia.hdlr.handler_type;
+        if track_kind(handler).is_none() {
+            skipped.push((id, handler));
+            continue;
+        }
+        if tables.iter().any(|(t, _)| *t == id) {
+            return Err(Error::track(id, "track id used twice"));
+        }
+        let stbl = &trak.mdia.minf.stbl;
+        let samples = bmff::sample_table::samples(stbl).map_err(|source| Error::TrackBmff { track: id, source })?;
+        tables.push((id, samples));
+    }
+    Ok((tables, skipped))
+}
 
-        for trak in &moov.traks {
-            let id = trak.tkhd.track_id;
-            let handler = trak.mdia.hdlr.handler_type;
-            let kind = match &handler.0 {
-                b"vide" => TrackKind::Video,
-                b"soun" => TrackKind::Audio,
-                _ => {
-                    skipped.push((id, handler));
-                    continue;
-                }
+fn track_kind(handler: FourCC) -> Option<TrackKind> {
+    match &handler.0 {
+        b"vide" => Some(TrackKind::Video),
+        b"soun" => Some(TrackKind::Audio),
+        _ => None,
+    }
+}
+
+/// Encrypted fragmented input (`encv`/`enca` with `sinf`, ISO/IEC 23001-7
+/// §8) would need its `senc` decrypted first: refused, by track.
+fn refuse_encrypted(path: &Path, moov: &Moov, tables: &[(u32, Vec<Sample>)]) -> Result<()> {
+    for trak in moov.traks.iter().filter(|t| tables.iter().any(|(id, _)| *id == t.tkhd.track_id)) {
+        for entry in &trak.mdia.minf.stbl.stsd.entries {
+            let (kind, protected) = match entry {
+                SampleEntry::Visual(v) => (v.kind, !v.sinf.is_empty()),
+                SampleEntry::Audio(a) => (a.kind, !a.sinf.is_empty()),
+                SampleEntry::Other(o) => (o.kind, false),
             };
-            let stbl = &trak.mdia.minf.stbl;
-            let samples = bmff::sample_table::samples(stbl).map_err(|source| Error::TrackBmff { track: id, source })?;
-            if samples.is_empty() {
-                if moov.mvex.is_some() {
-                    return Err(Error::Unsupported("fragmented MP4 input (samples in moof)".into()));
-                }
-                skipped.push((id, handler));
-                continue;
-            }
-            if stbl.stsd.entries.len() != 1 || samples.iter().any(|s| s.description_index != 1) {
+            if protected || matches!(&kind.0, b"encv" | b"enca") {
                 return Err(Error::Unsupported(format!(
-                    "track {id}: {} sample descriptions (one per track is supported)",
-                    stbl.stsd.entries.len()
+                    "{}: encrypted fragmented input (track {}, sample entry '{kind}')",
+                    path.display(),
+                    trak.tkhd.track_id
                 )));
             }
-            if let Some((i, s)) = samples
-                .iter()
-                .enumerate()
-                .find(|(_, s)| s.offset.checked_add(u64::from(s.size)).is_none_or(|end| end > len))
-            {
-                return Err(Error::track(
-                    id,
-                    format!("sample {} at offset {} ({} bytes) lies past the end of the file", i + 1, s.offset, s.size),
-                ));
-            }
-            if tracks.iter().any(|t| t.id == id) {
-                return Err(Error::track(id, "track id used twice"));
-            }
-            let timescale = trak.mdia.mdhd.timescale;
-            if timescale == 0 {
-                return Err(Error::track(id, "mdhd timescale is 0"));
-            }
-            tracks.push(Track { id, kind, timescale, trak: trak.clone(), samples });
         }
-        if tracks.is_empty() {
-            return Err(Error::NoTracks);
-        }
-        Ok((tracks, skipped))
     }
+    Ok(())
+}
+
+fn load_tracks(
+    moov: &Moov,
+    mut samples_by_track: Vec<(u32, Vec<Sample>)>,
+    skipped: &mut Vec<(u32, FourCC)>,
+    len: u64,
+) -> Result<Vec<Track>> {
+    let mut tracks: Vec<Track> = Vec::new();
+    for trak in &moov.traks {
+        let id = trak.tkhd.track_id;
+        let handler = trak.mdia.hdlr.handler_type;
+        let Some(kind) = track_kind(handler) else { continue };
+        let Some(samples) = samples_by_track.iter_mut().find(|(t, _)| *t == id).map(|(_, s)| std::mem::take(s)) else {
+            continue;
+        };
+        let stbl = &trak.mdia.minf.stbl;
+        if samples.is_empty() {
+            skipped.push((id, handler));
+            continue;
+        }
+        if stbl.stsd.entries.len() != 1 || samples.iter().any(|s| s.description_index != 1) {
+            return Err(Error::Unsupported(format!(
+                "track {id}: {} sample descriptions (one per track is supported)",
+                stbl.stsd.entries.len()
+            )));
+        }
+        if let Some((i, s)) = samples
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.offset.checked_add(u64::from(s.size)).is_none_or(|end| end > len))
+        {
+            return Err(Error::track(
+                id,
+                format!("sample {} at offset {} ({} bytes) lies past the end of the file", i + 1, s.offset, s.size),
+            ));
+        }
+        let timescale = trak.mdia.mdhd.timescale;
+        if timescale == 0 {
+            return Err(Error::track(id, "mdhd timescale is 0"));
+        }
+        tracks.push(Track { id, kind, timescale, trak: trak.clone(), samples });
+    }
+    if tracks.is_empty() {
+        return Err(Error::NoTracks);
+    }
+    Ok(tracks)
+}
