@@ -27,8 +27,8 @@ use crate::asset::{AssetIndex, IndexTrackKind};
 use crate::cmaf::PROTECTION_HEADROOM;
 use crate::error::{Error, Result};
 use crate::manifest::Presentation;
-use crate::movie::TrackKind;
 use crate::package::{self, Protection, TrackSetup};
+use crate::track_class::TrackClass;
 
 /// A stored asset opened for serving: its index and each track's clear
 /// sample entry (what protection of the init segment starts from).
@@ -45,7 +45,8 @@ pub struct OriginAsset {
 #[derive(Debug, Clone)]
 struct OpenTrack {
     id: u32,
-    kind: TrackKind,
+    /// The key class, from the index's size (the sample entry's).
+    class: TrackClass,
     entry: SampleEntry,
     clear_init: Vec<u8>,
 }
@@ -119,11 +120,11 @@ impl OriginAsset {
             let clear_init = init(&t.name)?;
             let entry = clear_sample_entry(&clear_init)
                 .map_err(|e| Error::track(t.id, format!("{}/init.mp4: {e}", t.name)))?;
-            let kind = match t.kind {
-                IndexTrackKind::Video { .. } => TrackKind::Video,
-                IndexTrackKind::Audio { .. } => TrackKind::Audio,
+            let class = match t.kind {
+                IndexTrackKind::Video { width, height, .. } => TrackClass::video(width, height),
+                IndexTrackKind::Audio { .. } => TrackClass::Audio,
             };
-            entries.insert(t.name.clone(), OpenTrack { id: t.id, kind, entry, clear_init });
+            entries.insert(t.name.clone(), OpenTrack { id: t.id, class, entry, clear_init });
         }
         Ok(OriginAsset { dir: None, index, entries })
     }
@@ -140,7 +141,7 @@ impl OriginAsset {
 
     fn setup(&self, protection: &Protection, track: &str) -> Result<TrackSetup> {
         let t = self.entries.get(track).ok_or_else(|| Error::Segment(format!("no track {track}")))?;
-        TrackSetup::new(protection, t.id, t.kind, &t.entry)
+        TrackSetup::new(protection, t.id, t.class, &t.entry)
     }
 
     /// The protection of one track (key schedule, PSSH, signalling), to be

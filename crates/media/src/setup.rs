@@ -5,14 +5,19 @@
 //! packaging with the same keys writes.
 
 use bmff::SampleEntry;
-use cenc::{ContentKey, Scheme};
+use cenc::{ContentKey, KeyId, Scheme};
 
 use crate::error::Result;
 use crate::manifest::{self, DrmSystem, HlsKey, HlsMethod};
-use crate::movie::TrackKind;
 use crate::protect::{self, DrmSystems, TrackProtector};
+pub use crate::track_class::TrackClass;
 
-/// License and key acquisition URLs written into manifests and headers.
+/// License and key acquisition URLs written into manifests and headers,
+/// as templates filled per key ([`LicenseUrls::for_kid`]): `{kid_uuid}`
+/// becomes the key's KID in UUID form, `{kid}` its 32 hex digits (the
+/// placeholders of [`cenc::pssh::fairplay_skd_uri`], which fills the
+/// FairPlay template itself). A URL without placeholders is the same for
+/// every key.
 #[derive(Debug, Clone, Default)]
 pub struct LicenseUrls {
     pub widevine: Option<String>,
@@ -21,28 +26,124 @@ pub struct LicenseUrls {
     pub fairplay: Option<String>,
 }
 
-/// Common Encryption of every track with one key.
+impl LicenseUrls {
+    /// The URLs of the key `kid` (FairPlay's template is left as is).
+    pub fn for_kid(&self, kid: KeyId) -> LicenseUrls {
+        let fill = |u: &Option<String>| u.as_deref().map(|t| fill_kid(t, kid));
+        LicenseUrls {
+            widevine: fill(&self.widevine),
+            playready: fill(&self.playready),
+            clearkey: fill(&self.clearkey),
+            fairplay: self.fairplay.clone(),
+        }
+    }
+}
+
+/// `template` with `{kid_uuid}` and `{kid}` replaced by `kid`.
+pub fn fill_kid(template: &str, kid: KeyId) -> String {
+    template.replace("{kid_uuid}", &kid.to_string()).replace("{kid}", &kid.to_hex())
+}
+
+/// Which tracks a key rule selects: every condition given must hold (a
+/// selector with none selects every track).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrackSelector {
+    pub class: Option<TrackClass>,
+    /// The clear sample entry type: `avc1`, `hvc1`, `mp4a`, ...
+    pub fourcc: Option<[u8; 4]>,
+}
+
+impl TrackSelector {
+    pub fn class(class: TrackClass) -> TrackSelector {
+        TrackSelector { class: Some(class), fourcc: None }
+    }
+
+    pub fn matches(&self, class: TrackClass, fourcc: [u8; 4]) -> bool {
+        self.class.is_none_or(|c| c == class) && self.fourcc.is_none_or(|f| f == fourcc)
+    }
+}
+
+/// The keys of a protection: one per track class (or other selection)
+/// and a default for the tracks no rule selects. `K` is a
+/// [`ContentKey`] for Common Encryption, an [`Aes128Key`] for HLS AES-128.
+#[derive(Debug, Clone)]
+pub struct TrackKeys<K = ContentKey> {
+    pub default: K,
+    /// Checked in order: the first rule that selects a track gives its key.
+    pub rules: Vec<(TrackSelector, K)>,
+}
+
+impl<K> TrackKeys<K> {
+    /// One key for every track.
+    pub fn one(key: K) -> TrackKeys<K> {
+        TrackKeys { default: key, rules: Vec::new() }
+    }
+
+    /// A key per listed class, `default` for the others.
+    pub fn by_class(default: K, by_class: impl IntoIterator<Item = (TrackClass, K)>) -> TrackKeys<K> {
+        TrackKeys { default, rules: by_class.into_iter().map(|(c, k)| (TrackSelector::class(c), k)).collect() }
+    }
+
+    /// The key of a track of `class` whose clear sample entry is `fourcc`.
+    pub fn select(&self, class: TrackClass, fourcc: [u8; 4]) -> &K {
+        self.rules.iter().find(|(s, _)| s.matches(class, fourcc)).map_or(&self.default, |(_, k)| k)
+    }
+
+    /// Every key, the default first (a key may appear more than once).
+    pub fn all(&self) -> impl Iterator<Item = &K> {
+        std::iter::once(&self.default).chain(self.rules.iter().map(|(_, k)| k))
+    }
+}
+
+/// An HLS AES-128 key with the URI its media playlists name it by
+/// (relative to them, or absolute).
+#[derive(Debug, Clone)]
+pub struct Aes128Key {
+    pub key: ContentKey,
+    pub key_uri: String,
+}
+
+/// Common Encryption with a key per track class.
 #[derive(Debug, Clone)]
 pub struct CommonEncryption {
     pub scheme: Scheme,
-    /// The key of video tracks, and of all tracks when `audio_key` is `None`.
-    pub key: ContentKey,
-    /// A separate key for audio tracks (players with weaker CDM robustness
-    /// may then be given audio only).
-    pub audio_key: Option<ContentKey>,
+    pub keys: TrackKeys,
+    /// The DRM systems signalled; `playready_la_url` may hold the
+    /// placeholders of [`LicenseUrls`].
     pub drm: DrmSystems,
     pub urls: LicenseUrls,
+}
+
+impl CommonEncryption {
+    /// `key` for every track, or for video only when `audio_key` is given
+    /// (players with weaker CDM robustness may then be given audio only).
+    pub fn new(
+        scheme: Scheme,
+        key: ContentKey,
+        audio_key: Option<ContentKey>,
+        drm: DrmSystems,
+        urls: LicenseUrls,
+    ) -> CommonEncryption {
+        let keys = TrackKeys::by_class(key, audio_key.map(|a| (TrackClass::Audio, a)));
+        CommonEncryption { scheme, keys, drm, urls }
+    }
 }
 
 #[derive(Debug, Clone)]
 pub enum Protection {
     Clear,
     Common(CommonEncryption),
-    /// HLS AES-128 whole-segment encryption; `key_uri` as written in the
-    /// media playlists (relative to them, or absolute).
-    Aes128 { key: ContentKey, key_uri: String },
+    /// HLS AES-128 whole-segment encryption; each media playlist names its
+    /// own key's URI.
+    Aes128 { keys: TrackKeys<Aes128Key> },
 }
 
+impl Protection {
+    /// HLS AES-128 with one key for every track.
+    pub fn aes128(key: ContentKey, key_uri: impl Into<String>) -> Protection {
+        Protection::Aes128 { keys: TrackKeys::one(Aes128Key { key, key_uri: key_uri.into() }) }
+    }
+}
 
 /// Protection of one track: everything that follows from the protection
 /// settings and the track's clear sample entry. `castguard package` and the
@@ -63,22 +164,29 @@ impl std::fmt::Debug for TrackSetup {
 }
 
 impl TrackSetup {
-    pub fn new(protection: &Protection, track_id: u32, kind: TrackKind, entry: &SampleEntry) -> Result<TrackSetup> {
-        let (protector, aes128, pssh) = match protection {
-            Protection::Clear => (None, None, Vec::new()),
-            Protection::Aes128 { key, .. } => (None, Some(key.key.clone()), Vec::new()),
-            Protection::Common(c) => {
-                let key = match (&c.audio_key, kind) {
-                    (Some(audio), TrackKind::Audio) => audio,
-                    _ => &c.key,
-                };
-                let p = TrackProtector::new(track_id, entry, key, c.scheme)?;
-                let pssh = protect::pssh_boxes(&[p.kid], c.scheme, &c.drm)?;
-                (Some(p), None, pssh)
+    /// The protection of the track `track_id` of key class `class` (see
+    /// [`TrackClass::of_entry`]) whose clear sample entry is `entry`.
+    pub fn new(protection: &Protection, track_id: u32, class: TrackClass, entry: &SampleEntry) -> Result<TrackSetup> {
+        let fourcc = entry.kind().0;
+        let clear = TrackSetup { protector: None, aes128: None, pssh: Vec::new(), dash: None, hls_keys: Vec::new() };
+        match protection {
+            Protection::Clear => Ok(clear),
+            Protection::Aes128 { keys } => {
+                let k = keys.select(class, fourcc);
+                let hls_keys = vec![HlsKey::aes128(k.key_uri.clone(), None)];
+                Ok(TrackSetup { aes128: Some(k.key.key.clone()), hls_keys, ..clear })
             }
-        };
-        let (dash, hls_keys) = signalling(protection, protector.as_ref().map(|p| p.kid), &pssh)?;
-        Ok(TrackSetup { protector, aes128, pssh, dash, hls_keys })
+            Protection::Common(c) => {
+                let key = c.keys.select(class, fourcc);
+                // The PlayReady header's LA_URL names this track's key.
+                let mut drm = c.drm.clone();
+                drm.playready_la_url = drm.playready_la_url.map(|u| fill_kid(&u, key.kid));
+                let p = TrackProtector::new(track_id, entry, key, c.scheme)?;
+                let pssh = protect::pssh_boxes(&[p.kid], c.scheme, &drm)?;
+                let (dash, hls_keys) = common_signalling(c, &drm, p.kid, &pssh)?;
+                Ok(TrackSetup { protector: Some(p), dash, hls_keys, pssh, ..clear })
+            }
+        }
     }
 
     /// The init segment as served, from the clear one.
@@ -110,80 +218,195 @@ impl TrackSetup {
     }
 }
 
-/// DASH `ContentProtection` and HLS `EXT-X-KEY` signalling for a track.
-fn signalling(
-    protection: &Protection,
-    kid: Option<cenc::KeyId>,
+/// DASH `ContentProtection` and HLS `EXT-X-KEY` signalling of a track
+/// under Common Encryption with the key `kid`: license URLs name that key.
+fn common_signalling(
+    c: &CommonEncryption,
+    drm: &DrmSystems,
+    kid: KeyId,
     pssh: &[bmff::Pssh],
 ) -> Result<(Option<manifest::Protection>, Vec<HlsKey>)> {
-    match protection {
-        Protection::Clear => Ok((None, Vec::new())),
-        Protection::Aes128 { key_uri, .. } => Ok((None, vec![HlsKey::aes128(key_uri.clone(), None)])),
-        Protection::Common(c) => {
-            let kid = kid.unwrap_or(c.key.kid);
-            let pssh_bytes = |system: [u8; 16]| -> Result<Option<Vec<u8>>> {
-                pssh.iter()
-                    .find(|p| p.system_id == system)
-                    .map(|p| {
-                        let mut out = Vec::new();
-                        bmff::Atom::encode(p, &mut out)?;
-                        Ok(out)
-                    })
-                    .transpose()
-            };
-            let mut systems = Vec::new();
-            let mut keys = Vec::new();
-            let method = match c.scheme {
-                Scheme::Cenc => HlsMethod::SampleAesCtr,
-                Scheme::Cbcs => HlsMethod::SampleAes,
-            };
-            if c.drm.clearkey {
-                systems.push(DrmSystem {
-                    system_id: cenc::pssh::COMMON,
-                    name: None,
-                    pssh_box: pssh_bytes(cenc::pssh::COMMON)?,
-                    playready_pro: None,
-                    license_url: None,
-                });
-                systems.push(DrmSystem {
-                    system_id: manifest::DASHIF_CLEARKEY_SYSTEM_ID,
-                    name: Some("ClearKey1.0".into()),
-                    pssh_box: None,
-                    playready_pro: None,
-                    license_url: c.urls.clearkey.clone(),
-                });
-            }
-            if c.drm.widevine {
-                let bytes = pssh_bytes(cenc::pssh::WIDEVINE)?;
-                if let Some(b) = &bytes {
-                    keys.push(HlsKey::widevine(method, b, Some(kid.0)));
-                }
-                systems.push(DrmSystem {
-                    system_id: cenc::pssh::WIDEVINE,
-                    name: Some("Widevine".into()),
-                    pssh_box: bytes,
-                    playready_pro: None,
-                    license_url: c.urls.widevine.clone(),
-                });
-            }
-            if c.drm.playready {
-                let bytes = pssh_bytes(cenc::pssh::PLAYREADY)?;
-                let pro = pssh.iter().find(|p| p.system_id == cenc::pssh::PLAYREADY).map(|p| p.data.clone());
-                if let Some(p) = &pro {
-                    keys.push(HlsKey::playready(method, p));
-                }
-                systems.push(DrmSystem {
-                    system_id: cenc::pssh::PLAYREADY,
-                    name: Some("MSPR 2.0".into()),
-                    pssh_box: bytes,
-                    playready_pro: pro,
-                    license_url: c.urls.playready.clone(),
-                });
-            }
-            if c.drm.fairplay && c.scheme == Scheme::Cbcs {
-                keys.push(HlsKey::fairplay(cenc::pssh::fairplay_skd_uri(kid, c.urls.fairplay.as_deref())));
-            }
-            Ok((Some(manifest::Protection { scheme: c.scheme.fourcc(), default_kid: kid.0, systems }), keys))
+    let urls = c.urls.for_kid(kid);
+    let pssh_bytes = |system: [u8; 16]| -> Result<Option<Vec<u8>>> {
+        pssh.iter()
+            .find(|p| p.system_id == system)
+            .map(|p| {
+                let mut out = Vec::new();
+                bmff::Atom::encode(p, &mut out)?;
+                Ok(out)
+            })
+            .transpose()
+    };
+    let mut systems = Vec::new();
+    let mut keys = Vec::new();
+    let method = match c.scheme {
+        Scheme::Cenc => HlsMethod::SampleAesCtr,
+        Scheme::Cbcs => HlsMethod::SampleAes,
+    };
+    if drm.clearkey {
+        systems.push(DrmSystem {
+            system_id: cenc::pssh::COMMON,
+            name: None,
+            pssh_box: pssh_bytes(cenc::pssh::COMMON)?,
+            playready_pro: None,
+            license_url: None,
+        });
+        systems.push(DrmSystem {
+            system_id: manifest::DASHIF_CLEARKEY_SYSTEM_ID,
+            name: Some("ClearKey1.0".into()),
+            pssh_box: None,
+            playready_pro: None,
+            license_url: urls.clearkey.clone(),
+        });
+    }
+    if drm.widevine {
+        let bytes = pssh_bytes(cenc::pssh::WIDEVINE)?;
+        if let Some(b) = &bytes {
+            keys.push(HlsKey::widevine(method, b, Some(kid.0)));
         }
+        systems.push(DrmSystem {
+            system_id: cenc::pssh::WIDEVINE,
+            name: Some("Widevine".into()),
+            pssh_box: bytes,
+            playready_pro: None,
+            license_url: urls.widevine.clone(),
+        });
+    }
+    if drm.playready {
+        let bytes = pssh_bytes(cenc::pssh::PLAYREADY)?;
+        let pro = pssh.iter().find(|p| p.system_id == cenc::pssh::PLAYREADY).map(|p| p.data.clone());
+        if let Some(p) = &pro {
+            keys.push(HlsKey::playready(method, p));
+        }
+        systems.push(DrmSystem {
+            system_id: cenc::pssh::PLAYREADY,
+            name: Some("MSPR 2.0".into()),
+            pssh_box: bytes,
+            playready_pro: pro,
+            license_url: urls.playready.clone(),
+        });
+    }
+    if drm.fairplay && c.scheme == Scheme::Cbcs {
+        keys.push(HlsKey::fairplay(cenc::pssh::fairplay_skd_uri(kid, urls.fairplay.as_deref())));
+    }
+    Ok((Some(manifest::Protection { scheme: c.scheme.fourcc(), default_kid: kid.0, systems }), keys))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bmff::{AvcC, FourCC, VisualSampleEntry};
+
+    fn key(b: u8) -> ContentKey {
+        ContentKey { kid: KeyId([b; 16]), key: cenc::Key::new([b ^ 0xff; 16]) }
+    }
+
+    fn avc1(width: u16, height: u16) -> SampleEntry {
+        SampleEntry::Visual(VisualSampleEntry {
+            kind: FourCC(*b"avc1"),
+            data_reference_index: 1,
+            width,
+            height,
+            horizresolution: 0x0048_0000,
+            vertresolution: 0x0048_0000,
+            frame_count: 1,
+            compressorname: [0; 32],
+            depth: 0x18,
+            avcc: Some(AvcC { configuration_version: 1, length_size_minus_one: 3, ..Default::default() }),
+            hvcc: None,
+            sinf: Vec::new(),
+            other: Vec::new(),
+        })
+    }
+
+    fn kid_of(p: &Protection, entry: &SampleEntry, kind: crate::movie::TrackKind) -> [u8; 16] {
+        let class = TrackClass::of_entry(kind, entry);
+        TrackSetup::new(p, 1, class, entry).unwrap().dash.unwrap().default_kid
+    }
+
+    #[test]
+    fn each_class_gets_its_key_and_its_license_urls() {
+        let drm = DrmSystems {
+            widevine: true,
+            playready: true,
+            clearkey: true,
+            playready_la_url: Some("https://k.example/pr?kid={kid_uuid}".into()),
+            ..Default::default()
+        };
+        let urls = LicenseUrls {
+            widevine: Some("https://k.example/wv?kid={kid_uuid}".into()),
+            clearkey: Some("https://k.example/ck".into()),
+            ..Default::default()
+        };
+        let p = Protection::Common(CommonEncryption {
+            scheme: Scheme::Cenc,
+            keys: TrackKeys::by_class(key(1), [(TrackClass::Hd, key(2)), (TrackClass::Uhd1, key(3))]),
+            drm,
+            urls,
+        });
+        let video = crate::movie::TrackKind::Video;
+        assert_eq!(kid_of(&p, &avc1(640, 360), video), [1; 16]);
+        assert_eq!(kid_of(&p, &avc1(1280, 720), video), [2; 16]);
+        assert_eq!(kid_of(&p, &avc1(3840, 2160), video), [3; 16]);
+        // No rule for UHD2: the default key.
+        assert_eq!(kid_of(&p, &avc1(7680, 4320), video), [1; 16]);
+
+        let prot = TrackSetup::new(&p, 1, TrackClass::Hd, &avc1(1280, 720)).unwrap().dash.unwrap();
+        let url = |id| prot.systems.iter().find(|s| s.system_id == id).and_then(|s| s.license_url.clone());
+        let hd = KeyId([2; 16]).to_string();
+        assert_eq!(url(cenc::pssh::WIDEVINE), Some(format!("https://k.example/wv?kid={hd}")));
+        assert_eq!(url(cenc::pssh::PLAYREADY), None);
+        assert_eq!(url(manifest::DASHIF_CLEARKEY_SYSTEM_ID).as_deref(), Some("https://k.example/ck"));
+        // The PlayReady header object names the HD key's license URL too.
+        let pro = prot.systems.iter().find(|s| s.system_id == cenc::pssh::PLAYREADY).unwrap();
+        let utf16: Vec<u16> =
+            pro.playready_pro.as_ref().unwrap().chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+        assert!(String::from_utf16_lossy(&utf16).contains(&format!("https://k.example/pr?kid={hd}")));
+    }
+
+    #[test]
+    fn fourcc_rules_and_order() {
+        let keys = TrackKeys {
+            default: 0u8,
+            rules: vec![
+                (TrackSelector { class: Some(TrackClass::Hd), fourcc: Some(*b"hvc1") }, 1),
+                (TrackSelector { class: None, fourcc: Some(*b"hvc1") }, 2),
+                (TrackSelector::class(TrackClass::Hd), 3),
+            ],
+        };
+        assert_eq!(*keys.select(TrackClass::Hd, *b"hvc1"), 1);
+        assert_eq!(*keys.select(TrackClass::Sd, *b"hvc1"), 2);
+        assert_eq!(*keys.select(TrackClass::Hd, *b"avc1"), 3);
+        assert_eq!(*keys.select(TrackClass::Sd, *b"avc1"), 0);
+        assert_eq!(keys.all().count(), 4);
+    }
+
+    #[test]
+    fn aes128_playlists_name_their_own_key() {
+        let aes = |b: u8| Aes128Key { key: key(b), key_uri: format!("https://k.example/aes/{b}") };
+        let p = Protection::Aes128 { keys: TrackKeys::by_class(aes(1), [(TrackClass::Hd, aes(2))]) };
+        let uri = |class, entry: &SampleEntry| {
+            TrackSetup::new(&p, 1, class, entry).unwrap().hls_keys.iter().map(|k| k.uri.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(uri(TrackClass::Sd, &avc1(640, 360)), ["https://k.example/aes/1"]);
+        assert_eq!(uri(TrackClass::Hd, &avc1(1280, 720)), ["https://k.example/aes/2"]);
+    }
+
+    #[test]
+    fn old_audio_key_constructor() {
+        let c = CommonEncryption::new(Scheme::Cbcs, key(1), Some(key(9)), DrmSystems::default(), LicenseUrls::default());
+        assert_eq!(c.keys.select(TrackClass::Audio, *b"mp4a").kid, KeyId([9; 16]));
+        assert_eq!(c.keys.select(TrackClass::Uhd2, *b"hvc1").kid, KeyId([1; 16]));
+        let one = CommonEncryption::new(Scheme::Cbcs, key(1), None, DrmSystems::default(), LicenseUrls::default());
+        assert_eq!(one.keys.select(TrackClass::Audio, *b"mp4a").kid, KeyId([1; 16]));
+    }
+
+    #[test]
+    fn kid_placeholders() {
+        let kid = KeyId([0xab; 16]);
+        assert_eq!(
+            fill_kid("x/{kid_uuid}/{kid}", kid),
+            "x/abababab-abab-abab-abab-abababababab/abababababababababababababababab"
+        );
     }
 }
