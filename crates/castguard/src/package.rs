@@ -236,15 +236,15 @@ pub fn run(args: PackageArgs) -> Result<(), Failure> {
                     format!("../keys/{name}.key")
                 }
             };
-            Protection::Aes128 { key: k.video.clone(), key_uri }
+            Protection::aes128(k.video.clone(), key_uri)
         }
-        (scheme, Some(k)) => Protection::Common(CommonEncryption {
-            scheme: if *scheme == SchemeArg::Cbcs { Scheme::Cbcs } else { Scheme::Cenc },
-            key: k.video.clone(),
-            audio_key: k.audio.clone(),
-            drm: drm_systems(&args, &urls),
+        (scheme, Some(k)) => Protection::Common(CommonEncryption::new(
+            if *scheme == SchemeArg::Cbcs { Scheme::Cbcs } else { Scheme::Cenc },
+            k.video.clone(),
+            k.audio.clone(),
+            drm_systems(&args, &urls),
             urls,
-        }),
+        )),
     };
     let opts = PackageOptions { segment_duration: args.segment_duration, protection, dash, hls };
 

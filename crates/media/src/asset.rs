@@ -30,6 +30,9 @@ pub struct AssetIndex {
     /// Target segment duration the asset was cut with.
     pub segment_duration_secs: f64,
     pub tracks: Vec<IndexTrack>,
+    /// Tracks of the input files that are not in the title, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +125,7 @@ impl AssetIndex {
             version: INDEX_VERSION,
             duration_secs: p.duration_secs,
             segment_duration_secs,
+            notes: Vec::new(),
             tracks: p
                 .tracks
                 .iter()
@@ -164,6 +168,7 @@ pub fn ingest<P: AsRef<Path>>(srcs: &[P], asset_dir: &Path, segment_duration_sec
         let opts = PackageOptions { segment_duration: segment_duration_secs, protection: Protection::Clear, dash: false, hls: false };
         let summary = crate::package::package(&title, &opts, &staging, &|_| {})?;
         let mut index = AssetIndex::from_presentation(&summary.presentation, segment_duration_secs);
+        index.notes = title.notes.clone();
         for (t, (movie, _)) in index.tracks.iter_mut().zip(title.iter()) {
             t.file = movie.path().file_name().map(|n| n.to_string_lossy().into_owned());
         }
@@ -197,6 +202,7 @@ mod tests {
     fn index_round_trips_through_json() {
         let index = AssetIndex {
             version: INDEX_VERSION,
+            notes: Vec::new(),
             duration_secs: 10.0,
             segment_duration_secs: 4.0,
             tracks: vec![

@@ -208,3 +208,35 @@ pub fn media_segment_into(
     }
     Ok(())
 }
+
+/// Where the first sample of a media segment ends, in bytes from the start
+/// of the segment: what an HLS I-frame playlist's byte range covers when
+/// the segment starts with a key frame (RFC 8216 §4.3.3.6: the range holds
+/// the `moof` that describes the sample and the sample itself).
+pub fn first_sample_end(segment: &[u8]) -> Result<u64> {
+    for item in bmff::iter_boxes(segment) {
+        let (header, body) = item?;
+        if &header.kind.0 != b"moof" {
+            continue;
+        }
+        let start = body.as_ptr() as usize - segment.as_ptr() as usize - usize::from(header.header_len);
+        let moof = Moof::decode(&segment[start..start + usize::from(header.header_len) + body.len()])?;
+        let traf = moof.trafs.first().ok_or_else(|| Error::Segment("moof without traf".into()))?;
+        let trun = traf.truns.first().ok_or_else(|| Error::Segment("traf without trun".into()))?;
+        let offset = trun.data_offset.ok_or_else(|| Error::Segment("trun without data offset".into()))?;
+        let size = trun
+            .samples
+            .first()
+            .and_then(|s| s.size)
+            .or(traf.tfhd.default_sample_size)
+            .ok_or_else(|| Error::Segment("first sample without a size".into()))?;
+        let end = u64::try_from(offset)
+            .ok()
+            .and_then(|o| (start as u64).checked_add(o))
+            .and_then(|o| o.checked_add(u64::from(size)))
+            .filter(|&e| e <= segment.len() as u64)
+            .ok_or_else(|| Error::Segment("first sample lies past the end of the segment".into()))?;
+        return Ok(end);
+    }
+    Err(Error::Segment("segment without moof".into()))
+}

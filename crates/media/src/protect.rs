@@ -173,11 +173,22 @@ impl TrackProtector {
     /// reallocation, see [`crate::cmaf::PROTECTION_HEADROOM`]).
     pub fn protect_segment_in_place(&self, buf: &mut Vec<u8>) -> Result<()> {
         let mut generator = self.generator()?;
-        *buf = self.protect_boxes(&mut generator, std::mem::take(buf))?;
+        *buf = self.protect_boxes(&mut generator, std::mem::take(buf), true)?;
         Ok(())
     }
 
-    fn protect_boxes(&self, generator: &mut SubsampleGenerator, mut buf: Vec<u8>) -> Result<Vec<u8>> {
+    /// The layout protection gives a clear media segment, without
+    /// encrypting: the boxes are those of the protected segment (`senc`,
+    /// `saiz`, `saio`, moved sample data), the samples stay clear. Their
+    /// sizes depend on the scheme and the samples, not on the key, so this
+    /// tells where each sample of the protected segment lies (HLS I-frame
+    /// playlists point at the key frame with a byte range).
+    pub fn protected_layout(&self, clear: Vec<u8>) -> Result<Vec<u8>> {
+        let mut generator = self.generator()?;
+        self.protect_boxes(&mut generator, clear, false)
+    }
+
+    fn protect_boxes(&self, generator: &mut SubsampleGenerator, mut buf: Vec<u8>, encrypt: bool) -> Result<Vec<u8>> {
         // Boxes of the input, as (start, end) of each whole box.
         let mut boxes = Vec::new();
         for item in bmff::iter_boxes(&buf) {
@@ -248,9 +259,11 @@ impl TrackProtector {
                         Some(c) if iv.is_empty() => c.to_vec(),
                         _ => iv.clone(),
                     };
-                    self.encryptor
-                        .encrypt(&key_iv, &mut buf[range], &subsamples)
-                        .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
+                    if encrypt {
+                        self.encryptor
+                            .encrypt(&key_iv, &mut buf[range], &subsamples)
+                            .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
+                    }
                     senc_samples.push(SencSample {
                         iv,
                         subsamples: subsamples.iter().map(|s| bmff::Subsample { clear: s.clear, protected: s.protected }).collect(),

@@ -85,22 +85,25 @@ impl Title {
                     Some(Duplicate::Same(of)) => notes.push(format!(
                         "{}: track {} left out: the same audio as {} track {}",
                         movie.path().display(),
-                        t.id,
+                        file_id(t),
                         files[of.0].path().display(),
-                        files[of.0].tracks[of.1].id
+                        file_id(&files[of.0].tracks[of.1])
                     )),
                     Some(Duplicate::Clash(of)) => {
                         let other = &files[of.0];
-                        let what = match t.kind {
-                            TrackKind::Video => "a video rendition of the same size and codec",
-                            TrackKind::Audio => "an audio track of the same language and codec",
+                        let (what, fix) = match t.kind {
+                            TrackKind::Video => ("a video rendition of the same size and codec", "give each rendition once"),
+                            TrackKind::Audio => (
+                                "an audio track of the same language and codec",
+                                "give each audio track once, with its own language tag",
+                            ),
                         };
                         return Err(Error::Ladder(format!(
-                            "{}: track {} is {what} as {} track {}; give each rendition once (or set a different language)",
+                            "{}: track {} is {what} as {} track {}; {fix}",
                             movie.path().display(),
-                            t.id,
+                            file_id(t),
                             other.path().display(),
-                            other.tracks[of.1].id
+                            file_id(&other.tracks[of.1])
                         )));
                     }
                 }
@@ -157,9 +160,9 @@ impl Title {
                     "{}: track {} lasts {secs:.3} s but {} track {} lasts {ref_secs:.3} s (more than one {segment_duration} s segment apart); \
                      cut every rendition from the same source range",
                     movie.path().display(),
-                    track.id,
+                    file_id(track),
                     ref_movie.path().display(),
-                    ref_track.id
+                    file_id(ref_track)
                 )));
             }
             if track.kind != TrackKind::Video {
@@ -203,9 +206,9 @@ fn check_aligned(
                 "{}: track {} lasts {secs:.3} s, ending before {at:.3} s where {} track {} starts segment {}; \
                  cut every rendition from the same source range",
                 movie.path().display(),
-                track.id,
+                file_id(track),
                 ref_movie.path().display(),
-                ref_track.id,
+                file_id(ref_track),
                 n + 1
             )));
         }
@@ -213,9 +216,9 @@ fn check_aligned(
             return Err(Error::Ladder(format!(
                 "{}: track {} has no key frame at {at:.3} s, where {} track {} starts segment {}; {fix}",
                 movie.path().display(),
-                track.id,
+                file_id(track),
                 ref_movie.path().display(),
-                ref_track.id,
+                file_id(ref_track),
                 n + 1
             )));
         }
@@ -225,10 +228,10 @@ fn check_aligned(
         return Err(Error::Ladder(format!(
             "{}: track {} starts a segment at {:.3} s where {} track {} has none; {fix}",
             movie.path().display(),
-            track.id,
+            file_id(track),
             t as f64 / ts as f64,
             ref_movie.path().display(),
-            ref_track.id
+            file_id(ref_track)
         )));
     }
     Ok(())
@@ -272,6 +275,12 @@ fn identity(t: &Track) -> (String, u32, u32, [u8; 3]) {
         Some(SampleEntry::Other(o)) => (o.kind.to_string(), 0, 0, lang),
         None => (String::new(), 0, 0, lang),
     }
+}
+
+/// The track's id in its own file (what ffprobe and MP4 tools show), for
+/// messages that name the file.
+fn file_id(t: &Track) -> u32 {
+    t.trak.tkhd.track_id
 }
 
 /// Names the file in an error that does not already.

@@ -526,6 +526,13 @@ pub async fn ingest_files(
         Ok(put) => {
             published.commit(Some(&previous)).await;
             tracing::info!(asset = %name, tracks = index.tracks.len(), store = %media.describe(), "asset ingested");
+            for note in &index.notes {
+                let mut note = note.clone();
+                for (path, file) in &names {
+                    note = note.replace(path.as_str(), file);
+                }
+                tracing::info!(asset = %name, "{note}");
+            }
             Ok(put.value)
         }
         Err(e) => {
