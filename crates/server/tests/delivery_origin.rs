@@ -545,10 +545,8 @@ async fn served_bytes_equal_castguard_package_output() {
         kid: cenc::KeyId(*ENV_KID.as_bytes()),
         key: cenc::Key::new(ENV_KEY),
     };
-    let protection = media::package::Protection::Aes128 {
-        key,
-        key_uri: format!("{}/keys/v1/aes/{ENV_KID}", o.base),
-    };
+    let protection =
+        media::package::Protection::aes128(key, format!("{}/keys/v1/aes/{ENV_KID}", o.base));
     let out = o.dir.path().join("pkg");
     std::fs::create_dir(&out).unwrap();
     let title = media::title::Title::open(&[&o.src]).unwrap();

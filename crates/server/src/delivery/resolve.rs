@@ -16,14 +16,27 @@
 //! delivery unless the policy gives a custom template, whose
 //! `{ContentKeyId}`, `{AlternativeMediaId}` and `{AssetAlternativeId}` are
 //! filled in here.
+//!
+//! Keys per track class: a scheme's `contentKeys.keyToTrackMappings` give
+//! the tracks each selects (by `TrackClass` — AUDIO, SD, HD, UHD1, UHD2 —
+//! and/or `FourCC`) the locator key whose label (`labelReferenceInStreamingPolicy`,
+//! else the content key's own `label`) is the mapping's `label`. The
+//! other tracks take the default key: the one `defaultKey.label` names,
+//! else the first of the scheme's keys that no mapping names, else the
+//! first key. A mapping whose label names no key of the locator stops
+//! the variant from being served (its tracks would otherwise go out under
+//! a key meant for others). License URLs are then per key (the
+//! `{ContentKeyId}` of a template, the `?kid=` of ours).
 
 use super::Delivery;
 use super::error::DeliveryError;
 use keys::model::{
     ContentKeyType, ContentKeyWithValue, EnabledProtocols, StreamingLocator,
-    StreamingLocatorContentKeyType, StreamingPolicy,
+    StreamingLocatorContentKeyType, StreamingPolicy, StreamingPolicyContentKeys,
+    TrackPropertyType,
 };
 use media::package::{CommonEncryption, LicenseUrls, Protection};
+use media::setup::{Aes128Key, TrackClass, TrackKeys, TrackSelector};
 use media::protect::DrmSystems;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -110,7 +123,8 @@ impl ResolvedLocator {
 }
 
 /// A content key as key delivery needs it: value and the policy that
-/// authorises it (its own `policyName`, else its locator's default).
+/// authorises it (its own `policyName`, else its key mapping's, else its
+/// locator's default).
 #[derive(Debug)]
 pub struct DeliveryKey {
     pub key: ContentKeyWithValue,
@@ -161,16 +175,32 @@ pub async fn locator(
     Ok(r)
 }
 
+/// A key of a locator: the scheme it is typed for, if any, and the label
+/// the streaming policy's key mappings name it by.
+#[derive(Debug)]
+struct LocatorKey {
+    key_type: Option<StreamingLocatorContentKeyType>,
+    label: Option<String>,
+    key: ContentKeyWithValue,
+}
+
+impl LocatorKey {
+    fn new(key_type: Option<StreamingLocatorContentKeyType>, label: Option<&String>, key: ContentKeyWithValue) -> Self {
+        let label = label.or(key.key.label.as_ref()).cloned();
+        LocatorKey { key_type, label, key }
+    }
+}
+
 /// The locator's keys with values: its `contentKeys`, or the keys of its
 /// default content key policy when it lists none.
 async fn locator_keys(
     store: &dyn store::Store,
     loc: &StreamingLocator,
-) -> Result<Vec<(Option<StreamingLocatorContentKeyType>, ContentKeyWithValue)>, DeliveryError> {
+) -> Result<Vec<LocatorKey>, DeliveryError> {
     let mut out = Vec::new();
     for k in &loc.content_keys {
         match store.get_content_key_by_key_id(k.id).await {
-            Ok(v) => out.push((k.key_type, v)),
+            Ok(v) => out.push(LocatorKey::new(k.key_type, k.label_reference_in_streaming_policy.as_ref(), v)),
             Err(store::StoreError::NotFound { .. }) => {
                 tracing::warn!(locator = %loc.name, kid = %k.id, "locator names a content key that does not exist")
             }
@@ -189,7 +219,7 @@ async fn locator_keys(
                 .iter()
                 .filter(|k| k.policy_name.as_deref() == Some(policy.as_str()))
             {
-                out.push((None, store.get_content_key_by_key_id(k.key_id).await?));
+                out.push(LocatorKey::new(None, None, store.get_content_key_by_key_id(k.key_id).await?));
             }
             match res.next_after {
                 Some(next) => page = store::Page::after(next, 1000),
@@ -209,8 +239,14 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn fill(&self, template: &str, kid: Uuid) -> String {
+        self.fill_per_key(template).replace("{kid_uuid}", &kid.to_string())
+    }
+
+    /// `template` filled but for the key: `{ContentKeyId}` becomes the
+    /// `{kid_uuid}` that [`LicenseUrls::for_kid`] fills per key.
+    fn fill_per_key(&self, template: &str) -> String {
         template
-            .replace("{ContentKeyId}", &kid.to_string())
+            .replace("{ContentKeyId}", "{kid_uuid}")
             .replace(
                 "{AlternativeMediaId}",
                 self.alternative_media_id
@@ -228,20 +264,96 @@ impl Ctx<'_> {
             None => default,
         }
     }
+
+    /// A license URL template for [`LicenseUrls`]: `{kid_uuid}` stays.
+    fn url_per_key(&self, template: Option<&String>, default: String) -> String {
+        match template {
+            Some(t) => self.fill_per_key(t),
+            None => default,
+        }
+    }
 }
 
-fn pick(
-    keys: &[(Option<StreamingLocatorContentKeyType>, ContentKeyWithValue)],
-    wanted: StreamingLocatorContentKeyType,
-    stored: ContentKeyType,
-) -> Option<&ContentKeyWithValue> {
+/// The keys of one scheme: the locator's keys typed for it, then its
+/// untyped keys of the stored type `stored`.
+fn scheme_keys(keys: &[LocatorKey], wanted: StreamingLocatorContentKeyType, stored: ContentKeyType) -> Vec<&LocatorKey> {
     keys.iter()
-        .find(|(t, _)| *t == Some(wanted))
-        .or_else(|| {
-            keys.iter()
-                .find(|(t, k)| t.is_none() && k.key.key_type == stored)
-        })
-        .map(|(_, k)| k)
+        .filter(|k| k.key_type == Some(wanted))
+        .chain(keys.iter().filter(|k| k.key_type.is_none() && k.key.key.key_type == stored))
+        .collect()
+}
+
+/// What a streaming policy's key mappings make of a scheme's keys: the
+/// default key and, in mapping order, a key per selection. `None` when a
+/// mapping names a label no key of the scheme has.
+fn track_keys<'a>(
+    loc: &StreamingLocator,
+    candidates: &[&'a LocatorKey],
+    mapping: Option<&StreamingPolicyContentKeys>,
+) -> Option<TrackKeys<&'a LocatorKey>> {
+    let first = *candidates.first()?;
+    let Some(mapping) = mapping else {
+        return Some(TrackKeys::one(first));
+    };
+    let by_label = |label: &str| candidates.iter().copied().find(|k| k.label.as_deref() == Some(label));
+    let mut rules = Vec::new();
+    for m in &mapping.key_to_track_mappings {
+        let Some(label) = m.label.as_deref() else { continue };
+        let Some(key) = by_label(label) else {
+            tracing::warn!(locator = %loc.name, label, "keyToTrackMappings names a key label the locator does not have: variant not served");
+            return None;
+        };
+        for t in &m.tracks {
+            if let Some(select) = selector(&t.track_selections) {
+                rules.push((select, key));
+            }
+        }
+    }
+    let mapped = |k: &LocatorKey| {
+        mapping.key_to_track_mappings.iter().any(|m| m.label.is_some() && m.label == k.label)
+    };
+    let default = mapping
+        .default_key
+        .as_ref()
+        .and_then(|d| d.label.as_deref())
+        .and_then(by_label)
+        .or_else(|| candidates.iter().copied().find(|k| !mapped(k)))
+        .unwrap_or(first);
+    Some(TrackKeys { default, rules })
+}
+
+/// The tracks one `trackSelections` list selects (all its conditions);
+/// `None` when it can select none (conditions that contradict each other
+/// or cannot be read).
+fn selector(conditions: &[keys::model::TrackPropertyCondition]) -> Option<TrackSelector> {
+    if conditions.is_empty() {
+        return None;
+    }
+    let mut s = TrackSelector::default();
+    for c in conditions {
+        let value = c.value.as_deref()?;
+        match c.property {
+            TrackPropertyType::TrackClass => {
+                let class = TrackClass::parse(value)?;
+                if s.class.replace(class).is_some_and(|old| old != class) {
+                    return None;
+                }
+            }
+            TrackPropertyType::FourCC => {
+                let fourcc: [u8; 4] = value.as_bytes().try_into().ok()?;
+                if s.fourcc.replace(fourcc).is_some_and(|old| old != fourcc) {
+                    return None;
+                }
+            }
+            TrackPropertyType::Unknown => return None,
+        }
+    }
+    Some(s)
+}
+
+/// `keys` with each key turned into what the protection holds.
+fn map_keys<K>(keys: &TrackKeys<&LocatorKey>, f: impl Fn(&LocatorKey) -> K) -> TrackKeys<K> {
+    TrackKeys { default: f(keys.default), rules: keys.rules.iter().map(|(s, k)| (*s, f(k))).collect() }
 }
 
 fn cenc_key(k: &ContentKeyWithValue) -> cenc::ContentKey {
@@ -260,7 +372,7 @@ fn plan(
     v: Variant,
     policy: &StreamingPolicy,
     loc: &StreamingLocator,
-    keys: &[(Option<StreamingLocatorContentKeyType>, ContentKeyWithValue)],
+    keys: &[LocatorKey],
     ctx: &Ctx<'_>,
 ) -> Option<VariantPlan> {
     let base = ctx.base;
@@ -271,41 +383,43 @@ fn plan(
         }
         Variant::Aes128 => {
             let e = policy.envelope_encryption.as_ref()?;
-            let Some(k) = pick(
+            let candidates = scheme_keys(
                 keys,
                 StreamingLocatorContentKeyType::EnvelopeEncryption,
                 ContentKeyType::EnvelopeEncryption,
-            ) else {
+            );
+            if candidates.is_empty() {
                 tracing::warn!(locator = %loc.name, "envelopeEncryption without an EnvelopeEncryption key: aes128 not served");
                 return None;
-            };
-            let kid = k.key.key_id;
-            let uri = ctx.url(
-                e.custom_key_acquisition_url_template.as_ref(),
-                kid,
-                format!("{base}/keys/v1/aes/{kid}"),
-            );
+            }
+            let chosen = track_keys(loc, &candidates, e.content_keys.as_ref())?;
+            let keys = map_keys(&chosen, |k| {
+                let kid = k.key.key.key_id;
+                Aes128Key {
+                    key: cenc_key(&k.key),
+                    key_uri: ctx.url(
+                        e.custom_key_acquisition_url_template.as_ref(),
+                        kid,
+                        format!("{base}/keys/v1/aes/{kid}"),
+                    ),
+                }
+            });
+            let urls = keys.all().map(|k| k.key_uri.clone()).collect();
             let (_, hls) = protocols(e.enabled_protocols);
-            (
-                Protection::Aes128 {
-                    key: cenc_key(k),
-                    key_uri: uri.clone(),
-                },
-                (false, hls),
-                vec![uri],
-            )
+            (Protection::Aes128 { keys }, (false, hls), urls)
         }
         Variant::Cenc => {
             let c = policy.common_encryption_cenc.as_ref()?;
-            let Some(k) = pick(
+            let candidates = scheme_keys(
                 keys,
                 StreamingLocatorContentKeyType::CommonEncryptionCenc,
                 ContentKeyType::CommonEncryption,
-            ) else {
+            );
+            if candidates.is_empty() {
                 tracing::warn!(locator = %loc.name, "commonEncryptionCenc without a CommonEncryption key: cenc not served");
                 return None;
-            };
-            let kid = k.key.key_id;
+            }
+            let chosen = track_keys(loc, &candidates, c.content_keys.as_ref())?;
             let drm = c.drm.as_ref();
             let wv = drm.and_then(|d| d.widevine.as_ref());
             let pr = drm.and_then(|d| d.play_ready.as_ref());
@@ -315,20 +429,18 @@ fn plan(
                 .and_then(|c| c.custom_keys_acquisition_url_template.as_ref());
             let urls = LicenseUrls {
                 widevine: wv.map(|w| {
-                    ctx.url(
+                    ctx.url_per_key(
                         w.custom_license_acquisition_url_template.as_ref(),
-                        kid,
-                        format!("{base}/keys/v1/widevine?kid={kid}"),
+                        format!("{base}/keys/v1/widevine?kid={{kid_uuid}}"),
                     )
                 }),
                 playready: pr.map(|p| {
-                    ctx.url(
+                    ctx.url_per_key(
                         p.custom_license_acquisition_url_template.as_ref(),
-                        kid,
-                        format!("{base}/keys/v1/playready?kid={kid}"),
+                        format!("{base}/keys/v1/playready?kid={{kid_uuid}}"),
                     )
                 }),
-                clearkey: Some(ctx.url(ck, kid, format!("{base}/keys/v1/clearkey"))),
+                clearkey: Some(ctx.url_per_key(ck, format!("{base}/keys/v1/clearkey"))),
                 fairplay: None,
             };
             let systems = DrmSystems {
@@ -346,8 +458,7 @@ fn plan(
                 .collect();
             let p = Protection::Common(CommonEncryption {
                 scheme: cenc::Scheme::Cenc,
-                key: cenc_key(k),
-                audio_key: None,
+                keys: map_keys(&chosen, |k| cenc_key(&k.key)),
                 drm: systems,
                 urls,
             });
@@ -355,15 +466,16 @@ fn plan(
         }
         Variant::Cbcs => {
             let c = policy.common_encryption_cbcs.as_ref()?;
-            let Some(k) = pick(
+            let candidates = scheme_keys(
                 keys,
                 StreamingLocatorContentKeyType::CommonEncryptionCbcs,
                 ContentKeyType::CommonEncryption,
-            ) else {
+            );
+            if candidates.is_empty() {
                 tracing::warn!(locator = %loc.name, "commonEncryptionCbcs without a CommonEncryption key: cbcs not served");
                 return None;
-            };
-            let kid = k.key.key_id;
+            }
+            let chosen = track_keys(loc, &candidates, c.content_keys.as_ref())?;
             let drm = c.drm.as_ref();
             let wv = drm.and_then(|d| d.widevine.as_ref());
             let pr = drm.and_then(|d| d.play_ready.as_ref());
@@ -374,24 +486,23 @@ fn plan(
                 .and_then(|c| c.custom_keys_acquisition_url_template.as_ref());
             let urls = LicenseUrls {
                 widevine: wv.map(|w| {
-                    ctx.url(
+                    ctx.url_per_key(
                         w.custom_license_acquisition_url_template.as_ref(),
-                        kid,
-                        format!("{base}/keys/v1/widevine?kid={kid}"),
+                        format!("{base}/keys/v1/widevine?kid={{kid_uuid}}"),
                     )
                 }),
                 playready: pr.map(|p| {
-                    ctx.url(
+                    ctx.url_per_key(
                         p.custom_license_acquisition_url_template.as_ref(),
-                        kid,
-                        format!("{base}/keys/v1/playready?kid={kid}"),
+                        format!("{base}/keys/v1/playready?kid={{kid_uuid}}"),
                     )
                 }),
-                clearkey: Some(ctx.url(ck, kid, format!("{base}/keys/v1/clearkey"))),
-                // The skd:// URI; players send the SPC to /keys/v1/fairplay?kid=.
+                clearkey: Some(ctx.url_per_key(ck, format!("{base}/keys/v1/clearkey"))),
+                // The skd:// URI (cenc fills `{kid_uuid}` per key); players
+                // send the SPC to /keys/v1/fairplay?kid=.
                 fairplay: fp
                     .and_then(|f| f.custom_license_acquisition_url_template.as_ref())
-                    .map(|t| ctx.fill(t, kid)),
+                    .map(|t| ctx.fill_per_key(t)),
             };
             let systems = DrmSystems {
                 widevine: wv.is_some(),
@@ -413,8 +524,7 @@ fn plan(
             .collect();
             let p = Protection::Common(CommonEncryption {
                 scheme: cenc::Scheme::Cbcs,
-                key: cenc_key(k),
-                audio_key: None,
+                keys: map_keys(&chosen, |k| cenc_key(&k.key)),
                 drm: systems,
                 urls,
             });
@@ -427,10 +537,22 @@ fn plan(
     let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
     h.update(loc.streaming_locator_id.unwrap_or_default().as_bytes());
     h.update(v.as_str().as_bytes());
-    if let Protection::Common(CommonEncryption { key, .. }) | Protection::Aes128 { key, .. } =
-        &protection
-    {
-        h.update(&key.kid.0);
+    // Every key and which tracks it encrypts decide the bytes.
+    let kids: Vec<(Option<TrackSelector>, [u8; 16])> = match &protection {
+        Protection::Clear => Vec::new(),
+        Protection::Common(c) => key_digest(&c.keys, |k| k.kid.0),
+        Protection::Aes128 { keys } => key_digest(keys, |k| k.key.kid.0),
+    };
+    for (select, kid) in &kids {
+        match select {
+            None => h.update(b"default"),
+            Some(s) => {
+                h.update(b"rule");
+                h.update(s.class.map_or("", |c| c.as_str()).as_bytes());
+                h.update(&s.fourcc.unwrap_or_default());
+            }
+        }
+        h.update(kid);
     }
     for u in &urls {
         h.update(&(u.len() as u64).to_be_bytes());
@@ -446,10 +568,17 @@ fn plan(
     })
 }
 
+fn key_digest<K>(keys: &TrackKeys<K>, kid: impl Fn(&K) -> [u8; 16]) -> Vec<(Option<TrackSelector>, [u8; 16])> {
+    std::iter::once((None, kid(&keys.default)))
+        .chain(keys.rules.iter().map(|(s, k)| (Some(*s), kid(k))))
+        .collect()
+}
+
 /// The content key `kid` with the name of the policy that authorises it,
-/// from cache or store. Keys without a `policyName` take the default
-/// content key policy of a locator (or of its streaming policy) that uses
-/// them.
+/// from cache or store. Keys without a `policyName` take, from a locator
+/// that uses them, the `policyName` its streaming policy's key mapping (or
+/// `defaultKey`) gives their label, else the locator's default content key
+/// policy, else its streaming policy's.
 pub async fn delivery_key(
     d: &Delivery,
     store: &dyn store::Store,
@@ -461,7 +590,7 @@ pub async fn delivery_key(
     let key = store.get_content_key_by_key_id(kid).await?;
     let policy_name = match &key.key.policy_name {
         Some(p) => Some(p.clone()),
-        None => default_policy_for(store, kid).await?,
+        None => default_policy_for(store, kid, key.key.label.as_deref()).await?,
     };
     let k = Arc::new(DeliveryKey { key, policy_name });
     d.keys.insert(kid, k.clone());
@@ -471,21 +600,26 @@ pub async fn delivery_key(
 async fn default_policy_for(
     store: &dyn store::Store,
     kid: Uuid,
+    key_label: Option<&str>,
 ) -> Result<Option<String>, DeliveryError> {
     let mut page = store::Page::first(1000);
     for _ in 0..100 {
         let res = store.list_streaming_locators(&page).await?;
-        for loc in res
-            .items
-            .iter()
-            .filter(|l| l.content_keys.iter().any(|k| k.id == kid))
-        {
+        for loc in res.items.iter() {
+            let Some(k) = loc.content_keys.iter().find(|k| k.id == kid) else {
+                continue;
+            };
+            let sp = store.get_streaming_policy(&loc.streaming_policy_name).await.ok();
+            let label = k.label_reference_in_streaming_policy.as_deref().or(key_label);
+            if let (Some(sp), Some(label)) = (&sp, label)
+                && let Some(p) = mapped_policy(sp, label)
+            {
+                return Ok(Some(p.to_owned()));
+            }
             if let Some(p) = &loc.default_content_key_policy_name {
                 return Ok(Some(p.clone()));
             }
-            if let Ok(sp) = store.get_streaming_policy(&loc.streaming_policy_name).await
-                && let Some(p) = sp.default_content_key_policy_name
-            {
+            if let Some(p) = sp.and_then(|sp| sp.default_content_key_policy_name) {
                 return Ok(Some(p));
             }
         }
@@ -495,6 +629,29 @@ async fn default_policy_for(
         }
     }
     Ok(None)
+}
+
+/// The `policyName` the streaming policy gives the key labelled `label`:
+/// that of a `keyToTrackMappings` entry (or the `defaultKey`) with that
+/// label, in any scheme.
+fn mapped_policy<'a>(sp: &'a StreamingPolicy, label: &str) -> Option<&'a str> {
+    let schemes = [
+        sp.envelope_encryption.as_ref().and_then(|e| e.content_keys.as_ref()),
+        sp.common_encryption_cenc.as_ref().and_then(|e| e.content_keys.as_ref()),
+        sp.common_encryption_cbcs.as_ref().and_then(|e| e.content_keys.as_ref()),
+    ];
+    schemes.into_iter().flatten().find_map(|k| {
+        k.key_to_track_mappings
+            .iter()
+            .find(|m| m.label.as_deref() == Some(label) && m.policy_name.is_some())
+            .and_then(|m| m.policy_name.as_deref())
+            .or_else(|| {
+                k.default_key
+                    .as_ref()
+                    .filter(|d| d.label.as_deref() == Some(label))
+                    .and_then(|d| d.policy_name.as_deref())
+            })
+    })
 }
 
 #[cfg(test)]
@@ -544,8 +701,8 @@ mod tests {
     #[test]
     fn predefined_policies_give_their_variants() {
         let keys = vec![
-            (None, key(1, ContentKeyType::CommonEncryption)),
-            (None, key(2, ContentKeyType::EnvelopeEncryption)),
+            LocatorKey::new(None, None, key(1, ContentKeyType::CommonEncryption)),
+            LocatorKey::new(None, None, key(2, ContentKeyType::EnvelopeEncryption)),
         ];
         let has = |name: &str| {
             let p = predefined_streaming_policy(name).unwrap();
@@ -579,17 +736,18 @@ mod tests {
     #[test]
     fn urls_and_templates() {
         let keys = vec![
-            (None, key(1, ContentKeyType::CommonEncryption)),
-            (None, key(2, ContentKeyType::EnvelopeEncryption)),
+            LocatorKey::new(None, None, key(1, ContentKeyType::CommonEncryption)),
+            LocatorKey::new(None, None, key(2, ContentKeyType::EnvelopeEncryption)),
         ];
         let p = predefined_streaming_policy("Predefined_ClearKey").unwrap();
-        let Protection::Aes128 { key_uri, key } =
+        let Protection::Aes128 { keys: aes } =
             plan(Variant::Aes128, &p, &locator(), &keys, &ctx())
                 .unwrap()
                 .protection
         else {
             panic!("aes128")
         };
+        let Aes128Key { key_uri, key } = aes.default;
         assert_eq!(
             key_uri,
             format!("http://cdn.example/keys/v1/aes/{}", Uuid::from_u128(2))
@@ -610,20 +768,18 @@ mod tests {
         else {
             panic!("cenc")
         };
+        let urls = c.urls.for_kid(c.keys.default.kid);
         assert_eq!(
-            c.urls.widevine.as_deref(),
+            urls.widevine.as_deref(),
             Some(format!("https://lic.example/movie-7/wv/{}", Uuid::from_u128(1)).as_str())
         );
         assert_eq!(
-            c.urls.clearkey.as_deref(),
+            urls.clearkey.as_deref(),
             Some("http://cdn.example/keys/v1/clearkey")
         );
-        assert!(
-            c.urls
-                .playready
-                .as_deref()
-                .unwrap()
-                .starts_with("http://cdn.example/keys/v1/playready?kid=")
+        assert_eq!(
+            urls.playready,
+            Some(format!("http://cdn.example/keys/v1/playready?kid={}", Uuid::from_u128(1)))
         );
         assert!(c.drm.clearkey && c.drm.widevine && c.drm.playready && !c.drm.fairplay);
     }
@@ -631,18 +787,129 @@ mod tests {
     #[test]
     fn typed_locator_keys_win() {
         let keys = vec![
-            (None, key(1, ContentKeyType::CommonEncryption)),
-            (
+            LocatorKey::new(None, None, key(1, ContentKeyType::CommonEncryption)),
+            LocatorKey::new(
                 Some(StreamingLocatorContentKeyType::CommonEncryptionCbcs),
+                None,
                 key(3, ContentKeyType::CommonEncryption),
             ),
         ];
         let p = predefined_streaming_policy("Predefined_MultiDrmStreaming").unwrap();
         let kid = |v| match plan(v, &p, &locator(), &keys, &ctx()).unwrap().protection {
-            Protection::Common(c) => c.key.kid.0,
+            Protection::Common(c) => c.keys.default.kid.0,
             _ => panic!(),
         };
         assert_eq!(kid(Variant::Cenc), *Uuid::from_u128(1).as_bytes());
         assert_eq!(kid(Variant::Cbcs), *Uuid::from_u128(3).as_bytes());
+    }
+
+    fn labelled(kid: u128, label: &str) -> LocatorKey {
+        LocatorKey::new(None, Some(&label.to_owned()), key(kid, ContentKeyType::CommonEncryption))
+    }
+
+    fn class_policy(mappings: serde_json::Value) -> StreamingPolicy {
+        serde_json::from_value(serde_json::json!({
+            "name": "classes",
+            "commonEncryptionCenc": {
+                "enabledProtocols": {"dash": true, "hls": true},
+                "contentKeys": {"keyToTrackMappings": mappings}
+            }
+        }))
+        .unwrap()
+    }
+
+    fn sel(property: &str, value: &str) -> serde_json::Value {
+        serde_json::json!({"trackSelections": [{"property": property, "operation": "Equal", "value": value}]})
+    }
+
+    #[test]
+    fn key_mappings_give_each_class_its_key() {
+        let keys = vec![labelled(1, "audio"), labelled(2, "sd"), labelled(3, "hd"), labelled(4, "uhd")];
+        let p = class_policy(serde_json::json!([
+            {"label": "sd", "policyName": "P1", "tracks": [sel("TrackClass", "SD")]},
+            {"label": "hd", "policyName": "P2", "tracks": [sel("TrackClass", "HD")]},
+            {"label": "uhd", "tracks": [sel("TrackClass", "UHD1"), sel("TrackClass", "UHD2")]},
+        ]));
+        let plan = plan(Variant::Cenc, &p, &locator(), &keys, &ctx()).unwrap();
+        let Protection::Common(c) = &plan.protection else { panic!("cenc") };
+        let kid = |class, fourcc: &[u8; 4]| Uuid::from_bytes(c.keys.select(class, *fourcc).kid.0).as_u128();
+        assert_eq!(kid(TrackClass::Sd, b"avc1"), 2);
+        assert_eq!(kid(TrackClass::Hd, b"avc1"), 3);
+        assert_eq!(kid(TrackClass::Uhd1, b"hvc1"), 4);
+        assert_eq!(kid(TrackClass::Uhd2, b"hvc1"), 4);
+        // The key no mapping names is the default.
+        assert_eq!(kid(TrackClass::Audio, b"mp4a"), 1);
+        // And at the sizes of a ladder.
+        assert_eq!(kid(TrackClass::video(416, 234), b"avc1"), 2);
+        assert_eq!(kid(TrackClass::video(1280, 720), b"avc1"), 3);
+        assert_eq!(kid(TrackClass::video(3840, 2160), b"avc1"), 4);
+
+        // Every key is in the tag: another HD key gives another tag.
+        let other = vec![labelled(1, "audio"), labelled(2, "sd"), labelled(5, "hd"), labelled(4, "uhd")];
+        let tag2 = super::plan(Variant::Cenc, &p, &locator(), &other, &ctx()).unwrap().tag;
+        assert_ne!(plan.tag, tag2);
+        // So is the mapping: SD and HD swapped gives another tag too.
+        let swapped = class_policy(serde_json::json!([
+            {"label": "hd", "tracks": [sel("TrackClass", "SD")]},
+            {"label": "sd", "tracks": [sel("TrackClass", "HD")]},
+        ]));
+        let tag3 = super::plan(Variant::Cenc, &swapped, &locator(), &keys, &ctx()).unwrap().tag;
+        assert_ne!(plan.tag, tag3);
+
+        assert_eq!(mapped_policy(&p, "hd"), Some("P2"));
+        assert_eq!(mapped_policy(&p, "sd"), Some("P1"));
+        assert_eq!(mapped_policy(&p, "uhd"), None);
+    }
+
+    #[test]
+    fn fourcc_and_class_conditions_combine() {
+        let keys = vec![labelled(1, "base"), labelled(2, "hevc-hd")];
+        let p = class_policy(serde_json::json!([{"label": "hevc-hd", "tracks": [{"trackSelections": [
+            {"property": "FourCC", "operation": "Equal", "value": "hvc1"},
+            {"property": "TrackClass", "operation": "Equal", "value": "HD"}]}]}]));
+        let Protection::Common(c) = plan(Variant::Cenc, &p, &locator(), &keys, &ctx()).unwrap().protection else {
+            panic!("cenc")
+        };
+        let kid = |class, fourcc: &[u8; 4]| c.keys.select(class, *fourcc).kid.0[15];
+        assert_eq!(kid(TrackClass::Hd, b"hvc1"), 2);
+        assert_eq!(kid(TrackClass::Hd, b"avc1"), 1);
+        assert_eq!(kid(TrackClass::Sd, b"hvc1"), 1);
+        // Contradicting conditions select nothing.
+        assert!(selector(&serde_json::from_value::<Vec<keys::model::TrackPropertyCondition>>(serde_json::json!([
+            {"property": "TrackClass", "operation": "Equal", "value": "SD"},
+            {"property": "TrackClass", "operation": "Equal", "value": "HD"}])).unwrap()).is_none());
+    }
+
+    #[test]
+    fn a_mapping_to_a_missing_key_is_not_served() {
+        let keys = vec![labelled(1, "sd")];
+        let p = class_policy(serde_json::json!([
+            {"label": "sd", "tracks": [sel("TrackClass", "SD")]},
+            {"label": "hd", "tracks": [sel("TrackClass", "HD")]},
+        ]));
+        assert!(plan(Variant::Cenc, &p, &locator(), &keys, &ctx()).is_none());
+    }
+
+    #[test]
+    fn aes128_keys_per_class_have_their_own_uri() {
+        let env = |kid: u128, label: &str| {
+            LocatorKey::new(None, Some(&label.to_owned()), key(kid, ContentKeyType::EnvelopeEncryption))
+        };
+        let keys = vec![env(1, "sd"), env(2, "hd")];
+        let p: StreamingPolicy = serde_json::from_value(serde_json::json!({
+            "name": "aes",
+            "envelopeEncryption": {
+                "enabledProtocols": {"dash": false, "hls": true},
+                "contentKeys": {"keyToTrackMappings": [{"label": "hd", "tracks": [sel("TrackClass", "HD")]}]}
+            }
+        }))
+        .unwrap();
+        let Protection::Aes128 { keys: aes } = plan(Variant::Aes128, &p, &locator(), &keys, &ctx()).unwrap().protection
+        else {
+            panic!("aes128")
+        };
+        let uri = |class| aes.select(class, *b"avc1").key_uri.clone();
+        assert_eq!(uri(TrackClass::Sd), format!("http://cdn.example/keys/v1/aes/{}", Uuid::from_u128(1)));
+        assert_eq!(uri(TrackClass::Hd), format!("http://cdn.example/keys/v1/aes/{}", Uuid::from_u128(2)));
     }
 }
