@@ -22,19 +22,19 @@ const MAX_INPUT: usize = 64 * 1024;
 fn protections() -> Vec<Protection> {
     let key = cenc::ContentKey { kid: cenc::KeyId([0x11; 16]), key: cenc::Key::new([0x22; 16]) };
     let common = |scheme| {
-        Protection::Common(CommonEncryption {
+        Protection::Common(CommonEncryption::new(
             scheme,
-            key: key.clone(),
-            audio_key: Some(cenc::ContentKey { kid: cenc::KeyId([0x33; 16]), key: cenc::Key::new([0x44; 16]) }),
-            drm: DrmSystems { widevine: true, playready: true, clearkey: true, fairplay: true, ..Default::default() },
-            urls: LicenseUrls { clearkey: Some("https://k.example/clearkey".into()), ..Default::default() },
-        })
+            key.clone(),
+            Some(cenc::ContentKey { kid: cenc::KeyId([0x33; 16]), key: cenc::Key::new([0x44; 16]) }),
+            DrmSystems { widevine: true, playready: true, clearkey: true, fairplay: true, ..Default::default() },
+            LicenseUrls { clearkey: Some("https://k.example/clearkey".into()), ..Default::default() },
+        ))
     };
     vec![
         Protection::Clear,
         common(cenc::Scheme::Cenc),
         common(cenc::Scheme::Cbcs),
-        Protection::Aes128 { key: key.clone(), key_uri: "https://k.example/aes".into() },
+        Protection::aes128(key.clone(), "https://k.example/aes"),
     ]
 }
 

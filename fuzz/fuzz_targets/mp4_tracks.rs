@@ -54,14 +54,15 @@ fn setups(moov: &Moov) -> Vec<TrackSetup> {
     [cenc::Scheme::Cenc, cenc::Scheme::Cbcs]
         .into_iter()
         .filter_map(|scheme| {
-            let p = Protection::Common(CommonEncryption {
+            let p = Protection::Common(CommonEncryption::new(
                 scheme,
-                key: key.clone(),
-                audio_key: None,
-                drm: DrmSystems { widevine: true, playready: true, clearkey: true, ..Default::default() },
-                urls: LicenseUrls::default(),
-            });
-            TrackSetup::new(&p, trak.tkhd.track_id, kind, entry).ok()
+                key.clone(),
+                None,
+                DrmSystems { widevine: true, playready: true, clearkey: true, ..Default::default() },
+                LicenseUrls::default(),
+            ));
+            let class = media::track_class::TrackClass::of_entry(kind, entry);
+            TrackSetup::new(&p, trak.tkhd.track_id, class, entry).ok()
         })
         .collect()
 }
