@@ -43,8 +43,8 @@ use bmff::{Atom, BoxHeader, FourCC, Moof, Moov, Traf, Trex, Trun, TrunSample};
 use crate::error::{Error, Result};
 
 /// A `moof` holds a few KB of sample records per fragment; past this size
-/// it is an attack on memory (4 MiB of 16-byte records is 262 144 samples,
-/// hours of video in one fragment).
+/// it is an attack on memory (64 MiB of 16-byte records is 4 million
+/// samples, a day of 48 fps video in one fragment).
 pub const MAX_MOOF: u64 = 64 << 20;
 
 /// Most samples accepted, over the whole file, from `trun`s with no
@@ -80,7 +80,7 @@ impl Input<'_> {
         self.read_at(pos, &mut head[..n])?;
         let kind = head.get(4..8).and_then(|k| <[u8; 4]>::try_from(k).ok()).map_or(FourCC::UNKNOWN, FourCC);
         let mut header = BoxHeader::parse(&head[..n]).map_err(|e| self.error(kind, pos, e.to_string()))?;
-        if header.size == u64::from(n as u32) && head[..4] == [0, 0, 0, 0] {
+        if header.size == n as u64 && head[..4] == [0, 0, 0, 0] {
             header.size = self.len - pos;
         }
         if pos.checked_add(header.size).is_none_or(|end| end > self.len) {
@@ -94,7 +94,7 @@ impl Input<'_> {
     }
 }
 
-/// Where a track's next fragment continues.
+/// A track whose samples are kept: the list fragments extend, and its `trex`.
 struct TrackState<'a> {
     id: u32,
     samples: &'a mut Vec<Sample>,
