@@ -45,6 +45,9 @@ pub struct IndexTrack {
     pub codecs: String,
     pub bandwidth: u64,
     pub average_bandwidth: u64,
+    /// HLS peak segment bit rate; absent from older indexes (0: use `bandwidth`).
+    #[serde(default)]
+    pub hls_peak_bandwidth: u64,
     pub timescale: u32,
     /// `[start, duration]` of each segment in track ticks; segment `n`
     /// (from 1) is the file `n.m4s`.
@@ -58,7 +61,13 @@ pub struct IndexTrack {
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum IndexTrackKind {
     #[serde(rename_all = "camelCase")]
-    Video { width: u32, height: u32, frame_rate: Option<(u32, u32)> },
+    Video {
+        width: u32,
+        height: u32,
+        frame_rate: Option<(u32, u32)>,
+        #[serde(default)]
+        sar: Option<(u32, u32)>,
+    },
     #[serde(rename_all = "camelCase")]
     Audio { sample_rate: u32, channels: u16, language: Option<String> },
 }
@@ -96,8 +105,8 @@ impl AssetIndex {
                 .map(|t| manifest::Track {
                     id: t.id,
                     kind: match &t.kind {
-                        IndexTrackKind::Video { width, height, frame_rate } => {
-                            manifest::TrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate }
+                        IndexTrackKind::Video { width, height, frame_rate, sar } => {
+                            manifest::TrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate, sar: *sar }
                         }
                         IndexTrackKind::Audio { sample_rate, channels, language } => manifest::TrackKind::Audio {
                             sample_rate: *sample_rate,
@@ -108,6 +117,7 @@ impl AssetIndex {
                     codecs: t.codecs.clone(),
                     bandwidth: t.bandwidth,
                     average_bandwidth: t.average_bandwidth,
+                    hls_peak_bandwidth: if t.hls_peak_bandwidth == 0 { t.bandwidth } else { t.hls_peak_bandwidth },
                     timescale: t.timescale,
                     segments: t.segments.iter().map(|&[start, duration]| SegmentTime { start, duration }).collect(),
                     init_uri: format!("{}/init.mp4", t.name),
@@ -133,8 +143,8 @@ impl AssetIndex {
                     id: t.id,
                     name: t.init_uri.split('/').next().unwrap_or_default().to_owned(),
                     kind: match &t.kind {
-                        manifest::TrackKind::Video { width, height, frame_rate } => {
-                            IndexTrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate }
+                        manifest::TrackKind::Video { width, height, frame_rate, sar } => {
+                            IndexTrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate, sar: *sar }
                         }
                         manifest::TrackKind::Audio { sample_rate, channels, language } => IndexTrackKind::Audio {
                             sample_rate: *sample_rate,
@@ -145,6 +155,7 @@ impl AssetIndex {
                     codecs: t.codecs.clone(),
                     bandwidth: t.bandwidth,
                     average_bandwidth: t.average_bandwidth,
+                    hls_peak_bandwidth: t.hls_peak_bandwidth,
                     timescale: t.timescale,
                     segments: t.segments.iter().map(|s| [s.start, s.duration]).collect(),
                     file: None,
@@ -209,10 +220,11 @@ mod tests {
                 IndexTrack {
                     id: 1,
                     name: "video_1".into(),
-                    kind: IndexTrackKind::Video { width: 640, height: 360, frame_rate: Some((25, 1)) },
+                    kind: IndexTrackKind::Video { width: 640, height: 360, frame_rate: Some((25, 1)), sar: Some((1, 1)) },
                     codecs: "avc1.64001e".into(),
                     bandwidth: 500_000,
                     average_bandwidth: 400_000,
+                    hls_peak_bandwidth: 520_000,
                     timescale: 12800,
                     segments: vec![[0, 51200], [51200, 51200], [102400, 25600]],
                     file: Some("movie.mp4".into()),
@@ -224,6 +236,7 @@ mod tests {
                     codecs: "mp4a.40.2".into(),
                     bandwidth: 100_000,
                     average_bandwidth: 96_000,
+                    hls_peak_bandwidth: 101_000,
                     timescale: 48000,
                     segments: vec![[0, 192512]],
                     file: None,
@@ -237,6 +250,16 @@ mod tests {
         assert_eq!(p.tracks[0].init_uri, "video_1/init.mp4");
         assert_eq!(p.tracks[1].segments.len(), 1);
         assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn index_without_sar_and_hls_peak_still_loads() {
+        let json = br#"{"version":1,"durationSecs":4.0,"segmentDurationSecs":4.0,"tracks":[{"id":1,"name":"video_1",
+            "kind":{"type":"video","width":640,"height":360,"frameRate":[25,1]},"codecs":"avc1.64001e",
+            "bandwidth":500000,"averageBandwidth":400000,"timescale":12800,"segments":[[0,51200]]}]}"#;
+        let p = AssetIndex::parse(json, "old index").expect("old index loads").presentation();
+        assert_eq!(p.tracks[0].hls_peak_bandwidth, 500_000, "falls back to the DASH figure");
+        assert!(matches!(p.tracks[0].kind, manifest::TrackKind::Video { sar: None, .. }));
     }
 
     #[test]

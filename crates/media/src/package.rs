@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bmff::SampleEntry;
 
+use crate::bandwidth;
 use crate::error::{Error, Result};
 use crate::manifest::{self, Presentation, SegmentTime};
 use crate::movie::{Movie, Track, TrackKind};
@@ -108,7 +109,7 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
     let presentation = Presentation {
         duration_secs,
         tracks: outputs.iter().map(|o| o.manifest.clone()).collect(),
-        min_buffer_secs: opts.segment_duration.max(2.0),
+        min_buffer_secs: min_buffer_secs(opts),
     };
     let mut manifests = Vec::new();
     let mut bytes_written: u64 = outputs.iter().map(|o| o.summary.bytes).sum();
@@ -181,8 +182,7 @@ fn package_track(
     write_file(&dir.join("init.mp4"), &init)?;
 
     let mut segments = Vec::with_capacity(plans.len());
-    let mut peak_bps: u64 = 0;
-    let mut clear_bytes: u64 = 0;
+    let mut clear_sizes = Vec::with_capacity(plans.len());
     // One buffer for every segment of the track: no allocation (and no
     // fresh pages for the kernel to zero) per segment.
     let mut buf = Vec::new();
@@ -192,27 +192,24 @@ fn package_track(
         crate::cmaf::media_segment_into(track, plan, seq, &mut buf, |out| movie.read_samples(samples, out))?;
         // Bandwidth from the clear segments, so that every protected form
         // of an asset (here or at the origin) announces the same figures.
-        let clear_len = buf.len() as u64;
-        clear_bytes += clear_len;
-        let secs = plan.duration as f64 / f64::from(track.timescale);
-        if secs > 0.0 {
-            peak_bps = peak_bps.max((clear_len as f64 * 8.0 / secs).ceil() as u64);
-        }
+        clear_sizes.push(buf.len() as u64);
         setup.segment_in_place(seq, &mut buf)?;
         write_file(&dir.join(format!("{seq}.m4s")), &buf)?;
         bytes += buf.len() as u64;
         segments.push(SegmentTime { start: plan.start, duration: plan.duration });
         progress(samples.iter().map(|s| u64::from(s.size)).sum());
     }
-    let duration_secs = track.duration() as f64 / f64::from(track.timescale);
-    let average_bps = if duration_secs > 0.0 { (clear_bytes as f64 * 8.0 / duration_secs) as u64 } else { 0 };
+    let durations: Vec<u64> = segments.iter().map(|s| s.duration).collect();
+    let total = durations.iter().fold(0u64, |a, d| a.saturating_add(*d));
+    let target = manifest::hls::target_duration(&durations, track.timescale);
 
     let mut manifest = manifest::Track {
         id: track.id,
         kind: manifest_kind(track, entry),
         codecs: codec.codecs.clone(),
-        bandwidth: peak_bps.max(average_bps).max(1),
-        average_bandwidth: average_bps.max(1),
+        bandwidth: bandwidth::dash_bandwidth(&clear_sizes, &durations, track.timescale, min_buffer_secs(opts)).max(1),
+        average_bandwidth: bandwidth::average(&clear_sizes, total, track.timescale).max(1),
+        hls_peak_bandwidth: bandwidth::hls_peak(&clear_sizes, &durations, track.timescale, target).max(1),
         timescale: track.timescale,
         segments,
         init_uri: format!("{name}/init.mp4"),
@@ -223,6 +220,11 @@ fn package_track(
     };
     setup.signal(&mut manifest);
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: codec.codecs, segments: plans.len(), bytes } })
+}
+
+/// DASH `minBufferTime`: one segment, at least 2 s.
+fn min_buffer_secs(opts: &PackageOptions) -> f64 {
+    opts.segment_duration.max(2.0)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -244,12 +246,28 @@ fn manifest_kind(track: &Track, entry: &SampleEntry) -> manifest::TrackKind {
             width: u32::from(v.width),
             height: u32::from(v.height),
             frame_rate: frame_rate(track),
+            sar: Some(sample_aspect_ratio(v)),
         },
         _ => manifest::TrackKind::Video {
             width: track.trak.tkhd.width >> 16,
             height: track.trak.tkhd.height >> 16,
             frame_rate: frame_rate(track),
+            sar: Some((1, 1)),
         },
+    }
+}
+
+/// `hSpacing:vSpacing` of the entry's `pasp` (ISO/IEC 14496-12 §12.1.4.2),
+/// reduced; `1:1` when it has none (square pixels, §12.1.4.1) or a zero.
+fn sample_aspect_ratio(v: &bmff::VisualSampleEntry) -> (u32, u32) {
+    let pasp = v.other.iter().find(|b| b.kind == bmff::FourCC(*b"pasp"));
+    let spacing = |at: usize| -> Option<u32> { Some(u32::from_be_bytes(pasp?.body.get(at..at + 4)?.try_into().ok()?)) };
+    match (spacing(0), spacing(4)) {
+        (Some(h), Some(v)) if h != 0 && v != 0 => {
+            let g = gcd(h, v);
+            (h / g, v / g)
+        }
+        _ => (1, 1),
     }
 }
 

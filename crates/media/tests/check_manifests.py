@@ -28,6 +28,7 @@ import os
 import re
 import struct
 import sys
+from fractions import Fraction
 
 try:
     import m3u8
@@ -51,6 +52,7 @@ NS = {
 }
 MP4PROTECTION = "urn:mpeg:dash:mp4protection:2011"
 CHANNELS = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011"
+ROLE = "urn:mpeg:dash:role:2011"
 CLEARKEY_IDS = {"e2719d58a985b3c9781ab030af78d30e", "1077efecc0b24d02ace33c1e52e2fb4b"}
 WIDEVINE = "edef8ba979d64acea3c827dcd51d21ed"
 PLAYREADY = "9a04f07998404286ab92e65be0885f95"
@@ -157,6 +159,8 @@ def check_mpd(d, exp):
             reps[rep.id] = (aset, rep)
     eq(sorted(reps), sorted(str(t["id"]) for t in exp["tracks"]), f"{what}: Representation ids")
 
+    check_sets(mpd, exp, what)
+
     # lxml view of the AdaptationSets, by Representation id, for namespaced children.
     xml_sets = {}
     for aset in root.iterfind("mpd:Period/mpd:AdaptationSet", NS):
@@ -177,9 +181,11 @@ def check_mpd(d, exp):
             eq(rep.width, t["detail"]["width"], f"{w}: @width")
             eq(rep.height, t["detail"]["height"], f"{w}: @height")
             eq(rep.frame_rate, t["detail"]["frame_rate"], f"{w}: @frameRate")
+            eq(rep.sar, t["detail"]["sar"], f"{w}: @sar")
         else:
             eq(rep.audio_sampling_rate, str(t["detail"]["sample_rate"]), f"{w}: @audioSamplingRate")
-            acc = rep.audio_channel_configurations or []
+            # On the Representation, or once on its AdaptationSet.
+            acc = (rep.audio_channel_configurations or []) + (aset.audio_channel_configurations or [])
             check(len(acc) == 1 and acc[0].scheme_id_uri == CHANNELS and acc[0].value == str(t["detail"]["channels"]),
                   f"{w}: AudioChannelConfiguration")
             eq(aset.lang, t["detail"]["language"], f"{w}: AdaptationSet@lang")
@@ -258,6 +264,41 @@ def check_mpd(d, exp):
                 check(len(ms) == 1 and ms[0].get("licenseUrl") == sysx["laurl"], f"{ws}: ms:laurl")
 
 
+def check_sets(mpd, exp, what):
+    """Ladder attributes of each AdaptationSet, recomputed from the model."""
+    by_id = {str(t["id"]): t for t in exp["tracks"]}
+    audio_sets = []
+    for aset in mpd.periods[0].adaptation_sets:
+        ts = [by_id.get(r.id) for r in aset.representations or []]
+        if not ts or None in ts:
+            continue
+        w = f"{what}: AdaptationSet {aset.id}"
+        bws = [t["bandwidth"] for t in ts]
+        eq(bws, sorted(bws), f"{w}: Representations by @bandwidth")
+        # Same start instants: start/timescale as exact fractions.
+        starts = [[Fraction(s[0], t["timescale"]) for s in t["segments"]] for t in ts]
+        aligned = all(st == starts[0] for st in starts)
+        eq(aset.segment_alignment, True if aligned else None, f"{w}: @segmentAlignment")
+        if ts[0]["kind"] == "video" and len(ts) > 1:
+            eq(aset.max_width, max(t["detail"]["width"] for t in ts), f"{w}: @maxWidth")
+            eq(aset.max_height, max(t["detail"]["height"] for t in ts), f"{w}: @maxHeight")
+            rates = [t["detail"]["frame_rate"] for t in ts if t["detail"]["frame_rate"]]
+            fastest = max(rates, key=lambda r: Fraction(r), default=None)
+            eq(aset.max_frame_rate, fastest, f"{w}: @maxFrameRate")
+        if ts[0]["kind"] == "audio":
+            eq(len({(t["detail"]["language"], t["codecs"].split(".")[0], json.dumps(t["protection"])) for t in ts}), 1,
+               f"{w}: mixes languages, codecs or keys")
+            roles = aset.roles or []
+            check(len(roles) == 1 and roles[0].scheme_id_uri == ROLE, f"{w}: one Role of {ROLE}")
+            audio_sets.append((aset, ts[0]["detail"]["language"], roles[0].value if roles else None))
+    audios = [t for t in exp["tracks"] if t["kind"] == "audio"]
+    if audios:
+        default = audios[0]["detail"]["language"]
+        want = ["main"] + ["alternate"] * (len(audio_sets) - 1)
+        eq([r for _, _, r in audio_sets], want, f"{what}: audio Roles")
+        check(audio_sets[0][1] == default, f"{what}: main audio set is not the default language {default!r}")
+
+
 def load_playlist(path, what):
     with open(path, encoding="utf-8") as f:
         text = f.read()
@@ -281,14 +322,18 @@ def check_master(d, exp):
     videos = [t for t in exp["tracks"] if t["kind"] == "video"]
     audios = [t for t in exp["tracks"] if t["kind"] == "audio"]
     by_uri = {t["playlist"]: t for t in exp["tracks"]}
+    bws = [p.stream_info.bandwidth for p in pl.playlists]
+    eq(bws, sorted(bws), f"{what}: variants by BANDWIDTH")
+    check_session_keys(pl, exp, what)
 
     if not videos:
         eq(len(pl.media), 0, f"{what}: EXT-X-MEDIA count (audio only)")
-        eq([p.uri for p in pl.playlists], [a["playlist"] for a in audios], f"{what}: variant URIs")
+        by_peak = sorted(audios, key=lambda a: a["hls_peak_bandwidth"])
+        eq([p.uri for p in pl.playlists], [a["playlist"] for a in by_peak], f"{what}: variant URIs")
         for p in pl.playlists:
             a = by_uri.get(p.uri)
             if a:
-                eq(p.stream_info.bandwidth, a["bandwidth"], f"{what}: {p.uri} BANDWIDTH")
+                eq(p.stream_info.bandwidth, a["hls_peak_bandwidth"], f"{what}: {p.uri} BANDWIDTH")
                 eq(p.stream_info.codecs, a["codecs"], f"{what}: {p.uri} CODECS")
         return
 
@@ -318,9 +363,10 @@ def check_master(d, exp):
         si = p.stream_info
         members = groups.get(si.audio, [])
         check(not groups or members, f"{w}: AUDIO group {si.audio!r} unknown")
-        peak = max((a["bandwidth"] for _, a in members), default=0)
+        # One audio rendition plays at a time: the group's largest, once.
+        peak = max((a["hls_peak_bandwidth"] for _, a in members), default=0)
         avg = max((a["average_bandwidth"] for _, a in members), default=0)
-        eq(si.bandwidth, v["bandwidth"] + peak, f"{w}: BANDWIDTH")
+        eq(si.bandwidth, v["hls_peak_bandwidth"] + peak, f"{w}: BANDWIDTH")
         eq(si.average_bandwidth, v["average_bandwidth"] + avg, f"{w}: AVERAGE-BANDWIDTH")
         codecs = [v["codecs"]] + ([members[0][1]["codecs"]] if members else [])
         eq(si.codecs, ",".join(codecs), f"{w}: CODECS")
@@ -330,6 +376,19 @@ def check_master(d, exp):
             n, _, dd = fr.partition("/")
             want = int(n) / int(dd or 1)
             check(si.frame_rate is not None and abs(si.frame_rate - want) < 0.0005, f"{w}: FRAME-RATE {si.frame_rate}")
+
+
+def check_session_keys(pl, exp, what):
+    """RFC 8216 4.3.4.5: the distinct keys of the tracks, none METHOD=NONE."""
+    want = []
+    for t in exp["tracks"]:
+        for k in t["hls_keys"]:
+            key = (k["method"], k["uri"], k["iv"], k["keyformat"], k["keyformatversions"])
+            if key not in want:
+                want.append(key)
+    got = [(k.method, k.uri, k.iv.lower() if k.iv else None, k.keyformat, k.keyformatversions)
+           for k in pl.session_keys if k is not None]
+    eq(got, want, f"{what}: EXT-X-SESSION-KEY")
 
 
 def check_media_playlist(d, exp, t):

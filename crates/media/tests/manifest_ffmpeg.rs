@@ -66,10 +66,12 @@ fn track(template: &str, start_number: u64, key: HlsKey) -> Track {
             width: 320,
             height: 180,
             frame_rate: Some((25, 1)),
+            sar: Some((1, 1)),
         },
         codecs: "avc1.64000d".into(),
         bandwidth: 300_000,
         average_bandwidth: 200_000,
+        hls_peak_bandwidth: 300_000,
         timescale: 12_800,
         segments: (0..3)
             .map(|i| SegmentTime {

@@ -106,7 +106,7 @@ fn independent_parsers_accept_all_scenarios() {
 fn checker_catches_tampered_manifests() {
     let py = python();
     require_packages(&py);
-    let cases: [(&str, &str, &str, &str, &str); 6] = [
+    let cases: [(&str, &str, &str, &str, &str); 9] = [
         (
             "clear",
             "manifest.mpd",
@@ -139,9 +139,31 @@ fn checker_catches_tampered_manifests() {
         (
             "cbcs",
             "master.m3u8",
+            "BANDWIDTH=1121000",
             "BANDWIDTH=1030000",
-            "BANDWIDTH=900000",
             "BANDWIDTH",
+        ),
+        // Audio counted twice (en + fr) in a ladder's variant.
+        (
+            "ladder",
+            "master.m3u8",
+            "BANDWIDTH=461000",
+            "BANDWIDTH=560000",
+            "BANDWIDTH",
+        ),
+        (
+            "ladder",
+            "manifest.mpd",
+            "value=\"main\"",
+            "value=\"alternate\"",
+            "audio Roles",
+        ),
+        (
+            "cbcs",
+            "master.m3u8",
+            "SESSION-KEY:METHOD=SAMPLE-AES,URI=\"skd",
+            "SESSION-KEY:METHOD=SAMPLE-AES,URI=\"skx",
+            "EXT-X-SESSION-KEY",
         ),
     ];
     for (name, file, from, to, expected_failure) in cases {

@@ -9,7 +9,24 @@
 //! them); DASH-IF IOP v5 part 6 §7.3 requires one content key per adaptation
 //! set, so video tracks of one family with different keys get sets of their
 //! own, tied by an `urn:mpeg:dash:adaptation-set-switching:2016` supplemental
-//! property. Every audio track gets its own set, with `lang`.
+//! property. Audio tracks share a set when they share language, codec
+//! family and protection (DASH-IF IOP v4.3 §3.9.4: one set per language and
+//! codec), with `lang` and a `Role` (`urn:mpeg:dash:role:2011`, §5.8.5.5):
+//! `main` for the first set of the default language (the first audio
+//! track's), `alternate` for the others.
+//!
+//! Within a set, Representations are ordered by `@bandwidth` ascending
+//! (DASH-IF IOP v4.3 §3.2.4 recommends it; some players take the first as
+//! the start-up rendition). A video set of several Representations carries
+//! `maxWidth`, `maxHeight` and `maxFrameRate` (§5.3.3.2); every video
+//! Representation its `sar` (from `pasp`). `segmentAlignment="true"` is
+//! written only when every Representation's segments start at the same
+//! instants (start / timescale, compared as exact rationals), since a
+//! player that trusts it switches at segment boundaries without overlap
+//! (§5.3.3.2); it is omitted otherwise. `AudioChannelConfiguration` is on
+//! the set when its tracks share a channel count, else on each
+//! Representation. Which media value feeds each attribute:
+//! `docs/manifests.md`.
 //!
 //! Content protection (ISO/IEC 23009-1 §5.8.4.1, ISO/IEC 23001-7 §11,
 //! DASH-IF IOP v5 part 6 §7), on the adaptation set:
@@ -47,6 +64,7 @@ pub const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 pub const SCHEME_MP4PROTECTION: &str = "urn:mpeg:dash:mp4protection:2011";
 pub const SCHEME_AUDIO_CHANNELS: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
 pub const SCHEME_SET_SWITCHING: &str = "urn:mpeg:dash:adaptation-set-switching:2016";
+pub const SCHEME_ROLE: &str = "urn:mpeg:dash:role:2011";
 
 /// Writes a static MPD for `p`. Never fails and never panics; check the model
 /// with [`Presentation::validate`] first.
@@ -85,44 +103,109 @@ pub fn write_mpd(p: &Presentation) -> String {
     x.out
 }
 
-/// Tracks that go into one `AdaptationSet`.
+/// Tracks that go into one `AdaptationSet`, by bandwidth ascending.
 struct Set<'a> {
     tracks: Vec<&'a Track>,
-    /// Codec family (`avc1`) for video; `None` for audio (one track per set).
-    video_family: Option<&'a str>,
+    /// Codec family (`avc1`, `mp4a`): part of what a set shares.
+    family: &'a str,
+    video: bool,
+    /// `Role@value` of an audio set.
+    role: Option<&'static str>,
 }
 
 fn codec_family(codecs: &str) -> &str {
     codecs.split('.').next().unwrap_or(codecs)
 }
 
+fn language(t: &Track) -> Option<&str> {
+    match &t.kind {
+        TrackKind::Audio { language, .. } => language.as_deref(),
+        TrackKind::Video { .. } => None,
+    }
+}
+
+/// Groups tracks into adaptation sets, in the order of each set's first
+/// track: video by (codec family, protection), audio by (language, codec
+/// family, protection). The first audio set of the default language (the
+/// first audio track's) has the `main` role, every other `alternate`.
 fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
     let mut sets: Vec<Set<'_>> = Vec::new();
     for t in &p.tracks {
-        match t.kind {
-            TrackKind::Video { .. } => {
-                let family = codec_family(&t.codecs);
-                let existing = sets.iter_mut().find(|s| {
-                    s.video_family == Some(family)
-                        && s.tracks
-                            .first()
-                            .is_some_and(|f| f.protection == t.protection)
-                });
-                match existing {
-                    Some(s) => s.tracks.push(t),
-                    None => sets.push(Set {
-                        tracks: vec![t],
-                        video_family: Some(family),
-                    }),
-                }
-            }
-            TrackKind::Audio { .. } => sets.push(Set {
+        let family = codec_family(&t.codecs);
+        let video = t.is_video();
+        let existing = sets.iter_mut().find(|s| {
+            s.video == video
+                && s.family == family
+                && s.tracks.first().is_some_and(|f| {
+                    f.protection == t.protection && (video || language(f) == language(t))
+                })
+        });
+        match existing {
+            Some(s) => s.tracks.push(t),
+            None => sets.push(Set {
                 tracks: vec![t],
-                video_family: None,
+                family,
+                video,
+                role: None,
             }),
         }
     }
+    let mut main_given = false;
+    for s in sets.iter_mut().filter(|s| !s.video) {
+        s.role = Some(if main_given { "alternate" } else { "main" });
+        main_given = true;
+    }
+    for s in &mut sets {
+        // Stable: equal bandwidths keep the presentation's order.
+        s.tracks.sort_by_key(|t| t.bandwidth);
+    }
     sets
+}
+
+/// Whether every Representation's segments start at the same instants:
+/// `start / timescale` compared as exact rationals (cross-multiplied), so
+/// tracks of different timescales cut at the same times are aligned.
+fn segments_aligned(tracks: &[&Track]) -> bool {
+    let Some(first) = tracks.first() else {
+        return true;
+    };
+    let ts_a = u128::from(first.timescale);
+    tracks.iter().all(|t| {
+        let ts_b = u128::from(t.timescale);
+        t.segments.len() == first.segments.len()
+            && t.segments
+                .iter()
+                .zip(&first.segments)
+                .all(|(b, a)| u128::from(a.start) * ts_b == u128::from(b.start) * ts_a)
+    })
+}
+
+/// A usable frame rate: a denominator that is not 0.
+fn frame_rate(t: &Track) -> Option<(u32, u32)> {
+    match t.kind {
+        TrackKind::Video {
+            frame_rate: Some((n, d)),
+            ..
+        } if d != 0 => Some((n, d)),
+        _ => None,
+    }
+}
+
+/// ISO/IEC 23009-1 §5.3.7.2 FrameRateType: `num` or `num/den`.
+fn frame_rate_text((num, den): (u32, u32)) -> String {
+    if den == 1 {
+        num.to_string()
+    } else {
+        format!("{num}/{den}")
+    }
+}
+
+/// The channel count of an audio track.
+fn channels(t: &Track) -> Option<u16> {
+    match t.kind {
+        TrackKind::Audio { channels, .. } => Some(channels),
+        TrackKind::Video { .. } => None,
+    }
 }
 
 fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_>]) {
@@ -132,30 +215,66 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
     let id = set_id.to_string();
     let mut attrs: Vec<(&str, &str)> = vec![("id", &id)];
     let lang;
-    match &first.kind {
-        TrackKind::Video { .. } => {
-            attrs.extend([("contentType", "video"), ("mimeType", "video/mp4")]);
-        }
-        TrackKind::Audio { language, .. } => {
-            attrs.extend([("contentType", "audio"), ("mimeType", "audio/mp4")]);
-            if let Some(l) = language {
-                lang = l.clone();
-                attrs.push(("lang", &lang));
+    let (max_width, max_height, max_frame_rate);
+    if set.video {
+        attrs.extend([("contentType", "video"), ("mimeType", "video/mp4")]);
+        if set.tracks.len() > 1 {
+            let dims = set.tracks.iter().filter_map(|t| match t.kind {
+                TrackKind::Video { width, height, .. } => Some((width, height)),
+                TrackKind::Audio { .. } => None,
+            });
+            max_width = dims.clone().map(|d| d.0).max().unwrap_or(0).to_string();
+            max_height = dims.map(|d| d.1).max().unwrap_or(0).to_string();
+            attrs.extend([
+                ("maxWidth", max_width.as_str()),
+                ("maxHeight", max_height.as_str()),
+            ]);
+            // Largest as exact rationals: a/b > c/d  ⇔  a·d > c·b.
+            let fastest = set
+                .tracks
+                .iter()
+                .filter_map(|t| frame_rate(t))
+                .reduce(|a, b| {
+                    if u64::from(b.0) * u64::from(a.1) > u64::from(a.0) * u64::from(b.1) {
+                        b
+                    } else {
+                        a
+                    }
+                });
+            if let Some(fr) = fastest {
+                max_frame_rate = frame_rate_text(fr);
+                attrs.push(("maxFrameRate", &max_frame_rate));
             }
         }
+    } else {
+        attrs.extend([("contentType", "audio"), ("mimeType", "audio/mp4")]);
+        if let Some(l) = language(first) {
+            lang = l.to_owned();
+            attrs.push(("lang", &lang));
+        }
     }
-    attrs.extend([("segmentAlignment", "true"), ("startWithSAP", "1")]);
+    if segments_aligned(&set.tracks) {
+        attrs.push(("segmentAlignment", "true"));
+    }
+    attrs.push(("startWithSAP", "1"));
     x.open("AdaptationSet", &attrs);
 
+    // Children in the schema's order (§5.3.3.2 and §5.3.7.2): descriptors
+    // common to the Representations, ContentProtection, properties, Role,
+    // then the Representations.
+    let set_channels = common_channels(set);
+    if let Some(ch) = set_channels {
+        write_channels(x, ch);
+    }
     if let Some(prot) = &first.protection {
         write_content_protection(x, prot);
     }
     // Same codec family, different keys: tell the player it may still switch.
-    if let Some(family) = set.video_family {
+    if set.video {
         let peers: Vec<String> = all
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.video_family == Some(family))
+            .filter(|(_, s)| s.video && s.family == set.family)
             .map(|(i, _)| i.to_string())
             .collect();
         if peers.len() > 1 {
@@ -171,10 +290,31 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
             );
         }
     }
+    if let Some(role) = set.role {
+        x.empty("Role", &[("schemeIdUri", SCHEME_ROLE), ("value", role)]);
+    }
     for t in &set.tracks {
-        write_representation(x, t);
+        write_representation(x, t, set_channels.is_none());
     }
     x.close("AdaptationSet");
+}
+
+/// The channel count every track of an audio set shares, written once on
+/// the set; `None` when they differ (each Representation carries its own).
+fn common_channels(set: &Set<'_>) -> Option<u16> {
+    let first = channels(set.tracks.first()?)?;
+    set.tracks
+        .iter()
+        .all(|t| channels(t) == Some(first))
+        .then_some(first)
+}
+
+fn write_channels(x: &mut Xml, channels: u16) {
+    let value = channels.to_string();
+    x.empty(
+        "AudioChannelConfiguration",
+        &[("schemeIdUri", SCHEME_AUDIO_CHANNELS), ("value", &value)],
+    );
 }
 
 fn is_clearkey(system_id: &[u8; 16]) -> bool {
@@ -233,7 +373,7 @@ fn write_drm_system(x: &mut Xml, s: &DrmSystem) {
     x.close("ContentProtection");
 }
 
-fn write_representation(x: &mut Xml, t: &Track) {
+fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
     let id = t.id.to_string();
     let bandwidth = t.bandwidth.to_string();
     let mut attrs: Vec<(&str, &str)> = vec![
@@ -241,26 +381,28 @@ fn write_representation(x: &mut Xml, t: &Track) {
         ("bandwidth", &bandwidth),
         ("codecs", &t.codecs),
     ];
-    let (width, height, frame_rate, sample_rate, channels);
+    let (width, height, frame_rate_attr, sar_attr, sample_rate);
     match &t.kind {
         TrackKind::Video {
             width: w,
             height: h,
-            frame_rate: fr,
+            sar,
+            ..
         } => {
             width = w.to_string();
             height = h.to_string();
             attrs.extend([("width", width.as_str()), ("height", height.as_str())]);
-            // ISO/IEC 23009-1 §5.3.7.2 FrameRateType: "num" or "num/den".
-            if let Some((num, den)) = fr
-                && *den != 0
+            if let Some(fr) = frame_rate(t) {
+                frame_rate_attr = frame_rate_text(fr);
+                attrs.push(("frameRate", &frame_rate_attr));
+            }
+            // §5.3.7.2 RatioType `h:v`.
+            if let Some((h, v)) = sar
+                && *h != 0
+                && *v != 0
             {
-                frame_rate = if *den == 1 {
-                    num.to_string()
-                } else {
-                    format!("{num}/{den}")
-                };
-                attrs.push(("frameRate", &frame_rate));
+                sar_attr = format!("{h}:{v}");
+                attrs.push(("sar", &sar_attr));
             }
             x.open("Representation", &attrs);
         }
@@ -272,11 +414,9 @@ fn write_representation(x: &mut Xml, t: &Track) {
             sample_rate = sr.to_string();
             attrs.push(("audioSamplingRate", &sample_rate));
             x.open("Representation", &attrs);
-            channels = ch.to_string();
-            x.empty(
-                "AudioChannelConfiguration",
-                &[("schemeIdUri", SCHEME_AUDIO_CHANNELS), ("value", &channels)],
-            );
+            if with_channels {
+                write_channels(x, *ch);
+            }
         }
     }
     let timescale = t.timescale.to_string();
@@ -576,6 +716,107 @@ mod tests {
     }
 
     #[test]
+    fn ladder_sets_attributes_from_the_media() {
+        let mut hi = video(1, "avc1.64001f", 1280, 720);
+        hi.bandwidth = 3_000_000;
+        // Same cut times in another timescale: still aligned.
+        hi.timescale = 90_000;
+        for (i, s) in hi.segments.iter_mut().enumerate() {
+            s.start = i as u64 * 180_000;
+            s.duration = 180_000;
+        }
+        let mut lo = video(2, "avc1.64000d", 416, 234);
+        lo.bandwidth = 300_000;
+        lo.kind = TrackKind::Video {
+            width: 416,
+            height: 234,
+            frame_rate: Some((30_000, 1001)),
+            sar: Some((4, 3)),
+        };
+        let mid = video(3, "avc1.64001e", 640, 360);
+        let mut en_mono = audio(5, Some("en"));
+        en_mono.kind = TrackKind::Audio {
+            sample_rate: 44_100,
+            channels: 1,
+            language: Some("en".into()),
+        };
+        en_mono.bandwidth = 64_000;
+        let p = presentation(vec![
+            hi,
+            lo,
+            mid,
+            audio(4, Some("en")),
+            audio(6, Some("fr")),
+            en_mono,
+            audio(7, Some("fr")),
+        ]);
+        let els = elements(&write_mpd(&p));
+        let sets: Vec<_> = els.iter().filter(|e| e.1 == "AdaptationSet").collect();
+        assert_eq!(sets.len(), 3, "one video set, en and fr audio sets");
+        let v = &sets[0].2;
+        assert_eq!(attr(v, "maxWidth"), Some("1280"));
+        assert_eq!(attr(v, "maxHeight"), Some("720"));
+        // 30000/1001 = 29.97 > 25.
+        assert_eq!(attr(v, "maxFrameRate"), Some("30000/1001"));
+        assert_eq!(attr(v, "segmentAlignment"), Some("true"));
+        let reps: Vec<_> = els.iter().filter(|e| e.1 == "Representation").collect();
+        let ids: Vec<_> = reps
+            .iter()
+            .map(|r| attr(&r.2, "id").unwrap_or(""))
+            .collect();
+        // By bandwidth within each set: 300k, 1M, 3M; en 64k, 128k; fr.
+        assert_eq!(ids, ["2", "3", "1", "5", "4", "6", "7"]);
+        assert_eq!(attr(&reps[0].2, "sar"), Some("4:3"));
+        assert_eq!(attr(&reps[1].2, "sar"), Some("1:1"));
+        assert_eq!(attr(&sets[1].2, "lang"), Some("en"));
+        assert_eq!(attr(&sets[2].2, "lang"), Some("fr"));
+        assert_eq!(attr(&sets[1].2, "maxWidth"), None);
+        let roles: Vec<_> = els
+            .iter()
+            .filter(|e| e.1 == "Role")
+            .map(|e| (attr(&e.2, "schemeIdUri"), attr(&e.2, "value")))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                (Some(SCHEME_ROLE), Some("main")),
+                (Some(SCHEME_ROLE), Some("alternate"))
+            ]
+        );
+        // en mixes mono and stereo: channels per Representation; fr shares
+        // stereo: once on the set. Either way each audio track has one.
+        let xml = write_mpd(&p);
+        let fr_set = xml.split("lang=\"fr\"").nth(1).expect("fr set");
+        assert_eq!(fr_set.matches("AudioChannelConfiguration").count(), 1);
+        let en_set = xml
+            .split("lang=\"en\"")
+            .nth(1)
+            .and_then(|x| x.split("lang=\"fr\"").next())
+            .expect("en set");
+        assert_eq!(en_set.matches("AudioChannelConfiguration").count(), 2);
+    }
+
+    #[test]
+    fn segment_alignment_only_when_starts_match() {
+        let a = video(1, "avc1.64001f", 1280, 720);
+        let mut b = video(2, "avc1.64001e", 640, 360);
+        // One tick later in 12800: not the same instant.
+        b.segments[2].start += 1;
+        b.segments[1].duration += 1;
+        let els = elements(&write_mpd(&presentation(vec![a.clone(), b])));
+        let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
+        assert_eq!(attr(&set.2, "segmentAlignment"), None);
+        let mut c = video(3, "avc1.64001e", 640, 360);
+        c.segments.pop();
+        let els = elements(&write_mpd(&presentation(vec![a.clone(), c])));
+        let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
+        assert_eq!(attr(&set.2, "segmentAlignment"), None, "fewer segments");
+        let els = elements(&write_mpd(&presentation(vec![a.clone(), a])));
+        let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
+        assert_eq!(attr(&set.2, "segmentAlignment"), Some("true"));
+    }
+
+    #[test]
     fn protection_signalling_with_namespaces() {
         let mut v = video(1, "avc1.64001f", 640, 360);
         v.protection = Some(protection(vec![
@@ -698,6 +939,7 @@ mod tests {
             width: 0,
             height: 0,
             frame_rate: Some((30, 0)),
+            sar: Some((0, 1)),
         };
         v.timescale = 0;
         v.segments.clear();

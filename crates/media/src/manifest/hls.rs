@@ -38,16 +38,23 @@ pub const VERSION: u32 = 6;
 pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> String) -> String {
     let mut out = header();
     out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    for k in session_keys(p) {
+        out.push_str("#EXT-X-SESSION-KEY:");
+        out.push_str(&key_attributes(k));
+        out.push('\n');
+    }
 
     let videos: Vec<&Track> = p.tracks.iter().filter(|t| t.is_video()).collect();
     let audios: Vec<&Track> = p.tracks.iter().filter(|t| !t.is_video()).collect();
 
     if videos.is_empty() {
+        let mut audios = audios;
+        audios.sort_by_key(|a| a.hls_peak_bandwidth);
         for a in &audios {
             out.push('\n');
             out.push_str(&format!(
                 "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n",
-                a.bandwidth,
+                a.hls_peak_bandwidth,
                 a.average_bandwidth,
                 quoted_text(&a.codecs)
             ));
@@ -108,51 +115,64 @@ pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> Str
     } else {
         groups.iter().map(Some).collect()
     };
+    // Audio counts once per variant: a player plays one rendition of the
+    // group, and the variant's peak is the largest sum over them (§4.3.4.2).
+    let mut variants: Vec<(u64, &Track, Option<&Group<'_>>)> = Vec::new();
     for v in &videos {
         for g in &group_refs {
-            let (audio_peak, audio_avg) = g.map_or((0, 0), |g| {
-                (
-                    g.tracks.iter().map(|a| a.bandwidth).max().unwrap_or(0),
-                    g.tracks
-                        .iter()
-                        .map(|a| a.average_bandwidth)
-                        .max()
-                        .unwrap_or(0),
-                )
+            let audio_peak = g.map_or(0, |g| {
+                g.tracks
+                    .iter()
+                    .map(|a| a.hls_peak_bandwidth)
+                    .max()
+                    .unwrap_or(0)
             });
-            let codecs = match g {
-                Some(g) => format!("{},{}", quoted_text(&v.codecs), quoted_text(g.codecs)),
-                None => quoted_text(&v.codecs),
-            };
-            let mut line = format!(
-                "\n#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"",
-                v.bandwidth.saturating_add(audio_peak),
-                v.average_bandwidth.saturating_add(audio_avg),
-                codecs
-            );
-            if let TrackKind::Video {
-                width,
-                height,
-                frame_rate,
-            } = v.kind
-            {
-                line.push_str(&format!(",RESOLUTION={width}x{height}"));
-                if let Some((num, den)) = frame_rate
-                    && den != 0
-                {
-                    line.push_str(&format!(
-                        ",FRAME-RATE={}",
-                        decimal_fixed3(u64::from(num), den)
-                    ));
-                }
-            }
-            if let Some(g) = g {
-                line.push_str(&format!(",AUDIO=\"{}\"", g.id));
-            }
-            line.push('\n');
-            out.push_str(&line);
-            push_uri_line(&mut out, &media_playlist_uri(v));
+            variants.push((v.hls_peak_bandwidth.saturating_add(audio_peak), v, *g));
         }
+    }
+    // Stable: equal bandwidths keep the presentation's order.
+    variants.sort_by_key(|(bandwidth, _, _)| *bandwidth);
+    for (bandwidth, v, g) in variants {
+        let audio_avg = g.map_or(0, |g| {
+            g.tracks
+                .iter()
+                .map(|a| a.average_bandwidth)
+                .max()
+                .unwrap_or(0)
+        });
+        let codecs = match g {
+            Some(g) => format!("{},{}", quoted_text(&v.codecs), quoted_text(g.codecs)),
+            None => quoted_text(&v.codecs),
+        };
+        let mut line = format!(
+            "\n#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"",
+            bandwidth,
+            v.average_bandwidth.saturating_add(audio_avg),
+            codecs
+        );
+        if let TrackKind::Video {
+            width,
+            height,
+            frame_rate,
+            ..
+        } = v.kind
+        {
+            line.push_str(&format!(",RESOLUTION={width}x{height}"));
+            if let Some((num, den)) = frame_rate
+                && den != 0
+            {
+                line.push_str(&format!(
+                    ",FRAME-RATE={}",
+                    decimal_fixed3(u64::from(num), den)
+                ));
+            }
+        }
+        if let Some(g) = g {
+            line.push_str(&format!(",AUDIO=\"{}\"", g.id));
+        }
+        line.push('\n');
+        out.push_str(&line);
+        push_uri_line(&mut out, &media_playlist_uri(v));
     }
     out
 }
@@ -163,11 +183,8 @@ pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> Str
 /// media playlist depends on the other tracks today.
 pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> String {
     let mut out = header();
-    let max = track.segments.iter().map(|s| s.duration).max().unwrap_or(0);
-    let target = match u64::from(track.timescale) {
-        0 => 0,
-        ts => max.div_ceil(ts),
-    };
+    let durations: Vec<u64> = track.segments.iter().map(|s| s.duration).collect();
+    let target = target_duration(&durations, track.timescale);
     out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
     out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
     out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
@@ -201,14 +218,29 @@ pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> Stri
     out
 }
 
+/// `EXT-X-TARGETDURATION` of segments of `durations` ticks of `timescale`:
+/// the longest rounded up, in integers (0 for a zero timescale).
+pub fn target_duration(durations: &[u64], timescale: u32) -> u64 {
+    let max = durations.iter().copied().max().unwrap_or(0);
+    match u64::from(timescale) {
+        0 => 0,
+        ts => max.div_ceil(ts),
+    }
+}
+
 fn header() -> String {
     format!("#EXTM3U\n#EXT-X-VERSION:{VERSION}\n")
 }
 
 /// `EXT-X-KEY` (RFC 8216 §4.3.2.4; `KEYID` as Shaka Packager writes it).
 fn key_line(k: &HlsKey) -> String {
+    format!("#EXT-X-KEY:{}\n", key_attributes(k))
+}
+
+/// The attribute list of `EXT-X-KEY` and `EXT-X-SESSION-KEY`.
+fn key_attributes(k: &HlsKey) -> String {
     let mut line = format!(
-        "#EXT-X-KEY:METHOD={},URI=\"{}\"",
+        "METHOD={},URI=\"{}\"",
         k.method.as_str(),
         quoted_uri(&k.uri)
     );
@@ -224,8 +256,30 @@ fn key_line(k: &HlsKey) -> String {
     if let Some(v) = &k.keyformat_versions {
         line.push_str(&format!(",KEYFORMATVERSIONS=\"{}\"", quoted_text(v)));
     }
-    line.push('\n');
     line
+}
+
+/// The distinct keys of every track, in first-seen order, for
+/// `EXT-X-SESSION-KEY` (RFC 8216 §4.3.4.5): a player can fetch licenses
+/// before it reads a media playlist. Distinct by METHOD, URI, IV, KEYFORMAT
+/// and KEYFORMATVERSIONS, the attributes no two session keys may all share;
+/// each is written with the attributes of the media playlists' `EXT-X-KEY`,
+/// as §4.3.4.5 requires them to match. Our methods are never `NONE`.
+fn session_keys(p: &Presentation) -> Vec<&HlsKey> {
+    let mut keys: Vec<&HlsKey> = Vec::new();
+    for k in p.tracks.iter().flat_map(|t| &t.hls_keys) {
+        let same = |o: &&HlsKey| {
+            o.method == k.method
+                && o.uri == k.uri
+                && o.iv == k.iv
+                && o.keyformat == k.keyformat
+                && o.keyformat_versions == k.keyformat_versions
+        };
+        if !keys.iter().any(same) {
+            keys.push(k);
+        }
+    }
+    keys
 }
 
 struct Group<'a> {
@@ -431,7 +485,7 @@ mod tests {
         assert_eq!(inf.len(), 4, "2 video x 2 audio groups");
         assert_eq!(
             inf[0],
-            "#EXT-X-STREAM-INF:BANDWIDTH=1128000,AVERAGE-BANDWIDTH=896000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-mp4a.40.2\""
+            "#EXT-X-STREAM-INF:BANDWIDTH=1230000,AVERAGE-BANDWIDTH=896000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-mp4a.40.2\""
         );
         assert!(inf[1].ends_with(
             "CODECS=\"avc1.64001f,ec-3\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio-ec-3\""
@@ -453,7 +507,7 @@ mod tests {
         let p = presentation(vec![audio(2, Some("de")), audio(3, Some("fr"))]);
         let m = write_master(&p, |t| format!("{}.m3u8", t.id));
         assert!(!m.contains("EXT-X-MEDIA:"));
-        assert!(m.contains("#EXT-X-STREAM-INF:BANDWIDTH=128000,AVERAGE-BANDWIDTH=96000,CODECS=\"mp4a.40.2\"\n2.m3u8\n"));
+        assert!(m.contains("#EXT-X-STREAM-INF:BANDWIDTH=130000,AVERAGE-BANDWIDTH=96000,CODECS=\"mp4a.40.2\"\n2.m3u8\n"));
         assert!(m.contains("\n3.m3u8\n"));
 
         let mut v = video(1, "hvc1.1.6.L93.B0", 1920, 1080);
@@ -461,6 +515,7 @@ mod tests {
             width: 1920,
             height: 1080,
             frame_rate: Some((30_000, 1001)),
+            sar: Some((1, 1)),
         };
         let m = write_master(&presentation(vec![v]), |_| "v.m3u8".into());
         assert!(
@@ -529,12 +584,102 @@ mod tests {
             width: 1,
             height: 1,
             frame_rate: Some((1, 0)),
+            sar: None,
         };
-        v.bandwidth = u64::MAX;
+        v.hls_peak_bandwidth = u64::MAX;
         let m = write_master(&presentation(vec![v, audio(2, None)]), |_| String::new());
         assert!(m.contains(&format!("BANDWIDTH={}", u64::MAX)));
         assert!(!m.contains("FRAME-RATE"));
         write_master(&presentation(vec![]), |_| String::new());
+    }
+
+    #[test]
+    fn ladder_variants_by_bandwidth_with_audio_counted_once() {
+        // Renditions given highest first; two audio languages in one group.
+        let mut hi = video(1, "avc1.64001f", 1280, 720);
+        (hi.hls_peak_bandwidth, hi.average_bandwidth) = (3_000_000, 2_000_000);
+        let mut mid = video(2, "avc1.64001e", 640, 360);
+        (mid.hls_peak_bandwidth, mid.average_bandwidth) = (1_000_000, 700_000);
+        let mut lo = video(3, "avc1.64000d", 416, 234);
+        (lo.hls_peak_bandwidth, lo.average_bandwidth) = (300_000, 200_000);
+        let mut en = audio(4, Some("en"));
+        (en.hls_peak_bandwidth, en.average_bandwidth) = (140_000, 128_000);
+        let mut fr = audio(5, Some("fr"));
+        (fr.hls_peak_bandwidth, fr.average_bandwidth) = (100_000, 96_000);
+        let p = presentation(vec![hi, mid, lo, en, fr]);
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id));
+        let inf: Vec<&str> = m
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
+            .collect();
+        // Each variant: its video plus the group's largest audio, once.
+        assert_eq!(
+            inf,
+            vec![
+                "#EXT-X-STREAM-INF:BANDWIDTH=440000,AVERAGE-BANDWIDTH=328000,CODECS=\"avc1.64000d,mp4a.40.2\",RESOLUTION=416x234,FRAME-RATE=25.000,AUDIO=\"audio\"",
+                "#EXT-X-STREAM-INF:BANDWIDTH=1140000,AVERAGE-BANDWIDTH=828000,CODECS=\"avc1.64001e,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio\"",
+                "#EXT-X-STREAM-INF:BANDWIDTH=3140000,AVERAGE-BANDWIDTH=2128000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=25.000,AUDIO=\"audio\"",
+            ]
+        );
+        assert!(m.contains(",AUDIO=\"audio\"\n3.m3u8\n"), "{m}");
+        // The DASH figure is not what HLS announces.
+        assert!(!m.contains("BANDWIDTH=1000000"), "{m}");
+        assert!(!m.contains("SESSION-KEY"), "clear: no session keys\n{m}");
+    }
+
+    #[test]
+    fn session_keys_are_the_distinct_keys_of_all_tracks() {
+        let wv = HlsKey::widevine(
+            HlsMethod::SampleAes,
+            &[0, 0, 0, 8, b'p', b's', b's', b'h'],
+            Some([1; 16]),
+        );
+        let fp = HlsKey::fairplay("skd://kid");
+        let mut v = video(1, "avc1.64001f", 640, 360);
+        v.hls_keys = vec![fp.clone(), wv.clone()];
+        let mut a = audio(2, Some("en"));
+        // The same keys again, plus a FairPlay key of its own (audio key).
+        a.hls_keys = vec![fp, HlsKey::fairplay("skd://audio"), wv];
+        let m = write_master(&presentation(vec![v.clone(), a]), |t| {
+            format!("{}.m3u8", t.id)
+        });
+        let keys: Vec<&str> = m
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-SESSION-KEY:"))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"skd://kid\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"",
+                "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"data:text/plain;base64,AAAACHBzc2g=\",KEYID=0x01010101010101010101010101010101,KEYFORMAT=\"urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed\",KEYFORMATVERSIONS=\"1\"",
+                "#EXT-X-SESSION-KEY:METHOD=SAMPLE-AES,URI=\"skd://audio\",KEYFORMAT=\"com.apple.streamingkeydelivery\",KEYFORMATVERSIONS=\"1\"",
+            ]
+        );
+        // Same attributes as the media playlists' EXT-X-KEY lines.
+        let pl = write_media_playlist(&presentation(vec![]), &v);
+        for key in pl.lines().filter_map(|l| l.strip_prefix("#EXT-X-KEY:")) {
+            assert!(
+                keys.contains(&format!("#EXT-X-SESSION-KEY:{key}").as_str()),
+                "{key}"
+            );
+        }
+        // AES-128: one per distinct URI and IV.
+        let mut v = video(1, "avc1.64001f", 640, 360);
+        v.hls_keys = vec![HlsKey::aes128("https://k/1", Some([7; 16]))];
+        let mut a = audio(2, None);
+        a.hls_keys = vec![HlsKey::aes128("https://k/1", None)];
+        let m = write_master(&presentation(vec![v, a]), |t| format!("{}.m3u8", t.id));
+        let keys: Vec<&str> = m
+            .lines()
+            .filter(|l| l.starts_with("#EXT-X-SESSION-KEY:"))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"https://k/1\",IV=0x07070707070707070707070707070707",
+                "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"https://k/1\"",
+            ]
+        );
     }
 
     #[test]

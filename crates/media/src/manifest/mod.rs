@@ -72,6 +72,10 @@ pub enum TrackKind {
         height: u32,
         /// `(numerator, denominator)`, e.g. `(30000, 1001)`.
         frame_rate: Option<(u32, u32)>,
+        /// Sample aspect ratio `(h, v)` from the sample entry's `pasp`
+        /// (ISO/IEC 14496-12 §12.1.4; `(1, 1)` when it has none), DASH
+        /// `Representation@sar`; `None` when unknown (not written).
+        sar: Option<(u32, u32)>,
     },
     Audio {
         sample_rate: u32,
@@ -89,10 +93,15 @@ pub struct Track {
     pub kind: TrackKind,
     /// RFC 6381 codec string, e.g. `avc1.64001f`, `mp4a.40.2`, `hvc1.1.6.L93.B0`.
     pub codecs: String,
-    /// Peak bits per second.
+    /// DASH `@bandwidth` (ISO/IEC 23009-1 §5.3.5.2, for the presentation's
+    /// `min_buffer_secs`), bits per second; see [`crate::bandwidth`].
     pub bandwidth: u64,
-    /// Average bits per second.
+    /// Average bits per second over the whole track (HLS
+    /// `AVERAGE-BANDWIDTH`).
     pub average_bandwidth: u64,
+    /// HLS peak segment bit rate (RFC 8216 §4.3.4.2 `BANDWIDTH`), bits per
+    /// second.
+    pub hls_peak_bandwidth: u64,
     /// Units of [`SegmentTime`] (the track's `mdhd` timescale).
     pub timescale: u32,
     /// In presentation order.
@@ -302,6 +311,8 @@ pub enum ManifestError {
     UnknownScheme { track: u32, scheme: String },
     #[error("track {track}: frame rate has denominator 0")]
     ZeroFrameRateDenominator { track: u32 },
+    #[error("track {track}: sample aspect ratio has a 0 term")]
+    ZeroSampleAspectRatio { track: u32 },
 }
 
 /// A malformed `$…$` identifier in a segment template (ISO/IEC 23009-1 §5.3.9.4.4).
@@ -426,6 +437,13 @@ impl Track {
         {
             return Err(ManifestError::ZeroFrameRateDenominator { track });
         }
+        if let TrackKind::Video {
+            sar: Some((h, v)), ..
+        } = self.kind
+            && (h == 0 || v == 0)
+        {
+            return Err(ManifestError::ZeroSampleAspectRatio { track });
+        }
         Ok(())
     }
 
@@ -516,10 +534,12 @@ pub(crate) mod test_model {
                 width,
                 height,
                 frame_rate: Some((25, 1)),
+                sar: Some((1, 1)),
             },
             codecs: codecs.to_owned(),
             bandwidth: 1_000_000,
             average_bandwidth: 800_000,
+            hls_peak_bandwidth: 1_100_000,
             timescale: 12_800,
             segments: (0..5)
                 .map(|i| SegmentTime {
@@ -546,6 +566,7 @@ pub(crate) mod test_model {
             codecs: "mp4a.40.2".to_owned(),
             bandwidth: 128_000,
             average_bandwidth: 96_000,
+            hls_peak_bandwidth: 130_000,
             timescale: 48_000,
             segments: vec![
                 SegmentTime {
@@ -706,6 +727,15 @@ mod tests {
             p.validate(),
             Err(ManifestError::UnknownScheme { track: 7, .. })
         ));
+
+        let mut p = presentation(vec![video(3, "avc1", 2, 2)]);
+        if let TrackKind::Video { sar, .. } = &mut p.tracks[0].kind {
+            *sar = Some((16, 0));
+        }
+        assert_eq!(
+            p.validate(),
+            Err(ManifestError::ZeroSampleAspectRatio { track: 3 })
+        );
 
         let p = presentation(vec![]);
         assert_eq!(p.validate(), Err(ManifestError::NoTracks));

@@ -10,7 +10,10 @@
 //! - `cbcs`: `cbcs` scheme, Widevine + PlayReady in DASH, FairPlay +
 //!   Widevine + PlayReady `SAMPLE-AES` in HLS;
 //! - `aes128`: HLS envelope encryption only (no MPD), one track with an
-//!   explicit IV and one relying on the media-sequence IV.
+//!   explicit IV and one relying on the media-sequence IV;
+//! - `ladder`: clear, three H.264 renditions listed highest first (one with
+//!   a 4:3 `pasp`), English and French audio, to show the ordering and the
+//!   set-level attributes of an ABR ladder.
 //!
 //! PSSH boxes and PlayReady objects are built here by hand from their specs
 //! (ISO/IEC 23001-7 §8.1, PlayReady Header Object v4) with test key IDs;
@@ -32,7 +35,7 @@ pub const AES_IV: [u8; 16] = [
     0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a, 0x09, 0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01, 0x00,
 ];
 
-pub const SCENARIOS: [&str; 4] = ["clear", "cenc", "cbcs", "aes128"];
+pub const SCENARIOS: [&str; 5] = ["clear", "cenc", "cbcs", "aes128", "ladder"];
 
 pub fn playlist_name(t: &Track) -> String {
     format!("track_{}.m3u8", t.id)
@@ -124,10 +127,12 @@ fn video(id: u32, codecs: &str, width: u32, height: u32, bandwidth: u64) -> Trac
             width,
             height,
             frame_rate: Some((25, 1)),
+            sar: Some((1, 1)),
         },
         codecs: codecs.to_owned(),
         bandwidth,
         average_bandwidth: bandwidth * 3 / 4,
+        hls_peak_bandwidth: bandwidth * 11 / 10,
         timescale: 12_800,
         segments: segments(&[25_600; 5]),
         init_uri: format!("video_{id}/init.mp4"),
@@ -149,6 +154,7 @@ fn audio(id: u32, language: &str) -> Track {
         codecs: "mp4a.40.2".to_owned(),
         bandwidth: 130_000,
         average_bandwidth: 128_000,
+        hls_peak_bandwidth: 131_000,
         timescale: 48_000,
         segments: segments(&[96_256, 95_232, 96_256, 95_232, 97_280]),
         init_uri: format!("audio_{id}/init.mp4"),
@@ -179,6 +185,22 @@ pub fn scenario(name: &str) -> Presentation {
     let mut tracks = base_tracks();
     match name {
         "clear" => {}
+        "ladder" => {
+            let mut small = video(4, "avc1.64000d", 416, 234, 300_000);
+            if let TrackKind::Video { sar, .. } = &mut small.kind {
+                *sar = Some((4, 3));
+            }
+            let mut fr = audio(5, "fr");
+            fr.hls_peak_bandwidth = 99_000;
+            fr.average_bandwidth = 96_000;
+            tracks = vec![
+                tracks[1].clone(),
+                tracks[0].clone(),
+                small,
+                tracks[2].clone(),
+                fr,
+            ];
+        }
         "cenc" | "cbcs" => {
             let cbcs = name == "cbcs";
             let wv_pssh = pssh_v0(&WIDEVINE_SYSTEM_ID, &widevine_data(&KID));
@@ -265,9 +287,11 @@ pub fn expectations(name: &str, p: &Presentation) -> Value {
                     width,
                     height,
                     frame_rate,
+                    sar,
                 } => (
                     "video",
                     json!({"width": width, "height": height,
+                           "sar": sar.map(|(h, v)| format!("{h}:{v}")),
                            "frame_rate": frame_rate.map(|(n, d)| if d == 1 { n.to_string() } else { format!("{n}/{d}") })}),
                 ),
                 TrackKind::Audio {
@@ -322,6 +346,7 @@ pub fn expectations(name: &str, p: &Presentation) -> Value {
                 "codecs": t.codecs,
                 "bandwidth": t.bandwidth,
                 "average_bandwidth": t.average_bandwidth,
+                "hls_peak_bandwidth": t.hls_peak_bandwidth,
                 "timescale": t.timescale,
                 "init": t.init_uri,
                 "media": t.media_uri_template,
