@@ -2,9 +2,14 @@
 //! user plays in the first five minutes.
 //!
 //! [`ensure_demo`] makes, once, and reuses on every later start:
-//! - asset `demo`: the committed 20 s synthetic clip (`assets/demo.mp4`,
-//!   made by `scripts/make-demo-clip.sh`: 640x360 H.264 High avc1.64001e +
-//!   AAC, 1.3 MB) embedded in the binary, so `serve` needs no ffmpeg;
+//! - asset `demo`: an ABR ladder of three committed 20 s synthetic clips
+//!   embedded in the binary (so `serve` needs no ffmpeg), ingested as one
+//!   title: `assets/demo.mp4` (640x360 H.264 High avc1.64001e + AAC: tracks
+//!   `video_1`, `audio_2`), `assets/demo_234.mp4` (416x234, `video_3`) and
+//!   `assets/demo_720.mp4` (1280x720, `video_4`), 2 s GOPs aligned across
+//!   them, 3.5 MB in all (made by `scripts/make-demo-clip.sh`). A data dir
+//!   whose demo asset has fewer video tracks (made before the ladder) gets
+//!   the ladder at the next start;
 //! - content key policy `demo-entitled`: one Clear Key option (the W3C
 //!   Clear Key license for cenc/cbcs and the raw key for HLS AES-128) behind a
 //!   JWT restriction: issuer = this server's STS, audience
@@ -38,8 +43,13 @@ use std::path::Path;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-/// The clip, embedded (regenerate with scripts/make-demo-clip.sh).
-const DEMO_CLIP: &[u8] = include_bytes!("../assets/demo.mp4");
+/// The ladder, embedded (regenerate with scripts/make-demo-clip.sh): file
+/// name and bytes, in title order (the first file keeps its track numbers).
+const DEMO_CLIPS: &[(&str, &[u8])] = &[
+    ("demo.mp4", include_bytes!("../assets/demo.mp4")),
+    ("demo_234.mp4", include_bytes!("../assets/demo_234.mp4")),
+    ("demo_720.mp4", include_bytes!("../assets/demo_720.mp4")),
+];
 pub const DEMO_ASSET: &str = "demo";
 pub const DEMO_POLICY: &str = "demo-entitled";
 pub const DEMO_AUDIENCE: &str = "castguard-demo";
@@ -125,8 +135,12 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
     let issuer_url = sts.issuer();
 
     // Asset.
-    if store.get_asset(DEMO_ASSET).await.is_err() {
-        ingest_clip(state, data_dir).await?;
+    match store.get_asset(DEMO_ASSET).await {
+        Err(_) => ingest_ladder(state, data_dir, true).await?,
+        Ok(a) if video_tracks(&a) < DEMO_CLIPS.len() => {
+            ingest_ladder(state, data_dir, false).await?
+        }
+        Ok(_) => {}
     }
 
     // Policy: always rewritten, so it follows the STS's current key.
@@ -299,36 +313,67 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
     })
 }
 
-async fn ingest_clip(state: &AppState, data_dir: &Path) -> anyhow::Result<()> {
-    let tmp = data_dir.join("tmp");
+/// How many video tracks the asset record lists.
+fn video_tracks(asset: &Asset) -> usize {
+    asset
+        .storage
+        .tracks
+        .as_array()
+        .map(|tracks| {
+            tracks
+                .iter()
+                .filter(|t| t["kind"]["type"] == "video")
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Ingests the embedded ladder as the demo asset's media: a new record
+/// when `create`, else the existing record's media is replaced.
+async fn ingest_ladder(state: &AppState, data_dir: &Path, create: bool) -> anyhow::Result<()> {
+    let tmp = data_dir
+        .join("tmp")
+        .join(format!("demo-ladder-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).with_context(|| format!("{}", tmp.display()))?;
-    let clip = tmp.join("demo.mp4");
-    std::fs::write(&clip, DEMO_CLIP).with_context(|| format!("{}", clip.display()))?;
-    let asset = Asset {
-        name: DEMO_ASSET.into(),
-        asset_id: None,
-        created: None,
-        last_modified: None,
-        alternate_id: None,
-        description: Some(
-            "castguard demo: 20 s synthetic test pattern (scripts/make-demo-clip.sh)".into(),
-        ),
-        storage: AssetStorage {
-            path: format!("{}/{DEMO_ASSET}", server::routes::ASSETS_DIR),
-            tracks: serde_json::Value::Null,
-        },
-    };
-    state
-        .store()
-        .put_asset(asset)
-        .await
-        .context("demo: asset record")?;
-    let r = server::routes::ingest_file(state, DEMO_ASSET, &clip, SEGMENT_DURATION_SECS).await;
-    let _ = std::fs::remove_file(&clip);
+    let mut files = Vec::with_capacity(DEMO_CLIPS.len());
+    for (name, bytes) in DEMO_CLIPS {
+        let path = tmp.join(name);
+        if let Err(e) = std::fs::write(&path, bytes) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(anyhow!("{}: {e}", path.display()));
+        }
+        files.push(((*name).to_owned(), path));
+    }
+    if create {
+        let asset = Asset {
+            name: DEMO_ASSET.into(),
+            asset_id: None,
+            created: None,
+            last_modified: None,
+            alternate_id: None,
+            description: Some(
+                "castguard demo: 20 s synthetic test pattern, a 234p/360p/720p ladder (scripts/make-demo-clip.sh)"
+                    .into(),
+            ),
+            storage: AssetStorage {
+                path: format!("{}/{DEMO_ASSET}", server::routes::ASSETS_DIR),
+                tracks: serde_json::Value::Null,
+            },
+        };
+        if let Err(e) = state.store().put_asset(asset).await {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(anyhow!("demo: asset record: {e}"));
+        }
+    }
+    let r = server::routes::ingest_files(state, DEMO_ASSET, &files, SEGMENT_DURATION_SECS)
+        .await;
+    let _ = std::fs::remove_dir_all(&tmp);
     if let Err(e) = r {
-        // No record without media: the next start tries again.
-        let _ = state.store().delete_asset(DEMO_ASSET).await;
-        return Err(anyhow!("demo: ingest the clip: {e}"));
+        if create {
+            // No record without media: the next start tries again.
+            let _ = state.store().delete_asset(DEMO_ASSET).await;
+        }
+        return Err(anyhow!("demo: ingest the ladder: {e}"));
     }
     Ok(())
 }

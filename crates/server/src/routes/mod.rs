@@ -12,7 +12,7 @@ pub mod player;
 pub mod streaming_locators;
 pub(crate) mod streaming_policies;
 
-pub use assets::{ASSETS_DIR, ingest_file};
+pub use assets::{ASSETS_DIR, ingest_file, ingest_files};
 
 use crate::AppState;
 use crate::extract::Paging;
