@@ -5,7 +5,8 @@
 //! from the origin to the clear input's framemd5, pywidevine reads the PSSH
 //! in the served MPD, PyPI `mpegdash` and `m3u8` parse the manifests; then
 //! the CDN semantics (ETag/304, Range, HEAD, gzip), the locator time window
-//! and hostile paths.
+//! and hostile paths; keys per track class on a ladder (a key and a policy
+//! per class, each rendition decrypted with its own key).
 
 use base64::Engine as _;
 use keys::model::{
@@ -737,5 +738,218 @@ async fn cdn_semantics_time_window_and_hostile_paths() {
     ] {
         let s = o.get(&format!("{}{raw}", o.base)).await.0;
         assert!(s == 404 || s == 400, "{raw}: {s}");
+    }
+}
+
+/// Keys per track class on a ladder (demo.mp4: 640x360 + audio, SD;
+/// demo_720.mp4: 1280x720, HD): the streaming policy maps SD to key A
+/// (policy `entitled`) and HD to key B (policy `premium`, which requires a
+/// `premium` claim); audio takes the unmapped key C. The MPD gives the two
+/// video renditions two AdaptationSets with their own default_KID and
+/// license URL; Clear Key grants A and refuses B to a token without the
+/// claim; ffmpeg decrypts each rendition with its own key only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_per_track_class_on_a_ladder() {
+    const KID_SD: Uuid = Uuid::from_u128(0x5d5d_5d5d_0000_4000_8000_0000_0000_0001);
+    const KID_HD: Uuid = Uuid::from_u128(0x4d4d_4d4d_0000_4000_8000_0000_0000_0002);
+    const KID_AUDIO: Uuid = Uuid::from_u128(0xa0d1_0a0d_0000_4000_8000_0000_0000_0003);
+    const KEY_SD: [u8; 16] = [0x11; 16];
+    const KEY_HD: [u8; 16] = [0x22; 16];
+    const KEY_AUDIO: [u8; 16] = [0x33; 16];
+
+    let dir = tempfile::tempdir().unwrap();
+    let assets = repo().join("crates/castguard/assets");
+    let (sd_src, hd_src) = (assets.join("demo.mp4"), assets.join("demo_720.mp4"));
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("assets")).unwrap();
+    let index = media::asset::ingest(&[&sd_src, &hd_src], &data.join("assets/ladder"), 2.0).unwrap();
+    let track = |height: u32| {
+        index
+            .tracks
+            .iter()
+            .find(|t| matches!(t.kind, media::asset::IndexTrackKind::Video { height: h, .. } if h == height))
+            .unwrap()
+            .clone()
+    };
+    let (sd, hd) = (track(360), track(720));
+
+    let st = store::SqliteStore::open(&data, store::Kek::from_bytes([4u8; 32])).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = AppState::with_delivery(
+        Arc::new(st),
+        &data,
+        AdminToken::new("origin-admin-token-0123456789".into()).unwrap(),
+        DeliveryConfig::for_listen_addr(addr),
+    );
+    let s = state.store();
+    s.put_asset(Asset {
+        name: "ladder".into(),
+        asset_id: None,
+        created: None,
+        last_modified: None,
+        alternate_id: None,
+        description: None,
+        storage: AssetStorage { path: "assets/ladder".into(), tracks: serde_json::Value::Null },
+    })
+    .await
+    .unwrap();
+    let token_option = |claims: serde_json::Value| {
+        json!({
+            "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+            "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction",
+                "issuer": "https://issuer.test", "audience": "viewers", "restrictionTokenType": "Jwt",
+                "primaryVerificationKey": {"@odata.type": "#Microsoft.Media.ContentKeyPolicySymmetricTokenKey",
+                    "keyValue": base64::engine::general_purpose::STANDARD.encode(SECRET)},
+                "requiredClaims": claims}})
+    };
+    for (name, option) in [
+        ("entitled", token_option(json!([]))),
+        ("premium", token_option(json!([{"claimType": "premium"}]))),
+        ("open", json!({
+            "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+            "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}})),
+    ] {
+        let p = json!({"name": name, "options": [option]});
+        s.put_content_key_policy(keys::model::from_json(&p.to_string()).unwrap()).await.unwrap();
+    }
+    // A and B name no policy of their own: the key mappings authorise them.
+    for (name, kid, value, policy) in [
+        ("sd", KID_SD, KEY_SD, None),
+        ("hd", KID_HD, KEY_HD, None),
+        ("audio", KID_AUDIO, KEY_AUDIO, Some("open".to_owned())),
+    ] {
+        let key = ContentKey {
+            name: name.into(),
+            key_id: kid,
+            key_type: ContentKeyType::CommonEncryption,
+            label: None,
+            policy_name: policy,
+            created: None,
+            last_modified: None,
+        };
+        s.put_content_key(ContentKeyWithValue { key, value: ContentKeyValue::new(value) }).await.unwrap();
+    }
+    let class = |c: &str| json!({"trackSelections": [{"property": "TrackClass", "operation": "Equal", "value": c}]});
+    let policy = json!({"name": "by-class", "commonEncryptionCenc": {
+        "enabledProtocols": {"dash": true, "hls": true},
+        "drm": {"widevine": {}},
+        "contentKeys": {"keyToTrackMappings": [
+            {"label": "sd-key", "policyName": "entitled", "tracks": [class("SD")]},
+            {"label": "hd-key", "policyName": "premium", "tracks": [class("HD"), class("UHD1"), class("UHD2")]}]}}});
+    s.put_streaming_policy(keys::model::from_json(&policy.to_string()).unwrap()).await.unwrap();
+    let loc: StreamingLocator = keys::model::from_json(
+        &json!({"name": "ladder", "assetName": "ladder", "streamingPolicyName": "by-class", "contentKeys": [
+            {"id": KID_AUDIO},
+            {"id": KID_SD, "labelReferenceInStreamingPolicy": "sd-key"},
+            {"id": KID_HD, "labelReferenceInStreamingPolicy": "hd-key"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let loc = s.put_streaming_locator(loc).await.unwrap().value.streaming_locator_id.unwrap();
+    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    let o = Origin {
+        base: format!("http://{addr}"),
+        dir,
+        src: sd_src.clone(),
+        multi: loc,
+        aes: loc,
+        clear: loc,
+        expired: loc,
+        future: loc,
+        http: reqwest::Client::new(),
+    };
+
+    // The MPD: one video AdaptationSet per key, tied by the switching
+    // property, each with its own default_KID and Widevine ?kid= URL.
+    let (status, _, mpd) = o.get(&o.url(loc, "cenc/manifest.mpd")).await;
+    assert_eq!(status, 200);
+    let mpd = String::from_utf8(mpd).unwrap();
+    let video_sets: Vec<&str> = mpd
+        .split("<AdaptationSet")
+        .skip(1)
+        .filter(|set| set.contains("contentType=\"video\""))
+        .collect();
+    assert_eq!(video_sets.len(), 2, "{mpd}");
+    for (kid, name) in [(KID_SD, &sd.name), (KID_HD, &hd.name)] {
+        let set = video_sets
+            .iter()
+            .find(|set| set.contains(&format!("Representation id=\"{}\"", name.trim_start_matches("video_"))) || set.contains(&format!("{name}/")))
+            .unwrap_or_else(|| panic!("no set for {name}: {mpd}"));
+        assert!(set.contains(&format!("cenc:default_KID=\"{kid}\"")), "{name}: {set}");
+        assert!(set.contains(&format!("{}/keys/v1/widevine?kid={kid}", o.base)), "{name}: {set}");
+        assert!(set.contains("urn:mpeg:dash:adaptation-set-switching:2016"), "{set}");
+    }
+    assert!(mpd.contains(&format!("cenc:default_KID=\"{KID_AUDIO}\"")));
+
+    // Clear Key: a token without the premium claim gets the SD key only.
+    let license = |kids: Vec<Uuid>, token: String| {
+        let http = o.http.clone();
+        let url = format!("{}/keys/v1/clearkey", o.base);
+        async move {
+            let b64 = |u: &Uuid| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(u.as_bytes());
+            let body = json!({"kids": kids.iter().map(b64).collect::<Vec<_>>(), "type": "temporary"});
+            let r = http.post(url).bearer_auth(token).header("content-type", "application/json").body(body.to_string()).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap())
+        }
+    };
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let sign = |extra: serde_json::Value| {
+        let mut c = json!({"iss": "https://issuer.test", "aud": "viewers", "exp": now + 600});
+        c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let serde_json::Value::Object(c) = c else { unreachable!() };
+        SigningKey::hs256("k", SECRET).unwrap().sign(&c).unwrap()
+    };
+    let basic = sign(json!({}));
+    let premium = sign(json!({"premium": "yes"}));
+    let k = |key: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
+    let (status, body) = license(vec![KID_HD], basic.clone()).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains(&k(&KEY_HD)));
+    let (status, body) = license(vec![KID_SD], basic.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&k(&KEY_SD)), "{body}");
+    let (status, body) = license(vec![KID_SD, KID_HD], basic.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&k(&KEY_SD)) && !body.contains(&k(&KEY_HD)), "{body}");
+    let (status, body) = license(vec![KID_HD], premium).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&k(&KEY_HD)), "{body}");
+
+    // Each rendition decrypts with its own key to the clear frames; the
+    // other key gives other frames.
+    for (t, src, key, other) in [(&sd, &sd_src, KEY_SD, KEY_HD), (&hd, &hd_src, KEY_HD, KEY_SD)] {
+        let src = src.to_str().unwrap();
+        let clear = framemd5(&["-i", src, "-map", "0:v", "-c", "copy", "-f", "framemd5", "-"], None).unwrap();
+        assert!(clear.len() >= 100);
+        let bytes = o.track_bytes_of(loc, "cenc", &t.name, t.segments.len()).await;
+        let decrypt = |key: [u8; 16]| {
+            framemd5(
+                &["-decryption_key", &hex(&key), "-f", "mp4", "-i", "pipe:0", "-map", "0", "-c", "copy", "-f", "framemd5", "-"],
+                Some(&bytes),
+            )
+        };
+        assert_eq!(decrypt(key).unwrap(), clear, "{} with its own key", t.name);
+        let wrong = framemd5(
+            &["-decryption_key", &hex(&other), "-f", "mp4", "-i", "pipe:0", "-map", "0", "-f", "framemd5", "-"],
+            Some(&bytes),
+        );
+        assert!(wrong.map_or(true, |w| w != clear), "{} with the other key", t.name);
+    }
+}
+
+impl Origin {
+    /// init + `segments` media segments of `track` as served.
+    async fn track_bytes_of(&self, loc: Uuid, variant: &str, track: &str, segments: usize) -> Vec<u8> {
+        let (s, _, mut all) = self.get(&self.url(loc, &format!("{variant}/{track}/init.mp4"))).await;
+        assert_eq!(s, 200);
+        for n in 1..=segments {
+            let (s, _, seg) = self.get(&self.url(loc, &format!("{variant}/{track}/{n}.m4s"))).await;
+            assert_eq!(s, 200, "{variant}/{track}/{n}.m4s");
+            all.extend_from_slice(&seg);
+        }
+        all
     }
 }
