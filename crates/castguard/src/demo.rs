@@ -365,8 +365,7 @@ async fn ingest_ladder(state: &AppState, data_dir: &Path, create: bool) -> anyho
             return Err(anyhow!("demo: asset record: {e}"));
         }
     }
-    let r = server::routes::ingest_files(state, DEMO_ASSET, &files, SEGMENT_DURATION_SECS)
-        .await;
+    let r = server::routes::ingest_files(state, DEMO_ASSET, &files, SEGMENT_DURATION_SECS).await;
     let _ = std::fs::remove_dir_all(&tmp);
     if let Err(e) = r {
         if create {
