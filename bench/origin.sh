@@ -10,6 +10,7 @@
 # (REPS pairs, same connection count), and the medians are compared, so
 # background load drifting during the run hits both sides alike.
 # Usage: bench/origin.sh [connections] [seconds] [reps]
+#        LADDER=1 bench/origin.sh ...   # the same on a 3-rendition ladder
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CONNS=${1:-64}
@@ -21,21 +22,42 @@ BIN=$CARGO_TARGET_DIR/release/examples/delivery_bench
 WORK=$(mktemp -d)
 PID= NGINX_PID=
 trap 'kill $PID $NGINX_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 \
-  -t 60 -c:v libx264 -preset veryfast -b:v 3M -g 50 -c:a aac -movflags +faststart "$WORK/clip.mp4"
-"$BIN" "$WORK/clip.mp4" "$WORK/data" 127.0.0.1:0 > "$WORK/out" 2>"$WORK/err" &
+if [ -n "${LADDER:-}" ]; then
+  # A ladder: three renditions with aligned 2 s GOPs (one file each) and
+  # AAC apart; requests cycle over the segments of every rendition, as
+  # players switching between them do.
+  ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 -t 60 \
+    -filter_complex "[0:v]split=3[a][b][c];[b]scale=640:360[b2];[c]scale=416:234[c2]" \
+    -map "[a]" -c:v libx264 -preset veryfast -b:v 3M -g 50 -keyint_min 50 -sc_threshold 0 -movflags +faststart "$WORK/v720.mp4" \
+    -map "[b2]" -c:v libx264 -preset veryfast -b:v 1M -g 50 -keyint_min 50 -sc_threshold 0 -movflags +faststart "$WORK/v360.mp4" \
+    -map "[c2]" -c:v libx264 -preset veryfast -b:v 300k -g 50 -keyint_min 50 -sc_threshold 0 -movflags +faststart "$WORK/v234.mp4"
+  ffmpeg -v error -y -f lavfi -i sine=frequency=440:sample_rate=48000 -t 60 -c:a aac -movflags +faststart "$WORK/audio.mp4"
+  INPUT="$WORK/v234.mp4,$WORK/v360.mp4,$WORK/v720.mp4,$WORK/audio.mp4"
+  TRACKS="video_1 video_2 video_3"
+else
+  ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 \
+    -t 60 -c:v libx264 -preset veryfast -b:v 3M -g 50 -c:a aac -movflags +faststart "$WORK/clip.mp4"
+  INPUT="$WORK/clip.mp4"
+  TRACKS="video_1"
+fi
+"$BIN" "$INPUT" "$WORK/data" 127.0.0.1:0 > "$WORK/out" 2>"$WORK/err" &
 PID=$!
 for _ in $(seq 300); do grep -q READY "$WORK/out" 2>/dev/null && break; sleep 0.1; done
 # shellcheck disable=SC1090
 source <(grep = "$WORK/out")
 N=$(python3 -c "import json;print(len([t for t in json.load(open('$WORK/data/assets/movie/index.json'))['tracks'] if t['name']=='video_1'][0]['segments']))")
-# Same bytes on disk for nginx.
-mkdir -p "$WORK/static/s/$LOCATOR/cenc/video_1"
-for n in $(seq 1 "$N"); do
-  curl -sf -o "$WORK/static/s/$LOCATOR/cenc/video_1/$n.m4s" "$BASE/s/$LOCATOR/cenc/video_1/$n.m4s"
+# Same bytes on disk for nginx; the request paths, every rendition's in turn.
+: > "$WORK/paths"
+for t in $TRACKS; do
+  mkdir -p "$WORK/static/s/$LOCATOR/cenc/$t"
+  for n in $(seq 1 "$N"); do
+    curl -sf -o "$WORK/static/s/$LOCATOR/cenc/$t/$n.m4s" "$BASE/s/$LOCATOR/cenc/$t/$n.m4s"
+    echo "/s/$LOCATOR/cenc/$t/$n.m4s" >> "$WORK/paths"
+  done
 done
-SEG_BYTES=$(du -cb "$WORK/static/s/$LOCATOR/cenc/video_1/"*.m4s | tail -1 | cut -f1)
-echo "segments: $N, mean $((SEG_BYTES / N)) bytes"
+COUNT=$(wc -l < "$WORK/paths")
+SEG_BYTES=$(du -cb "$WORK/static/s/$LOCATOR/cenc/"*/*.m4s | tail -1 | cut -f1)
+echo "tracks: $TRACKS; segments: $COUNT, mean $((SEG_BYTES / COUNT)) bytes"
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 2;
 user root;
@@ -53,11 +75,12 @@ NGX
 nginx -c "$WORK/nginx.conf" & NGINX_PID=$!
 sleep 0.5
 cat > "$WORK/segs.lua" <<LUA
-local n = $N
+local paths = {}
+for line in io.lines("$WORK/paths") do paths[#paths + 1] = line end
 local i = 0
 request = function()
-  i = i % n + 1
-  return wrk.format("GET", "/s/$LOCATOR/cenc/video_1/" .. i .. ".m4s")
+  i = i % #paths + 1
+  return wrk.format("GET", paths[i])
 end
 LUA
 run() {

@@ -1,5 +1,6 @@
 //! A delivery server for the benchmark scripts (bench/keys.sh,
-//! bench/origin.sh, bench/origin_rss.sh): ingests `$1` (an MP4) into a
+//! bench/origin.sh, bench/origin_rss.sh): ingests `$1` (an MP4, or several
+//! as `a.mp4,b.mp4,...`: one title, a ladder) into a
 //! fresh data dir `$2`, creates an HS256 and an RS256 token policy with one
 //! AES-128 key each and a `Predefined_MultiDrmCencStreaming` locator, serves
 //! on `$3` (e.g. 127.0.0.1:18080), and prints one `KEY=VALUE` line per fact
@@ -39,7 +40,9 @@ async fn main() {
     std::fs::create_dir_all(data.join("assets")).expect("data dir");
     let asset_dir = data.join("assets/movie");
     if !asset_dir.exists() {
-        media::asset::ingest(&[std::path::Path::new(src)], &asset_dir, 2.0).expect("ingest");
+        // Several files (a ladder) as `a.mp4,b.mp4,...`.
+        let srcs: Vec<&str> = src.split(',').collect();
+        media::asset::ingest(&srcs, &asset_dir, 2.0).expect("ingest");
     }
     let st = store::SqliteStore::open(&data, store::Kek::from_bytes([1u8; 32])).await.expect("store");
     let listen: SocketAddr = listen.parse().expect("listen address");

@@ -249,20 +249,29 @@ fn enabled_protocols() -> Value {
     )
 }
 
+/// Track selections: each condition is a sample entry four-character code
+/// (`FourCC`, v3) or a key class (`TrackClass`, castguard's extension:
+/// AUDIO, SD, HD, UHD1, UHD2 by pixel count); an empty list is refused (it
+/// would select every track).
 fn track_selections() -> Value {
-    json!({"type": "array", "maxItems": 16, "items": {"type": "object", "properties": {
-        "trackSelections": {"type": "array", "maxItems": 16, "items": {"type": "object",
-            "required": ["property", "operation", "value"], "properties": {
-                "property": {"type": "string", "enum": ["FourCC"]},
-                "operation": {"type": "string", "enum": ["Equal"]},
-                "value": {"type": "string", "pattern": "^[ -~]{4}$"}}}}}}})
+    let condition = |property: &str, value: Value| {
+        json!({"type": "object", "required": ["property", "operation", "value"], "properties": {
+            "property": {"type": "string", "enum": [property]},
+            "operation": {"type": "string", "enum": ["Equal"]},
+            "value": value}})
+    };
+    json!({"type": "array", "maxItems": 16, "items": {"type": "object", "required": ["trackSelections"], "properties": {
+        "trackSelections": {"type": "array", "minItems": 1, "maxItems": 16, "items": {"oneOf": [
+            condition("FourCC", json!({"type": "string", "pattern": "^[ -~]{4}$"})),
+            condition("TrackClass", json!({"type": "string", "enum": keys::model::TRACK_CLASSES})),
+        ]}}}}})
 }
 
 fn policy_content_keys() -> Value {
     opt(json!({"type": "object", "properties": {
         "defaultKey": opt(json!({"type": "object", "properties": {"label": opt(text(260)), "policyName": opt(name_schema())}})),
-        "keyToTrackMappings": {"type": "array", "maxItems": 16, "items": {"type": "object", "properties": {
-            "label": opt(text(260)), "policyName": opt(name_schema()), "tracks": track_selections()}}}}}))
+        "keyToTrackMappings": {"type": "array", "maxItems": 16, "items": {"type": "object", "required": ["label"], "properties": {
+            "label": text(260), "policyName": opt(name_schema()), "tracks": track_selections()}}}}}))
 }
 
 fn drm_url_config() -> Value {
@@ -495,7 +504,7 @@ mod tests {
             );
         }
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 14);
+        assert_eq!(paths.len(), 15);
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let params = op["parameters"].as_array().map(Vec::len).unwrap_or(0);

@@ -58,6 +58,7 @@ pub use streaming_locator::{
     StreamingLocator, StreamingLocatorContentKey, StreamingLocatorContentKeyType,
 };
 pub use streaming_policy::{
+    TRACK_CLASSES,
     CbcsDrmConfiguration, CencDrmConfiguration, ClearKeyEncryptionConfiguration,
     CommonEncryptionCbcs, CommonEncryptionCenc, DefaultKey, EnabledProtocols, EnvelopeEncryption,
     NoEncryption, PREDEFINED_CLEAR_KEY, PREDEFINED_CLEAR_STREAMING_ONLY,
