@@ -21,6 +21,7 @@ fn path_of(r: &Resource) -> String {
         Resource::Mpd => "manifest.mpd".into(),
         Resource::Master => "master.m3u8".into(),
         Resource::MediaPlaylist { track } => format!("{track}/playlist.m3u8"),
+        Resource::IframePlaylist { track } => format!("{track}/iframes.m3u8"),
         Resource::Init { track } => format!("{track}/init.mp4"),
         Resource::Segment { track, number } => format!("{track}/{number}.m4s"),
     }

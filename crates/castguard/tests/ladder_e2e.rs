@@ -195,3 +195,52 @@ fn audio_repeated_in_every_file_is_kept_once() {
     dirs.sort();
     assert_eq!(dirs, ["audio_2", "video_1", "video_3"]);
 }
+
+/// HLS I-frame playlists (trick play): every entry's byte range, fed to
+/// ffmpeg after the init segment, decrypts to exactly the key frame the
+/// clear input has at that segment's start; the master lists one I-frame
+/// stream per rendition.
+#[test]
+fn iframe_byte_ranges_hold_the_key_frames() {
+    for scheme in ["cenc", "cbcs"] {
+        let (_tmp, out) = packaged(scheme);
+        let master = fs::read_to_string(out.join("master.m3u8")).expect("master");
+        assert_eq!(master.matches("#EXT-X-I-FRAME-STREAM-INF:").count(), 3, "{scheme}:\n{master}");
+        for (dir, input) in [("video_1", "ladder_234.mp4"), ("video_3", "ladder_720.mp4")] {
+            let track = out.join(dir);
+            let playlist = fs::read_to_string(track.join("iframes.m3u8")).expect("iframes.m3u8");
+            assert!(playlist.contains("#EXT-X-I-FRAMES-ONLY"), "{playlist}");
+            let ranges: Vec<(u64, String)> = playlist
+                .lines()
+                .zip(playlist.lines().skip(1))
+                .filter_map(|(a, b)| {
+                    let r = a.strip_prefix("#EXT-X-BYTERANGE:")?;
+                    let (len, at) = r.split_once('@')?;
+                    assert_eq!(at, "0", "{dir}: ranges start at the segment's start");
+                    Some((len.parse().ok()?, b.to_owned()))
+                })
+                .collect();
+            let segs = segments(&track);
+            assert_eq!(ranges.len(), segs.len(), "{scheme} {dir}: one I-frame per segment");
+            let clear = clear_hashes(&fixture(input), Media::Video);
+            let mut first_frame = 0usize;
+            let tmp = TempDir::new("iframe");
+            for ((len, uri), seg) in ranges.iter().zip(&segs) {
+                assert_eq!(&track.join(uri), seg, "{dir}: I-frame URI order");
+                let mut bytes = fs::read(track.join("init.mp4")).expect("init");
+                let segment = fs::read(seg).expect("segment");
+                assert!(*len as usize <= segment.len(), "{dir} {uri}: range past the segment");
+                bytes.extend_from_slice(&segment[..*len as usize]);
+                let f = tmp.join("iframe.mp4");
+                fs::write(&f, &bytes).expect("write");
+                let o = run(std::process::Command::new("ffmpeg")
+                    .args(["-v", "quiet", "-decryption_key", KEY1, "-i"])
+                    .arg(&f)
+                    .args(["-map", "0:v", "-f", "framemd5", "-"]));
+                let got = framemd5_hashes(&String::from_utf8_lossy(&o.stdout));
+                assert_eq!(got.first(), clear.get(first_frame), "{scheme} {dir} {uri}: not the key frame");
+                first_frame += segment_info(&track, seg).samples;
+            }
+        }
+    }
+}

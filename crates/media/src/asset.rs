@@ -55,6 +55,53 @@ pub struct IndexTrack {
     /// Name of the input file the track came from (a title may have several).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// Video: where each segment's key frame ends, per form the origin
+    /// serves (HLS I-frame playlists); absent from older indexes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_frame_ends: Option<KeyFrameEnds>,
+}
+
+/// Per segment, bytes from its start to the end of its first sample (a key
+/// frame) in the clear segment and in the `cenc` and `cbcs` forms of it.
+/// Protection adds `senc`/`saiz`/`saio` to the `moof`, whose sizes depend
+/// on the scheme and the samples but not on the key, so ingest can know
+/// them for every locator the asset will ever be streamed by.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyFrameEnds {
+    pub clear: Vec<u64>,
+    pub cenc: Vec<u64>,
+    pub cbcs: Vec<u64>,
+}
+
+impl KeyFrameEnds {
+    /// The ends for segments served with `protection`; empty where there
+    /// are none (HLS AES-128).
+    pub fn for_protection(&self, protection: &Protection) -> &[u64] {
+        match protection {
+            Protection::Clear => &self.clear,
+            Protection::Common(c) if c.scheme == cenc::Scheme::Cenc => &self.cenc,
+            Protection::Common(_) => &self.cbcs,
+            Protection::Aes128 { .. } => &[],
+        }
+    }
+
+    /// Measures them on the clear segments `1.m4s`, `2.m4s`, ... of one
+    /// video track in `dir`.
+    fn measure(dir: &Path, track_id: u32, entry: &bmff::SampleEntry, segments: usize) -> Result<KeyFrameEnds> {
+        // Any key: the layout does not depend on it.
+        let key = cenc::ContentKey { kid: cenc::KeyId([0; 16]), key: cenc::Key::new([0; 16]) };
+        let cenc_p = crate::protect::TrackProtector::new(track_id, entry, &key, cenc::Scheme::Cenc)?;
+        let cbcs_p = crate::protect::TrackProtector::new(track_id, entry, &key, cenc::Scheme::Cbcs)?;
+        let mut ends = KeyFrameEnds::default();
+        for n in 1..=segments {
+            let path = dir.join(format!("{n}.m4s"));
+            let clear = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+            ends.clear.push(crate::cmaf::first_sample_end(&clear)?);
+            ends.cenc.push(crate::cmaf::first_sample_end(&cenc_p.protected_layout(clear.clone())?)?);
+            ends.cbcs.push(crate::cmaf::first_sample_end(&cbcs_p.protected_layout(clear)?)?);
+        }
+        Ok(ends)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,6 +172,7 @@ impl AssetIndex {
                     start_number: 1,
                     protection: None,
                     hls_keys: Vec::new(),
+                    key_frame_ends: t.key_frame_ends.as_ref().map(|k| k.clear.clone()).unwrap_or_default(),
                 })
                 .collect(),
         }
@@ -159,6 +207,7 @@ impl AssetIndex {
                     timescale: t.timescale,
                     segments: t.segments.iter().map(|s| [s.start, s.duration]).collect(),
                     file: None,
+                    key_frame_ends: None,
                 })
                 .collect(),
         }
@@ -180,8 +229,11 @@ pub fn ingest<P: AsRef<Path>>(srcs: &[P], asset_dir: &Path, segment_duration_sec
         let summary = crate::package::package(&title, &opts, &staging, &|_| {})?;
         let mut index = AssetIndex::from_presentation(&summary.presentation, segment_duration_secs);
         index.notes = title.notes.clone();
-        for (t, (movie, _)) in index.tracks.iter_mut().zip(title.iter()) {
+        for (t, (movie, track)) in index.tracks.iter_mut().zip(title.iter()) {
             t.file = movie.path().file_name().map(|n| n.to_string_lossy().into_owned());
+            if let (IndexTrackKind::Video { .. }, Some(entry)) = (&t.kind, track.sample_entry()) {
+                t.key_frame_ends = Some(KeyFrameEnds::measure(&staging.join(&t.name), t.id, entry, t.segments.len())?);
+            }
         }
         let json = serde_json::to_vec_pretty(&index).map_err(|e| Error::Segment(format!("index: {e}")))?;
         let path = staging.join(INDEX_FILE);
@@ -228,6 +280,7 @@ mod tests {
                     timescale: 12800,
                     segments: vec![[0, 51200], [51200, 51200], [102400, 25600]],
                     file: Some("movie.mp4".into()),
+                    key_frame_ends: None,
                 },
                 IndexTrack {
                     id: 2,
@@ -240,6 +293,7 @@ mod tests {
                     timescale: 48000,
                     segments: vec![[0, 192512]],
                     file: None,
+                    key_frame_ends: None,
                 },
             ],
         };

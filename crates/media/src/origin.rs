@@ -57,12 +57,15 @@ pub enum Resource {
     Mpd,
     Master,
     MediaPlaylist { track: String },
+    /// HLS I-frame playlist of a video track (trick play).
+    IframePlaylist { track: String },
     Init { track: String },
     Segment { track: String, number: u32 },
 }
 
 impl Resource {
     /// Parses `manifest.mpd`, `master.m3u8`, `<track>/playlist.m3u8`,
+    /// `<track>/iframes.m3u8`,
     /// `<track>/init.mp4` and `<track>/<n>.m4s`. Anything else — other
     /// names, `..`, empty parts, leading zeros, numbers past `u32` — is
     /// `None`, so a path can never reach outside the asset folder.
@@ -75,6 +78,7 @@ impl Resource {
                 let track = (*track).to_owned();
                 match *file {
                     "playlist.m3u8" => Some(Resource::MediaPlaylist { track }),
+                    "iframes.m3u8" => Some(Resource::IframePlaylist { track }),
                     "init.mp4" => Some(Resource::Init { track }),
                     _ => {
                         let digits = file.strip_suffix(".m4s")?;
@@ -181,6 +185,8 @@ impl OriginAsset {
         let mut p = self.index.presentation();
         for (track, meta) in p.tracks.iter_mut().zip(&self.index.tracks) {
             self.setup(protection, &meta.name)?.signal(track);
+            track.key_frame_ends =
+                meta.key_frame_ends.as_ref().map(|k| k.for_protection(protection).to_vec()).unwrap_or_default();
         }
         Ok(p)
     }
@@ -205,6 +211,19 @@ impl OriginAsset {
                     return Ok(None);
                 };
                 Ok(Some(package::media_playlist(&p, t).into_bytes()))
+            }
+            Resource::IframePlaylist { track } => {
+                if !self.entries.contains_key(track) {
+                    return Ok(None);
+                }
+                let p = self.presentation(protection)?;
+                let Some(t) = p.tracks.iter().zip(&self.index.tracks).find(|(_, m)| &m.name == track).map(|(t, _)| t) else {
+                    return Ok(None);
+                };
+                if t.key_frame_ends.is_empty() {
+                    return Ok(None);
+                }
+                Ok(Some(package::iframe_playlist(&p, t).into_bytes()))
             }
             Resource::Init { track } => {
                 let Some(t) = self.entries.get(track) else {
@@ -271,6 +290,7 @@ mod tests {
         assert_eq!(Resource::parse("master.m3u8"), Some(Resource::Master));
         assert_eq!(Resource::parse("video_1/init.mp4"), Some(Resource::Init { track: "video_1".into() }));
         assert_eq!(Resource::parse("audio_2/playlist.m3u8"), Some(Resource::MediaPlaylist { track: "audio_2".into() }));
+        assert_eq!(Resource::parse("video_1/iframes.m3u8"), Some(Resource::IframePlaylist { track: "video_1".into() }));
         assert_eq!(Resource::parse("audio_2/17.m4s"), Some(Resource::Segment { track: "audio_2".into(), number: 17 }));
         for bad in [
             "",

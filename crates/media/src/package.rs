@@ -140,10 +140,17 @@ pub fn manifest_files(presentation: &Presentation, dash: bool, hls: bool) -> Res
     if hls {
         out.push((
             "master.m3u8".to_owned(),
-            manifest::write_master(presentation, |t| format!("{}/playlist.m3u8", track_dir(t))),
+            manifest::write_master(
+                presentation,
+                |t| format!("{}/playlist.m3u8", track_dir(t)),
+                |t| format!("{}/iframes.m3u8", track_dir(t)),
+            ),
         ));
         for track in &presentation.tracks {
             out.push((format!("{}/playlist.m3u8", track_dir(track)), media_playlist(presentation, track)));
+            if !track.key_frame_ends.is_empty() {
+                out.push((format!("{}/iframes.m3u8", track_dir(track)), iframe_playlist(presentation, track)));
+            }
         }
     }
     Ok(out)
@@ -155,6 +162,14 @@ pub fn media_playlist(presentation: &Presentation, track: &manifest::Track) -> S
     t.init_uri = "init.mp4".into();
     t.media_uri_template = "$Number$.m4s".into();
     manifest::write_media_playlist(presentation, &t)
+}
+
+/// A video track's HLS I-frame playlist, its URIs relative to `<track>/`.
+pub fn iframe_playlist(presentation: &Presentation, track: &manifest::Track) -> String {
+    let mut t = track.clone();
+    t.init_uri = "init.mp4".into();
+    t.media_uri_template = "$Number$.m4s".into();
+    manifest::hls::write_iframe_playlist(presentation, &t)
 }
 
 /// `video_1` from `video_1/init.mp4`.
@@ -183,6 +198,10 @@ fn package_track(
 
     let mut segments = Vec::with_capacity(plans.len());
     let mut clear_sizes = Vec::with_capacity(plans.len());
+    // HLS I-frame playlists point into video segments with byte ranges,
+    // which whole-segment AES-128 rules out.
+    let with_key_frames = track.kind == TrackKind::Video && !matches!(opts.protection, Protection::Aes128 { .. });
+    let mut key_frame_ends = Vec::new();
     // One buffer for every segment of the track: no allocation (and no
     // fresh pages for the kernel to zero) per segment.
     let mut buf = Vec::new();
@@ -194,6 +213,9 @@ fn package_track(
         // of an asset (here or at the origin) announces the same figures.
         clear_sizes.push(buf.len() as u64);
         setup.segment_in_place(seq, &mut buf)?;
+        if with_key_frames {
+            key_frame_ends.push(crate::cmaf::first_sample_end(&buf)?);
+        }
         write_file(&dir.join(format!("{seq}.m4s")), &buf)?;
         bytes += buf.len() as u64;
         segments.push(SegmentTime { start: plan.start, duration: plan.duration });
@@ -217,6 +239,7 @@ fn package_track(
         start_number: 1,
         protection: None,
         hls_keys: Vec::new(),
+        key_frame_ends,
     };
     setup.signal(&mut manifest);
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: codec.codecs, segments: plans.len(), bytes } })

@@ -84,6 +84,7 @@ fn track(template: &str, start_number: u64, key: HlsKey) -> Track {
         start_number,
         protection: None,
         hls_keys: vec![key],
+        key_frame_ends: Vec::new(),
     }
 }
 

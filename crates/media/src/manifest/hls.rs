@@ -35,7 +35,11 @@ pub const VERSION: u32 = 6;
 
 /// Writes the multivariant playlist. `media_playlist_uri` gives the URI of
 /// each track's media playlist, relative to this playlist.
-pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> String) -> String {
+pub fn write_master(
+    p: &Presentation,
+    media_playlist_uri: impl Fn(&Track) -> String,
+    iframe_playlist_uri: impl Fn(&Track) -> String,
+) -> String {
     let mut out = header();
     out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
     for k in session_keys(p) {
@@ -174,6 +178,81 @@ pub fn write_master(p: &Presentation, media_playlist_uri: impl Fn(&Track) -> Str
         out.push_str(&line);
         push_uri_line(&mut out, &media_playlist_uri(v));
     }
+    // Trick play (RFC 8216 §4.3.4.3): one I-frame stream per rendition that
+    // has key frame ranges, lowest bandwidth first.
+    let mut iframes: Vec<(u64, u64, &Track)> = videos
+        .iter()
+        .filter(|v| !v.key_frame_ends.is_empty())
+        .map(|v| {
+            let (peak, avg) = iframe_bandwidth(v);
+            (peak, avg, *v)
+        })
+        .collect();
+    iframes.sort_by_key(|(peak, _, _)| *peak);
+    if !iframes.is_empty() {
+        out.push('\n');
+    }
+    for (peak, avg, v) in iframes {
+        let mut line = format!(
+            "#EXT-X-I-FRAME-STREAM-INF:BANDWIDTH={peak},AVERAGE-BANDWIDTH={avg},CODECS=\"{}\"",
+            quoted_text(&v.codecs)
+        );
+        if let TrackKind::Video { width, height, .. } = v.kind {
+            line.push_str(&format!(",RESOLUTION={width}x{height}"));
+        }
+        line.push_str(&format!(",URI=\"{}\"\n", quoted_uri(&iframe_playlist_uri(v))));
+        out.push_str(&line);
+    }
+    out
+}
+
+/// Peak and average bit rate of a track's I-frame stream: the key frame
+/// bytes of each segment (with the `moof` that describes them) over the
+/// segment's duration, the time that I-frame stands for.
+fn iframe_bandwidth(t: &Track) -> (u64, u64) {
+    let ts = u128::from(t.timescale.max(1));
+    let mut peak: u128 = 0;
+    let (mut bits, mut ticks): (u128, u128) = (0, 0);
+    for (end, s) in t.key_frame_ends.iter().zip(&t.segments) {
+        let b = u128::from(*end) * 8;
+        let d = u128::from(s.duration.max(1));
+        peak = peak.max((b * ts).div_ceil(d));
+        bits += b;
+        ticks += d;
+    }
+    let avg = if ticks == 0 { 0 } else { (bits * ts).div_ceil(ticks) };
+    (u64::try_from(peak).unwrap_or(u64::MAX).max(1), u64::try_from(avg).unwrap_or(u64::MAX).max(1))
+}
+
+/// Writes a video track's I-frame playlist (RFC 8216 §4.3.3.6,
+/// `EXT-X-I-FRAMES-ONLY`): each segment's first sample, a key frame, as an
+/// `EXT-X-BYTERANGE` from the segment's start (its `moof` included) to the
+/// end of that sample, lasting until the next segment's key frame. Keys and
+/// the init segment are those of the media playlist.
+pub fn write_iframe_playlist(_presentation: &Presentation, track: &Track) -> String {
+    let mut out = header();
+    let durations: Vec<u64> = track.segments.iter().map(|s| s.duration).collect();
+    let target = target_duration(&durations, track.timescale);
+    out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
+    out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
+    out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    out.push_str("#EXT-X-I-FRAMES-ONLY\n");
+    out.push_str(&format!("#EXT-X-MAP:URI=\"{}\"\n", quoted_uri(&track.init_uri)));
+    for k in &track.hls_keys {
+        out.push_str(&key_line(k));
+    }
+    let representation_id = track.id.to_string();
+    for (i, (s, end)) in track.segments.iter().zip(&track.key_frame_ends).enumerate() {
+        let number = track.start_number.saturating_add(i as u64);
+        out.push_str(&format!("#EXTINF:{},\n", decimal_seconds(s.duration, track.timescale, 3)));
+        out.push_str(&format!("#EXT-X-BYTERANGE:{end}@0\n"));
+        let uri = template::expand(
+            &track.media_uri_template,
+            &Values { representation_id: &representation_id, number, time: s.start, bandwidth: track.bandwidth },
+        );
+        push_uri_line(&mut out, &uri);
+    }
+    out.push_str("#EXT-X-ENDLIST\n");
     out
 }
 
@@ -458,7 +537,7 @@ mod tests {
             audio(5, None),
             ac3,
         ]);
-        let m = write_master(&p, |t| format!("track_{}.m3u8", t.id));
+        let m = write_master(&p, |t| format!("track_{}.m3u8", t.id), |t| format!("iframes_{}.m3u8", t.id));
         let l: Vec<&str> = m.lines().filter(|l| !l.is_empty()).collect();
         assert_eq!(
             &l[..3],
@@ -500,12 +579,12 @@ mod tests {
             video(1, "avc1.64001f", 640, 360),
             audio(2, Some("de")),
         ]);
-        let m = write_master(&p, |t| format!("{}.m3u8", t.id));
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id), |t| format!("iframes_{}.m3u8", t.id));
         assert!(m.contains("GROUP-ID=\"audio\""));
         assert!(m.contains(",AUDIO=\"audio\"\n1.m3u8\n"));
 
         let p = presentation(vec![audio(2, Some("de")), audio(3, Some("fr"))]);
-        let m = write_master(&p, |t| format!("{}.m3u8", t.id));
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id), |t| format!("iframes_{}.m3u8", t.id));
         assert!(!m.contains("EXT-X-MEDIA:"));
         assert!(m.contains("#EXT-X-STREAM-INF:BANDWIDTH=130000,AVERAGE-BANDWIDTH=96000,CODECS=\"mp4a.40.2\"\n2.m3u8\n"));
         assert!(m.contains("\n3.m3u8\n"));
@@ -517,7 +596,7 @@ mod tests {
             frame_rate: Some((30_000, 1001)),
             sar: Some((1, 1)),
         };
-        let m = write_master(&presentation(vec![v]), |_| "v.m3u8".into());
+        let m = write_master(&presentation(vec![v]), |_| "v.m3u8".into(), |t| format!("iframes_{}.m3u8", t.id));
         assert!(
             m.contains(
                 "CODECS=\"hvc1.1.6.L93.B0\",RESOLUTION=1920x1080,FRAME-RATE=29.970\nv.m3u8\n"
@@ -543,7 +622,7 @@ mod tests {
         let v = video(1, "avc1\"\n", 1, 1);
         let p = presentation(vec![v, a.clone()]);
         for text in [
-            write_master(&p, |t| format!("#p\n{}\".m3u8", t.id)),
+            write_master(&p, |t| format!("#p\n{}\".m3u8", t.id), |t| format!("iframes_{}.m3u8", t.id)),
             write_media_playlist(&p, &a),
         ] {
             let endlists = text
@@ -587,10 +666,10 @@ mod tests {
             sar: None,
         };
         v.hls_peak_bandwidth = u64::MAX;
-        let m = write_master(&presentation(vec![v, audio(2, None)]), |_| String::new());
+        let m = write_master(&presentation(vec![v, audio(2, None)]), |_| String::new(), |t| format!("iframes_{}.m3u8", t.id));
         assert!(m.contains(&format!("BANDWIDTH={}", u64::MAX)));
         assert!(!m.contains("FRAME-RATE"));
-        write_master(&presentation(vec![]), |_| String::new());
+        write_master(&presentation(vec![]), |_| String::new(), |t| format!("iframes_{}.m3u8", t.id));
     }
 
     #[test]
@@ -607,7 +686,7 @@ mod tests {
         let mut fr = audio(5, Some("fr"));
         (fr.hls_peak_bandwidth, fr.average_bandwidth) = (100_000, 96_000);
         let p = presentation(vec![hi, mid, lo, en, fr]);
-        let m = write_master(&p, |t| format!("{}.m3u8", t.id));
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id), |t| format!("iframes_{}.m3u8", t.id));
         let inf: Vec<&str> = m
             .lines()
             .filter(|l| l.starts_with("#EXT-X-STREAM-INF"))
@@ -642,7 +721,7 @@ mod tests {
         a.hls_keys = vec![fp, HlsKey::fairplay("skd://audio"), wv];
         let m = write_master(&presentation(vec![v.clone(), a]), |t| {
             format!("{}.m3u8", t.id)
-        });
+        }, |t| format!("iframes_{}.m3u8", t.id));
         let keys: Vec<&str> = m
             .lines()
             .filter(|l| l.starts_with("#EXT-X-SESSION-KEY:"))
@@ -668,7 +747,7 @@ mod tests {
         v.hls_keys = vec![HlsKey::aes128("https://k/1", Some([7; 16]))];
         let mut a = audio(2, None);
         a.hls_keys = vec![HlsKey::aes128("https://k/1", None)];
-        let m = write_master(&presentation(vec![v, a]), |t| format!("{}.m3u8", t.id));
+        let m = write_master(&presentation(vec![v, a]), |t| format!("{}.m3u8", t.id), |t| format!("iframes_{}.m3u8", t.id));
         let keys: Vec<&str> = m
             .lines()
             .filter(|l| l.starts_with("#EXT-X-SESSION-KEY:"))

@@ -25,7 +25,7 @@ pub mod hls;
 mod template;
 
 pub use dash::write_mpd;
-pub use hls::{write_master, write_media_playlist};
+pub use hls::{write_iframe_playlist, write_master, write_media_playlist};
 
 use thiserror::Error;
 
@@ -120,6 +120,11 @@ pub struct Track {
     /// HLS `EXT-X-KEY` lines, in order; empty for clear. Several keys are the
     /// usual multi-DRM case (FairPlay + Widevine + PlayReady key formats).
     pub hls_keys: Vec<HlsKey>,
+    /// Per segment, bytes from its start to the end of its first sample (a
+    /// key frame), as served: the byte ranges of the HLS I-frame playlist
+    /// (RFC 8216 §4.3.3.6). Empty for audio, and where there is none (HLS
+    /// AES-128 encrypts whole segments, so no range of one can be read).
+    pub key_frame_ends: Vec<u64>,
 }
 
 /// One media segment: its `tfdt` and duration, both in track timescale units.
@@ -552,6 +557,7 @@ pub(crate) mod test_model {
             start_number: 1,
             protection: None,
             hls_keys: vec![],
+            key_frame_ends: Vec::new(),
         }
     }
 
@@ -587,6 +593,7 @@ pub(crate) mod test_model {
             start_number: 1,
             protection: None,
             hls_keys: vec![],
+            key_frame_ends: Vec::new(),
         }
     }
 

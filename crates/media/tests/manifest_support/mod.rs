@@ -140,6 +140,7 @@ fn video(id: u32, codecs: &str, width: u32, height: u32, bandwidth: u64) -> Trac
         start_number: 1,
         protection: None,
         hls_keys: vec![],
+        key_frame_ends: Vec::new(),
     }
 }
 
@@ -162,6 +163,7 @@ fn audio(id: u32, language: &str) -> Track {
         start_number: 1,
         protection: None,
         hls_keys: vec![],
+        key_frame_ends: Vec::new(),
     }
 }
 
@@ -379,7 +381,7 @@ pub fn render(name: &str) -> Vec<(String, String)> {
     }
     files.push((
         "master.m3u8".to_owned(),
-        media::manifest::write_master(&p, playlist_name),
+        media::manifest::write_master(&p, playlist_name, |t| format!("iframes_{}.m3u8", t.id)),
     ));
     for t in &p.tracks {
         files.push((

@@ -495,7 +495,7 @@ pub fn byte_range(header: &str, len: u64) -> Result<Option<(u64, u64)>, Delivery
 fn content_type(resource: &Resource) -> &'static str {
     match resource {
         Resource::Mpd => "application/dash+xml",
-        Resource::Master | Resource::MediaPlaylist { .. } => "application/vnd.apple.mpegurl",
+        Resource::Master | Resource::MediaPlaylist { .. } | Resource::IframePlaylist { .. } => "application/vnd.apple.mpegurl",
         Resource::Init { track } if track.starts_with("audio_") => "audio/mp4",
         Resource::Init { .. } => "video/mp4",
         Resource::Segment { .. } => "video/iso.segment",
@@ -505,7 +505,7 @@ fn content_type(resource: &Resource) -> &'static str {
 fn is_manifest(resource: &Resource) -> bool {
     matches!(
         resource,
-        Resource::Mpd | Resource::Master | Resource::MediaPlaylist { .. }
+        Resource::Mpd | Resource::Master | Resource::MediaPlaylist { .. } | Resource::IframePlaylist { .. }
     )
 }
 
@@ -546,7 +546,7 @@ async fn serve(
     let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
     let allowed = match resource {
         Resource::Mpd => plan.dash,
-        Resource::Master | Resource::MediaPlaylist { .. } => plan.hls,
+        Resource::Master | Resource::MediaPlaylist { .. } | Resource::IframePlaylist { .. } => plan.hls,
         Resource::Init { .. } | Resource::Segment { .. } => true,
     };
     if !allowed {
