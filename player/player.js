@@ -173,6 +173,10 @@
     player = new shaka.Player();
     await player.attach(video);
     player.addEventListener('error', (e) => onError(e.detail));
+    // A ladder: show the rendition playing and offer each one by hand.
+    player.addEventListener('trackschanged', renderQualities);
+    player.addEventListener('variantchanged', showRendition);
+    player.addEventListener('adaptation', showRendition);
     player.getNetworkingEngine().registerRequestFilter((type, request) => {
       const RequestType = shaka.net.NetworkingEngine.RequestType;
       if (type !== RequestType.LICENSE && type !== RequestType.KEY) return;
@@ -190,7 +194,7 @@
     try {
       const p = await ensurePlayer();
       await p.unload();
-      p.configure({ drm: drmConfig() });
+      p.configure({ drm: drmConfig(), abr: { enabled: true } });
       await p.load(absolute(manifest));
       const ks = p.keySystem && p.keySystem();
       $('key-system').textContent = ks ? `${KEY_SYSTEM_NAMES[ks] || ks} (${ks})` : 'none (clear or HLS AES-128)';
@@ -203,6 +207,45 @@
       onError(err);
     }
   }
+
+  // ---- renditions (ABR ladder) --------------------------------------------
+
+  function renderQualities() {
+    const select = $('quality');
+    const tracks = player.getVariantTracks()
+      .filter((t) => t.height)
+      .sort((a, b) => a.height - b.height || a.bandwidth - b.bandwidth);
+    const seen = new Set();
+    select.replaceChildren(new Option('auto (ABR)', 'auto'));
+    for (const t of tracks) {
+      if (seen.has(t.height)) continue;
+      seen.add(t.height);
+      select.append(new Option(`${t.width}x${t.height} (${Math.round(t.bandwidth / 1000)} kbit/s)`, String(t.height)));
+    }
+    select.disabled = seen.size < 2;
+    select.value = player.getConfiguration().abr.enabled ? 'auto' : select.value;
+    showRendition();
+  }
+
+  function showRendition() {
+    const t = player && player.getVariantTracks().find((v) => v.active);
+    $('rendition').textContent = t && t.height
+      ? `${t.width}x${t.height}, ${Math.round(t.bandwidth / 1000)} kbit/s`
+      : '—';
+  }
+
+  $('quality').addEventListener('change', () => {
+    if (!player) return;
+    const want = $('quality').value;
+    if (want === 'auto') {
+      player.configure({ abr: { enabled: true } });
+    } else {
+      player.configure({ abr: { enabled: false } });
+      const t = player.getVariantTracks().find((v) => String(v.height) === want);
+      if (t) player.selectVariantTrack(t, /* clearBuffer */ true);
+    }
+    showRendition();
+  });
 
   video.addEventListener('timeupdate', () => {
     $('position').textContent = `${video.currentTime.toFixed(1)} s`;
