@@ -4,6 +4,7 @@
 //! broken MP4; the admin token is generated once, saved 0600, printed once.
 
 mod api_server;
+mod common;
 
 use api_server::{Server, TOKEN, cli, data_dir, ok};
 use serde_json::Value;
@@ -365,4 +366,93 @@ fn admin_token_generated_once_and_saved_private() {
     assert!(!log.contains(&token), "token printed twice: {log}");
     assert!(!log.contains("created a new key-encryption key"), "{log}");
     ok(&cli(&again.url, &token, &["key", "list"]));
+}
+
+/// A title of several files (a ladder) through the CLI, then one file added
+/// and one removed through `PUT`/`DELETE /api/v1/assets/{name}/files/{file}`,
+/// each re-ingesting the whole title; a misaligned file is refused naming
+/// it, and the asset keeps what it had.
+#[test]
+fn asset_ingest_a_ladder_and_change_one_file() {
+    let fixtures = common::fixtures_dir();
+    let f = |n: &str| fixtures.join(n).to_str().unwrap().to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(&tmp);
+    let server = Server::start(&data, Some(TOKEN));
+    let files_of = |asset: &Value| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = asset["storage"]["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["name"].as_str().unwrap().to_owned(), t["file"].as_str().unwrap_or("").to_owned()))
+            .collect();
+        v.sort();
+        v
+    };
+    let out = ok(&cli(
+        &server.url,
+        TOKEN,
+        &["asset", "ingest", "movie", "--file", &f("ladder_234.mp4"), "--file", &f("ladder_360.mp4"), "--file", &f("ladder_audio_en.mp4"), "--json"],
+    ));
+    let asset: Value = serde_json::from_str(&out).unwrap();
+    let want = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    };
+    assert_eq!(
+        files_of(&asset),
+        want(&[("audio_3", "ladder_audio_en.mp4"), ("video_1", "ladder_234.mp4"), ("video_2", "ladder_360.mp4")])
+    );
+
+    // A misaligned rendition: one line naming it, the asset unchanged.
+    let out = cli(
+        &server.url,
+        TOKEN,
+        &["asset", "ingest", "movie", "--file", &f("ladder_234.mp4"), "--file", &f("ladder_misaligned_360.mp4")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HTTP 400 invalid_media") && err.contains("ladder_misaligned_360.mp4") && err.lines().count() == 1, "{err}");
+    assert!(!err.contains(data.to_str().unwrap()), "server path leaked: {err}");
+    let asset: Value = serde_json::from_str(&ok(&cli(&server.url, TOKEN, &["asset", "get", "movie", "--json"]))).unwrap();
+    assert_eq!(files_of(&asset).len(), 3, "{asset}");
+
+    // One file added (sources are kept), one removed.
+    let http: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("Bearer {TOKEN}");
+    let url = |p: &str| format!("{}/api/v1/assets/movie/files/{p}", server.url);
+    let json = |r: ureq::http::Response<ureq::Body>| -> (u16, Value) {
+        let status = r.status().as_u16();
+        let v = r.into_body().read_json().unwrap_or(Value::Null);
+        (status, v)
+    };
+    let (status, asset) = json(
+        http.put(url("ladder_720.mp4"))
+            .header("Authorization", &auth)
+            .send(&std::fs::read(fixtures.join("ladder_720.mp4")).unwrap()[..])
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{asset}");
+    assert_eq!(
+        files_of(&asset),
+        want(&[
+            ("audio_3", "ladder_audio_en.mp4"),
+            ("video_1", "ladder_234.mp4"),
+            ("video_2", "ladder_360.mp4"),
+            ("video_4", "ladder_720.mp4")
+        ])
+    );
+    let (status, asset) = json(http.delete(url("ladder_234.mp4")).header("Authorization", &auth).call().unwrap());
+    assert_eq!(status, 200, "{asset}");
+    // The files are taken in name order: the title renumbers its tracks.
+    assert_eq!(
+        files_of(&asset),
+        want(&[("audio_2", "ladder_audio_en.mp4"), ("video_1", "ladder_360.mp4"), ("video_3", "ladder_720.mp4")])
+    );
+    assert_eq!(json(http.delete(url("nope.mp4")).header("Authorization", &auth).call().unwrap()).0, 404);
+    assert_eq!(json(http.put(url(".hidden")).header("Authorization", &auth).send("x").unwrap()).0, 400);
+    assert_eq!(
+        std::fs::read_dir(data.join("tmp")).unwrap().count(),
+        0,
+        "upload folders left behind"
+    );
 }

@@ -209,6 +209,7 @@ pub async fn delete_file(
     }
     let sources = Sources::new(&s).await?;
     sources.keep_current(&s, &name, Some(&file)).await?;
+    sources.forget(&file);
     if sources.files().await?.is_empty() {
         return Err(ApiError::bad_request(
             "file",
@@ -278,7 +279,13 @@ pub const SOURCES_DIR: &str = "sources";
 /// sources).
 struct Sources {
     dir: tempfile::TempDir,
+    /// The files in title order: as uploaded, a replaced file keeping its
+    /// place, an added one last.
+    order: std::sync::Mutex<Vec<String>>,
 }
+
+/// The title order of an asset's kept source files (one name a line).
+const ORDER_FILE: &str = ".order";
 
 impl Sources {
     async fn new(s: &AppState) -> ApiResult<Sources> {
@@ -290,48 +297,82 @@ impl Sources {
             .prefix("sources-")
             .tempdir_in(&tmp_dir)
             .map_err(|e| ApiError::internal(format!("{}: {e}", tmp_dir.display())))?;
-        Ok(Sources { dir })
+        Ok(Sources { dir, order: Default::default() })
+    }
+
+    fn order(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.order.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, file: &str) {
+        let mut order = self.order();
+        if !order.iter().any(|f| f == file) {
+            order.push(file.to_owned());
+        }
     }
 
     fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    /// The file names, sorted (the title's order is the upload order for
-    /// a multipart body, else by name).
+    /// The file names in title order.
     async fn files(&self) -> ApiResult<Vec<String>> {
-        let mut names = Vec::new();
-        let mut rd = tokio::fs::read_dir(self.path())
-            .await
-            .map_err(|e| ApiError::internal(format!("{}: {e}", self.path().display())))?;
-        while let Some(e) = rd
-            .next_entry()
-            .await
-            .map_err(|e| ApiError::internal(format!("{}: {e}", self.path().display())))?
-        {
-            names.push(e.file_name().to_string_lossy().into_owned());
+        let order = self.order().clone();
+        let mut names = Vec::with_capacity(order.len());
+        for f in order {
+            if tokio::fs::try_exists(self.path().join(&f)).await.unwrap_or(false) {
+                names.push(f);
+            }
         }
-        names.sort();
         Ok(names)
     }
 
-    /// Links (or copies) the asset's current sources here, except `except`.
+    /// Takes `file` out of the title.
+    fn forget(&self, file: &str) {
+        self.order().retain(|f| f != file);
+    }
+
+    /// Links (or copies) the asset's current sources here, in their
+    /// order, except the file `except` (which keeps its place in the
+    /// order, for a replacement to take).
     async fn keep_current(&self, s: &AppState, name: &str, except: Option<&str>) -> ApiResult<()> {
         let current = sources_dir(s, name);
-        let mut rd = match tokio::fs::read_dir(&current).await {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(ApiError::internal(format!("{}: {e}", current.display()))),
-        };
         let failed = |e: std::io::Error| ApiError::internal(format!("{}: {e}", current.display()));
-        while let Some(e) = rd.next_entry().await.map_err(failed)? {
-            let file = e.file_name().to_string_lossy().into_owned();
-            if Some(file.as_str()) == except || check_file_name(&file).is_err() {
+        let mut names: Vec<String> = match tokio::fs::read_to_string(current.join(ORDER_FILE)).await {
+            Ok(text) => text.lines().map(str::to_owned).collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(e) => return Err(failed(e)),
+        };
+        // Files the order does not list (none, unless it was lost) go last, by name.
+        let mut rest = Vec::new();
+        match tokio::fs::read_dir(&current).await {
+            Ok(mut rd) => {
+                while let Some(e) = rd.next_entry().await.map_err(failed)? {
+                    let file = e.file_name().to_string_lossy().into_owned();
+                    if !names.contains(&file) {
+                        rest.push(file);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(failed(e)),
+        }
+        rest.sort();
+        names.extend(rest);
+        for file in names {
+            if check_file_name(&file).is_err() {
                 continue;
             }
-            let to = self.path().join(&file);
-            if tokio::fs::hard_link(e.path(), &to).await.is_err() {
-                tokio::fs::copy(e.path(), &to).await.map_err(failed)?;
+            self.push(&file);
+            if Some(file.as_str()) == except {
+                continue;
+            }
+            let (from, to) = (current.join(&file), self.path().join(&file));
+            if !tokio::fs::try_exists(&from).await.unwrap_or(false) {
+                continue;
+            }
+            if tokio::fs::hard_link(&from, &to).await.is_err() {
+                tokio::fs::copy(&from, &to).await.map_err(failed)?;
             }
         }
         Ok(())
@@ -340,6 +381,7 @@ impl Sources {
     /// Streams one body into the file `file` here, counting it against the
     /// upload limit.
     async fn receive(&self, body: Body, file: &str) -> ApiResult<u64> {
+        self.push(file);
         let mut stream = body.into_data_stream();
         let mut out = self.create(file).await?;
         let mut total: u64 = 0;
@@ -371,6 +413,7 @@ impl Sources {
             if tokio::fs::try_exists(self.path().join(&file)).await.unwrap_or(false) {
                 return Err(ApiError::bad_request("", format!("file {file} given twice")));
             }
+            self.push(&file);
             let mut out = self.create(&file).await?;
             let start = total;
             while let Some(chunk) = field.chunk().await.map_err(bad)? {
@@ -428,6 +471,10 @@ async fn ingest_sources(s: &AppState, name: &str, sources: Sources) -> ApiResult
         })
         .collect();
     let asset = ingest_files(s, name, &files, SEGMENT_DURATION_SECS).await?;
+    let order: String = files.iter().map(|(f, _)| format!("{f}\n")).collect();
+    if let Err(e) = tokio::fs::write(sources.path().join(ORDER_FILE), order).await {
+        tracing::warn!(asset = %name, error = %e, "order of the source files not kept");
+    }
     // The title is published: its files become the asset's sources.
     let current = sources_dir(s, name);
     let _swap = s.inner.ingest_lock.lock().await;
