@@ -244,3 +244,24 @@ fn iframe_byte_ranges_hold_the_key_frames() {
         }
     }
 }
+
+/// A track that is neither video nor audio (a QuickTime timecode track) is
+/// left out with one line naming it, and the rest of the title packages.
+#[test]
+fn a_timecode_track_is_named_and_left_out() {
+    let tmp = TempDir::new("tmcd");
+    let with_tc = tmp.join("with_timecode.mp4");
+    let o = run(std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-i"])
+        .arg(fixture("ladder_234.mp4"))
+        .args(["-c", "copy", "-timecode", "01:00:00:00", "-write_tmcd", "1"])
+        .arg(&with_tc));
+    assert_ok("ffmpeg with a timecode track", &o);
+    let out = tmp.join("out");
+    let o = package_files(&[with_tc, fixture("ladder_audio_en.mp4")], &out, &["--scheme", "none", "--quiet"]);
+    assert_ok("package with a timecode track", &o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("with_timecode.mp4: track 2 ('tmcd') skipped"), "{stderr}");
+    assert!(out.join("video_1/init.mp4").is_file() && out.join("audio_2/init.mp4").is_file());
+}
