@@ -26,7 +26,8 @@ if [ -n "${LADDER:-}" ]; then
   # A ladder: three renditions with aligned 2 s GOPs (one file each) and
   # AAC apart; requests cycle over the segments of every rendition, as
   # players switching between them do.
-  ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=25 -t 60 \
+  # -t before -i: it limits the input, so every output ends.
+  ffmpeg -v error -y -t 60 -f lavfi -i testsrc2=size=1280x720:rate=25 \
     -filter_complex "[0:v]split=3[a][b][c];[b]scale=640:360[b2];[c]scale=416:234[c2]" \
     -map "[a]" -c:v libx264 -preset veryfast -b:v 3M -g 50 -keyint_min 50 -sc_threshold 0 -movflags +faststart "$WORK/v720.mp4" \
     -map "[b2]" -c:v libx264 -preset veryfast -b:v 1M -g 50 -keyint_min 50 -sc_threshold 0 -movflags +faststart "$WORK/v360.mp4" \

@@ -244,13 +244,11 @@ fn common_signalling(
         Scheme::Cbcs => HlsMethod::SampleAes,
     };
     if drm.clearkey {
-        systems.push(DrmSystem {
-            system_id: cenc::pssh::COMMON,
-            name: None,
-            pssh_box: pssh_bytes(cenc::pssh::COMMON)?,
-            playready_pro: None,
-            license_url: None,
-        });
+        // Clear Key is signalled with the DASH-IF system ID and its license
+        // URL (DASH-IF IOP v4.3 §7.6.2.4). The W3C common `pssh` stays in
+        // the init segment, where EME reads it, but not in the MPD: dash.js
+        // (5.2) takes a `urn:uuid:1077efec…` descriptor for Clear Key and
+        // hands its `pssh` to the CDM as "keyids" data, which fails.
         systems.push(DrmSystem {
             system_id: manifest::DASHIF_CLEARKEY_SYSTEM_ID,
             name: Some("ClearKey1.0".into()),

@@ -160,6 +160,12 @@ pub mod schemas {
         "schema": super::name_schema()})
     );
     param!(
+        FileName,
+        json!({"name": "file", "in": "path", "required": true,
+        "description": "A source file of the asset's title: letters, digits, '.', '_', '-', not starting with '.'",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$", "minLength": 1, "maxLength": 128}})
+    );
+    param!(
         Top,
         json!({"name": "$top", "in": "query", "required": false, "description": "Page size (default 100)",
         "schema": {"type": "integer", "minimum": 1, "maximum": store::MAX_PAGE_LIMIT}})

@@ -240,21 +240,6 @@ async function dashjsCenc() {
       });
       player.on(dashjs.MediaPlayer.events.ERROR, (e) => window.errors.push(JSON.stringify(e.error || e).slice(0, 300)));
       player.on(dashjs.MediaPlayer.events.PLAYBACK_ERROR, (e) => window.errors.push(`playback: ${e.error}`));
-      // dash.js 5.2.1 maps both the DASH-IF Clear Key element (urn:uuid:e2719d58…)
-      // and the W3C Common PSSH element (urn:uuid:1077efec…, CENC §8.1.3's
-      // common system, which Shaka Packager's CommonSystem writes too) to
-      // org.w3.clearkey, prefers the latter, and hands its PSSH box to
-      // generateRequest() as 'keyids' JSON: the CDM throws a TypeError
-      // (dash.js error 113) and no license is asked. Without that element it
-      // builds {"kids":[default_KID]} and asks our license server: drop it.
-      player.addResponseInterceptor((resp) => {
-        if (typeof resp.data === 'string' && resp.data.includes('<MPD')) {
-          const before = resp.data.length;
-          resp.data = resp.data.replace(/<ContentProtection schemeIdUri="urn:uuid:1077efec[^]*?<\/ContentProtection>/g, '');
-          window.droppedCommonPssh = before !== resp.data.length;
-        }
-        return Promise.resolve(resp);
-      });
       window.player = player;
       player.attachSource(url);
     }, { url: loc.url, token, clearkeyServer });
@@ -263,7 +248,6 @@ async function dashjsCenc() {
     result.waitError = e.message.split('\n')[0];
   }
   result.errors = await page.evaluate(() => window.errors || []).catch(() => ['page gone']);
-  result.droppedCommonPssh = await page.evaluate(() => !!window.droppedCommonPssh).catch(() => null);
   Object.assign(result, await videoState(page));
   result.screenshots = [await shot(page, 'dashjs-cenc')];
   result.keyRequests = requests.filter((r) => r.kind === 'key').map((r) => r.status);

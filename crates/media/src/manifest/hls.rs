@@ -230,17 +230,7 @@ fn iframe_bandwidth(t: &Track) -> (u64, u64) {
 /// end of that sample, lasting until the next segment's key frame. Keys and
 /// the init segment are those of the media playlist.
 pub fn write_iframe_playlist(_presentation: &Presentation, track: &Track) -> String {
-    let mut out = header();
-    let durations: Vec<u64> = track.segments.iter().map(|s| s.duration).collect();
-    let target = target_duration(&durations, track.timescale);
-    out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
-    out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
-    out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
-    out.push_str("#EXT-X-I-FRAMES-ONLY\n");
-    out.push_str(&format!("#EXT-X-MAP:URI=\"{}\"\n", quoted_uri(&track.init_uri)));
-    for k in &track.hls_keys {
-        out.push_str(&key_line(k));
-    }
+    let mut out = playlist_head(track, "#EXT-X-I-FRAMES-ONLY\n");
     let representation_id = track.id.to_string();
     for (i, (s, end)) in track.segments.iter().zip(&track.key_frame_ends).enumerate() {
         let number = track.start_number.saturating_add(i as u64);
@@ -261,20 +251,7 @@ pub fn write_iframe_playlist(_presentation: &Presentation, track: &Track) -> Str
 /// presentation is taken for symmetry with [`write_master`]; nothing in a
 /// media playlist depends on the other tracks today.
 pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> String {
-    let mut out = header();
-    let durations: Vec<u64> = track.segments.iter().map(|s| s.duration).collect();
-    let target = target_duration(&durations, track.timescale);
-    out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
-    out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
-    out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
-    out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
-    out.push_str(&format!(
-        "#EXT-X-MAP:URI=\"{}\"\n",
-        quoted_uri(&track.init_uri)
-    ));
-    for k in &track.hls_keys {
-        out.push_str(&key_line(k));
-    }
+    let mut out = playlist_head(track, "#EXT-X-INDEPENDENT-SEGMENTS\n");
     let representation_id = track.id.to_string();
     for (i, s) in track.segments.iter().enumerate() {
         let number = track.start_number.saturating_add(i as u64);
@@ -294,6 +271,24 @@ pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> Stri
         push_uri_line(&mut out, &uri);
     }
     out.push_str("#EXT-X-ENDLIST\n");
+    out
+}
+
+/// The head of a media or I-frame playlist: target duration, sequence,
+/// type, `kind_tag`, then `EXT-X-MAP` *before* the keys (so the init segment
+/// stays clear, §4.3.2.5) and the keys.
+fn playlist_head(track: &Track, kind_tag: &str) -> String {
+    let mut out = header();
+    let durations: Vec<u64> = track.segments.iter().map(|s| s.duration).collect();
+    let target = target_duration(&durations, track.timescale);
+    out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
+    out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
+    out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    out.push_str(kind_tag);
+    out.push_str(&format!("#EXT-X-MAP:URI=\"{}\"\n", quoted_uri(&track.init_uri)));
+    for k in &track.hls_keys {
+        out.push_str(&key_line(k));
+    }
     out
 }
 

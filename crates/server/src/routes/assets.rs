@@ -166,7 +166,7 @@ pub async fn upload(
 }
 
 #[utoipa::path(put, path = "/api/v1/assets/{name}/files/{file}", tag = "assets", operation_id = "putAssetFile",
-    params(schemas::Name, ("file" = String, Path, description = "Source file name: letters, digits, '.', '_', '-'")),
+    params(schemas::Name, schemas::FileName),
     request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body"),
     responses((status = 200, description = "Added or replaced; the title re-ingested from all its files", body = schemas::Asset),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
@@ -189,7 +189,7 @@ pub async fn put_file(
 }
 
 #[utoipa::path(delete, path = "/api/v1/assets/{name}/files/{file}", tag = "assets", operation_id = "deleteAssetFile",
-    params(schemas::Name, ("file" = String, Path, description = "Source file name")),
+    params(schemas::Name, schemas::FileName),
     responses((status = 200, description = "Removed; the title re-ingested from its other files", body = schemas::Asset),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
 pub async fn delete_file(
