@@ -14,6 +14,9 @@
 //!   after each switch, no error event. dash.js plays DASH `cenc` with a
 //!   Clear Key license from key delivery; hls.js plays HLS AES-128 with the
 //!   token on key requests and is refused (401, no progress) without it.
+//!   With keys by class (SD and audio under the demo policy, 720p under a
+//!   policy no demo user meets), shaka with the entitled token gets the HD
+//!   license refused, drops the 720p variant and plays SD.
 //!   Screenshots in `target/browser-screenshots/ladder-*.png`.
 //! - ffmpeg decrypts every `video_N` rendition the `demo-cenc` locator
 //!   serves (init + segments fetched over HTTP, `-decryption_key` with the
@@ -72,9 +75,10 @@ fn real_players_play_and_switch_the_demo_ladder_in_chromium() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let server = demo_server(&tmp);
     let shots = root.join("target/browser-screenshots");
+    let sd_only = sd_only_locator(&server.url);
     let out = Command::new("node")
         .arg(root.join("crates/castguard/tests/browser/ladder.mjs"))
-        .args(["--base", &server.url, "--chromium", &chromium, "--shots"])
+        .args(["--base", &server.url, "--chromium", &chromium, "--sd-only-locator", &sd_only, "--shots"])
         .arg(&shots)
         .current_dir(&root)
         .stdin(Stdio::null())
@@ -145,6 +149,10 @@ fn real_players_play_and_switch_the_demo_ladder_in_chromium() {
         "hls.js without a token: key delivery must answer 401: {refused}"
     );
 
+    let sd = case("shaka-cenc-sd-only");
+    assert_eq!(sd["ok"], true, "an SD-only token must play SD and never HD: {sd}");
+    assert_eq!(sd["heights"], serde_json::json!([234, 360]), "{sd}");
+
     let mut n_shots = 0;
     for r in results.iter().filter(|r| r.get("case").is_some()) {
         for shot in r["screenshots"].as_array().cloned().unwrap_or_default() {
@@ -160,9 +168,54 @@ fn real_players_play_and_switch_the_demo_ladder_in_chromium() {
             n_shots += 1;
         }
     }
-    assert_eq!(n_shots, 3 * 3 + 3, "screenshots");
+    assert_eq!(n_shots, 3 * 3 + 3 + 1, "screenshots");
     assert!(out.status.success(), "ladder.mjs failed");
     drop(server);
+}
+
+/// Keys by class on the demo ladder, through the management API: the SD
+/// renditions and the audio under a key of the demo's own policy (the
+/// entitled demo user), the 720p rendition under another key whose policy
+/// wants `groups` to hold `PremiumUsers`, which no demo user has. Returns
+/// the locator's id.
+fn sd_only_locator(base: &str) -> String {
+    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let auth = format!("Bearer {TOKEN}");
+    let call = |method: &str, path: &str, body: Option<Value>| -> Value {
+        let url = format!("{base}/api/v1/{path}");
+        let r = match body {
+            Some(b) => agent.put(&url).header("Authorization", &auth).send_json(&b),
+            None => agent.get(&url).header("Authorization", &auth).call(),
+        };
+        let mut r = r.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = r.status().as_u16();
+        let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+        assert!(status < 300, "{method} {url}: {status} {v}");
+        v
+    };
+    let mut premium = call("GET", "content-key-policies/demo-entitled", None);
+    for option in premium["options"].as_array_mut().expect("options") {
+        for claim in option["restriction"]["requiredClaims"].as_array_mut().into_iter().flatten() {
+            if claim["claimType"] == "groups" {
+                claim["claimValue"] = Value::from("PremiumUsers");
+            }
+        }
+    }
+    call("PUT", "content-key-policies/demo-premium", Some(serde_json::json!({"options": premium["options"]})));
+    let sd = call("PUT", "content-keys/class-sd", Some(serde_json::json!({"type": "CommonEncryption", "policyName": "demo-entitled"})));
+    let hd = call("PUT", "content-keys/class-hd", Some(serde_json::json!({"type": "CommonEncryption", "policyName": "demo-premium"})));
+    let class = |c: &str| serde_json::json!({"trackSelections": [{"property": "TrackClass", "operation": "Equal", "value": c}]});
+    call("PUT", "streaming-policies/by-class", Some(serde_json::json!({"commonEncryptionCenc": {
+        "enabledProtocols": {"dash": true, "hls": true},
+        "contentKeys": {"defaultKey": {"label": "sd"}, "keyToTrackMappings": [
+            {"label": "sd", "tracks": [class("SD"), class("AUDIO")]},
+            {"label": "hd", "tracks": [class("HD"), class("UHD1"), class("UHD2")]}]}}})));
+    let loc = call("PUT", "streaming-locators/by-class", Some(serde_json::json!({
+        "assetName": "demo", "streamingPolicyName": "by-class", "defaultContentKeyPolicyName": "demo-entitled",
+        "contentKeys": [
+            {"id": sd["keyId"], "labelReferenceInStreamingPolicy": "sd"},
+            {"id": hd["keyId"], "labelReferenceInStreamingPolicy": "hd"}]})));
+    loc["streamingLocatorId"].as_str().expect("locator id").to_owned()
 }
 
 fn get(url: &str) -> Vec<u8> {

@@ -22,7 +22,13 @@
 //   plays past PLAY_PAST s; without it: an error event, the key request is
 //   answered 401, and the video stays under 1 s.
 //
+//   shaka-player, DASH cenc on a locator whose SD renditions and HD one are
+//   under different keys and policies (--sd-only-locator, set up by the
+//   Rust test), with a token entitled to SD only: the HD license is refused
+//   (401), shaka drops the 720p variant and plays SD, with no error event.
+//
 //   node ladder.mjs --base http://127.0.0.1:PORT --shots DIR [--chromium /usr/bin/chromium]
+//                   [--sd-only-locator UUID]
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -35,6 +41,7 @@ function arg(name, dflt) {
 const base = arg('base');
 const shots = arg('shots', 'target/browser-screenshots');
 const executablePath = arg('chromium', '/usr/bin/chromium');
+const sdOnlyLocator = arg('sd-only-locator');
 if (!base) {
   console.error('usage: node ladder.mjs --base URL --shots DIR');
   process.exit(2);
@@ -259,6 +266,50 @@ async function dashjsCenc() {
   return result;
 }
 
+/** An SD-only entitlement on a ladder keyed by class: plays SD, never HD. */
+async function shakaSdOnly() {
+  const url = `${base}/s/${sdOnlyLocator}/cenc/manifest.mpd`;
+  const result = { player: 'shaka', protection: 'cenc', stream: `sd-only ${sdOnlyLocator}`, screenshots: [] };
+  const { context, page, logs, requests } = await openPage('shaka.js');
+  try {
+    result.loadError = await page.evaluate(async ({ url, token, clearkeyServer }) => {
+      shaka.polyfill.installAll();
+      const video = document.getElementById('video');
+      const player = new shaka.Player();
+      await player.attach(video);
+      window.errors = [];
+      player.addEventListener('error', (e) => window.errors.push(`${e.detail.code}`));
+      player.getNetworkingEngine().registerRequestFilter((type, request) => {
+        if (type === shaka.net.NetworkingEngine.RequestType.LICENSE) request.headers['Authorization'] = 'Bearer ' + token;
+      });
+      player.configure({ drm: { servers: { 'org.w3.clearkey': clearkeyServer } } });
+      window.player = player;
+      try {
+        await player.load(url);
+      } catch (e) {
+        return `load: ${e.code || e.message || e}`;
+      }
+      await video.play().catch(() => {});
+      return null;
+    }, { url, token, clearkeyServer });
+    await page.waitForFunction((t) => document.getElementById('video').currentTime > t, PLAY_PAST, { timeout: FIRST_PLAY_TIMEOUT_MS });
+  } catch (e) {
+    result.waitError = e.message.split('\n')[0];
+  }
+  result.heights = await page.evaluate(() => [...new Set(player.getVariantTracks().map((t) => t.height))].sort((a, b) => a - b)).catch(() => []);
+  result.errors = await page.evaluate(() => window.errors || []).catch(() => ['page gone']);
+  Object.assign(result, await videoState(page).catch(() => ({})));
+  result.screenshots.push(await shot(page, 'shaka-cenc-sd-only', `variants ${result.heights.join('/')}`));
+  result.keyRequests = requests.filter((r) => r.kind === 'key').map((r) => r.status);
+  result.ok = !result.loadError && !result.waitError && result.errors.length === 0
+    && result.currentTime > PLAY_PAST && result.videoHeight > 0 && result.videoHeight <= 360
+    && result.heights.length > 0 && result.heights.every((h) => h <= 360)
+    && result.keyRequests.includes(200) && result.keyRequests.includes(401);
+  if (!result.ok) result.logs = logs.slice(-15);
+  await context.close();
+  return result;
+}
+
 async function hlsjsAes128(withToken) {
   const loc = locator('aes128');
   const result = { player: 'hlsjs', protection: 'aes128', stream: loc.name, user: withToken ? 'entitled' : 'none' };
@@ -323,6 +374,7 @@ const CASES = [
   ['hlsjs-aes128-entitled', () => hlsjsAes128(true)],
   ['hlsjs-aes128-no-token', () => hlsjsAes128(false)],
 ];
+if (sdOnlyLocator) CASES.push(['shaka-cenc-sd-only', () => shakaSdOnly()]);
 try {
   for (const [name, run] of CASES) {
     if (only && !name.startsWith(only)) continue;
