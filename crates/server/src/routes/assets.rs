@@ -170,7 +170,9 @@ pub async fn upload(
     request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body"),
     responses((status = 200, description = "Added or replaced; the title re-ingested from all its files", body = schemas::Asset),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
-        (status = 404, body = schemas::Error), (status = 413, body = schemas::Error)))]
+        (status = 404, body = schemas::Error),
+        (status = 409, description = "This node does not keep the title's other files", body = schemas::Error),
+        (status = 413, body = schemas::Error)))]
 pub async fn put_file(
     _: Admin,
     State(s): State<AppState>,
@@ -180,7 +182,8 @@ pub async fn put_file(
 ) -> ApiResult<Json<Asset>> {
     keys::model::validate_name("name", &name)?;
     check_file_name(&file)?;
-    s.store().get_asset(&name).await?;
+    let asset = s.store().get_asset(&name).await?;
+    sources_here(&s, &asset).await?;
     check_declared_length(&headers)?;
     let sources = Sources::new(&s).await?;
     sources.keep_current(&s, &name, Some(&file)).await?;
@@ -191,7 +194,8 @@ pub async fn put_file(
 #[utoipa::path(delete, path = "/api/v1/assets/{name}/files/{file}", tag = "assets", operation_id = "deleteAssetFile",
     params(schemas::Name, schemas::FileName),
     responses((status = 200, description = "Removed; the title re-ingested from its other files", body = schemas::Asset),
-        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
+        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error),
+        (status = 409, description = "This node does not keep the title's other files", body = schemas::Error)))]
 pub async fn delete_file(
     _: Admin,
     State(s): State<AppState>,
@@ -199,7 +203,8 @@ pub async fn delete_file(
 ) -> ApiResult<Json<Asset>> {
     keys::model::validate_name("name", &name)?;
     check_file_name(&file)?;
-    s.store().get_asset(&name).await?;
+    let asset = s.store().get_asset(&name).await?;
+    sources_here(&s, &asset).await?;
     let current = sources_dir(&s, &name);
     if !tokio::fs::try_exists(current.join(&file)).await.unwrap_or(false) {
         return Err(ApiError::NotFound {
@@ -217,6 +222,23 @@ pub async fn delete_file(
         ));
     }
     Ok(Json(ingest_sources(&s, &name, sources).await?))
+}
+
+/// Changing one file of a title needs its other files: refuses (409) when
+/// the asset has media but this node does not keep its sources (they stay
+/// on the node that ingested them), rather than re-ingest a title of the
+/// one new file.
+async fn sources_here(s: &AppState, asset: &Asset) -> ApiResult<()> {
+    let has_media = asset.storage.tracks.as_array().is_some_and(|t| !t.is_empty());
+    if has_media && !tokio::fs::try_exists(sources_dir(s, &asset.name)).await.unwrap_or(false) {
+        return Err(ApiError::Conflict {
+            message: format!(
+                "this node does not keep the source files of asset {}: upload the whole title with PUT /api/v1/assets/{}/content",
+                asset.name, asset.name
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Name of the one file of a raw (not multipart) content upload.
