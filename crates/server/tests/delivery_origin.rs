@@ -501,7 +501,7 @@ async fn manifests_parse_with_independent_tools() {
     );
     let lines = String::from_utf8_lossy(&out.stdout).into_owned();
     let kid = hex(CK_KID.as_bytes());
-    for system in ["common", "widevine", "playready"] {
+    for system in ["widevine", "playready"] {
         assert!(
             lines
                 .lines()
@@ -509,6 +509,19 @@ async fn manifests_parse_with_independent_tools() {
             "{system}: {lines}"
         );
     }
+    // Clear Key is signalled by the DASH-IF system ID with its license URL
+    // (checked above); the W3C common PSSH is in the init segment only.
+    assert!(!lines.contains("common"), "W3C common PSSH in the MPD: {lines}");
+    let (s, _, init) = o.get(&o.url(o.multi, "cenc/video_1/init.mp4")).await;
+    assert_eq!(s, 200);
+    let init_path = o.dir.path().join("served-init.mp4");
+    std::fs::write(&init_path, &init).unwrap();
+    let out = Command::new(python()).arg(repo().join("tests/pssh_kids.py")).arg(&init_path).output().unwrap();
+    let init_lines = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        init_lines.lines().any(|l| l.contains("common") && l.ends_with(&kid)),
+        "common PSSH in init.mp4: {init_lines}"
+    );
     // PyPI mpegdash parses the MPD; m3u8 the cbcs master and media playlists.
     let out = run_python(
         &[
