@@ -157,32 +157,40 @@ function tokenPlacementOk(requests, withToken) {
   return requests.every((r) => (r.kind === 'key' ? r.auth === withToken : !r.auth));
 }
 
+/** shaka-player in `page` (as window.player) loads `url` and plays, with the
+ * entitled token on LICENSE and KEY requests only, Clear Key from our key
+ * delivery, and ABR as asked; error events go to window.errors. The load
+ * error, or null. */
+function shakaLoad(page, url, { abr }) {
+  return page.evaluate(async ({ url, token, clearkeyServer, abr }) => {
+    shaka.polyfill.installAll();
+    const video = document.getElementById('video');
+    const player = new shaka.Player();
+    await player.attach(video);
+    window.errors = [];
+    player.addEventListener('error', (e) => window.errors.push(`${e.detail.code}`));
+    player.getNetworkingEngine().registerRequestFilter((type, request) => {
+      const T = shaka.net.NetworkingEngine.RequestType;
+      if (type === T.LICENSE || type === T.KEY) request.headers['Authorization'] = 'Bearer ' + token;
+    });
+    player.configure({ abr: { enabled: abr }, drm: { servers: { 'org.w3.clearkey': clearkeyServer } } });
+    window.player = player;
+    try {
+      await player.load(url);
+    } catch (e) {
+      return `load: ${e.code || e.message || e}`;
+    }
+    await video.play().catch(() => {});
+    return null;
+  }, { url, token, clearkeyServer, abr });
+}
+
 async function shakaLadder(protection) {
   const loc = locator(protection);
   const result = { player: 'shaka', protection, stream: loc.name, switches: [], screenshots: [] };
   const { context, page, logs, requests } = await openPage('shaka.js');
   try {
-    result.loadError = await page.evaluate(async ({ url, token, clearkeyServer }) => {
-      shaka.polyfill.installAll();
-      const video = document.getElementById('video');
-      const player = new shaka.Player();
-      await player.attach(video);
-      window.errors = [];
-      player.addEventListener('error', (e) => window.errors.push(`${e.detail.code}`));
-      player.getNetworkingEngine().registerRequestFilter((type, request) => {
-        const T = shaka.net.NetworkingEngine.RequestType;
-        if (type === T.LICENSE || type === T.KEY) request.headers['Authorization'] = 'Bearer ' + token;
-      });
-      player.configure({ abr: { enabled: false }, drm: { servers: { 'org.w3.clearkey': clearkeyServer } } });
-      window.player = player;
-      try {
-        await player.load(url);
-      } catch (e) {
-        return `load: ${e.code || e.message || e}`;
-      }
-      await video.play().catch(() => {});
-      return null;
-    }, { url: loc.url, token, clearkeyServer });
+    result.loadError = await shakaLoad(page, loc.url, { abr: false });
     await page.waitForFunction(() => document.getElementById('video').currentTime > 0.5, null, { timeout: FIRST_PLAY_TIMEOUT_MS });
     const heights = await page.evaluate(() => [...new Set(player.getVariantTracks().map((t) => t.height))].sort((a, b) => a - b));
     result.heights = heights;
@@ -272,26 +280,7 @@ async function shakaSdOnly() {
   const result = { player: 'shaka', protection: 'cenc', stream: `sd-only ${sdOnlyLocator}`, screenshots: [] };
   const { context, page, logs, requests } = await openPage('shaka.js');
   try {
-    result.loadError = await page.evaluate(async ({ url, token, clearkeyServer }) => {
-      shaka.polyfill.installAll();
-      const video = document.getElementById('video');
-      const player = new shaka.Player();
-      await player.attach(video);
-      window.errors = [];
-      player.addEventListener('error', (e) => window.errors.push(`${e.detail.code}`));
-      player.getNetworkingEngine().registerRequestFilter((type, request) => {
-        if (type === shaka.net.NetworkingEngine.RequestType.LICENSE) request.headers['Authorization'] = 'Bearer ' + token;
-      });
-      player.configure({ drm: { servers: { 'org.w3.clearkey': clearkeyServer } } });
-      window.player = player;
-      try {
-        await player.load(url);
-      } catch (e) {
-        return `load: ${e.code || e.message || e}`;
-      }
-      await video.play().catch(() => {});
-      return null;
-    }, { url, token, clearkeyServer });
+    result.loadError = await shakaLoad(page, url, { abr: true });
     await page.waitForFunction((t) => document.getElementById('video').currentTime > t, PLAY_PAST, { timeout: FIRST_PLAY_TIMEOUT_MS });
   } catch (e) {
     result.waitError = e.message.split('\n')[0];
