@@ -265,3 +265,42 @@ fn a_timecode_track_is_named_and_left_out() {
     assert!(stderr.contains("with_timecode.mp4: track 2 ('tmcd') skipped"), "{stderr}");
     assert!(out.join("video_1/init.mp4").is_file() && out.join("audio_2/init.mp4").is_file());
 }
+
+/// Audio is described as ffprobe hears it: the channel count from the
+/// decoder configuration (5.1 and mono, not the sample entry's constant 2)
+/// and the language as its shortest BCP 47 tag (`fra` → `fr`), with a name
+/// people read in HLS.
+#[test]
+fn audio_channels_and_language_tags_follow_the_media() {
+    let tmp = TempDir::new("channels");
+    let surround = tmp.join("surround_fr.mp4");
+    let o = run(std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000", "-t", "10"])
+        .args(["-ac", "6", "-c:a", "aac", "-b:a", "192k", "-metadata:s:a:0", "language=fre"])
+        .arg(&surround));
+    assert_ok("ffmpeg 5.1 AAC", &o);
+    let mono = fixture("h264_2audio.mp4");
+    for (input, ch) in [(&surround, "6"), (&mono, "1")] {
+        let probe = run(std::process::Command::new("ffprobe")
+            .args(["-v", "error", "-select_streams", "a", "-show_entries", "stream=channels", "-of", "csv=p=0"])
+            .arg(input));
+        assert!(String::from_utf8_lossy(&probe.stdout).lines().any(|l| l.trim() == ch), "{} has no {ch}-channel audio", input.display());
+    }
+    let out = tmp.join("out");
+    let o = package_files(&[fixture("ladder_234.mp4"), surround.clone()], &out, &["--scheme", "none", "--quiet"]);
+    assert_ok("package 5.1", &o);
+    let mpd = fs::read_to_string(out.join("manifest.mpd")).expect("mpd");
+    let master = fs::read_to_string(out.join("master.m3u8")).expect("master");
+    assert!(mpd.contains("lang=\"fr\"") && mpd.contains("audio_channel_configuration:2011\" value=\"6\""), "{mpd}");
+    assert!(master.contains("NAME=\"French\",LANGUAGE=\"fr\"") && master.contains("CHANNELS=\"6\""), "{master}");
+
+    let out2 = tmp.join("out2");
+    let o = package_files(&[mono], &out2, &["--scheme", "none", "--quiet"]);
+    assert_ok("package h264_2audio", &o);
+    let master = fs::read_to_string(out2.join("master.m3u8")).expect("master");
+    let fr = master.lines().find(|l| l.contains("LANGUAGE=\"fr\"")).unwrap_or_else(|| panic!("no fr audio: {master}"));
+    assert!(fr.contains("CHANNELS=\"1\""), "{fr}");
+    let en = master.lines().find(|l| l.contains("LANGUAGE=\"en\"")).unwrap_or_else(|| panic!("no en audio: {master}"));
+    assert!(en.contains("CHANNELS=\"2\"") && en.contains("NAME=\"English\""), "{en}");
+    assert!(!master.contains("\"eng\"") && !master.contains("\"fra\""), "{master}");
+}

@@ -22,6 +22,7 @@ pub mod cmaf;
 pub mod codec;
 pub mod error;
 pub mod fragmented;
+pub mod language;
 pub mod manifest;
 pub mod movie;
 pub mod origin;

@@ -258,12 +258,16 @@ fn manifest_kind(track: &Track, entry: &SampleEntry) -> manifest::TrackKind {
     match (track.kind, entry) {
         (TrackKind::Audio, SampleEntry::Audio(a)) => {
             let lang = track.trak.mdia.mdhd.language;
-            let language = std::str::from_utf8(&lang).ok().filter(|l| *l != "und" && l.chars().all(|c| c.is_ascii_lowercase()));
-            manifest::TrackKind::Audio {
-                sample_rate: a.sample_rate >> 16,
-                channels: a.channel_count,
-                language: language.map(str::to_owned),
-            }
+            let language = std::str::from_utf8(&lang).ok().and_then(crate::language::bcp47);
+            // The decoder configuration says how many channels there are;
+            // the sample entry's `channelcount` is 2 whatever the audio.
+            let channels = a
+                .esds
+                .as_ref()
+                .and_then(|e| e.decoder_specific_info())
+                .and_then(crate::codec::aac_channels)
+                .unwrap_or(a.channel_count);
+            manifest::TrackKind::Audio { sample_rate: a.sample_rate >> 16, channels, language }
         }
         (_, SampleEntry::Visual(v)) => manifest::TrackKind::Video {
             width: u32::from(v.width),

@@ -80,9 +80,10 @@ pub fn write_master(
             else {
                 continue;
             };
+            // A name people read ("English"), from the BCP 47 tag.
             let base = language
                 .as_deref()
-                .map(quoted_text)
+                .map(|l| quoted_text(&crate::language::display_name(l)))
                 .filter(|l| !l.is_empty())
                 .unwrap_or_else(|| "audio".to_owned());
             // NAME must be unique within the group (RFC 8216 §4.3.4.1.1).
@@ -540,11 +541,11 @@ mod tests {
         );
         assert_eq!(
             l[3],
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"en\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_3.m3u8\""
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"English\",LANGUAGE=\"en\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_3.m3u8\""
         );
         assert_eq!(
             l[4],
-            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"en (4)\",LANGUAGE=\"en\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_4.m3u8\""
+            "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio-mp4a.40.2\",NAME=\"English (4)\",LANGUAGE=\"en\",DEFAULT=NO,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"track_4.m3u8\""
         );
         assert_eq!(
             l[5],
