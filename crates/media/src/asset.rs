@@ -158,7 +158,11 @@ impl AssetIndex {
                         IndexTrackKind::Audio { sample_rate, channels, language } => manifest::TrackKind::Audio {
                             sample_rate: *sample_rate,
                             channels: *channels,
-                            language: language.clone(),
+                            // Indexes written before BCP 47 tags hold `eng`.
+                            language: language
+                                .as_deref()
+                                .map(|l| crate::language::bcp47(l).unwrap_or_else(|| l.to_owned()))
+                                .filter(|l| l != "und"),
                         },
                     },
                     codecs: t.codecs.clone(),
@@ -303,6 +307,8 @@ mod tests {
         let p = index.presentation();
         assert_eq!(p.tracks[0].init_uri, "video_1/init.mp4");
         assert_eq!(p.tracks[1].segments.len(), 1);
+        // An index from before BCP 47 tags: `eng` is announced as `en`.
+        assert!(matches!(&p.tracks[1].kind, manifest::TrackKind::Audio { language: Some(l), .. } if l == "en"));
         assert!(p.validate().is_ok());
     }
 
