@@ -25,24 +25,8 @@ SECONDS_IN="${BENCH_SECONDS:-600}"
 BENCH="$ROOT/target/bench/ladder"
 mkdir -p "$BENCH"
 
-KID=00112233445566778899aabbccddeeff
-KEY=000102030405060708090a0b0c0d0e0f
-
-log() { printf '[bench] %s\n' "$*" >&2; }
-calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
-verdict() { if awk "BEGIN { exit !($1) }"; then echo ok; else echo MISSED; fi; }
-
-# ---- tools -----------------------------------------------------------------
-scripts/install-test-tools.sh
-need_apt=()
-command -v hyperfine >/dev/null 2>&1 || need_apt+=(hyperfine)
-[ -x /usr/bin/time ] || need_apt+=(time)
-if [ "${#need_apt[@]}" -gt 0 ]; then
-    log "apt-get install ${need_apt[*]}"
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
-SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64"
+# shellcheck source=lib.sh
+. "$ROOT/bench/lib.sh"
 
 # ---- inputs ----------------------------------------------------------------
 # One decode of the test pattern, split and scaled, one x264 encode per

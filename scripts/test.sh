@@ -33,6 +33,8 @@ export CASTGUARD_SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64
 
 # The benchmark is not run here (too slow); check that it at least parses.
 bash -n bench/package.sh
+bash -n bench/ladder.sh
+bash -n bench/lib.sh
 bash -n bench/soak.sh
 "$CASTGUARD_PYTHON" -c "import ast, sys; ast.parse(open(sys.argv[1]).read())" bench/soak.py
 

@@ -36,7 +36,6 @@ use common::{Media, assert_hashes_eq, clear_hashes, track_hashes};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 /// Heights of the demo's renditions, lowest first, and their clips.
 const RENDITIONS: &[(u32, &str)] = &[
@@ -218,23 +217,6 @@ fn sd_only_locator(base: &str) -> String {
     loc["streamingLocatorId"].as_str().expect("locator id").to_owned()
 }
 
-fn get(url: &str) -> Vec<u8> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
-    let mut resp = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert_eq!(resp.status(), 200, "GET {url}");
-    resp.body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .unwrap_or_else(|e| panic!("GET {url} body: {e}"))
-}
-
 /// The value of attribute `name` in the first tag of `xml`.
 fn attr(xml: &str, name: &str) -> Option<String> {
     let tag = &xml[..xml.find('>')?];
@@ -288,11 +270,11 @@ fn renditions(mpd: &str) -> Vec<Rendition> {
 /// `init.mp4`, `1.m4s`, `2.m4s`… (the layout tests/common reads).
 fn fetch_rendition(base: &str, r: &Rendition, dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("init.mp4"), get(&format!("{base}/{}", r.init))).unwrap();
+    std::fs::write(dir.join("init.mp4"), common::http_get(&format!("{base}/{}", r.init))).unwrap();
     for (i, m) in r.media.iter().enumerate() {
         std::fs::write(
             dir.join(format!("{}.m4s", i + 1)),
-            get(&format!("{base}/{m}")),
+            common::http_get(&format!("{base}/{m}")),
         )
         .unwrap();
     }
@@ -323,7 +305,7 @@ fn every_demo_rendition_decrypts_to_its_own_clip() {
         hex::encode(raw)
     };
 
-    let demo: Value = serde_json::from_slice(&get(&format!("{base}/player/api/demo"))).unwrap();
+    let demo: Value = serde_json::from_slice(&common::http_get(&format!("{base}/player/api/demo"))).unwrap();
     let manifest = demo["locators"]
         .as_array()
         .and_then(|ls| ls.iter().find(|l| l["protection"] == "cenc"))
@@ -332,7 +314,7 @@ fn every_demo_rendition_decrypts_to_its_own_clip() {
         .to_owned();
     let mpd_url = format!("{base}{manifest}");
     let stream_base = mpd_url.rsplit_once('/').map(|(b, _)| b.to_owned()).unwrap();
-    let mpd = String::from_utf8(get(&mpd_url)).expect("MPD is UTF-8");
+    let mpd = String::from_utf8(common::http_get(&mpd_url)).expect("MPD is UTF-8");
     let reps = renditions(&mpd);
     let mut videos: Vec<&Rendition> = reps.iter().filter(|r| r.height.is_some()).collect();
     videos.sort_by_key(|r| r.height);

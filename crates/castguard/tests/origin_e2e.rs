@@ -72,23 +72,6 @@ fn pyjwt_token() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn get(url: &str) -> Vec<u8> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(20)))
-        .build()
-        .into();
-    let mut resp = agent
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert_eq!(resp.status(), 200, "GET {url}");
-    resp.body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .unwrap_or_else(|e| panic!("GET {url} body: {e}"))
-}
-
 /// framemd5 of the first video stream ffmpeg plays from `url` with `headers`.
 fn play(url: &str, headers: Option<&str>) -> Result<Vec<String>, String> {
     let mut cmd = Command::new("ffmpeg");
@@ -157,7 +140,7 @@ fn fetch_and_compare(base: &str, pkg: &Path, served: &Path) -> usize {
         "package wrote too little: {written:?}"
     );
     for f in &written {
-        let bytes = get(&format!("{base}/{f}"));
+        let bytes = common::http_get(&format!("{base}/{f}"));
         let dst = served.join(f);
         std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
         std::fs::write(&dst, &bytes).unwrap();

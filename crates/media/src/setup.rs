@@ -300,21 +300,9 @@ mod tests {
     }
 
     fn avc1(width: u16, height: u16) -> SampleEntry {
-        SampleEntry::Visual(VisualSampleEntry {
-            kind: FourCC(*b"avc1"),
-            data_reference_index: 1,
-            width,
-            height,
-            horizresolution: 0x0048_0000,
-            vertresolution: 0x0048_0000,
-            frame_count: 1,
-            compressorname: [0; 32],
-            depth: 0x18,
-            avcc: Some(AvcC { configuration_version: 1, length_size_minus_one: 3, ..Default::default() }),
-            hvcc: None,
-            sinf: Vec::new(),
-            other: Vec::new(),
-        })
+        let mut v = VisualSampleEntry::new(FourCC(*b"avc1"), width, height);
+        v.avcc = Some(AvcC { configuration_version: 1, length_size_minus_one: 3, ..Default::default() });
+        SampleEntry::Visual(v)
     }
 
     fn kid_of(p: &Protection, entry: &SampleEntry, kind: crate::movie::TrackKind) -> [u8; 16] {

@@ -755,3 +755,21 @@ mod tests {
         );
     }
 }
+
+/// The body of `GET url` (20 s, at most 64 MiB); panics unless it is a 200.
+pub fn http_get(url: &str) -> Vec<u8> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(20)))
+        .build()
+        .into();
+    let mut resp = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert_eq!(resp.status(), 200, "GET {url}");
+    resp.body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_vec()
+        .unwrap_or_else(|e| panic!("GET {url} body: {e}"))
+}
