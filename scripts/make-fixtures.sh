@@ -20,14 +20,17 @@ X264=(-c:v libx264 -preset veryfast -crf 30 -pix_fmt yuv420p -g 50 -keyint_min 5
 AAC=(-c:a aac -b:a 96k)
 
 make() {
-    # make NAME ARGS... : runs ffmpeg ARGS... TMP unless OUT/NAME exists.
+    # make NAME ARGS... : runs ffmpeg ARGS... TMP unless OUT/NAME exists
+    # (an MP4, or QuickTime for NAME.mov).
     local name="$1"; shift
     local dst="$OUT/$name"
     if [ -s "$dst" ]; then
         return 0
     fi
     local tmp="$OUT/.tmp.$$.$name"
-    "${FF[@]}" "$@" -f mp4 "$tmp"
+    local format=mp4
+    case "$name" in *.mov) format=mov ;; esac
+    "${FF[@]}" "$@" -f "$format" "$tmp"
     mv -f "$tmp" "$dst"
     printf '[make-fixtures] %s\n' "$dst" >&2
 }
@@ -136,6 +139,47 @@ if [ ! -s "$OUT/shaka_clear_video.mp4" ] || [ ! -s "$OUT/shaka_clear_audio.cmfa"
     mv -f "$frag_tmp/a.cmfa" "$OUT/shaka_clear_audio.cmfa"
     rm -rf "$frag_tmp"
     printf '[make-fixtures] %s\n' "$OUT/shaka_clear_video.mp4" "$OUT/shaka_clear_audio.cmfa" >&2
+fi
+
+# Real-world masters (issue 13): the audio codecs and containers catalogues
+# hold. 5.1 is the sine on every channel (pan), so each channel has sound.
+SIX=(-af "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0")
+SHORT_VIDEO=(-f lavfi -i "testsrc2=size=320x180:rate=25")
+SHORT_X264=(-c:v libx264 -preset veryfast -crf 32 -pix_fmt yuv420p -g 50 -keyint_min 50 -sc_threshold 0 -bf 2)
+# AAC stereo + AC-3 5.1, both English: the usual broadcast master.
+make master_aac_ac3.mp4 \
+    "${SHORT_VIDEO[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 6 \
+    -map 0:v -map 1:a -map 1:a "${SHORT_X264[@]}" \
+    -c:a:0 aac -b:a:0 96k -ac:a:0 2 -c:a:1 ac3 -b:a:1 384k -filter:a:1 "pan=5.1|c0=c0|c1=c0|c2=c0|c3=c0|c4=c0|c5=c0" \
+    -metadata:s:a:0 language=eng -metadata:s:a:1 language=eng &
+# E-AC-3 5.1 audio only; the moov after the mdat (no faststart), so that
+# patch-dec3-joc.py can grow the dec3 box without moving any sample.
+make eac3_51.mp4 -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 10 "${SIX[@]}" -c:a eac3 -b:a 256k -metadata:s:a:0 language=eng &
+wait
+# Opus and FLAC (FLAC in MP4 is still "experimental" to ffmpeg's muxer).
+make h264_opus.mp4 \
+    "${SHORT_VIDEO[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 6 \
+    -map 0:v -map 1:a "${SHORT_X264[@]}" -c:a libopus -b:a 96k -ac 2 &
+make h264_flac.mp4 \
+    "${SHORT_VIDEO[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 6 \
+    -map 0:v -map 1:a "${SHORT_X264[@]}" -c:a flac -ac 2 -strict -2 &
+wait
+# QuickTime: ffmpeg's mov muxer writes AAC as a version 1 sound description
+# with esds inside wave; at 96 kHz (past 16.16) a version 2 one.
+make qt_h264_aac.mov \
+    "${SHORT_VIDEO[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t 6 \
+    -map 0:v -map 1:a "${SHORT_X264[@]}" -c:a aac -b:a 96k -ac 2 &
+make qt_h264_aac96.mov \
+    "${SHORT_VIDEO[@]}" -f lavfi -i "sine=frequency=440:sample_rate=96000" -t 6 \
+    -map 0:v -map 1:a "${SHORT_X264[@]}" -c:a aac -b:a 128k -ac 1 &
+wait
+# E-AC-3 with Joint Object Coding (Dolby Atmos) signalling: ffmpeg cannot
+# encode JOC, so the dec3 of eac3_51.mp4 gets the JOC extension
+# (complexity index 16) appended.
+if [ ! -s "$OUT/eac3_joc.mp4" ]; then
+    python3 "$ROOT/scripts/patch-dec3-joc.py" "$OUT/eac3_51.mp4" "$OUT/.tmp.$$.eac3_joc.mp4" 16
+    mv -f "$OUT/.tmp.$$.eac3_joc.mp4" "$OUT/eac3_joc.mp4"
+    printf '[make-fixtures] %s\n' "$OUT/eac3_joc.mp4" >&2
 fi
 
 printf '%s\n' "$OUT"

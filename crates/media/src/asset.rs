@@ -116,7 +116,15 @@ pub enum IndexTrackKind {
         sar: Option<(u32, u32)>,
     },
     #[serde(rename_all = "camelCase")]
-    Audio { sample_rate: u32, channels: u16, language: Option<String> },
+    Audio {
+        sample_rate: u32,
+        channels: u16,
+        language: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dolby_channel_map: Option<u16>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        joc_complexity: Option<u8>,
+    },
 }
 
 impl AssetIndex {
@@ -155,9 +163,11 @@ impl AssetIndex {
                         IndexTrackKind::Video { width, height, frame_rate, sar } => {
                             manifest::TrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate, sar: *sar }
                         }
-                        IndexTrackKind::Audio { sample_rate, channels, language } => manifest::TrackKind::Audio {
+                        IndexTrackKind::Audio { sample_rate, channels, language, dolby_channel_map, joc_complexity } => manifest::TrackKind::Audio {
                             sample_rate: *sample_rate,
                             channels: *channels,
+                            dolby_channel_map: *dolby_channel_map,
+                            joc_complexity: *joc_complexity,
                             // Indexes written before BCP 47 tags hold `eng`.
                             language: language
                                 .as_deref()
@@ -198,10 +208,12 @@ impl AssetIndex {
                         manifest::TrackKind::Video { width, height, frame_rate, sar } => {
                             IndexTrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate, sar: *sar }
                         }
-                        manifest::TrackKind::Audio { sample_rate, channels, language } => IndexTrackKind::Audio {
+                        manifest::TrackKind::Audio { sample_rate, channels, language, dolby_channel_map, joc_complexity } => IndexTrackKind::Audio {
                             sample_rate: *sample_rate,
                             channels: *channels,
                             language: language.clone(),
+                            dolby_channel_map: *dolby_channel_map,
+                            joc_complexity: *joc_complexity,
                         },
                     },
                     codecs: t.codecs.clone(),
@@ -289,7 +301,13 @@ mod tests {
                 IndexTrack {
                     id: 2,
                     name: "audio_2".into(),
-                    kind: IndexTrackKind::Audio { sample_rate: 48000, channels: 2, language: Some("eng".into()) },
+                    kind: IndexTrackKind::Audio {
+                        sample_rate: 48000,
+                        channels: 2,
+                        language: Some("eng".into()),
+                        dolby_channel_map: None,
+                        joc_complexity: None,
+                    },
                     codecs: "mp4a.40.2".into(),
                     bandwidth: 100_000,
                     average_bandwidth: 96_000,

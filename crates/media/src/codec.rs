@@ -1,11 +1,13 @@
 //! What a track's sample entry tells about its codec: the RFC 6381 `codecs`
 //! string that manifests need (with ISO/IEC 14496-15 Annex E for AVC and
-//! HEVC, RFC 6381 §3.3 for MPEG-4 audio), and how `cenc` must split its
-//! samples into clear and protected ranges.
+//! HEVC, RFC 6381 §3.3 for MPEG-4 audio, [`crate::audio`] for every audio
+//! codec), and how `cenc` must split its samples into clear and protected
+//! ranges.
 
 use bmff::{AvcC, HvcC, SampleEntry};
 use cenc::{Scheme, SubsampleGenerator};
 
+use crate::audio::AudioConfig;
 use crate::error::{Error, Result};
 
 /// `avc1.PPCCLL`: profile, constraint flags, level as hex bytes.
@@ -54,48 +56,6 @@ pub fn mp4a_codecs(esds: &bmff::Esds) -> String {
     format!("mp4a.{oti:02x}")
 }
 
-/// Output channels from an MPEG-4 AudioSpecificConfig's
-/// `channelConfiguration` (ISO/IEC 14496-3 §1.6.2.1, Table 1.19; 1–6 are
-/// that many channels, 7 is 7.1): the sample entry's `channelcount` is 2
-/// whatever the audio (ffmpeg, ISO/IEC 14496-12 §12.2.3 leave it so), so
-/// 5.1 would be announced as stereo. `None` when the configuration is in a
-/// program config element (0) or the bits are short.
-pub fn aac_channels(asc: &[u8]) -> Option<u16> {
-    // audioObjectType: 5 bits, 6 more when it is 31.
-    let mut bits = Bits { data: asc, pos: 0 };
-    if bits.take(5)? == 31 {
-        bits.take(6)?;
-    }
-    // samplingFrequencyIndex: 4 bits, then 24 bits of frequency when 15.
-    if bits.take(4)? == 15 {
-        bits.take(24)?;
-    }
-    match bits.take(4)? {
-        c @ 1..=6 => Some(c as u16),
-        7 | 12 | 14 => Some(8),
-        11 => Some(7),
-        13 => Some(24),
-        _ => None,
-    }
-}
-
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Bits<'_> {
-    fn take(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.data.get(self.pos / 8)?;
-            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
-            self.pos += 1;
-        }
-        Some(v)
-    }
-}
-
 /// Codec facts of one track.
 #[derive(Debug, Clone)]
 pub struct CodecInfo {
@@ -115,11 +75,17 @@ pub fn codec_info(track: u32, entry: &SampleEntry) -> Result<CodecInfo> {
                 Err(Error::Unsupported(format!("track {track}: video sample entry '{kind}' (H.264 and H.265 are supported)")))
             }
         }
-        SampleEntry::Audio(a) => match &a.esds {
-            Some(esds) => Ok(CodecInfo { codecs: mp4a_codecs(esds), cenc_codec: cenc::Codec::Aac }),
-            None => Err(Error::Unsupported(format!("track {track}: audio sample entry '{}' (AAC is supported)", a.kind))),
-        },
-        SampleEntry::Other(raw) => Err(Error::Unsupported(format!("track {track}: sample entry '{}'", raw.kind))),
+        SampleEntry::Audio(a) => {
+            let config = AudioConfig::of(a).map_err(|e| Error::Unsupported(format!("track {track}: {}", e.0)))?;
+            // Every audio codec is encrypted whole-sample (ISO/IEC 23001-7
+            // §9.5 for `cenc`, §10.4 for `cbcs`).
+            let cenc_codec = if a.kind == bmff::FourCC::MP4A { cenc::Codec::Aac } else { cenc::Codec::Other };
+            Ok(CodecInfo { codecs: config.codecs, cenc_codec })
+        }
+        SampleEntry::Other(raw) => Err(Error::Unsupported(format!(
+            "track {track}: sample entry '{}' (H.264, H.265, AAC, AC-3, E-AC-3, Opus and FLAC are supported)",
+            raw.kind
+        ))),
     }
 }
 
@@ -141,23 +107,4 @@ pub fn subsample_generator(track: u32, entry: &SampleEntry, scheme: Scheme) -> R
         _ => Ok(SubsampleGenerator::whole_sample(scheme)),
     };
     made.map_err(|source| Error::Crypto { track, sample: 0, source })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn aac_channel_configuration() {
-        // AAC-LC 48 kHz: stereo, mono, 5.1; 7.1 (7); HE-AAC with an
-        // explicit frequency (index 15); a PCE (0); too short.
-        assert_eq!(aac_channels(&[0x11, 0x90]), Some(2));
-        assert_eq!(aac_channels(&[0x11, 0x88]), Some(1));
-        assert_eq!(aac_channels(&[0x11, 0xb0]), Some(6));
-        assert_eq!(aac_channels(&[0x11, 0xb8]), Some(8));
-        assert_eq!(aac_channels(&[0x17, 0x80, 0xbb, 0x80, 0x10]), Some(2));
-        assert_eq!(aac_channels(&[0x11, 0x80]), None);
-        assert_eq!(aac_channels(&[0x11]), None);
-        assert_eq!(aac_channels(&[]), None);
-    }
 }

@@ -17,6 +17,7 @@
 //! - [`asset`] stores an ingested title as clear CMAF with an index.
 
 pub mod asset;
+pub mod audio;
 pub mod bandwidth;
 pub mod cmaf;
 pub mod codec;

@@ -81,6 +81,15 @@ impl Track {
     }
 }
 
+/// A track of the input that is not packaged, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub id: u32,
+    /// The `hdlr` handler type (`vide`, `soun`, `tmcd`, `text`, ...).
+    pub handler: FourCC,
+    pub reason: String,
+}
+
 /// An MP4 (progressive or fragmented) open for reading.
 pub struct Movie {
     path: PathBuf,
@@ -88,8 +97,9 @@ pub struct Movie {
     pub len: u64,
     pub moov: Moov,
     pub tracks: Vec<Track>,
-    /// Tracks that are neither audio nor video, with their handler, skipped.
-    pub skipped: Vec<(u32, FourCC)>,
+    /// Tracks left out: neither audio nor video, empty, or a codec that
+    /// is not supported.
+    pub skipped: Vec<Skipped>,
 }
 
 impl std::fmt::Debug for Movie {
@@ -219,14 +229,14 @@ impl Probe<'_> {
 /// for a fragmented file, whose samples are in `moof`s), and the other
 /// tracks with their handler.
 #[allow(clippy::type_complexity)]
-fn table_samples(moov: &Moov) -> Result<(Vec<(u32, Vec<Sample>)>, Vec<(u32, FourCC)>)> {
+fn table_samples(moov: &Moov) -> Result<(Vec<(u32, Vec<Sample>)>, Vec<Skipped>)> {
     let mut tables = Vec::new();
     let mut skipped = Vec::new();
     for trak in &moov.traks {
         let id = trak.tkhd.track_id;
         let handler = trak.mdia.hdlr.handler_type;
         if track_kind(handler).is_none() {
-            skipped.push((id, handler));
+            skipped.push(Skipped { id, handler, reason: "neither video nor audio".into() });
             continue;
         }
         if tables.iter().any(|(t, _)| *t == id) {
@@ -272,10 +282,11 @@ fn refuse_encrypted(path: &Path, moov: &Moov, tables: &[(u32, Vec<Sample>)]) -> 
 fn load_tracks(
     moov: &Moov,
     mut samples_by_track: Vec<(u32, Vec<Sample>)>,
-    skipped: &mut Vec<(u32, FourCC)>,
+    skipped: &mut Vec<Skipped>,
     len: u64,
 ) -> Result<Vec<Track>> {
     let mut tracks: Vec<Track> = Vec::new();
+    let mut unsupported: Option<String> = None;
     for trak in &moov.traks {
         let id = trak.tkhd.track_id;
         let handler = trak.mdia.hdlr.handler_type;
@@ -285,7 +296,7 @@ fn load_tracks(
         };
         let stbl = &trak.mdia.minf.stbl;
         if samples.is_empty() {
-            skipped.push((id, handler));
+            skipped.push(Skipped { id, handler, reason: "no samples".into() });
             continue;
         }
         if stbl.stsd.entries.len() != 1 || samples.iter().any(|s| s.description_index != 1) {
@@ -308,10 +319,42 @@ fn load_tracks(
         if timescale == 0 {
             return Err(Error::track(id, "mdhd timescale is 0"));
         }
-        tracks.push(Track { id, kind, timescale, trak: trak.clone(), samples });
+        let mut trak = trak.clone();
+        // A QuickTime version 1 or 2 sound description becomes the ISO
+        // (version 0) entry a CMAF track carries.
+        if let Some(SampleEntry::Audio(a)) = trak.mdia.minf.stbl.stsd.entries.first_mut() {
+            *a = a.to_iso().map_err(|source| Error::TrackBmff { track: id, source })?;
+        }
+        // A codec this build cannot package leaves its track out, not the
+        // whole file (an AAC + DTS master still gives its AAC); the
+        // title's notes say which and why.
+        if let Some(entry) = trak.mdia.minf.stbl.stsd.entries.first()
+            && let Err(e) = crate::codec::codec_info(id, entry)
+        {
+            unsupported.get_or_insert_with(|| e.to_string());
+            skipped.push(Skipped { id, handler, reason: unsupported_reason(e) });
+            continue;
+        }
+        tracks.push(Track { id, kind, timescale, trak, samples });
     }
     if tracks.is_empty() {
-        return Err(Error::NoTracks);
+        // Nothing left: the first unsupported codec is the answer.
+        return Err(match unsupported {
+            Some(message) => Error::Unsupported(message),
+            None => Error::NoTracks,
+        });
     }
     Ok(tracks)
+}
+
+/// The reason part of an unsupported-codec error, without its `track N:`.
+fn unsupported_reason(e: Error) -> String {
+    let text = match e {
+        Error::Unsupported(m) => m,
+        other => other.to_string(),
+    };
+    match text.split_once(": ") {
+        Some((head, rest)) if head.starts_with("track ") => format!("unsupported {rest}"),
+        _ => format!("unsupported: {text}"),
+    }
 }

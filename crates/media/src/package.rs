@@ -261,13 +261,22 @@ fn manifest_kind(track: &Track, entry: &SampleEntry) -> manifest::TrackKind {
             let language = std::str::from_utf8(&lang).ok().and_then(crate::language::bcp47);
             // The decoder configuration says how many channels there are;
             // the sample entry's `channelcount` is 2 whatever the audio.
-            let channels = a
-                .esds
-                .as_ref()
-                .and_then(|e| e.decoder_specific_info())
-                .and_then(crate::codec::aac_channels)
-                .unwrap_or(a.channel_count);
-            manifest::TrackKind::Audio { sample_rate: a.sample_rate >> 16, channels, language }
+            match crate::audio::AudioConfig::of(a) {
+                Ok(c) => manifest::TrackKind::Audio {
+                    sample_rate: c.sample_rate,
+                    channels: c.channels,
+                    language,
+                    dolby_channel_map: c.dolby_channel_map,
+                    joc_complexity: c.joc_complexity,
+                },
+                Err(_) => manifest::TrackKind::Audio {
+                    sample_rate: a.declared_sample_rate(),
+                    channels: u16::try_from(a.declared_channels()).unwrap_or(2),
+                    language,
+                    dolby_channel_map: None,
+                    joc_complexity: None,
+                },
+            }
         }
         (_, SampleEntry::Visual(v)) => manifest::TrackKind::Video {
             width: u32::from(v.width),

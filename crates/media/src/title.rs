@@ -69,11 +69,8 @@ impl Title {
                 t.id = t.id.checked_add(base).ok_or_else(|| Error::track(t.id, "track id overflows when numbering the title"))?;
                 max = max.max(t.id);
             }
-            for (id, handler) in &movie.skipped {
-                notes.push(format!(
-                    "{}: track {id} ('{handler}') skipped: neither video nor audio",
-                    movie.path().display()
-                ));
+            for k in &movie.skipped {
+                notes.push(format!("{}: track {} ('{}') skipped: {}", movie.path().display(), k.id, k.handler, k.reason));
             }
             next_base = max;
         }

@@ -140,3 +140,25 @@ fn origin_matches_package(tmp: &Path, srcs: &[PathBuf]) {
         assert_eq!(asset.get(&protection, &no_track).expect("serve"), None);
     }
 }
+
+/// Every audio codec and the QuickTime sound descriptions (issue 13): the
+/// origin serves, in every scheme, what `package` writes for AC-3, E-AC-3
+/// with JOC signalling, Opus, FLAC and a version 2 `.mov`.
+#[test]
+fn origin_serves_what_package_writes_for_every_audio_codec() {
+    let Ok(dir) = std::env::var("CASTGUARD_FIXTURES") else {
+        panic!("CASTGUARD_FIXTURES must name the fixtures of scripts/make-fixtures.sh");
+    };
+    let titles: [&[&str]; 5] = [
+        &["master_aac_ac3.mp4"],
+        &["ladder_234.mp4", "eac3_joc.mp4"],
+        &["h264_opus.mp4"],
+        &["h264_flac.mp4"],
+        &["qt_h264_aac96.mov"],
+    ];
+    for files in titles {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let srcs: Vec<PathBuf> = files.iter().map(|f| Path::new(&dir).join(f)).collect();
+        origin_matches_package(tmp.path(), &srcs);
+    }
+}

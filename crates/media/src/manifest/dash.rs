@@ -63,6 +63,13 @@ pub const NS_MS: &str = "urn:microsoft";
 pub const PROFILE_LIVE: &str = "urn:mpeg:dash:profile:isoff-live:2011";
 pub const SCHEME_MP4PROTECTION: &str = "urn:mpeg:dash:mp4protection:2011";
 pub const SCHEME_AUDIO_CHANNELS: &str = "urn:mpeg:dash:23003:3:audio_channel_configuration:2011";
+/// Dolby's channel configuration scheme for AC-3 and E-AC-3 (DASH-IF IOP
+/// v4.3 §9.2.1.2): `value` is the 16-bit loudspeaker map as four hex digits.
+pub const SCHEME_DOLBY_CHANNELS: &str = "tag:dolby.com,2014:dash:audio_channel_configuration:2011";
+/// E-AC-3 extension type (`JOC`: Dolby Atmos) and its complexity index
+/// (ETSI TS 103 420 Annex D.2).
+pub const SCHEME_EC3_EXTENSION_TYPE: &str = "tag:dolby.com,2018:dash:EC3_ExtensionType:2018";
+pub const SCHEME_EC3_COMPLEXITY_INDEX: &str = "tag:dolby.com,2018:dash:EC3_ExtensionComplexityIndex:2018";
 pub const SCHEME_SET_SWITCHING: &str = "urn:mpeg:dash:adaptation-set-switching:2016";
 pub const SCHEME_ROLE: &str = "urn:mpeg:dash:role:2011";
 
@@ -200,10 +207,19 @@ fn frame_rate_text((num, den): (u32, u32)) -> String {
     }
 }
 
-/// The channel count of an audio track.
-fn channels(t: &Track) -> Option<u16> {
+/// An audio track's `AudioChannelConfiguration`: the Dolby map for AC-3
+/// and E-AC-3, else the channel count in the MPEG scheme (ISO/IEC 23003-3,
+/// which DASH players read for every other codec).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Channels {
+    Mpeg(u16),
+    Dolby(u16),
+}
+
+fn channels(t: &Track) -> Option<Channels> {
     match t.kind {
-        TrackKind::Audio { channels, .. } => Some(channels),
+        TrackKind::Audio { dolby_channel_map: Some(map), .. } => Some(Channels::Dolby(map)),
+        TrackKind::Audio { channels, .. } => Some(Channels::Mpeg(channels)),
         TrackKind::Video { .. } => None,
     }
 }
@@ -301,7 +317,7 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
 
 /// The channel count every track of an audio set shares, written once on
 /// the set; `None` when they differ (each Representation carries its own).
-fn common_channels(set: &Set<'_>) -> Option<u16> {
+fn common_channels(set: &Set<'_>) -> Option<Channels> {
     let first = channels(set.tracks.first()?)?;
     set.tracks
         .iter()
@@ -309,11 +325,14 @@ fn common_channels(set: &Set<'_>) -> Option<u16> {
         .then_some(first)
 }
 
-fn write_channels(x: &mut Xml, channels: u16) {
-    let value = channels.to_string();
+fn write_channels(x: &mut Xml, channels: Channels) {
+    let (scheme, value) = match channels {
+        Channels::Mpeg(n) => (SCHEME_AUDIO_CHANNELS, n.to_string()),
+        Channels::Dolby(map) => (SCHEME_DOLBY_CHANNELS, format!("{map:04X}")),
+    };
     x.empty(
         "AudioChannelConfiguration",
-        &[("schemeIdUri", SCHEME_AUDIO_CHANNELS), ("value", &value)],
+        &[("schemeIdUri", scheme), ("value", &value)],
     );
 }
 
@@ -408,14 +427,25 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
         }
         TrackKind::Audio {
             sample_rate: sr,
-            channels: ch,
+            joc_complexity,
             ..
         } => {
             sample_rate = sr.to_string();
             attrs.push(("audioSamplingRate", &sample_rate));
             x.open("Representation", &attrs);
-            if with_channels {
-                write_channels(x, *ch);
+            if with_channels && let Some(ch) = channels(t) {
+                write_channels(x, ch);
+            }
+            if let Some(index) = joc_complexity {
+                let index = index.to_string();
+                x.empty(
+                    "SupplementalProperty",
+                    &[("schemeIdUri", SCHEME_EC3_EXTENSION_TYPE), ("value", "JOC")],
+                );
+                x.empty(
+                    "SupplementalProperty",
+                    &[("schemeIdUri", SCHEME_EC3_COMPLEXITY_INDEX), ("value", &index)],
+                );
             }
         }
     }
@@ -739,6 +769,8 @@ mod tests {
             sample_rate: 44_100,
             channels: 1,
             language: Some("en".into()),
+            dolby_channel_map: None,
+            joc_complexity: None,
         };
         en_mono.bandwidth = 64_000;
         let p = presentation(vec![

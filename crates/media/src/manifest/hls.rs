@@ -75,10 +75,20 @@ pub fn write_master(
         let mut names: Vec<String> = Vec::new();
         for (i, a) in g.tracks.iter().enumerate() {
             let TrackKind::Audio {
-                channels, language, ..
+                channels,
+                language,
+                joc_complexity,
+                ..
             } = &a.kind
             else {
                 continue;
+            };
+            // RFC 8216bis §4.4.6.1: the channel count, and for E-AC-3
+            // with Joint Object Coding the complexity index with `/JOC`
+            // (Apple HLS Authoring Specification: "16/JOC" for Atmos).
+            let channels = match joc_complexity {
+                Some(index) => format!("{index}/JOC"),
+                None => channels.to_string(),
             };
             // A name people read ("English"), from the BCP 47 tag.
             let base = language

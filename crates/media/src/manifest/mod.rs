@@ -79,9 +79,18 @@ pub enum TrackKind {
     },
     Audio {
         sample_rate: u32,
+        /// Output channels (HLS `CHANNELS`; DASH's MPEG channel
+        /// configuration when there is no Dolby map).
         channels: u16,
         /// BCP 47 / RFC 5646 tag, e.g. `en`, `pt-BR`.
         language: Option<String>,
+        /// AC-3 / E-AC-3 loudspeaker map, DASH `AudioChannelConfiguration`
+        /// in the Dolby scheme (`F801` for 5.1; see [`crate::audio`]).
+        dolby_channel_map: Option<u16>,
+        /// E-AC-3 Joint Object Coding (Dolby Atmos) complexity index: HLS
+        /// `CHANNELS="16/JOC"`, DASH `EC3_ExtensionType` /
+        /// `EC3_ExtensionComplexityIndex` properties.
+        joc_complexity: Option<u8>,
     },
 }
 
@@ -568,6 +577,8 @@ pub(crate) mod test_model {
                 sample_rate: 48_000,
                 channels: 2,
                 language: language.map(str::to_owned),
+                dolby_channel_map: None,
+                joc_complexity: None,
             },
             codecs: "mp4a.40.2".to_owned(),
             bandwidth: 128_000,

@@ -151,6 +151,8 @@ fn audio(id: u32, language: &str) -> Track {
             sample_rate: 48_000,
             channels: 2,
             language: Some(language.to_owned()),
+            dolby_channel_map: None,
+            joc_complexity: None,
         },
         codecs: "mp4a.40.2".to_owned(),
         bandwidth: 130_000,
@@ -300,6 +302,7 @@ pub fn expectations(name: &str, p: &Presentation) -> Value {
                     sample_rate,
                     channels,
                     language,
+                    ..
                 } => (
                     "audio",
                     json!({"sample_rate": sample_rate, "channels": channels, "language": language}),

@@ -1,6 +1,7 @@
 //! `stsd` (ISO/IEC 14496-12 §8.5.2): the sample descriptions (codec and its
 //! configuration) of a track. Visual (§12.1.3) and audio (§12.2.3) sample
-//! entries are decoded, including their encrypted forms `encv`/`enca`
+//! entries are decoded (audio in the QuickTime version 1 and 2 layouts
+//! too), including their encrypted forms `encv`/`enca`
 //! (ISO/IEC 23001-7 §4.1 / 14496-12 §8.12); any other entry is kept whole.
 
 pub mod audio;
@@ -23,7 +24,7 @@ use visual::VisualSampleEntry;
 pub enum SampleEntry {
     /// `avc1`, `avc3`, `hvc1`, `hev1`, `encv`, ...
     Visual(VisualSampleEntry),
-    /// `mp4a`, `enca`.
+    /// `mp4a`, `ac-3`, `ec-3`, `Opus`, `fLaC`, `enca`.
     Audio(AudioSampleEntry),
     /// Any other entry, kept as bytes.
     Other(RawBox),
@@ -34,7 +35,7 @@ pub const VISUAL_KINDS: &[&[u8; 4]] = &[
     b"avc1", b"avc2", b"avc3", b"avc4", b"hvc1", b"hev1", b"dvh1", b"dvhe", b"encv",
 ];
 /// Audio sample entry types decoded as [`AudioSampleEntry`].
-pub const AUDIO_KINDS: &[&[u8; 4]] = &[b"mp4a", b"enca"];
+pub const AUDIO_KINDS: &[&[u8; 4]] = &[b"mp4a", b"ac-3", b"ec-3", b"Opus", b"fLaC", b"enca"];
 
 impl SampleEntry {
     /// The sample entry type.
@@ -56,7 +57,7 @@ impl SampleEntry {
         let mut r = parent.child(kind, body)?;
         let entry = if VISUAL_KINDS.contains(&&kind.0) {
             SampleEntry::Visual(VisualSampleEntry::decode_body(kind, &mut r)?)
-        } else if AUDIO_KINDS.contains(&&kind.0) && AudioSampleEntry::is_iso_layout(body) {
+        } else if AUDIO_KINDS.contains(&&kind.0) && AudioSampleEntry::is_known_layout(body) {
             SampleEntry::Audio(AudioSampleEntry::decode_body(kind, &mut r)?)
         } else {
             r.rest();
