@@ -253,6 +253,9 @@ pub fn run(args: PackageArgs) -> Result<(), Failure> {
     let result = media::package::package(&title, &opts, staging.path(), &|n| bar.inc(n));
     bar.finish_and_clear();
     let summary = result.map_err(Failure::input)?;
+    for w in &summary.warnings {
+        eprintln!("castguard package: warning: {w}");
+    }
     if let Some((name, bytes)) = &key_file {
         let path = staging.path().join(name);
         write_secret(&path, bytes).with_context(|| format!("writing {}", path.display()))?;

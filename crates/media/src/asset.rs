@@ -33,6 +33,10 @@ pub struct AssetIndex {
     /// Tracks of the input files that are not in the title, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// DASH `minBufferTime`: the longest segment, 2 s at least; absent
+    /// from older indexes (then the target duration, 2 s at least).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_buffer_secs: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +56,9 @@ pub struct IndexTrack {
     /// `[start, duration]` of each segment in track ticks; segment `n`
     /// (from 1) is the file `n.m4s`.
     pub segments: Vec<[u64; 2]>,
+    /// Largest SAP type its segments start with (1 in older indexes).
+    #[serde(default = "closed_gop", skip_serializing_if = "is_closed_gop")]
+    pub sap_type: u8,
     /// Name of the input file the track came from (a title may have several).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
@@ -153,7 +160,7 @@ impl AssetIndex {
     pub fn presentation(&self) -> Presentation {
         Presentation {
             duration_secs: self.duration_secs,
-            min_buffer_secs: self.segment_duration_secs.max(2.0),
+            min_buffer_secs: self.min_buffer_secs.unwrap_or(self.segment_duration_secs.max(2.0)),
             tracks: self
                 .tracks
                 .iter()
@@ -187,6 +194,7 @@ impl AssetIndex {
                     protection: None,
                     hls_keys: Vec::new(),
                     key_frame_ends: t.key_frame_ends.as_ref().map(|k| k.clear.clone()).unwrap_or_default(),
+                    sap_type: t.sap_type,
                 })
                 .collect(),
         }
@@ -224,10 +232,20 @@ impl AssetIndex {
                     segments: t.segments.iter().map(|s| [s.start, s.duration]).collect(),
                     file: None,
                     key_frame_ends: None,
+                    sap_type: t.sap_type,
                 })
                 .collect(),
+            min_buffer_secs: Some(p.min_buffer_secs),
         }
     }
+}
+
+fn closed_gop() -> u8 {
+    1
+}
+
+fn is_closed_gop(t: &u8) -> bool {
+    *t == 1
 }
 
 /// Ingests the title made of the files `srcs` (one or several: a ladder's
@@ -245,6 +263,7 @@ pub fn ingest<P: AsRef<Path>>(srcs: &[P], asset_dir: &Path, segment_duration_sec
         let summary = crate::package::package(&title, &opts, &staging, &|_| {})?;
         let mut index = AssetIndex::from_presentation(&summary.presentation, segment_duration_secs);
         index.notes = title.notes.clone();
+        index.notes.extend(summary.warnings.iter().cloned());
         for (t, (movie, track)) in index.tracks.iter_mut().zip(title.iter()) {
             t.file = movie.path().file_name().map(|n| n.to_string_lossy().into_owned());
             if let (IndexTrackKind::Video { .. }, Some(entry)) = (&t.kind, track.sample_entry()) {
@@ -282,6 +301,7 @@ mod tests {
         let index = AssetIndex {
             version: INDEX_VERSION,
             notes: Vec::new(),
+            min_buffer_secs: None,
             duration_secs: 10.0,
             segment_duration_secs: 4.0,
             tracks: vec![
@@ -297,6 +317,7 @@ mod tests {
                     segments: vec![[0, 51200], [51200, 51200], [102400, 25600]],
                     file: Some("movie.mp4".into()),
                     key_frame_ends: None,
+                    sap_type: 1,
                 },
                 IndexTrack {
                     id: 2,
@@ -316,6 +337,7 @@ mod tests {
                     segments: vec![[0, 192512]],
                     file: None,
                     key_frame_ends: None,
+                    sap_type: 1,
                 },
             ],
         };

@@ -30,6 +30,7 @@ pub mod origin;
 pub mod package;
 pub mod plan;
 pub mod protect;
+pub mod sap;
 pub mod setup;
 pub mod track_class;
 pub mod title;

@@ -38,6 +38,9 @@ pub struct Summary {
     pub tracks: Vec<TrackSummary>,
     pub manifests: Vec<String>,
     pub bytes_written: u64,
+    /// One line each about the input that players will feel (long GOPs,
+    /// open GOPs): said, not refused.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -63,9 +66,14 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
     if !(opts.segment_duration.is_finite() && opts.segment_duration > 0.0) {
         return Err(Error::Segment(format!("segment duration {} is not a positive number", opts.segment_duration)));
     }
-    let plans = title.plan(opts.segment_duration)?;
-    let jobs: Vec<(&Movie, &Track, &[SegmentPlan])> =
-        title.iter().zip(&plans).map(|((m, t), p)| (m, t, p.as_slice())).collect();
+    let plan = title.plan(opts.segment_duration)?;
+    let min_buffer = min_buffer_secs(plan.longest_segment_secs(title));
+    let jobs: Vec<(&Movie, &Track, &[SegmentPlan], u8)> = title
+        .iter()
+        .zip(&plan.segments)
+        .zip(&plan.sap_types)
+        .map(|(((m, t), p), sap)| (m, t, p.as_slice(), *sap))
+        .collect();
     let several_files = title.files.len() > 1;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, jobs.len().max(1));
     let next = AtomicUsize::new(0);
@@ -80,8 +88,9 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
                         if i >= jobs.len() || failed.load(Ordering::Relaxed) {
                             break;
                         }
-                        let (movie, track, plan) = jobs[i];
-                        let r = package_track(movie, track, plan, opts, out_dir, progress).map_err(|e| {
+                        let (movie, track, plan, sap_type) = jobs[i];
+                        let job = TrackJob { plan, sap_type, min_buffer };
+                        let r = package_track(movie, track, &job, opts, out_dir, progress).map_err(|e| {
                             if several_files { Error::InFile { path: movie.path().to_owned(), source: Box::new(e) } } else { e }
                         });
                         if r.is_err() {
@@ -109,7 +118,7 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
     let presentation = Presentation {
         duration_secs,
         tracks: outputs.iter().map(|o| o.manifest.clone()).collect(),
-        min_buffer_secs: min_buffer_secs(opts),
+        min_buffer_secs: min_buffer,
     };
     let mut manifests = Vec::new();
     let mut bytes_written: u64 = outputs.iter().map(|o| o.summary.bytes).sum();
@@ -125,6 +134,7 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
         tracks: outputs.into_iter().map(|o| o.summary).collect(),
         manifests,
         bytes_written,
+        warnings: plan.warnings,
     })
 }
 
@@ -177,14 +187,22 @@ fn track_dir(t: &manifest::Track) -> String {
     t.init_uri.split('/').next().unwrap_or_default().to_owned()
 }
 
+/// What the title's plan says of one track.
+struct TrackJob<'a> {
+    plan: &'a [SegmentPlan],
+    sap_type: u8,
+    min_buffer: f64,
+}
+
 fn package_track(
     movie: &Movie,
     track: &Track,
-    plans: &[SegmentPlan],
+    job: &TrackJob<'_>,
     opts: &PackageOptions,
     out_dir: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<TrackOutput> {
+    let plans = job.plan;
     let name = track.name();
     let dir = out_dir.join(&name);
     fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
@@ -218,7 +236,7 @@ fn package_track(
         }
         write_file(&dir.join(format!("{seq}.m4s")), &buf)?;
         bytes += buf.len() as u64;
-        segments.push(SegmentTime { start: plan.start, duration: plan.duration });
+        segments.push(SegmentTime { start: plan.presentation_start, duration: plan.presentation_duration });
         progress(samples.iter().map(|s| u64::from(s.size)).sum());
     }
     let durations: Vec<u64> = segments.iter().map(|s| s.duration).collect();
@@ -229,7 +247,7 @@ fn package_track(
         id: track.id,
         kind: manifest_kind(track, entry),
         codecs: codec.codecs.clone(),
-        bandwidth: bandwidth::dash_bandwidth(&clear_sizes, &durations, track.timescale, min_buffer_secs(opts)).max(1),
+        bandwidth: bandwidth::dash_bandwidth(&clear_sizes, &durations, track.timescale, job.min_buffer).max(1),
         average_bandwidth: bandwidth::average(&clear_sizes, total, track.timescale).max(1),
         hls_peak_bandwidth: bandwidth::hls_peak(&clear_sizes, &durations, track.timescale, target).max(1),
         timescale: track.timescale,
@@ -240,14 +258,16 @@ fn package_track(
         protection: None,
         hls_keys: Vec::new(),
         key_frame_ends,
+        sap_type: job.sap_type,
     };
     setup.signal(&mut manifest);
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: codec.codecs, segments: plans.len(), bytes } })
 }
 
-/// DASH `minBufferTime`: one segment, at least 2 s.
-fn min_buffer_secs(opts: &PackageOptions) -> f64 {
-    opts.segment_duration.max(2.0)
+/// DASH `minBufferTime`: the longest segment (up to the next
+/// millisecond, the precision it is written and used at), at least 2 s.
+fn min_buffer_secs(longest_segment_secs: f64) -> f64 {
+    ((longest_segment_secs * 1000.0).ceil() / 1000.0).max(2.0)
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {

@@ -8,6 +8,18 @@
 //! duration, and every other track is cut at its first sample at or after
 //! each of those instants. All comparisons are exact rationals in integer
 //! arithmetic, so no segment drifts by a rounding error.
+//!
+//! Audio is also cut on its own where the video gives no cut for longer
+//! than 1.5 targets (a long GOP, or audio running on past the end of the
+//! video): at every target duration after the last shared cut, stopping
+//! half a target short of the next one so no sliver is left. CMAF allows
+//! audio segments of their own (ISO/IEC 23000-19 §7.3.2: alignment is
+//! per switching set), and a player fetches audio by its own timeline.
+//!
+//! Segment times in manifests are presentation times (the earliest
+//! `dts + cts − shift` of a segment's samples), each segment ending where
+//! the next starts, so that a segment announced at 4 s starts with the key
+//! frame shown at 4 s, whatever its decode time.
 
 use bmff::sample_table::Sample;
 
@@ -22,6 +34,12 @@ pub struct SegmentPlan {
     pub start: u64,
     /// Sum of the sample durations (track timescale).
     pub duration: u64,
+    /// Earliest presentation time of its samples (track timescale, 0 at
+    /// the least): the segment's time in manifests.
+    pub presentation_start: u64,
+    /// Up to the next segment's presentation start (the last one: to the
+    /// end of its latest sample).
+    pub presentation_duration: u64,
 }
 
 /// A track as the planner sees it.
@@ -91,6 +109,39 @@ fn cuts_for(track: &PlanInput<'_>, cuts: &[(i128, u32)]) -> Vec<usize> {
     out
 }
 
+/// Cut instants for an audio track (in its own ticks): the shared cuts, and
+/// a cut every `target_secs` where the shared ones leave a gap of more than
+/// 1.5 targets (up to its end), none closer than half a target to the next.
+fn audio_cuts(track: &PlanInput<'_>, shared: &[(i128, u32)], target_secs: f64) -> Vec<(i128, u32)> {
+    let ts = track.timescale.max(1);
+    let target = i128::from(((target_secs * f64::from(ts)).round() as u64).max(1));
+    let end = track.samples.iter().map(|s| track.presentation(s) + i128::from(s.duration)).max().unwrap_or(0);
+    // Shared instants in this track's ticks, rounded up (the first sample
+    // at or after them is the same).
+    let mut bounds: Vec<i128> = vec![0];
+    bounds.extend(shared.iter().map(|&(t, cts)| {
+        let num = t * i128::from(ts);
+        let den = i128::from(cts.max(1));
+        num.div_euclid(den) + i128::from(num.rem_euclid(den) != 0)
+    }));
+    bounds.push(end);
+    let mut out = Vec::with_capacity(bounds.len());
+    for w in bounds.windows(2) {
+        let (from, to) = (w[0], w[1]);
+        if (to - from) * 2 > target * 3 {
+            let mut at = from + target;
+            while (to - at) * 2 >= target {
+                out.push((at, ts));
+                at += target;
+            }
+        }
+        if to != end && to > 0 {
+            out.push((to, ts));
+        }
+    }
+    out
+}
+
 fn segments_from_starts(track: &PlanInput<'_>, starts: &[usize]) -> Vec<SegmentPlan> {
     let n = track.samples.len();
     if n == 0 {
@@ -100,16 +151,29 @@ fn segments_from_starts(track: &PlanInput<'_>, starts: &[usize]) -> Vec<SegmentP
     bounds.push(0usize);
     bounds.extend(starts.iter().copied().filter(|&s| s > 0 && s < n));
     bounds.push(n);
-    bounds
-        .windows(2)
-        .filter(|w| w[1] > w[0])
-        .map(|w| {
-            let run = &track.samples[w[0]..w[1]];
+    let runs: Vec<(usize, usize)> = bounds.windows(2).filter(|w| w[1] > w[0]).map(|w| (w[0], w[1])).collect();
+    let clamp = |t: i128| u64::try_from(t.max(0)).unwrap_or(u64::MAX);
+    let earliest: Vec<u64> = runs
+        .iter()
+        .map(|&(a, b)| clamp(track.samples[a..b].iter().map(|s| track.presentation(s)).min().unwrap_or(0)))
+        .collect();
+    let end = clamp(track.samples.iter().map(|s| track.presentation(s) + i128::from(s.duration)).max().unwrap_or(0));
+    runs.iter()
+        .enumerate()
+        .map(|(i, &(a, b))| {
+            let run = &track.samples[a..b];
+            // The first segment starts the presentation at 0, as decode
+            // times did: a first frame shown a little late (no edit list
+            // for the reordering delay) leaves no hole before it.
+            let presentation_start = if i == 0 { 0 } else { earliest[i] };
+            let next = earliest.get(i + 1).copied().unwrap_or(end).max(presentation_start);
             SegmentPlan {
-                first_sample: w[0],
-                sample_count: w[1] - w[0],
+                first_sample: a,
+                sample_count: b - a,
                 start: run[0].dts,
                 duration: run.iter().map(|s| u64::from(s.duration)).sum(),
+                presentation_start,
+                presentation_duration: next - presentation_start,
             }
         })
         .collect()
@@ -124,7 +188,15 @@ pub fn plan(tracks: &[PlanInput<'_>], reference: usize, target_secs: f64) -> Vec
     let cuts = reference_cuts(reference_track, target_secs);
     tracks
         .iter()
-        .map(|t| segments_from_starts(t, &cuts_for(t, &cuts)))
+        .enumerate()
+        .map(|(i, t)| {
+            let starts = if i != reference && !t.needs_sync {
+                cuts_for(t, &audio_cuts(t, &cuts, target_secs))
+            } else {
+                cuts_for(t, &cuts)
+            };
+            segments_from_starts(t, &starts)
+        })
         .collect()
 }
 
@@ -202,7 +274,65 @@ mod tests {
             PlanInput { timescale: 1000, samples: &none, needs_sync: false, shift: 0 },
         ];
         let p = plan(&tracks, 0, 4.0);
-        assert_eq!(p[0], vec![SegmentPlan { first_sample: 0, sample_count: 1, start: 0, duration: 100 }]);
+        assert_eq!(
+            p[0],
+            vec![SegmentPlan {
+                first_sample: 0,
+                sample_count: 1,
+                start: 0,
+                duration: 100,
+                presentation_start: 0,
+                presentation_duration: 100
+            }]
+        );
         assert!(p[1].is_empty());
+    }
+
+    #[test]
+    fn audio_is_cut_on_its_own_under_a_long_gop_and_past_the_video() {
+        // 20 s GOP (one key frame every 500 frames at 25 fps), 40 s of
+        // video; audio runs 7 s longer. Target 4 s.
+        let v = samples(1000, 1, 500);
+        let a = samples(47 * 1000 / 20, 20, 1); // 47 s of 20 ms frames, timescale 1000
+        let tracks = [
+            PlanInput { timescale: 25, samples: &v, needs_sync: true, shift: 0 },
+            PlanInput { timescale: 1000, samples: &a, needs_sync: false, shift: 0 },
+        ];
+        let p = plan(&tracks, 0, 4.0);
+        assert_eq!(p[0].iter().map(|s| s.first_sample).collect::<Vec<_>>(), vec![0, 500]);
+        let starts: Vec<u64> = p[1].iter().map(|s| s.presentation_start).collect();
+        // Every 4 s up to the video's cut at 20 s (16 is 4 s before it),
+        // then again to the end at 47 s (44 would leave 3 s: kept, 3 ≥ 2).
+        assert_eq!(starts, vec![0, 4000, 8000, 12000, 16000, 20000, 24000, 28000, 32000, 36000, 40000, 44000]);
+        assert!(p[1].iter().all(|s| s.presentation_duration <= 4000));
+        // No audio cut closer than half a target to a shared one: a 5 s
+        // gap stays one segment.
+        let v = samples(250, 1, 125); // GOP 5 s, 10 s
+        let a = samples(500, 20, 1);
+        let tracks = [
+            PlanInput { timescale: 25, samples: &v, needs_sync: true, shift: 0 },
+            PlanInput { timescale: 1000, samples: &a, needs_sync: false, shift: 0 },
+        ];
+        let p = plan(&tracks, 0, 4.0);
+        assert_eq!(p[1].iter().map(|s| s.presentation_start).collect::<Vec<_>>(), vec![0, 5000]);
+    }
+
+    #[test]
+    fn presentation_times_follow_composition_not_decode() {
+        // Two frames of reordering, shift 2 frames: the key frame at 4 s is
+        // decoded one frame earlier; segments are announced at 0, 4 s, 8 s.
+        let mut v = samples(250, 512, 50);
+        for (i, s) in v.iter_mut().enumerate() {
+            s.cts_offset = if i % 50 == 0 { 1024 + 512 } else { 1024 };
+            s.dts = (i as u64) * 512;
+        }
+        let tracks = [PlanInput { timescale: 12800, samples: &v, needs_sync: true, shift: 1024 }];
+        let p = plan(&tracks, 0, 4.0);
+        let times: Vec<(u64, u64)> = p[0].iter().map(|s| (s.presentation_start, s.presentation_duration)).collect();
+        assert_eq!(times[1].0, 100 * 512 + 512, "the key frame's presentation time");
+        for w in times.windows(2) {
+            assert_eq!(w[0].0 + w[0].1, w[1].0, "contiguous");
+        }
+        assert_eq!(times[0].0, 0);
     }
 }

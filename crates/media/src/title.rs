@@ -129,13 +129,48 @@ impl Title {
 
     /// Segment plans for every track (in title order), cut on the first
     /// video track's key frames; checks that every other video rendition
-    /// has a key frame at each cut and that tracks last alike.
-    pub fn plan(&self, segment_duration: f64) -> Result<Vec<Vec<SegmentPlan>>> {
+    /// has a key frame at each cut and that tracks of different files last
+    /// alike (one file's audio may run on past its video: it is cut on its
+    /// own, see [`crate::plan`]).
+    ///
+    /// Video is cut at closed random access points (SAP type 1 or 2, see
+    /// [`crate::sap`]) when the track has any besides its first frame;
+    /// an open-GOP track without any is cut at its open ones, its SAP type
+    /// says 3 and a warning says why. A segment longer than 1.5 targets
+    /// (a long GOP) gives a warning naming the GOP length.
+    pub fn plan(&self, segment_duration: f64) -> Result<TitlePlan> {
+        let mut warnings = Vec::new();
+        let mut sap_by_track = Vec::new();
+        let mut cut_samples: Vec<Option<Vec<bmff::sample_table::Sample>>> = Vec::new();
+        for (m, t) in self.iter() {
+            if t.kind != TrackKind::Video {
+                sap_by_track.push(Vec::new());
+                cut_samples.push(None);
+                continue;
+            }
+            let sap = crate::sap::sap_types(m, t)?;
+            let closed_after_first = sap.iter().skip(1).any(|&s| s == 1 || s == 2);
+            let open: usize = sap.iter().skip(1).filter(|&&s| s == 3).count();
+            if open > 0 && closed_after_first {
+                // Open-GOP key frames are not cut at: only closed ones.
+                let mut samples = t.samples.clone();
+                for (s, &k) in samples.iter_mut().zip(&sap).skip(1) {
+                    if k == 3 {
+                        s.is_sync = false;
+                    }
+                }
+                cut_samples.push(Some(samples));
+            } else {
+                cut_samples.push(None);
+            }
+            sap_by_track.push(sap);
+        }
         let inputs: Vec<PlanInput<'_>> = self
             .iter()
-            .map(|(m, t)| PlanInput {
+            .zip(&cut_samples)
+            .map(|((m, t), cut)| PlanInput {
                 timescale: t.timescale,
-                samples: &t.samples,
+                samples: cut.as_deref().unwrap_or(&t.samples),
                 needs_sync: t.kind == TrackKind::Video,
                 shift: t.presentation_shift(m.moov.mvhd.timescale),
             })
@@ -152,7 +187,8 @@ impl Title {
                 continue;
             }
             let secs = track.duration() as f64 / f64::from(track.timescale);
-            if (secs - ref_secs).abs() > segment_duration {
+            let same_file = std::ptr::eq(*movie, ref_movie);
+            if !same_file && (secs - ref_secs).abs() > segment_duration {
                 return Err(Error::Ladder(format!(
                     "{}: track {} lasts {secs:.3} s but {} track {} lasts {ref_secs:.3} s (more than one {segment_duration} s segment apart); \
                      cut every rendition from the same source range",
@@ -167,8 +203,82 @@ impl Title {
             }
             check_aligned(ref_movie, ref_track, ref_input, ref_plan, movie, track, input, &plans[i])?;
         }
-        Ok(plans)
+        // What kind of start each segment has, and what to warn about.
+        let mut sap_types = Vec::with_capacity(plans.len());
+        for (((movie, track), plan), sap) in tracks.iter().zip(&plans).zip(&sap_by_track) {
+            if track.kind != TrackKind::Video {
+                sap_types.push(1);
+                continue;
+            }
+            let worst = plan.iter().map(|p| sap.get(p.first_sample).copied().unwrap_or(1).max(1)).max().unwrap_or(1);
+            if worst == 3 {
+                warnings.push(format!(
+                    "{}: track {} has open GOPs (key frames that are not IDR, with leading B-frames referencing the previous GOP): \
+                     its segments start with SAP type 3 and are not independent, so a player starting or switching there may show broken frames; \
+                     encode closed GOPs (x264: no open-gop; x265: --no-open-gop)",
+                    movie.path().display(),
+                    file_id(track)
+                ));
+            }
+            sap_types.push(worst);
+            if let Some(w) = long_gop_warning(movie, track, plan, segment_duration) {
+                warnings.push(w);
+            }
+        }
+        Ok(TitlePlan { segments: plans, sap_types, warnings })
     }
+}
+
+/// The segment plans of a title, and what they say about its video.
+#[derive(Debug, Clone)]
+pub struct TitlePlan {
+    /// Per track, in title order.
+    pub segments: Vec<Vec<SegmentPlan>>,
+    /// Per track, the largest SAP type its segments start with (1 for
+    /// audio): DASH `startWithSAP`, HLS `EXT-X-INDEPENDENT-SEGMENTS`.
+    pub sap_types: Vec<u8>,
+    /// One line each: long GOPs, open GOPs.
+    pub warnings: Vec<String>,
+}
+
+impl TitlePlan {
+    /// The longest segment of any track, in seconds: the DASH
+    /// `minBufferTime` (at least 2 s), so that each Representation's
+    /// `@bandwidth` holds for the segments it really has.
+    pub fn longest_segment_secs(&self, title: &Title) -> f64 {
+        title
+            .iter()
+            .zip(&self.segments)
+            .flat_map(|((_, t), p)| p.iter().map(move |s| s.presentation_duration as f64 / f64::from(t.timescale.max(1))))
+            .fold(0.0, f64::max)
+    }
+}
+
+/// A warning when a video track has a segment longer than 1.5 targets
+/// (the last one excepted, unless its GOP is that long too), naming its
+/// longest GOP.
+fn long_gop_warning(movie: &Movie, track: &Track, plan: &[SegmentPlan], target: f64) -> Option<String> {
+    let ts = f64::from(track.timescale.max(1));
+    let pts: Vec<i128> = track
+        .samples
+        .iter()
+        .filter(|s| s.is_sync)
+        .map(|s| i128::from(s.dts) + i128::from(s.cts_offset))
+        .collect();
+    let end = i128::from(track.duration());
+    let longest_gop = pts.windows(2).map(|w| w[1] - w[0]).chain(pts.last().map(|l| end - l)).max().unwrap_or(end) as f64 / ts;
+    let limit = target * 1.5;
+    let longest_segment = plan.iter().map(|p| p.presentation_duration as f64 / ts).fold(0.0, f64::max);
+    let long_inner = plan.iter().rev().skip(1).any(|p| p.presentation_duration as f64 / ts > limit);
+    if !(long_inner || longest_gop > limit) || longest_segment <= limit {
+        return None;
+    }
+    Some(format!(
+        "{}: track {} has key frames up to {longest_gop:.1} s apart (GOP), so its segments last up to {longest_segment:.1} s \
+         where {target} s were asked; encode with a key frame every {target} s (ffmpeg: -g/-keyint_min, -sc_threshold 0) for the segment length players expect",
+        movie.path().display(),
+        file_id(track)
+    ))
 }
 
 /// The presentation time of a segment's first sample as the rational

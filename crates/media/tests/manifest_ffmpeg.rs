@@ -85,6 +85,7 @@ fn track(template: &str, start_number: u64, key: HlsKey) -> Track {
         protection: None,
         hls_keys: vec![key],
         key_frame_ends: Vec::new(),
+        sap_type: 1,
     }
 }
 

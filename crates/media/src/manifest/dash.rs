@@ -272,7 +272,9 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
     if segments_aligned(&set.tracks) {
         attrs.push(("segmentAlignment", "true"));
     }
-    attrs.push(("startWithSAP", "1"));
+    // §5.3.3.2: every segment starts with a SAP of this type or lower.
+    let sap = set.tracks.iter().map(|t| t.sap_type.clamp(1, 6)).max().unwrap_or(1).to_string();
+    attrs.push(("startWithSAP", &sap));
     x.open("AdaptationSet", &attrs);
 
     // Children in the schema's order (§5.3.3.2 and §5.3.7.2): descriptors

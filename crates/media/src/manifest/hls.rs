@@ -41,7 +41,11 @@ pub fn write_master(
     iframe_playlist_uri: impl Fn(&Track) -> String,
 ) -> String {
     let mut out = header();
-    out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    // RFC 8216 §4.3.5.1: every segment of every media playlist decodes
+    // without the ones before it; not so for open GOPs (SAP type 3).
+    if p.tracks.iter().all(|t| t.sap_type <= 2) {
+        out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
+    }
     for k in session_keys(p) {
         out.push_str("#EXT-X-SESSION-KEY:");
         out.push_str(&key_attributes(k));
@@ -262,7 +266,8 @@ pub fn write_iframe_playlist(_presentation: &Presentation, track: &Track) -> Str
 /// presentation is taken for symmetry with [`write_master`]; nothing in a
 /// media playlist depends on the other tracks today.
 pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> String {
-    let mut out = playlist_head(track, "#EXT-X-INDEPENDENT-SEGMENTS\n");
+    let independent = if track.sap_type <= 2 { "#EXT-X-INDEPENDENT-SEGMENTS\n" } else { "" };
+    let mut out = playlist_head(track, independent);
     let representation_id = track.id.to_string();
     for (i, s) in track.segments.iter().enumerate() {
         let number = track.start_number.saturating_add(i as u64);

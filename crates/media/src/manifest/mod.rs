@@ -134,6 +134,11 @@ pub struct Track {
     /// (RFC 8216 §4.3.3.6). Empty for audio, and where there is none (HLS
     /// AES-128 encrypts whole segments, so no range of one can be read).
     pub key_frame_ends: Vec<u64>,
+    /// The largest SAP type (ISO/IEC 14496-12 Annex I) a segment starts
+    /// with: 1 for a closed GOP; 2 with decodable leading pictures; 3 for
+    /// an open GOP, whose segments are not independent. DASH
+    /// `startWithSAP`; HLS leaves out `EXT-X-INDEPENDENT-SEGMENTS` for 3.
+    pub sap_type: u8,
 }
 
 /// One media segment: its `tfdt` and duration, both in track timescale units.
@@ -567,6 +572,7 @@ pub(crate) mod test_model {
             protection: None,
             hls_keys: vec![],
             key_frame_ends: Vec::new(),
+            sap_type: 1,
         }
     }
 
@@ -605,6 +611,7 @@ pub(crate) mod test_model {
             protection: None,
             hls_keys: vec![],
             key_frame_ends: Vec::new(),
+            sap_type: 1,
         }
     }
 

@@ -141,6 +141,7 @@ fn video(id: u32, codecs: &str, width: u32, height: u32, bandwidth: u64) -> Trac
         protection: None,
         hls_keys: vec![],
         key_frame_ends: Vec::new(),
+        sap_type: 1,
     }
 }
 
@@ -166,6 +167,7 @@ fn audio(id: u32, language: &str) -> Track {
         protection: None,
         hls_keys: vec![],
         key_frame_ends: Vec::new(),
+        sap_type: 1,
     }
 }
 
