@@ -29,6 +29,7 @@ pub mod origin;
 pub mod package;
 pub mod plan;
 pub mod protect;
+pub mod scan;
 pub mod setup;
 pub mod track_class;
 pub mod title;
