@@ -21,6 +21,7 @@ import sys
 
 try:
     import m3u8
+    import m3u8.parser
     from mpegdash.parser import MPEGDASHParser
 except ImportError as e:  # pragma: no cover - environment problem
     sys.stderr.write(f"missing Python package ({e}): .venv/bin/pip install mpegdash m3u8\n")
@@ -55,7 +56,10 @@ def dash(path):
 def hls(path):
     with open(path, encoding="utf-8") as f:
         text = f.read()
-    pl = m3u8.loads(text, strict=True)
+    # Strict parsing (raises on any line it does not understand), then the
+    # model.
+    m3u8.parser.parse(text, strict=True)
+    pl = m3u8.loads(text)
     return {
         "variants": [
             {
