@@ -310,6 +310,9 @@ fn sample_aspect_ratio(v: &bmff::VisualSampleEntry) -> (u32, u32) {
     }
 }
 
+/// Frames per second as `(numerator, denominator)`.
+type Rate = (u32, u32);
+
 /// The frame rate of a video track as `(rate, max)` from its sample
 /// durations (`timescale` ticks each):
 /// - constant rate: the most common sample duration gives the rate, and
@@ -325,7 +328,7 @@ fn sample_aspect_ratio(v: &bmff::VisualSampleEntry) -> (u32, u32) {
 /// in milliseconds but stored in a 90 kHz timescale move by 90 ticks. The
 /// last sample is left out: muxers guess its duration (ffmpeg repeats the
 /// previous one, others end it at the audio's end).
-fn frame_rates(timescale: u32, samples: &[bmff::sample_table::Sample]) -> (Option<(u32, u32)>, Option<(u32, u32)>) {
+fn frame_rates(timescale: u32, samples: &[bmff::sample_table::Sample]) -> (Option<Rate>, Option<Rate>) {
     let mut counts = std::collections::HashMap::new();
     for s in samples {
         *counts.entry(s.duration).or_insert(0usize) += 1;
@@ -360,7 +363,7 @@ fn frame_rates(timescale: u32, samples: &[bmff::sample_table::Sample]) -> (Optio
 }
 
 /// `num/den` in lowest terms, when both fit in a `u32` and `den` is not 0.
-fn reduced(num: u64, den: u64) -> Option<(u32, u32)> {
+fn reduced(num: u64, den: u64) -> Option<Rate> {
     if den == 0 {
         return None;
     }

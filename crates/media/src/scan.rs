@@ -170,7 +170,7 @@ impl<'a> BitReader<'a> {
             }
         }
         let rest = self.bits(zeros)?;
-        Some(((1u64 << zeros) - 1 + u64::from(rest)).try_into().ok()?)
+        ((1u64 << zeros) - 1 + u64::from(rest)).try_into().ok()
     }
 
     /// Signed Exp-Golomb `se(v)` (§9.1.1).
