@@ -99,6 +99,30 @@ make ladder_audio_fr.mp4 \
     -map 0:a "${AAC[@]}" -ac 2 -metadata:s:a:0 language=fra -movflags +faststart &
 wait
 
+# Video whose manifests must describe it truthfully (docs/manifests.md):
+# - variable frame rate: 25 fps for 5 s, then every other frame dropped
+#   (12.5 fps) with the timestamps kept (-fps_mode vfr): stts of 125 x 512
+#   and 62 x 1024 ticks in 1/12800; ffprobe's avg_frame_rate 4675/249, its
+#   r_frame_rate 25/1. No B-frames, so the sample durations are the frames'.
+make vfr_h264.mp4 \
+    "${VIDEO_SRC[@]}" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -filter_complex "[0:v]select='lt(t,5)+not(mod(n,2))'[v]" -map "[v]" -map 1:a -fps_mode vfr \
+    "${X264[@]}" -bf 0 "${AAC[@]}" -ac 2 -movflags +faststart &
+# - interlaced: 720x576 25i, x264 field coding (MBAFF) top field first:
+#   SPS frame_mbs_only_flag 0, ffprobe field_order tt.
+make interlaced_h264.mp4 \
+    -f lavfi -i "testsrc2=size=720x576:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -map 0:v -map 1:a "${X264[@]}" -bf 2 -flags +ildct+ilme -top 1 "${AAC[@]}" -ac 2 -movflags +faststart &
+# - two pictures in one file (two camera angles): testsrc2 and mandelbrot,
+#   same GOP so their key frames line up, + audio. ffmpeg writes tkhd
+#   alternate_group 0 on both video tracks (1 on audio): not alternatives
+#   of each other, so two pictures, not a ladder.
+make two_pictures.mp4 \
+    "${VIDEO_SRC[@]}" -f lavfi -i "mandelbrot=size=640x360:rate=25" \
+    -f lavfi -i "sine=frequency=440:sample_rate=48000" -t "$DUR" \
+    -map 0:v -map 1:v -map 2:a "${X264[@]}" -bf 2 "${AAC[@]}" -ac 2 -movflags +faststart &
+wait
+
 # Fragmented input: the samples of h264_aac_bframes.mp4 as three muxers
 # fragment them (ISO/IEC 14496-12 §8.8), for Movie::open's moof/traf/trun
 # reading; crates/media/tests/fragmented_input.rs compares them sample by

@@ -304,3 +304,184 @@ fn audio_channels_and_language_tags_follow_the_media() {
     assert!(en.contains("CHANNELS=\"2\"") && en.contains("NAME=\"English\""), "{en}");
     assert!(!master.contains("\"eng\"") && !master.contains("\"fra\""), "{master}");
 }
+
+/// What `tests/describe_manifests.py` (PyPI `mpegdash` and `m3u8`, strict)
+/// reads from a packaged output's `manifest.mpd` and `master.m3u8`.
+fn describe(out: &Path) -> serde_json::Value {
+    let o = run(std::process::Command::new(python()).arg(repo_root().join("tests/describe_manifests.py")).arg(out));
+    assert_ok("describe_manifests.py", &o);
+    serde_json::from_slice(&o.stdout).expect("describe_manifests.py prints JSON")
+}
+
+/// One `stream=` entry of ffprobe for the first video stream of `input`.
+fn probe_video(input: &Path, entry: &str) -> String {
+    let o = run(std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", &format!("stream={entry}"), "-of", "csv=p=0"])
+        .arg(input));
+    assert_ok("ffprobe", &o);
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+fn package_clear(input: &Path, tmp: &TempDir) -> PathBuf {
+    let out = tmp.join("out");
+    let o = package_files(&[input.to_path_buf()], &out, &["--scheme", "none", "--quiet"]);
+    assert_ok(&format!("package {}", input.display()), &o);
+    out
+}
+
+fn video_sets(d: &serde_json::Value) -> Vec<serde_json::Value> {
+    d["dash"].as_array().expect("sets").iter().filter(|s| s["contentType"] == "video").cloned().collect()
+}
+
+/// A variable frame rate (25 fps, then 12.5 fps): the MPD's `@frameRate` is
+/// the average ffprobe computes (`avg_frame_rate` 4675/249), its
+/// `maxFrameRate` and HLS `FRAME-RATE` the 25 fps of the fast part (what
+/// ffprobe calls `r_frame_rate`). A constant-rate input keeps one figure.
+#[test]
+fn variable_frame_rate_is_announced_as_average_and_maximum() {
+    let input = fixture("vfr_h264.mp4");
+    let avg = probe_video(&input, "avg_frame_rate");
+    assert_eq!(avg, "4675/249", "the fixture's rate does not vary as expected");
+    assert_eq!(probe_video(&input, "r_frame_rate"), "25/1");
+    let tmp = TempDir::new("vfr");
+    let d = describe(&package_clear(&input, &tmp));
+    let sets = video_sets(&d);
+    assert_eq!(sets.len(), 1, "{d}");
+    assert_eq!(sets[0]["representations"][0]["frameRate"], avg.as_str(), "{d}");
+    assert_eq!(sets[0]["maxFrameRate"], "25", "{d}");
+    let variants = d["hls"]["variants"].as_array().expect("variants");
+    assert_eq!(variants.len(), 1, "{d}");
+    assert_eq!(variants[0]["frameRate"].as_f64(), Some(25.0), "{d}");
+
+    let tmp = TempDir::new("cfr");
+    let d = describe(&package_clear(&fixture("h264_aac_bframes.mp4"), &tmp));
+    let sets = video_sets(&d);
+    assert_eq!(sets[0]["representations"][0]["frameRate"], "25", "{d}");
+    assert!(sets[0]["maxFrameRate"].is_null(), "{d}");
+    assert_eq!(d["hls"]["variants"][0]["frameRate"].as_f64(), Some(25.0), "{d}");
+}
+
+/// Interlaced H.264 (ffprobe: field_order tt) is `scanType="interlaced"`;
+/// progressive video writes no scanType.
+#[test]
+fn interlaced_video_is_announced() {
+    let input = fixture("interlaced_h264.mp4");
+    assert_eq!(probe_video(&input, "field_order"), "tt");
+    let tmp = TempDir::new("interlaced");
+    let d = describe(&package_clear(&input, &tmp));
+    assert_eq!(video_sets(&d)[0]["representations"][0]["scanType"], "interlaced", "{d}");
+
+    let progressive = fixture("h264_aac_bframes.mp4");
+    assert_eq!(probe_video(&progressive, "field_order"), "progressive");
+    let tmp = TempDir::new("progressive");
+    let out = package_clear(&progressive, &tmp);
+    assert!(video_sets(&describe(&out))[0]["representations"][0]["scanType"].is_null());
+    assert!(!fs::read_to_string(out.join("manifest.mpd")).expect("mpd").contains("scanType"));
+}
+
+/// Two unrelated pictures in one file (testsrc2 and mandelbrot; ffmpeg
+/// writes tkhd alternate_group 0 on both): two DASH adaptation sets (Role
+/// main, alternate), and in HLS one variant whose `VIDEO` group holds the
+/// second picture as an `EXT-X-MEDIA:TYPE=VIDEO` rendition. ffmpeg plays
+/// the master playlist and finds both pictures, each frame for frame the
+/// input's.
+#[test]
+fn two_pictures_of_one_file_are_not_one_ladder() {
+    let input = fixture("two_pictures.mp4");
+    let tmp = TempDir::new("two-pictures");
+    let out = package_clear(&input, &tmp);
+    let d = describe(&out);
+    let sets = video_sets(&d);
+    assert_eq!(sets.len(), 2, "one set per picture: {d}");
+    assert_eq!(sets[0]["roles"], serde_json::json!(["main"]), "{d}");
+    assert_eq!(sets[0]["representations"][0]["id"], "1", "{d}");
+    assert_eq!(sets[1]["roles"], serde_json::json!(["alternate"]), "{d}");
+    assert_eq!(sets[1]["representations"][0]["id"], "2", "{d}");
+
+    let hls = &d["hls"];
+    let variants = hls["variants"].as_array().expect("variants");
+    assert_eq!(variants.len(), 1, "the other picture is no variant: {d}");
+    assert_eq!(variants[0]["uri"], "video_1/playlist.m3u8", "{d}");
+    assert_eq!(variants[0]["video"], "video", "{d}");
+    let video: Vec<&serde_json::Value> = hls["media"].as_array().expect("media").iter().filter(|m| m["type"] == "VIDEO").collect();
+    assert_eq!(video.len(), 2, "{d}");
+    assert!(video.iter().all(|m| m["groupId"] == "video"), "{d}");
+    assert_eq!((&video[0]["default"], &video[0]["uri"]), (&serde_json::json!("YES"), &serde_json::Value::Null), "{d}");
+    assert_eq!((&video[1]["default"], &video[1]["uri"]), (&serde_json::json!("NO"), &serde_json::json!("video_2/playlist.m3u8")), "{d}");
+    assert_eq!(hls["iframes"], serde_json::json!(["video_1/iframes.m3u8"]), "trick play of the main picture: {d}");
+
+    // ffmpeg's HLS demuxer over HTTP: both pictures, each the input's frames.
+    let server = HttpServer::serve(&out);
+    let url = server.url("master.m3u8");
+    let probe = run(std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "stream=codec_type", "-of", "json"])
+        .arg(&url));
+    assert_ok("ffprobe master.m3u8", &probe);
+    let streams: serde_json::Value = serde_json::from_slice(&probe.stdout).expect("ffprobe json");
+    let videos = streams["streams"].as_array().expect("streams").iter().filter(|s| s["codec_type"] == "video").count();
+    assert_eq!(videos, 2, "{streams}");
+    // Which of ffmpeg's streams is which picture follows its own order:
+    // compare the pictures as a set.
+    let http = ["-rw_timeout".to_owned(), "20000000".into(), "-i".into(), url];
+    let file = ["-i".to_owned(), input.display().to_string()];
+    let mut got: Vec<Vec<String>> = (0..2).map(|n| frames(&http, n)).collect();
+    let mut want: Vec<Vec<String>> = (0..2).map(|n| frames(&file, n)).collect();
+    assert_ne!(want[0], want[1], "the fixture's pictures differ");
+    got.sort();
+    want.sort();
+    assert!(got == want, "the master's video streams are not the input's two pictures");
+}
+
+/// framemd5 hashes of the `n`-th video stream ffmpeg finds in `input_args`.
+fn frames(input_args: &[String], n: usize) -> Vec<String> {
+    let o = run(std::process::Command::new("ffmpeg")
+        .args(["-nostdin", "-v", "error"])
+        .args(input_args)
+        .args(["-map", &format!("0:v:{n}"), "-fps_mode", "passthrough", "-f", "framemd5", "-"]));
+    assert_ok("ffmpeg framemd5", &o);
+    framemd5_hashes(&String::from_utf8_lossy(&o.stdout))
+}
+
+/// Two video tracks of one file that declare themselves alternatives (the
+/// same non-zero tkhd alternate_group) stay one ladder: one adaptation
+/// set, two variants, no VIDEO group.
+#[test]
+fn declared_alternates_stay_one_ladder() {
+    let tmp = TempDir::new("alternates");
+    let patched = tmp.join("alternates.mp4");
+    let mut bytes = fs::read(fixture("two_pictures.mp4")).expect("read");
+    set_video_alternate_group(&mut bytes, 7);
+    fs::write(&patched, &bytes).expect("write");
+    let out = tmp.join("out");
+    let o = package_files(&[patched], &out, &["--scheme", "none", "--quiet"]);
+    assert_ok("package alternates", &o);
+    let d = describe(&out);
+    let sets = video_sets(&d);
+    assert_eq!(sets.len(), 1, "{d}");
+    assert_eq!(sets[0]["representations"].as_array().map(Vec::len), Some(2), "{d}");
+    assert_eq!(sets[0]["roles"], serde_json::json!([]), "{d}");
+    assert_eq!(d["hls"]["variants"].as_array().map(Vec::len), Some(2), "{d}");
+    assert!(d["hls"]["media"].as_array().expect("media").iter().all(|m| m["type"] != "VIDEO"), "{d}");
+}
+
+/// Sets `alternate_group` of every version-0 `tkhd` whose track is video
+/// (width not 0) in a progressive MP4, in place (ISO/IEC 14496-12 §8.3.2:
+/// after version/flags, 5 × 4 bytes of times, id and duration, 8 reserved
+/// bytes and `layer`).
+fn set_video_alternate_group(mp4: &mut [u8], group: i16) {
+    let mut patched = 0;
+    let mut at = 0;
+    while let Some(i) = mp4[at..].windows(4).position(|w| w == b"tkhd").map(|i| i + at) {
+        at = i + 4;
+        let body = i + 4;
+        assert_eq!(mp4[body], 0, "tkhd version 1 not handled");
+        let group_at = body + 4 + 20 + 8 + 2;
+        // width: after alternate_group (2), volume (2), reserved (2), matrix (36).
+        let width_at = group_at + 2 + 2 + 2 + 36;
+        if mp4[width_at..width_at + 4] != [0; 4] {
+            mp4[group_at..group_at + 2].copy_from_slice(&group.to_be_bytes());
+            patched += 1;
+        }
+    }
+    assert_eq!(patched, 2, "two video tkhd boxes");
+}

@@ -121,6 +121,17 @@ pub enum IndexTrackKind {
         frame_rate: Option<(u32, u32)>,
         #[serde(default)]
         sar: Option<(u32, u32)>,
+        /// The highest rate of a variable frame rate (`frame_rate` is then
+        /// the average); absent when constant, and from older indexes.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_frame_rate: Option<(u32, u32)>,
+        /// Coded as fields; absent when progressive, and from older indexes.
+        #[serde(default, skip_serializing_if = "is_false")]
+        interlaced: bool,
+        /// The picture the track shows (0: the main one); absent for the
+        /// main picture, and from older indexes (which had only one).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        picture: u32,
     },
     #[serde(rename_all = "camelCase")]
     Audio {
@@ -132,6 +143,14 @@ pub enum IndexTrackKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         joc_complexity: Option<u8>,
     },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl AssetIndex {
@@ -167,8 +186,16 @@ impl AssetIndex {
                 .map(|t| manifest::Track {
                     id: t.id,
                     kind: match &t.kind {
-                        IndexTrackKind::Video { width, height, frame_rate, sar } => {
-                            manifest::TrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate, sar: *sar }
+                        IndexTrackKind::Video { width, height, frame_rate, sar, max_frame_rate, interlaced, picture } => {
+                            manifest::TrackKind::Video {
+                                width: *width,
+                                height: *height,
+                                frame_rate: *frame_rate,
+                                max_frame_rate: *max_frame_rate,
+                                sar: *sar,
+                                interlaced: *interlaced,
+                                picture: *picture,
+                            }
                         }
                         IndexTrackKind::Audio { sample_rate, channels, language, dolby_channel_map, joc_complexity } => manifest::TrackKind::Audio {
                             sample_rate: *sample_rate,
@@ -213,8 +240,16 @@ impl AssetIndex {
                     id: t.id,
                     name: t.init_uri.split('/').next().unwrap_or_default().to_owned(),
                     kind: match &t.kind {
-                        manifest::TrackKind::Video { width, height, frame_rate, sar } => {
-                            IndexTrackKind::Video { width: *width, height: *height, frame_rate: *frame_rate, sar: *sar }
+                        manifest::TrackKind::Video { width, height, frame_rate, max_frame_rate, sar, interlaced, picture } => {
+                            IndexTrackKind::Video {
+                                width: *width,
+                                height: *height,
+                                frame_rate: *frame_rate,
+                                sar: *sar,
+                                max_frame_rate: *max_frame_rate,
+                                interlaced: *interlaced,
+                                picture: *picture,
+                            }
                         }
                         manifest::TrackKind::Audio { sample_rate, channels, language, dolby_channel_map, joc_complexity } => IndexTrackKind::Audio {
                             sample_rate: *sample_rate,
@@ -308,7 +343,15 @@ mod tests {
                 IndexTrack {
                     id: 1,
                     name: "video_1".into(),
-                    kind: IndexTrackKind::Video { width: 640, height: 360, frame_rate: Some((25, 1)), sar: Some((1, 1)) },
+                    kind: IndexTrackKind::Video {
+                        width: 640,
+                        height: 360,
+                        frame_rate: Some((4675, 249)),
+                        sar: Some((1, 1)),
+                        max_frame_rate: Some((25, 1)),
+                        interlaced: true,
+                        picture: 1,
+                    },
                     codecs: "avc1.64001e".into(),
                     bandwidth: 500_000,
                     average_bandwidth: 400_000,
@@ -360,6 +403,57 @@ mod tests {
         let p = AssetIndex::parse(json, "old index").expect("old index loads").presentation();
         assert_eq!(p.tracks[0].hls_peak_bandwidth, 500_000, "falls back to the DASH figure");
         assert!(matches!(p.tracks[0].kind, manifest::TrackKind::Video { sar: None, .. }));
+        assert!(matches!(
+            p.tracks[0].kind,
+            manifest::TrackKind::Video { max_frame_rate: None, interlaced: false, picture: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn index_of_a_constant_progressive_picture_writes_no_new_fields() {
+        let p = crate::manifest::Presentation {
+            duration_secs: 2.0,
+            min_buffer_secs: 2.0,
+            tracks: vec![manifest::Track {
+                id: 1,
+                kind: manifest::TrackKind::Video {
+                    width: 640,
+                    height: 360,
+                    frame_rate: Some((25, 1)),
+                    max_frame_rate: None,
+                    sar: Some((1, 1)),
+                    interlaced: false,
+                    picture: 0,
+                },
+                codecs: "avc1.64001e".into(),
+                bandwidth: 1,
+                average_bandwidth: 1,
+                hls_peak_bandwidth: 1,
+                timescale: 12_800,
+                segments: vec![SegmentTime { start: 0, duration: 25_600 }],
+                init_uri: "video_1/init.mp4".into(),
+                media_uri_template: "video_1/$Number$.m4s".into(),
+                start_number: 1,
+                protection: None,
+                hls_keys: Vec::new(),
+                key_frame_ends: Vec::new(),
+                sap_type: 1,
+            }],
+        };
+        let json = serde_json::to_string(&AssetIndex::from_presentation(&p, 2.0)).expect("json");
+        for key in ["maxFrameRate", "interlaced", "picture", "sapType"] {
+            assert!(!json.contains(key), "{key} in {json}");
+        }
+        let mut vfr = p.clone();
+        if let manifest::TrackKind::Video { max_frame_rate, interlaced, picture, .. } = &mut vfr.tracks[0].kind {
+            (*max_frame_rate, *interlaced, *picture) = (Some((50, 1)), true, 2);
+        }
+        let back = AssetIndex::parse(
+            &serde_json::to_vec(&AssetIndex::from_presentation(&vfr, 2.0)).expect("json"),
+            "index",
+        )
+        .expect("parse");
+        assert_eq!(back.presentation().tracks[0].kind, vfr.tracks[0].kind);
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod package;
 pub mod plan;
 pub mod protect;
 pub mod sap;
+pub mod scan;
 pub mod setup;
 pub mod track_class;
 pub mod title;

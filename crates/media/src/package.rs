@@ -68,11 +68,12 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
     }
     let plan = title.plan(opts.segment_duration)?;
     let min_buffer = min_buffer_secs(plan.longest_segment_secs(title));
-    let jobs: Vec<(&Movie, &Track, &[SegmentPlan], u8)> = title
+    let jobs: Vec<(&Movie, &Track, &[SegmentPlan], u8, u32)> = title
         .iter()
         .zip(&plan.segments)
         .zip(&plan.sap_types)
-        .map(|(((m, t), p), sap)| (m, t, p.as_slice(), *sap))
+        .zip(&title.pictures)
+        .map(|((((m, t), p), sap), &picture)| (m, t, p.as_slice(), *sap, picture))
         .collect();
     let several_files = title.files.len() > 1;
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, jobs.len().max(1));
@@ -88,8 +89,8 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
                         if i >= jobs.len() || failed.load(Ordering::Relaxed) {
                             break;
                         }
-                        let (movie, track, plan, sap_type) = jobs[i];
-                        let job = TrackJob { plan, sap_type, min_buffer };
+                        let (movie, track, plan, sap_type, picture) = jobs[i];
+                        let job = TrackJob { plan, sap_type, min_buffer, picture };
                         let r = package_track(movie, track, &job, opts, out_dir, progress).map_err(|e| {
                             if several_files { Error::InFile { path: movie.path().to_owned(), source: Box::new(e) } } else { e }
                         });
@@ -192,6 +193,8 @@ struct TrackJob<'a> {
     plan: &'a [SegmentPlan],
     sap_type: u8,
     min_buffer: f64,
+    /// Which picture of the title the track shows ([`Title::pictures`]).
+    picture: u32,
 }
 
 fn package_track(
@@ -245,7 +248,7 @@ fn package_track(
 
     let mut manifest = manifest::Track {
         id: track.id,
-        kind: manifest_kind(track, entry),
+        kind: manifest_kind(track, entry, job.picture),
         codecs: codec.codecs.clone(),
         bandwidth: bandwidth::dash_bandwidth(&clear_sizes, &durations, track.timescale, job.min_buffer).max(1),
         average_bandwidth: bandwidth::average(&clear_sizes, total, track.timescale).max(1),
@@ -274,7 +277,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
-fn manifest_kind(track: &Track, entry: &SampleEntry) -> manifest::TrackKind {
+fn manifest_kind(track: &Track, entry: &SampleEntry, picture: u32) -> manifest::TrackKind {
+    let (frame_rate, max_frame_rate) = frame_rates(track.timescale, &track.samples);
     match (track.kind, entry) {
         (TrackKind::Audio, SampleEntry::Audio(a)) => {
             let lang = track.trak.mdia.mdhd.language;
@@ -301,14 +305,20 @@ fn manifest_kind(track: &Track, entry: &SampleEntry) -> manifest::TrackKind {
         (_, SampleEntry::Visual(v)) => manifest::TrackKind::Video {
             width: u32::from(v.width),
             height: u32::from(v.height),
-            frame_rate: frame_rate(track),
+            frame_rate,
+            max_frame_rate,
             sar: Some(sample_aspect_ratio(v)),
+            interlaced: crate::scan::interlaced(v),
+            picture,
         },
         _ => manifest::TrackKind::Video {
             width: track.trak.tkhd.width >> 16,
             height: track.trak.tkhd.height >> 16,
-            frame_rate: frame_rate(track),
+            frame_rate,
+            max_frame_rate,
             sar: Some((1, 1)),
+            interlaced: false,
+            picture,
         },
     }
 }
@@ -327,23 +337,134 @@ fn sample_aspect_ratio(v: &bmff::VisualSampleEntry) -> (u32, u32) {
     }
 }
 
-/// The frame rate from the most common sample duration.
-fn frame_rate(track: &Track) -> Option<(u32, u32)> {
+/// Frames per second as `(numerator, denominator)`.
+type Rate = (u32, u32);
+
+/// The frame rate of a video track as `(rate, max)` from its sample
+/// durations (`timescale` ticks each):
+/// - constant rate: the most common sample duration gives the rate, and
+///   there is no separate maximum;
+/// - variable rate: the rate is the average, samples over total duration
+///   (DASH `@frameRate`, ISO/IEC 23009-1 §5.3.7.2), and the maximum comes
+///   from the shortest sample (HLS `FRAME-RATE`, RFC 8216 §4.3.4.2).
+///
+/// The rate varies when a sample other than the last lasts more than one
+/// tick *and* more than a millisecond longer or shorter than the most
+/// common duration. The tolerance keeps jitter constant: a 29.97 fps stream
+/// in a 1000 Hz timescale alternates 33 and 34 ticks, and timestamps kept
+/// in milliseconds but stored in a 90 kHz timescale move by 90 ticks. The
+/// last sample is left out: muxers guess its duration (ffmpeg repeats the
+/// previous one, others end it at the audio's end).
+fn frame_rates(timescale: u32, samples: &[bmff::sample_table::Sample]) -> (Option<Rate>, Option<Rate>) {
     let mut counts = std::collections::HashMap::new();
-    for s in &track.samples {
+    for s in samples {
         *counts.entry(s.duration).or_insert(0usize) += 1;
     }
-    let (&duration, _) = counts.iter().max_by_key(|(d, n)| (**n, **d))?;
-    if duration == 0 {
-        return None;
+    let Some((&mode, _)) = counts.iter().max_by_key(|(d, n)| (**n, **d)) else {
+        return (None, None);
+    };
+    if mode == 0 {
+        return (None, None);
     }
-    let g = gcd(track.timescale, duration);
-    Some((track.timescale / g, duration / g))
+    let constant = (reduced(u64::from(timescale), u64::from(mode)), None);
+    let body = &samples[..samples.len().saturating_sub(1)];
+    let tolerance = (timescale / 1000).max(1);
+    if body.iter().all(|s| s.duration.abs_diff(mode) <= tolerance) {
+        return constant;
+    }
+    let shortest = body.iter().map(|s| s.duration).filter(|d| *d > 0).min().unwrap_or(mode);
+    let total: u64 = samples.iter().map(|s| u64::from(s.duration)).sum();
+    let count = samples.len() as u64;
+    let average = u64::try_from(u128::from(count) * u128::from(timescale))
+        .ok()
+        .and_then(|num| reduced(num, total))
+        .or_else(|| {
+            // Too large for u32 terms: the rate in thousandths.
+            let millis = (u128::from(count) * u128::from(timescale) * 1000 + u128::from(total) / 2) / u128::from(total.max(1));
+            reduced(u64::try_from(millis).ok()?, 1000)
+        });
+    match average {
+        Some(average) => (Some(average), reduced(u64::from(timescale), u64::from(shortest))),
+        None => constant,
+    }
 }
 
-fn gcd(mut a: u32, mut b: u32) -> u32 {
+/// `num/den` in lowest terms, when both fit in a `u32` and `den` is not 0.
+fn reduced(num: u64, den: u64) -> Option<Rate> {
+    if den == 0 {
+        return None;
+    }
+    let g = gcd64(num, den);
+    Some((u32::try_from(num / g).ok()?, u32::try_from(den / g).ok()?))
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    // Both fit in u32, so does their gcd.
+    gcd64(u64::from(a), u64::from(b)) as u32
+}
+
+fn gcd64(mut a: u64, mut b: u64) -> u64 {
     while b != 0 {
         (a, b) = (b, a % b);
     }
     a.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bmff::sample_table::Sample;
+
+    fn samples(durations: &[u32]) -> Vec<Sample> {
+        durations.iter().map(|&duration| Sample { duration, ..Sample::default() }).collect()
+    }
+
+    #[test]
+    fn constant_rates_stay_the_most_common_duration() {
+        assert_eq!(frame_rates(12_800, &samples(&[512; 250])), (Some((25, 1)), None));
+        assert_eq!(frame_rates(30_000, &samples(&[1001; 30])), (Some((30_000, 1001)), None));
+        // A different last sample is the muxer's guess, not a rate.
+        let mut d = vec![512; 100];
+        d.push(1900);
+        assert_eq!(frame_rates(12_800, &samples(&d)), (Some((25, 1)), None));
+    }
+
+    #[test]
+    fn jitter_is_not_a_variable_rate() {
+        // 29.97 fps in milliseconds: 33, 33, 34, ...
+        let d: Vec<u32> = (0..300).map(|i| if i % 3 == 2 { 34 } else { 33 }).collect();
+        assert_eq!(frame_rates(1000, &samples(&d)), (Some((1000, 33)), None));
+        // Millisecond timestamps in a 90 kHz timescale: 33 and 34 ms.
+        let d: Vec<u32> = (0..300).map(|i| if i % 3 == 2 { 3060 } else { 2970 }).collect();
+        assert_eq!(frame_rates(90_000, &samples(&d)).1, None);
+    }
+
+    #[test]
+    fn variable_rate_gives_average_and_maximum() {
+        // 125 frames at 25 fps, then 62 at 12.5 fps (the vfr fixture).
+        let mut d = vec![512; 125];
+        d.extend([1024; 62]);
+        let (rate, max) = frame_rates(12_800, &samples(&d));
+        // 187 frames in 127488 ticks: 4675/249 = 18.775 fps, as ffprobe's
+        // avg_frame_rate says; the fastest part is 25 fps.
+        assert_eq!(rate, Some((4675, 249)));
+        assert_eq!(max, Some((25, 1)));
+        // Short frames count for the maximum.
+        let mut d = vec![1001; 50];
+        d.extend([500; 3]);
+        d.extend([1001; 50]);
+        let (_, max) = frame_rates(30_000, &samples(&d));
+        assert_eq!(max, Some((60, 1)));
+    }
+
+    #[test]
+    fn degenerate_durations() {
+        assert_eq!(frame_rates(12_800, &[]), (None, None));
+        assert_eq!(frame_rates(12_800, &samples(&[0, 0, 0])), (None, None));
+        // Terms too large for u32: the average in thousandths.
+        let mut d = vec![u32::MAX - 1; 3];
+        d.extend([1; 3]);
+        let (rate, _) = frame_rates(u32::MAX, &samples(&d));
+        assert!(rate.is_some_and(|(_, den)| den != 0), "{rate:?}");
+    }
 }

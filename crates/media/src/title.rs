@@ -16,6 +16,17 @@
 //!   track (an encoder that muxes one audio track into every rendition
 //!   file): the copies are left out, each with a line saying so.
 //!
+//! Pictures: video tracks of different files are renditions of one picture
+//! (that is what `castguard package a.mp4 b.mp4` asks for), but two video
+//! tracks of one file are different pictures (two camera angles, a main
+//! picture and a sign-language picture) unless their `tkhd` declares them
+//! alternatives of each other: the same non-zero `alternate_group`
+//! (ISO/IEC 14496-12 §8.3.2.3). ffmpeg writes `alternate_group` 0 for every
+//! video track, so its multi-video files are pictures. A file's n-th
+//! picture (in track order) is the title's n-th: a ladder of files that
+//! each carry a main and a sign-language picture gives two ladders. Two
+//! renditions clash (same size and codec) only within one picture.
+//!
 //! Track numbers: the first file keeps its own track ids (a one-file title
 //! names its tracks as the file does, `video_1`, `audio_2`); each further
 //! file's ids are shifted past the largest number used so far.
@@ -34,6 +45,9 @@ pub struct Title {
     /// `(file index, track index in that file)` of every track, in title
     /// order; their `Track::id` is the title-wide number.
     pub tracks: Vec<(usize, usize)>,
+    /// The picture of each track of `tracks` (0 for audio and for the main
+    /// picture; see the module docs).
+    pub pictures: Vec<u32>,
     /// One line per track of the inputs that is not in the title, and why.
     pub notes: Vec<String>,
 }
@@ -74,10 +88,21 @@ impl Title {
             }
             next_base = max;
         }
+        let pictures_by_file: Vec<Vec<u32>> = files
+            .iter()
+            .map(|m| {
+                let tracks: Vec<(bool, i16)> =
+                    m.tracks.iter().map(|t| (t.kind == TrackKind::Video, t.trak.tkhd.alternate_group)).collect();
+                file_pictures(&tracks)
+            })
+            .collect();
+        let picture = |(f, t): (usize, usize)| pictures_by_file[f][t];
         let mut tracks: Vec<(usize, usize)> = Vec::new();
         for (fi, movie) in files.iter().enumerate() {
             for (ti, t) in movie.tracks.iter().enumerate() {
-                match duplicate_of(&files, &tracks, fi, t)? {
+                let same_picture: Vec<(usize, usize)> =
+                    tracks.iter().copied().filter(|&of| picture(of) == picture((fi, ti))).collect();
+                match duplicate_of(&files, &same_picture, fi, t)? {
                     None => tracks.push((fi, ti)),
                     Some(Duplicate::Same(of)) => notes.push(format!(
                         "{}: track {} left out: the same audio as {} track {}",
@@ -109,7 +134,8 @@ impl Title {
         if tracks.is_empty() {
             return Err(Error::NoTracks);
         }
-        Ok(Title { files, tracks, notes })
+        let pictures = tracks.iter().map(|&ft| picture(ft)).collect();
+        Ok(Title { files, tracks, pictures, notes })
     }
 
     /// The title's tracks with the file each comes from.
@@ -351,6 +377,28 @@ enum Duplicate {
     Clash((usize, usize)),
 }
 
+/// The picture of each track of one file, from `(is video, tkhd
+/// alternate_group)` in track order: a video track joins the picture of an
+/// earlier one with the same non-zero alternate group, else starts the
+/// file's next picture. Audio is 0.
+fn file_pictures(tracks: &[(bool, i16)]) -> Vec<u32> {
+    let mut groups: Vec<i16> = Vec::new();
+    tracks
+        .iter()
+        .map(|&(video, group)| {
+            if !video {
+                return 0;
+            }
+            let known = (group != 0).then(|| groups.iter().position(|g| *g == group)).flatten();
+            let i = known.unwrap_or_else(|| {
+                groups.push(group);
+                groups.len() - 1
+            });
+            u32::try_from(i).unwrap_or(u32::MAX)
+        })
+        .collect()
+}
+
 /// Whether `t` (of file `fi`) repeats a track already in the title.
 fn duplicate_of(files: &[Movie], taken: &[(usize, usize)], fi: usize, t: &Track) -> Result<Option<Duplicate>> {
     let key = identity(t);
@@ -395,5 +443,23 @@ fn in_file(path: &Path, e: Error) -> Error {
     match e {
         Error::NotMp4(_) | Error::Io { .. } | Error::InFile { .. } => e,
         other => Error::InFile { path: PathBuf::from(path), source: Box::new(other) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pictures_of_one_file() {
+        // ffmpeg: alternate_group 0 on video, 1 on audio.
+        assert_eq!(file_pictures(&[(true, 0), (true, 0), (false, 1)]), [0, 1, 0]);
+        // Declared alternatives: one picture.
+        assert_eq!(file_pictures(&[(true, 2), (true, 2), (false, 1)]), [0, 0, 0]);
+        // Two groups of two, interleaved, and a lone track after them.
+        assert_eq!(file_pictures(&[(true, 3), (true, 4), (true, 3), (true, 4), (true, 0)]), [0, 1, 0, 1, 2]);
+        // Group 0 never joins.
+        assert_eq!(file_pictures(&[(true, 0), (true, 5), (true, 0)]), [0, 1, 2]);
+        assert_eq!(file_pictures(&[]), Vec::<u32>::new());
     }
 }

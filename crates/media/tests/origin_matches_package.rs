@@ -162,3 +162,36 @@ fn origin_serves_what_package_writes_for_every_audio_codec() {
         origin_matches_package(tmp.path(), &srcs);
     }
 }
+
+/// The stored index keeps what the manifests say about video that is not
+/// a plain progressive constant-rate single picture (scripts/make-fixtures.sh:
+/// `vfr_h264.mp4`, `interlaced_h264.mp4`, `two_pictures.mp4`), so the origin
+/// announces it exactly as `castguard package` does.
+#[test]
+fn origin_serves_what_package_writes_for_vfr_interlaced_and_two_pictures() {
+    let Ok(dir) = std::env::var("CASTGUARD_FIXTURES") else {
+        panic!("CASTGUARD_FIXTURES must name the fixtures of scripts/make-fixtures.sh");
+    };
+    for file in ["vfr_h264.mp4", "interlaced_h264.mp4", "two_pictures.mp4"] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        origin_matches_package(tmp.path(), &[Path::new(&dir).join(file)]);
+        let json = std::fs::read_to_string(tmp.path().join("asset/index.json")).expect("index.json");
+        let index = media::asset::AssetIndex::load(&tmp.path().join("asset")).expect("index");
+        let video: Vec<_> = index
+            .tracks
+            .iter()
+            .filter_map(|t| match &t.kind {
+                media::asset::IndexTrackKind::Video { max_frame_rate, interlaced, picture, .. } => {
+                    Some((*max_frame_rate, *interlaced, *picture))
+                }
+                media::asset::IndexTrackKind::Audio { .. } => None,
+            })
+            .collect();
+        let want: &[_] = match file {
+            "vfr_h264.mp4" => &[(Some((25, 1)), false, 0)],
+            "interlaced_h264.mp4" => &[(None, true, 0)],
+            _ => &[(None, false, 0), (None, false, 1)],
+        };
+        assert_eq!(video, want, "{file}: {json}");
+    }
+}

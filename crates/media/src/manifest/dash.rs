@@ -15,11 +15,27 @@
 //! `main` for the first set of the default language (the first audio
 //! track's), `alternate` for the others.
 //!
+//! Different pictures (two camera angles of one file, a main picture and a
+//! sign-language picture: [`TrackKind::Video::picture`]) are never
+//! Representations of one set, since a player switches freely between the
+//! Representations of a set (§5.3.3.1: they are encodings of the same
+//! content). Each picture gets its own video sets, with a `Role`: `main` on
+//! the first video track's picture, `alternate` on the others (§5.8.5.5
+//! "alternative content"). A presentation of one picture writes no video
+//! `Role`, as before pictures were told apart.
+//!
 //! Within a set, Representations are ordered by `@bandwidth` ascending
 //! (DASH-IF IOP v4.3 §3.2.4 recommends it; some players take the first as
 //! the start-up rendition). A video set of several Representations carries
 //! `maxWidth`, `maxHeight` and `maxFrameRate` (§5.3.3.2); every video
-//! Representation its `sar` (from `pasp`). `segmentAlignment="true"` is
+//! Representation its `sar` (from `pasp`) and, when coded as fields,
+//! `scanType="interlaced"` (§5.3.7.2; progressive video writes none, the
+//! default being unknown rather than progressive would change nothing a
+//! player does). `@frameRate` is the constant rate or, for a variable frame
+//! rate, the average over the Representation (§5.3.7.2); the set's
+//! `maxFrameRate` is then written even for one Representation, with the
+//! highest rate (the shortest frame), so a player knows the peak decoding
+//! load. `segmentAlignment="true"` is
 //! written only when every Representation's segments start at the same
 //! instants (start / timescale, compared as exact rationals), since a
 //! player that trusts it switches at segment boundaries without overlap
@@ -116,7 +132,10 @@ struct Set<'a> {
     /// Codec family (`avc1`, `mp4a`): part of what a set shares.
     family: &'a str,
     video: bool,
-    /// `Role@value` of an audio set.
+    /// The picture of a video set ([`TrackKind::Video::picture`]).
+    picture: Option<u32>,
+    /// `Role@value`: every audio set; video sets when the presentation has
+    /// several pictures.
     role: Option<&'static str>,
 }
 
@@ -132,17 +151,21 @@ fn language(t: &Track) -> Option<&str> {
 }
 
 /// Groups tracks into adaptation sets, in the order of each set's first
-/// track: video by (codec family, protection), audio by (language, codec
-/// family, protection). The first audio set of the default language (the
-/// first audio track's) has the `main` role, every other `alternate`.
+/// track: video by (picture, codec family, protection), audio by (language,
+/// codec family, protection). The first audio set of the default language
+/// (the first audio track's) has the `main` role, every other `alternate`;
+/// with several pictures, video sets of the first video track's picture
+/// have `main`, the others `alternate`.
 fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
     let mut sets: Vec<Set<'_>> = Vec::new();
     for t in &p.tracks {
         let family = codec_family(&t.codecs);
         let video = t.is_video();
+        let picture = t.picture();
         let existing = sets.iter_mut().find(|s| {
             s.video == video
                 && s.family == family
+                && s.picture == picture
                 && s.tracks.first().is_some_and(|f| {
                     f.protection == t.protection && (video || language(f) == language(t))
                 })
@@ -153,6 +176,7 @@ fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
                 tracks: vec![t],
                 family,
                 video,
+                picture,
                 role: None,
             }),
         }
@@ -161,6 +185,21 @@ fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
     for s in sets.iter_mut().filter(|s| !s.video) {
         s.role = Some(if main_given { "alternate" } else { "main" });
         main_given = true;
+    }
+    let main_picture = p.tracks.iter().find_map(Track::picture);
+    let several_pictures = p
+        .tracks
+        .iter()
+        .filter_map(Track::picture)
+        .any(|pic| Some(pic) != main_picture);
+    if several_pictures {
+        for s in sets.iter_mut().filter(|s| s.video) {
+            s.role = Some(if s.picture == main_picture {
+                "main"
+            } else {
+                "alternate"
+            });
+        }
     }
     for s in &mut sets {
         // Stable: equal bandwidths keep the presentation's order.
@@ -234,6 +273,15 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
     let (max_width, max_height, max_frame_rate);
     if set.video {
         attrs.extend([("contentType", "video"), ("mimeType", "video/mp4")]);
+        let variable_rate = set.tracks.iter().any(|t| {
+            matches!(
+                t.kind,
+                TrackKind::Video {
+                    max_frame_rate: Some(_),
+                    ..
+                }
+            )
+        });
         if set.tracks.len() > 1 {
             let dims = set.tracks.iter().filter_map(|t| match t.kind {
                 TrackKind::Video { width, height, .. } => Some((width, height)),
@@ -245,11 +293,13 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
                 ("maxWidth", max_width.as_str()),
                 ("maxHeight", max_height.as_str()),
             ]);
+        }
+        if set.tracks.len() > 1 || variable_rate {
             // Largest as exact rationals: a/b > c/d  ⇔  a·d > c·b.
             let fastest = set
                 .tracks
                 .iter()
-                .filter_map(|t| frame_rate(t))
+                .filter_map(|t| t.peak_frame_rate())
                 .reduce(|a, b| {
                     if u64::from(b.0) * u64::from(a.1) > u64::from(a.0) * u64::from(b.1) {
                         b
@@ -292,7 +342,7 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
         let peers: Vec<String> = all
             .iter()
             .enumerate()
-            .filter(|(_, s)| s.video && s.family == set.family)
+            .filter(|(_, s)| s.video && s.family == set.family && s.picture == set.picture)
             .map(|(i, _)| i.to_string())
             .collect();
         if peers.len() > 1 {
@@ -408,6 +458,7 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
             width: w,
             height: h,
             sar,
+            interlaced,
             ..
         } => {
             width = w.to_string();
@@ -424,6 +475,9 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
             {
                 sar_attr = format!("{h}:{v}");
                 attrs.push(("sar", &sar_attr));
+            }
+            if *interlaced {
+                attrs.push(("scanType", "interlaced"));
             }
             x.open("Representation", &attrs);
         }
@@ -764,6 +818,9 @@ mod tests {
             height: 234,
             frame_rate: Some((30_000, 1001)),
             sar: Some((4, 3)),
+            max_frame_rate: None,
+            interlaced: false,
+            picture: 0,
         };
         let mid = video(3, "avc1.64001e", 640, 360);
         let mut en_mono = audio(5, Some("en"));
@@ -936,6 +993,90 @@ mod tests {
     }
 
     #[test]
+    fn variable_frame_rate_average_and_maximum() {
+        // 25 fps then 12.5 fps: 18.775 on average, 25 at most.
+        let vfr = with_rates(video(1, "avc1.64001e", 640, 360), (4675, 249), (25, 1));
+        let els = elements(&write_mpd(&presentation(vec![vfr.clone(), audio(2, None)])));
+        let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
+        assert_eq!(attr(&set.2, "maxFrameRate"), Some("25"), "one VFR Representation");
+        assert_eq!(attr(&set.2, "maxWidth"), None);
+        let rep = els.iter().find(|e| e.1 == "Representation").expect("rep");
+        assert_eq!(attr(&rep.2, "frameRate"), Some("4675/249"));
+        // In a ladder, the largest of the maxima: 50 > 30000/1001.
+        let mut fast = with_rates(video(2, "avc1.64001f", 1280, 720), (30, 1), (50, 1));
+        fast.bandwidth = 9_000_000;
+        let mut steady = video(3, "avc1.64000d", 416, 234);
+        if let TrackKind::Video { frame_rate, .. } = &mut steady.kind {
+            *frame_rate = Some((30_000, 1001));
+        }
+        let els = elements(&write_mpd(&presentation(vec![vfr, fast, steady.clone()])));
+        let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
+        assert_eq!(attr(&set.2, "maxFrameRate"), Some("50"));
+        // Constant rate, one Representation: no maxFrameRate, as before.
+        let els = elements(&write_mpd(&presentation(vec![steady])));
+        let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
+        assert_eq!(attr(&set.2, "maxFrameRate"), None);
+    }
+
+    #[test]
+    fn interlaced_representations_say_so() {
+        let p = presentation(vec![
+            interlaced(video(1, "avc1.64001e", 720, 576)),
+            video(2, "avc1.64000d", 416, 234),
+        ]);
+        let xml = write_mpd(&p);
+        let els = elements(&xml);
+        let scan: Vec<_> = els
+            .iter()
+            .filter(|e| e.1 == "Representation")
+            .map(|e| (attr(&e.2, "id"), attr(&e.2, "scanType")))
+            .collect();
+        assert_eq!(scan, [(Some("1"), Some("interlaced")), (Some("2"), None)]);
+        assert_eq!(xml.matches("scanType").count(), 1, "progressive writes none");
+    }
+
+    #[test]
+    fn other_pictures_get_their_own_sets_and_roles() {
+        // Main picture: a ladder of two; a second picture of the same
+        // codec and size as one of them; audio.
+        let p = presentation(vec![
+            video(1, "avc1.64001f", 1280, 720),
+            video(2, "avc1.64001e", 640, 360),
+            of_picture(video(3, "avc1.64001e", 640, 360), 1),
+            audio(4, Some("en")),
+        ]);
+        let els = elements(&write_mpd(&p));
+        let sets: Vec<_> = els
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.1 == "AdaptationSet")
+            .collect();
+        assert_eq!(sets.len(), 3, "main picture, other picture, audio");
+        let children = |i: usize, name: &str| -> Vec<&Element> {
+            let next = sets.iter().map(|(j, _)| *j).find(|j| *j > i).unwrap_or(els.len());
+            els[i..next].iter().filter(|e| e.1 == name).collect()
+        };
+        let role = |i: usize| children(i, "Role").first().and_then(|r| attr(&r.2, "value"));
+        let reps = |i: usize| -> Vec<&str> {
+            children(i, "Representation")
+                .iter()
+                .filter_map(|r| attr(&r.2, "id"))
+                .collect()
+        };
+        let (main, other, sound) = (sets[0].0, sets[1].0, sets[2].0);
+        assert_eq!(reps(main), ["1", "2"]);
+        assert_eq!(role(main), Some("main"));
+        assert_eq!(reps(other), ["3"]);
+        assert_eq!(role(other), Some("alternate"));
+        assert_eq!(role(sound), Some("main"));
+        assert_eq!(attr(&sets[0].1.2, "maxWidth"), Some("1280"));
+        assert!(
+            !els.iter().any(|e| e.1 == "SupplementalProperty"),
+            "no switching between pictures"
+        );
+    }
+
+    #[test]
     fn hostile_text_stays_well_formed() {
         let mut a = audio(1, Some("en\"><x a='1'>"));
         a.codecs = "mp4a.40.2\u{0}\u{1}\u{fffe}".into();
@@ -974,6 +1115,9 @@ mod tests {
             height: 0,
             frame_rate: Some((30, 0)),
             sar: Some((0, 1)),
+            max_frame_rate: None,
+            interlaced: false,
+            picture: 0,
         };
         v.timescale = 0;
         v.segments.clear();

@@ -10,6 +10,26 @@
 //! (§4.3.4.2: the peak of the whole variant). With no video, each audio track
 //! is a variant of its own.
 //!
+//! `FRAME-RATE` is the maximum frame rate of the variant (§4.3.4.2): for a
+//! variable frame rate the highest (the shortest frame), not the average
+//! DASH announces.
+//!
+//! Other pictures of the title (camera angles, a sign-language picture:
+//! [`TrackKind::Video::picture`]) are alternative video renditions
+//! (§4.3.4.1, `EXT-X-MEDIA:TYPE=VIDEO`), not variants: a player switches
+//! between variants on its own, for bandwidth, and would show another
+//! picture. With several pictures, each rendition of the main picture (the
+//! first video track's) heads a video group: the main picture without `URI`
+//! (its media is the variant's own playlist, §4.3.4.2.1) and `DEFAULT=YES`,
+//! then each other picture's rendition of the same rank by bandwidth (its
+//! highest when it has fewer renditions) with its `URI`, `DEFAULT=NO`,
+//! `AUTOSELECT=NO` (a player must not pick another angle by itself). The
+//! variant's `BANDWIDTH`, `AVERAGE-BANDWIDTH`, `CODECS`, `RESOLUTION` and
+//! `FRAME-RATE` cover every rendition of its group, the largest of each
+//! (§4.3.4.2: "any playable combination of Renditions"), and `VIDEO` names
+//! the group. I-frame streams are those of the main picture only. One
+//! picture writes exactly what it wrote before pictures were told apart.
+//!
 //! Media playlists (RFC 8216 §4.3.3) are VOD, fMP4: `EXT-X-MAP` names the
 //! init segment and comes *before* the `EXT-X-KEY` lines. A key applies to
 //! the media initialization sections declared after it (§4.3.2.5), so this
@@ -127,6 +147,27 @@ pub fn write_master(
         }
     }
 
+    let video_groups = video_groups(&videos);
+    let several_pictures = video_groups.iter().any(|g| g.id.is_some());
+    if several_pictures {
+        out.push('\n');
+    }
+    for g in video_groups.iter() {
+        let Some(id) = &g.id else { continue };
+        for (i, v) in g.tracks.iter().enumerate() {
+            let mut line = format!("#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"{id}\"");
+            if i == 0 {
+                line.push_str(",NAME=\"main\",DEFAULT=YES,AUTOSELECT=YES\n");
+            } else {
+                line.push_str(&format!(
+                    ",NAME=\"alternate {i}\",DEFAULT=NO,AUTOSELECT=NO,URI=\"{}\"\n",
+                    quoted_uri(&media_playlist_uri(v))
+                ));
+            }
+            out.push_str(&line);
+        }
+    }
+
     // With no audio at all, one variant per video track and no AUDIO group.
     let no_group = [None];
     let group_refs: Vec<Option<&Group<'_>>> = if groups.is_empty() {
@@ -136,8 +177,9 @@ pub fn write_master(
     };
     // Audio counts once per variant: a player plays one rendition of the
     // group, and the variant's peak is the largest sum over them (§4.3.4.2).
-    let mut variants: Vec<(u64, &Track, Option<&Group<'_>>)> = Vec::new();
-    for v in &videos {
+    let mut variants: Vec<(u64, &VideoGroup<'_>, Option<&Group<'_>>)> = Vec::new();
+    for v in &video_groups {
+        let video_peak = v.tracks.iter().map(|t| t.hls_peak_bandwidth).max().unwrap_or(0);
         for g in &group_refs {
             let audio_peak = g.map_or(0, |g| {
                 g.tracks
@@ -146,12 +188,13 @@ pub fn write_master(
                     .max()
                     .unwrap_or(0)
             });
-            variants.push((v.hls_peak_bandwidth.saturating_add(audio_peak), v, *g));
+            variants.push((video_peak.saturating_add(audio_peak), v, *g));
         }
     }
     // Stable: equal bandwidths keep the presentation's order.
     variants.sort_by_key(|(bandwidth, _, _)| *bandwidth);
-    for (bandwidth, v, g) in variants {
+    for (bandwidth, vg, g) in variants {
+        let Some(v) = vg.tracks.first() else { continue };
         let audio_avg = g.map_or(0, |g| {
             g.tracks
                 .iter()
@@ -159,35 +202,44 @@ pub fn write_master(
                 .max()
                 .unwrap_or(0)
         });
+        let video_avg = vg.tracks.iter().map(|t| t.average_bandwidth).max().unwrap_or(0);
+        let mut video_codecs: Vec<String> = Vec::new();
+        for t in &vg.tracks {
+            let c = quoted_text(&t.codecs);
+            if !video_codecs.contains(&c) {
+                video_codecs.push(c);
+            }
+        }
+        let video_codecs = video_codecs.join(",");
         let codecs = match g {
-            Some(g) => format!("{},{}", quoted_text(&v.codecs), quoted_text(g.codecs)),
-            None => quoted_text(&v.codecs),
+            Some(g) => format!("{video_codecs},{}", quoted_text(g.codecs)),
+            None => video_codecs,
         };
         let mut line = format!(
             "\n#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"",
             bandwidth,
-            v.average_bandwidth.saturating_add(audio_avg),
+            video_avg.saturating_add(audio_avg),
             codecs
         );
-        if let TrackKind::Video {
-            width,
-            height,
-            frame_rate,
-            ..
-        } = v.kind
-        {
+        let sizes = vg.tracks.iter().filter_map(|t| match t.kind {
+            TrackKind::Video { width, height, .. } => Some((width, height)),
+            TrackKind::Audio { .. } => None,
+        });
+        if let (Some(width), Some(height)) = (sizes.clone().map(|s| s.0).max(), sizes.map(|s| s.1).max()) {
             line.push_str(&format!(",RESOLUTION={width}x{height}"));
-            if let Some((num, den)) = frame_rate
-                && den != 0
-            {
-                line.push_str(&format!(
-                    ",FRAME-RATE={}",
-                    decimal_fixed3(u64::from(num), den)
-                ));
-            }
+        }
+        // The largest, compared as exact fractions: a/b > c/d ⇔ a·d > c·b.
+        let fastest = vg.tracks.iter().filter_map(|t| t.peak_frame_rate()).reduce(|a, b| {
+            if u64::from(b.0) * u64::from(a.1) > u64::from(a.0) * u64::from(b.1) { b } else { a }
+        });
+        if let Some((num, den)) = fastest {
+            line.push_str(&format!(",FRAME-RATE={}", decimal_fixed3(u64::from(num), den)));
         }
         if let Some(g) = g {
             line.push_str(&format!(",AUDIO=\"{}\"", g.id));
+        }
+        if let Some(id) = &vg.id {
+            line.push_str(&format!(",VIDEO=\"{id}\""));
         }
         line.push('\n');
         out.push_str(&line);
@@ -195,9 +247,10 @@ pub fn write_master(
     }
     // Trick play (RFC 8216 §4.3.4.3): one I-frame stream per rendition that
     // has key frame ranges, lowest bandwidth first.
+    let main_picture = videos.first().and_then(|v| v.picture());
     let mut iframes: Vec<(u64, u64, &Track)> = videos
         .iter()
-        .filter(|v| !v.key_frame_ends.is_empty())
+        .filter(|v| !v.key_frame_ends.is_empty() && v.picture() == main_picture)
         .map(|v| {
             let (peak, avg) = iframe_bandwidth(v);
             (peak, avg, *v)
@@ -370,6 +423,61 @@ fn session_keys(p: &Presentation) -> Vec<&HlsKey> {
         }
     }
     keys
+}
+
+/// What one variant shows: a rendition of the main picture, with (when the
+/// title has several pictures) the rendition of each other picture that
+/// goes with it, as one `EXT-X-MEDIA:TYPE=VIDEO` group.
+struct VideoGroup<'a> {
+    /// `GROUP-ID`; `None` when the title has one picture (no group).
+    id: Option<String>,
+    /// The main picture's rendition first (the variant's URI), then one
+    /// rendition of each other picture.
+    tracks: Vec<&'a Track>,
+}
+
+/// One group per rendition of the main picture (the first video track's).
+/// Another picture's renditions are matched by rank of `hls_peak_bandwidth`
+/// (lowest with lowest), its highest standing in where it has fewer
+/// renditions than the main picture. Ids: `video` for one group,
+/// `video-<track id of the main rendition>` otherwise.
+fn video_groups<'a>(videos: &[&'a Track]) -> Vec<VideoGroup<'a>> {
+    let mut pictures: Vec<(Option<u32>, Vec<&'a Track>)> = Vec::new();
+    for v in videos {
+        match pictures.iter_mut().find(|(p, _)| *p == v.picture()) {
+            Some((_, ts)) => ts.push(v),
+            None => pictures.push((v.picture(), vec![v])),
+        }
+    }
+    if pictures.len() < 2 {
+        return videos.iter().map(|v| VideoGroup { id: None, tracks: vec![v] }).collect();
+    }
+    for (_, ts) in &mut pictures {
+        // Stable: equal bandwidths keep the presentation's order.
+        ts.sort_by_key(|t| t.hls_peak_bandwidth);
+    }
+    // The first video track's picture comes first.
+    let main = 0;
+    let mains = pictures[main].1.clone();
+    let single = mains.len() == 1;
+    mains
+        .iter()
+        .enumerate()
+        .map(|(rank, m)| {
+            let mut tracks = vec![*m];
+            for (i, (_, others)) in pictures.iter().enumerate() {
+                if i != main
+                    && let Some(o) = others.get(rank).or(others.last())
+                {
+                    tracks.push(o);
+                }
+            }
+            VideoGroup {
+                id: Some(if single { "video".to_owned() } else { format!("video-{}", m.id) }),
+                tracks,
+            }
+        })
+        .collect()
 }
 
 struct Group<'a> {
@@ -606,6 +714,9 @@ mod tests {
             height: 1080,
             frame_rate: Some((30_000, 1001)),
             sar: Some((1, 1)),
+            max_frame_rate: None,
+            interlaced: false,
+            picture: 0,
         };
         let m = write_master(&presentation(vec![v]), |_| "v.m3u8".into(), |t| format!("iframes_{}.m3u8", t.id));
         assert!(
@@ -675,6 +786,9 @@ mod tests {
             height: 1,
             frame_rate: Some((1, 0)),
             sar: None,
+            max_frame_rate: None,
+            interlaced: false,
+            picture: 0,
         };
         v.hls_peak_bandwidth = u64::MAX;
         let m = write_master(&presentation(vec![v, audio(2, None)]), |_| String::new(), |t| format!("iframes_{}.m3u8", t.id));
@@ -770,6 +884,83 @@ mod tests {
                 "#EXT-X-SESSION-KEY:METHOD=AES-128,URI=\"https://k/1\"",
             ]
         );
+    }
+
+    #[test]
+    fn frame_rate_is_the_maximum_of_a_variable_rate() {
+        let vfr = with_rates(video(1, "avc1.64001e", 640, 360), (4675, 249), (25, 1));
+        let m = write_master(&presentation(vec![vfr]), |_| "v.m3u8".into(), |_| "i.m3u8".into());
+        assert!(m.contains(",RESOLUTION=640x360,FRAME-RATE=25.000\nv.m3u8\n"), "{m}");
+        assert!(!m.contains("18.775"), "{m}");
+    }
+
+    #[test]
+    fn other_pictures_are_video_renditions() {
+        let mut main = video(1, "avc1.64001e", 640, 360);
+        (main.hls_peak_bandwidth, main.average_bandwidth) = (1_000_000, 800_000);
+        let mut sign = of_picture(video(2, "avc1.64000d", 320, 180), 1);
+        (sign.hls_peak_bandwidth, sign.average_bandwidth) = (400_000, 300_000);
+        let mut en = audio(3, Some("en"));
+        (en.hls_peak_bandwidth, en.average_bandwidth) = (100_000, 96_000);
+        let p = presentation(vec![main, sign, en]);
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id), |t| format!("iframes_{}.m3u8", t.id));
+        let l: Vec<&str> = m.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            &l[4..],
+            [
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video\",NAME=\"main\",DEFAULT=YES,AUTOSELECT=YES",
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video\",NAME=\"alternate 1\",DEFAULT=NO,AUTOSELECT=NO,URI=\"2.m3u8\"",
+                // The larger of the two pictures, plus audio once.
+                "#EXT-X-STREAM-INF:BANDWIDTH=1100000,AVERAGE-BANDWIDTH=896000,CODECS=\"avc1.64001e,avc1.64000d,mp4a.40.2\",RESOLUTION=640x360,FRAME-RATE=25.000,AUDIO=\"audio\",VIDEO=\"video\"",
+                "1.m3u8",
+            ]
+        );
+        assert!(l[3].starts_with("#EXT-X-MEDIA:TYPE=AUDIO"), "{m}");
+    }
+
+    #[test]
+    fn picture_groups_follow_the_main_ladder() {
+        // Main picture: three renditions; the other picture: two.
+        let rung = |id: u32, picture: u32, peak: u64| {
+            let mut t = of_picture(video(id, "avc1.64001e", 640, 360), picture);
+            (t.hls_peak_bandwidth, t.average_bandwidth) = (peak, peak / 2);
+            t.key_frame_ends = vec![1000; t.segments.len()];
+            t
+        };
+        let p = presentation(vec![
+            rung(1, 0, 3_000_000),
+            rung(2, 0, 300_000),
+            rung(3, 0, 1_000_000),
+            rung(4, 1, 2_000_000),
+            rung(5, 1, 200_000),
+        ]);
+        let m = write_master(&p, |t| format!("{}.m3u8", t.id), |t| format!("i{}.m3u8", t.id));
+        let media: Vec<&str> = m.lines().filter(|l| l.starts_with("#EXT-X-MEDIA:")).collect();
+        assert_eq!(
+            media,
+            [
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video-2\",NAME=\"main\",DEFAULT=YES,AUTOSELECT=YES",
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video-2\",NAME=\"alternate 1\",DEFAULT=NO,AUTOSELECT=NO,URI=\"5.m3u8\"",
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video-3\",NAME=\"main\",DEFAULT=YES,AUTOSELECT=YES",
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video-3\",NAME=\"alternate 1\",DEFAULT=NO,AUTOSELECT=NO,URI=\"4.m3u8\"",
+                // The other picture has no third rendition: its highest stands in.
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video-1\",NAME=\"main\",DEFAULT=YES,AUTOSELECT=YES",
+                "#EXT-X-MEDIA:TYPE=VIDEO,GROUP-ID=\"video-1\",NAME=\"alternate 1\",DEFAULT=NO,AUTOSELECT=NO,URI=\"4.m3u8\"",
+            ]
+        );
+        let variants: Vec<(&str, &str)> = m
+            .lines()
+            .zip(m.lines().skip(1))
+            .filter(|(a, _)| a.starts_with("#EXT-X-STREAM-INF:"))
+            .collect();
+        assert_eq!(variants.len(), 3, "one variant per main rendition\n{m}");
+        assert!(variants[0].0.starts_with("#EXT-X-STREAM-INF:BANDWIDTH=300000,") && variants[0].1 == "2.m3u8");
+        assert!(variants[1].0.contains("BANDWIDTH=2000000,") && variants[1].0.ends_with(",VIDEO=\"video-3\""));
+        assert!(variants[2].0.contains("BANDWIDTH=3000000,") && variants[2].1 == "1.m3u8");
+        // Trick play only for the main picture.
+        let iframes: Vec<&str> = m.lines().filter(|l| l.starts_with("#EXT-X-I-FRAME-STREAM-INF")).collect();
+        assert_eq!(iframes.len(), 3, "{m}");
+        assert!(iframes.iter().all(|l| !l.contains("i4.m3u8") && !l.contains("i5.m3u8")), "{m}");
     }
 
     #[test]

@@ -70,12 +70,29 @@ pub enum TrackKind {
     Video {
         width: u32,
         height: u32,
-        /// `(numerator, denominator)`, e.g. `(30000, 1001)`.
+        /// `(numerator, denominator)`, e.g. `(30000, 1001)`: the constant
+        /// rate, or for a variable frame rate the average over the track
+        /// (DASH `Representation@frameRate`, ISO/IEC 23009-1 §5.3.7.2).
         frame_rate: Option<(u32, u32)>,
+        /// The highest rate of a variable-frame-rate track (from its
+        /// shortest frame), `None` when the rate is constant: HLS
+        /// `FRAME-RATE` is the maximum (RFC 8216 §4.3.4.2), DASH
+        /// `AdaptationSet@maxFrameRate` too.
+        max_frame_rate: Option<(u32, u32)>,
         /// Sample aspect ratio `(h, v)` from the sample entry's `pasp`
         /// (ISO/IEC 14496-12 §12.1.4; `(1, 1)` when it has none), DASH
         /// `Representation@sar`; `None` when unknown (not written).
         sar: Option<(u32, u32)>,
+        /// Coded as fields (DASH `Representation@scanType="interlaced"`,
+        /// ISO/IEC 23009-1 §5.3.7.2); `false` for progressive or unknown.
+        interlaced: bool,
+        /// Which picture of the title the track shows. Renditions of one
+        /// picture (an ABR ladder) share the number; other pictures of the
+        /// title (a second camera angle, a sign-language picture) have
+        /// their own: DASH puts them in adaptation sets of their own, HLS
+        /// makes them `EXT-X-MEDIA:TYPE=VIDEO` renditions. `0` is the main
+        /// picture.
+        picture: u32,
     },
     Audio {
         sample_rate: u32,
@@ -450,9 +467,13 @@ impl Track {
             });
         }
         if let TrackKind::Video {
-            frame_rate: Some((_, 0)),
+            frame_rate,
+            max_frame_rate,
             ..
         } = self.kind
+            && [frame_rate, max_frame_rate]
+                .iter()
+                .any(|r| matches!(r, Some((_, 0))))
         {
             return Err(ManifestError::ZeroFrameRateDenominator { track });
         }
@@ -468,6 +489,29 @@ impl Track {
 
     pub fn is_video(&self) -> bool {
         matches!(self.kind, TrackKind::Video { .. })
+    }
+
+    /// The highest frame rate of a video track: the maximum of a variable
+    /// rate, else the constant rate; `None` for audio, unknown rates and
+    /// zero denominators.
+    pub fn peak_frame_rate(&self) -> Option<(u32, u32)> {
+        match self.kind {
+            TrackKind::Video {
+                frame_rate,
+                max_frame_rate,
+                ..
+            } => max_frame_rate.or(frame_rate).filter(|&(_, d)| d != 0),
+            TrackKind::Audio { .. } => None,
+        }
+    }
+
+    /// The picture a video track shows ([`TrackKind::Video::picture`]);
+    /// `None` for audio.
+    pub fn picture(&self) -> Option<u32> {
+        match self.kind {
+            TrackKind::Video { picture, .. } => Some(picture),
+            TrackKind::Audio { .. } => None,
+        }
     }
 }
 
@@ -553,7 +597,10 @@ pub(crate) mod test_model {
                 width,
                 height,
                 frame_rate: Some((25, 1)),
+                max_frame_rate: None,
                 sar: Some((1, 1)),
+                interlaced: false,
+                picture: 0,
             },
             codecs: codecs.to_owned(),
             bandwidth: 1_000_000,
@@ -574,6 +621,35 @@ pub(crate) mod test_model {
             key_frame_ends: Vec::new(),
             sap_type: 1,
         }
+    }
+
+    /// `t` with a variable frame rate: `average` announced by DASH,
+    /// `max` by HLS.
+    pub fn with_rates(mut t: Track, average: (u32, u32), max: (u32, u32)) -> Track {
+        if let TrackKind::Video {
+            frame_rate,
+            max_frame_rate,
+            ..
+        } = &mut t.kind
+        {
+            *frame_rate = Some(average);
+            *max_frame_rate = Some(max);
+        }
+        t
+    }
+
+    pub fn interlaced(mut t: Track) -> Track {
+        if let TrackKind::Video { interlaced, .. } = &mut t.kind {
+            *interlaced = true;
+        }
+        t
+    }
+
+    pub fn of_picture(mut t: Track, n: u32) -> Track {
+        if let TrackKind::Video { picture, .. } = &mut t.kind {
+            *picture = n;
+        }
+        t
     }
 
     pub fn audio(id: u32, language: Option<&str>) -> Track {

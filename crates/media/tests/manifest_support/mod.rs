@@ -128,6 +128,9 @@ fn video(id: u32, codecs: &str, width: u32, height: u32, bandwidth: u64) -> Trac
             height,
             frame_rate: Some((25, 1)),
             sar: Some((1, 1)),
+            max_frame_rate: None,
+            interlaced: false,
+            picture: 0,
         },
         codecs: codecs.to_owned(),
         bandwidth,
@@ -294,6 +297,7 @@ pub fn expectations(name: &str, p: &Presentation) -> Value {
                     height,
                     frame_rate,
                     sar,
+                    ..
                 } => (
                     "video",
                     json!({"width": width, "height": height,
