@@ -206,4 +206,20 @@ if [ ! -s "$OUT/eac3_joc.mp4" ]; then
     printf '[make-fixtures] %s\n' "$OUT/eac3_joc.mp4" >&2
 fi
 
+# Segment starts (issue 13): a 10 s GOP (segments cannot follow a 4 s
+# target) with audio running 3 s past the video; open GOPs (x264
+# open-gop: every key frame after the first is a non-IDR I-frame with
+# leading B-frames), alone and with an IDR forced every 8 s.
+make long_gop.mp4 \
+    -f lavfi -t 20 -i "testsrc2=size=320x180:rate=25" -f lavfi -t 23 -i "sine=frequency=440:sample_rate=48000" \
+    -map 0:v -map 1:a -c:v libx264 -preset veryfast -crf 32 -pix_fmt yuv420p -g 250 -keyint_min 250 -sc_threshold 0 -bf 2 \
+    "${AAC[@]}" -ac 2 &
+make open_gop.mp4 \
+    "${SHORT_VIDEO[@]}" -t 10 -c:v libx264 -preset veryfast -crf 32 -pix_fmt yuv420p -bf 3 \
+    -x264-params "keyint=50:min-keyint=50:scenecut=0:b-adapt=0:open-gop=1" &
+make open_gop_idr8.mp4 \
+    "${SHORT_VIDEO[@]}" -t 16 -c:v libx264 -preset veryfast -crf 32 -pix_fmt yuv420p -bf 3 \
+    -x264-params "keyint=50:min-keyint=50:scenecut=0:b-adapt=0:open-gop=1" -force_key_frames "expr:eq(mod(n,200),0)" -forced-idr 1 &
+wait
+
 printf '%s\n' "$OUT"

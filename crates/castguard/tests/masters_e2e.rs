@@ -220,3 +220,177 @@ fn unsupported_audio_leaves_its_track_out_not_the_file() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("unsupported") && stderr.contains("'sowt'"), "{stderr}");
 }
+
+/// Seconds of each Representation's segments, per set content type.
+fn segment_secs(facts: &Value, content_type: &str) -> Vec<Vec<(f64, f64)>> {
+    let mut out = Vec::new();
+    for set in facts["mpd"]["sets"].as_array().expect("sets") {
+        if set["contentType"] != content_type {
+            continue;
+        }
+        for rep in set["reps"].as_array().expect("reps") {
+            let ts = rep["timescale"].as_f64().expect("timescale");
+            out.push(
+                rep["segments"]
+                    .as_array()
+                    .expect("segments")
+                    .iter()
+                    .map(|s| (s[0].as_f64().unwrap_or(-1.0) / ts, s[1].as_f64().unwrap_or(-1.0) / ts))
+                    .collect(),
+            );
+        }
+    }
+    out
+}
+
+/// ffprobe's presentation times of an input's video key frames, seconds.
+fn key_frame_times(input: &Path) -> Vec<f64> {
+    let o = run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0", "-show_entries", "packet=pts_time,flags", "-of", "csv=p=0"])
+        .arg(input));
+    assert_ok("ffprobe packets", &o);
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains('K'))
+        .filter_map(|l| l.split(',').next()?.parse().ok())
+        .collect()
+}
+
+/// ffprobe's duration of an input's first stream of `kind`, seconds.
+fn stream_secs(input: &Path, kind: &str) -> f64 {
+    let o = run(Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", &format!("{kind}:0"), "-show_entries", "stream=duration", "-of", "csv=p=0"])
+        .arg(input));
+    String::from_utf8_lossy(&o.stdout).trim().parse().expect("duration")
+}
+
+/// A 10 s GOP cannot give 4 s video segments: they follow the GOP, one
+/// warning says so, `minBufferTime` and the video playlist's
+/// `EXT-X-TARGETDURATION` follow the real 10 s segments; the audio, which
+/// runs 3 s past the video, is cut on its own every 4 s (none longer than
+/// 1.5 targets, none shorter than half of one but the last), and every track
+/// still decrypts to the input's packets.
+#[test]
+fn long_gops_and_audio_past_the_video_are_segmented_truthfully() {
+    let input = fixture("long_gop.mp4");
+    let keys = key_frame_times(&input);
+    assert_eq!(keys, vec![0.0, 10.0], "ffprobe: a 10 s GOP");
+    let (video_secs, audio_secs) = (stream_secs(&input, "v"), stream_secs(&input, "a"));
+    assert!(audio_secs > video_secs + 2.9, "ffprobe: audio {audio_secs} s, video {video_secs} s");
+
+    let tmp = TempDir::new("long-gop");
+    let out = tmp.join("out");
+    let key = format!("{KID1}:{KEY1}");
+    let o = package_files(std::slice::from_ref(&input), &out, &["--scheme", "cenc", "--key", &key, "--quiet"]);
+    assert_ok("package long_gop.mp4", &o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("warning") && stderr.contains("up to 10.0 s apart (GOP)"), "{stderr}");
+    assert_eq!(assert_tracks_match(&input, &out, Some(KEY1)), 2);
+
+    let facts = manifest_facts(&out);
+    let video = &segment_secs(&facts, "video")[0];
+    assert_eq!(video.iter().map(|s| s.0).collect::<Vec<_>>(), keys, "video segments start at the key frames");
+    let audio = &segment_secs(&facts, "audio")[0];
+    let total: f64 = audio.iter().map(|s| s.1).sum();
+    assert!((total - audio_secs).abs() < 0.05, "audio segments cover {total} s of {audio_secs} s");
+    for (i, (start, d)) in audio.iter().enumerate() {
+        // At most 1.5 targets: a remainder under half a target joins the
+        // segment before it rather than making a sliver.
+        assert!(*d <= 6.0, "audio segment {i} at {start} s lasts {d} s");
+        assert!(*d >= 2.0 || i == audio.len() - 1, "audio segment {i} at {start} s lasts {d} s");
+    }
+    assert!(audio.iter().any(|s| (s.0 - 10.0).abs() < 0.03), "audio is cut where the video is: {audio:?}");
+    assert_eq!(facts["mpd"]["minBufferTime"], "PT10S");
+    let playlists = &facts["hls"]["playlists"];
+    assert_eq!(playlists["video_1/playlist.m3u8"]["targetDuration"], 10);
+    assert!(playlists["audio_2/playlist.m3u8"]["targetDuration"].as_u64().is_some_and(|t| t <= 5), "{playlists}");
+}
+
+/// Segments of `track_dir` decoded alone by ffmpeg (init + segment N):
+/// (packets, frames decoded, lines of decoder errors) per segment.
+fn decode_alone(track_dir: &Path) -> Vec<(usize, usize, usize)> {
+    let tmp = TempDir::new("alone");
+    let init = fs::read(track_dir.join("init.mp4")).expect("init");
+    segments(track_dir)
+        .iter()
+        .map(|seg| {
+            let file = tmp.join("one.mp4");
+            let mut bytes = init.clone();
+            bytes.extend(fs::read(seg).expect("segment"));
+            fs::write(&file, bytes).expect("write");
+            let packets = run(Command::new("ffprobe")
+                .args(["-v", "error", "-count_packets", "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0"])
+                .arg(&file));
+            let packets = String::from_utf8_lossy(&packets.stdout).trim().parse().expect("packets");
+            let o = run(Command::new("ffmpeg").args(["-nostdin", "-v", "error", "-i"]).arg(&file).args(["-f", "framemd5", "-"]));
+            let frames = String::from_utf8_lossy(&o.stdout).lines().filter(|l| !l.starts_with('#')).count();
+            (packets, frames, String::from_utf8_lossy(&o.stderr).lines().count())
+        })
+        .collect()
+}
+
+/// Open GOPs (x264 open-gop: non-IDR key frames with leading B-frames):
+/// without any closed key frame the segments are cut at the open ones and
+/// say so (`startWithSAP="3"`, no `EXT-X-INDEPENDENT-SEGMENTS`, a
+/// warning), and ffmpeg indeed cannot decode such a segment alone; with an
+/// IDR every 8 s, only the IDRs start segments, which say SAP type 1 and
+/// independent, and every segment decodes alone to all its frames.
+#[test]
+fn open_gops_are_signalled_and_closed_key_frames_preferred() {
+    let tmp = TempDir::new("open-gop");
+    let open = fixture("open_gop.mp4");
+    let out = tmp.join("open");
+    let o = package_files(std::slice::from_ref(&open), &out, &["--scheme", "none", "--quiet"]);
+    assert_ok("package open_gop.mp4", &o);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("open GOPs") && stderr.contains("SAP type 3"), "{stderr}");
+    let facts = manifest_facts(&out);
+    assert_eq!(facts["mpd"]["sets"][0]["startWithSAP"], 3);
+    assert_eq!(facts["hls"]["independentSegments"], false);
+    assert_eq!(facts["hls"]["playlists"]["video_1/playlist.m3u8"]["independentSegments"], false);
+    let alone = decode_alone(&out.join("video_1"));
+    assert!(alone.len() >= 2, "{alone:?}");
+    assert!(
+        alone.iter().skip(1).any(|&(packets, frames, errors)| frames < packets || errors > 0),
+        "an open-GOP segment decoded alone without loss: {alone:?}"
+    );
+
+    let mixed = fixture("open_gop_idr8.mp4");
+    let out = tmp.join("mixed");
+    let o = package_files(std::slice::from_ref(&mixed), &out, &["--scheme", "none", "--quiet"]);
+    assert_ok("package open_gop_idr8.mp4", &o);
+    let facts = manifest_facts(&out);
+    assert_eq!(facts["mpd"]["sets"][0]["startWithSAP"], 1);
+    assert_eq!(facts["hls"]["independentSegments"], true);
+    let starts: Vec<f64> = segment_secs(&facts, "video")[0].iter().map(|s| s.0).collect();
+    assert_eq!(starts, vec![0.0, 8.0], "segments start at the IDRs only");
+    for (i, (packets, frames, errors)) in decode_alone(&out.join("video_1")).into_iter().enumerate() {
+        assert_eq!((frames, errors), (packets, 0), "segment {} decoded alone", i + 1);
+    }
+}
+
+/// Segment times are presentation times: each video segment is announced
+/// at the time ffprobe shows its key frame (B-frames, an edit list with an
+/// empty edit, a variable frame rate), and the segments follow each other
+/// without gaps. (An open-GOP segment starts with its leading pictures,
+/// shown before its key frame: see the open-GOP test.)
+#[test]
+fn segments_are_announced_at_their_key_frames_presentation_time() {
+    let tmp = TempDir::new("pts");
+    for name in ["h264_aac_bframes.mp4", "odd_gop.mp4", "vfr_h264.mp4", "open_gop_idr8.mp4"] {
+        let input = fixture(name);
+        let keys = key_frame_times(&input);
+        let out = tmp.join(name);
+        let o = package_files(std::slice::from_ref(&input), &out, &["--scheme", "none", "--quiet"]);
+        assert_ok(name, &o);
+        let facts = manifest_facts(&out);
+        let video = &segment_secs(&facts, "video")[0];
+        for (i, (start, d)) in video.iter().enumerate().skip(1) {
+            assert!(keys.iter().any(|k| (k - start).abs() < 0.0005), "{name}: segment {} at {start} s is no key frame of {keys:?}", i + 1);
+            let (prev_start, prev_d) = video[i - 1];
+            assert!((prev_start + prev_d - start).abs() < 1e-9, "{name}: gap before segment {}", i + 1);
+            assert!(*d > 0.0);
+        }
+    }
+}

@@ -231,7 +231,7 @@ impl Title {
         }
         // What kind of start each segment has, and what to warn about.
         let mut sap_types = Vec::with_capacity(plans.len());
-        for (((movie, track), plan), sap) in tracks.iter().zip(&plans).zip(&sap_by_track) {
+        for ((((movie, track), plan), sap), cut) in tracks.iter().zip(&plans).zip(&sap_by_track).zip(&cut_samples) {
             if track.kind != TrackKind::Video {
                 sap_types.push(1);
                 continue;
@@ -247,7 +247,7 @@ impl Title {
                 ));
             }
             sap_types.push(worst);
-            if let Some(w) = long_gop_warning(movie, track, plan, segment_duration) {
+            if let Some(w) = long_gop_warning(movie, track, cut.as_deref(), plan, segment_duration) {
                 warnings.push(w);
             }
         }
@@ -282,11 +282,13 @@ impl TitlePlan {
 
 /// A warning when a video track has a segment longer than 1.5 targets
 /// (the last one excepted, unless its GOP is that long too), naming its
-/// longest GOP.
-fn long_gop_warning(movie: &Movie, track: &Track, plan: &[SegmentPlan], target: f64) -> Option<String> {
+/// longest GOP; `closed_only` are its samples with only the closed key
+/// frames marked sync, when open ones were passed over.
+fn long_gop_warning(movie: &Movie, track: &Track, closed_only: Option<&[bmff::sample_table::Sample]>, plan: &[SegmentPlan], target: f64) -> Option<String> {
     let ts = f64::from(track.timescale.max(1));
-    let pts: Vec<i128> = track
-        .samples
+    let what = if closed_only.is_some() { "closed key frames (IDR; its open-GOP key frames are not cut at)" } else { "key frames" };
+    let pts: Vec<i128> = closed_only
+        .unwrap_or(&track.samples)
         .iter()
         .filter(|s| s.is_sync)
         .map(|s| i128::from(s.dts) + i128::from(s.cts_offset))
@@ -300,7 +302,7 @@ fn long_gop_warning(movie: &Movie, track: &Track, plan: &[SegmentPlan], target: 
         return None;
     }
     Some(format!(
-        "{}: track {} has key frames up to {longest_gop:.1} s apart (GOP), so its segments last up to {longest_segment:.1} s \
+        "{}: track {} has {what} up to {longest_gop:.1} s apart (GOP), so its segments last up to {longest_segment:.1} s \
          where {target} s were asked; encode with a key frame every {target} s (ffmpeg: -g/-keyint_min, -sc_threshold 0) for the segment length players expect",
         movie.path().display(),
         file_id(track)
