@@ -4,7 +4,11 @@
 //!   the `moof`s of a fragmented one, in memory; [`fragmented`] walks those);
 //! - [`title`] gathers the tracks of one or several files into one title
 //!   (an ABR ladder) and checks that its renditions can be switched;
-//! - [`plan`] decides where segments start (sync samples, tracks aligned);
+//! - [`audio`] reads each audio codec's configuration (channels, rate,
+//!   Dolby channel map) and [`scan`] whether video is interlaced;
+//! - [`plan`] decides where segments start (sync samples, tracks aligned,
+//!   audio cut on its own under long GOPs) and [`sap`] what kind of start
+//!   each key frame gives (closed or open GOP);
 //! - [`cmaf`] writes clear CMAF init and media segments;
 //! - [`protect`] turns clear CMAF into Common Encryption or HLS AES-128,
 //!   deterministically, so the origin can do it per request;
