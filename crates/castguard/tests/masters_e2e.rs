@@ -107,8 +107,9 @@ fn dolby_opus_and_flac_decrypt_to_the_clear_packets() {
 #[test]
 fn audio_codecs_are_announced_as_the_media_says() {
     let tmp = TempDir::new("codec-manifests");
-    // name → (codecs, DASH channel configuration, HLS CHANNELS)
-    let cases: &[(&[&str], &[(&str, &str, &str, &str)])] = &[
+    // files → per audio track (codecs, DASH channel scheme and value, HLS CHANNELS)
+    type Want = (&'static str, &'static str, &'static str, &'static str);
+    let cases: &[(&[&str], &[Want])] = &[
         (&["master_aac_ac3.mp4"], &[("mp4a.40.2", MPEG_CHANNELS, "2", "2"), ("ac-3", DOLBY_CHANNELS, "F801", "6")]),
         (&["ladder_234.mp4", "eac3_51.mp4"], &[("ec-3", DOLBY_CHANNELS, "F801", "6")]),
         (&["ladder_234.mp4", "eac3_joc.mp4"], &[("ec-3", DOLBY_CHANNELS, "F801", "16/JOC")]),
@@ -202,7 +203,7 @@ fn unsupported_audio_leaves_its_track_out_not_the_file() {
         .arg(&mov));
     assert_ok("ffmpeg mov with PCM", &o);
     let out = tmp.join("out");
-    let o = package_files(&[mov.clone()], &out, &["--scheme", "none", "--quiet"]);
+    let o = package_files(std::slice::from_ref(&mov), &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package a mov with PCM audio", &o);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
