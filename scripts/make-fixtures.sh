@@ -222,4 +222,46 @@ make open_gop_idr8.mp4 \
     -x264-params "keyint=50:min-keyint=50:scenecut=0:b-adapt=0:open-gop=1" -force_key_frames "expr:eq(mod(n,200),0)" -forced-idr 1 &
 wait
 
+# Subtitles (issue 14): WebVTT sidecars for the 10 s titles, English and
+# French, one cue across the 4 s segment boundary, one with settings and an
+# identifier; written as text, so they are diffable here.
+write_text() {
+    # write_text NAME : stdin to OUT/NAME unless it exists.
+    local dst="$OUT/$1"
+    if [ -s "$dst" ]; then cat >/dev/null; return 0; fi
+    cat >"$OUT/.tmp.$$.$1"
+    mv -f "$OUT/.tmp.$$.$1" "$dst"
+    printf '[make-fixtures] %s\n' "$dst" >&2
+}
+write_text subs_en.vtt <<'VTT'
+WEBVTT - castguard test subtitles (English)
+
+1
+00:00:00.500 --> 00:00:02.000
+Hello from the first cue
+
+2
+00:00:03.000 --> 00:00:05.250 align:start line:0
+A cue across the
+segment boundary
+
+00:00:06.000 --> 00:00:07.500
+<i>Third</i> cue
+
+00:00:08.000 --> 00:00:09.500
+Last English cue
+VTT
+write_text subs_fr.vtt <<'VTT'
+WEBVTT
+
+00:00:01.000 --> 00:00:02.500
+Bonjour, premier sous-titre
+
+00:00:05.000 --> 00:00:06.500
+Deuxième sous-titre
+
+00:00:08.500 --> 00:00:09.750
+Dernier sous-titre
+VTT
+
 printf '%s\n' "$OUT"

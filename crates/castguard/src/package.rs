@@ -42,9 +42,10 @@ pub enum DrmArg {
 
 #[derive(Args)]
 pub struct PackageArgs {
-    /// Input MP4 files (progressive or fragmented; H.264/H.265 video, AAC
-    /// audio). Several files make one title: every track of every file
-    /// joins it (an ABR ladder of renditions, audio in its own file).
+    /// Input MP4 / QuickTime files (progressive or fragmented; H.264/H.265
+    /// video; AAC, AC-3, E-AC-3, Opus, FLAC audio). Several files make one
+    /// title: every track of every file joins it (an ABR ladder of
+    /// renditions, audio in its own file).
     #[arg(required = true, num_args = 1.., value_name = "INPUT")]
     pub inputs: Vec<PathBuf>,
     /// Output directory (must not exist or be empty, unless --force).
@@ -72,6 +73,12 @@ pub struct PackageArgs {
     /// by the key id.
     #[arg(long = "la-url", value_name = "SYSTEM=URL")]
     pub la_urls: Vec<String>,
+    /// A subtitle or caption file for the title, as LANG[:ROLE]=FILE:
+    /// `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`; LANG is a BCP 47 tag,
+    /// ROLE one of subtitle (default), caption, forced, description.
+    /// WebVTT. Repeat for each language; never encrypted.
+    #[arg(long = "text", value_name = "LANG[:ROLE]=FILE", value_parser = media::text::TextInput::parse)]
+    pub texts: Vec<media::text::TextInput>,
     /// Write a DASH MPD (default: both DASH and HLS).
     #[arg(long)]
     pub dash: bool,
@@ -218,7 +225,8 @@ pub fn run(args: PackageArgs) -> Result<(), Failure> {
     }
     let dash = dash && args.scheme != SchemeArg::Aes128;
 
-    let title = Title::open(&args.inputs).map_err(Failure::input)?;
+    let mut title = Title::open(&args.inputs).map_err(Failure::input)?;
+    title.add_texts(&args.texts).map_err(Failure::input)?;
     // Tracks left out are said even with --quiet: nothing vanishes silently.
     for note in &title.notes {
         eprintln!("castguard package: {note}");

@@ -143,6 +143,10 @@ pub enum IndexTrackKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         joc_complexity: Option<u8>,
     },
+    /// Subtitles or captions: `wvtt` segments, WebVTT segments and
+    /// `subtitles.vtt` in the track's folder, served as stored (clear).
+    #[serde(rename_all = "camelCase")]
+    Text { language: String, role: crate::text::TextRole },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -208,6 +212,9 @@ impl AssetIndex {
                                 .map(|l| crate::language::bcp47(l).unwrap_or_else(|| l.to_owned()))
                                 .filter(|l| l != "und"),
                         },
+                        IndexTrackKind::Text { language, role } => {
+                            manifest::TrackKind::Text { language: language.clone(), role: *role }
+                        }
                     },
                     codecs: t.codecs.clone(),
                     bandwidth: t.bandwidth,
@@ -258,6 +265,9 @@ impl AssetIndex {
                             dolby_channel_map: *dolby_channel_map,
                             joc_complexity: *joc_complexity,
                         },
+                        manifest::TrackKind::Text { language, role } => {
+                            IndexTrackKind::Text { language: language.clone(), role: *role }
+                        }
                     },
                     codecs: t.codecs.clone(),
                     bandwidth: t.bandwidth,
@@ -286,10 +296,21 @@ fn is_closed_gop(t: &u8) -> bool {
 /// Ingests the title made of the files `srcs` (one or several: a ladder's
 /// renditions, audio apart) into `asset_dir`, which must not exist yet.
 pub fn ingest<P: AsRef<Path>>(srcs: &[P], asset_dir: &Path, segment_duration_secs: f64) -> Result<AssetIndex> {
+    ingest_with_text(srcs, &[], asset_dir, segment_duration_secs)
+}
+
+/// [`ingest`] with subtitle sidecars ([`crate::text::TextInput`]).
+pub fn ingest_with_text<P: AsRef<Path>>(
+    srcs: &[P],
+    texts: &[crate::text::TextInput],
+    asset_dir: &Path,
+    segment_duration_secs: f64,
+) -> Result<AssetIndex> {
     if asset_dir.exists() {
         return Err(Error::Segment(format!("{} already exists", asset_dir.display())));
     }
-    let title = Title::open(srcs)?;
+    let mut title = Title::open(srcs)?;
+    title.add_texts(texts)?;
     let staging = staging_path(asset_dir)?;
     let _ = fs::remove_dir_all(&staging);
     fs::create_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;

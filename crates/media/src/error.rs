@@ -48,6 +48,10 @@ pub enum Error {
     /// The files of a title do not make a ladder players can switch in.
     #[error("{0}")]
     Ladder(String),
+    /// A text (subtitle) file that cannot be read, located by its line
+    /// when known.
+    #[error("{}: {message}", crate::text::located(path, *line))]
+    Text { path: PathBuf, line: Option<u32>, message: String },
     /// An error of one input file of a title.
     #[error("{}: {source}", path.display())]
     InFile {

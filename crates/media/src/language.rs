@@ -42,12 +42,46 @@ pub fn bcp47(mdhd_language: &str) -> Option<String> {
     Some(lang.to_639_1().unwrap_or(code).to_owned())
 }
 
+/// A language tag as a user gives it (`--text en=...`, the API): BCP 47
+/// with a primary language that is an ISO 639 code, two or three letters
+/// in any case, and optional subtags (region `BR`, script `Latn`: 2–8
+/// letters or digits each). Returns the canonical tag: the shortest code
+/// (`fra` → `fr`), lower-case language, upper-case two-letter region
+/// (`pt-br` → `pt-BR`). `None` for anything else, `und` included.
+pub fn parse_tag(tag: &str) -> Option<String> {
+    let mut parts = tag.split('-');
+    let primary = parts.next()?.to_ascii_lowercase();
+    let primary = match primary.len() {
+        2 => isolang::Language::from_639_1(&primary).map(|_| primary)?,
+        3 => bcp47(&primary)?,
+        _ => return None,
+    };
+    let mut out = primary;
+    for sub in parts {
+        if !(2..=8).contains(&sub.len()) || !sub.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return None;
+        }
+        out.push('-');
+        if sub.len() == 2 && sub.bytes().all(|b| b.is_ascii_alphabetic()) {
+            out.push_str(&sub.to_ascii_uppercase());
+        } else if sub.len() == 4 && sub.bytes().all(|b| b.is_ascii_alphabetic()) {
+            // Script: title case (`Latn`).
+            out.push_str(&sub[..1].to_ascii_uppercase());
+            out.push_str(&sub[1..].to_ascii_lowercase());
+        } else {
+            out.push_str(&sub.to_ascii_lowercase());
+        }
+    }
+    Some(out)
+}
+
 /// An English name for a BCP 47 tag made by [`bcp47`] (HLS `NAME`), or the
 /// tag itself.
 pub fn display_name(tag: &str) -> String {
-    let lang = match tag.len() {
-        2 => isolang::Language::from_639_1(tag),
-        _ => isolang::Language::from_639_3(tag),
+    let primary = tag.split('-').next().unwrap_or(tag);
+    let lang = match primary.len() {
+        2 => isolang::Language::from_639_1(primary),
+        _ => isolang::Language::from_639_3(primary),
     };
     lang.map_or_else(|| tag.to_owned(), |l| l.to_name().to_owned())
 }
@@ -55,6 +89,27 @@ pub fn display_name(tag: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_tags() {
+        for (given, want) in [
+            ("en", Some("en")),
+            ("EN", Some("en")),
+            ("fra", Some("fr")),
+            ("pt-br", Some("pt-BR")),
+            ("zh-hant", Some("zh-Hant")),
+            ("es-419", Some("es-419")),
+            ("yue", Some("yue")),
+            ("und", None),
+            ("zz", None),
+            ("english", None),
+            ("en-", None),
+            ("en-a\"b", None),
+            ("", None),
+        ] {
+            assert_eq!(parse_tag(given).as_deref(), want, "{given:?}");
+        }
+    }
 
     #[test]
     fn shortest_codes() {

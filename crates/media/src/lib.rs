@@ -38,6 +38,7 @@ pub mod sap;
 pub mod scan;
 pub mod setup;
 pub mod track_class;
+pub mod text;
 pub mod title;
 
 pub use error::{Error, Result};

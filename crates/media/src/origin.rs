@@ -49,6 +49,8 @@ struct OpenTrack {
     class: TrackClass,
     entry: SampleEntry,
     clear_init: Vec<u8>,
+    /// A text track: served clear whatever the locator's protection.
+    text: bool,
 }
 
 /// What a path below a locator names.
@@ -61,6 +63,10 @@ pub enum Resource {
     IframePlaylist { track: String },
     Init { track: String },
     Segment { track: String, number: u32 },
+    /// `<text track>/<n>.vtt`: an HLS WebVTT segment.
+    TextSegment { track: String, number: u32 },
+    /// `<text track>/subtitles.vtt`: the whole file (DASH sidecar).
+    Sidecar { track: String },
 }
 
 impl Resource {
@@ -80,12 +86,18 @@ impl Resource {
                     "playlist.m3u8" => Some(Resource::MediaPlaylist { track }),
                     "iframes.m3u8" => Some(Resource::IframePlaylist { track }),
                     "init.mp4" => Some(Resource::Init { track }),
+                    "subtitles.vtt" if track.starts_with("text_") => Some(Resource::Sidecar { track }),
                     _ => {
-                        let digits = file.strip_suffix(".m4s")?;
+                        let (digits, vtt) = match file.strip_suffix(".m4s") {
+                            Some(d) => (d, false),
+                            None if track.starts_with("text_") => (file.strip_suffix(".vtt")?, true),
+                            None => return None,
+                        };
                         if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
                             return None;
                         }
-                        Some(Resource::Segment { track, number: digits.parse().ok()? })
+                        let number = digits.parse().ok()?;
+                        Some(if vtt { Resource::TextSegment { track, number } } else { Resource::Segment { track, number } })
                     }
                 }
             }
@@ -95,7 +107,7 @@ impl Resource {
 }
 
 fn is_track_name(s: &str) -> bool {
-    let digits = s.strip_prefix("video_").or_else(|| s.strip_prefix("audio_"));
+    let digits = s.strip_prefix("video_").or_else(|| s.strip_prefix("audio_")).or_else(|| s.strip_prefix("text_"));
     digits.is_some_and(|d| !d.is_empty() && d.len() <= 10 && d.bytes().all(|b| b.is_ascii_digit()))
 }
 
@@ -126,9 +138,11 @@ impl OriginAsset {
                 .map_err(|e| Error::track(t.id, format!("{}/init.mp4: {e}", t.name)))?;
             let class = match t.kind {
                 IndexTrackKind::Video { width, height, .. } => TrackClass::video(width, height),
-                IndexTrackKind::Audio { .. } => TrackClass::Audio,
+                // Text is never encrypted (see `setup`); its class is moot.
+                IndexTrackKind::Audio { .. } | IndexTrackKind::Text { .. } => TrackClass::Audio,
             };
-            entries.insert(t.name.clone(), OpenTrack { id: t.id, class, entry, clear_init });
+            let text = matches!(t.kind, IndexTrackKind::Text { .. });
+            entries.insert(t.name.clone(), OpenTrack { id: t.id, class, entry, clear_init, text });
         }
         Ok(OriginAsset { dir: None, index, entries })
     }
@@ -143,8 +157,24 @@ impl OriginAsset {
         Some(format!("{track}/{number}.m4s"))
     }
 
+    /// The WebVTT file of a text track, relative to the asset:
+    /// `text_3/2.vtt` for segment 2, `text_3/subtitles.vtt` for `None`;
+    /// `None` when the asset has no such text track or segment.
+    pub fn text_file(&self, track: &str, number: Option<u32>) -> Option<String> {
+        let meta = self.index.track(track)?;
+        if !self.entries.get(track).is_some_and(|t| t.text) {
+            return None;
+        }
+        match number {
+            None => Some(format!("{track}/subtitles.vtt")),
+            Some(n) if n >= 1 && n as usize <= meta.segments.len() => Some(format!("{track}/{n}.vtt")),
+            Some(_) => None,
+        }
+    }
+
     fn setup(&self, protection: &Protection, track: &str) -> Result<TrackSetup> {
         let t = self.entries.get(track).ok_or_else(|| Error::Segment(format!("no track {track}")))?;
+        let protection = if t.text { &Protection::Clear } else { protection };
         TrackSetup::new(protection, t.id, t.class, &t.entry)
     }
 
@@ -240,7 +270,21 @@ impl OriginAsset {
                 self.segment_into(&setup, track, *number, &mut buf)?;
                 Ok(Some(buf))
             }
+            Resource::TextSegment { track, number } => self.read_text(track, Some(*number)),
+            Resource::Sidecar { track } => self.read_text(track, None),
         }
+    }
+
+    /// A text track's WebVTT file as stored (local assets only).
+    fn read_text(&self, track: &str, number: Option<u32>) -> Result<Option<Vec<u8>>> {
+        let Some(file) = self.text_file(track, number) else {
+            return Ok(None);
+        };
+        let Some(dir) = &self.dir else {
+            return Err(Error::Segment(format!("{file}: asset not on local files")));
+        };
+        let path = dir.join(file);
+        fs::read(&path).map(Some).map_err(|e| Error::io(&path, e))
     }
 }
 
@@ -292,6 +336,9 @@ mod tests {
         assert_eq!(Resource::parse("audio_2/playlist.m3u8"), Some(Resource::MediaPlaylist { track: "audio_2".into() }));
         assert_eq!(Resource::parse("video_1/iframes.m3u8"), Some(Resource::IframePlaylist { track: "video_1".into() }));
         assert_eq!(Resource::parse("audio_2/17.m4s"), Some(Resource::Segment { track: "audio_2".into(), number: 17 }));
+        assert_eq!(Resource::parse("text_3/1.m4s"), Some(Resource::Segment { track: "text_3".into(), number: 1 }));
+        assert_eq!(Resource::parse("text_3/2.vtt"), Some(Resource::TextSegment { track: "text_3".into(), number: 2 }));
+        assert_eq!(Resource::parse("text_3/subtitles.vtt"), Some(Resource::Sidecar { track: "text_3".into() }));
         for bad in [
             "",
             "/manifest.mpd",
@@ -303,7 +350,11 @@ mod tests {
             "video_1/99999999999.m4s",
             "video_1/1.m4s/x",
             "video_/1.m4s",
-            "text_3/1.m4s",
+            "subs_3/1.m4s",
+            "video_1/1.vtt",
+            "audio_2/subtitles.vtt",
+            "text_3/01.vtt",
+            "text_3/subtitles.m4s",
             "video_1//1.m4s",
             "video_1/.m4s",
             "video_1/1.M4S",

@@ -110,12 +110,25 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
     });
     let mut results: Vec<(usize, Result<TrackOutput>)> = done.into_iter().flatten().collect();
     results.sort_by_key(|(i, r)| (r.is_ok(), *i));
-    let outputs = results.into_iter().map(|(_, r)| r).collect::<Result<Vec<_>>>()?;
+    let mut outputs = results.into_iter().map(|(_, r)| r).collect::<Result<Vec<_>>>()?;
     if outputs.len() != jobs.len() {
         return Err(Error::Segment("packaging stopped before every track was done".into()));
     }
 
     let duration_secs = title.duration_secs();
+    // Text segments follow the first video track's (else the first
+    // track's) segment starts.
+    let reference = title.iter().position(|(_, t)| t.kind == TrackKind::Video).unwrap_or(0);
+    if !title.texts.is_empty() {
+        let (starts, timescale): (Vec<u64>, u32) = match (plan.segments.get(reference), title.iter().nth(reference)) {
+            (Some(p), Some((_, t))) => (p.iter().map(|s| s.presentation_start).collect(), t.timescale),
+            _ => (Vec::new(), 1000),
+        };
+        let bounds = crate::text::boundaries_ms(&starts, timescale, (duration_secs * 1000.0).round() as u64);
+        for text in &title.texts {
+            outputs.push(package_text(text, &bounds, min_buffer, out_dir)?);
+        }
+    }
     let presentation = Presentation {
         duration_secs,
         tracks: outputs.iter().map(|o| o.manifest.clone()).collect(),
@@ -167,12 +180,64 @@ pub fn manifest_files(presentation: &Presentation, dash: bool, hls: bool) -> Res
     Ok(out)
 }
 
-/// A track's HLS media playlist, its URIs relative to `<track>/`.
+/// A track's HLS media playlist, its URIs relative to `<track>/`: CMAF
+/// segments, or WebVTT files for a text track.
 pub fn media_playlist(presentation: &Presentation, track: &manifest::Track) -> String {
     let mut t = track.clone();
     t.init_uri = "init.mp4".into();
-    t.media_uri_template = "$Number$.m4s".into();
+    t.media_uri_template = if t.is_text() { "$Number$.vtt" } else { "$Number$.m4s" }.into();
     manifest::write_media_playlist(presentation, &t)
+}
+
+/// Writes a text track into `out_dir/text_<id>/`: the `wvtt` init and
+/// segments (`<n>.m4s`, DASH), the WebVTT segments (`<n>.vtt`, HLS) and the
+/// whole file (`subtitles.vtt`, the DASH sidecar), segment `n` covering
+/// `bounds[n-1]..bounds[n]` ms. Never encrypted.
+fn package_text(text: &crate::text::TextTrack, bounds: &[u64], min_buffer: f64, out_dir: &Path) -> Result<TrackOutput> {
+    use crate::text::{self, wvtt};
+    let name = text.name();
+    let dir = out_dir.join(&name);
+    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+    let init = wvtt::init_segment(&text.language)?;
+    let mut bytes = init.len() as u64;
+    write_file(&dir.join("init.mp4"), &init)?;
+    let mut sizes = Vec::with_capacity(bounds.len());
+    let mut segments = Vec::with_capacity(bounds.len());
+    for (i, w) in bounds.windows(2).enumerate() {
+        let seq = u32::try_from(i + 1).map_err(|_| Error::Segment("more than 2^32 segments".into()))?;
+        let m4s = wvtt::media_segment(&text.cues, w[0], w[1], seq)?;
+        write_file(&dir.join(format!("{seq}.m4s")), &m4s)?;
+        let vtt = text::hls_segment(&text.cues, w[0], w[1]);
+        write_file(&dir.join(format!("{seq}.vtt")), vtt.as_bytes())?;
+        bytes += (m4s.len() + vtt.len()) as u64;
+        sizes.push(m4s.len() as u64);
+        segments.push(SegmentTime { start: w[0], duration: w[1] - w[0] });
+    }
+    let whole = text::whole_file(&text.cues);
+    write_file(&dir.join("subtitles.vtt"), whole.as_bytes())?;
+    bytes += whole.len() as u64;
+    let durations: Vec<u64> = segments.iter().map(|s| s.duration).collect();
+    let total = durations.iter().sum::<u64>();
+    let target = manifest::hls::target_duration(&durations, text::TEXT_TIMESCALE);
+    let manifest = manifest::Track {
+        id: text.id,
+        kind: manifest::TrackKind::Text { language: text.language.clone(), role: text.role },
+        codecs: "wvtt".into(),
+        bandwidth: bandwidth::dash_bandwidth(&sizes, &durations, text::TEXT_TIMESCALE, min_buffer).max(1),
+        average_bandwidth: bandwidth::average(&sizes, total, text::TEXT_TIMESCALE).max(1),
+        hls_peak_bandwidth: bandwidth::hls_peak(&sizes, &durations, text::TEXT_TIMESCALE, target).max(1),
+        timescale: text::TEXT_TIMESCALE,
+        segments,
+        init_uri: format!("{name}/init.mp4"),
+        media_uri_template: format!("{name}/$Number$.m4s"),
+        start_number: 1,
+        protection: None,
+        hls_keys: Vec::new(),
+        key_frame_ends: Vec::new(),
+        sap_type: 1,
+    };
+    let segments = manifest.segments.len();
+    Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: "wvtt".into(), segments, bytes } })
 }
 
 /// A video track's HLS I-frame playlist, its URIs relative to `<track>/`.

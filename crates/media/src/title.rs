@@ -50,6 +50,9 @@ pub struct Title {
     pub pictures: Vec<u32>,
     /// One line per track of the inputs that is not in the title, and why.
     pub notes: Vec<String>,
+    /// Subtitles and captions ([`crate::text`]), numbered after the audio
+    /// and video tracks.
+    pub texts: Vec<crate::text::TextTrack>,
 }
 
 impl std::fmt::Debug for Title {
@@ -135,7 +138,35 @@ impl Title {
             return Err(Error::NoTracks);
         }
         let pictures = tracks.iter().map(|&ft| picture(ft)).collect();
-        Ok(Title { files, tracks, pictures, notes })
+        Ok(Title { files, tracks, pictures, notes, texts: Vec::new() })
+    }
+
+    /// Adds text tracks from sidecar files (`--text en=subs.vtt`): each is
+    /// read whole and checked (a bad line, a cue past the end of the title,
+    /// the same language and role twice are errors naming the file), and
+    /// numbered after every other track.
+    pub fn add_texts(&mut self, inputs: &[crate::text::TextInput]) -> Result<()> {
+        let title_ms = (self.duration_secs() * 1000.0).round() as u64;
+        let mut next = self.iter().map(|(_, t)| t.id).max().unwrap_or(0) + self.texts.len() as u32;
+        for input in inputs {
+            if let Some(other) = self.texts.iter().find(|t| t.language == input.language && t.role == input.role) {
+                return Err(Error::Text {
+                    path: input.path.clone(),
+                    line: None,
+                    message: format!(
+                        "a second {} track in '{}' (the first is {}); give each language and role once",
+                        input.role.dash_role(),
+                        input.language,
+                        other.source.display()
+                    ),
+                });
+            }
+            next += 1;
+            let track = crate::text::TextTrack::from_input(next, input)?;
+            track.check_within(title_ms)?;
+            self.texts.push(track);
+        }
+        Ok(())
     }
 
     /// The title's tracks with the file each comes from.

@@ -101,10 +101,15 @@ fn origin_serves_what_package_writes_for_a_ladder() {
 }
 
 fn origin_matches_package(tmp: &Path, srcs: &[PathBuf]) {
+    origin_matches_package_with_text(tmp, srcs, &[]);
+}
+
+fn origin_matches_package_with_text(tmp: &Path, srcs: &[PathBuf], texts: &[media::text::TextInput]) {
     let asset_dir = tmp.join("asset");
-    media::asset::ingest(srcs, &asset_dir, 2.0).expect("ingest");
+    media::asset::ingest_with_text(srcs, texts, &asset_dir, 2.0).expect("ingest");
     let asset = OriginAsset::open(&asset_dir).expect("open asset");
-    let title = Title::open(srcs).expect("open clip");
+    let mut title = Title::open(srcs).expect("open clip");
+    title.add_texts(texts).expect("texts");
     for (name, protection) in protections() {
         let out = tmp.join(format!("pkg-{name}"));
         std::fs::create_dir(&out).expect("mkdir");
@@ -184,7 +189,7 @@ fn origin_serves_what_package_writes_for_vfr_interlaced_and_two_pictures() {
                 media::asset::IndexTrackKind::Video { max_frame_rate, interlaced, picture, .. } => {
                     Some((*max_frame_rate, *interlaced, *picture))
                 }
-                media::asset::IndexTrackKind::Audio { .. } => None,
+                media::asset::IndexTrackKind::Audio { .. } | media::asset::IndexTrackKind::Text { .. } => None,
             })
             .collect();
         let want: &[_] = match file {
@@ -193,5 +198,28 @@ fn origin_serves_what_package_writes_for_vfr_interlaced_and_two_pictures() {
             _ => &[(None, false, 0), (None, false, 1)],
         };
         assert_eq!(video, want, "{file}: {json}");
+    }
+}
+
+/// Subtitles (issue 14): the origin serves the text tracks, in every
+/// scheme, byte for byte as `package` writes them (`wvtt` init and
+/// segments, WebVTT segments, the sidecar), and never encrypted.
+#[test]
+fn origin_serves_what_package_writes_for_subtitles() {
+    let Ok(dir) = std::env::var("CASTGUARD_FIXTURES") else {
+        panic!("CASTGUARD_FIXTURES must name the fixtures of scripts/make-fixtures.sh");
+    };
+    let dir = Path::new(&dir);
+    let texts = [
+        media::text::TextInput::parse(&format!("en={}", dir.join("subs_en.vtt").display())).expect("en"),
+        media::text::TextInput::parse(&format!("fr:forced={}", dir.join("subs_fr.vtt").display())).expect("fr"),
+    ];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    origin_matches_package_with_text(tmp.path(), &[dir.join("h264_aac_bframes.mp4")], &texts);
+    let asset = OriginAsset::open(&tmp.path().join("asset")).expect("asset");
+    let clear = asset.get(&Protection::Clear, &Resource::parse("text_3/2.m4s").expect("path")).expect("get").expect("segment");
+    for (name, protection) in protections() {
+        let served = asset.get(&protection, &Resource::parse("text_3/2.m4s").expect("path")).expect("get").expect("segment");
+        assert_eq!(served, clear, "{name}: a text segment is never encrypted");
     }
 }

@@ -12,61 +12,26 @@
 //
 //   node codecs.mjs --case NAME=DIR/manifest.mpd=CODEC ... --clearkey KIDHEX:KEYHEX
 //        [--chromium /usr/bin/chromium] [--shots DIR]
-import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ORIGIN, args, b64url, launch, openPage } from './static_page.mjs';
 
-const argv = process.argv.slice(2);
-const all = (name) => argv.flatMap((a, i) => (a === `--${name}` && i + 1 < argv.length ? [argv[i + 1]] : []));
-const one = (name, dflt) => all(name)[0] ?? dflt;
+const { all, one } = args();
 const cases = all('case').map((c) => {
   const [name, mpd, codec] = c.split('=');
   return { name, mpd, codec };
 });
 const [kid, key] = (one('clearkey', '') || '').split(':');
-const executablePath = one('chromium', '/usr/bin/chromium');
 const shots = one('shots', 'target/browser-screenshots');
 if (!cases.length || !kid || !key) {
   console.error('usage: node codecs.mjs --case NAME=MPD=CODEC ... --clearkey KID:KEY');
   process.exit(2);
 }
 fs.mkdirSync(shots, { recursive: true });
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
-const SHAKA = path.join(ROOT, 'node_modules/shaka-player/dist/shaka-player.compiled.js');
-if (!fs.existsSync(SHAKA)) {
-  console.error('shaka-player missing: run scripts/install-test-tools.sh');
-  process.exit(1);
-}
-const ORIGIN = 'http://localhost:9';
-const PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>castguard codecs</title></head>
-<body style="margin:0;background:#000"><video id="video" muted playsinline style="width:640px;height:360px"></video></body></html>`;
-const TYPES = { '.mpd': 'application/dash+xml', '.m3u8': 'application/vnd.apple.mpegurl', '.mp4': 'video/mp4', '.m4s': 'video/iso.segment' };
-const b64url = (hex) => Buffer.from(hex, 'hex').toString('base64url');
-
-const browser = await chromium.launch({
-  executablePath,
-  headless: true,
-  args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-});
+const browser = await launch(one('chromium', '/usr/bin/chromium'));
 
 async function play(c) {
-  const page = await browser.newPage();
-  const logs = [];
-  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
-  const dir = path.dirname(c.mpd);
-  await page.route(`${ORIGIN}/**`, (route) => {
-    const p = decodeURIComponent(new URL(route.request().url()).pathname);
-    if (p === '/page.html') return route.fulfill({ status: 200, contentType: 'text/html', body: PAGE });
-    if (p === '/shaka.js') return route.fulfill({ status: 200, contentType: 'text/javascript', path: SHAKA });
-    const file = path.join(dir, path.normalize(p.replace(/^\/media\//, '')));
-    if (!p.startsWith('/media/') || !file.startsWith(dir) || !fs.existsSync(file)) return route.fulfill({ status: 404, body: 'no' });
-    return route.fulfill({ status: 200, contentType: TYPES[path.extname(file)] || 'application/octet-stream', path: file });
-  });
-  await page.goto(`${ORIGIN}/page.html`);
-  await page.addScriptTag({ url: `${ORIGIN}/shaka.js` });
+  const { page, logs } = await openPage(browser, path.dirname(c.mpd), 'shaka.js');
   const result = await page.evaluate(async ({ manifest, kid, key }) => {
     const video = document.getElementById('video');
     const player = new shaka.Player();

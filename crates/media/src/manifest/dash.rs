@@ -146,7 +146,15 @@ fn codec_family(codecs: &str) -> &str {
 fn language(t: &Track) -> Option<&str> {
     match &t.kind {
         TrackKind::Audio { language, .. } => language.as_deref(),
+        TrackKind::Text { language, .. } => Some(language),
         TrackKind::Video { .. } => None,
+    }
+}
+
+fn text_role(t: &Track) -> Option<crate::text::TextRole> {
+    match &t.kind {
+        TrackKind::Text { role, .. } => Some(*role),
+        _ => None,
     }
 }
 
@@ -167,7 +175,10 @@ fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
                 && s.family == family
                 && s.picture == picture
                 && s.tracks.first().is_some_and(|f| {
-                    f.protection == t.protection && (video || language(f) == language(t))
+                    f.protection == t.protection
+                        && f.is_text() == t.is_text()
+                        && text_role(f) == text_role(t)
+                        && (video || language(f) == language(t))
                 })
         });
         match existing {
@@ -183,6 +194,10 @@ fn adaptation_sets(p: &Presentation) -> Vec<Set<'_>> {
     }
     let mut main_given = false;
     for s in sets.iter_mut().filter(|s| !s.video) {
+        if let Some(role) = s.tracks.first().and_then(|t| text_role(t)) {
+            s.role = Some(role.dash_role());
+            continue;
+        }
         s.role = Some(if main_given { "alternate" } else { "main" });
         main_given = true;
     }
@@ -259,7 +274,7 @@ fn channels(t: &Track) -> Option<Channels> {
     match t.kind {
         TrackKind::Audio { dolby_channel_map: Some(map), .. } => Some(Channels::Dolby(map)),
         TrackKind::Audio { channels, .. } => Some(Channels::Mpeg(channels)),
-        TrackKind::Video { .. } => None,
+        TrackKind::Video { .. } | TrackKind::Text { .. } => None,
     }
 }
 
@@ -285,7 +300,7 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
         if set.tracks.len() > 1 {
             let dims = set.tracks.iter().filter_map(|t| match t.kind {
                 TrackKind::Video { width, height, .. } => Some((width, height)),
-                TrackKind::Audio { .. } => None,
+                TrackKind::Audio { .. } | TrackKind::Text { .. } => None,
             });
             max_width = dims.clone().map(|d| d.0).max().unwrap_or(0).to_string();
             max_height = dims.map(|d| d.1).max().unwrap_or(0).to_string();
@@ -313,7 +328,12 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
             }
         }
     } else {
-        attrs.extend([("contentType", "audio"), ("mimeType", "audio/mp4")]);
+        if first.is_text() {
+            // CMAF text (ISO/IEC 23000-19 §9.2: `wvtt` in fMP4).
+            attrs.extend([("contentType", "text"), ("mimeType", "application/mp4")]);
+        } else {
+            attrs.extend([("contentType", "audio"), ("mimeType", "audio/mp4")]);
+        }
         if let Some(l) = language(first) {
             lang = l.to_owned();
             attrs.push(("lang", &lang));
@@ -504,6 +524,7 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
                 );
             }
         }
+        TrackKind::Text { .. } => x.open("Representation", &attrs),
     }
     let timescale = t.timescale.to_string();
     let start_number = t.start_number.to_string();
@@ -534,6 +555,15 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
     x.close("SegmentTimeline");
     x.close("SegmentTemplate");
     x.close("Representation");
+    if t.is_text() {
+        // The whole file, for clients that take text as one resource
+        // (§5.3.9.2: a Representation with a BaseURL and no segment
+        // information is a single segment).
+        let sidecar_id = format!("{}-vtt", t.id);
+        x.open("Representation", &[("id", &sidecar_id), ("bandwidth", &bandwidth), ("mimeType", "text/vtt")]);
+        x.text_element("BaseURL", &[], &t.sidecar_uri());
+        x.close("Representation");
+    }
 }
 
 /// One `S` element (ISO/IEC 23009-1 §5.3.9.6): `t` when the segment does not

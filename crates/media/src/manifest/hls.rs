@@ -53,6 +53,50 @@ use super::{HlsKey, Presentation, Track, TrackKind, decimal_seconds, hex_prefixe
 /// Protocol version of every playlist written here (RFC 8216 §7).
 pub const VERSION: u32 = 6;
 
+/// `GROUP-ID` of the subtitle renditions.
+pub const SUBTITLES_GROUP: &str = "subs";
+
+/// The `EXT-X-MEDIA:TYPE=SUBTITLES` lines (RFC 8216 §4.3.4.1) of the text
+/// tracks: `NAME` from the language (with the role when it is not plain
+/// subtitles, unique in the group), `LANGUAGE`, `DEFAULT=NO` (subtitles
+/// are the viewer's choice), `AUTOSELECT=YES`, `FORCED=YES` for forced
+/// subtitles, `CHARACTERISTICS` for captions and descriptions (Apple HLS
+/// Authoring Specification: the accessibility media characteristics).
+fn subtitle_renditions(texts: &[&Track], media_playlist_uri: &impl Fn(&Track) -> String) -> String {
+    use crate::text::TextRole;
+    let mut out = String::new();
+    let mut names: Vec<String> = Vec::new();
+    for t in texts {
+        let TrackKind::Text { language, role } = &t.kind else { continue };
+        let base = quoted_text(&crate::language::display_name(language));
+        let base = match role {
+            TextRole::Subtitle => base,
+            TextRole::Caption => format!("{base} (CC)"),
+            TextRole::Forced => format!("{base} (forced)"),
+            TextRole::Description => format!("{base} (description)"),
+        };
+        let name = if names.contains(&base) { format!("{base} ({})", t.id) } else { base };
+        if out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(&format!(
+            "#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID=\"{SUBTITLES_GROUP}\",NAME=\"{name}\",LANGUAGE=\"{}\",DEFAULT=NO,AUTOSELECT=YES",
+            quoted_text(language)
+        ));
+        match role {
+            TextRole::Forced => out.push_str(",FORCED=YES"),
+            TextRole::Caption => out.push_str(
+                ",CHARACTERISTICS=\"public.accessibility.transcribes-spoken-dialog,public.accessibility.describes-music-and-sound\"",
+            ),
+            TextRole::Description => out.push_str(",CHARACTERISTICS=\"public.accessibility.describes-video\""),
+            TextRole::Subtitle => {}
+        }
+        out.push_str(&format!(",URI=\"{}\"\n", quoted_uri(&media_playlist_uri(t))));
+        names.push(name);
+    }
+    out
+}
+
 /// Writes the multivariant playlist. `media_playlist_uri` gives the URI of
 /// each track's media playlist, relative to this playlist.
 pub fn write_master(
@@ -73,15 +117,21 @@ pub fn write_master(
     }
 
     let videos: Vec<&Track> = p.tracks.iter().filter(|t| t.is_video()).collect();
-    let audios: Vec<&Track> = p.tracks.iter().filter(|t| !t.is_video()).collect();
+    let audios: Vec<&Track> = p.tracks.iter().filter(|t| t.is_audio()).collect();
+    let texts: Vec<&Track> = p.tracks.iter().filter(|t| t.is_text()).collect();
+    // Every variant names the one subtitles group (its CODECS never lists
+    // `wvtt`: the subtitles are WebVTT files, and Apple players refuse a
+    // variant whose CODECS names text).
+    let subtitles = if texts.is_empty() { String::new() } else { format!(",SUBTITLES=\"{SUBTITLES_GROUP}\"") };
 
     if videos.is_empty() {
+        out.push_str(&subtitle_renditions(&texts, &media_playlist_uri));
         let mut audios = audios;
         audios.sort_by_key(|a| a.hls_peak_bandwidth);
         for a in &audios {
             out.push('\n');
             out.push_str(&format!(
-                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"\n",
+                "#EXT-X-STREAM-INF:BANDWIDTH={},AVERAGE-BANDWIDTH={},CODECS=\"{}\"{subtitles}\n",
                 a.hls_peak_bandwidth,
                 a.average_bandwidth,
                 quoted_text(&a.codecs)
@@ -146,6 +196,8 @@ pub fn write_master(
             names.push(name);
         }
     }
+
+    out.push_str(&subtitle_renditions(&texts, &media_playlist_uri));
 
     let video_groups = video_groups(&videos);
     let several_pictures = video_groups.iter().any(|g| g.id.is_some());
@@ -223,7 +275,7 @@ pub fn write_master(
         );
         let sizes = vg.tracks.iter().filter_map(|t| match t.kind {
             TrackKind::Video { width, height, .. } => Some((width, height)),
-            TrackKind::Audio { .. } => None,
+            TrackKind::Audio { .. } | TrackKind::Text { .. } => None,
         });
         if let (Some(width), Some(height)) = (sizes.clone().map(|s| s.0).max(), sizes.map(|s| s.1).max()) {
             line.push_str(&format!(",RESOLUTION={width}x{height}"));
@@ -241,6 +293,7 @@ pub fn write_master(
         if let Some(id) = &vg.id {
             line.push_str(&format!(",VIDEO=\"{id}\""));
         }
+        line.push_str(&subtitles);
         line.push('\n');
         out.push_str(&line);
         push_uri_line(&mut out, &media_playlist_uri(v));
@@ -354,6 +407,10 @@ fn playlist_head(track: &Track, kind_tag: &str) -> String {
     out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
     out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
     out.push_str(kind_tag);
+    // Subtitles are WebVTT files (RFC 8216 §3.1.4): no init segment, no key.
+    if track.is_text() {
+        return out;
+    }
     out.push_str(&format!("#EXT-X-MAP:URI=\"{}\"\n", quoted_uri(&track.init_uri)));
     for k in &track.hls_keys {
         out.push_str(&key_line(k));

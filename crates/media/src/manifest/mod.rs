@@ -109,6 +109,14 @@ pub enum TrackKind {
         /// `EC3_ExtensionComplexityIndex` properties.
         joc_complexity: Option<u8>,
     },
+    /// Subtitles or captions (`wvtt` CMAF segments, segmented WebVTT for
+    /// HLS, and the whole file as `<track>/subtitles.vtt`); never
+    /// encrypted.
+    Text {
+        /// BCP 47 tag.
+        language: String,
+        role: crate::text::TextRole,
+    },
 }
 
 /// One CMAF track: an init segment plus numbered media segments.
@@ -421,7 +429,8 @@ impl Track {
         ];
         if let TrackKind::Audio {
             language: Some(l), ..
-        } = &self.kind
+        }
+        | TrackKind::Text { language: l, .. } = &self.kind
         {
             fields.push(("language", l));
         }
@@ -501,7 +510,7 @@ impl Track {
                 max_frame_rate,
                 ..
             } => max_frame_rate.or(frame_rate).filter(|&(_, d)| d != 0),
-            TrackKind::Audio { .. } => None,
+            TrackKind::Audio { .. } | TrackKind::Text { .. } => None,
         }
     }
 
@@ -510,7 +519,24 @@ impl Track {
     pub fn picture(&self) -> Option<u32> {
         match self.kind {
             TrackKind::Video { picture, .. } => Some(picture),
-            TrackKind::Audio { .. } => None,
+            TrackKind::Audio { .. } | TrackKind::Text { .. } => None,
+        }
+    }
+
+    pub fn is_audio(&self) -> bool {
+        matches!(self.kind, TrackKind::Audio { .. })
+    }
+
+    pub fn is_text(&self) -> bool {
+        matches!(self.kind, TrackKind::Text { .. })
+    }
+
+    /// The whole-file WebVTT of a text track, next to its init segment
+    /// (`text_3/subtitles.vtt` for `text_3/init.mp4`).
+    pub fn sidecar_uri(&self) -> String {
+        match self.init_uri.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/subtitles.vtt"),
+            None => "subtitles.vtt".to_owned(),
         }
     }
 }

@@ -313,6 +313,8 @@ pub fn expectations(name: &str, p: &Presentation) -> Value {
                     "audio",
                     json!({"sample_rate": sample_rate, "channels": channels, "language": language}),
                 ),
+                // The scenarios hold no text tracks (subtitles_e2e.rs checks those).
+                TrackKind::Text { language, .. } => ("text", json!({"language": language})),
             };
             let uris: Vec<String> = (0..t.segments.len())
                 .map(|i| {

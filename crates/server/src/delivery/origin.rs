@@ -497,8 +497,10 @@ fn content_type(resource: &Resource) -> &'static str {
         Resource::Mpd => "application/dash+xml",
         Resource::Master | Resource::MediaPlaylist { .. } | Resource::IframePlaylist { .. } => "application/vnd.apple.mpegurl",
         Resource::Init { track } if track.starts_with("audio_") => "audio/mp4",
+        Resource::Init { track } if track.starts_with("text_") => "application/mp4",
         Resource::Init { .. } => "video/mp4",
         Resource::Segment { .. } => "video/iso.segment",
+        Resource::TextSegment { .. } | Resource::Sidecar { .. } => "text/vtt; charset=utf-8",
     }
 }
 
@@ -547,6 +549,8 @@ async fn serve(
     let allowed = match resource {
         Resource::Mpd => plan.dash,
         Resource::Master | Resource::MediaPlaylist { .. } | Resource::IframePlaylist { .. } => plan.hls,
+        Resource::TextSegment { .. } => plan.hls,
+        Resource::Sidecar { .. } => plan.dash,
         Resource::Init { .. } | Resource::Segment { .. } => true,
     };
     if !allowed {
@@ -599,6 +603,27 @@ async fn serve(
                         "asset {}: {e}",
                         resolved.asset_path
                     )));
+                }
+            }
+        }
+        // Subtitles are served as stored, never encrypted.
+        Resource::TextSegment { track, .. } | Resource::Sidecar { track } => {
+            let number = match &resource {
+                Resource::TextSegment { number, .. } => Some(*number),
+                _ => None,
+            };
+            let file = asset.text_file(track, number).ok_or(DeliveryError::NotFound)?;
+            let pool = &d.assets.pool;
+            let mut buf = pool.take();
+            match d.media.read_into(&resolved.asset_path, &file, &mut buf, 0).await {
+                Ok(Some(_)) => Some(buf),
+                Ok(None) => {
+                    pool.give(buf);
+                    return Err(DeliveryError::NotFound);
+                }
+                Err(e) => {
+                    pool.give(buf);
+                    return Err(DeliveryError::internal(format!("asset {}: {e}", resolved.asset_path)));
                 }
             }
         }
@@ -782,6 +807,10 @@ fn build(
     let pool = &s.delivery().assets.pool;
     let Resource::Segment { track, number } = resource else {
         if let Some(buf) = clear {
+            if matches!(resource, Resource::TextSegment { .. } | Resource::Sidecar { .. }) {
+                // Object storage: the file as read, unchanged.
+                return Ok(Bytes::from_owner(Pooled { buf, pool: pool.clone() }));
+            }
             pool.give(buf);
         }
         return match asset.get(&plan.protection, resource) {

@@ -1,0 +1,202 @@
+//! Subtitles (issue 14): `castguard package ... --text en=subs_en.vtt
+//! --text fr:forced=subs_fr.vtt` on the fixtures of scripts/make-fixtures.sh,
+//! judged by tools we did not write:
+//! - PyPI `mpegdash` and `m3u8` (tests/manifest_facts.py) read a text
+//!   AdaptationSet per language with its Role and the sidecar
+//!   Representation, and HLS `SUBTITLES` renditions referenced by every
+//!   variant, none of whose `CODECS` names `wvtt`;
+//! - the text segments start where the video's do;
+//! - in headless Chromium (tests/browser/subtitles.mjs), shaka-player on
+//!   DASH `cenc` and on HLS AES-128, and hls.js on HLS, list both languages
+//!   and show each cue at its time, to the millisecond of the source file,
+//!   and none between cues;
+//! - bad subtitle files exit 1 with one line naming the file and line, and
+//!   leave nothing behind.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+fn package(inputs: &[PathBuf], out: &Path, args: &[&str]) -> Output {
+    run(castguard().arg("package").args(inputs).arg("--out").arg(out).args(args))
+}
+
+fn text_args() -> Vec<String> {
+    vec![
+        "--text".into(),
+        format!("en={}", fixture("subs_en.vtt").display()),
+        "--text".into(),
+        format!("fr:forced={}", fixture("subs_fr.vtt").display()),
+    ]
+}
+
+fn manifest_facts(out: &Path) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/manifest_facts.py");
+    let o = run(Command::new(python()).arg(script).arg(out));
+    assert_ok("manifest_facts.py", &o);
+    serde_json::from_slice(&o.stdout).expect("manifest facts JSON")
+}
+
+/// The cues of a WebVTT fixture as ffmpeg reads them (its WebVTT demuxer):
+/// `[start_ms, end_ms, text]`, what the players must show.
+fn ffmpeg_cues(vtt: &Path) -> Vec<(u64, u64, String)> {
+    let o = run(Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "packet=pts_time,duration_time", "-of", "csv=p=0"])
+        .arg(vtt));
+    assert_ok("ffprobe vtt", &o);
+    let times: Vec<(u64, u64)> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split(',');
+            let start: f64 = it.next()?.parse().ok()?;
+            let d: f64 = it.next()?.parse().ok()?;
+            Some(((start * 1000.0).round() as u64, ((start + d) * 1000.0).round() as u64))
+        })
+        .collect();
+    // Texts in file order (ffprobe does not print payloads as text).
+    let text = fs::read_to_string(vtt).expect("vtt");
+    let mut texts = Vec::new();
+    for block in text.replace("\r\n", "\n").split("\n\n") {
+        let lines: Vec<&str> = block.lines().collect();
+        if let Some(i) = lines.iter().position(|l| l.contains("-->")) {
+            texts.push(lines[i + 1..].join("\n"));
+        }
+    }
+    assert_eq!(times.len(), texts.len(), "{}", vtt.display());
+    times.into_iter().zip(texts).map(|((s, e), t)| (s, e, t)).collect()
+}
+
+#[test]
+fn subtitles_are_announced_in_dash_and_hls() {
+    let tmp = TempDir::new("subs-manifests");
+    let out = tmp.join("out");
+    let args = text_args();
+    let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
+    all.extend(["--scheme", "cenc", "--key", "00112233445566778899aabbccddeeff:000102030405060708090a0b0c0d0e0f", "--quiet"]);
+    let o = package(&[fixture("h264_aac_bframes.mp4")], &out, &all);
+    assert_ok("package with subtitles", &o);
+    let facts = manifest_facts(&out);
+
+    let sets = facts["mpd"]["sets"].as_array().expect("sets");
+    let texts: Vec<&Value> = sets.iter().filter(|s| s["contentType"] == "text").collect();
+    assert_eq!(texts.len(), 2, "{facts}");
+    for (set, (lang, role)) in texts.iter().zip([("en", "subtitle"), ("fr", "forced-subtitle")]) {
+        assert_eq!(set["lang"], lang);
+        assert_eq!(set["roles"][0][1], role, "{set}");
+        let reps = set["reps"].as_array().expect("reps");
+        assert_eq!(reps[0]["codecs"], "wvtt");
+        assert_eq!(reps.len(), 2, "wvtt segments and the sidecar: {set}");
+    }
+    // Text segments start where the video's do.
+    let video_starts: Vec<f64> = sets
+        .iter()
+        .find(|s| s["contentType"] == "video")
+        .map(|s| {
+            let r = &s["reps"][0];
+            let ts = r["timescale"].as_f64().expect("ts");
+            r["segments"].as_array().expect("segments").iter().map(|x| x[0].as_f64().unwrap_or(-1.0) / ts).collect()
+        })
+        .expect("video");
+    let text_starts: Vec<f64> =
+        texts[0]["reps"][0]["segments"].as_array().expect("segments").iter().map(|x| x[0].as_f64().unwrap_or(-1.0) / 1000.0).collect();
+    assert_eq!(text_starts, video_starts);
+    // The sidecar is the whole file, and ffmpeg reads the same cues from
+    // it as from the source.
+    let sidecar = out.join("text_3/subtitles.vtt");
+    assert_eq!(ffmpeg_cues(&sidecar), ffmpeg_cues(&fixture("subs_en.vtt")));
+
+    let hls = &facts["hls"];
+    let subs: Vec<&Value> = hls["media"].as_array().expect("media").iter().filter(|m| m["type"] == "SUBTITLES").collect();
+    assert_eq!(subs.len(), 2, "{hls}");
+    assert_eq!((subs[0]["language"].as_str(), subs[1]["language"].as_str()), (Some("en"), Some("fr")));
+    let master = fs::read_to_string(out.join("master.m3u8")).expect("master");
+    assert!(master.contains("FORCED=YES"), "{master}");
+    for v in hls["variants"].as_array().expect("variants") {
+        assert!(!v["codecs"].as_str().unwrap_or_default().contains("wvtt"), "{v}");
+    }
+    assert!(master.lines().filter(|l| l.starts_with("#EXT-X-STREAM-INF")).all(|l| l.contains("SUBTITLES=\"subs\"")), "{master}");
+    let playlist = fs::read_to_string(out.join("text_3/playlist.m3u8")).expect("text playlist");
+    assert!(!playlist.contains("EXT-X-MAP") && !playlist.contains("EXT-X-KEY") && playlist.contains("1.vtt"), "{playlist}");
+    let seg = fs::read_to_string(out.join("text_3/2.vtt")).expect("segment 2");
+    assert!(seg.starts_with("WEBVTT\nX-TIMESTAMP-MAP=MPEGTS:0,LOCAL:00:00:00.000\n"), "{seg}");
+    assert!(seg.contains("A cue across the\nsegment boundary"), "the cue spanning 4 s is in segment 2 too: {seg}");
+}
+
+#[test]
+fn players_show_each_cue_at_its_time() {
+    let root = repo_root();
+    let chromium = std::env::var("CASTGUARD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).exists(), "{chromium} missing: run scripts/install-test-tools.sh");
+    let tmp = TempDir::new("subs-players");
+    let args = text_args();
+    let key = format!("{KID1}:{KEY1}");
+    let dash = tmp.join("dash");
+    let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+    a.extend(["--scheme", "cenc", "--key", &key, "--quiet"]);
+    assert_ok("package cenc", &package(&[fixture("h264_aac_bframes.mp4")], &dash, &a));
+    let hls = tmp.join("hls");
+    let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
+    a.extend(["--scheme", "aes-128", "--key", &key, "--quiet"]);
+    assert_ok("package aes-128", &package(&[fixture("h264_aac_bframes.mp4")], &hls, &a));
+
+    let expect = serde_json::json!({
+        "en": ffmpeg_cues(&fixture("subs_en.vtt")),
+        "fr": ffmpeg_cues(&fixture("subs_fr.vtt")),
+    });
+    let expect_file = tmp.join("cues.json");
+    fs::write(&expect_file, expect.to_string()).expect("write cues");
+    let out = Command::new("node")
+        .arg(root.join("crates/castguard/tests/browser/subtitles.mjs"))
+        .arg("--dash")
+        .arg(dash.join("manifest.mpd"))
+        .arg("--hls")
+        .arg(hls.join("master.m3u8"))
+        .arg("--expect")
+        .arg(&expect_file)
+        .args(["--clearkey", &key, "--chromium", &chromium, "--shots"])
+        .arg(root.join("target/browser-screenshots"))
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node subtitles.mjs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let results: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let names: Vec<&str> = results.iter().filter_map(|r| r["case"].as_str()).collect();
+    assert_eq!(names, ["shaka-dash-cenc", "shaka-hls-aes128", "hlsjs-hls-aes128"], "{stdout}");
+    for r in &results {
+        assert_eq!(r["ok"], true, "{r}");
+    }
+}
+
+#[test]
+fn bad_subtitle_files_are_refused_with_their_line() {
+    let tmp = TempDir::new("subs-bad");
+    let cases = [
+        ("bad_time.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\n00:00:03.000 --> 00:00:6.000\nbad\n", "bad_time.vtt:6:"),
+        ("no_header.vtt", "00:00:01.000 --> 00:00:02.000\nA\n", "no_header.vtt:1:"),
+        ("late.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nA\n\n00:01:00.000 --> 00:01:02.000\nlate\n", "past the end of the title"),
+        ("back.vtt", "WEBVTT\n\n00:00:05.000 --> 00:00:06.000\nA\n\n00:00:01.000 --> 00:00:02.000\nB\n", "back.vtt:6:"),
+    ];
+    for (name, text, want) in cases {
+        let file = tmp.join(name);
+        fs::write(&file, text).expect("write");
+        let out = tmp.join(format!("out-{name}"));
+        let spec = format!("en={}", file.display());
+        let o = package(&[fixture("h264_aac_bframes.mp4")], &out, &["--scheme", "none", "--text", &spec]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains(want), "{name}: {stderr}");
+        assert!(!out.exists(), "{name}: output left behind");
+    }
+    for spec in ["xx9=subs.vtt", "en:loud=subs.vtt", "subs.vtt"] {
+        let o = package(&[fixture("h264_aac_bframes.mp4")], &tmp.join("o"), &["--text", spec]);
+        assert_eq!(o.status.code(), Some(2), "{spec}: usage error");
+    }
+}
