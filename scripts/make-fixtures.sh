@@ -264,4 +264,18 @@ Deuxième sous-titre
 Dernier sous-titre
 VTT
 
+# Text inside MP4: the English subtitles as 3GPP timed text (ffmpeg
+# mov_text, `tx3g`, language eng) muxed with h264_aac_bframes.mp4; the
+# French ones as WebVTT in fragmented MP4 (`wvtt`), as Shaka Packager
+# writes a text track of its own.
+make h264_movtext.mp4 -i "$OUT/h264_aac_bframes.mp4" -i "$OUT/subs_en.vtt" \
+    -map 0 -map 1 -c copy -c:s mov_text -metadata:s:s:0 language=eng
+if [ ! -s "$OUT/subs_fr_wvtt.mp4" ]; then
+    frag_tmp="$(mktemp -d "$OUT/.tmp.wvtt.XXXXXX")"
+    "$SHAKA" --quiet "in=$OUT/subs_fr.vtt,stream=text,language=fr,output=$frag_tmp/fr.mp4" >/dev/null
+    mv -f "$frag_tmp/fr.mp4" "$OUT/subs_fr_wvtt.mp4"
+    rm -rf "$frag_tmp"
+    printf '[make-fixtures] %s\n' "$OUT/subs_fr_wvtt.mp4" >&2
+fi
+
 printf '%s\n' "$OUT"

@@ -200,3 +200,46 @@ fn bad_subtitle_files_are_refused_with_their_line() {
         assert_eq!(o.status.code(), Some(2), "{spec}: usage error");
     }
 }
+
+/// Text tracks inside MP4s join the title as subtitles in their `mdhd`
+/// language: 3GPP timed text as ffmpeg's mov_text writes it (`tx3g`, with
+/// its empty gap samples) and WebVTT in fragmented MP4 as Shaka Packager
+/// writes it (`wvtt`, a cue split at fragment boundaries comes back
+/// whole). ffmpeg reads the same cues from our WebVTT as from the source
+/// file (markup aside: `tx3g` carries styles, not tags).
+#[test]
+fn text_tracks_inside_mp4_become_subtitles() {
+    let tmp = TempDir::new("subs-mp4");
+    let out = tmp.join("out");
+    let o = package(&[fixture("h264_movtext.mp4"), fixture("subs_fr_wvtt.mp4")], &out, &["--scheme", "none", "--quiet"]);
+    assert_ok("package mov_text + wvtt", &o);
+    assert!(String::from_utf8_lossy(&o.stderr).trim().is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
+    let strip = |cues: Vec<(u64, u64, String)>| -> Vec<(u64, u64, String)> {
+        cues.into_iter()
+            .map(|(s, e, t)| {
+                let mut plain = String::new();
+                let mut in_tag = false;
+                for ch in t.chars() {
+                    match ch {
+                        '<' => in_tag = true,
+                        '>' => in_tag = false,
+                        c if !in_tag => plain.push(c),
+                        _ => {}
+                    }
+                }
+                (s, e, plain)
+            })
+            .collect()
+    };
+    assert_eq!(strip(ffmpeg_cues(&out.join("text_3/subtitles.vtt"))), strip(ffmpeg_cues(&fixture("subs_en.vtt"))));
+    assert_eq!(strip(ffmpeg_cues(&out.join("text_4/subtitles.vtt"))), strip(ffmpeg_cues(&fixture("subs_fr.vtt"))));
+    let facts = manifest_facts(&out);
+    let langs: Vec<&str> = facts["mpd"]["sets"]
+        .as_array()
+        .expect("sets")
+        .iter()
+        .filter(|s| s["contentType"] == "text")
+        .filter_map(|s| s["lang"].as_str())
+        .collect();
+    assert_eq!(langs, ["en", "fr"]);
+}

@@ -100,7 +100,22 @@ pub struct Movie {
     /// Tracks left out: neither audio nor video, empty, or a codec that
     /// is not supported.
     pub skipped: Vec<Skipped>,
+    /// Text tracks (`tx3g`, `wvtt`), read whole into cues.
+    pub texts: Vec<MovieText>,
 }
+
+/// A text track of the input, read ([`crate::text::mp4`]).
+#[derive(Debug, Clone)]
+pub struct MovieText {
+    pub id: u32,
+    /// BCP 47 from `mdhd`; `und` when it says none.
+    pub language: String,
+    pub cues: Vec<crate::text::Cue>,
+}
+
+/// Text tracks larger than this are refused: subtitles of a feature film
+/// are a few hundred kB.
+const MAX_TEXT_BYTES: u64 = 16 << 20;
 
 impl std::fmt::Debug for Movie {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,8 +136,56 @@ impl Movie {
             let input = fragmented::Input { path, file: &file, len };
             fragmented::append_fragments(&input, &moov, moov_end, &mut tables)?;
         }
+        let text_tables: Vec<(u32, Vec<Sample>)> = tables
+            .iter_mut()
+            .filter(|(id, _)| moov.traks.iter().any(|t| t.tkhd.track_id == *id && crate::text::mp4::is_text_handler(&t.mdia.hdlr.handler_type.0)))
+            .map(|(id, s)| (*id, std::mem::take(s)))
+            .collect();
         let tracks = load_tracks(&moov, tables, &mut skipped, len)?;
-        Ok(Movie { path: path.to_owned(), file, len, moov, tracks, skipped })
+        let mut movie = Movie { path: path.to_owned(), file, len, moov, tracks, skipped, texts: Vec::new() };
+        movie.load_texts(text_tables)?;
+        // A file of subtitles only (a ladder's text in its own file) is
+        // fine; a file of nothing is not.
+        if movie.tracks.is_empty() && movie.texts.is_empty() {
+            return Err(Error::NoTracks);
+        }
+        Ok(movie)
+    }
+
+    /// Reads the text tracks whose samples are in `tables`; a text track of
+    /// another kind (`stpp`, `c608`, ...) is left out with its reason.
+    fn load_texts(&mut self, tables: Vec<(u32, Vec<Sample>)>) -> Result<()> {
+        for (id, samples) in tables {
+            let Some(trak) = self.moov.traks.iter().find(|t| t.tkhd.track_id == id) else { continue };
+            let handler = trak.mdia.hdlr.handler_type;
+            let kind = trak.mdia.minf.stbl.stsd.entries.first().map(SampleEntry::kind).unwrap_or(FourCC::UNKNOWN);
+            if !crate::text::mp4::is_supported(&kind.0) {
+                self.skipped.push(Skipped {
+                    id,
+                    handler,
+                    reason: format!("text sample entry '{kind}' is not read (tx3g/mov_text and wvtt are; give other subtitles as WebVTT with --text)"),
+                });
+                continue;
+            }
+            let total: u64 = samples.iter().map(|s| u64::from(s.size)).sum();
+            if total > MAX_TEXT_BYTES || samples.iter().any(|s| s.offset.checked_add(u64::from(s.size)).is_none_or(|e| e > self.len)) {
+                return Err(Error::track(id, format!("text track of {total} bytes is larger than {MAX_TEXT_BYTES} or lies past the end of the file")));
+            }
+            let mut bytes = Vec::with_capacity(samples.len());
+            for s in &samples {
+                let mut b = vec![0u8; s.size as usize];
+                self.read_at(s.offset, &mut b)?;
+                bytes.push(b);
+            }
+            let timescale = trak.mdia.mdhd.timescale;
+            let probe = Track { id, kind: TrackKind::Audio, timescale, trak: trak.clone(), samples: Vec::new() };
+            let shift = probe.presentation_shift(self.moov.mvhd.timescale);
+            let cues = crate::text::mp4::cues(&kind.0, &samples, &bytes, timescale, shift).map_err(|e| Error::track(id, e))?;
+            let lang = trak.mdia.mdhd.language;
+            let language = std::str::from_utf8(&lang).ok().and_then(crate::language::bcp47).unwrap_or_else(|| "und".into());
+            self.texts.push(MovieText { id, language, cues });
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -235,8 +298,8 @@ fn table_samples(moov: &Moov) -> Result<(Vec<(u32, Vec<Sample>)>, Vec<Skipped>)>
     for trak in &moov.traks {
         let id = trak.tkhd.track_id;
         let handler = trak.mdia.hdlr.handler_type;
-        if track_kind(handler).is_none() {
-            skipped.push(Skipped { id, handler, reason: "neither video nor audio".into() });
+        if track_kind(handler).is_none() && !crate::text::mp4::is_text_handler(&handler.0) {
+            skipped.push(Skipped { id, handler, reason: "neither video, audio nor text".into() });
             continue;
         }
         if tables.iter().any(|(t, _)| *t == id) {
@@ -337,12 +400,11 @@ fn load_tracks(
         }
         tracks.push(Track { id, kind, timescale, trak, samples });
     }
-    if tracks.is_empty() {
+    if tracks.is_empty()
+        && let Some(message) = unsupported
+    {
         // Nothing left: the first unsupported codec is the answer.
-        return Err(match unsupported {
-            Some(message) => Error::Unsupported(message),
-            None => Error::NoTracks,
-        });
+        return Err(Error::Unsupported(message));
     }
     Ok(tracks)
 }

@@ -138,7 +138,41 @@ impl Title {
             return Err(Error::NoTracks);
         }
         let pictures = tracks.iter().map(|&ft| picture(ft)).collect();
-        Ok(Title { files, tracks, pictures, notes, texts: Vec::new() })
+        let mut title = Title { files, tracks, pictures, notes, texts: Vec::new() };
+        title.add_movie_texts();
+        Ok(title)
+    }
+
+    /// The text tracks inside the files (`tx3g`, `wvtt`), as subtitles in
+    /// their `mdhd` language, numbered after the audio and video tracks.
+    /// Cues that start past the end of the title are left out, with a note.
+    fn add_movie_texts(&mut self) {
+        let title_ms = (self.duration_secs() * 1000.0).round() as u64;
+        let mut next = self.iter().map(|(_, t)| t.id).max().unwrap_or(0);
+        let mut texts = Vec::new();
+        for movie in &self.files {
+            for t in &movie.texts {
+                next += 1;
+                let (cues, late): (Vec<_>, Vec<_>) = t.cues.iter().cloned().partition(|c| c.start_ms < title_ms.max(1));
+                if !late.is_empty() {
+                    self.notes.push(format!(
+                        "{}: text track {}: {} cue(s) from {} on start past the end of the title, left out",
+                        movie.path().display(),
+                        t.id,
+                        late.len(),
+                        crate::text::webvtt::timestamp(late[0].start_ms)
+                    ));
+                }
+                texts.push(crate::text::TextTrack {
+                    id: next,
+                    language: t.language.clone(),
+                    role: crate::text::TextRole::Subtitle,
+                    cues,
+                    source: movie.path().to_owned(),
+                });
+            }
+        }
+        self.texts = texts;
     }
 
     /// Adds text tracks from sidecar files (`--text en=subs.vtt`): each is

@@ -14,6 +14,7 @@
 //! HTTP header; what manifests say of a track (language, name, role) comes
 //! from the command line or API, checked.
 
+pub mod mp4;
 pub mod webvtt;
 pub mod wvtt;
 
