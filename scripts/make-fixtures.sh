@@ -264,6 +264,23 @@ Deuxième sous-titre
 Dernier sous-titre
 VTT
 
+# A TTML / IMSC1 text profile sidecar (German), with frame and tick times.
+write_text subs_de.ttml <<'TTML'
+<?xml version="1.0" encoding="UTF-8"?>
+<tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttp="http://www.w3.org/ns/ttml#parameter"
+    xmlns:tts="http://www.w3.org/ns/ttml#styling" ttp:frameRate="25" ttp:tickRate="10000000"
+    ttp:profile="http://www.w3.org/ns/ttml/profile/imsc1/text" xml:lang="de">
+  <head><styling><style xml:id="s1" tts:color="white"/></styling></head>
+  <body>
+    <div>
+      <p begin="00:00:00.750" end="00:00:02.250" style="s1">Hallo, erster Untertitel</p>
+      <p begin="00:00:04:00" end="00:00:05:12">Zweiter<br/>Untertitel</p>
+      <p begin="70000000t" end="85000000t">Letzter <span tts:fontStyle="italic">Untertitel</span></p>
+    </div>
+  </body>
+</tt>
+TTML
+
 # Text inside MP4: the English subtitles as 3GPP timed text (ffmpeg
 # mov_text, `tx3g`, language eng) muxed with h264_aac_bframes.mp4; the
 # French ones as WebVTT in fragmented MP4 (`wvtt`), as Shaka Packager
@@ -276,6 +293,15 @@ if [ ! -s "$OUT/subs_fr_wvtt.mp4" ]; then
     mv -f "$frag_tmp/fr.mp4" "$OUT/subs_fr_wvtt.mp4"
     rm -rf "$frag_tmp"
     printf '[make-fixtures] %s\n' "$OUT/subs_fr_wvtt.mp4" >&2
+fi
+# TTML in MP4 (`stpp`: a TTML document per sample, times on the track's
+# timeline), as Shaka Packager writes the English WebVTT.
+if [ ! -s "$OUT/subs_en_stpp.mp4" ]; then
+    frag_tmp="$(mktemp -d "$OUT/.tmp.stpp.XXXXXX")"
+    "$SHAKA" --quiet "in=$OUT/subs_en.vtt,stream=text,language=en,output=$frag_tmp/en.mp4,format=ttml+mp4" >/dev/null 2>&1
+    mv -f "$frag_tmp/en.mp4" "$OUT/subs_en_stpp.mp4"
+    rm -rf "$frag_tmp"
+    printf '[make-fixtures] %s\n' "$OUT/subs_en_stpp.mp4" >&2
 fi
 
 printf '%s\n' "$OUT"

@@ -243,3 +243,37 @@ fn text_tracks_inside_mp4_become_subtitles() {
         .collect();
     assert_eq!(langs, ["en", "fr"]);
 }
+
+/// TTML: an IMSC1 text profile sidecar (clock, frame and tick times) and
+/// TTML in MP4 (`stpp`, as Shaka Packager writes it) become WebVTT cues at
+/// the document's times; a TTML file that is not well-formed is refused
+/// with its line.
+#[test]
+fn ttml_sidecars_and_stpp_tracks() {
+    let tmp = TempDir::new("subs-ttml");
+    let out = tmp.join("out");
+    let de = format!("de={}", fixture("subs_de.ttml").display());
+    let o = package(&[fixture("h264_aac_bframes.mp4"), fixture("subs_en_stpp.mp4")], &out, &["--scheme", "none", "--quiet", "--text", &de]);
+    assert_ok("package TTML + stpp", &o);
+    // stpp (numbered first: it is in an input file) carries subs_en.vtt.
+    let strip_tags = |cues: Vec<(u64, u64, String)>| -> Vec<(u64, u64, String)> {
+        cues.into_iter().map(|(s, e, t)| (s, e, t.replace("<i>", "").replace("</i>", ""))).collect()
+    };
+    assert_eq!(strip_tags(ffmpeg_cues(&out.join("text_3/subtitles.vtt"))), strip_tags(ffmpeg_cues(&fixture("subs_en.vtt"))));
+    // The TTML: 0.75–2.25 s; 25 fps frames 4:00–5:12 = 4.0–5.48 s; ticks
+    // at 10 MHz 7.0–8.5 s.
+    let de_cues = ffmpeg_cues(&out.join("text_4/subtitles.vtt"));
+    let times: Vec<(u64, u64)> = de_cues.iter().map(|c| (c.0, c.1)).collect();
+    assert_eq!(times, [(750, 2250), (4000, 5480), (7000, 8500)]);
+    assert_eq!(de_cues[1].2, "Zweiter\nUntertitel");
+    assert_eq!(de_cues[2].2, "Letzter Untertitel");
+
+    let bad = tmp.join("bad.ttml");
+    fs::write(&bad, "<?xml version=\"1.0\"?>\n<tt xmlns=\"http://www.w3.org/ns/ttml\">\n<body><p begin=\"1s\" end=\"2s\">a</div></body></tt>\n").expect("write");
+    let spec = format!("en={}", bad.display());
+    let o = package(&[fixture("h264_aac_bframes.mp4")], &tmp.join("out2"), &["--scheme", "none", "--text", &spec]);
+    assert_eq!(o.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("bad.ttml:3:") && stderr.contains("not well-formed"), "{stderr}");
+    assert!(!tmp.join("out2").exists());
+}

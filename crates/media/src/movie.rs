@@ -163,7 +163,7 @@ impl Movie {
                 self.skipped.push(Skipped {
                     id,
                     handler,
-                    reason: format!("text sample entry '{kind}' is not read (tx3g/mov_text and wvtt are; give other subtitles as WebVTT with --text)"),
+                    reason: format!("text sample entry '{kind}' is not read (tx3g/mov_text, wvtt and stpp are; give other subtitles as WebVTT or TTML with --text)"),
                 });
                 continue;
             }

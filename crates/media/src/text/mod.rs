@@ -15,6 +15,7 @@
 //! from the command line or API, checked.
 
 pub mod mp4;
+pub mod ttml;
 pub mod webvtt;
 pub mod wvtt;
 
@@ -122,11 +123,12 @@ pub struct TextTrack {
 }
 
 impl TextTrack {
-    /// Reads a sidecar file (WebVTT; TTML is detected and refused with a
-    /// clear line until it is supported).
+    /// Reads a sidecar file: TTML / IMSC1 when it is XML, else WebVTT.
     pub fn from_input(id: u32, input: &TextInput) -> Result<TextTrack> {
         let bytes = std::fs::read(&input.path).map_err(|e| Error::io(&input.path, e))?;
-        let cues = webvtt::parse(&input.path, &bytes)?;
+        let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]);
+        let head = head.trim_start_matches('\u{feff}').trim_start();
+        let cues = if head.starts_with('<') { ttml::parse(&input.path, &bytes)? } else { webvtt::parse(&input.path, &bytes)? };
         Ok(TextTrack { id, language: input.language.clone(), role: input.role, cues, source: input.path.clone() })
     }
 

@@ -1,6 +1,8 @@
 //! Text tracks inside MP4 files: 3GPP timed text (`tx3g`, what ffmpeg's
-//! `mov_text` writes, 3GPP TS 26.245 §5.17) and WebVTT (`wvtt`, ISO/IEC
-//! 14496-30 §7, what Shaka Packager writes), read into [`Cue`]s.
+//! `mov_text` writes, 3GPP TS 26.245 §5.17), WebVTT (`wvtt`, ISO/IEC
+//! 14496-30 §7) and TTML (`stpp`, §6: one TTML document per sample, its
+//! times on the track's timeline, as Shaka Packager and DASH-IF write
+//! it), read into [`Cue`]s.
 //!
 //! A `tx3g` sample is a 16-bit text length, the text (UTF-8, or UTF-16
 //! with a byte order mark), then style modifier boxes, which are dropped:
@@ -25,7 +27,7 @@ pub fn is_text_handler(handler: &[u8; 4]) -> bool {
 
 /// The sample entry kinds read here.
 pub fn is_supported(kind: &[u8; 4]) -> bool {
-    matches!(kind, b"tx3g" | b"wvtt")
+    matches!(kind, b"tx3g" | b"wvtt" | b"stpp")
 }
 
 /// Cues from the samples of a text track whose entry is `kind`; `bytes`
@@ -38,6 +40,16 @@ pub fn cues(kind: &[u8; 4], samples: &[Sample], bytes: &[Vec<u8>], timescale: u3
         let start = i128::from(s.dts) + i128::from(s.cts_offset) - i128::from(shift);
         let (start_ms, end_ms) = (ms(start), ms(start + i128::from(s.duration)));
         if end_ms <= start_ms {
+            continue;
+        }
+        if kind == b"stpp" {
+            let doc = super::ttml::parse(std::path::Path::new("stpp"), data).map_err(|e| format!("sample {}: {e}", i + 1))?;
+            for c in doc {
+                // A cue repeated in each sample it overlaps comes once.
+                if !out.iter().any(|o| o.start_ms == c.start_ms && o.end_ms == c.end_ms && o.text == c.text) {
+                    out.push(c);
+                }
+            }
             continue;
         }
         let found = match kind {

@@ -29,7 +29,7 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Cue>> {
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if looks_like_xml(text) {
-        return Err(err(None, "a TTML (XML) file, not WebVTT: give TTML as .ttml/.xml".into()));
+        return Err(err(None, "a TTML (XML) document, not WebVTT".into()));
     }
     let cleaned = skip_style_and_region_blocks(text);
     let vtt = Vtt::parse(&cleaned).map_err(|e| {
