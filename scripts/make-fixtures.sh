@@ -304,4 +304,19 @@ if [ ! -s "$OUT/subs_en_stpp.mp4" ]; then
     printf '[make-fixtures] %s\n' "$OUT/subs_en_stpp.mp4" >&2
 fi
 
+# CEA-608 closed captions in the video (issue 14): H.264 without B-frames
+# (raw H.264 carries no timestamps, so the remux regenerates them at 25 fps),
+# an ATSC A/53 GA94 SEI before every picture added by add-cea608.py, the
+# caption "CASTGUARD CAPTIONS" (ffmpeg's subcc reads it back).
+if [ ! -s "$OUT/h264_cea608.mp4" ]; then
+    cc_tmp="$(mktemp -d "$OUT/.tmp.cc.XXXXXX")"
+    "${FF[@]}" -f lavfi -i "testsrc2=size=320x180:rate=25" -t 6 -c:v libx264 -preset veryfast -crf 32 -bf 0 \
+        -g 50 -keyint_min 50 -sc_threshold 0 -pix_fmt yuv420p -f h264 "$cc_tmp/in.h264"
+    python3 "$ROOT/scripts/add-cea608.py" "$cc_tmp/in.h264" "$cc_tmp/cc.h264" "CASTGUARD CAPTIONS"
+    "${FF[@]}" -framerate 25 -i "$cc_tmp/cc.h264" -c copy -f mp4 "$cc_tmp/cc.mp4"
+    mv -f "$cc_tmp/cc.mp4" "$OUT/h264_cea608.mp4"
+    rm -rf "$cc_tmp"
+    printf '[make-fixtures] %s\n' "$OUT/h264_cea608.mp4" >&2
+fi
+
 printf '%s\n' "$OUT"

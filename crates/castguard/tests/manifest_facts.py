@@ -75,6 +75,7 @@ def mpd_facts(path):
                 "channels": descriptors(a.audio_channel_configurations),
                 "supplemental": descriptors(a.supplemental_properties),
                 "roles": descriptors(a.roles),
+                "accessibility": descriptors(a.accessibilities),
                 "reps": reps,
             })
     return {"minBufferTime": mpd.min_buffer_time, "sets": sets}
@@ -90,6 +91,8 @@ def hls_facts(out_dir):
             "codecs": si.codecs,
             "audio": si.audio,
             "video": getattr(si, "video", None),
+            "subtitles": getattr(si, "subtitles", None),
+            "closedCaptions": getattr(si, "closed_captions", None),
             "frameRate": si.frame_rate,
             "resolution": list(si.resolution) if si.resolution else None,
             "uri": p.uri,
@@ -102,6 +105,8 @@ def hls_facts(out_dir):
         "channels": m.channels,
         "uri": m.uri,
         "default": m.default,
+        "instreamId": m.instream_id,
+        "forced": m.forced,
     } for m in master.media]
     playlists = {}
     for uri in sorted({v["uri"] for v in variants} | {m["uri"] for m in media if m["uri"]}):

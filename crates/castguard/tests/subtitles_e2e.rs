@@ -277,3 +277,51 @@ fn ttml_sidecars_and_stpp_tracks() {
     assert!(stderr.contains("bad.ttml:3:") && stderr.contains("not well-formed"), "{stderr}");
     assert!(!tmp.join("out2").exists());
 }
+
+/// CEA-608 captions in the video's SEI (h264_cea608.mp4, made by
+/// scripts/add-cea608.py; ffmpeg's `subcc` reads "CASTGUARD CAPTIONS" from
+/// it) are announced: HLS `CLOSED-CAPTIONS` rendition with
+/// `INSTREAM-ID="CC1"` named by the variant, DASH `Accessibility`
+/// `urn:scte:dash:cc:cea-608:2015`; they stay in the encrypted samples
+/// (ffmpeg reads the caption from the decrypted output). A title without
+/// captions says `CLOSED-CAPTIONS=NONE`.
+#[test]
+fn closed_captions_are_signalled() {
+    let tmp = TempDir::new("cc");
+    let out = tmp.join("out");
+    let key = format!("{KID1}:{KEY1}");
+    let o = package(&[fixture("h264_cea608.mp4")], &out, &["--scheme", "cenc", "--key", &key, "--quiet"]);
+    assert_ok("package captioned video", &o);
+    let facts = manifest_facts(&out);
+    let cc: Vec<&Value> = facts["hls"]["media"].as_array().expect("media").iter().filter(|m| m["type"] == "CLOSED-CAPTIONS").collect();
+    assert_eq!(cc.len(), 1, "{facts}");
+    assert_eq!((cc[0]["instreamId"].as_str(), cc[0]["groupId"].as_str()), (Some("CC1"), Some("cc")));
+    // The m3u8 package keeps the quotes of a quoted-string attribute.
+    assert_eq!(facts["hls"]["variants"][0]["closedCaptions"].as_str().map(|s| s.trim_matches('"')), Some("cc"));
+    let video = facts["mpd"]["sets"].as_array().expect("sets").iter().find(|s| s["contentType"] == "video").cloned().expect("video");
+    assert_eq!(video["accessibility"], serde_json::json!([["urn:scte:dash:cc:cea-608:2015", "CC1"]]));
+
+    // The captions are still in the (decrypted) video.
+    let enc = tmp.join("video.mp4");
+    concat_track(&out.join("video_1"), &enc);
+    let clear = tmp.join("clear.mp4");
+    // Piped, as tests/common does: ffmpeg 5.1 misreads the encryption
+    // info of a seekable fragmented file whose fragments differ in layout.
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-decryption_key", KEY1, "-f", "mp4", "-i", "pipe:0", "-c", "copy"])
+        .arg(&clear)
+        .stdin(Stdio::from(fs::File::open(&enc).expect("open"))));
+    assert_ok("ffmpeg decrypt", &o);
+    let o = run(Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i"])
+        .arg(format!("movie={}[out0+subcc]", clear.display()))
+        .args(["-map", "0:1", "-f", "srt", "-"]));
+    assert_ok("ffmpeg subcc", &o);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("CASTGUARD CAPTIONS"), "{}", String::from_utf8_lossy(&o.stdout));
+
+    let none = tmp.join("none");
+    assert_ok("package", &package(&[fixture("h264_aac_nob.mp4")], &none, &["--scheme", "none", "--quiet"]));
+    let facts = manifest_facts(&none);
+    assert!(facts["hls"]["variants"].as_array().expect("variants").iter().all(|v| v["closedCaptions"] == "NONE"), "{facts}");
+    assert!(!fs::read_to_string(none.join("manifest.mpd")).expect("mpd").contains("Accessibility"));
+}

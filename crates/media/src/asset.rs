@@ -59,6 +59,10 @@ pub struct IndexTrack {
     /// Largest SAP type its segments start with (1 in older indexes).
     #[serde(default = "closed_gop", skip_serializing_if = "is_closed_gop")]
     pub sap_type: u8,
+    /// Closed captions in the video; absent when none, and from older
+    /// indexes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captions: Option<crate::captions::Captions>,
     /// Name of the input file the track came from (a title may have several).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
@@ -229,6 +233,7 @@ impl AssetIndex {
                     hls_keys: Vec::new(),
                     key_frame_ends: t.key_frame_ends.as_ref().map(|k| k.clear.clone()).unwrap_or_default(),
                     sap_type: t.sap_type,
+                    captions: t.captions.clone(),
                 })
                 .collect(),
         }
@@ -278,6 +283,7 @@ impl AssetIndex {
                     file: None,
                     key_frame_ends: None,
                     sap_type: t.sap_type,
+                    captions: t.captions.clone(),
                 })
                 .collect(),
             min_buffer_secs: Some(p.min_buffer_secs),
@@ -382,6 +388,7 @@ mod tests {
                     file: Some("movie.mp4".into()),
                     key_frame_ends: None,
                     sap_type: 1,
+                    captions: None,
                 },
                 IndexTrack {
                     id: 2,
@@ -402,6 +409,7 @@ mod tests {
                     file: None,
                     key_frame_ends: None,
                     sap_type: 1,
+                    captions: None,
                 },
             ],
         };
@@ -459,6 +467,7 @@ mod tests {
                 hls_keys: Vec::new(),
                 key_frame_ends: Vec::new(),
                 sap_type: 1,
+                captions: None,
             }],
         };
         let json = serde_json::to_string(&AssetIndex::from_presentation(&p, 2.0)).expect("json");

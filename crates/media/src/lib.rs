@@ -23,6 +23,7 @@
 pub mod asset;
 pub mod audio;
 pub mod bandwidth;
+pub mod captions;
 pub mod cmaf;
 pub mod codec;
 pub mod error;

@@ -235,6 +235,7 @@ fn package_text(text: &crate::text::TextTrack, bounds: &[u64], min_buffer: f64, 
         hls_keys: Vec::new(),
         key_frame_ends: Vec::new(),
         sap_type: 1,
+        captions: Some(Default::default()),
     };
     let segments = manifest.segments.len();
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: "wvtt".into(), segments, bytes } })
@@ -327,6 +328,7 @@ fn package_track(
         hls_keys: Vec::new(),
         key_frame_ends,
         sap_type: job.sap_type,
+        captions: Some(if track.kind == TrackKind::Video { crate::captions::detect(movie, track)? } else { Default::default() }),
     };
     setup.signal(&mut manifest);
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: codec.codecs, segments: plans.len(), bytes } })

@@ -89,6 +89,7 @@ fn track(template: &str, start_number: u64, key: HlsKey) -> Track {
         hls_keys: vec![key],
         key_frame_ends: Vec::new(),
         sap_type: 1,
+        captions: None,
     }
 }
 

@@ -88,6 +88,9 @@ pub const SCHEME_EC3_EXTENSION_TYPE: &str = "tag:dolby.com,2018:dash:EC3_Extensi
 pub const SCHEME_EC3_COMPLEXITY_INDEX: &str = "tag:dolby.com,2018:dash:EC3_ExtensionComplexityIndex:2018";
 pub const SCHEME_SET_SWITCHING: &str = "urn:mpeg:dash:adaptation-set-switching:2016";
 pub const SCHEME_ROLE: &str = "urn:mpeg:dash:role:2011";
+/// CEA-608 / CEA-708 captions in the video (SCTE 214-1).
+pub const SCHEME_CEA608: &str = "urn:scte:dash:cc:cea-608:2015";
+pub const SCHEME_CEA708: &str = "urn:scte:dash:cc:cea-708:2015";
 
 /// Writes a static MPD for `p`. Never fails and never panics; check the model
 /// with [`Presentation::validate`] first.
@@ -376,6 +379,19 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
                 "SupplementalProperty",
                 &[("schemeIdUri", SCHEME_SET_SWITCHING), ("value", &others)],
             );
+        }
+    }
+    // Closed captions in the video samples (SCTE 214-1 §6.7.3; DASH-IF IOP
+    // v4.3 §6.4.3): before Role, as the schema orders them.
+    if set.video
+        && let Some(c) = set.tracks.iter().filter_map(|t| t.captions.as_ref()).find(|c| !c.is_empty())
+    {
+        if !c.cea608.is_empty() {
+            x.empty("Accessibility", &[("schemeIdUri", SCHEME_CEA608), ("value", &c.cea608.join(";"))]);
+        }
+        if !c.cea708.is_empty() {
+            let services: Vec<String> = c.cea708.iter().map(|s| s.trim_start_matches("SERVICE").to_owned()).collect();
+            x.empty("Accessibility", &[("schemeIdUri", SCHEME_CEA708), ("value", &services.join(";"))]);
         }
     }
     if let Some(role) = set.role {

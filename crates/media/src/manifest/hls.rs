@@ -56,6 +56,9 @@ pub const VERSION: u32 = 6;
 /// `GROUP-ID` of the subtitle renditions.
 pub const SUBTITLES_GROUP: &str = "subs";
 
+/// `GROUP-ID` of the closed-caption renditions.
+pub const CAPTIONS_GROUP: &str = "cc";
+
 /// The `EXT-X-MEDIA:TYPE=SUBTITLES` lines (RFC 8216 §4.3.4.1) of the text
 /// tracks: `NAME` from the language (with the role when it is not plain
 /// subtitles, unique in the group), `LANGUAGE`, `DEFAULT=NO` (subtitles
@@ -199,6 +202,25 @@ pub fn write_master(
 
     out.push_str(&subtitle_renditions(&texts, &media_playlist_uri));
 
+    // Closed captions in the video (RFC 8216 §4.3.4.1: INSTREAM-ID; one
+    // group for the title, the services of the first captioned video).
+    let captions = videos.iter().filter_map(|v| v.captions.as_ref()).find(|c| !c.is_empty());
+    let known = videos.iter().all(|v| v.captions.is_some());
+    let closed_captions = match captions {
+        Some(c) => {
+            out.push('\n');
+            for id in c.instream_ids() {
+                out.push_str(&format!(
+                    "#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID=\"{CAPTIONS_GROUP}\",NAME=\"{id}\",DEFAULT=NO,AUTOSELECT=YES,INSTREAM-ID=\"{id}\"\n"
+                ));
+            }
+            format!(",CLOSED-CAPTIONS=\"{CAPTIONS_GROUP}\"")
+        }
+        // Said, so players do not look for captions in the video.
+        None if known => ",CLOSED-CAPTIONS=NONE".to_owned(),
+        None => String::new(),
+    };
+
     let video_groups = video_groups(&videos);
     let several_pictures = video_groups.iter().any(|g| g.id.is_some());
     if several_pictures {
@@ -294,6 +316,7 @@ pub fn write_master(
             line.push_str(&format!(",VIDEO=\"{id}\""));
         }
         line.push_str(&subtitles);
+        line.push_str(&closed_captions);
         line.push('\n');
         out.push_str(&line);
         push_uri_line(&mut out, &media_playlist_uri(v));

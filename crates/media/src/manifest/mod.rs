@@ -164,6 +164,11 @@ pub struct Track {
     /// an open GOP, whose segments are not independent. DASH
     /// `startWithSAP`; HLS leaves out `EXT-X-INDEPENDENT-SEGMENTS` for 3.
     pub sap_type: u8,
+    /// Closed captions inside the video samples (CEA-608/708 SEI): HLS
+    /// `CLOSED-CAPTIONS` renditions, DASH `Accessibility`. `None` when not
+    /// known (assets ingested before captions were looked for): then HLS
+    /// does not say `CLOSED-CAPTIONS=NONE`.
+    pub captions: Option<crate::captions::Captions>,
 }
 
 /// One media segment: its `tfdt` and duration, both in track timescale units.
@@ -646,6 +651,7 @@ pub(crate) mod test_model {
             hls_keys: vec![],
             key_frame_ends: Vec::new(),
             sap_type: 1,
+            captions: None,
         }
     }
 
@@ -714,6 +720,7 @@ pub(crate) mod test_model {
             hls_keys: vec![],
             key_frame_ends: Vec::new(),
             sap_type: 1,
+            captions: None,
         }
     }
 

@@ -145,6 +145,7 @@ fn video(id: u32, codecs: &str, width: u32, height: u32, bandwidth: u64) -> Trac
         hls_keys: vec![],
         key_frame_ends: Vec::new(),
         sap_type: 1,
+        captions: None,
     }
 }
 
@@ -171,6 +172,7 @@ fn audio(id: u32, language: &str) -> Track {
         hls_keys: vec![],
         key_frame_ends: Vec::new(),
         sap_type: 1,
+        captions: None,
     }
 }
 
