@@ -97,7 +97,7 @@ async function shakaCase(name, manifest, drm) {
     await player.attach(castguard.video());
     window.errors = [];
     player.addEventListener('error', (e) => window.errors.push(String(e.detail && e.detail.code)));
-    player.configure({ drm, abr: { enabled: false }, streaming: { alwaysStreamText: true } });
+    player.configure({ drm, abr: { enabled: false } });
     try {
       await player.load(manifest);
     } catch (e) {
