@@ -175,6 +175,8 @@
     player.addEventListener('error', (e) => onError(e.detail));
     // A ladder: show the rendition playing and offer each one by hand.
     player.addEventListener('trackschanged', renderQualities);
+    player.addEventListener('trackschanged', renderSubtitles);
+    player.addEventListener('textchanged', showCue);
     player.addEventListener('variantchanged', showRendition);
     player.addEventListener('adaptation', showRendition);
     player.getNetworkingEngine().registerRequestFilter((type, request) => {
@@ -234,6 +236,55 @@
       : '—';
   }
 
+  // ---- subtitles --------------------------------------------------------------
+
+  // One entry per language and role (the sidecar Representation of a DASH
+  // text set is the same subtitles: the segmented one is listed).
+  function textTracks() {
+    const seen = new Set();
+    return player.getTextTracks().filter((t) => {
+      const key = `${t.language}|${(t.roles || []).join(',')}|${t.forced}`;
+      if (seen.has(key) || t.mimeType === 'text/vtt' && player.getTextTracks().some((o) => o !== t && o.language === t.language && o.mimeType !== 'text/vtt')) return false;
+      seen.add(key);
+      return true;
+    });
+  }
+
+  function renderSubtitles() {
+    const select = $('subtitles');
+    const tracks = textTracks();
+    select.replaceChildren(new Option('off', 'off'));
+    for (const t of tracks) {
+      const role = (t.roles || []).filter((r) => r !== 'subtitle').join(', ');
+      const label = `${t.label || t.language}${t.forced ? ' (forced)' : role ? ` (${role})` : ''}`;
+      select.append(new Option(label, String(t.id)));
+    }
+    select.disabled = tracks.length === 0;
+    const active = player.getTextTracks().find((t) => t.active);
+    select.value = active && player.isTextVisible() ? String(active.id) : 'off';
+    showCue();
+  }
+
+  $('subtitles').addEventListener('change', () => {
+    if (!player) return;
+    const want = $('subtitles').value;
+    if (want === 'off') {
+      player.selectTextTrack(null);
+    } else {
+      const t = player.getTextTracks().find((x) => String(x.id) === want);
+      if (t) player.selectTextTrack(t);
+    }
+    showCue();
+  });
+
+  // The cue on screen now, as text (also drawn on the video by shaka).
+  function showCue() {
+    const cues = Array.from(video.textTracks)
+      .filter((t) => t.mode === 'showing')
+      .flatMap((t) => Array.from(t.activeCues || []).map((c) => c.text));
+    $('cue').textContent = cues.length ? cues.join(' / ') : '—';
+  }
+
   $('quality').addEventListener('change', () => {
     if (!player) return;
     const want = $('quality').value;
@@ -249,6 +300,7 @@
 
   video.addEventListener('timeupdate', () => {
     $('position').textContent = `${video.currentTime.toFixed(1)} s`;
+    showCue();
     if (video.currentTime > 0 && $('status').dataset.state !== 'playing' && $('status').dataset.state !== 'refused') {
       setStatus('playing', 'Playing', current ? current.label || current.manifest : '');
     }
