@@ -957,3 +957,98 @@ async fn query_token_never_logged_at_trace() {
     assert!(!log.contains(&good), "the query token is logged:\n{log}");
     assert!(!log.contains("token="), "a query is logged:\n{log}");
 }
+
+/// What [`mock_huge_vendor_license_server`] saw: bytes of body written
+/// before the proxy closed the connection, and whether it did.
+#[derive(Default)]
+struct HugeUpstreamSeen {
+    written: std::sync::atomic::AtomicUsize,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// `MockHugeVendorLicenseServer`: a hostile upstream that answers every
+/// request with `200 OK` and an endless chunked body (no Content-Length),
+/// 64 KiB per chunk, until the peer closes the connection. A proxy that
+/// buffers the whole response before checking its size grows without
+/// bound here.
+async fn mock_huge_vendor_license_server() -> (String, Arc<HugeUpstreamSeen>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // A small send buffer (inherited by accepted sockets) so that what the
+    // mock counts as written is close to what the proxy really read.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(64 * 1024).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(HugeUpstreamSeen::default());
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let seen = seen2.clone();
+            tokio::spawn(async move {
+                // The request head and its (small) body: read what comes.
+                let mut buf = vec![0u8; 16 * 1024];
+                let _ = s.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    seen.closed.store(true, Ordering::SeqCst);
+                    return;
+                }
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                loop {
+                    if s.write_all(&framed).await.is_err() {
+                        seen.closed.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    seen.written.fetch_add(chunk.len(), Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// A hostile upstream streaming an endless body: the proxy stops reading
+/// at [`server::delivery::keys::MAX_UPSTREAM_RESPONSE`], answers 502 at
+/// once and closes the upstream connection. Bytes written past the limit
+/// are only what the sockets' kernel buffers absorb (measured: 4 to 5
+/// chunks of 64 KiB); a proxy that reads to the end never returns.
+#[tokio::test]
+async fn upstream_endless_body_is_cut_at_the_limit() {
+    use std::sync::atomic::Ordering;
+    let (url, seen) = mock_huge_vendor_license_server().await;
+    let env = Env::new(Some(&url)).await;
+    let good = hs256(SECRET, json!({"groups": null}));
+    let req = Request::post(format!("/keys/v1/widevine?kid={DRM_KID}"))
+        .header(header::AUTHORIZATION, format!("Bearer {good}"))
+        .body(Body::from(vec![1u8; 100]))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (s, _, body) = tokio::time::timeout(Duration::from_secs(5), env.send(req))
+        .await
+        .expect("the proxy kept reading the endless upstream body");
+    assert_eq!(
+        (s, reason(&body)),
+        (StatusCode::BAD_GATEWAY, "upstream_failed".into())
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !seen.closed.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen.closed.load(Ordering::SeqCst),
+        "the upstream connection stays open"
+    );
+    let written = seen.written.load(Ordering::SeqCst);
+    let limit = server::delivery::keys::MAX_UPSTREAM_RESPONSE;
+    eprintln!("upstream wrote {written} bytes before the close (limit {limit})");
+    assert!(
+        written <= limit + 16 * 64 * 1024,
+        "{written} bytes read from the upstream"
+    );
+}

@@ -82,7 +82,7 @@ impl ReqwestFetcher {
 #[async_trait::async_trait]
 impl HttpFetch for ReqwestFetcher {
     async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let mut resp = self
+        let resp = self
             .client
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -92,17 +92,10 @@ impl HttpFetch for ReqwestFetcher {
         if !resp.status().is_success() {
             return Err(FetchError::Status(resp.status().as_u16()));
         }
-        if resp.content_length().is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
-            return Err(FetchError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Transport(e.to_string()))? {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        crate::http::read_limited(resp, MAX_DOCUMENT_BYTES).await.map_err(|e| match e {
+            crate::http::BodyError::TooLarge { .. } => FetchError::TooLarge,
+            crate::http::BodyError::Transport(t) => FetchError::Transport(t),
+        })
     }
 }
 

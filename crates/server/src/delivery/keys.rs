@@ -593,24 +593,9 @@ async fn proxy(
     })?;
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let content_type = res.headers().get(header::CONTENT_TYPE).cloned();
-    if res
-        .content_length()
-        .is_some_and(|n| n > MAX_UPSTREAM_RESPONSE as u64)
-    {
-        return Err(DeliveryError::Upstream(format!(
-            "{}: response too large",
-            endpoint.as_str()
-        )));
-    }
-    let bytes = res.bytes().await.map_err(|e| {
-        DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url()))
-    })?;
-    if bytes.len() > MAX_UPSTREAM_RESPONSE {
-        return Err(DeliveryError::Upstream(format!(
-            "{}: response too large",
-            endpoint.as_str()
-        )));
-    }
+    let bytes = ::keys::http::read_limited(res, MAX_UPSTREAM_RESPONSE)
+        .await
+        .map_err(|e| DeliveryError::Upstream(format!("{}: {e}", endpoint.as_str())))?;
     let mut out = (status, bytes).into_response();
     if let Some(ct) = content_type {
         out.headers_mut().insert(header::CONTENT_TYPE, ct);
