@@ -143,6 +143,24 @@ pub struct ServeArgs {
     /// A player needs a few per minute; load tests with one token need "off".
     #[arg(long, env = "CASTGUARD_RATE_LIMIT_PER_TOKEN", default_value = "20/s,burst=100", value_parser = parse_rate, help_heading = "HTTPS and limits")]
     rate_limit_per_token: RateSetting,
+    /// Seconds a request body may stall once it is being read, and the grace
+    /// period before --request-body-min-rate applies; then 408 and the
+    /// connection closes (slow-body attacks).
+    #[arg(long, env = "CASTGUARD_REQUEST_BODY_TIMEOUT", default_value_t = server::limits::DEFAULT_BODY_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = "HTTPS and limits")]
+    request_body_timeout: u64,
+    /// Slowest average request body rate after the grace period, in bytes
+    /// per second (0: none); a trickle below it gets 408.
+    #[arg(long, env = "CASTGUARD_REQUEST_BODY_MIN_RATE", default_value_t = server::limits::DEFAULT_BODY_MIN_RATE, value_name = "BYTES", help_heading = "HTTPS and limits")]
+    request_body_min_rate: u64,
+    /// Most open connections from one client address (IPv6: per /64); more
+    /// are refused at once (0: no cap). Behind a proxy every client has the
+    /// proxy's address: raise it there.
+    #[arg(long, env = "CASTGUARD_MAX_CONNECTIONS_PER_IP", default_value_t = server::limits::DEFAULT_MAX_CONNECTIONS_PER_IP, value_name = "N", help_heading = "HTTPS and limits")]
+    max_connections_per_ip: usize,
+    /// Most open connections in all; more are refused at once (0: no cap).
+    /// Keep it below the process's file descriptor limit.
+    #[arg(long, env = "CASTGUARD_MAX_CONNECTIONS", default_value_t = server::limits::DEFAULT_MAX_CONNECTIONS, value_name = "N", help_heading = "HTTPS and limits")]
+    max_connections: usize,
     /// Redis shared by several nodes, `redis://[user:password@]host:port[/db]`:
     /// holds the `maxuses` replay counters (else they stay in the database)
     /// and caches OpenID Connect documents for all nodes.
@@ -282,7 +300,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let serving = server::serve_listeners(
         listeners,
         server::app_with_player(state, player),
-        server::HttpLimits::default(),
+        http_limits(&args),
         shutdown,
     );
     tokio::select! {
@@ -319,6 +337,16 @@ async fn listeners(
             server::Listener::tls(bind(addr).await?, tls),
         ],
     })
+}
+
+fn http_limits(args: &ServeArgs) -> server::HttpLimits {
+    server::HttpLimits {
+        body_timeout: std::time::Duration::from_secs(args.request_body_timeout),
+        body_min_rate: args.request_body_min_rate,
+        max_connections_per_ip: args.max_connections_per_ip,
+        max_connections: args.max_connections,
+        ..server::HttpLimits::default()
+    }
 }
 
 fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::GuardConfig> {

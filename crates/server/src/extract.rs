@@ -45,6 +45,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // Before the body is read: no `100 Continue` for a body refused anyway.
+        if crate::limits::declared_length_exceeds(req.headers(), crate::JSON_BODY_LIMIT as u64) {
+            return Err(ApiError::PayloadTooLarge {
+                limit: crate::JSON_BODY_LIMIT as u64,
+            });
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge {

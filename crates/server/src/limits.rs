@@ -1,5 +1,6 @@
 //! Request limits: token-bucket rate limits on key delivery and the token
-//! service, and the size limits of request heads and bodies.
+//! service, the size limits of request heads and bodies, the time limits
+//! of request bodies, and the caps on open connections.
 //!
 //! Rate limits answer 429 with `Retry-After` in seconds (RFC 6585 §4,
 //! RFC 9110 §10.2.3). Two keys, each with its own bucket set: the client
@@ -38,6 +39,18 @@ pub const SHARDS: usize = 16;
 /// Default total number of buckets of one limiter.
 pub const DEFAULT_CAPACITY: usize = 65_536;
 
+/// Default longest wait for more of a request body, and the grace period
+/// before [`DEFAULT_BODY_MIN_RATE`] applies.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default slowest average request body rate, bytes per second, once the
+/// grace period is over: far below any real upload, far above a trickle
+/// that only holds a connection open.
+pub const DEFAULT_BODY_MIN_RATE: u64 = 1024;
+/// Default most open connections from one client address (IPv6: its /64).
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+/// Default most open connections in all.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
 /// Size and time limits of every connection.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
@@ -50,6 +63,18 @@ pub struct HttpLimits {
     pub header_read_timeout: Duration,
     /// Time a client has to complete the TLS handshake.
     pub tls_handshake_timeout: Duration,
+    /// Longest wait for the next bytes of a request body once a handler
+    /// reads it; also the grace period before `body_min_rate` applies.
+    /// Beyond it the request answers 408 and the connection closes.
+    pub body_timeout: Duration,
+    /// Slowest average body rate in bytes per second after the grace
+    /// period (0: no rate, only `body_timeout` between bytes).
+    pub body_min_rate: u64,
+    /// Most open connections from one client address, IPv6 by its /64
+    /// (0: no limit). Behind a proxy every client has the proxy's address.
+    pub max_connections_per_ip: usize,
+    /// Most open connections in all (0: no limit).
+    pub max_connections: usize,
 }
 
 impl Default for HttpLimits {
@@ -59,6 +84,98 @@ impl Default for HttpLimits {
             max_headers: MAX_HEADERS,
             header_read_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            body_min_rate: DEFAULT_BODY_MIN_RATE,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Whether the request's declared `Content-Length` exceeds `limit`.
+/// Checked before a handler touches the body, so that a request sent with
+/// `Expect: 100-continue` is refused (413) without `100 Continue` ever
+/// going out: hyper answers `100 Continue` only when the body is first
+/// read (RFC 9110 §10.1.1 lets a server refuse instead).
+pub fn declared_length_exceeds(headers: &axum::http::HeaderMap, limit: u64) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > limit)
+}
+
+/// Open connections, per client address and in all, within
+/// [`HttpLimits::max_connections_per_ip`] and
+/// [`HttpLimits::max_connections`]. A [`ConnectionPermit`] is held for the
+/// life of each connection.
+pub struct ConnectionLimiter {
+    per_ip: usize,
+    total: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionRefusal {
+    PerAddress,
+    Total,
+}
+
+impl ConnectionLimiter {
+    pub fn new(limits: &HttpLimits) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(ConnectionLimiter {
+            per_ip: limits.max_connections_per_ip,
+            total: limits.max_connections,
+            open: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// A permit for one more connection from `ip`, or why not.
+    pub fn acquire(
+        self: &std::sync::Arc<Self>,
+        ip: IpAddr,
+    ) -> Result<ConnectionPermit, ConnectionRefusal> {
+        let key = address_key(ip);
+        let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_ip) = &mut *g;
+        if self.total > 0 && *total >= self.total {
+            return Err(ConnectionRefusal::Total);
+        }
+        let n = per_ip.entry(key).or_insert(0);
+        if self.per_ip > 0 && *n >= self.per_ip {
+            return Err(ConnectionRefusal::PerAddress);
+        }
+        *n += 1;
+        *total += 1;
+        Ok(ConnectionPermit {
+            limiter: self.clone(),
+            key,
+        })
+    }
+
+    /// Open connections in all.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+}
+
+/// One open connection; released when dropped.
+pub struct ConnectionPermit {
+    limiter: std::sync::Arc<ConnectionLimiter>,
+    key: IpAddr,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut g = self.limiter.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_ip) = &mut *g;
+        *total = total.saturating_sub(1);
+        if let Some(n) = per_ip.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.key);
+            }
         }
     }
 }
@@ -297,6 +414,30 @@ mod tests {
         }
         assert!(l.len() <= 16 * SHARDS, "{}", l.len());
         assert!(l.len() >= 8 * SHARDS, "{}", l.len());
+    }
+
+    #[test]
+    fn connection_caps_per_address_and_in_all() {
+        let l = ConnectionLimiter::new(&HttpLimits {
+            max_connections_per_ip: 2,
+            max_connections: 3,
+            ..HttpLimits::default()
+        });
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let a1 = l.acquire(a).unwrap();
+        let _a2 = l.acquire(a).unwrap();
+        assert_eq!(l.acquire(a).err(), Some(ConnectionRefusal::PerAddress));
+        let _b1 = l.acquire(b).unwrap();
+        assert_eq!(l.acquire(b).err(), Some(ConnectionRefusal::Total));
+        drop(a1);
+        assert_eq!(l.open(), 2);
+        assert!(l.acquire(b).is_ok(), "a closed connection frees its place");
+        let mut h = axum::http::HeaderMap::new();
+        assert!(!declared_length_exceeds(&h, 10));
+        h.insert(axum::http::header::CONTENT_LENGTH, "11".parse().unwrap());
+        assert!(declared_length_exceeds(&h, 10));
+        assert!(!declared_length_exceeds(&h, 11));
     }
 
     #[test]

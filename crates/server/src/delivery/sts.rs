@@ -412,8 +412,19 @@ struct TokenRequest {
 async fn token(
     _: Admin,
     State(s): State<AppState>,
-    body: axum::body::Bytes,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Response, DeliveryError> {
+    // Checked before reading: no `100 Continue` for a body refused anyway.
+    if crate::limits::declared_length_exceeds(&headers, crate::JSON_BODY_LIMIT as u64) {
+        return Err(DeliveryError::BodyTooLarge);
+    }
+    let body = axum::body::to_bytes(body, crate::JSON_BODY_LIMIT)
+        .await
+        .map_err(|_| DeliveryError::BadRequest {
+            code: "invalid_request",
+            field: "body",
+        })?;
     let req: TokenRequest =
         serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest {
             code: "invalid_request",

@@ -309,13 +309,33 @@ struct TokenRequest {
     user: DemoUser,
 }
 
-async fn demo_token(State(s): State<PlayerState>, body: axum::body::Bytes) -> Response {
+/// Largest demo token request (`{"user":"entitled"}` is 19 bytes).
+const DEMO_TOKEN_BODY_LIMIT: usize = 4096;
+
+async fn demo_token(
+    State(s): State<PlayerState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
+) -> Response {
     let Some(tokens) = s.tokens.as_deref() else {
         return error(
             StatusCode::NOT_FOUND,
             "demo_disabled",
             "this server runs without the demo",
         );
+    };
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        )
+    };
+    if crate::limits::declared_length_exceeds(&headers, DEMO_TOKEN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let Ok(body) = axum::body::to_bytes(body, DEMO_TOKEN_BODY_LIMIT).await else {
+        return too_large();
     };
     let Ok(req) = serde_json::from_slice::<TokenRequest>(&body) else {
         return error(
