@@ -38,3 +38,20 @@ pub async fn read_limited(mut resp: reqwest::Response, limit: usize) -> Result<V
     }
     Ok(body)
 }
+
+/// At most the first `n` bytes of `resp`'s body, for a log line about a
+/// failed request; the rest is never read (the connection is dropped).
+/// A transport error ends it early with what was read.
+pub async fn read_prefix(mut resp: reqwest::Response, n: usize) -> Vec<u8> {
+    let mut out = Vec::new();
+    while out.len() < n {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(n - out.len());
+                out.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    out
+}

@@ -1052,3 +1052,74 @@ async fn upstream_endless_body_is_cut_at_the_limit() {
         "{written} bytes read from the upstream"
     );
 }
+
+/// `MockFailingVendorLicenseServer`: answers every license request with
+/// the status set in the returned cell, a body holding a secret, a
+/// header of its own and (for 3xx) a `Location`.
+async fn mock_failing_vendor_license_server() -> (String, Arc<Mutex<u16>>) {
+    use axum::response::IntoResponse;
+    let status = Arc::new(Mutex::new(500u16));
+    let s2 = status.clone();
+    let app = axum::Router::new().fallback(move || {
+        let code = *s2.lock().unwrap();
+        async move {
+            (
+                StatusCode::from_u16(code).unwrap(),
+                [
+                    (header::LOCATION, "http://169.254.169.254/latest/meta-data/"),
+                    (header::CONTENT_TYPE, "text/plain"),
+                    (header::HeaderName::from_static("x-upstream-internal"), "db-7"),
+                ],
+                "upstream failure: password=upstream-db-password-1",
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), status)
+}
+
+/// A non-2xx upstream answer never reaches the player as it was: 502 with
+/// our own code (`upstream_refused` for 4xx, `upstream_failed` otherwise)
+/// and the upstream status as a number; no upstream body, header or
+/// `Location`. The body's first bytes are logged at debug level only.
+#[tokio::test]
+async fn upstream_errors_are_not_relayed() {
+    let (url, status) = mock_failing_vendor_license_server().await;
+    let env = Env::new(Some(&url)).await;
+    let good = hs256(SECRET, json!({"groups": null}));
+    for (code, want) in [
+        (500u16, "upstream_failed"),
+        (503, "upstream_failed"),
+        (302, "upstream_failed"),
+        (403, "upstream_refused"),
+        (400, "upstream_refused"),
+    ] {
+        *status.lock().unwrap() = code;
+        let req = Request::post(format!("/keys/v1/playready?kid={DRM_KID}"))
+            .header(header::AUTHORIZATION, format!("Bearer {good}"))
+            .body(Body::from(vec![1u8; 100]))
+            .unwrap();
+        let (s, h, body) = env.send(req).await;
+        assert_eq!(s, StatusCode::BAD_GATEWAY, "{code}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            json!({"error": {"code": want, "upstreamStatus": code}}),
+            "{code}"
+        );
+        assert!(h.get(header::LOCATION).is_none(), "{code}: Location relayed");
+        assert!(h.get("x-upstream-internal").is_none(), "{code}: header relayed");
+        assert_eq!(h[header::CONTENT_TYPE], "application/json");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+    }
+    let log = String::from_utf8(log_buffer().lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("upstream-db-password-1"))
+        .collect();
+    assert!(!lines.is_empty(), "the upstream body is logged at debug");
+    assert!(lines.iter().all(|l| l.contains("DEBUG")), "{lines:?}");
+}

@@ -10,8 +10,10 @@
 //! - `POST /keys/v1/{widevine,playready,fairplay}?kid=`: authorise, then
 //!   forward the challenge to the upstream license server of the chosen
 //!   option (`licenseServerUrl`, `licenseServerHeaders`) and return its
-//!   status, type and body. castguard holds no vendor credentials; the
-//!   vendor's server builds the license.
+//!   2xx status, type and body; any other answer is a 502 with our own
+//!   code (`upstream_refused` for 4xx, else `upstream_failed`) and the
+//!   upstream status as a number, nothing else of it. castguard holds no
+//!   vendor credentials; the vendor's server builds the license.
 //!
 //! Authorisation: the key's policy (its `policyName`, else its locator's
 //! default), restricted to the options whose configuration fits the
@@ -56,6 +58,8 @@ use uuid::Uuid;
 pub const MAX_CLEARKEY_KIDS: usize = 32;
 /// Largest upstream license response relayed.
 pub const MAX_UPSTREAM_RESPONSE: usize = 1024 * 1024;
+/// Bytes of a failed upstream answer written to the debug log.
+const UPSTREAM_ERROR_LOGGED: usize = 256;
 
 /// Which delivery endpoint a request came to; decides the key type and
 /// the option configurations that may serve it.
@@ -599,6 +603,26 @@ async fn proxy(
         DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url()))
     })?;
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    if !status.is_success() {
+        // The upstream's body, headers and Location are its own business:
+        // they may name internal hosts or hold secrets. Its first bytes go
+        // to the debug log for the operator.
+        let head = ::keys::http::read_prefix(res, UPSTREAM_ERROR_LOGGED).await;
+        tracing::debug!(
+            endpoint = endpoint.as_str(),
+            status = status.as_u16(),
+            body = %String::from_utf8_lossy(&head).escape_debug(),
+            "upstream license server refused"
+        );
+        tracing::warn!(
+            endpoint = endpoint.as_str(),
+            status = status.as_u16(),
+            "upstream license server answered an error"
+        );
+        return Err(DeliveryError::UpstreamStatus {
+            status: status.as_u16(),
+        });
+    }
     let content_type = res.headers().get(header::CONTENT_TYPE).cloned();
     let bytes = ::keys::http::read_limited(res, MAX_UPSTREAM_RESPONSE)
         .await
