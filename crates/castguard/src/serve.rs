@@ -161,6 +161,16 @@ pub struct ServeArgs {
     /// Keep it below the process's file descriptor limit.
     #[arg(long, env = "CASTGUARD_MAX_CONNECTIONS", default_value_t = server::limits::DEFAULT_MAX_CONNECTIONS, value_name = "N", help_heading = "HTTPS and limits")]
     max_connections: usize,
+    /// Allow OpenID Connect discovery and key set fetches over plain http
+    /// to HOST (and to HOST even at a link-local or metadata address);
+    /// otherwise https only. Repeat or separate with commas.
+    #[arg(long = "allow-http-fetch", env = "CASTGUARD_ALLOW_HTTP_FETCH", value_delimiter = ',', value_name = "HOST", help_heading = "HTTPS and limits")]
+    allow_http_fetch: Vec<String>,
+    /// Accept a key set (jwks_uri) on HOST although the discovery document
+    /// is on another host (e.g. www.googleapis.com for accounts.google.com);
+    /// otherwise only the document's own host. Repeat or separate with commas.
+    #[arg(long = "allow-jwks-host", env = "CASTGUARD_ALLOW_JWKS_HOST", value_delimiter = ',', value_name = "HOST", help_heading = "HTTPS and limits")]
+    allow_jwks_host: Vec<String>,
     /// Redis shared by several nodes, `redis://[user:password@]host:port[/db]`:
     /// holds the `maxuses` replay counters (else they stay in the database)
     /// and caches OpenID Connect documents for all nodes.
@@ -240,8 +250,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.public_base_url = public_url.clone();
     config.guard = guard;
+    config.fetch = fetch_policy(&args);
     let mut backends = match args.redis_url.as_deref() {
-        Some(url) => redis_backends(url).await?,
+        Some(url) => redis_backends(url, fetch_policy(&args)).await?,
         None => server::Backends::default(),
     };
     let media = match &args.media_url {
@@ -339,6 +350,10 @@ async fn listeners(
     })
 }
 
+fn fetch_policy(args: &ServeArgs) -> keys::http::FetchPolicy {
+    keys::http::FetchPolicy::new(&args.allow_http_fetch, &args.allow_jwks_host)
+}
+
 fn http_limits(args: &ServeArgs) -> server::HttpLimits {
     server::HttpLimits {
         body_timeout: std::time::Duration::from_secs(args.request_body_timeout),
@@ -371,7 +386,10 @@ fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::Gua
 /// `url`. A Redis that does not answer yet is no reason to stay down: key
 /// requests with `maxuses` tokens answer 503 and `/readyz` says so until
 /// it does.
-async fn redis_backends(url: &str) -> anyhow::Result<server::Backends> {
+async fn redis_backends(
+    url: &str,
+    fetch: keys::http::FetchPolicy,
+) -> anyhow::Result<server::Backends> {
     let redis = store::redis::Redis::open(url).context("--redis-url")?;
     match redis.ping().await {
         Ok(()) => eprintln!(
@@ -382,7 +400,8 @@ async fn redis_backends(url: &str) -> anyhow::Result<server::Backends> {
             "castguard: warning: {e}; key requests with maxuses tokens answer 503 until Redis answers"
         ),
     }
-    let direct = keys::token::ReqwestFetcher::new().context("HTTP client for OpenID Connect")?;
+    let direct = keys::token::ReqwestFetcher::with_policy(fetch)
+        .context("HTTP client for OpenID Connect")?;
     Ok(server::Backends {
         token_uses: Some(Arc::new(store::redis::RedisTokenUses::new(redis.clone()))),
         oidc_fetcher: Some(Arc::new(store::redis::RedisFetchCache::new(
