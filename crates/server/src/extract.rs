@@ -2,7 +2,7 @@
 //! naming the field, instead of axum's plain-text rejections.
 //!
 //! - [`EntityName`]: the `{name}` path segment, checked with the model's name
-//!   rule (`[A-Za-z0-9_.-]{1,260}`);
+//!   rule (`[A-Za-z0-9_.-]{1,260}`, no leading `.`);
 //! - [`JsonObject`]: a JSON object body read under the route's body limit
 //!   (413 beyond it), then deserialised field by field so a bad value is
 //!   reported by its JSON path (`options[0].restriction.issuer`);

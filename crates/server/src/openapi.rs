@@ -8,7 +8,7 @@
 //! RFC 3339 times) that a derive would describe wrongly.
 //!
 //! The request schemas say what the server accepts, as closely as JSON Schema
-//! can: names match `[A-Za-z0-9_.-]{1,260}`, free text has no control
+//! can: names match `[A-Za-z0-9_.-]{1,260}` not starting with `.`, free text has no control
 //! characters, optional fields may be `null`, key values are base64 of 16
 //! bytes. Policy parts whose rules JSON Schema cannot express (a Widevine
 //! template that must be a JSON object inside a string, PlayReady license
@@ -183,7 +183,7 @@ pub mod schemas {
 }
 
 fn name_schema() -> Value {
-    json!({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,260}$", "minLength": 1, "maxLength": 260})
+    json!({"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,259}$", "minLength": 1, "maxLength": 260})
 }
 
 /// Nullable: `Option` fields accept `null`.
@@ -530,7 +530,7 @@ mod tests {
     #[test]
     fn name_pattern_matches_the_model_rule() {
         // The schema's pattern and `validate_name` agree on the edges.
-        assert_eq!(name_schema()["pattern"], "^[A-Za-z0-9_.-]{1,260}$");
+        assert_eq!(name_schema()["pattern"], "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,259}$");
         assert!(keys::model::validate_name("n", &"a".repeat(260)).is_ok());
         assert!(keys::model::validate_name("n", &"a".repeat(261)).is_err());
     }

@@ -691,3 +691,64 @@ async fn unsupported_method_is_405_with_allow() {
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(resp.headers().get(header::ALLOW).is_some());
 }
+
+/// Entries of `dir` (none when it does not exist).
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One name rule for every entity and path: `.`, `..` and names starting
+/// with a dot are refused (they name the folder itself, its parent or a
+/// staging folder on disk). A failing ingest leaves no staging folder or
+/// upload behind, and DELETE removes the asset's media and kept sources.
+#[tokio::test]
+async fn dot_names_refused_failed_ingest_and_delete_leave_nothing() {
+    let api = Api::new().await;
+    for kind in ["assets", "content-key-policies", "streaming-policies", "streaming-locators", "content-keys"] {
+        for name in [".", "..", ".upload-x", ".hidden"] {
+            let uri = format!("/api/v1/{kind}/{}", name.replace('.', "%2E"));
+            let (s, body) = api.put(&uri, json!({"description": "x"})).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{kind}/{name}: {body}");
+            assert_eq!(error_field(&body), "name", "{kind}/{name}: {body}");
+        }
+    }
+    let (s, body) = api
+        .put("/api/v1/streaming-locators/loc", json!({"assetName": ".."}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(api.put("/api/v1/assets/a.b-c_1", json!({})).await.0, StatusCode::CREATED);
+
+    // A failing ingest (not an MP4): 400, nothing left in the data folder.
+    let data = api.state.data_dir().to_path_buf();
+    assert_eq!(api.put("/api/v1/assets/clip", json!({})).await.0, StatusCode::CREATED);
+    let upload = |body: Vec<u8>| {
+        Request::put("/api/v1/assets/clip/content")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "video/mp4")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let mut bad = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2".to_vec();
+    bad.extend_from_slice(&[0xab; 4096]);
+    let (s, body) = api.raw(upload(bad)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_media", "{body}");
+    assert_eq!(entries(&data.join("assets")), Vec::<String>::new(), "staging left behind");
+    assert_eq!(entries(&data.join("tmp")), Vec::<String>::new(), "upload left behind");
+
+    // A real ingest, then DELETE: media and kept sources are gone.
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../castguard/assets/demo.mp4");
+    let (s, body) = api.raw(upload(std::fs::read(demo).unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(entries(&data.join("assets")), vec!["clip".to_string()]);
+    assert_eq!(entries(&data.join("sources")), vec!["clip".to_string()]);
+    assert_eq!(api.delete("/api/v1/assets/clip").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(entries(&data.join("assets")), Vec::<String>::new(), "media left behind");
+    assert_eq!(entries(&data.join("sources")), Vec::<String>::new(), "sources left behind");
+    assert_eq!(entries(&data.join("tmp")), Vec::<String>::new());
+}

@@ -576,13 +576,13 @@ impl Published {
 }
 
 /// Asset names become one path segment: no separators, no dot names.
+/// The entity name rule of the management API
+/// ([`keys::model::validate_name`]): no separator, no `.`/`..`, no leading
+/// dot (the staging folders' prefix), so a name is always one folder of
+/// its own.
 fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(MediaStoreError::Invalid(format!(
-            "'{name}' is not an asset name"
-        )));
-    }
-    Ok(())
+    keys::model::validate_name("name", name)
+        .map_err(|_| MediaStoreError::Invalid(format!("'{name}' is not an asset name")))
 }
 
 /// `base` joined with the `/`-separated relative path `rel` (no empty,
@@ -838,6 +838,8 @@ mod tests {
         assert!(
             check_name("../x").is_err()
                 && check_name("a/b").is_err()
+                && check_name(".").is_err()
+                && check_name(".upload-1").is_err()
                 && check_name("movie").is_ok()
         );
     }
