@@ -281,7 +281,10 @@ impl MediaStore {
     /// [`Published::storage_path`] in the asset record and calls
     /// [`Published::commit`] (or [`Published::rollback`] when that fails).
     pub async fn publish(&self, name: &str, staged: &Path) -> Result<Published> {
-        check_name(name)?;
+        if let Err(e) = check_name(name) {
+            remove_dir_quietly(staged).await;
+            return Err(e);
+        }
         match &*self.inner {
             Backend::Local { root } => {
                 let assets = root.join(ASSETS_DIR);
@@ -696,6 +699,19 @@ mod tests {
             .unwrap();
         k.sort();
         k
+    }
+
+    /// A refused publish still consumes the staging folder: a name the
+    /// store refuses left `assets/.upload-<uuid>` behind on every try.
+    #[tokio::test]
+    async fn refused_publish_removes_the_staging_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = MediaStore::local(tmp.path());
+        for bad in [".", "..", ".hidden"] {
+            let staged = stage(&store, bad, b"x");
+            assert!(store.publish(bad, &staged).await.is_err(), "{bad}");
+            assert!(!staged.exists(), "{bad}: staging left behind");
+        }
     }
 
     #[tokio::test]
