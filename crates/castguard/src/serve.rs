@@ -143,6 +143,11 @@ pub struct ServeArgs {
     /// A player needs a few per minute; load tests with one token need "off".
     #[arg(long, env = "CASTGUARD_RATE_LIMIT_PER_TOKEN", default_value = "20/s,burst=100", value_parser = parse_rate, help_heading = "HTTPS and limits")]
     rate_limit_per_token: RateSetting,
+    /// Wrong admin tokens (on /api/v1 and /sts/token) allowed per client
+    /// address, same syntax as the rate limits; beyond them the address gets
+    /// 429 with Retry-After before its token is compared, or "off".
+    #[arg(long, env = "CASTGUARD_ADMIN_AUTH_FAILURES", default_value = "10/m,burst=10", value_parser = parse_rate, help_heading = "HTTPS and limits")]
+    admin_auth_failures: RateSetting,
     /// Seconds a request body may stall once it is being read, and the grace
     /// period before --request-body-min-rate applies; then 408 and the
     /// connection closes (slow-body attacks).
@@ -196,23 +201,44 @@ fn parse_rate(s: &str) -> Result<RateSetting, String> {
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
-    init_logging();
+    let repeats = init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(args)).map_err(Failure::from)
+    rt.block_on(async move {
+        // One summary of the suppressed repeated lines per interval.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::log_limit::INTERVAL);
+            loop {
+                tick.tick().await;
+                repeats.flush();
+            }
+        });
+        serve(args).await
+    })
+    .map_err(Failure::from)
 }
 
-fn init_logging() {
+/// stderr logging, `RUST_LOG` or `info,sqlx=warn`, with repeated lines
+/// limited ([`crate::log_limit`]); the limiter, for its periodic flush.
+fn init_logging() -> crate::log_limit::RepeatLimit {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Plain lines when stderr is a file or a pipe (log collectors, grep).
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let repeats = crate::log_limit::RepeatLimit::default();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(repeats.clone())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Plain lines when stderr is a file or a pipe (log collectors, grep).
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .try_init();
+    repeats
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -379,6 +405,7 @@ fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::Gua
         per_ip: args.rate_limit_per_ip.0,
         per_token: args.rate_limit_per_token.0,
         capacity: 0,
+        admin_auth_failures: args.admin_auth_failures.0,
     })
 }
 

@@ -34,6 +34,12 @@ pub const MAX_HEADERS: usize = 100;
 /// Largest Clear Key or DRM license request body (413 beyond): Widevine,
 /// PlayReady and FairPlay challenges are a few KiB.
 pub const LICENSE_BODY_LIMIT: usize = 64 * 1024;
+/// Default rate of failed admin authentications allowed per client
+/// address: ten wrong tokens, then one every six seconds.
+pub const DEFAULT_ADMIN_AUTH_FAILURES: Rate = Rate {
+    per_second: 10.0 / 60.0,
+    burst: 10,
+};
 /// Buckets per limiter shard table.
 pub const SHARDS: usize = 16;
 /// Default total number of buckets of one limiter.
@@ -296,6 +302,23 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
             Err(Duration::from_secs_f64(
                 (1.0 - b.tokens) / self.rate.per_second,
             ))
+        }
+    }
+
+    /// Whether `key` has a token left at `now` (without taking it); when
+    /// not, how long until one is back.
+    pub fn peek(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let shard = (self.hasher.hash_one(key) as usize) % SHARDS;
+        let map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        let Some(b) = map.get(key) else {
+            return Ok(());
+        };
+        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
+        let tokens = (b.tokens + elapsed * self.rate.per_second).min(f64::from(self.rate.burst));
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate.per_second))
         }
     }
 

@@ -93,7 +93,26 @@ fn build() -> Value {
     doc["components"]["schemas"] = component_schemas();
     doc["components"]["securitySchemes"] = json!({"adminToken": {"type": "http", "scheme": "bearer", "description": "The admin token of `castguard serve`"}});
     doc["security"] = json!([{"adminToken": []}]);
+    // Every operation: too many wrong admin tokens from the client.
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                if let Some(responses) = op["responses"].as_object_mut() {
+                    responses.insert("429".into(), too_many_failures());
+                }
+            }
+        }
+    }
     doc
+}
+
+/// The 429 of a client that sent too many wrong admin tokens.
+fn too_many_failures() -> Value {
+    json!({
+        "description": "Too many failed admin authentications from this client address; retry after the given seconds",
+        "headers": {"Retry-After": {"description": "Seconds until the next attempt is considered", "schema": {"type": "integer", "minimum": 1}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
 }
 
 /// Marker types naming the hand-written component schemas and parameters in
@@ -522,6 +541,10 @@ mod tests {
                 assert!(
                     op["responses"].get("401").is_some(),
                     "{method} {path} does not document 401"
+                );
+                assert!(
+                    op["responses"].get("429").is_some(),
+                    "{method} {path} does not document 429"
                 );
             }
         }

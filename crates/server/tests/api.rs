@@ -752,3 +752,37 @@ async fn dot_names_refused_failed_ingest_and_delete_leave_nothing() {
     assert_eq!(entries(&data.join("sources")), Vec::<String>::new(), "sources left behind");
     assert_eq!(entries(&data.join("tmp")), Vec::<String>::new());
 }
+
+/// Guessing the admin token: after ten wrong tokens from one address
+/// (the default `10/m,burst=10`), that address gets 429 with `Retry-After`
+/// before any comparison, even with the right token; other addresses are
+/// unaffected, and a missing header is not counted as a guess.
+#[tokio::test]
+async fn failed_admin_authentications_are_rate_limited_per_client() {
+    use axum::extract::ConnectInfo;
+    let api = Api::new().await;
+    let from = |ip: &str, auth: Option<String>| {
+        let mut b = Request::get("/api/v1/assets")
+            .extension(ConnectInfo(std::net::SocketAddr::new(ip.parse().unwrap(), 40000)));
+        if let Some(a) = auth {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    let wrong = |i: usize| Some(format!("Bearer wrong-admin-token-{i:04}"));
+    for _ in 0..20 {
+        assert_eq!(api.raw(from("192.0.2.1", None)).await.0, StatusCode::UNAUTHORIZED);
+    }
+    for i in 0..10 {
+        assert_eq!(api.raw(from("192.0.2.1", wrong(i))).await.0, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let resp = app(api.state.clone()).oneshot(from("192.0.2.1", wrong(10))).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (s, body) = api.raw(from("192.0.2.1", Some(format!("Bearer {TOKEN}")))).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(api.raw(from("192.0.2.2", Some(format!("Bearer {TOKEN}")))).await.0, StatusCode::OK);
+    assert_eq!(api.raw(from("192.0.2.2", wrong(0))).await.0, StatusCode::UNAUTHORIZED);
+}
