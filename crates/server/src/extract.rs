@@ -4,8 +4,10 @@
 //! - [`EntityName`]: the `{name}` path segment, checked with the model's name
 //!   rule (`[A-Za-z0-9_.-]{1,260}`, no leading `.`);
 //! - [`JsonObject`]: a JSON object body read under the route's body limit
-//!   (413 beyond it), then deserialised field by field so a bad value is
-//!   reported by its JSON path (`options[0].restriction.issuer`);
+//!   (413 beyond it), parsed with every key unique ([`crate::json`]: a
+//!   duplicate is a 400 naming its path), then deserialised field by field
+//!   so a bad value is reported by its JSON path
+//!   (`options[0].restriction.issuer`);
 //! - [`Paging`]: the v3 paging parameters `$top` and `$skiptoken`.
 
 use crate::AppState;
@@ -60,19 +62,18 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 ApiError::bad_request("", format!("unreadable request body: {}", e.body_text()))
             }
         })?;
-        match serde_json::from_slice::<Value>(&bytes) {
+        match crate::json::parse_unique(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
             Ok(_) => Err(ApiError::bad_request(
                 "",
                 "the request body must be a JSON object",
             )),
+            Err(crate::json::JsonError::DuplicateKey { path, key }) => Err(
+                ApiError::bad_request(path, format!("duplicate key '{key}'")),
+            ),
             Err(e) => Err(ApiError::bad_request(
                 "",
-                format!(
-                    "the request body is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
+                format!("the request body is {e}"),
             )),
         }
     }

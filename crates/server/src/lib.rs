@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
+pub mod json;
 pub mod limits;
 pub mod listen;
 pub mod openapi;

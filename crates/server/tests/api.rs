@@ -786,3 +786,39 @@ async fn failed_admin_authentications_are_rate_limited_per_client() {
     assert_eq!(api.raw(from("192.0.2.2", Some(format!("Bearer {TOKEN}")))).await.0, StatusCode::OK);
     assert_eq!(api.raw(from("192.0.2.2", wrong(0))).await.0, StatusCode::UNAUTHORIZED);
 }
+
+/// A body with a key given twice is ambiguous (which `issuer` does a
+/// policy trust?): 400 naming the key by its JSON path, at any depth,
+/// never "the last one wins".
+#[tokio::test]
+async fn duplicate_json_keys_are_refused_naming_the_key() {
+    let api = Api::new().await;
+    let put = |uri: &str, body: &str| {
+        Request::put(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (s, body) = api
+        .raw(put("/api/v1/assets/a", r#"{"description":"one","description":"two"}"#))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_request");
+    assert_eq!(error_field(&body), "description", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("duplicate key"), "{body}");
+    assert_eq!(api.get("/api/v1/assets/a").await.0, StatusCode::NOT_FOUND);
+
+    let policy = r##"{"options":[{"configuration":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+        "restriction":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyTokenRestriction","issuer":"https://a.example",
+        "issuer":"https://b.example","audience":"x","restrictionTokenType":"Jwt",
+        "primaryVerificationKey":{"@odata.type":"#Microsoft.Media.ContentKeyPolicySymmetricTokenKey","keyValue":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}]}"##;
+    let (s, body) = api.raw(put("/api/v1/content-key-policies/p", policy)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_field(&body), "options[0].restriction.issuer", "{body}");
+    // The same keys once each are fine.
+    let (s, body) = api
+        .raw(put("/api/v1/content-key-policies/p", &policy.replace(r#""issuer":"https://b.example","#, "")))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+}

@@ -458,8 +458,11 @@ pub struct ClearKeyRequest {
 impl ClearKeyRequest {
     /// Parses a request body; a refusal names the offending field.
     pub fn parse(body: &[u8]) -> Result<ClearKeyRequest, DeliveryError> {
-        let req: ClearKeyRequestBody =
-            serde_json::from_slice(body).map_err(|_| DeliveryError::BadRequest {
+        // Duplicate keys ({"kids":[a],"kids":[b]}) are refused, not resolved.
+        let req: ClearKeyRequestBody = crate::json::parse_unique(body)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or(DeliveryError::BadRequest {
                 code: "invalid_license_request",
                 field: "body",
             })?;
@@ -707,6 +710,11 @@ mod tests {
             ),
             (many, "invalid_license_request", "kids"),
             (r#"{"kids":["AAEC"]}"#.to_string(), "invalid_kid", "kids"),
+            (
+                format!(r#"{{"kids":["{kid}"],"kids":["{kid}"]}}"#),
+                "invalid_license_request",
+                "body",
+            ),
         ] {
             match ClearKeyRequest::parse(body.as_bytes()) {
                 Err(DeliveryError::BadRequest { code, field }) => {

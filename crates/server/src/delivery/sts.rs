@@ -425,8 +425,10 @@ async fn token(
             code: "invalid_request",
             field: "body",
         })?;
-    let req: TokenRequest =
-        serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest {
+    let req: TokenRequest = crate::json::parse_unique(&body)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or(DeliveryError::BadRequest {
             code: "invalid_request",
             field: "body",
         })?;
