@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// for production, and for tests that want an empty store.
     #[arg(long, env = "CASTGUARD_NO_DEMO")]
     no_demo: bool,
+    /// Hand demo tokens to any client; by default POST
+    /// /player/api/demo-token answers loopback clients only (403 otherwise).
+    #[arg(long, env = "CASTGUARD_DEMO_PUBLIC", conflicts_with = "no_demo")]
+    demo_public: bool,
     /// Seconds between SIGTERM and closing the listener, during which
     /// `/readyz` answers 503 and everything else keeps serving: give the
     /// load balancer's health check this long to take the node out.
@@ -309,7 +313,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("castguard: player: {}", demo.player_url);
         eprintln!("castguard: entitled demo token: {}", demo.entitled_token);
         eprintln!("castguard: outsider demo token: {}", demo.outsider_token);
-        demo.player.clone()
+        eprintln!(
+            "castguard: the demo is on: POST /player/api/demo-token hands EntitledUsers tokens for the demo audience to {}, and /readyz says 'demo: on'. Start with --no-demo to turn it off (production).",
+            if args.demo_public {
+                "any client (--demo-public)"
+            } else {
+                "clients on this machine (loopback)"
+            }
+        );
+        demo.player.clone().demo_public(args.demo_public)
     };
     let _ = std::io::stderr().flush();
     // Graceful shutdown: on SIGTERM/Ctrl-C mark the node draining

@@ -856,6 +856,33 @@ async fn sts_issues_tokens_that_key_delivery_accepts() {
 #[tokio::test]
 async fn health_probes() {
     let env = Env::new(None).await;
+    // With the demo, /readyz says so, for a production check to catch.
+    let demo = server::app_with_player(
+        env.state.clone(),
+        server::routes::player::PlayerState::with_demo(
+            Default::default(),
+            server::routes::player::DemoTokens::new(
+                keys::sts::Issuer::new("https://demo.test", SigningKey::generate_es256("d").unwrap()),
+                "demo",
+            ),
+        ),
+    );
+    let res = demo
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"ready\ndemo: on\n");
+    let plain = server::app_with_player(
+        env.state.clone(),
+        server::routes::player::PlayerState::without_demo(Default::default()),
+    );
+    let res = plain
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(&res.into_body().collect().await.unwrap().to_bytes()[..], b"ready\n");
     assert_eq!(
         env.send(Request::get("/healthz").body(Body::empty()).unwrap())
             .await
