@@ -48,7 +48,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         // Before the body is read: no `100 Continue` for a body refused anyway.
-        if crate::limits::declared_length_exceeds(req.headers(), crate::JSON_BODY_LIMIT as u64) {
+        if crate::limits::refuse_before_continue(req.headers(), crate::JSON_BODY_LIMIT as u64) {
             return Err(ApiError::PayloadTooLarge {
                 limit: crate::JSON_BODY_LIMIT as u64,
             });

@@ -98,17 +98,28 @@ impl Default for HttpLimits {
     }
 }
 
-/// Whether the request's declared `Content-Length` exceeds `limit`.
-/// Checked before a handler touches the body, so that a request sent with
-/// `Expect: 100-continue` is refused (413) without `100 Continue` ever
-/// going out: hyper answers `100 Continue` only when the body is first
-/// read (RFC 9110 §10.1.1 lets a server refuse instead).
-pub fn declared_length_exceeds(headers: &axum::http::HeaderMap, limit: u64) -> bool {
-    headers
-        .get(axum::http::header::CONTENT_LENGTH)
+/// Whether a request waiting for `100 Continue` declares a body larger
+/// than `limit`: checked before a handler touches the body, so that it is
+/// refused (413) without `100 Continue` ever going out (hyper answers
+/// `100 Continue` only when the body is first read; RFC 9110 §10.1.1 lets
+/// a server refuse instead), and the client never sends the body.
+///
+/// Without `Expect: 100-continue` the client sends its body anyway, and
+/// answering before reading any of it makes the connection close with
+/// unread data, which resets it under the client and can lose the 413
+/// itself (seen with reqwest); such bodies are read up to the limit as
+/// before, which bounds them just the same.
+pub fn refuse_before_continue(headers: &axum::http::HeaderMap, limit: u64) -> bool {
+    let expects_continue = headers
+        .get(axum::http::header::EXPECT)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > limit)
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    expects_continue
+        && headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > limit)
 }
 
 /// Open connections, per client address and in all, within
@@ -457,10 +468,12 @@ mod tests {
         assert_eq!(l.open(), 2);
         assert!(l.acquire(b).is_ok(), "a closed connection frees its place");
         let mut h = axum::http::HeaderMap::new();
-        assert!(!declared_length_exceeds(&h, 10));
+        assert!(!refuse_before_continue(&h, 10));
         h.insert(axum::http::header::CONTENT_LENGTH, "11".parse().unwrap());
-        assert!(declared_length_exceeds(&h, 10));
-        assert!(!declared_length_exceeds(&h, 11));
+        assert!(!refuse_before_continue(&h, 10), "no Expect: read up to the limit");
+        h.insert(axum::http::header::EXPECT, "100-Continue".parse().unwrap());
+        assert!(refuse_before_continue(&h, 10));
+        assert!(!refuse_before_continue(&h, 11));
     }
 
     #[test]

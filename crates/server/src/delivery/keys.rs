@@ -131,13 +131,14 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// The request body, or 413 beyond [`crate::limits::LICENSE_BODY_LIMIT`]
 /// (read up to the limit only, never buffered whole; a larger declared
-/// `Content-Length` is refused before reading, without `100 Continue`).
+/// `Content-Length` with `Expect: 100-continue` is refused before reading,
+/// without `100 Continue`).
 pub struct LicenseBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for LicenseBody {
     type Rejection = DeliveryError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        if crate::limits::declared_length_exceeds(
+        if crate::limits::refuse_before_continue(
             req.headers(),
             crate::limits::LICENSE_BODY_LIMIT as u64,
         ) {

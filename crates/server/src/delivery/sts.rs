@@ -416,7 +416,7 @@ async fn token(
     body: axum::body::Body,
 ) -> Result<Response, DeliveryError> {
     // Checked before reading: no `100 Continue` for a body refused anyway.
-    if crate::limits::declared_length_exceeds(&headers, crate::JSON_BODY_LIMIT as u64) {
+    if crate::limits::refuse_before_continue(&headers, crate::JSON_BODY_LIMIT as u64) {
         return Err(DeliveryError::BodyTooLarge);
     }
     let body = axum::body::to_bytes(body, crate::JSON_BODY_LIMIT)

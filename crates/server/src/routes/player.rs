@@ -372,7 +372,7 @@ async fn demo_token(State(s): State<PlayerState>, req: axum::extract::Request) -
             "the request body is too large",
         )
     };
-    if crate::limits::declared_length_exceeds(&headers, DEMO_TOKEN_BODY_LIMIT as u64) {
+    if crate::limits::refuse_before_continue(&headers, DEMO_TOKEN_BODY_LIMIT as u64) {
         return too_large();
     }
     let Ok(body) = axum::body::to_bytes(body, DEMO_TOKEN_BODY_LIMIT).await else {
