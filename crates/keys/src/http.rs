@@ -116,14 +116,14 @@ impl FetchPolicy {
     /// Whether the operator allowed `host` (plain HTTP, any address).
     pub fn allows_host(&self, host: &str) -> bool {
         let h = normalize(host);
-        self.http_hosts.iter().any(|a| *a == h)
+        self.http_hosts.contains(&h)
     }
 
     /// Whether a key set may come from `host` when the discovery document
     /// is on another host.
     pub fn allows_jwks_host(&self, host: &str) -> bool {
         let h = normalize(host);
-        self.jwks_hosts.iter().any(|a| *a == h)
+        self.jwks_hosts.contains(&h)
     }
 
     /// Whether `url` may be fetched, by scheme and (for an address
