@@ -97,8 +97,16 @@ fn build() -> Value {
     if let Some(paths) = doc["paths"].as_object_mut() {
         for item in paths.values_mut() {
             for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                let has_body = op.get("requestBody").is_some();
                 if let Some(responses) = op["responses"].as_object_mut() {
                     responses.insert("429".into(), too_many_failures());
+                    // `server::listen`: a body that stalls or trickles.
+                    if has_body {
+                        responses.insert("408".into(), json!({
+                            "description": "The request body did not arrive in time (castguard serve --request-body-timeout, --request-body-min-rate); the connection closes",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                        }));
+                    }
                 }
             }
         }
@@ -334,7 +342,7 @@ pub fn component_schemas() -> Value {
     let error = json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
         "required": ["code", "message"], "properties": {
             "code": {"type": "string", "enum": ["invalid_request", "invalid_media", "unauthorized", "not_found",
-                "conflict", "payload_too_large", "internal_error"]},
+                "conflict", "payload_too_large", "rate_limited", "request_timeout", "internal_error"]},
             "message": {"type": "string"},
             "field": {"type": "string", "description": "JSON path of the offending field"}}}}});
 
