@@ -3,6 +3,7 @@
 
 mod api_cli;
 mod demo;
+mod log_limit;
 mod package;
 mod panic_hook;
 mod serve;

@@ -62,6 +62,10 @@ pub struct ServeArgs {
     /// for production, and for tests that want an empty store.
     #[arg(long, env = "CASTGUARD_NO_DEMO")]
     no_demo: bool,
+    /// Hand demo tokens to any client; by default POST
+    /// /player/api/demo-token answers loopback clients only (403 otherwise).
+    #[arg(long, env = "CASTGUARD_DEMO_PUBLIC", conflicts_with = "no_demo")]
+    demo_public: bool,
     /// Seconds between SIGTERM and closing the listener, during which
     /// `/readyz` answers 503 and everything else keeps serving: give the
     /// load balancer's health check this long to take the node out.
@@ -143,6 +147,39 @@ pub struct ServeArgs {
     /// A player needs a few per minute; load tests with one token need "off".
     #[arg(long, env = "CASTGUARD_RATE_LIMIT_PER_TOKEN", default_value = "20/s,burst=100", value_parser = parse_rate, help_heading = "HTTPS and limits")]
     rate_limit_per_token: RateSetting,
+    /// Wrong admin tokens (on /api/v1 and /sts/token) allowed per client
+    /// address, same syntax as the rate limits; beyond them the address gets
+    /// 429 with Retry-After before its token is compared, or "off".
+    #[arg(long, env = "CASTGUARD_ADMIN_AUTH_FAILURES", default_value = "10/m,burst=10", value_parser = parse_rate, help_heading = "HTTPS and limits")]
+    admin_auth_failures: RateSetting,
+    /// Seconds a request body may stall once it is being read, and the grace
+    /// period before --request-body-min-rate applies; then 408 and the
+    /// connection closes (slow-body attacks).
+    #[arg(long, env = "CASTGUARD_REQUEST_BODY_TIMEOUT", default_value_t = server::limits::DEFAULT_BODY_TIMEOUT.as_secs(), value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..), help_heading = "HTTPS and limits")]
+    request_body_timeout: u64,
+    /// Slowest average request body rate after the grace period, in bytes
+    /// per second (0: none); a trickle below it gets 408.
+    #[arg(long, env = "CASTGUARD_REQUEST_BODY_MIN_RATE", default_value_t = server::limits::DEFAULT_BODY_MIN_RATE, value_name = "BYTES", help_heading = "HTTPS and limits")]
+    request_body_min_rate: u64,
+    /// Most open connections from one client address (IPv6: per /64); more
+    /// are refused at once (0: no cap). Behind a proxy every client has the
+    /// proxy's address: raise it there.
+    #[arg(long, env = "CASTGUARD_MAX_CONNECTIONS_PER_IP", default_value_t = server::limits::DEFAULT_MAX_CONNECTIONS_PER_IP, value_name = "N", help_heading = "HTTPS and limits")]
+    max_connections_per_ip: usize,
+    /// Most open connections in all; more are refused at once (0: no cap).
+    /// Keep it below the process's file descriptor limit.
+    #[arg(long, env = "CASTGUARD_MAX_CONNECTIONS", default_value_t = server::limits::DEFAULT_MAX_CONNECTIONS, value_name = "N", help_heading = "HTTPS and limits")]
+    max_connections: usize,
+    /// Allow OpenID Connect discovery and key set fetches over plain http
+    /// to HOST (and to HOST even at a link-local or metadata address);
+    /// otherwise https only. Repeat or separate with commas.
+    #[arg(long = "allow-http-fetch", env = "CASTGUARD_ALLOW_HTTP_FETCH", value_delimiter = ',', value_name = "HOST", help_heading = "HTTPS and limits")]
+    allow_http_fetch: Vec<String>,
+    /// Accept a key set (jwks_uri) on HOST although the discovery document
+    /// is on another host (e.g. www.googleapis.com for accounts.google.com);
+    /// otherwise only the document's own host. Repeat or separate with commas.
+    #[arg(long = "allow-jwks-host", env = "CASTGUARD_ALLOW_JWKS_HOST", value_delimiter = ',', value_name = "HOST", help_heading = "HTTPS and limits")]
+    allow_jwks_host: Vec<String>,
     /// Redis shared by several nodes, `redis://[user:password@]host:port[/db]`:
     /// holds the `maxuses` replay counters (else they stay in the database)
     /// and caches OpenID Connect documents for all nodes.
@@ -168,23 +205,44 @@ fn parse_rate(s: &str) -> Result<RateSetting, String> {
 }
 
 pub fn run(args: ServeArgs) -> Result<(), Failure> {
-    init_logging();
+    let repeats = init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(serve(args)).map_err(Failure::from)
+    rt.block_on(async move {
+        // One summary of the suppressed repeated lines per interval.
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::log_limit::INTERVAL);
+            loop {
+                tick.tick().await;
+                repeats.flush();
+            }
+        });
+        serve(args).await
+    })
+    .map_err(Failure::from)
 }
 
-fn init_logging() {
+/// stderr logging, `RUST_LOG` or `info,sqlx=warn`, with repeated lines
+/// limited ([`crate::log_limit`]); the limiter, for its periodic flush.
+fn init_logging() -> crate::log_limit::RepeatLimit {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        // Plain lines when stderr is a file or a pipe (log collectors, grep).
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let repeats = crate::log_limit::RepeatLimit::default();
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(repeats.clone())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                // Plain lines when stderr is a file or a pipe (log collectors, grep).
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .try_init();
+    repeats
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -222,8 +280,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.public_base_url = public_url.clone();
     config.guard = guard;
+    config.fetch = fetch_policy(&args);
     let mut backends = match args.redis_url.as_deref() {
-        Some(url) => redis_backends(url).await?,
+        Some(url) => redis_backends(url, fetch_policy(&args)).await?,
         None => server::Backends::default(),
     };
     let media = match &args.media_url {
@@ -254,7 +313,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         eprintln!("castguard: player: {}", demo.player_url);
         eprintln!("castguard: entitled demo token: {}", demo.entitled_token);
         eprintln!("castguard: outsider demo token: {}", demo.outsider_token);
-        demo.player.clone()
+        eprintln!(
+            "castguard: the demo is on: POST /player/api/demo-token hands EntitledUsers tokens for the demo audience to {}, and /readyz says 'demo: on'. Start with --no-demo to turn it off (production).",
+            if args.demo_public {
+                "any client (--demo-public)"
+            } else {
+                "clients on this machine (loopback)"
+            }
+        );
+        demo.player.clone().demo_public(args.demo_public)
     };
     let _ = std::io::stderr().flush();
     // Graceful shutdown: on SIGTERM/Ctrl-C mark the node draining
@@ -282,7 +349,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let serving = server::serve_listeners(
         listeners,
         server::app_with_player(state, player),
-        server::HttpLimits::default(),
+        http_limits(&args),
         shutdown,
     );
     tokio::select! {
@@ -321,6 +388,20 @@ async fn listeners(
     })
 }
 
+fn fetch_policy(args: &ServeArgs) -> keys::http::FetchPolicy {
+    keys::http::FetchPolicy::new(&args.allow_http_fetch, &args.allow_jwks_host)
+}
+
+fn http_limits(args: &ServeArgs) -> server::HttpLimits {
+    server::HttpLimits {
+        body_timeout: std::time::Duration::from_secs(args.request_body_timeout),
+        body_min_rate: args.request_body_min_rate,
+        max_connections_per_ip: args.max_connections_per_ip,
+        max_connections: args.max_connections,
+        ..server::HttpLimits::default()
+    }
+}
+
 fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::GuardConfig> {
     if args.keys_require_https && args.tls_cert.is_none() && !args.trust_forwarded_proto {
         anyhow::bail!(
@@ -336,6 +417,7 @@ fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::Gua
         per_ip: args.rate_limit_per_ip.0,
         per_token: args.rate_limit_per_token.0,
         capacity: 0,
+        admin_auth_failures: args.admin_auth_failures.0,
     })
 }
 
@@ -343,7 +425,10 @@ fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::Gua
 /// `url`. A Redis that does not answer yet is no reason to stay down: key
 /// requests with `maxuses` tokens answer 503 and `/readyz` says so until
 /// it does.
-async fn redis_backends(url: &str) -> anyhow::Result<server::Backends> {
+async fn redis_backends(
+    url: &str,
+    fetch: keys::http::FetchPolicy,
+) -> anyhow::Result<server::Backends> {
     let redis = store::redis::Redis::open(url).context("--redis-url")?;
     match redis.ping().await {
         Ok(()) => eprintln!(
@@ -354,7 +439,8 @@ async fn redis_backends(url: &str) -> anyhow::Result<server::Backends> {
             "castguard: warning: {e}; key requests with maxuses tokens answer 503 until Redis answers"
         ),
     }
-    let direct = keys::token::ReqwestFetcher::new().context("HTTP client for OpenID Connect")?;
+    let direct = keys::token::ReqwestFetcher::with_policy(fetch)
+        .context("HTTP client for OpenID Connect")?;
     Ok(server::Backends {
         token_uses: Some(Arc::new(store::redis::RedisTokenUses::new(redis.clone()))),
         oidc_fetcher: Some(Arc::new(store::redis::RedisFetchCache::new(

@@ -696,3 +696,121 @@ fn bad_certificate_or_key_is_one_line_and_no_key_bytes() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--keys-require-https needs HTTPS"));
 }
+
+/// A blocking TCP connection to `addr` from the local address `ip`
+/// (127.0.0.x: distinct clients on loopback).
+fn connect_from(ip: &str, addr: &str) -> TcpStream {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let s = rt.block_on(async {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+        sock.connect(addr.parse().unwrap()).await.unwrap()
+    });
+    let s = s.into_std().unwrap();
+    s.set_nonblocking(false).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Everything the server sends until it closes (or 10 s pass), and how
+/// long that took.
+fn read_until_closed(s: &mut TcpStream) -> (String, Duration) {
+    let t = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    (String::from_utf8_lossy(&buf).into_owned(), t.elapsed())
+}
+
+/// Slow bodies, connection caps and `Expect: 100-continue` against the real
+/// server, with short limits given by flags (1 s body timeout, 100 B/s
+/// minimum rate, 4 connections per address, 6 in all):
+/// - a Clear Key request declaring 1000 bytes and sending none, and one
+///   trickling a byte a second, are answered 408 and closed within a few
+///   seconds (before: held open until the client gave up);
+/// - a 10 MB Clear Key request with `Expect: 100-continue` gets 413 and
+///   never `100 Continue`;
+/// - the fifth connection from one address and the seventh in all are
+///   refused at once with 503; a closed connection frees its place.
+#[test]
+fn slow_bodies_connection_caps_and_expect_continue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Serve::start(
+        &tmp.path().join("data"),
+        &[
+            "--request-body-timeout",
+            "1",
+            "--request-body-min-rate",
+            "100",
+            "--max-connections-per-ip",
+            "4",
+            "--max-connections",
+            "6",
+        ],
+        1,
+    );
+    let addr = server.urls[0].trim_start_matches("http://").to_string();
+    let head = |len: usize, extra: &str| {
+        format!(
+            "POST /keys/v1/clearkey HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n{extra}\r\n"
+        )
+    };
+
+    // Declared, never sent.
+    let mut s = connect_from("127.0.0.1", &addr);
+    s.write_all(head(1000, "").as_bytes()).unwrap();
+    let (reply, took) = read_until_closed(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(reply.contains("request_timeout"), "{reply}");
+    assert!(took < Duration::from_secs(5), "cut after {took:?}");
+
+    // A byte a second: ahead of the idle timeout, behind the minimum rate.
+    let mut s = connect_from("127.0.0.1", &addr);
+    s.write_all(head(1000, "").as_bytes()).unwrap();
+    let mut writer = s.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        for _ in 0..20 {
+            if writer.write_all(b" ").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let (reply, took) = read_until_closed(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 408"), "{reply}");
+    assert!(took < Duration::from_secs(6), "cut after {took:?}");
+    trickle.join().unwrap();
+
+    // Expect: 100-continue with a body over the limit: 413 at once.
+    let mut s = connect_from("127.0.0.1", &addr);
+    s.write_all(head(10_000_000, "Expect: 100-continue\r\n").as_bytes())
+        .unwrap();
+    let mut first = [0u8; 12];
+    s.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&first));
+    drop(s);
+
+    // Connection caps: idle connections count until closed.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut held: Vec<TcpStream> = (0..4).map(|_| connect_from("127.0.0.1", &addr)).collect();
+    let mut over = connect_from("127.0.0.1", &addr);
+    let (reply, took) = read_until_closed(&mut over);
+    assert!(reply.starts_with("HTTP/1.1 503"), "per address: {reply}");
+    assert!(took < Duration::from_secs(2));
+    held.push(connect_from("127.0.0.2", &addr));
+    held.push(connect_from("127.0.0.2", &addr));
+    let mut over = connect_from("127.0.0.3", &addr);
+    let (reply, _) = read_until_closed(&mut over);
+    assert!(reply.starts_with("HTTP/1.1 503"), "in all: {reply}");
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut s = connect_from("127.0.0.3", &addr);
+    s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .unwrap();
+    let (reply, _) = read_until_closed(&mut s);
+    assert!(reply.starts_with("HTTP/1.1 200"), "after a close: {reply}");
+    drop(held);
+    server.stop();
+}

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod http;
 pub mod model;
 pub mod policy;
 pub mod sts;

@@ -68,6 +68,12 @@ async fn start_idp() -> Arc<Idp> {
     idp
 }
 
+/// The real fetcher, allowed plain HTTP to the test provider on 127.0.0.1
+/// (as `castguard serve --allow-http-fetch 127.0.0.1`).
+fn local_fetcher() -> ReqwestFetcher {
+    ReqwestFetcher::with_policy(keys::http::FetchPolicy::new(["127.0.0.1"], Vec::<String>::new())).unwrap()
+}
+
 fn jwk(keys: &Value, name: &str) -> Value {
     let mut k = keys[name]["jwk"].clone();
     k["kid"] = name.into();
@@ -111,7 +117,7 @@ async fn key_rollover_at_the_provider() {
     };
     let min_refetch = Duration::from_millis(1000);
     let config = VerifierConfig { oidc: OidcConfig { max_age: Duration::from_secs(3600), min_refetch }, ..VerifierConfig::default() };
-    let cache = VerifierCache::new(config, Arc::new(ReqwestFetcher::new().unwrap()));
+    let cache = VerifierCache::new(config, Arc::new(local_fetcher()));
     let v = cache.get(&restriction).unwrap();
     let hits = || idp.jwks_hits.load(Ordering::SeqCst);
     let reason = |r: Result<_, VerifyError>| r.err().and_then(|e| e.reason());
@@ -172,7 +178,7 @@ async fn provider_unreachable_is_jwks_unavailable() {
         restriction_token_type: TokenType::Jwt,
         open_id_connect_discovery_document: Some(format!("{}/.well-known/openid-configuration", idp.base)),
     };
-    let cache = VerifierCache::new(VerifierConfig::default(), Arc::new(ReqwestFetcher::new().unwrap()));
+    let cache = VerifierCache::new(VerifierConfig::default(), Arc::new(local_fetcher()));
     let v = cache.get(&restriction).unwrap();
     let t = OffsetDateTime::now_utc().unix_timestamp();
     let answer = mint(&json!({"keys": {"a": "rsa"}, "tokens": {"a": {"kind": "jwt", "alg": "RS256", "key": "a",
@@ -181,4 +187,81 @@ async fn provider_unreachable_is_jwks_unavailable() {
     assert!(matches!(e, VerifyError::JwksUnavailable(_)), "{e:?}");
     assert_eq!(e.reason(), None);
     assert!(e.to_string().starts_with("jwks_unavailable"), "{e}");
+}
+
+/// A hostile or careless host for the fetch-policy test: `/doc` is a
+/// discovery document, `/jwks` an empty key set, `/hop` redirects to
+/// `/jwks`, `/meta` redirects to the cloud metadata address. Records each
+/// request's path and whether it carried a `Referer`.
+async fn start_redirector() -> (String, Arc<Mutex<Vec<(String, bool)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (b2, s2) = (base.clone(), seen.clone());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let (base, seen) = (b2.clone(), s2.clone());
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf).to_ascii_lowercase();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
+                seen.lock().unwrap().push((path.clone(), request.contains("\r\nreferer:")));
+                let (status, extra, body) = match path.as_str() {
+                    "/doc" => ("200 OK", String::new(), json!({"issuer": base, "jwks_uri": "https://elsewhere.example/jwks"}).to_string()),
+                    "/jwks" => ("200 OK", String::new(), r#"{"keys":[]}"#.to_string()),
+                    "/hop" => ("302 Found", format!("Location: {base}/jwks\r\n"), String::new()),
+                    "/meta" => ("302 Found", "Location: http://169.254.169.254/latest/meta-data/\r\n".to_string(), String::new()),
+                    _ => ("404 Not Found", String::new(), "{}".to_string()),
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(response.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    (base, seen)
+}
+
+/// What an anonymous key request can make the server fetch: plain HTTP
+/// only from hosts the operator allows, never the link-local or cloud
+/// metadata addresses (not even through a redirect), no `Referer` on a
+/// redirect, and a key set only from the discovery document's own host.
+#[tokio::test]
+async fn fetch_policy_http_hosts_metadata_redirects_and_jwks_host() {
+    use keys::token::HttpFetch as _;
+    let (base, seen) = start_redirector().await;
+    let strict = ReqwestFetcher::new().unwrap();
+    let e = strict.get(&format!("{base}/jwks")).await.unwrap_err();
+    assert!(matches!(e, keys::token::FetchError::NotAllowed(_)), "{e:?}");
+    assert!(seen.lock().unwrap().is_empty(), "a plain-HTTP host not allowed was contacted");
+
+    let allowed = ReqwestFetcher::with_policy(keys::http::FetchPolicy::new(["127.0.0.1"], Vec::<String>::new())).unwrap();
+    assert_eq!(allowed.get(&format!("{base}/jwks")).await.unwrap(), br#"{"keys":[]}"#);
+    // A redirect on the allowed host is followed, without a Referer.
+    assert_eq!(allowed.get(&format!("{base}/hop")).await.unwrap(), br#"{"keys":[]}"#);
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(last, ("/jwks".to_string(), false), "the redirect carried a Referer");
+    // The metadata address, directly or through a redirect: refused at once.
+    let started = std::time::Instant::now();
+    for url in ["http://169.254.169.254/latest/meta-data/".to_string(), format!("{base}/meta"), "http://[fe80::1]/x".into(), "http://[fd00:ec2::254]/x".into()] {
+        let e = allowed.get(&url).await.unwrap_err();
+        assert!(matches!(e, keys::token::FetchError::NotAllowed(_)), "{url}: {e:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "a refused address was tried");
+
+    // The discovery document names a key set on another host: refused.
+    let src = keys::token::OidcKeySource::new(format!("{base}/doc"), Arc::new(allowed), OidcConfig::default());
+    let e = src.keys().await.unwrap_err();
+    assert!(e.to_string().contains("host"), "{e}");
 }

@@ -137,6 +137,8 @@ async fn main() {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");
     } else {
         let l = vec![server::Listener::plain(listener)];
-        server::serve_listeners(l, router, server::HttpLimits::default(), std::future::pending()).await.expect("serve");
+        // wrk opens all its connections from 127.0.0.1: no connection caps.
+        let limits = server::HttpLimits { max_connections_per_ip: 0, max_connections: 0, ..server::HttpLimits::default() };
+        server::serve_listeners(l, router, limits, std::future::pending()).await.expect("serve");
     }
 }

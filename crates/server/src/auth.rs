@@ -5,6 +5,14 @@
 //! another scheme and a wrong token all get the same 401 (issue 3, item 5).
 //! The token itself lives in [`AdminToken`], zeroed on drop and redacted in
 //! `Debug`.
+//!
+//! Guessing is rate limited per client address
+//! (`GuardConfig::admin_auth_failures`, default ten wrong tokens, then one
+//! every six seconds): each wrong bearer token takes a token from the
+//! address's bucket, and an address with an empty bucket gets 429 with
+//! `Retry-After` before its token is compared, right or wrong, so that
+//! guesses cannot continue at full speed and be told apart by the answer.
+//! A request without a bearer token is not a guess and is not counted.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -85,9 +93,26 @@ impl FromRequestParts<AppState> for Admin {
                 scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
             })
             .ok_or(ApiError::Unauthorized)?;
+        let failures = state.delivery().guard.admin_failures.as_ref();
+        let client = parts
+            .extensions
+            .get::<crate::forwarded::RequestOrigin>()
+            .and_then(|o| o.client)
+            .map(crate::limits::address_key)
+            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let now = std::time::Instant::now();
+        if let Some(Err(wait)) = failures.map(|l| l.peek(&client, now)) {
+            return Err(ApiError::RateLimited {
+                retry_after: crate::limits::retry_after_secs(wait),
+            });
+        }
         if state.inner.admin_token.matches(presented) {
             Ok(Admin)
         } else {
+            if let Some(l) = failures {
+                let _ = l.check(&client, now);
+            }
+            tracing::debug!(client = %client, "wrong admin token");
             Err(ApiError::Unauthorized)
         }
     }

@@ -2,10 +2,12 @@
 //! naming the field, instead of axum's plain-text rejections.
 //!
 //! - [`EntityName`]: the `{name}` path segment, checked with the model's name
-//!   rule (`[A-Za-z0-9_.-]{1,260}`);
+//!   rule (`[A-Za-z0-9_.-]{1,260}`, no leading `.`);
 //! - [`JsonObject`]: a JSON object body read under the route's body limit
-//!   (413 beyond it), then deserialised field by field so a bad value is
-//!   reported by its JSON path (`options[0].restriction.issuer`);
+//!   (413 beyond it), parsed with every key unique ([`crate::json`]: a
+//!   duplicate is a 400 naming its path), then deserialised field by field
+//!   so a bad value is reported by its JSON path
+//!   (`options[0].restriction.issuer`);
 //! - [`Paging`]: the v3 paging parameters `$top` and `$skiptoken`.
 
 use crate::AppState;
@@ -45,6 +47,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // Before the body is read: no `100 Continue` for a body refused anyway.
+        if crate::limits::refuse_before_continue(req.headers(), crate::JSON_BODY_LIMIT as u64) {
+            return Err(ApiError::PayloadTooLarge {
+                limit: crate::JSON_BODY_LIMIT as u64,
+            });
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge {
@@ -54,19 +62,18 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
                 ApiError::bad_request("", format!("unreadable request body: {}", e.body_text()))
             }
         })?;
-        match serde_json::from_slice::<Value>(&bytes) {
+        match crate::json::parse_unique(&bytes) {
             Ok(Value::Object(map)) => Ok(JsonObject(map)),
             Ok(_) => Err(ApiError::bad_request(
                 "",
                 "the request body must be a JSON object",
             )),
+            Err(crate::json::JsonError::DuplicateKey { path, key }) => Err(
+                ApiError::bad_request(path, format!("duplicate key '{key}'")),
+            ),
             Err(e) => Err(ApiError::bad_request(
                 "",
-                format!(
-                    "the request body is not valid JSON (line {}, column {})",
-                    e.line(),
-                    e.column()
-                ),
+                format!("the request body is {e}"),
             )),
         }
     }

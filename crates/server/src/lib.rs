@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
+pub mod json;
 pub mod limits;
 pub mod listen;
 pub mod openapi;
@@ -61,6 +62,9 @@ pub(crate) struct Inner {
     draining: std::sync::atomic::AtomicBool,
     /// Where `maxuses` replay counters live.
     token_uses: Arc<dyn store::TokenUses>,
+    /// The demo runs (set by [`app_with_player`]): `/readyz` says
+    /// `demo: on`, for a production health check to catch.
+    demo: std::sync::atomic::AtomicBool,
 }
 
 /// Services a node shares with the other nodes besides the store (issue 7).
@@ -137,6 +141,7 @@ impl AppState {
             delivery,
             token_uses,
             draining: std::sync::atomic::AtomicBool::new(false),
+            demo: std::sync::atomic::AtomicBool::new(false),
         });
         // The store's change events clear the delivery caches (issue 7):
         // needs a runtime, which every server has; without one (a sync
@@ -171,6 +176,11 @@ impl AppState {
     }
 
     /// Origin, key delivery and STS state.
+    /// Whether the demo runs (its tokens are handed out).
+    pub fn demo_on(&self) -> bool {
+        self.inner.demo.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn delivery(&self) -> &delivery::Delivery {
         &self.inner.delivery
     }
@@ -287,8 +297,13 @@ pub async fn serve(
     .await
 }
 
-/// [`app`] with the player routes (`/player...`) merged in.
+/// [`app`] with the player routes (`/player...`) merged in; `/readyz`
+/// then reports whether the demo runs.
 pub fn app_with_player(state: AppState, player: routes::player::PlayerState) -> Router {
+    state.inner.demo.store(
+        player.tokens().is_some(),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     app(state).merge(routes::player::router(player))
 }
 

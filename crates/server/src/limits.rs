@@ -1,5 +1,6 @@
 //! Request limits: token-bucket rate limits on key delivery and the token
-//! service, and the size limits of request heads and bodies.
+//! service, the size limits of request heads and bodies, the time limits
+//! of request bodies, and the caps on open connections.
 //!
 //! Rate limits answer 429 with `Retry-After` in seconds (RFC 6585 §4,
 //! RFC 9110 §10.2.3). Two keys, each with its own bucket set: the client
@@ -33,10 +34,28 @@ pub const MAX_HEADERS: usize = 100;
 /// Largest Clear Key or DRM license request body (413 beyond): Widevine,
 /// PlayReady and FairPlay challenges are a few KiB.
 pub const LICENSE_BODY_LIMIT: usize = 64 * 1024;
+/// Default rate of failed admin authentications allowed per client
+/// address: ten wrong tokens, then one every six seconds.
+pub const DEFAULT_ADMIN_AUTH_FAILURES: Rate = Rate {
+    per_second: 10.0 / 60.0,
+    burst: 10,
+};
 /// Buckets per limiter shard table.
 pub const SHARDS: usize = 16;
 /// Default total number of buckets of one limiter.
 pub const DEFAULT_CAPACITY: usize = 65_536;
+
+/// Default longest wait for more of a request body, and the grace period
+/// before [`DEFAULT_BODY_MIN_RATE`] applies.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default slowest average request body rate, bytes per second, once the
+/// grace period is over: far below any real upload, far above a trickle
+/// that only holds a connection open.
+pub const DEFAULT_BODY_MIN_RATE: u64 = 1024;
+/// Default most open connections from one client address (IPv6: its /64).
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
+/// Default most open connections in all.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 /// Size and time limits of every connection.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +69,18 @@ pub struct HttpLimits {
     pub header_read_timeout: Duration,
     /// Time a client has to complete the TLS handshake.
     pub tls_handshake_timeout: Duration,
+    /// Longest wait for the next bytes of a request body once a handler
+    /// reads it; also the grace period before `body_min_rate` applies.
+    /// Beyond it the request answers 408 and the connection closes.
+    pub body_timeout: Duration,
+    /// Slowest average body rate in bytes per second after the grace
+    /// period (0: no rate, only `body_timeout` between bytes).
+    pub body_min_rate: u64,
+    /// Most open connections from one client address, IPv6 by its /64
+    /// (0: no limit). Behind a proxy every client has the proxy's address.
+    pub max_connections_per_ip: usize,
+    /// Most open connections in all (0: no limit).
+    pub max_connections: usize,
 }
 
 impl Default for HttpLimits {
@@ -59,6 +90,109 @@ impl Default for HttpLimits {
             max_headers: MAX_HEADERS,
             header_read_timeout: Duration::from_secs(30),
             tls_handshake_timeout: Duration::from_secs(10),
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            body_min_rate: DEFAULT_BODY_MIN_RATE,
+            max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+/// Whether a request waiting for `100 Continue` declares a body larger
+/// than `limit`: checked before a handler touches the body, so that it is
+/// refused (413) without `100 Continue` ever going out (hyper answers
+/// `100 Continue` only when the body is first read; RFC 9110 §10.1.1 lets
+/// a server refuse instead), and the client never sends the body.
+///
+/// Without `Expect: 100-continue` the client sends its body anyway, and
+/// answering before reading any of it makes the connection close with
+/// unread data, which resets it under the client and can lose the 413
+/// itself (seen with reqwest); such bodies are read up to the limit as
+/// before, which bounds them just the same.
+pub fn refuse_before_continue(headers: &axum::http::HeaderMap, limit: u64) -> bool {
+    let expects_continue = headers
+        .get(axum::http::header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"));
+    expects_continue
+        && headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > limit)
+}
+
+/// Open connections, per client address and in all, within
+/// [`HttpLimits::max_connections_per_ip`] and
+/// [`HttpLimits::max_connections`]. A [`ConnectionPermit`] is held for the
+/// life of each connection.
+pub struct ConnectionLimiter {
+    per_ip: usize,
+    total: usize,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionRefusal {
+    PerAddress,
+    Total,
+}
+
+impl ConnectionLimiter {
+    pub fn new(limits: &HttpLimits) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(ConnectionLimiter {
+            per_ip: limits.max_connections_per_ip,
+            total: limits.max_connections,
+            open: Mutex::new((0, HashMap::new())),
+        })
+    }
+
+    /// A permit for one more connection from `ip`, or why not.
+    pub fn acquire(
+        self: &std::sync::Arc<Self>,
+        ip: IpAddr,
+    ) -> Result<ConnectionPermit, ConnectionRefusal> {
+        let key = address_key(ip);
+        let mut g = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_ip) = &mut *g;
+        if self.total > 0 && *total >= self.total {
+            return Err(ConnectionRefusal::Total);
+        }
+        let n = per_ip.entry(key).or_insert(0);
+        if self.per_ip > 0 && *n >= self.per_ip {
+            return Err(ConnectionRefusal::PerAddress);
+        }
+        *n += 1;
+        *total += 1;
+        Ok(ConnectionPermit {
+            limiter: self.clone(),
+            key,
+        })
+    }
+
+    /// Open connections in all.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+}
+
+/// One open connection; released when dropped.
+pub struct ConnectionPermit {
+    limiter: std::sync::Arc<ConnectionLimiter>,
+    key: IpAddr,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        let mut g = self.limiter.open.lock().unwrap_or_else(|p| p.into_inner());
+        let (total, per_ip) = &mut *g;
+        *total = total.saturating_sub(1);
+        if let Some(n) = per_ip.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                per_ip.remove(&self.key);
+            }
         }
     }
 }
@@ -182,6 +316,23 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         }
     }
 
+    /// Whether `key` has a token left at `now` (without taking it); when
+    /// not, how long until one is back.
+    pub fn peek(&self, key: &K, now: Instant) -> Result<(), Duration> {
+        let shard = (self.hasher.hash_one(key) as usize) % SHARDS;
+        let map = self.shards[shard].lock().unwrap_or_else(|p| p.into_inner());
+        let Some(b) = map.get(key) else {
+            return Ok(());
+        };
+        let elapsed = now.saturating_duration_since(b.at).as_secs_f64();
+        let tokens = (b.tokens + elapsed * self.rate.per_second).min(f64::from(self.rate.burst));
+        if tokens >= 1.0 {
+            Ok(())
+        } else {
+            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate.per_second))
+        }
+    }
+
     fn evict(&self, map: &mut HashMap<K, Bucket>, now: Instant) {
         let refill = Duration::from_secs_f64(f64::from(self.rate.burst) / self.rate.per_second);
         map.retain(|_, b| now.saturating_duration_since(b.at) < refill);
@@ -297,6 +448,32 @@ mod tests {
         }
         assert!(l.len() <= 16 * SHARDS, "{}", l.len());
         assert!(l.len() >= 8 * SHARDS, "{}", l.len());
+    }
+
+    #[test]
+    fn connection_caps_per_address_and_in_all() {
+        let l = ConnectionLimiter::new(&HttpLimits {
+            max_connections_per_ip: 2,
+            max_connections: 3,
+            ..HttpLimits::default()
+        });
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let b: IpAddr = "192.0.2.2".parse().unwrap();
+        let a1 = l.acquire(a).unwrap();
+        let _a2 = l.acquire(a).unwrap();
+        assert_eq!(l.acquire(a).err(), Some(ConnectionRefusal::PerAddress));
+        let _b1 = l.acquire(b).unwrap();
+        assert_eq!(l.acquire(b).err(), Some(ConnectionRefusal::Total));
+        drop(a1);
+        assert_eq!(l.open(), 2);
+        assert!(l.acquire(b).is_ok(), "a closed connection frees its place");
+        let mut h = axum::http::HeaderMap::new();
+        assert!(!refuse_before_continue(&h, 10));
+        h.insert(axum::http::header::CONTENT_LENGTH, "11".parse().unwrap());
+        assert!(!refuse_before_continue(&h, 10), "no Expect: read up to the limit");
+        h.insert(axum::http::header::EXPECT, "100-Continue".parse().unwrap());
+        assert!(refuse_before_continue(&h, 10));
+        assert!(!refuse_before_continue(&h, 11));
     }
 
     #[test]

@@ -11,21 +11,36 @@
 //! or a broken connection is logged at debug level without any content
 //! and ends only that connection.
 //!
+//! Request bodies ([`TimedBody`]): once a handler reads a body, the next
+//! bytes must come within [`HttpLimits::body_timeout`], and after that
+//! grace period the average rate must stay above
+//! [`HttpLimits::body_min_rate`]; else the request answers 408 and the
+//! connection closes. A client declaring `Content-Length: 1000` and
+//! sending nothing, or trickling a byte a second, no longer holds a
+//! connection and a handler open. Open connections are capped per client
+//! address and in all ([`crate::limits::ConnectionLimiter`]): one beyond a
+//! cap is answered `503` (plain HTTP) or closed (TLS) at once.
+//!
 //! Shutdown: the listeners stop accepting, each open connection finishes
 //! the request in flight and closes (hyper's `graceful_shutdown`), and
 //! [`serve_listeners`] returns once all have.
 
-use crate::limits::HttpLimits;
+use crate::limits::{ConnectionLimiter, ConnectionRefusal, HttpLimits};
 use crate::tls::Tls;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::header::STRICT_TRANSPORT_SECURITY;
-use hyper::body::Incoming;
+use axum::http::{HeaderValue, StatusCode, header};
+use hyper::body::{Bytes, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 use tower::ServiceExt as _;
@@ -74,12 +89,14 @@ pub async fn serve_listeners(
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection holds a sender; all dropped = all connections done.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    let caps = ConnectionLimiter::new(&limits);
     let mut loops = Vec::new();
     for l in listeners {
         loops.push(tokio::spawn(accept_loop(
             l,
             router.clone(),
             limits,
+            caps.clone(),
             stop_rx.clone(),
             open_tx.clone(),
         )));
@@ -98,6 +115,7 @@ async fn accept_loop(
     listener: Listener,
     router: Router,
     limits: HttpLimits,
+    caps: Arc<ConnectionLimiter>,
     mut stop: watch::Receiver<bool>,
     open: mpsc::Sender<()>,
 ) {
@@ -116,6 +134,13 @@ async fn accept_loop(
                 continue;
             }
         };
+        let permit = match caps.acquire(peer.ip()) {
+            Ok(p) => p,
+            Err(why) => {
+                refuse(tcp, listener.tls.is_none(), peer, why);
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
         let tls = listener.tls.clone();
@@ -131,8 +156,20 @@ async fn accept_loop(
                     connection(TokioIo::new(stream), peer, true, router, limits, stop).await
                 }
             }
+            drop(permit);
             drop(open);
         });
+    }
+}
+
+/// A connection over a cap: a short `503` on plain HTTP (written only if
+/// the socket takes it at once, never waited for), then closed.
+fn refuse(tcp: TcpStream, plain: bool, peer: SocketAddr, why: ConnectionRefusal) {
+    tracing::debug!(client = %peer, cap = ?why, "connection refused: too many open connections");
+    if plain {
+        let _ = tcp.try_write(
+            b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n",
+        );
     }
 }
 
@@ -170,7 +207,11 @@ async fn connection<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let mut req = req.map(|b| {
+            axum::body::Body::new(TimedBody::new(b, &limits, timed_out.clone()))
+        });
         req.extensions_mut().insert(ConnectInfo(peer));
         if tls {
             req.extensions_mut().insert(Tls);
@@ -178,6 +219,10 @@ async fn connection<I>(
         let router = router.clone();
         async move {
             let mut res = router.oneshot(req).await?;
+            if timed_out.load(Ordering::Acquire) {
+                tracing::debug!(client = %peer, "request body too slow: 408, connection closed");
+                res = body_timeout_response();
+            }
             if tls {
                 res.headers_mut()
                     .insert(STRICT_TRANSPORT_SECURITY, crate::tls::HSTS);
@@ -206,5 +251,116 @@ async fn connection<I>(
     };
     if let Err(e) = result {
         tracing::debug!(client = %peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// 408 for a request whose body did not arrive in time; the connection
+/// closes after it (RFC 9110 §15.5.9).
+fn body_timeout_response() -> axum::response::Response {
+    let body = r#"{"error":{"code":"request_timeout","message":"the request body did not arrive in time"}}"#;
+    let mut res = axum::response::Response::new(axum::body::Body::from(body));
+    *res.status_mut() = StatusCode::REQUEST_TIMEOUT;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// The body read too slowly (see [`TimedBody`]).
+#[derive(Debug, thiserror::Error)]
+#[error("request body timed out")]
+pub struct BodyTimedOut;
+
+/// A request body with a deadline: from the first read, the next bytes
+/// must come within `body_timeout` of the last, and the bytes received
+/// must stay ahead of `body_min_rate` once `body_timeout` has passed, i.e.
+/// by `start + body_timeout + received / body_min_rate`. One timer holds
+/// the earlier of the two deadlines and moves with every chunk. Sets
+/// `timed_out` when it fires, so the connection can answer 408 whatever
+/// the handler made of the error.
+struct TimedBody {
+    inner: Incoming,
+    idle: Duration,
+    min_rate: u64,
+    started: Option<Instant>,
+    received: u64,
+    timer: Pin<Box<tokio::time::Sleep>>,
+    timed_out: Arc<AtomicBool>,
+}
+
+impl TimedBody {
+    fn new(inner: Incoming, limits: &HttpLimits, timed_out: Arc<AtomicBool>) -> Self {
+        TimedBody {
+            inner,
+            idle: limits.body_timeout,
+            min_rate: limits.body_min_rate,
+            started: None,
+            received: 0,
+            timer: Box::pin(tokio::time::sleep(limits.body_timeout)),
+            timed_out,
+        }
+    }
+
+    fn deadline(&self, start: Instant, now: Instant) -> Instant {
+        let idle = now + self.idle;
+        if self.min_rate == 0 {
+            return idle;
+        }
+        let ahead = Duration::from_secs_f64(self.received as f64 / self.min_rate as f64);
+        idle.min(start + self.idle + ahead)
+    }
+}
+
+impl hyper::body::Body for TimedBody {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        if this.timed_out.load(Ordering::Relaxed) {
+            return Poll::Ready(Some(Err(Box::new(BodyTimedOut))));
+        }
+        let start = match this.started {
+            Some(s) => s,
+            None => {
+                let now = Instant::now();
+                this.started = Some(now);
+                let d = this.deadline(now, now);
+                this.timer.as_mut().reset(d);
+                now
+            }
+        };
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.received += data.len() as u64;
+                    let d = this.deadline(start, Instant::now());
+                    this.timer.as_mut().reset(d);
+                }
+                return Poll::Ready(Some(Ok(frame)));
+            }
+            Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(None) => return Poll::Ready(None),
+            Poll::Pending => {}
+        }
+        match this.timer.as_mut().poll(cx) {
+            Poll::Ready(()) => {
+                this.timed_out.store(true, Ordering::Release);
+                Poll::Ready(Some(Err(Box::new(BodyTimedOut))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

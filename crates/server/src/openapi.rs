@@ -8,7 +8,7 @@
 //! RFC 3339 times) that a derive would describe wrongly.
 //!
 //! The request schemas say what the server accepts, as closely as JSON Schema
-//! can: names match `[A-Za-z0-9_.-]{1,260}`, free text has no control
+//! can: names match `[A-Za-z0-9_.-]{1,260}` not starting with `.`, free text has no control
 //! characters, optional fields may be `null`, key values are base64 of 16
 //! bytes. Policy parts whose rules JSON Schema cannot express (a Widevine
 //! template that must be a JSON object inside a string, PlayReady license
@@ -93,7 +93,34 @@ fn build() -> Value {
     doc["components"]["schemas"] = component_schemas();
     doc["components"]["securitySchemes"] = json!({"adminToken": {"type": "http", "scheme": "bearer", "description": "The admin token of `castguard serve`"}});
     doc["security"] = json!([{"adminToken": []}]);
+    // Every operation: too many wrong admin tokens from the client.
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for item in paths.values_mut() {
+            for op in item.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
+                let has_body = op.get("requestBody").is_some();
+                if let Some(responses) = op["responses"].as_object_mut() {
+                    responses.insert("429".into(), too_many_failures());
+                    // `server::listen`: a body that stalls or trickles.
+                    if has_body {
+                        responses.insert("408".into(), json!({
+                            "description": "The request body did not arrive in time (castguard serve --request-body-timeout, --request-body-min-rate); the connection closes",
+                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                        }));
+                    }
+                }
+            }
+        }
+    }
     doc
+}
+
+/// The 429 of a client that sent too many wrong admin tokens.
+fn too_many_failures() -> Value {
+    json!({
+        "description": "Too many failed admin authentications from this client address; retry after the given seconds",
+        "headers": {"Retry-After": {"description": "Seconds until the next attempt is considered", "schema": {"type": "integer", "minimum": 1}}},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
 }
 
 /// Marker types naming the hand-written component schemas and parameters in
@@ -183,7 +210,7 @@ pub mod schemas {
 }
 
 fn name_schema() -> Value {
-    json!({"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,260}$", "minLength": 1, "maxLength": 260})
+    json!({"type": "string", "pattern": "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,259}$", "minLength": 1, "maxLength": 260})
 }
 
 /// Nullable: `Option` fields accept `null`.
@@ -315,7 +342,7 @@ pub fn component_schemas() -> Value {
     let error = json!({"type": "object", "required": ["error"], "properties": {"error": {"type": "object",
         "required": ["code", "message"], "properties": {
             "code": {"type": "string", "enum": ["invalid_request", "invalid_media", "unauthorized", "not_found",
-                "conflict", "payload_too_large", "internal_error"]},
+                "conflict", "payload_too_large", "rate_limited", "request_timeout", "internal_error"]},
             "message": {"type": "string"},
             "field": {"type": "string", "description": "JSON path of the offending field"}}}}});
 
@@ -523,6 +550,10 @@ mod tests {
                     op["responses"].get("401").is_some(),
                     "{method} {path} does not document 401"
                 );
+                assert!(
+                    op["responses"].get("429").is_some(),
+                    "{method} {path} does not document 429"
+                );
             }
         }
     }
@@ -530,7 +561,7 @@ mod tests {
     #[test]
     fn name_pattern_matches_the_model_rule() {
         // The schema's pattern and `validate_name` agree on the edges.
-        assert_eq!(name_schema()["pattern"], "^[A-Za-z0-9_.-]{1,260}$");
+        assert_eq!(name_schema()["pattern"], "^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,259}$");
         assert!(keys::model::validate_name("n", &"a".repeat(260)).is_ok());
         assert!(keys::model::validate_name("n", &"a".repeat(261)).is_err());
     }

@@ -691,3 +691,134 @@ async fn unsupported_method_is_405_with_allow() {
     assert_eq!(resp.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(resp.headers().get(header::ALLOW).is_some());
 }
+
+/// Entries of `dir` (none when it does not exist).
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One name rule for every entity and path: `.`, `..` and names starting
+/// with a dot are refused (they name the folder itself, its parent or a
+/// staging folder on disk). A failing ingest leaves no staging folder or
+/// upload behind, and DELETE removes the asset's media and kept sources.
+#[tokio::test]
+async fn dot_names_refused_failed_ingest_and_delete_leave_nothing() {
+    let api = Api::new().await;
+    for kind in ["assets", "content-key-policies", "streaming-policies", "streaming-locators", "content-keys"] {
+        for name in [".", "..", ".upload-x", ".hidden"] {
+            let uri = format!("/api/v1/{kind}/{}", name.replace('.', "%2E"));
+            let (s, body) = api.put(&uri, json!({"description": "x"})).await;
+            assert_eq!(s, StatusCode::BAD_REQUEST, "{kind}/{name}: {body}");
+            assert_eq!(error_field(&body), "name", "{kind}/{name}: {body}");
+        }
+    }
+    let (s, body) = api
+        .put("/api/v1/streaming-locators/loc", json!({"assetName": ".."}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(api.put("/api/v1/assets/a.b-c_1", json!({})).await.0, StatusCode::CREATED);
+
+    // A failing ingest (not an MP4): 400, nothing left in the data folder.
+    let data = api.state.data_dir().to_path_buf();
+    assert_eq!(api.put("/api/v1/assets/clip", json!({})).await.0, StatusCode::CREATED);
+    let upload = |body: Vec<u8>| {
+        Request::put("/api/v1/assets/clip/content")
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "video/mp4")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let mut bad = b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2".to_vec();
+    bad.extend_from_slice(&[0xab; 4096]);
+    let (s, body) = api.raw(upload(bad)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_media", "{body}");
+    assert_eq!(entries(&data.join("assets")), Vec::<String>::new(), "staging left behind");
+    assert_eq!(entries(&data.join("tmp")), Vec::<String>::new(), "upload left behind");
+
+    // A real ingest, then DELETE: media and kept sources are gone.
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../castguard/assets/demo.mp4");
+    let (s, body) = api.raw(upload(std::fs::read(demo).unwrap())).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    assert_eq!(entries(&data.join("assets")), vec!["clip".to_string()]);
+    assert_eq!(entries(&data.join("sources")), vec!["clip".to_string()]);
+    assert_eq!(api.delete("/api/v1/assets/clip").await.0, StatusCode::NO_CONTENT);
+    assert_eq!(entries(&data.join("assets")), Vec::<String>::new(), "media left behind");
+    assert_eq!(entries(&data.join("sources")), Vec::<String>::new(), "sources left behind");
+    assert_eq!(entries(&data.join("tmp")), Vec::<String>::new());
+}
+
+/// Guessing the admin token: after ten wrong tokens from one address
+/// (the default `10/m,burst=10`), that address gets 429 with `Retry-After`
+/// before any comparison, even with the right token; other addresses are
+/// unaffected, and a missing header is not counted as a guess.
+#[tokio::test]
+async fn failed_admin_authentications_are_rate_limited_per_client() {
+    use axum::extract::ConnectInfo;
+    let api = Api::new().await;
+    let from = |ip: &str, auth: Option<String>| {
+        let mut b = Request::get("/api/v1/assets")
+            .extension(ConnectInfo(std::net::SocketAddr::new(ip.parse().unwrap(), 40000)));
+        if let Some(a) = auth {
+            b = b.header(header::AUTHORIZATION, a);
+        }
+        b.body(Body::empty()).unwrap()
+    };
+    let wrong = |i: usize| Some(format!("Bearer wrong-admin-token-{i:04}"));
+    for _ in 0..20 {
+        assert_eq!(api.raw(from("192.0.2.1", None)).await.0, StatusCode::UNAUTHORIZED);
+    }
+    for i in 0..10 {
+        assert_eq!(api.raw(from("192.0.2.1", wrong(i))).await.0, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let resp = app(api.state.clone()).oneshot(from("192.0.2.1", wrong(10))).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = resp.headers()[header::RETRY_AFTER].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    let (s, body) = api.raw(from("192.0.2.1", Some(format!("Bearer {TOKEN}")))).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(api.raw(from("192.0.2.2", Some(format!("Bearer {TOKEN}")))).await.0, StatusCode::OK);
+    assert_eq!(api.raw(from("192.0.2.2", wrong(0))).await.0, StatusCode::UNAUTHORIZED);
+}
+
+/// A body with a key given twice is ambiguous (which `issuer` does a
+/// policy trust?): 400 naming the key by its JSON path, at any depth,
+/// never "the last one wins".
+#[tokio::test]
+async fn duplicate_json_keys_are_refused_naming_the_key() {
+    let api = Api::new().await;
+    let put = |uri: &str, body: &str| {
+        Request::put(uri)
+            .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let (s, body) = api
+        .raw(put("/api/v1/assets/a", r#"{"description":"one","description":"two"}"#))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_request");
+    assert_eq!(error_field(&body), "description", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("duplicate key"), "{body}");
+    assert_eq!(api.get("/api/v1/assets/a").await.0, StatusCode::NOT_FOUND);
+
+    let policy = r##"{"options":[{"configuration":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+        "restriction":{"@odata.type":"#Microsoft.Media.ContentKeyPolicyTokenRestriction","issuer":"https://a.example",
+        "issuer":"https://b.example","audience":"x","restrictionTokenType":"Jwt",
+        "primaryVerificationKey":{"@odata.type":"#Microsoft.Media.ContentKeyPolicySymmetricTokenKey","keyValue":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}}}]}"##;
+    let (s, body) = api.raw(put("/api/v1/content-key-policies/p", policy)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(error_field(&body), "options[0].restriction.issuer", "{body}");
+    // The same keys once each are fine.
+    let (s, body) = api
+        .raw(put("/api/v1/content-key-policies/p", &policy.replace(r#""issuer":"https://b.example","#, "")))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+}

@@ -856,6 +856,33 @@ async fn sts_issues_tokens_that_key_delivery_accepts() {
 #[tokio::test]
 async fn health_probes() {
     let env = Env::new(None).await;
+    // With the demo, /readyz says so, for a production check to catch.
+    let demo = server::app_with_player(
+        env.state.clone(),
+        server::routes::player::PlayerState::with_demo(
+            Default::default(),
+            server::routes::player::DemoTokens::new(
+                keys::sts::Issuer::new("https://demo.test", SigningKey::generate_es256("d").unwrap()),
+                "demo",
+            ),
+        ),
+    );
+    let res = demo
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"ready\ndemo: on\n");
+    let plain = server::app_with_player(
+        env.state.clone(),
+        server::routes::player::PlayerState::without_demo(Default::default()),
+    );
+    let res = plain
+        .oneshot(Request::get("/readyz").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(&res.into_body().collect().await.unwrap().to_bytes()[..], b"ready\n");
     assert_eq!(
         env.send(Request::get("/healthz").body(Body::empty()).unwrap())
             .await
@@ -956,4 +983,170 @@ async fn query_token_never_logged_at_trace() {
     assert!(!log.contains(secret), "the query token is logged:\n{log}");
     assert!(!log.contains(&good), "the query token is logged:\n{log}");
     assert!(!log.contains("token="), "a query is logged:\n{log}");
+}
+
+/// What [`mock_huge_vendor_license_server`] saw: bytes of body written
+/// before the proxy closed the connection, and whether it did.
+#[derive(Default)]
+struct HugeUpstreamSeen {
+    written: std::sync::atomic::AtomicUsize,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+/// `MockHugeVendorLicenseServer`: a hostile upstream that answers every
+/// request with `200 OK` and an endless chunked body (no Content-Length),
+/// 64 KiB per chunk, until the peer closes the connection. A proxy that
+/// buffers the whole response before checking its size grows without
+/// bound here.
+async fn mock_huge_vendor_license_server() -> (String, Arc<HugeUpstreamSeen>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    // A small send buffer (inherited by accepted sockets) so that what the
+    // mock counts as written is close to what the proxy really read.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(64 * 1024).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(16).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(HugeUpstreamSeen::default());
+    let seen2 = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let seen = seen2.clone();
+            tokio::spawn(async move {
+                // The request head and its (small) body: read what comes.
+                let mut buf = vec![0u8; 16 * 1024];
+                let _ = s.read(&mut buf).await;
+                let head = "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n";
+                if s.write_all(head.as_bytes()).await.is_err() {
+                    seen.closed.store(true, Ordering::SeqCst);
+                    return;
+                }
+                let chunk = vec![b'x'; 64 * 1024];
+                let mut framed = format!("{:x}\r\n", chunk.len()).into_bytes();
+                framed.extend_from_slice(&chunk);
+                framed.extend_from_slice(b"\r\n");
+                loop {
+                    if s.write_all(&framed).await.is_err() {
+                        seen.closed.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    seen.written.fetch_add(chunk.len(), Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), seen)
+}
+
+/// A hostile upstream streaming an endless body: the proxy stops reading
+/// at [`server::delivery::keys::MAX_UPSTREAM_RESPONSE`], answers 502 at
+/// once and closes the upstream connection. Bytes written past the limit
+/// are only what the sockets' kernel buffers absorb (measured: 4 to 5
+/// chunks of 64 KiB); a proxy that reads to the end never returns.
+#[tokio::test]
+async fn upstream_endless_body_is_cut_at_the_limit() {
+    use std::sync::atomic::Ordering;
+    let (url, seen) = mock_huge_vendor_license_server().await;
+    let env = Env::new(Some(&url)).await;
+    let good = hs256(SECRET, json!({"groups": null}));
+    let req = Request::post(format!("/keys/v1/widevine?kid={DRM_KID}"))
+        .header(header::AUTHORIZATION, format!("Bearer {good}"))
+        .body(Body::from(vec![1u8; 100]))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (s, _, body) = tokio::time::timeout(Duration::from_secs(5), env.send(req))
+        .await
+        .expect("the proxy kept reading the endless upstream body");
+    assert_eq!(
+        (s, reason(&body)),
+        (StatusCode::BAD_GATEWAY, "upstream_failed".into())
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while !seen.closed.load(Ordering::SeqCst) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        seen.closed.load(Ordering::SeqCst),
+        "the upstream connection stays open"
+    );
+    let written = seen.written.load(Ordering::SeqCst);
+    let limit = server::delivery::keys::MAX_UPSTREAM_RESPONSE;
+    eprintln!("upstream wrote {written} bytes before the close (limit {limit})");
+    assert!(
+        written <= limit + 16 * 64 * 1024,
+        "{written} bytes read from the upstream"
+    );
+}
+
+/// `MockFailingVendorLicenseServer`: answers every license request with
+/// the status set in the returned cell, a body holding a secret, a
+/// header of its own and (for 3xx) a `Location`.
+async fn mock_failing_vendor_license_server() -> (String, Arc<Mutex<u16>>) {
+    use axum::response::IntoResponse;
+    let status = Arc::new(Mutex::new(500u16));
+    let s2 = status.clone();
+    let app = axum::Router::new().fallback(move || {
+        let code = *s2.lock().unwrap();
+        async move {
+            (
+                StatusCode::from_u16(code).unwrap(),
+                [
+                    (header::LOCATION, "http://169.254.169.254/latest/meta-data/"),
+                    (header::CONTENT_TYPE, "text/plain"),
+                    (header::HeaderName::from_static("x-upstream-internal"), "db-7"),
+                ],
+                "upstream failure: password=upstream-db-password-1",
+            )
+                .into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), status)
+}
+
+/// A non-2xx upstream answer never reaches the player as it was: 502 with
+/// our own code (`upstream_refused` for 4xx, `upstream_failed` otherwise)
+/// and the upstream status as a number; no upstream body, header or
+/// `Location`. The body's first bytes are logged at debug level only.
+#[tokio::test]
+async fn upstream_errors_are_not_relayed() {
+    let (url, status) = mock_failing_vendor_license_server().await;
+    let env = Env::new(Some(&url)).await;
+    let good = hs256(SECRET, json!({"groups": null}));
+    for (code, want) in [
+        (500u16, "upstream_failed"),
+        (503, "upstream_failed"),
+        (302, "upstream_failed"),
+        (403, "upstream_refused"),
+        (400, "upstream_refused"),
+    ] {
+        *status.lock().unwrap() = code;
+        let req = Request::post(format!("/keys/v1/playready?kid={DRM_KID}"))
+            .header(header::AUTHORIZATION, format!("Bearer {good}"))
+            .body(Body::from(vec![1u8; 100]))
+            .unwrap();
+        let (s, h, body) = env.send(req).await;
+        assert_eq!(s, StatusCode::BAD_GATEWAY, "{code}");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            v,
+            json!({"error": {"code": want, "upstreamStatus": code}}),
+            "{code}"
+        );
+        assert!(h.get(header::LOCATION).is_none(), "{code}: Location relayed");
+        assert!(h.get("x-upstream-internal").is_none(), "{code}: header relayed");
+        assert_eq!(h[header::CONTENT_TYPE], "application/json");
+        assert_eq!(h[header::CACHE_CONTROL], "no-store");
+    }
+    let log = String::from_utf8(log_buffer().lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("upstream-db-password-1"))
+        .collect();
+    assert!(!lines.is_empty(), "the upstream body is logged at debug");
+    assert!(lines.iter().all(|l| l.contains("DEBUG")), "{lines:?}");
 }

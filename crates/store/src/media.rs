@@ -281,7 +281,10 @@ impl MediaStore {
     /// [`Published::storage_path`] in the asset record and calls
     /// [`Published::commit`] (or [`Published::rollback`] when that fails).
     pub async fn publish(&self, name: &str, staged: &Path) -> Result<Published> {
-        check_name(name)?;
+        if let Err(e) = check_name(name) {
+            remove_dir_quietly(staged).await;
+            return Err(e);
+        }
         match &*self.inner {
             Backend::Local { root } => {
                 let assets = root.join(ASSETS_DIR);
@@ -576,13 +579,13 @@ impl Published {
 }
 
 /// Asset names become one path segment: no separators, no dot names.
+/// The entity name rule of the management API
+/// ([`keys::model::validate_name`]): no separator, no `.`/`..`, no leading
+/// dot (the staging folders' prefix), so a name is always one folder of
+/// its own.
 fn check_name(name: &str) -> Result<()> {
-    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\', '\0']) {
-        return Err(MediaStoreError::Invalid(format!(
-            "'{name}' is not an asset name"
-        )));
-    }
-    Ok(())
+    keys::model::validate_name("name", name)
+        .map_err(|_| MediaStoreError::Invalid(format!("'{name}' is not an asset name")))
 }
 
 /// `base` joined with the `/`-separated relative path `rel` (no empty,
@@ -696,6 +699,19 @@ mod tests {
             .unwrap();
         k.sort();
         k
+    }
+
+    /// A refused publish still consumes the staging folder: a name the
+    /// store refuses left `assets/.upload-<uuid>` behind on every try.
+    #[tokio::test]
+    async fn refused_publish_removes_the_staging_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = MediaStore::local(tmp.path());
+        for bad in [".", "..", ".hidden"] {
+            let staged = stage(&store, bad, b"x");
+            assert!(store.publish(bad, &staged).await.is_err(), "{bad}");
+            assert!(!staged.exists(), "{bad}: staging left behind");
+        }
     }
 
     #[tokio::test]
@@ -838,6 +854,8 @@ mod tests {
         assert!(
             check_name("../x").is_err()
                 && check_name("a/b").is_err()
+                && check_name(".").is_err()
+                && check_name(".upload-1").is_err()
                 && check_name("movie").is_ok()
         );
     }

@@ -262,7 +262,7 @@ async fn documents_are_fetched_once_for_all_nodes_but_fresh_after_unknown_kid() 
     let node = || {
         RedisFetchCache::new(
             Redis::open(&url).unwrap(),
-            Arc::new(ReqwestFetcher::new().unwrap()),
+            Arc::new(ReqwestFetcher::with_policy(keys::http::FetchPolicy::new(["127.0.0.1"], Vec::<String>::new())).unwrap()),
             Duration::from_secs(60),
         )
     };
@@ -307,7 +307,7 @@ async fn documents_are_fetched_directly_when_redis_is_gone() {
         .port();
     let dead = RedisFetchCache::new(
         Redis::open(&format!("redis://127.0.0.1:{port}")).unwrap(),
-        Arc::new(ReqwestFetcher::new().unwrap()),
+        Arc::new(ReqwestFetcher::with_policy(keys::http::FetchPolicy::new(["127.0.0.1"], Vec::<String>::new())).unwrap()),
         Duration::from_secs(60),
     );
     let doc = format!("{}/jwks.json", idp.url);

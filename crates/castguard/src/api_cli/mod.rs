@@ -271,18 +271,15 @@ fn connect(c: &Conn) -> Result<Client, Failure> {
     Client::new(&c.server, c.token.as_deref())
 }
 
-/// The `{name}` path segment; names are `[A-Za-z0-9_.-]`, checked here so a
-/// typo gives a clear line instead of a mangled URL.
+/// The `{name}` path segment; names follow the server's rule
+/// ([`keys::model::validate_name`]: `[A-Za-z0-9_.-]`, no leading `.`),
+/// checked here so a typo gives a clear line instead of a mangled URL.
 fn seg(name: &str) -> Result<&str, Failure> {
-    if !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-    {
+    if keys::model::validate_name("name", name).is_ok() {
         Ok(name)
     } else {
         Err(Failure::usage(format!(
-            "'{name}' is not a valid name (use letters, digits, '_', '.', '-')"
+            "'{name}' is not a valid name (use letters, digits, '_', '.', '-', not starting with '.')"
         )))
     }
 }

@@ -1,8 +1,9 @@
 //! Field validation shared by every entity.
 //!
 //! Names follow the v3 resource-name rule castguard adopted: 1 to 260
-//! characters of `[A-Za-z0-9_.-]` (they appear in URL paths and file names, so
-//! nothing that needs escaping). Errors carry the JSON path of the field, as
+//! characters of `[A-Za-z0-9_.-]`, not starting with `.` (they appear in URL
+//! paths and file names, so nothing that needs escaping, and never `.`,
+//! `..` or a hidden name). Errors carry the JSON path of the field, as
 //! the management API reports it to the caller.
 
 use std::fmt;
@@ -97,7 +98,11 @@ pub(crate) fn nested(prefix: &str, r: Result<(), ValidationError>) -> Result<(),
     })
 }
 
-/// Checks an entity or reference name: 1..=260 of `[A-Za-z0-9_.-]`.
+/// Checks an entity or reference name: 1..=260 of `[A-Za-z0-9_.-]`, not
+/// starting with `.`. Names become path segments (URLs, and folders such
+/// as `DATA/assets/<name>`): `.` and `..` would name the folder itself or
+/// its parent, and a leading dot is how staging folders are hidden
+/// (`.upload-<uuid>`), so no entity may take one.
 pub fn validate_name(field: &str, name: &str) -> Result<(), ValidationError> {
     if name.is_empty() {
         return Err(ValidationError::new(field, Problem::Empty));
@@ -117,6 +122,12 @@ pub fn validate_name(field: &str, name: &str) -> Result<(), ValidationError> {
             Problem::InvalidCharacters {
                 allowed: "[A-Za-z0-9_.-]",
             },
+        ));
+    }
+    if name.starts_with('.') {
+        return Err(ValidationError::new(
+            field,
+            Problem::Invalid("must not start with '.'"),
         ));
     }
     Ok(())
@@ -247,6 +258,11 @@ mod tests {
             validate_name("name", "").unwrap_err().problem,
             Problem::Empty
         );
+        for bad in [".", "..", ".upload-1"] {
+            let e = validate_name("name", bad).unwrap_err();
+            assert!(matches!(e.problem, Problem::Invalid(_)), "{bad}");
+        }
+        assert!(validate_name("name", "a..b.").is_ok());
         for bad in ["a b", "a/b", "é", "a%2f", "a\u{0}"] {
             let e = validate_name("assetName", bad).unwrap_err();
             assert_eq!(e.field, "assetName");

@@ -19,13 +19,21 @@
 //!   the failure is retried at most once per `min_refetch`;
 //! - documents are limited to [`MAX_DOCUMENT_BYTES`]; `jwks_uri` must use
 //!   https, or http only when the discovery document itself came over http
-//!   (an operator's local test provider), never a downgrade.
+//!   (an operator's local test provider), never a downgrade, and must be
+//!   on the discovery document's host unless the fetcher allows another
+//!   ([`HttpFetch::allows_jwks_host`]): the fetch happens before any
+//!   token signature is checked, so the document must not be able to
+//!   point the server anywhere;
+//! - [`ReqwestFetcher`] fetches within a [`FetchPolicy`]: https, or http
+//!   to allowed hosts; never link-local or metadata addresses; no
+//!   `Referer`.
 //!
 //! HTTP goes through [`HttpFetch`] so that tests and embedders can supply
 //! their own client; [`ReqwestFetcher`] is the default (rustls, aws-lc-rs).
 
 use super::jwks::{self, JwksError};
 use super::key::VerificationKey;
+use crate::http::{FetchPolicy, UrlRefusal};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
@@ -43,6 +51,12 @@ pub trait HttpFetch: Send + Sync {
     async fn get_fresh(&self, url: &str) -> Result<Vec<u8>, FetchError> {
         self.get(url).await
     }
+
+    /// Whether a key set may be fetched from `host` when the discovery
+    /// document that names it is on another host. Default: never.
+    fn allows_jwks_host(&self, _host: &str) -> bool {
+        false
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,56 +67,70 @@ pub enum FetchError {
     Status(u16),
     #[error("response larger than {MAX_DOCUMENT_BYTES} bytes")]
     TooLarge,
+    /// The URL, a redirect or a resolved address is outside the
+    /// [`FetchPolicy`]; nothing was sent there.
+    #[error("not fetched: {0}")]
+    NotAllowed(#[from] UrlRefusal),
 }
 
+/// Redirects followed at most.
+const MAX_REDIRECTS: usize = 3;
+
 /// [`HttpFetch`] over `reqwest` with rustls: 3 s connect, 5 s total, at most
-/// 3 redirects, bodies capped at [`MAX_DOCUMENT_BYTES`].
+/// 3 redirects, bodies capped at [`MAX_DOCUMENT_BYTES`], every URL, hop and
+/// resolved address within a [`FetchPolicy`], no `Referer`.
 #[derive(Clone, Debug)]
 pub struct ReqwestFetcher {
     client: reqwest::Client,
+    policy: Arc<FetchPolicy>,
 }
 
 impl ReqwestFetcher {
+    /// The strict policy: https only, no link-local or metadata address,
+    /// key sets on the discovery document's host only.
     pub fn new() -> Result<Self, FetchError> {
-        let client = reqwest::Client::builder()
+        Self::with_policy(FetchPolicy::default())
+    }
+
+    pub fn with_policy(policy: FetchPolicy) -> Result<Self, FetchError> {
+        let policy = Arc::new(policy);
+        let client = policy
+            .client_builder(MAX_REDIRECTS)
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::limited(3))
             .user_agent(concat!("castguard/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| FetchError::Transport(e.to_string()))?;
-        Ok(ReqwestFetcher { client })
-    }
-
-    pub fn with_client(client: reqwest::Client) -> Self {
-        ReqwestFetcher { client }
+        Ok(ReqwestFetcher { client, policy })
     }
 }
 
 #[async_trait::async_trait]
 impl HttpFetch for ReqwestFetcher {
     async fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
-        let mut resp = self
+        let parsed = reqwest::Url::parse(url).map_err(|_| UrlRefusal::Invalid)?;
+        self.policy.check_url(&parsed)?;
+        let resp = self
             .client
-            .get(url)
+            .get(parsed)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| FetchError::Transport(e.to_string()))?;
+            .map_err(|e| match crate::http::refusal_in(&e) {
+                Some(r) => FetchError::NotAllowed(r),
+                None => FetchError::Transport(e.to_string()),
+            })?;
         if !resp.status().is_success() {
             return Err(FetchError::Status(resp.status().as_u16()));
         }
-        if resp.content_length().is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64) {
-            return Err(FetchError::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| FetchError::Transport(e.to_string()))? {
-            if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
-                return Err(FetchError::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+        crate::http::read_limited(resp, MAX_DOCUMENT_BYTES).await.map_err(|e| match e {
+            crate::http::BodyError::TooLarge { .. } => FetchError::TooLarge,
+            crate::http::BodyError::Transport(t) => FetchError::Transport(t),
+        })
+    }
+
+    fn allows_jwks_host(&self, host: &str) -> bool {
+        self.policy.allows_jwks_host(host)
     }
 }
 
@@ -264,6 +292,15 @@ impl OidcKeySource {
         let http_allowed = self.discovery_url.starts_with("http://") && jwks_uri.starts_with("http://");
         if !https && !http_allowed {
             return Err(OidcError::Discovery("jwks_uri must be https (http only for an http discovery document)"));
+        }
+        let host = |u: &str| reqwest::Url::parse(u).ok().and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        match (host(&self.discovery_url), host(jwks_uri)) {
+            (Some(d), Some(j)) if d == j || self.fetcher.allows_jwks_host(&j) => {}
+            _ => {
+                return Err(OidcError::Discovery(
+                    "jwks_uri must be on the discovery document's host (or a host allowed for key sets)",
+                ));
+            }
         }
         let body = get(jwks_uri).await.map_err(|source| OidcError::Fetch { what: "JWKS", source })?;
         Ok(jwks::parse(&body)?)

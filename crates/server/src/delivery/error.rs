@@ -7,7 +7,8 @@
 //! key-delivery response, errors included, carries `Cache-Control:
 //! no-store`. Internal failures (store down, policy unusable, OIDC keys or
 //! the Redis replay counters unavailable) answer 500/503 with a generic
-//! code; the detail goes to the
+//! code, and a failing upstream license server 502 with our own code and
+//! at most its status number; the detail goes to the
 //! log only, and never holds key material (store and keys errors name
 //! fields and ids, not values).
 
@@ -37,9 +38,16 @@ pub enum DeliveryError {
     /// Byte range outside the resource: 416 with `Content-Range: bytes */len`.
     #[error("range not satisfiable (length {len})")]
     RangeNotSatisfiable { len: u64 },
-    /// The upstream DRM license server failed or timed out (detail logged).
+    /// The upstream DRM license server failed, timed out or answered too
+    /// much: 502 `upstream_failed` (detail logged).
     #[error("upstream license server: {0}")]
     Upstream(String),
+    /// The upstream answered a status other than 2xx: 502 with
+    /// `upstream_refused` (4xx) or `upstream_failed` (anything else) and
+    /// the status as a number, never the upstream's body, headers or
+    /// `Location`.
+    #[error("upstream license server answered {status}")]
+    UpstreamStatus { status: u16 },
     /// A token could not be checked now (OIDC keys unavailable): 503.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -69,7 +77,9 @@ impl DeliveryError {
             DeliveryError::NotFound => StatusCode::NOT_FOUND,
             DeliveryError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             DeliveryError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
-            DeliveryError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            DeliveryError::Upstream(_) | DeliveryError::UpstreamStatus { .. } => {
+                StatusCode::BAD_GATEWAY
+            }
             DeliveryError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             DeliveryError::HttpsRequired => StatusCode::FORBIDDEN,
             DeliveryError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -86,6 +96,10 @@ impl DeliveryError {
             DeliveryError::BadRequest { code, .. } => code,
             DeliveryError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             DeliveryError::Upstream(_) => "upstream_failed",
+            DeliveryError::UpstreamStatus { status } if (400..500).contains(status) => {
+                "upstream_refused"
+            }
+            DeliveryError::UpstreamStatus { .. } => "upstream_failed",
             DeliveryError::Unavailable(_) => "temporarily_unavailable",
             DeliveryError::HttpsRequired => "https_required",
             DeliveryError::RateLimited { .. } => "rate_limited",
@@ -117,6 +131,9 @@ impl IntoResponse for DeliveryError {
         let body = match &self {
             DeliveryError::BadRequest { code, field } => {
                 json!({"error": {"code": code, "field": field}})
+            }
+            DeliveryError::UpstreamStatus { status } => {
+                json!({"error": {"code": self.code(), "upstreamStatus": status}})
             }
             other => json!({"error": {"code": other.code()}}),
         };

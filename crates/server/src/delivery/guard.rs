@@ -26,7 +26,7 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 /// Settings of the guard and of client address resolution.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GuardConfig {
     /// Refuse key delivery and `/sts/token` over plain HTTP.
     pub require_https: bool,
@@ -38,6 +38,23 @@ pub struct GuardConfig {
     pub per_token: Option<Rate>,
     /// Most buckets of each limiter (0 = [`limits::DEFAULT_CAPACITY`]).
     pub capacity: usize,
+    /// Failed admin authentications per client address (wrong bearer
+    /// tokens on `/api/v1` and `/sts/token`); once spent, the address gets
+    /// 429 before its token is even compared. `None` = unlimited.
+    pub admin_auth_failures: Option<Rate>,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        GuardConfig {
+            require_https: false,
+            forwarded: ForwardedTrust::default(),
+            per_ip: None,
+            per_token: None,
+            capacity: 0,
+            admin_auth_failures: Some(limits::DEFAULT_ADMIN_AUTH_FAILURES),
+        }
+    }
 }
 
 /// The guard's state: the bucket tables.
@@ -45,6 +62,9 @@ pub(crate) struct Guard {
     pub(crate) config: GuardConfig,
     per_ip: Option<RateLimiter<IpAddr>>,
     per_token: Option<RateLimiter<[u8; 16]>>,
+    /// Failed admin authentications by client address (unspecified when
+    /// the request has none, e.g. `oneshot` tests).
+    pub(crate) admin_failures: Option<RateLimiter<IpAddr>>,
 }
 
 impl Guard {
@@ -56,6 +76,9 @@ impl Guard {
         Guard {
             per_ip: config.per_ip.map(|r| RateLimiter::new(r, capacity)),
             per_token: config.per_token.map(|r| RateLimiter::new(r, capacity)),
+            admin_failures: config
+                .admin_auth_failures
+                .map(|r| RateLimiter::new(r, capacity)),
             config,
         }
     }

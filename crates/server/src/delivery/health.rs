@@ -3,7 +3,9 @@
 //! Redis when the replay counters live there (readiness: take the node out
 //! of rotation while they do not, and from the moment a graceful shutdown
 //! begins, so a load balancer drains the node before its listener
-//! closes). A database or Redis that does not answer within
+//! closes). A server running the demo (anyone on loopback, or with
+//! `--demo-public` anyone, can get demo tokens) answers `ready` then
+//! `demo: on`, so a production health check can catch it. A database or Redis that does not answer within
 //! [`READY_TIMEOUT`] counts as down: a load balancer's probe must not hang
 //! on a stuck connection pool.
 
@@ -62,6 +64,9 @@ async fn readyz(State(s): State<AppState>) -> Response {
                 return plain(StatusCode::SERVICE_UNAVAILABLE, "redis unavailable\n");
             }
         }
+    }
+    if s.demo_on() {
+        return plain(StatusCode::OK, "ready\ndemo: on\n");
     }
     plain(StatusCode::OK, "ready\n")
 }

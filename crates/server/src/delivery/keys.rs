@@ -10,8 +10,10 @@
 //! - `POST /keys/v1/{widevine,playready,fairplay}?kid=`: authorise, then
 //!   forward the challenge to the upstream license server of the chosen
 //!   option (`licenseServerUrl`, `licenseServerHeaders`) and return its
-//!   status, type and body. castguard holds no vendor credentials; the
-//!   vendor's server builds the license.
+//!   2xx status, type and body; any other answer is a 502 with our own
+//!   code (`upstream_refused` for 4xx, else `upstream_failed`) and the
+//!   upstream status as a number, nothing else of it. castguard holds no
+//!   vendor credentials; the vendor's server builds the license.
 //!
 //! Authorisation: the key's policy (its `policyName`, else its locator's
 //! default), restricted to the options whose configuration fits the
@@ -56,6 +58,8 @@ use uuid::Uuid;
 pub const MAX_CLEARKEY_KIDS: usize = 32;
 /// Largest upstream license response relayed.
 pub const MAX_UPSTREAM_RESPONSE: usize = 1024 * 1024;
+/// Bytes of a failed upstream answer written to the debug log.
+const UPSTREAM_ERROR_LOGGED: usize = 256;
 
 /// Which delivery endpoint a request came to; decides the key type and
 /// the option configurations that may serve it.
@@ -126,12 +130,20 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The request body, or 413 beyond [`crate::limits::LICENSE_BODY_LIMIT`]
-/// (read up to the limit only, never buffered whole).
+/// (read up to the limit only, never buffered whole; a larger declared
+/// `Content-Length` with `Expect: 100-continue` is refused before reading,
+/// without `100 Continue`).
 pub struct LicenseBody(pub Bytes);
 
 impl<S: Send + Sync> FromRequest<S> for LicenseBody {
     type Rejection = DeliveryError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        if crate::limits::refuse_before_continue(
+            req.headers(),
+            crate::limits::LICENSE_BODY_LIMIT as u64,
+        ) {
+            return Err(DeliveryError::BodyTooLarge);
+        }
         match Bytes::from_request(req, state).await {
             Ok(b) => Ok(LicenseBody(b)),
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
@@ -447,8 +459,11 @@ pub struct ClearKeyRequest {
 impl ClearKeyRequest {
     /// Parses a request body; a refusal names the offending field.
     pub fn parse(body: &[u8]) -> Result<ClearKeyRequest, DeliveryError> {
-        let req: ClearKeyRequestBody =
-            serde_json::from_slice(body).map_err(|_| DeliveryError::BadRequest {
+        // Duplicate keys ({"kids":[a],"kids":[b]}) are refused, not resolved.
+        let req: ClearKeyRequestBody = crate::json::parse_unique(body)
+            .ok()
+            .and_then(|v| serde_json::from_value(v).ok())
+            .ok_or(DeliveryError::BadRequest {
                 code: "invalid_license_request",
                 field: "body",
             })?;
@@ -592,25 +607,30 @@ async fn proxy(
         DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url()))
     })?;
     let status = StatusCode::from_u16(res.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    if !status.is_success() {
+        // The upstream's body, headers and Location are its own business:
+        // they may name internal hosts or hold secrets. Its first bytes go
+        // to the debug log for the operator.
+        let head = ::keys::http::read_prefix(res, UPSTREAM_ERROR_LOGGED).await;
+        tracing::debug!(
+            endpoint = endpoint.as_str(),
+            status = status.as_u16(),
+            body = %String::from_utf8_lossy(&head).escape_debug(),
+            "upstream license server refused"
+        );
+        tracing::warn!(
+            endpoint = endpoint.as_str(),
+            status = status.as_u16(),
+            "upstream license server answered an error"
+        );
+        return Err(DeliveryError::UpstreamStatus {
+            status: status.as_u16(),
+        });
+    }
     let content_type = res.headers().get(header::CONTENT_TYPE).cloned();
-    if res
-        .content_length()
-        .is_some_and(|n| n > MAX_UPSTREAM_RESPONSE as u64)
-    {
-        return Err(DeliveryError::Upstream(format!(
-            "{}: response too large",
-            endpoint.as_str()
-        )));
-    }
-    let bytes = res.bytes().await.map_err(|e| {
-        DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url()))
-    })?;
-    if bytes.len() > MAX_UPSTREAM_RESPONSE {
-        return Err(DeliveryError::Upstream(format!(
-            "{}: response too large",
-            endpoint.as_str()
-        )));
-    }
+    let bytes = ::keys::http::read_limited(res, MAX_UPSTREAM_RESPONSE)
+        .await
+        .map_err(|e| DeliveryError::Upstream(format!("{}: {e}", endpoint.as_str())))?;
     let mut out = (status, bytes).into_response();
     if let Some(ct) = content_type {
         out.headers_mut().insert(header::CONTENT_TYPE, ct);
@@ -691,6 +711,11 @@ mod tests {
             ),
             (many, "invalid_license_request", "kids"),
             (r#"{"kids":["AAEC"]}"#.to_string(), "invalid_kid", "kids"),
+            (
+                format!(r#"{{"kids":["{kid}"],"kids":["{kid}"]}}"#),
+                "invalid_license_request",
+                "body",
+            ),
         ] {
             match ClearKeyRequest::parse(body.as_bytes()) {
                 Err(DeliveryError::BadRequest { code, field }) => {

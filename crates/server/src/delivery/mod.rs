@@ -58,6 +58,10 @@ pub struct DeliveryConfig {
     /// HTTPS requirement, forwarding headers and rate limits of key
     /// delivery and `/sts/token` (default: none of them).
     pub guard: guard::GuardConfig,
+    /// Where OpenID Connect discovery documents and key sets may be
+    /// fetched from (default: https only, no link-local or metadata
+    /// address, key sets on the discovery document's host).
+    pub fetch: ::keys::http::FetchPolicy,
 }
 
 impl DeliveryConfig {
@@ -69,6 +73,7 @@ impl DeliveryConfig {
             upstream_timeout: Duration::from_secs(10),
             verifier: VerifierConfig::default(),
             guard: guard::GuardConfig::default(),
+            fetch: ::keys::http::FetchPolicy::default(),
         }
     }
 }
@@ -117,7 +122,8 @@ impl Delivery {
     }
 
     /// As [`Delivery::new`]; `fetcher` fetches OpenID Connect documents
-    /// (default: [`ReqwestFetcher`], straight to the identity provider) and
+    /// (default: [`ReqwestFetcher`] within [`DeliveryConfig::fetch`],
+    /// straight to the identity provider) and
     /// the origin reads asset media from `media` (local files or object
     /// storage).
     pub fn with_fetcher(
@@ -129,7 +135,7 @@ impl Delivery {
     ) -> Self {
         let fetcher: Arc<dyn ::keys::token::HttpFetch> = match fetcher {
             Some(f) => f,
-            None => match ReqwestFetcher::new() {
+            None => match ReqwestFetcher::with_policy(config.fetch.clone()) {
                 Ok(f) => Arc::new(f),
                 Err(e) => {
                     tracing::error!(error = %e, "OpenID Connect fetcher unavailable; discovery-based policies will answer 503");

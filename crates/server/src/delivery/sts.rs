@@ -412,10 +412,23 @@ struct TokenRequest {
 async fn token(
     _: Admin,
     State(s): State<AppState>,
-    body: axum::body::Bytes,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Response, DeliveryError> {
-    let req: TokenRequest =
-        serde_json::from_slice(&body).map_err(|_| DeliveryError::BadRequest {
+    // Checked before reading: no `100 Continue` for a body refused anyway.
+    if crate::limits::refuse_before_continue(&headers, crate::JSON_BODY_LIMIT as u64) {
+        return Err(DeliveryError::BodyTooLarge);
+    }
+    let body = axum::body::to_bytes(body, crate::JSON_BODY_LIMIT)
+        .await
+        .map_err(|_| DeliveryError::BadRequest {
+            code: "invalid_request",
+            field: "body",
+        })?;
+    let req: TokenRequest = crate::json::parse_unique(&body)
+        .ok()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or(DeliveryError::BadRequest {
             code: "invalid_request",
             field: "body",
         })?;

@@ -137,6 +137,13 @@ pub async fn delete(
     if let Err(e) = s.media().remove(&name).await {
         tracing::warn!(asset = %name, store = %s.media().describe(), error = %e, "asset media left behind after delete");
     }
+    let sources = sources_dir(&s, &name);
+    match tokio::fs::remove_dir_all(&sources).await {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            tracing::warn!(asset = %name, error = %e, "asset source files left behind after delete");
+        }
+        _ => {}
+    }
     Ok(status)
 }
 
@@ -556,12 +563,24 @@ pub async fn ingest_files(
         .map(|(n, p)| (p.to_string_lossy().into_owned(), n.clone()))
         .collect();
     let staged_for_ingest = staged.clone();
-    let index = tokio::task::spawn_blocking(move || {
+    let ingested = tokio::task::spawn_blocking(move || {
         media::asset::ingest(&srcs, &staged_for_ingest, segment_duration_secs)
     })
-    .await
-    .map_err(|e| ApiError::internal(format!("ingest task: {e}")))?
-    .map_err(|e| match e {
+    .await;
+    // From here every failure removes the staging folder (publish consumes
+    // it either way): a refused upload leaves nothing on disk.
+    let ingested = match ingested {
+        Ok(Ok(index)) => Ok(index),
+        Ok(Err(e)) => Err(e),
+        Err(e) => {
+            let _ = tokio::fs::remove_dir_all(&staged).await;
+            return Err(ApiError::internal(format!("ingest task: {e}")));
+        }
+    };
+    if ingested.is_err() {
+        let _ = tokio::fs::remove_dir_all(&staged).await;
+    }
+    let index = ingested.map_err(|e| match e {
         // Our own files (the upload, the new folder): not the caller's fault.
         media::Error::Io { .. } => ApiError::internal(e),
         other => {

@@ -16,7 +16,12 @@
 //!   policy like any other, so "outsider" (no `EntitledUsers` in `groups`)
 //!   and "expired" (`exp` an hour in the past, beyond any clock skew) are
 //!   really refused. Without the demo the route answers 404, so a production
-//!   server never hands out tokens to anonymous callers.
+//!   server never hands out tokens to anonymous callers; with it, only
+//!   loopback clients (peer on 127.0.0.0/8 or ::1, no forwarding header)
+//!   get tokens unless [`PlayerState::demo_public`] (403
+//!   `demo_loopback_only` otherwise): a server started without
+//!   `--no-demo` on a public address does not hand `EntitledUsers` tokens
+//!   to the world.
 //!
 //! The router carries its own state ([`PlayerState`]) so it merges into any
 //! `Router<S>`.
@@ -188,6 +193,8 @@ pub struct DemoCatalog {
 pub struct PlayerState {
     catalog: Arc<DemoCatalog>,
     tokens: Option<Arc<DemoTokens>>,
+    /// Demo tokens for any client, not only loopback ones.
+    public: bool,
 }
 
 impl PlayerState {
@@ -199,6 +206,7 @@ impl PlayerState {
                 ..DemoCatalog::default()
             }),
             tokens: None,
+            public: false,
         }
     }
 
@@ -206,7 +214,19 @@ impl PlayerState {
         PlayerState {
             catalog: Arc::new(catalog),
             tokens: Some(Arc::new(tokens)),
+            public: false,
         }
+    }
+
+    /// Whether demo tokens go to any client (`castguard serve
+    /// --demo-public`) rather than to loopback clients only.
+    pub fn demo_public(mut self, on: bool) -> Self {
+        self.public = on;
+        self
+    }
+
+    pub fn is_demo_public(&self) -> bool {
+        self.public
     }
 
     pub fn catalog(&self) -> &DemoCatalog {
@@ -309,13 +329,54 @@ struct TokenRequest {
     user: DemoUser,
 }
 
-async fn demo_token(State(s): State<PlayerState>, body: axum::body::Bytes) -> Response {
+/// Largest demo token request (`{"user":"entitled"}` is 19 bytes).
+const DEMO_TOKEN_BODY_LIMIT: usize = 4096;
+
+/// Whether a demo token request comes from this machine: the socket peer
+/// is a loopback address and no forwarding header says it relays someone
+/// else (a reverse proxy on the same machine would otherwise make every
+/// client look local).
+fn from_loopback(req: &axum::extract::Request) -> bool {
+    let peer_is_loopback = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().to_canonical().is_loopback());
+    let forwarded = ["forwarded", "x-forwarded-for", "x-real-ip"]
+        .iter()
+        .any(|h| req.headers().contains_key(*h));
+    peer_is_loopback && !forwarded
+}
+
+async fn demo_token(State(s): State<PlayerState>, req: axum::extract::Request) -> Response {
     let Some(tokens) = s.tokens.as_deref() else {
         return error(
             StatusCode::NOT_FOUND,
             "demo_disabled",
             "this server runs without the demo",
         );
+    };
+    if !s.public && !from_loopback(&req) {
+        tracing::debug!("demo token refused: not a loopback client");
+        return error(
+            StatusCode::FORBIDDEN,
+            "demo_loopback_only",
+            "demo tokens are handed to clients on this machine only (castguard serve --demo-public opens them to all)",
+        );
+    }
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "the request body is too large",
+        )
+    };
+    if crate::limits::refuse_before_continue(&headers, DEMO_TOKEN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    let Ok(body) = axum::body::to_bytes(body, DEMO_TOKEN_BODY_LIMIT).await else {
+        return too_large();
     };
     let Ok(req) = serde_json::from_slice::<TokenRequest>(&body) else {
         return error(
@@ -392,10 +453,49 @@ mod tests {
         )
     }
 
-    fn post_user(user: &str) -> Request<Body> {
-        Request::post("/player/api/demo-token")
+    /// A demo token request from `peer`.
+    fn post_user_from(user: &str, peer: &str) -> Request<Body> {
+        let mut req = Request::post("/player/api/demo-token")
             .body(Body::from(format!("{{\"user\":\"{user}\"}}")))
-            .unwrap()
+            .unwrap();
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer.parse::<std::net::SocketAddr>().unwrap()));
+        req
+    }
+
+    fn post_user(user: &str) -> Request<Body> {
+        post_user_from(user, "127.0.0.1:50000")
+    }
+
+    /// The demo hands tokens to loopback clients only: not to another
+    /// address, not through a proxy (a forwarding header), not without a
+    /// known peer; `--demo-public` (`PlayerState::demo_public`) opens it.
+    #[tokio::test]
+    async fn demo_tokens_for_loopback_clients_only() {
+        let (state, _) = demo_state();
+        let app: Router = router(state.clone());
+        assert_eq!(call(app.clone(), post_user_from("entitled", "[::1]:9")).await.0, StatusCode::OK);
+        for _ in 0..3 {
+            let (st, _, body) = call(app.clone(), post_user_from("entitled", "192.0.2.7:40000")).await;
+            assert_eq!(st, StatusCode::FORBIDDEN);
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["code"], "demo_loopback_only");
+            assert!(v.get("token").is_none());
+        }
+        let mut proxied = post_user("entitled");
+        proxied
+            .headers_mut()
+            .insert("x-forwarded-for", HeaderValue::from_static("198.51.100.1"));
+        assert_eq!(call(app.clone(), proxied).await.0, StatusCode::FORBIDDEN);
+        let no_peer = Request::post("/player/api/demo-token")
+            .body(Body::from("{\"user\":\"entitled\"}"))
+            .unwrap();
+        assert_eq!(call(app.clone(), no_peer).await.0, StatusCode::FORBIDDEN);
+        let public: Router = router(state.demo_public(true));
+        assert_eq!(
+            call(public, post_user_from("entitled", "192.0.2.7:40000")).await.0,
+            StatusCode::OK
+        );
     }
 
     #[tokio::test]
@@ -553,9 +653,12 @@ mod tests {
             "{\"user\":\"entitled\",\"groups\":[\"EntitledUsers\"]}",
             "[]",
         ] {
-            let req = Request::post("/player/api/demo-token")
+            let mut req = Request::post("/player/api/demo-token")
                 .body(Body::from(body))
                 .unwrap();
+            req.extensions_mut().insert(axum::extract::ConnectInfo(
+                "127.0.0.1:1".parse::<std::net::SocketAddr>().unwrap(),
+            ));
             let (st, _, resp) = call(app.clone(), req).await;
             assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
             assert_eq!(

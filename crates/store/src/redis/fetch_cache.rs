@@ -98,4 +98,8 @@ impl HttpFetch for RedisFetchCache {
         self.remember(url, &body).await;
         Ok(body)
     }
+
+    fn allows_jwks_host(&self, host: &str) -> bool {
+        self.inner.allows_jwks_host(host)
+    }
 }
