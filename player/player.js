@@ -243,45 +243,69 @@
   function textTracks() {
     const seen = new Set();
     return player.getTextTracks().filter((t) => {
-      const key = `${t.language}|${(t.roles || []).join(',')}|${t.forced}`;
+      const key = textKey(t);
       if (seen.has(key) || t.mimeType === 'text/vtt' && player.getTextTracks().some((o) => o !== t && o.language === t.language && o.mimeType !== 'text/vtt')) return false;
       seen.add(key);
       return true;
     });
   }
 
+  const languageNames = (() => {
+    try {
+      return new Intl.DisplayNames(['en'], { type: 'language' });
+    } catch (_) {
+      return null;
+    }
+  })();
+
   function renderSubtitles() {
     const select = $('subtitles');
     const tracks = textTracks();
     select.replaceChildren(new Option('off', 'off'));
     for (const t of tracks) {
-      const role = (t.roles || []).filter((r) => r !== 'subtitle').join(', ');
-      const label = `${t.label || t.language}${t.forced ? ' (forced)' : role ? ` (${role})` : ''}`;
+      const role = (t.roles || []).filter((r) => r !== 'subtitle' && r !== 'forced-subtitle').join(', ');
+      let name = t.label || t.language;
+      try {
+        name = t.label || (languageNames && languageNames.of(t.language)) || t.language;
+      } catch (_) { /* not a language tag */ }
+      const label = `${name}${t.forced ? ' (forced)' : role ? ` (${role})` : ''}`;
       select.append(new Option(label, String(t.id)));
     }
     select.disabled = tracks.length === 0;
-    const active = player.getTextTracks().find((t) => t.active);
-    select.value = active && player.isTextVisible() ? String(active.id) : 'off';
+    // The viewer's choice survives track list changes (an ABR switch, a
+    // new period): the same language and role is selected again.
+    const again = chosenText && tracks.find((t) => textKey(t) === chosenText);
+    if (again && !again.active) player.selectTextTrack(again);
+    select.value = again ? String(again.id) : 'off';
     showCue();
   }
+
+  let chosenText = null;
+  const textKey = (t) => `${t.language}|${(t.roles || []).join(',')}|${t.forced}`;
 
   $('subtitles').addEventListener('change', () => {
     if (!player) return;
     const want = $('subtitles').value;
-    if (want === 'off') {
-      player.selectTextTrack(null);
-    } else {
-      const t = player.getTextTracks().find((x) => String(x.id) === want);
-      if (t) player.selectTextTrack(t);
-    }
+    const t = player.getTextTracks().find((x) => String(x.id) === want);
+    chosenText = t ? textKey(t) : null;
+    player.selectTextTrack(t || null);
     showCue();
   });
 
+  // Cues change as text segments arrive and the playhead moves, paused
+  // or not: every text track of the video reports it.
+  video.textTracks.addEventListener('addtrack', (e) => {
+    e.track.addEventListener('cuechange', showCue);
+  });
+  video.textTracks.addEventListener('change', showCue);
+
   // The cue on screen now, as text (also drawn on the video by shaka).
   function showCue() {
-    const cues = Array.from(video.textTracks)
+    // A cue split at a segment boundary is two cues of the same text,
+    // both active at the boundary itself: shown once.
+    const cues = [...new Set(Array.from(video.textTracks)
       .filter((t) => t.mode === 'showing')
-      .flatMap((t) => Array.from(t.activeCues || []).map((c) => c.text));
+      .flatMap((t) => Array.from(t.activeCues || []).map((c) => c.text)))];
     $('cue').textContent = cues.length ? cues.join(' / ') : '—';
   }
 

@@ -50,6 +50,11 @@ const DEMO_CLIPS: &[(&str, &[u8])] = &[
     ("demo_234.mp4", include_bytes!("../assets/demo_234.mp4")),
     ("demo_720.mp4", include_bytes!("../assets/demo_720.mp4")),
 ];
+/// Its subtitles: (language, file, text).
+const DEMO_SUBTITLES: &[(&str, &str, &str)] = &[
+    ("en", "demo_en.vtt", include_str!("../assets/demo_en.vtt")),
+    ("fr", "demo_fr.vtt", include_str!("../assets/demo_fr.vtt")),
+];
 pub const DEMO_ASSET: &str = "demo";
 pub const DEMO_POLICY: &str = "demo-entitled";
 pub const DEMO_AUDIENCE: &str = "castguard-demo";
@@ -137,7 +142,7 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
     // Asset.
     match store.get_asset(DEMO_ASSET).await {
         Err(_) => ingest_ladder(state, data_dir, true).await?,
-        Ok(a) if video_tracks(&a) < DEMO_CLIPS.len() => {
+        Ok(a) if video_tracks(&a) < DEMO_CLIPS.len() || text_tracks(&a) < DEMO_SUBTITLES.len() => {
             ingest_ladder(state, data_dir, false).await?
         }
         Ok(_) => {}
@@ -328,6 +333,16 @@ fn video_tracks(asset: &Asset) -> usize {
         .unwrap_or(0)
 }
 
+/// Text tracks of the asset's current media.
+fn text_tracks(asset: &Asset) -> usize {
+    asset
+        .storage
+        .tracks
+        .as_array()
+        .map(|tracks| tracks.iter().filter(|t| t["kind"]["type"] == "text").count())
+        .unwrap_or(0)
+}
+
 /// Ingests the embedded ladder as the demo asset's media: a new record
 /// when `create`, else the existing record's media is replaced.
 async fn ingest_ladder(state: &AppState, data_dir: &Path, create: bool) -> anyhow::Result<()> {
@@ -344,6 +359,16 @@ async fn ingest_ladder(state: &AppState, data_dir: &Path, create: bool) -> anyho
         }
         files.push(((*name).to_owned(), path));
     }
+    let mut texts = Vec::with_capacity(DEMO_SUBTITLES.len());
+    for (lang, name, text) in DEMO_SUBTITLES {
+        let path = tmp.join(name);
+        if let Err(e) = std::fs::write(&path, text) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(anyhow!("{}: {e}", path.display()));
+        }
+        let input = media::text::TextInput::parse(&format!("{lang}={}", path.display())).map_err(|e| anyhow!("demo subtitles: {e}"))?;
+        texts.push(((*name).to_owned(), input));
+    }
     if create {
         let asset = Asset {
             name: DEMO_ASSET.into(),
@@ -352,7 +377,7 @@ async fn ingest_ladder(state: &AppState, data_dir: &Path, create: bool) -> anyho
             last_modified: None,
             alternate_id: None,
             description: Some(
-                "castguard demo: 20 s synthetic test pattern, a 234p/360p/720p ladder (scripts/make-demo-clip.sh)"
+                "castguard demo: 20 s synthetic test pattern, a 234p/360p/720p ladder (scripts/make-demo-clip.sh), English and French subtitles"
                     .into(),
             ),
             storage: AssetStorage {
@@ -365,7 +390,7 @@ async fn ingest_ladder(state: &AppState, data_dir: &Path, create: bool) -> anyho
             return Err(anyhow!("demo: asset record: {e}"));
         }
     }
-    let r = server::routes::ingest_files(state, DEMO_ASSET, &files, SEGMENT_DURATION_SECS).await;
+    let r = server::routes::ingest_title(state, DEMO_ASSET, &files, &texts, SEGMENT_DURATION_SECS).await;
     let _ = std::fs::remove_dir_all(&tmp);
     if let Err(e) = r {
         if create {

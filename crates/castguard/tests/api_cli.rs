@@ -456,3 +456,70 @@ fn asset_ingest_a_ladder_and_change_one_file() {
         "upload folders left behind"
     );
 }
+
+/// Subtitles through the API (issue 14): `asset ingest NAME --file ...
+/// --text en=subs_en.vtt --text fr:forced=subs_fr.vtt` sends them as
+/// `text:LANG[:ROLE]` multipart parts; the asset gets text tracks in their
+/// language and role; they are kept with the other sources, so adding a
+/// media file later re-ingests the title with its subtitles; a bad
+/// subtitle file is a 400 naming its line, and the asset keeps what it had.
+#[test]
+fn asset_ingest_with_subtitles() {
+    let fixtures = common::fixtures_dir();
+    let f = |n: &str| fixtures.join(n).to_str().unwrap().to_owned();
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(&tmp);
+    let server = Server::start(&data, Some(TOKEN));
+    let texts_of = |asset: &Value| -> Vec<(String, String, String)> {
+        asset["storage"]["tracks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["kind"]["type"] == "text")
+            .map(|t| {
+                (
+                    t["name"].as_str().unwrap_or("").to_owned(),
+                    t["kind"]["language"].as_str().unwrap_or("").to_owned(),
+                    t["kind"]["role"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    let en = format!("en={}", f("subs_en.vtt"));
+    let fr = format!("fra:forced={}", f("subs_fr.vtt"));
+    let out = ok(&cli(
+        &server.url,
+        TOKEN,
+        &["asset", "ingest", "movie", "--file", &f("ladder_234.mp4"), "--file", &f("ladder_audio_en.mp4"), "--text", &en, "--text", &fr, "--json"],
+    ));
+    let asset: Value = serde_json::from_str(&out).unwrap();
+    let want = vec![
+        ("text_3".to_owned(), "en".to_owned(), "subtitle".to_owned()),
+        ("text_4".to_owned(), "fr".to_owned(), "forced".to_owned()),
+    ];
+    assert_eq!(texts_of(&asset), want, "{asset}");
+
+    // A media file added later keeps the subtitles (kept as sources).
+    let http: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let r = http
+        .put(format!("{}/api/v1/assets/movie/files/ladder_360.mp4", server.url))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .send(&std::fs::read(fixtures.join("ladder_360.mp4")).unwrap()[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let asset: Value = r.into_body().read_json().unwrap();
+    let langs: Vec<String> = texts_of(&asset).into_iter().map(|t| t.1).collect();
+    assert_eq!(langs, ["en", "fr"], "{asset}");
+
+    // A bad subtitle file: one line naming the file and line, nothing changed.
+    let bad = tmp.path().join("bad.vtt");
+    std::fs::write(&bad, "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nok\n\n00:00:03.000 -> 00:00:04.000\nbad\n").unwrap();
+    let spec = format!("de={}", bad.display());
+    let out = cli(&server.url, TOKEN, &["asset", "ingest", "movie", "--file", &f("ladder_234.mp4"), "--text", &spec]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HTTP 400") && err.contains("bad.vtt:") && err.lines().count() == 1, "{err}");
+    assert!(!err.contains(data.to_str().unwrap()), "server path leaked: {err}");
+    let asset: Value = serde_json::from_str(&ok(&cli(&server.url, TOKEN, &["asset", "get", "movie", "--json"]))).unwrap();
+    assert_eq!(texts_of(&asset).len(), 2, "{asset}");
+}

@@ -9,6 +9,9 @@
 //! delivery (401 with `claim_missing` / `token_expired` / `token_missing`),
 //! the page shows the refusal and the video does not advance. Every case
 //! leaves a screenshot in `target/browser-screenshots/`.
+//! The demo's subtitles (issue 14): on DASH `cenc` and HLS AES-128 the
+//! page's Subtitles list offers English and French, and with French chosen
+//! it shows the French cue inside its time and none in the gap after it.
 //!
 //! Needs chromium and node_modules (scripts/install-test-tools.sh); fails,
 //! never skips, when they are missing.
@@ -126,9 +129,15 @@ fn entitled_plays_and_the_others_are_refused_in_chromium() {
         .collect();
     let cases: Vec<&serde_json::Value> = results
         .iter()
-        .filter(|r| r.get("summary").is_none())
+        .filter(|r| r.get("summary").is_none() && r.get("subtitles").is_none())
         .collect();
     assert_eq!(cases.len(), 12, "3 streams x 4 users expected");
+    // The demo's subtitles on the page: DASH cenc and HLS AES-128.
+    let subtitles: Vec<&serde_json::Value> = results.iter().filter(|r| r.get("subtitles").is_some()).collect();
+    assert_eq!(subtitles.len(), 2, "{stdout}");
+    for s in &subtitles {
+        assert_eq!(s["ok"], true, "subtitles on the player page, {}: {s}", s["protection"]);
+    }
     for c in &cases {
         let name = format!("{} / {}", c["protection"], c["user"]);
         assert_eq!(c["ok"], true, "{name}: {c}");

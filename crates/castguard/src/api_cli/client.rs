@@ -79,13 +79,15 @@ impl Client {
         self.finish(path, r)
     }
 
-    /// PUTs several files as one `multipart/form-data` body, each part named
-    /// by its file name, streamed from disk (never held whole in memory).
-    pub fn put_files(&self, path: &str, files: &[std::path::PathBuf]) -> Result<Value, Failure> {
+    /// PUTs several files as one `multipart/form-data` body, each part
+    /// carrying its file name, streamed from disk (never held whole in
+    /// memory). `files` are `(part name, file)`: `file` for media,
+    /// `text:LANG[:ROLE]` for a subtitle file.
+    pub fn put_files(&self, path: &str, files: &[(String, std::path::PathBuf)]) -> Result<Value, Failure> {
         use std::io::Read;
         let boundary = format!("castguard-{:016x}", std::process::id() as u64 ^ 0x5bd1_e995_u64.rotate_left(17));
         let mut body: Box<dyn Read + Send> = Box::new(std::io::empty());
-        for f in files {
+        for (part, f) in files {
             let name = f
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -94,8 +96,12 @@ impl Client {
                 return Err(Failure::usage(format!("{name}: file names cannot hold quotes or line breaks")));
             }
             let file = std::fs::File::open(f).map_err(|e| Failure::input(format!("{}: {e}", f.display())))?;
+            if part.contains(['"', '\r', '\n']) {
+                return Err(Failure::usage(format!("{part}: part names cannot hold quotes or line breaks")));
+            }
+            let kind = if part.starts_with("text:") { "text/plain" } else { "video/mp4" };
             let head = format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: video/mp4\r\n\r\n"
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{part}\"; filename=\"{name}\"\r\nContent-Type: {kind}\r\n\r\n"
             );
             body = Box::new(body.chain(std::io::Cursor::new(head.into_bytes())).chain(file).chain(&b"\r\n"[..]));
         }

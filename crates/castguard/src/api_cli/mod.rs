@@ -84,6 +84,10 @@ pub enum AssetCmd {
         /// A file of the title; repeat for each rendition or audio file.
         #[arg(long = "file", value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// A subtitle file (WebVTT or TTML) as LANG[:ROLE]=FILE, e.g.
+        /// `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`; repeat per language.
+        #[arg(long = "text", value_name = "LANG[:ROLE]=FILE", value_parser = media::text::TextInput::parse)]
+        texts: Vec<media::text::TextInput>,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
@@ -354,6 +358,7 @@ fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
         AssetCmd::Ingest {
             target,
             files,
+            texts,
             name,
             description,
         } => {
@@ -369,10 +374,14 @@ fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
                     return Err(Failure::usage("which files? give --file FILE (repeat it for each file of the title)"));
                 }
             };
-            for f in &files {
+            for f in files.iter().chain(texts.iter().map(|t| &t.path)) {
                 if !f.is_file() {
                     return Err(Failure::input(format!("{}: no such file", f.display())));
                 }
+            }
+            let mut parts: Vec<(String, PathBuf)> = files.iter().map(|f| ("file".to_owned(), f.clone())).collect();
+            for t in texts {
+                parts.push((format!("text:{}", t.spec()), t.path.clone()));
             }
             let path = format!("/api/v1/assets/{}", seg(&name)?);
             let existing = c.get(&path);
@@ -386,7 +395,7 @@ fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
             output::one(
                 e.conn.json,
                 kind,
-                &c.put_files(&format!("{path}/content"), &files)?,
+                &c.put_files(&format!("{path}/content"), &parts)?,
             );
         }
         AssetCmd::Get { name } => common(&c, e.conn.json, "assets", kind, Common::Get(name))?,

@@ -127,6 +127,52 @@ try {
       await context.close();
     }
   }
+  // The demo's subtitles on the player page (issue 14): the entitled user
+  // plays DASH cenc and HLS AES-128; the Subtitles list offers English and
+  // French; with French chosen, the page shows the French cue inside its
+  // time (1-4 s) and none in the gap after it (4-5 s).
+  for (const loc of streams.filter((l) => l.protection !== 'cbcs')) {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    const logs = [];
+    page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+    const result = { subtitles: true, protection: loc.protection };
+    try {
+      await page.goto(`${base}/player?${new URLSearchParams({ stream: loc.name, user: 'entitled' })}`);
+      await page.waitForFunction(() => document.getElementById('video').currentTime > 0.5, null, { timeout: PLAY_TIMEOUT_MS });
+      await page.waitForFunction(() => document.querySelectorAll('#subtitles option').length >= 3, null, { timeout: 10000 });
+      result.options = await page.evaluate(() => Array.from(document.querySelectorAll('#subtitles option')).map((o) => o.textContent));
+      const fr = await page.evaluate(() => Array.from(document.querySelectorAll('#subtitles option')).find((o) => /^fr|French/.test(o.textContent))?.value);
+      await page.selectOption('#subtitles', fr);
+      // Let it play on a moment with the new text stream (shaka starts
+      // fetching text while the video plays), as a viewer would.
+      await page.waitForFunction(() => Array.from(document.getElementById('video').textTracks).some((t) => t.mode === 'showing' && t.cues && t.cues.length > 0), null, { timeout: 10000 }).catch(() => {});
+      // Seeks (paused) and waits up to 8 s for the page to show `want`.
+      const cueAt = async (t, want) => {
+        await page.evaluate((t) => { const v = document.getElementById('video'); v.pause(); v.currentTime = t; }, t);
+        await page.waitForFunction((w) => document.getElementById('cue').textContent === w, want, { timeout: 8000 }).catch(() => {});
+        return page.evaluate(() => document.getElementById('cue').textContent);
+      };
+      const want = 'Bienvenue dans la démo de castguard.';
+      result.inside = await cueAt(2.5, want);
+      result.outside = await cueAt(4.5, '—');
+      result.inside2 = await cueAt(3.5, want);
+      const file = path.join(shots, `subtitles-${loc.protection}.png`);
+      await page.screenshot({ path: file });
+      result.screenshot = file;
+    } catch (e) {
+      result.error = e.message.split('\n')[0];
+    }
+    const want = 'Bienvenue dans la démo de castguard.';
+    result.ok = result.inside === want && result.inside2 === want && result.outside === '—'
+      && (result.options || []).some((o) => /^en|English/.test(o)) && (result.options || []).some((o) => /^fr|French/.test(o));
+    if (!result.ok) {
+      failures += 1;
+      result.logs = logs.slice(-10);
+    }
+    console.log(JSON.stringify(result));
+    await context.close();
+  }
 } finally {
   await browser.close();
 }

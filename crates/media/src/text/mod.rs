@@ -107,6 +107,16 @@ impl TextInput {
         }
         Ok(TextInput { language, role, path: PathBuf::from(path) })
     }
+
+    /// `LANG[:ROLE]` as [`TextInput::parse`] reads it (`en`, `fr:forced`).
+    pub fn spec(&self) -> String {
+        match self.role {
+            TextRole::Subtitle => self.language.clone(),
+            TextRole::Caption => format!("{}:caption", self.language),
+            TextRole::Forced => format!("{}:forced", self.language),
+            TextRole::Description => format!("{}:description", self.language),
+        }
+    }
 }
 
 /// One text track of a title.

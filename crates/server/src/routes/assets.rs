@@ -149,7 +149,7 @@ pub async fn delete(
 
 #[utoipa::path(put, path = "/api/v1/assets/{name}/content", tag = "assets", operation_id = "uploadAssetContent",
     params(schemas::Name),
-    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body (any Content-Type, e.g. video/mp4), or several as `multipart/form-data` parts with file names (a ladder's renditions, audio apart): every track of every file joins the title, replacing its files"),
+    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body (any Content-Type, e.g. video/mp4), or several as `multipart/form-data` parts with file names (a ladder's renditions, audio apart): every track of every file joins the title, replacing its files. A part named `text:LANG[:ROLE]` (e.g. `text:en`, `text:fr:forced`; ROLE subtitle, caption, forced or description) is a subtitle file, WebVTT or TTML, never encrypted"),
     responses((status = 200, description = "Ingested; the asset with its track summary", body = schemas::Asset),
         (status = 400, description = "Not ingestible media", body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error), (status = 413, body = schemas::Error)))]
@@ -313,8 +313,27 @@ struct Sources {
     order: std::sync::Mutex<Vec<String>>,
 }
 
-/// The title order of an asset's kept source files (one name a line).
+/// The title order of an asset's kept source files (one entry a line: a
+/// media file's name, or `text:LANG[:ROLE]=FILE` for a subtitle file).
 const ORDER_FILE: &str = ".order";
+
+/// The file an order entry names.
+fn entry_file(entry: &str) -> &str {
+    match entry.strip_prefix("text:").and_then(|e| e.split_once('=')) {
+        Some((_, file)) => file,
+        None => entry,
+    }
+}
+
+/// The subtitle file of a multipart part named `text:LANG[:ROLE]`: its
+/// order entry with the language made canonical (`text:fra` → `text:fr`).
+fn text_entry(part: &str, file: &str) -> ApiResult<Option<String>> {
+    let Some(spec) = part.strip_prefix("text:") else {
+        return Ok(None);
+    };
+    let input = media::text::TextInput::parse(&format!("{spec}={file}")).map_err(|e| ApiError::bad_request("text", e))?;
+    Ok(Some(format!("text:{}={file}", input.spec())))
+}
 
 impl Sources {
     async fn new(s: &AppState) -> ApiResult<Sources> {
@@ -333,10 +352,12 @@ impl Sources {
         self.order.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn push(&self, file: &str) {
+    /// Adds an order entry (a file name, or a text entry), unless its file
+    /// is already in the title.
+    fn push(&self, entry: &str) {
         let mut order = self.order();
-        if !order.iter().any(|f| f == file) {
-            order.push(file.to_owned());
+        if !order.iter().any(|f| entry_file(f) == entry_file(entry)) {
+            order.push(entry.to_owned());
         }
     }
 
@@ -344,12 +365,12 @@ impl Sources {
         self.dir.path()
     }
 
-    /// The file names in title order.
+    /// The order entries of the files present, in title order.
     async fn files(&self) -> ApiResult<Vec<String>> {
         let order = self.order().clone();
         let mut names = Vec::with_capacity(order.len());
         for f in order {
-            if tokio::fs::try_exists(self.path().join(&f)).await.unwrap_or(false) {
+            if tokio::fs::try_exists(self.path().join(entry_file(&f))).await.unwrap_or(false) {
                 names.push(f);
             }
         }
@@ -358,7 +379,7 @@ impl Sources {
 
     /// Takes `file` out of the title.
     fn forget(&self, file: &str) {
-        self.order().retain(|f| f != file);
+        self.order().retain(|f| entry_file(f) != file);
     }
 
     /// Links (or copies) the asset's current sources here, in their
@@ -378,7 +399,7 @@ impl Sources {
             Ok(mut rd) => {
                 while let Some(e) = rd.next_entry().await.map_err(failed)? {
                     let file = e.file_name().to_string_lossy().into_owned();
-                    if !names.contains(&file) {
+                    if !names.iter().any(|n| entry_file(n) == file) {
                         rest.push(file);
                     }
                 }
@@ -388,11 +409,12 @@ impl Sources {
         }
         rest.sort();
         names.extend(rest);
-        for file in names {
+        for entry in names {
+            let file = entry_file(&entry).to_owned();
             if check_file_name(&file).is_err() {
                 continue;
             }
-            self.push(&file);
+            self.push(&entry);
             if Some(file.as_str()) == except {
                 continue;
             }
@@ -442,7 +464,11 @@ impl Sources {
             if tokio::fs::try_exists(self.path().join(&file)).await.unwrap_or(false) {
                 return Err(ApiError::bad_request("", format!("file {file} given twice")));
             }
-            self.push(&file);
+            // A part named `text:LANG[:ROLE]` is a subtitle file.
+            match text_entry(field.name().unwrap_or_default(), &file)? {
+                Some(entry) => self.push(&entry),
+                None => self.push(&file),
+            }
             let mut out = self.create(&file).await?;
             let start = total;
             while let Some(chunk) = field.chunk().await.map_err(bad)? {
@@ -490,17 +516,26 @@ impl Sources {
 /// Ingests the files in `sources` as the title of the existing asset
 /// `name`, publishes it, and keeps the files as the asset's sources.
 async fn ingest_sources(s: &AppState, name: &str, sources: Sources) -> ApiResult<Asset> {
-    let files: Vec<(String, PathBuf)> = sources
-        .files()
-        .await?
-        .into_iter()
-        .map(|f| {
-            let p = sources.path().join(&f);
-            (f, p)
-        })
-        .collect();
-    let asset = ingest_files(s, name, &files, SEGMENT_DURATION_SECS).await?;
-    let order: String = files.iter().map(|(f, _)| format!("{f}\n")).collect();
+    let entries = sources.files().await?;
+    let mut files: Vec<(String, PathBuf)> = Vec::new();
+    let mut texts: Vec<(String, media::text::TextInput)> = Vec::new();
+    for e in &entries {
+        let file = entry_file(e);
+        let path = sources.path().join(file);
+        match e.strip_prefix("text:").and_then(|t| t.split_once('=')) {
+            Some((spec, _)) => {
+                let input = media::text::TextInput::parse(&format!("{spec}={}", path.display()))
+                    .map_err(|m| ApiError::bad_request("text", m))?;
+                texts.push((file.to_owned(), input));
+            }
+            None => files.push((file.to_owned(), path)),
+        }
+    }
+    if files.is_empty() {
+        return Err(ApiError::bad_request("", "the title has subtitles but no audio or video file"));
+    }
+    let asset = ingest_title(s, name, &files, &texts, SEGMENT_DURATION_SECS).await?;
+    let order: String = entries.iter().map(|f| format!("{f}\n")).collect();
     if let Err(e) = tokio::fs::write(sources.path().join(ORDER_FILE), order).await {
         tracing::warn!(asset = %name, error = %e, "order of the source files not kept");
     }
@@ -550,6 +585,18 @@ pub async fn ingest_files(
     files: &[(String, PathBuf)],
     segment_duration_secs: f64,
 ) -> ApiResult<Asset> {
+    ingest_title(s, name, files, &[], segment_duration_secs).await
+}
+
+/// [`ingest_files`] with subtitle files: `(name as the caller knows it,
+/// the file on this machine with its language and role)`.
+pub async fn ingest_title(
+    s: &AppState,
+    name: &str,
+    files: &[(String, PathBuf)],
+    texts: &[(String, media::text::TextInput)],
+    segment_duration_secs: f64,
+) -> ApiResult<Asset> {
     let media = s.media().clone();
     let staged = media.staging_dir(name);
     if let Some(parent) = staged.parent() {
@@ -558,13 +605,15 @@ pub async fn ingest_files(
             .map_err(|e| ApiError::internal(format!("{}: {e}", parent.display())))?;
     }
     let srcs: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
+    let text_inputs: Vec<media::text::TextInput> = texts.iter().map(|(_, t)| t.clone()).collect();
     let names: Vec<(String, String)> = files
         .iter()
         .map(|(n, p)| (p.to_string_lossy().into_owned(), n.clone()))
+        .chain(texts.iter().map(|(n, t)| (t.path.to_string_lossy().into_owned(), n.clone())))
         .collect();
     let staged_for_ingest = staged.clone();
     let ingested = tokio::task::spawn_blocking(move || {
-        media::asset::ingest(&srcs, &staged_for_ingest, segment_duration_secs)
+        media::asset::ingest_with_text(&srcs, &text_inputs, &staged_for_ingest, segment_duration_secs)
     })
     .await;
     // From here every failure removes the staging folder (publish consumes

@@ -12,7 +12,7 @@ pub mod player;
 pub mod streaming_locators;
 pub(crate) mod streaming_policies;
 
-pub use assets::{ASSETS_DIR, ingest_file, ingest_files};
+pub use assets::{ASSETS_DIR, ingest_file, ingest_files, ingest_title};
 
 use crate::AppState;
 use crate::extract::Paging;
