@@ -10,9 +10,12 @@
 //! `ttp:frameRate` (× `ttp:frameRateMultiplier`), and offset time
 //! `N(h|m|s|ms|f|t)` with `ttp:tickRate`.
 //!
-//! Parsing is quick-xml's (a pull parser already in the workspace); there
-//! is no maintained TTML crate that reports positions (`ttml-subtitle` was
-//! looked at: no line numbers, no offset times). Errors name the line.
+//! Parsing is quick-xml's (a pull parser already in the workspace). The
+//! `ttml-subtitle` crate (0.2) was considered: it builds the TTML2 element
+//! tree (on roxmltree and a common crate of its own) but leaves `begin` and
+//! `end` as strings, so time containment and frame/tick times would still
+//! be ours; reading `p` elements on quick-xml is the smaller dependency.
+//! Errors name the line.
 
 use std::path::Path;
 
