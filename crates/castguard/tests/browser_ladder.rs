@@ -246,6 +246,10 @@ fn renditions(mpd: &str) -> Vec<Rendition> {
         let rep = &rest[..end];
         rest = &rest[end..];
         let id = attr(rep, "id").expect("Representation@id");
+        // Subtitles are not renditions: the `wvtt` tracks and the sidecars.
+        if attr(rep, "codecs").as_deref() == Some("wvtt") || !rep.contains("<SegmentTemplate ") {
+            continue;
+        }
         let tpl = &rep[rep.find("<SegmentTemplate ").expect("SegmentTemplate")..];
         let init = attr(tpl, "initialization").expect("@initialization");
         let media = attr(tpl, "media").expect("@media");

@@ -83,15 +83,19 @@ fn subtitles_are_announced_in_dash_and_hls() {
     let facts = manifest_facts(&out);
 
     let sets = facts["mpd"]["sets"].as_array().expect("sets");
-    let texts: Vec<&Value> = sets.iter().filter(|s| s["contentType"] == "text").collect();
+    // Per language a `wvtt` set, and the sidecar in a set of its own.
+    let texts: Vec<&Value> = sets.iter().filter(|s| s["contentType"] == "text" && s["reps"][0]["codecs"] == "wvtt").collect();
     assert_eq!(texts.len(), 2, "{facts}");
     for (set, (lang, role)) in texts.iter().zip([("en", "subtitle"), ("fr", "forced-subtitle")]) {
         assert_eq!(set["lang"], lang);
         assert_eq!(set["roles"][0][1], role, "{set}");
-        let reps = set["reps"].as_array().expect("reps");
-        assert_eq!(reps[0]["codecs"], "wvtt");
-        assert_eq!(reps.len(), 2, "wvtt segments and the sidecar: {set}");
+        assert_eq!(set["reps"].as_array().expect("reps").len(), 1, "{set}");
     }
+    let mpd_text = fs::read_to_string(out.join("manifest.mpd")).expect("mpd");
+    for sidecar in ["text_3/subtitles.vtt", "text_4/subtitles.vtt"] {
+        assert!(mpd_text.contains(&format!("<BaseURL>{sidecar}</BaseURL>")), "{mpd_text}");
+    }
+    assert_eq!(mpd_text.matches("mimeType=\"text/vtt\"").count(), 2, "{mpd_text}");
     // Text segments start where the video's do.
     let video_starts: Vec<f64> = sets
         .iter()
@@ -238,7 +242,7 @@ fn text_tracks_inside_mp4_become_subtitles() {
         .as_array()
         .expect("sets")
         .iter()
-        .filter(|s| s["contentType"] == "text")
+        .filter(|s| s["contentType"] == "text" && s["reps"][0]["codecs"] == "wvtt")
         .filter_map(|s| s["lang"].as_str())
         .collect();
     assert_eq!(langs, ["en", "fr"]);

@@ -124,6 +124,11 @@ pub fn write_mpd(p: &Presentation) -> String {
     for (set_id, set) in sets.iter().enumerate() {
         write_adaptation_set(&mut x, set_id, set, &sets);
     }
+    // Text sidecars after every other set, numbered on from them.
+    let sidecars = sets.iter().flat_map(|s| s.tracks.iter()).filter(|t| t.is_text());
+    for (k, t) in sidecars.enumerate() {
+        write_sidecar_set(&mut x, sets.len() + k, t);
+    }
     x.close("Period");
     x.close("MPD");
     x.out
@@ -571,15 +576,30 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
     x.close("SegmentTimeline");
     x.close("SegmentTemplate");
     x.close("Representation");
-    if t.is_text() {
-        // The whole file, for clients that take text as one resource
-        // (§5.3.9.2: a Representation with a BaseURL and no segment
-        // information is a single segment).
-        let sidecar_id = format!("{}-vtt", t.id);
-        x.open("Representation", &[("id", &sidecar_id), ("bandwidth", &bandwidth), ("mimeType", "text/vtt")]);
-        x.text_element("BaseURL", &[], &t.sidecar_uri());
-        x.close("Representation");
+}
+
+/// The whole file of a text track, for clients that take text as one
+/// resource: an AdaptationSet of its own (`mimeType="text/vtt"`, same
+/// `lang` and `Role`) whose one Representation has a `BaseURL` and no
+/// segment information, a single segment (§5.3.9.2). A set of its own,
+/// not a second Representation of the `wvtt` set: dash.js stops playing
+/// when one set mixes segmented and sidecar text.
+fn write_sidecar_set(x: &mut Xml, id: usize, t: &Track) {
+    let id = id.to_string();
+    let mut attrs: Vec<(&str, &str)> = vec![("id", &id), ("contentType", "text"), ("mimeType", "text/vtt")];
+    if let Some(l) = language(t) {
+        attrs.push(("lang", l));
     }
+    x.open("AdaptationSet", &attrs);
+    if let Some(role) = text_role(t) {
+        x.empty("Role", &[("schemeIdUri", SCHEME_ROLE), ("value", role.dash_role())]);
+    }
+    let rep_id = format!("{}-vtt", t.id);
+    let bandwidth = t.bandwidth.to_string();
+    x.open("Representation", &[("id", &rep_id), ("bandwidth", &bandwidth)]);
+    x.text_element("BaseURL", &[], &t.sidecar_uri());
+    x.close("Representation");
+    x.close("AdaptationSet");
 }
 
 /// One `S` element (ISO/IEC 23009-1 §5.3.9.6): `t` when the segment does not
