@@ -117,8 +117,11 @@ fn wvtt_cues(data: &[u8]) -> Result<Vec<WvttCue>, String> {
     Ok(out)
 }
 
-/// Child boxes of a buffer, as `(type, body)`.
-fn boxes(mut data: &[u8]) -> Result<Vec<([u8; 4], &[u8])>, String> {
+/// A child box: its type and body.
+type ChildBox<'a> = ([u8; 4], &'a [u8]);
+
+/// Child boxes of a buffer.
+fn boxes(mut data: &[u8]) -> Result<Vec<ChildBox<'_>>, String> {
     let mut out = Vec::new();
     while !data.is_empty() {
         let head = data.get(..8).ok_or("truncated box header")?;
