@@ -23,6 +23,8 @@
 
 use bmff::{AudioSampleEntry, FourCC, RawBox};
 
+use crate::nal::BitReader;
+
 /// Codec facts of an audio track, from its decoder configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioConfig {
@@ -133,7 +135,7 @@ fn child<'a>(entry: &'a AudioSampleEntry, kind: &[u8; 4]) -> Option<&'a RawBox> 
 /// program config element (0) or the bits are short.
 pub fn aac_channels(asc: &[u8]) -> Option<u16> {
     let mut bits = asc_after_frequency(asc)?.0;
-    match bits.take(4)? {
+    match bits.bits(4)? {
         c @ 1..=6 => Some(c as u16),
         7 | 12 | 14 => Some(8),
         11 => Some(7),
@@ -152,15 +154,15 @@ const AAC_FREQUENCIES: [u32; 13] = [96000, 88200, 64000, 48000, 44100, 32000, 24
 
 /// Reads `audioObjectType` and the frequency; returns the reader at
 /// `channelConfiguration` and the frequency (0 for a reserved index).
-fn asc_after_frequency(asc: &[u8]) -> Option<(Bits<'_>, u32)> {
-    let mut bits = Bits { data: asc, pos: 0 };
+fn asc_after_frequency(asc: &[u8]) -> Option<(BitReader<'_>, u32)> {
+    let mut bits = BitReader::new(asc);
     // audioObjectType: 5 bits, 6 more when it is 31.
-    if bits.take(5)? == 31 {
-        bits.take(6)?;
+    if bits.bits(5)? == 31 {
+        bits.bits(6)?;
     }
     // samplingFrequencyIndex: 4 bits, then 24 bits of frequency when 15.
-    let index = bits.take(4)?;
-    let frequency = if index == 15 { bits.take(24)? } else { AAC_FREQUENCIES.get(index as usize).copied().unwrap_or(0) };
+    let index = bits.bits(4)?;
+    let frequency = if index == 15 { bits.bits(24)? } else { AAC_FREQUENCIES.get(index as usize).copied().unwrap_or(0) };
     Some((bits, frequency))
 }
 
@@ -174,11 +176,11 @@ struct Dac3 {
 
 impl Dac3 {
     fn parse(body: &[u8]) -> Option<Dac3> {
-        let mut b = Bits { data: body, pos: 0 };
-        let fscod = b.take(2)?;
-        b.take(5 + 3)?;
-        let acmod = b.take(3)?;
-        let lfeon = b.take(1)? == 1;
+        let mut b = BitReader::new(body);
+        let fscod = b.bits(2)?;
+        b.bits(5 + 3)?;
+        let acmod = b.bits(3)?;
+        let lfeon = b.bits(1)? == 1;
         Some(Dac3 { fscod, acmod, lfeon })
     }
 }
@@ -199,25 +201,25 @@ struct Dec3 {
 
 impl Dec3 {
     fn parse(body: &[u8]) -> Option<Dec3> {
-        let mut b = Bits { data: body, pos: 0 };
-        b.take(13)?;
-        let substreams = b.take(3)? + 1;
+        let mut b = BitReader::new(body);
+        b.bits(13)?;
+        let substreams = b.bits(3)? + 1;
         let mut first = None;
         for _ in 0..substreams {
-            let fscod = b.take(2)?;
-            b.take(5 + 1 + 1 + 3)?;
-            let acmod = b.take(3)?;
-            let lfeon = b.take(1)? == 1;
-            b.take(3)?;
-            let dependents = b.take(4)?;
-            let chan_loc = if dependents > 0 { b.take(9)? } else { b.take(1).map(|_| 0)? };
+            let fscod = b.bits(2)?;
+            b.bits(5 + 1 + 1 + 3)?;
+            let acmod = b.bits(3)?;
+            let lfeon = b.bits(1)? == 1;
+            b.bits(3)?;
+            let dependents = b.bits(4)?;
+            let chan_loc = if dependents > 0 { b.bits(9)? } else { b.bits(1).map(|_| 0)? };
             first.get_or_insert(Dec3 { fscod, acmod, lfeon, chan_loc, joc_complexity: None });
         }
         let mut d = first?;
         if b.remaining() >= 16 {
-            b.take(7)?;
-            if b.take(1)? == 1 {
-                d.joc_complexity = Some(b.take(8)? as u8);
+            b.bits(7)?;
+            if b.bits(1)? == 1 {
+                d.joc_complexity = Some(b.bits(8)? as u8);
             }
         }
         Some(d)
@@ -284,38 +286,16 @@ fn flac_streaminfo(body: &[u8]) -> Option<(u32, u16)> {
         let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
         let data = blocks.get(4..4 + len)?;
         if kind == 0 {
-            let mut b = Bits { data, pos: 0 };
-            b.take(16 + 16 + 24 + 24)?;
-            let rate = b.take(20)?;
-            let channels = b.take(3)? as u16 + 1;
+            let mut b = BitReader::new(data);
+            b.bits(16 + 16 + 24 + 24)?;
+            let rate = b.bits(20)?;
+            let channels = b.bits(3)? as u16 + 1;
             return Some((rate, channels));
         }
         if last {
             return None;
         }
         blocks = &blocks[4 + len..];
-    }
-}
-
-/// An MSB-first bit reader that answers `None` past the end.
-struct Bits<'a> {
-    data: &'a [u8],
-    pos: usize,
-}
-
-impl Bits<'_> {
-    fn take(&mut self, n: usize) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = *self.data.get(self.pos / 8)?;
-            v = (v << 1) | u32::from((byte >> (7 - self.pos % 8)) & 1);
-            self.pos += 1;
-        }
-        Some(v)
-    }
-
-    fn remaining(&self) -> usize {
-        (self.data.len() * 8).saturating_sub(self.pos)
     }
 }
 

@@ -17,10 +17,11 @@
 //! The first [`SCAN_SAMPLES`] samples are scanned, reading only NAL unit
 //! headers and SEI payloads.
 
-use bmff::SampleEntry;
+use std::ops::ControlFlow;
 
 use crate::error::Result;
 use crate::movie::{Movie, Track};
+use crate::nal::{NalFormat, unescape};
 
 /// Samples scanned per track: about 20 s at 30 fps, where captioned
 /// programmes have had captions since their first frame.
@@ -48,41 +49,19 @@ impl Captions {
 
 /// Scans the first samples of a video track for caption data.
 pub fn detect(movie: &Movie, track: &Track) -> Result<Captions> {
-    let Some(SampleEntry::Visual(v)) = track.sample_entry() else {
+    let Some(nal) = track.sample_entry().and_then(NalFormat::of) else {
         return Ok(Captions::default());
-    };
-    let (length_size, hevc) = match (&v.avcc, &v.hvcc) {
-        (Some(c), _) => (usize::from(c.nal_length_size()), false),
-        (None, Some(c)) => (usize::from(c.nal_length_size()), true),
-        _ => return Ok(Captions::default()),
     };
     let mut fields = [false; 4];
     for s in track.samples.iter().take(SCAN_SAMPLES) {
-        let size = u64::from(s.size);
-        let mut pos = 0u64;
-        let mut head = [0u8; 6];
-        let need = (length_size + 2) as u64;
-        while pos + need <= size {
-            movie.read_at(s.offset + pos, &mut head[..need as usize])?;
-            let len = head[..length_size].iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
-            let (is_sei, header_len) = if hevc {
-                let t = (head[length_size] >> 1) & 0x3f;
-                (t == 39 || t == 40, 2u64)
-            } else {
-                (head[length_size] & 0x1f == 6, 1u64)
-            };
-            let body_at = pos + length_size as u64 + header_len;
-            let body_len = len.saturating_sub(header_len);
-            if is_sei && body_len > 0 && body_at + body_len <= size && body_len <= 64 * 1024 {
-                let mut body = vec![0u8; body_len as usize];
-                movie.read_at(s.offset + body_at, &mut body)?;
+        nal.walk(movie, s, |t, at, len| {
+            if nal.is_sei(t) && len > 0 && len <= 64 * 1024 {
+                let mut body = vec![0u8; len as usize];
+                movie.read_at(s.offset + at, &mut body)?;
                 scan_sei(&unescape(&body), &mut fields);
             }
-            if len == 0 {
-                break;
-            }
-            pos += length_size as u64 + len;
-        }
+            Ok(ControlFlow::Continue(()))
+        })?;
         if fields.iter().all(|f| *f) {
             break;
         }
@@ -98,21 +77,6 @@ pub fn detect(movie: &Movie, track: &Track) -> Result<Captions> {
         c.cea708.push("SERVICE1".into());
     }
     Ok(c)
-}
-
-/// Removes emulation prevention bytes (`00 00 03` → `00 00`).
-fn unescape(b: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(b.len());
-    let mut zeros = 0;
-    for &x in b {
-        if zeros >= 2 && x == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if x == 0 { zeros + 1 } else { 0 };
-        out.push(x);
-    }
-    out
 }
 
 /// Walks the SEI messages of one SEI RBSP; marks `fields[cc_type]` for
@@ -196,6 +160,5 @@ mod tests {
         let mut f = [false; 4];
         scan_sei(&[6, 1, 0x84, 5, 4, 0xb5, 0, 0x2f, 1, 2, 0x80], &mut f);
         assert_eq!(f, [false; 4]);
-        assert_eq!(unescape(&[0, 0, 3, 1, 0, 0, 3]), vec![0, 0, 1, 0, 0]);
     }
 }

@@ -53,7 +53,13 @@ pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
     };
     // Track-level metadata (udta, meta) is not needed for playback.
     trak.other.retain(|b| !matches!(&b.kind.0, b"udta" | b"meta"));
-    let mut mvhd = mvhd.clone();
+    init_with(mvhd.clone(), trak)
+}
+
+/// The init segment of a CMAF track file holding `trak` (whose sample
+/// tables are empty and whose id is [`CMAF_TRACK_ID`]): `ftyp`, then `moov`
+/// with `mvex`/`trex` for fragments.
+pub(crate) fn init_with(mut mvhd: Mvhd, trak: bmff::Trak) -> Result<Vec<u8>> {
     mvhd.duration = 0;
     mvhd.next_track_id = CMAF_TRACK_ID + 1;
     let moov = Moov {

@@ -64,6 +64,12 @@ pub struct CodecInfo {
 }
 
 pub fn codec_info(track: u32, entry: &SampleEntry) -> Result<CodecInfo> {
+    describe(entry).map_err(|reason| Error::Unsupported(format!("track {track}: {reason}")))
+}
+
+/// [`codec_info`] without a track: `Err` says what is not supported, e.g.
+/// `sample entry 'sowt' (H.264, ... are supported)`.
+pub fn describe(entry: &SampleEntry) -> std::result::Result<CodecInfo, String> {
     match entry {
         SampleEntry::Visual(v) => {
             let kind = v.kind.to_string();
@@ -72,20 +78,20 @@ pub fn codec_info(track: u32, entry: &SampleEntry) -> Result<CodecInfo> {
             } else if let Some(c) = &v.hvcc {
                 Ok(CodecInfo { codecs: hevc_codecs(&kind, c), cenc_codec: cenc::Codec::Hevc })
             } else {
-                Err(Error::Unsupported(format!("track {track}: video sample entry '{kind}' (H.264 and H.265 are supported)")))
+                Err(format!("video sample entry '{kind}' (H.264 and H.265 are supported)"))
             }
         }
         SampleEntry::Audio(a) => {
-            let config = AudioConfig::of(a).map_err(|e| Error::Unsupported(format!("track {track}: {}", e.0)))?;
+            let config = AudioConfig::of(a).map_err(|e| e.0)?;
             // Every audio codec is encrypted whole-sample (ISO/IEC 23001-7
             // §9.5 for `cenc`, §10.4 for `cbcs`).
             let cenc_codec = if a.kind == bmff::FourCC::MP4A { cenc::Codec::Aac } else { cenc::Codec::Other };
             Ok(CodecInfo { codecs: config.codecs, cenc_codec })
         }
-        SampleEntry::Other(raw) => Err(Error::Unsupported(format!(
-            "track {track}: sample entry '{}' (H.264, H.265, AAC, AC-3, E-AC-3, Opus and FLAC are supported)",
+        SampleEntry::Other(raw) => Err(format!(
+            "sample entry '{}' (H.264, H.265, AAC, AC-3, E-AC-3, Opus and FLAC are supported)",
             raw.kind
-        ))),
+        )),
     }
 }
 

@@ -31,6 +31,7 @@ pub mod fragmented;
 pub mod language;
 pub mod manifest;
 pub mod movie;
+pub mod nal;
 pub mod origin;
 pub mod package;
 pub mod plan;

@@ -392,10 +392,10 @@ fn load_tracks(
         // whole file (an AAC + DTS master still gives its AAC); the
         // title's notes say which and why.
         if let Some(entry) = trak.mdia.minf.stbl.stsd.entries.first()
-            && let Err(e) = crate::codec::codec_info(id, entry)
+            && let Err(reason) = crate::codec::describe(entry)
         {
-            unsupported.get_or_insert_with(|| e.to_string());
-            skipped.push(Skipped { id, handler, reason: unsupported_reason(e) });
+            unsupported.get_or_insert_with(|| format!("track {id}: {reason}"));
+            skipped.push(Skipped { id, handler, reason: format!("unsupported {reason}") });
             continue;
         }
         tracks.push(Track { id, kind, timescale, trak, samples });
@@ -409,14 +409,3 @@ fn load_tracks(
     Ok(tracks)
 }
 
-/// The reason part of an unsupported-codec error, without its `track N:`.
-fn unsupported_reason(e: Error) -> String {
-    let text = match e {
-        Error::Unsupported(m) => m,
-        other => other.to_string(),
-    };
-    match text.split_once(": ") {
-        Some((head, rest)) if head.starts_with("track ") => format!("unsupported {rest}"),
-        _ => format!("unsupported: {text}"),
-    }
-}

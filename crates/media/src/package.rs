@@ -116,9 +116,8 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
     }
 
     let duration_secs = title.duration_secs();
-    // Text segments follow the first video track's (else the first
-    // track's) segment starts.
-    let reference = title.iter().position(|(_, t)| t.kind == TrackKind::Video).unwrap_or(0);
+    // Text segments follow the reference track's segment starts.
+    let reference = plan.reference;
     if !title.texts.is_empty() {
         let (starts, timescale): (Vec<u64>, u32) = match (plan.segments.get(reference), title.iter().nth(reference)) {
             (Some(p), Some((_, t))) => (p.iter().map(|s| s.presentation_start).collect(), t.timescale),
@@ -216,27 +215,9 @@ fn package_text(text: &crate::text::TextTrack, bounds: &[u64], min_buffer: f64, 
     let whole = text::whole_file(&text.cues);
     write_file(&dir.join("subtitles.vtt"), whole.as_bytes())?;
     bytes += whole.len() as u64;
-    let durations: Vec<u64> = segments.iter().map(|s| s.duration).collect();
-    let total = durations.iter().sum::<u64>();
-    let target = manifest::hls::target_duration(&durations, text::TEXT_TIMESCALE);
-    let manifest = manifest::Track {
-        id: text.id,
-        kind: manifest::TrackKind::Text { language: text.language.clone(), role: text.role },
-        codecs: "wvtt".into(),
-        bandwidth: bandwidth::dash_bandwidth(&sizes, &durations, text::TEXT_TIMESCALE, min_buffer).max(1),
-        average_bandwidth: bandwidth::average(&sizes, total, text::TEXT_TIMESCALE).max(1),
-        hls_peak_bandwidth: bandwidth::hls_peak(&sizes, &durations, text::TEXT_TIMESCALE, target).max(1),
-        timescale: text::TEXT_TIMESCALE,
-        segments,
-        init_uri: format!("{name}/init.mp4"),
-        media_uri_template: format!("{name}/$Number$.m4s"),
-        start_number: 1,
-        protection: None,
-        hls_keys: Vec::new(),
-        key_frame_ends: Vec::new(),
-        sap_type: 1,
-        captions: Some(Default::default()),
-    };
+    let kind = manifest::TrackKind::Text { language: text.language.clone(), role: text.role };
+    let mut manifest = track_model(text.id, &name, kind, "wvtt", text::TEXT_TIMESCALE, segments, &sizes, min_buffer);
+    manifest.captions = Some(Default::default());
     let segments = manifest.segments.len();
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: "wvtt".into(), segments, bytes } })
 }
@@ -252,6 +233,44 @@ pub fn iframe_playlist(presentation: &Presentation, track: &manifest::Track) -> 
 /// `video_1` from `video_1/init.mp4`.
 fn track_dir(t: &manifest::Track) -> String {
     t.init_uri.split('/').next().unwrap_or_default().to_owned()
+}
+
+/// The clear manifest model of a track written to `<name>/`: bit rates
+/// from the clear segment `sizes` ([`crate::bandwidth`]) and its segment
+/// times; key frame ends, SAP type, captions and protection are the
+/// caller's to fill in.
+#[allow(clippy::too_many_arguments)]
+fn track_model(
+    id: u32,
+    name: &str,
+    kind: manifest::TrackKind,
+    codecs: &str,
+    timescale: u32,
+    segments: Vec<SegmentTime>,
+    sizes: &[u64],
+    min_buffer: f64,
+) -> manifest::Track {
+    let durations: Vec<u64> = segments.iter().map(|s| s.duration).collect();
+    let total = durations.iter().fold(0u64, |a, d| a.saturating_add(*d));
+    let target = manifest::hls::target_duration(&durations, timescale);
+    manifest::Track {
+        id,
+        kind,
+        codecs: codecs.to_owned(),
+        bandwidth: bandwidth::dash_bandwidth(sizes, &durations, timescale, min_buffer).max(1),
+        average_bandwidth: bandwidth::average(sizes, total, timescale).max(1),
+        hls_peak_bandwidth: bandwidth::hls_peak(sizes, &durations, timescale, target).max(1),
+        timescale,
+        segments,
+        init_uri: format!("{name}/init.mp4"),
+        media_uri_template: format!("{name}/$Number$.m4s"),
+        start_number: 1,
+        protection: None,
+        hls_keys: Vec::new(),
+        key_frame_ends: Vec::new(),
+        sap_type: 1,
+        captions: None,
+    }
 }
 
 /// What the title's plan says of one track.
@@ -308,28 +327,12 @@ fn package_track(
         segments.push(SegmentTime { start: plan.presentation_start, duration: plan.presentation_duration });
         progress(samples.iter().map(|s| u64::from(s.size)).sum());
     }
-    let durations: Vec<u64> = segments.iter().map(|s| s.duration).collect();
-    let total = durations.iter().fold(0u64, |a, d| a.saturating_add(*d));
-    let target = manifest::hls::target_duration(&durations, track.timescale);
-
-    let mut manifest = manifest::Track {
-        id: track.id,
-        kind: manifest_kind(track, entry, job.picture),
-        codecs: codec.codecs.clone(),
-        bandwidth: bandwidth::dash_bandwidth(&clear_sizes, &durations, track.timescale, job.min_buffer).max(1),
-        average_bandwidth: bandwidth::average(&clear_sizes, total, track.timescale).max(1),
-        hls_peak_bandwidth: bandwidth::hls_peak(&clear_sizes, &durations, track.timescale, target).max(1),
-        timescale: track.timescale,
-        segments,
-        init_uri: format!("{name}/init.mp4"),
-        media_uri_template: format!("{name}/$Number$.m4s"),
-        start_number: 1,
-        protection: None,
-        hls_keys: Vec::new(),
-        key_frame_ends,
-        sap_type: job.sap_type,
-        captions: Some(if track.kind == TrackKind::Video { crate::captions::detect(movie, track)? } else { Default::default() }),
-    };
+    let kind = manifest_kind(track, entry, job.picture);
+    let mut manifest = track_model(track.id, &name, kind, &codec.codecs, track.timescale, segments, &clear_sizes, job.min_buffer);
+    manifest.key_frame_ends = key_frame_ends;
+    manifest.sap_type = job.sap_type;
+    manifest.captions =
+        Some(if track.kind == TrackKind::Video { crate::captions::detect(movie, track)? } else { Default::default() });
     setup.signal(&mut manifest);
     Ok(TrackOutput { manifest, summary: TrackSummary { name, codecs: codec.codecs, segments: plans.len(), bytes } })
 }

@@ -21,10 +21,11 @@
 //! the key frame's NAL unit headers read, a few bytes from the file, to
 //! tell an IDR from an open-GOP picture.
 
-use bmff::SampleEntry;
+use std::ops::ControlFlow;
 
 use crate::error::Result;
 use crate::movie::{Movie, Track};
+use crate::nal::NalFormat;
 
 /// Samples after a key frame looked at for leading pictures: encoders put
 /// them right after it in decode order (a few B-frames).
@@ -35,7 +36,7 @@ const LEADING_WINDOW: usize = 64;
 pub fn sap_types(movie: &Movie, track: &Track) -> Result<Vec<u8>> {
     let samples = &track.samples;
     let mut out = vec![0u8; samples.len()];
-    let nal = nal_reader(track);
+    let nal = track.sample_entry().and_then(NalFormat::of);
     for k in 0..samples.len() {
         if !samples[k].is_sync {
             continue;
@@ -48,8 +49,8 @@ pub fn sap_types(movie: &Movie, track: &Track) -> Result<Vec<u8>> {
         out[k] = if !leading {
             1
         } else {
-            match &nal {
-                Some(n) => match n.first_vcl_type(movie, &samples[k])? {
+            match nal {
+                Some(n) => match first_vcl_type(n, movie, &samples[k])? {
                     Some(t) if n.is_idr(t) => 2,
                     _ => 3,
                 },
@@ -60,51 +61,16 @@ pub fn sap_types(movie: &Movie, track: &Track) -> Result<Vec<u8>> {
     Ok(out)
 }
 
-/// How to read a track's NAL unit headers: the length prefix size and
-/// the codec.
-struct NalReader {
-    length_size: usize,
-    hevc: bool,
-}
-
-fn nal_reader(track: &Track) -> Option<NalReader> {
-    match track.sample_entry()? {
-        SampleEntry::Visual(v) => {
-            if let Some(c) = &v.avcc {
-                Some(NalReader { length_size: usize::from(c.nal_length_size()), hevc: false })
-            } else {
-                v.hvcc.as_ref().map(|c| NalReader { length_size: usize::from(c.nal_length_size()), hevc: true })
-            }
+/// The type of the first VCL NAL unit (a slice) of `sample`, skipping
+/// access unit delimiters, parameter sets and SEI.
+fn first_vcl_type(nal: NalFormat, movie: &Movie, sample: &bmff::sample_table::Sample) -> Result<Option<u8>> {
+    let mut found = None;
+    nal.walk(movie, sample, |t, _, _| {
+        if nal.is_vcl(t) {
+            found = Some(t);
+            return Ok(ControlFlow::Break(()));
         }
-        _ => None,
-    }
-}
-
-impl NalReader {
-    /// The type of the first VCL NAL unit of `sample` (slices: H.264 1–5,
-    /// H.265 0–31), skipping access unit delimiters, parameter sets and
-    /// SEI; reads only the length prefixes and headers.
-    fn first_vcl_type(&self, movie: &Movie, sample: &bmff::sample_table::Sample) -> Result<Option<u8>> {
-        let size = u64::from(sample.size);
-        let mut pos = 0u64;
-        let mut head = [0u8; 6];
-        let need = (self.length_size + 2) as u64;
-        while pos + need <= size {
-            movie.read_at(sample.offset + pos, &mut head[..need as usize])?;
-            let len = head[..self.length_size].iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
-            let header = head[self.length_size];
-            let t = if self.hevc { (header >> 1) & 0x3f } else { header & 0x1f };
-            let vcl = if self.hevc { t < 32 } else { (1..=5).contains(&t) };
-            if vcl {
-                return Ok(Some(t));
-            }
-            pos += self.length_size as u64 + len;
-        }
-        Ok(None)
-    }
-
-    /// IDR pictures: H.264 type 5, H.265 `IDR_W_RADL` (19) and `IDR_N_LP` (20).
-    fn is_idr(&self, t: u8) -> bool {
-        if self.hevc { t == 19 || t == 20 } else { t == 5 }
-    }
+        Ok(ControlFlow::Continue(()))
+    })?;
+    Ok(found)
 }

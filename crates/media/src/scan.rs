@@ -24,6 +24,8 @@
 
 use bmff::{FourCC, VisualSampleEntry};
 
+use crate::nal::{BitReader, unescape};
+
 /// Whether the track's pictures are fields (see the module docs).
 pub fn interlaced(entry: &VisualSampleEntry) -> bool {
     if let Some(fiel) = entry.other.iter().find(|b| b.kind == FourCC(*b"fiel")) {
@@ -119,65 +121,6 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Option<()> {
         }
     }
     Some(())
-}
-
-/// The RBSP of a NAL unit payload: every `00 00 03` loses its `03`
-/// (emulation prevention, §7.4.1).
-fn unescape(payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len());
-    let mut zeros = 0;
-    for &b in payload {
-        if zeros >= 2 && b == 3 {
-            zeros = 0;
-            continue;
-        }
-        zeros = if b == 0 { zeros + 1 } else { 0 };
-        out.push(b);
-    }
-    out
-}
-
-/// Reads bits most significant first; `None` past the end.
-struct BitReader<'a> {
-    data: &'a [u8],
-    bit: usize,
-}
-
-impl<'a> BitReader<'a> {
-    fn new(data: &'a [u8]) -> Self {
-        BitReader { data, bit: 0 }
-    }
-
-    /// Up to 32 bits.
-    fn bits(&mut self, n: u32) -> Option<u32> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            let byte = self.data.get(self.bit / 8)?;
-            v = (v << 1) | u32::from(byte >> (7 - self.bit % 8) & 1);
-            self.bit += 1;
-        }
-        Some(v)
-    }
-
-    /// Exp-Golomb `ue(v)` (§9.1); values past `u32::MAX` (more than 31
-    /// leading zeros) are refused.
-    fn ue(&mut self) -> Option<u32> {
-        let mut zeros = 0;
-        while self.bits(1)? == 0 {
-            zeros += 1;
-            if zeros > 31 {
-                return None;
-            }
-        }
-        let rest = self.bits(zeros)?;
-        ((1u64 << zeros) - 1 + u64::from(rest)).try_into().ok()
-    }
-
-    /// Signed Exp-Golomb `se(v)` (§9.1.1).
-    fn se(&mut self) -> Option<i64> {
-        let k = i64::from(self.ue()?);
-        Some(if k % 2 == 1 { (k + 1) / 2 } else { -(k / 2) })
-    }
 }
 
 #[cfg(test)]

@@ -316,7 +316,7 @@ impl Title {
                 warnings.push(w);
             }
         }
-        Ok(TitlePlan { segments: plans, sap_types, warnings })
+        Ok(TitlePlan { segments: plans, sap_types, warnings, reference })
     }
 }
 
@@ -330,6 +330,9 @@ pub struct TitlePlan {
     pub sap_types: Vec<u8>,
     /// One line each: long GOPs, open GOPs.
     pub warnings: Vec<String>,
+    /// The track whose key frames decide the cuts (the first video track,
+    /// else the first track); text segments follow its segments too.
+    pub reference: usize,
 }
 
 impl TitlePlan {

@@ -212,6 +212,11 @@ pub fn boundaries_ms(starts: &[u64], timescale: u32, title_ms: u64) -> Vec<u64> 
     b
 }
 
+/// The line (from 1) of byte `pos` of a text file.
+pub(crate) fn line_at(bytes: &[u8], pos: usize) -> u32 {
+    bytes[..pos.min(bytes.len())].iter().filter(|b| **b == b'\n').count() as u32 + 1
+}
+
 /// Names the file of a text error, with its line when known.
 pub(crate) fn located(path: &Path, line: Option<u32>) -> String {
     let mut s = path.display().to_string();

@@ -120,19 +120,9 @@ fn wvtt_cues(data: &[u8]) -> Result<Vec<WvttCue>, String> {
 /// A child box: its type and body.
 type ChildBox<'a> = ([u8; 4], &'a [u8]);
 
-/// Child boxes of a buffer.
-fn boxes(mut data: &[u8]) -> Result<Vec<ChildBox<'_>>, String> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        let head = data.get(..8).ok_or("truncated box header")?;
-        let size = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        if size < 8 || size > data.len() {
-            return Err(format!("box size {size} does not fit its sample"));
-        }
-        out.push(([head[4], head[5], head[6], head[7]], &data[8..size]));
-        data = &data[size..];
-    }
-    Ok(out)
+/// Child boxes of a buffer (`bmff::iter_boxes`).
+fn boxes(data: &[u8]) -> Result<Vec<ChildBox<'_>>, String> {
+    bmff::iter_boxes(data).map(|b| b.map(|(h, body)| (h.kind.0, body)).map_err(|e| e.to_string())).collect()
 }
 
 /// Text safe to write as a WebVTT cue payload: CR LF as LF, no blank line

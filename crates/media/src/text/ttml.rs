@@ -22,7 +22,7 @@ use std::path::Path;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
-use super::Cue;
+use super::{Cue, line_at};
 use crate::error::{Error, Result};
 
 /// Timing parameters of the document (`tt` attributes).
@@ -161,10 +161,6 @@ pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Cue>> {
     }
     cues.sort_by_key(|c| (c.start_ms, c.end_ms));
     Ok(cues)
-}
-
-fn line_at(bytes: &[u8], pos: usize) -> u32 {
-    bytes[..pos.min(bytes.len())].iter().filter(|b| **b == b'\n').count() as u32 + 1
 }
 
 fn local(e: &BytesStart<'_>) -> String {

@@ -23,10 +23,8 @@ use crate::error::{Error, Result};
 /// Reads the cues of a WebVTT file.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Vec<Cue>> {
     let err = |line: Option<u32>, message: String| Error::Text { path: path.to_owned(), line, message };
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() as u32 + 1;
-        err(Some(line), "not UTF-8 text (WebVTT is UTF-8)".into())
-    })?;
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| err(Some(super::line_at(bytes, e.valid_up_to())), "not UTF-8 text (WebVTT is UTF-8)".into()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if looks_like_xml(text) {
         return Err(err(None, "a TTML (XML) document, not WebVTT".into()));

@@ -13,8 +13,8 @@
 //! 1000 (WebVTT times are milliseconds), and is never encrypted.
 
 use bmff::{
-    Atom, Dinf, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mvex, Mvhd, RawBox, SampleEntry, Stbl, Stco,
-    Stsc, Stsd, Stsz, Stts, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunSample,
+    Atom, Dinf, FourCC, Hdlr, Mdhd, Mdia, Mfhd, Minf, Moof, Mvhd, RawBox, SampleEntry, Stbl, Stco, Stsc, Stsd, Stsz,
+    Stts, Tfdt, Tfhd, Tkhd, Traf, Trak, Trun, TrunSample,
 };
 
 use super::{Cue, TEXT_TIMESCALE};
@@ -60,32 +60,8 @@ pub fn init_segment(language: &str) -> Result<Vec<u8>> {
         },
         other: Vec::new(),
     };
-    let moov = Moov {
-        mvhd: Mvhd { timescale: TEXT_TIMESCALE, next_track_id: CMAF_TRACK_ID + 1, ..Mvhd::default() },
-        traks: vec![trak],
-        mvex: Some(Mvex {
-            mehd: None,
-            trex: vec![Trex {
-                track_id: CMAF_TRACK_ID,
-                default_sample_description_index: 1,
-                default_sample_duration: 0,
-                default_sample_size: 0,
-                default_sample_flags: 0,
-            }],
-            other: Vec::new(),
-        }),
-        pssh: Vec::new(),
-        other: Vec::new(),
-    };
-    let ftyp = Ftyp {
-        major_brand: FourCC(*b"iso6"),
-        minor_version: 0,
-        compatible_brands: [b"iso6", b"cmfc", b"dash"].iter().map(|b| FourCC(**b)).collect(),
-    };
-    let mut out = Vec::with_capacity(1024);
-    ftyp.encode(&mut out)?;
-    moov.encode(&mut out)?;
-    Ok(out)
+    let mvhd = Mvhd { timescale: TEXT_TIMESCALE, ..Mvhd::default() };
+    crate::cmaf::init_with(mvhd, trak)
 }
 
 /// The ISO 639-2/T code `mdhd` holds for a BCP 47 tag (`und` when none).
@@ -197,6 +173,7 @@ pub fn media_segment(cues: &[Cue], start: u64, end: u64, sequence: u32) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bmff::Moov;
 
     fn cue(start_ms: u64, end_ms: u64, text: &str) -> Cue {
         Cue { start_ms, end_ms, id: None, settings: None, text: text.into() }
