@@ -12,51 +12,30 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::ffi::OsString;
 
 use common::*;
 
 #[test]
 fn chromium_plays_encrypted_opus_and_flac() {
-    let root = repo_root();
-    let chromium = std::env::var("CASTGUARD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "{chromium} missing: run scripts/install-test-tools.sh");
-    for m in ["playwright-core", "shaka-player"] {
-        assert!(root.join("node_modules").join(m).is_dir(), "node_modules/{m} missing: run scripts/install-test-tools.sh");
-    }
+    let chromium = chromium(&["playwright-core", "shaka-player"]);
     let tmp = TempDir::new("codecs-browser");
     let key = format!("{KID1}:{KEY1}");
-    let mut cases = Vec::new();
+    let mut args: Vec<OsString> = Vec::new();
+    let mut cases = 0;
     for (fixture_name, codec) in [("h264_opus.mp4", "opus"), ("h264_flac.mp4", "flac")] {
         for scheme in ["cenc", "cbcs"] {
             let out = tmp.join(format!("{codec}-{scheme}"));
-            let o = run(castguard()
-                .arg("package")
-                .arg(fixture(fixture_name))
-                .arg("--out")
-                .arg(&out)
-                .args(["--scheme", scheme, "--key", &key, "--quiet"]));
+            let o = package(&fixture(fixture_name), &out, &["--scheme", scheme, "--key", &key, "--quiet"]);
             assert_ok(&format!("package {fixture_name} {scheme}"), &o);
-            cases.push(format!("{codec}-{scheme}={}={codec}", out.join("manifest.mpd").display()));
+            args.extend(["--case".into(), format!("{codec}-{scheme}={}={codec}", out.join("manifest.mpd").display()).into()]);
+            cases += 1;
         }
     }
-    let mut cmd = Command::new("node");
-    cmd.arg(root.join("crates/castguard/tests/browser/codecs.mjs"));
-    for c in &cases {
-        cmd.args(["--case", c]);
-    }
-    let out = cmd
-        .args(["--clearkey", &key, "--chromium", &chromium, "--shots"])
-        .arg(root.join("target/browser-screenshots"))
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node codecs.mjs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let results: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-    assert_eq!(results.len(), cases.len(), "one result per case: {stdout}");
+    args.extend(["--clearkey", &key, "--chromium", &chromium, "--shots"].map(OsString::from));
+    args.push(repo_root().join("target/browser-screenshots").into());
+    let (out, results) = node_script("codecs.mjs", &args);
+    assert_eq!(results.len(), cases, "one result per case");
     for r in &results {
         assert_eq!(r["ok"], true, "{r}");
     }

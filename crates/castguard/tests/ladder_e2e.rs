@@ -17,16 +17,11 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use common::*;
 
 const RENDITIONS: &[&str] = &["ladder_234.mp4", "ladder_360.mp4", "ladder_720.mp4"];
 const AUDIO: &[&str] = &["ladder_audio_en.mp4", "ladder_audio_fr.mp4"];
-
-fn package_files(inputs: &[PathBuf], out: &Path, args: &[&str]) -> Output {
-    run(castguard().arg("package").args(inputs).arg("--out").arg(out).args(args))
-}
 
 fn ladder_inputs() -> Vec<PathBuf> {
     RENDITIONS.iter().chain(AUDIO).map(|f| fixture(f)).collect()
@@ -41,7 +36,7 @@ fn packaged(scheme: &str) -> (TempDir, PathBuf) {
     let tmp = TempDir::new(&format!("ladder-{scheme}"));
     let out = tmp.join("out");
     let key = format!("{KID1}:{KEY1}");
-    let o = package_files(&ladder_inputs(), &out, &["--scheme", scheme, "--key", &key]);
+    let o = package_title(&ladder_inputs(), &out, &["--scheme", scheme, "--key", &key]);
     assert_ok(&format!("castguard package (ladder, {scheme})"), &o);
     (tmp, out)
 }
@@ -115,7 +110,7 @@ fn ladder_segments_line_up() {
 fn assert_fails_naming(inputs: &[PathBuf], names: &[&str]) {
     let tmp = TempDir::new("ladder-fail");
     let out = tmp.join("out");
-    let o = package_files(inputs, &out, &["--scheme", "cenc", "--key", &format!("{KID1}:{KEY1}")]);
+    let o = package_title(inputs, &out, &["--scheme", "cenc", "--key", &format!("{KID1}:{KEY1}")]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "want exit 1, stderr {stderr:?}");
     assert_eq!(stderr.trim().lines().count(), 1, "want one line, got {stderr:?}");
@@ -182,7 +177,7 @@ fn audio_repeated_in_every_file_is_kept_once() {
         inputs.push(dst);
     }
     let out = tmp.join("out");
-    let o = package_files(&inputs, &out, &["--scheme", "none"]);
+    let o = package_title(&inputs, &out, &["--scheme", "none"]);
     assert_ok("package muxed ladder", &o);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("the same audio as"), "no note about the repeated audio: {stderr:?}");
@@ -258,7 +253,7 @@ fn a_timecode_track_is_named_and_left_out() {
         .arg(&with_tc));
     assert_ok("ffmpeg with a timecode track", &o);
     let out = tmp.join("out");
-    let o = package_files(&[with_tc, fixture("ladder_audio_en.mp4")], &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(&[with_tc, fixture("ladder_audio_en.mp4")], &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package with a timecode track", &o);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -287,7 +282,7 @@ fn audio_channels_and_language_tags_follow_the_media() {
         assert!(String::from_utf8_lossy(&probe.stdout).lines().any(|l| l.trim() == ch), "{} has no {ch}-channel audio", input.display());
     }
     let out = tmp.join("out");
-    let o = package_files(&[fixture("ladder_234.mp4"), surround.clone()], &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(&[fixture("ladder_234.mp4"), surround.clone()], &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package 5.1", &o);
     let mpd = fs::read_to_string(out.join("manifest.mpd")).expect("mpd");
     let master = fs::read_to_string(out.join("master.m3u8")).expect("master");
@@ -295,7 +290,7 @@ fn audio_channels_and_language_tags_follow_the_media() {
     assert!(master.contains("NAME=\"French\",LANGUAGE=\"fr\"") && master.contains("CHANNELS=\"6\""), "{master}");
 
     let out2 = tmp.join("out2");
-    let o = package_files(&[mono], &out2, &["--scheme", "none", "--quiet"]);
+    let o = package_title(&[mono], &out2, &["--scheme", "none", "--quiet"]);
     assert_ok("package h264_2audio", &o);
     let master = fs::read_to_string(out2.join("master.m3u8")).expect("master");
     let fr = master.lines().find(|l| l.contains("LANGUAGE=\"fr\"")).unwrap_or_else(|| panic!("no fr audio: {master}"));
@@ -303,14 +298,6 @@ fn audio_channels_and_language_tags_follow_the_media() {
     let en = master.lines().find(|l| l.contains("LANGUAGE=\"en\"")).unwrap_or_else(|| panic!("no en audio: {master}"));
     assert!(en.contains("CHANNELS=\"2\"") && en.contains("NAME=\"English\""), "{en}");
     assert!(!master.contains("\"eng\"") && !master.contains("\"fra\""), "{master}");
-}
-
-/// What `tests/describe_manifests.py` (PyPI `mpegdash` and `m3u8`, strict)
-/// reads from a packaged output's `manifest.mpd` and `master.m3u8`.
-fn describe(out: &Path) -> serde_json::Value {
-    let o = run(std::process::Command::new(python()).arg(repo_root().join("tests/describe_manifests.py")).arg(out));
-    assert_ok("describe_manifests.py", &o);
-    serde_json::from_slice(&o.stdout).expect("describe_manifests.py prints JSON")
 }
 
 /// One `stream=` entry of ffprobe for the first video stream of `input`.
@@ -324,13 +311,13 @@ fn probe_video(input: &Path, entry: &str) -> String {
 
 fn package_clear(input: &Path, tmp: &TempDir) -> PathBuf {
     let out = tmp.join("out");
-    let o = package_files(&[input.to_path_buf()], &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(&[input.to_path_buf()], &out, &["--scheme", "none", "--quiet"]);
     assert_ok(&format!("package {}", input.display()), &o);
     out
 }
 
 fn video_sets(d: &serde_json::Value) -> Vec<serde_json::Value> {
-    d["dash"].as_array().expect("sets").iter().filter(|s| s["contentType"] == "video").cloned().collect()
+    d["dash"]["sets"].as_array().expect("sets").iter().filter(|s| s["contentType"] == "video").cloned().collect()
 }
 
 /// A variable frame rate (25 fps, then 12.5 fps): the MPD's `@frameRate` is
@@ -344,7 +331,7 @@ fn variable_frame_rate_is_announced_as_average_and_maximum() {
     assert_eq!(avg, "4675/249", "the fixture's rate does not vary as expected");
     assert_eq!(probe_video(&input, "r_frame_rate"), "25/1");
     let tmp = TempDir::new("vfr");
-    let d = describe(&package_clear(&input, &tmp));
+    let d = manifest_facts(&package_clear(&input, &tmp));
     let sets = video_sets(&d);
     assert_eq!(sets.len(), 1, "{d}");
     assert_eq!(sets[0]["representations"][0]["frameRate"], avg.as_str(), "{d}");
@@ -354,7 +341,7 @@ fn variable_frame_rate_is_announced_as_average_and_maximum() {
     assert_eq!(variants[0]["frameRate"].as_f64(), Some(25.0), "{d}");
 
     let tmp = TempDir::new("cfr");
-    let d = describe(&package_clear(&fixture("h264_aac_bframes.mp4"), &tmp));
+    let d = manifest_facts(&package_clear(&fixture("h264_aac_bframes.mp4"), &tmp));
     let sets = video_sets(&d);
     assert_eq!(sets[0]["representations"][0]["frameRate"], "25", "{d}");
     assert!(sets[0]["maxFrameRate"].is_null(), "{d}");
@@ -368,14 +355,14 @@ fn interlaced_video_is_announced() {
     let input = fixture("interlaced_h264.mp4");
     assert_eq!(probe_video(&input, "field_order"), "tt");
     let tmp = TempDir::new("interlaced");
-    let d = describe(&package_clear(&input, &tmp));
+    let d = manifest_facts(&package_clear(&input, &tmp));
     assert_eq!(video_sets(&d)[0]["representations"][0]["scanType"], "interlaced", "{d}");
 
     let progressive = fixture("h264_aac_bframes.mp4");
     assert_eq!(probe_video(&progressive, "field_order"), "progressive");
     let tmp = TempDir::new("progressive");
     let out = package_clear(&progressive, &tmp);
-    assert!(video_sets(&describe(&out))[0]["representations"][0]["scanType"].is_null());
+    assert!(video_sets(&manifest_facts(&out))[0]["representations"][0]["scanType"].is_null());
     assert!(!fs::read_to_string(out.join("manifest.mpd")).expect("mpd").contains("scanType"));
 }
 
@@ -390,7 +377,7 @@ fn two_pictures_of_one_file_are_not_one_ladder() {
     let input = fixture("two_pictures.mp4");
     let tmp = TempDir::new("two-pictures");
     let out = package_clear(&input, &tmp);
-    let d = describe(&out);
+    let d = manifest_facts(&out);
     let sets = video_sets(&d);
     assert_eq!(sets.len(), 2, "one set per picture: {d}");
     assert_eq!(sets[0]["roles"], serde_json::json!(["main"]), "{d}");
@@ -453,9 +440,9 @@ fn declared_alternates_stay_one_ladder() {
     set_video_alternate_group(&mut bytes, 7);
     fs::write(&patched, &bytes).expect("write");
     let out = tmp.join("out");
-    let o = package_files(&[patched], &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(&[patched], &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package alternates", &o);
-    let d = describe(&out);
+    let d = manifest_facts(&out);
     let sets = video_sets(&d);
     assert_eq!(sets.len(), 1, "{d}");
     assert_eq!(sets[0]["representations"].as_array().map(Vec::len), Some(2), "{d}");

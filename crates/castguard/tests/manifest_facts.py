@@ -3,29 +3,41 @@
 
 Usage: manifest_facts.py OUT_DIR
 
-Reads OUT_DIR/manifest.mpd with PyPI `mpegdash` and OUT_DIR/master.m3u8 (and
-each media playlist it names) with `m3u8`, and prints one JSON object: the
-facts the end-to-end tests compare with ffprobe's view of the inputs, so no
+Reads OUT_DIR/manifest.mpd with PyPI `mpegdash` and OUT_DIR/master.m3u8
+(parsed strictly first: any line `m3u8` does not understand fails) and each
+media playlist it names with `m3u8`, and prints one JSON object: the facts
+the end-to-end tests compare with ffprobe's view of the inputs, so no
 assertion rests on our own reading of our own output.
 
-  {"mpd": {"minBufferTime": ..., "sets": [{"contentType", "lang",
-            "startWithSAP", "channels": [[scheme, value]], "reps": [{"id",
-            "codecs", "audioSamplingRate", "frameRate", "scanType",
-            "channels": [[scheme, value]], "supplemental": [[scheme, value]],
-            "segments": [[t, d], ...], "timescale"}]}]},
-   "hls": {"independentSegments": bool, "variants": [{"codecs", "audio",
-            "video", "frameRate", "resolution", "uri"}], "media": [{"type",
-            "groupId", "name", "language", "channels", "uri", "default"}],
+  {"dash": {"minBufferTime": ..., "sets": [{"contentType", "lang",
+            "startWithSAP", "maxFrameRate", "roles": [value, ...],
+            "accessibility": [[scheme, value]], "channels": [[scheme, value]],
+            "supplemental": [[scheme, value]], "representations": [{"id",
+            "codecs", "width", "height", "audioSamplingRate", "frameRate",
+            "scanType", "channels", "supplemental", "timescale",
+            "segments": [[t, d], ...]}]}]},
+   "hls": {"independentSegments": bool, "variants": [{"bandwidth", "codecs",
+            "audio", "video", "subtitles", "closedCaptions", "frameRate",
+            "resolution", "uri"}], "media": [{"type", "groupId", "name",
+            "language", "channels", "uri", "default", "autoselect",
+            "instreamId", "forced"}], "iframes": [uri, ...],
             "playlists": {uri: {"targetDuration", "durations": [...],
             "independentSegments": bool}}}}
+
+Exit status: 0, or 3 when a parser package is missing.
 """
 
 import json
 import os
 import sys
 
-import m3u8
-from mpegdash.parser import MPEGDASHParser
+try:
+    import m3u8
+    import m3u8.parser
+    from mpegdash.parser import MPEGDASHParser
+except ImportError as e:  # pragma: no cover - environment problem
+    sys.stderr.write(f"missing Python package ({e}): .venv/bin/pip install mpegdash m3u8\n")
+    sys.exit(3)
 
 
 def descriptors(items):
@@ -74,20 +86,23 @@ def mpd_facts(path):
                 "maxFrameRate": a.max_frame_rate,
                 "channels": descriptors(a.audio_channel_configurations),
                 "supplemental": descriptors(a.supplemental_properties),
-                "roles": descriptors(a.roles),
+                "roles": [d.value for d in (a.roles or [])],
                 "accessibility": descriptors(a.accessibilities),
-                "reps": reps,
+                "representations": reps,
             })
     return {"minBufferTime": mpd.min_buffer_time, "sets": sets}
 
 
 def hls_facts(out_dir):
     master_path = os.path.join(out_dir, "master.m3u8")
+    with open(master_path, encoding="utf-8") as f:
+        m3u8.parser.parse(f.read(), strict=True)
     master = m3u8.load(master_path)
     variants = []
     for p in master.playlists:
         si = p.stream_info
         variants.append({
+            "bandwidth": si.bandwidth,
             "codecs": si.codecs,
             "audio": si.audio,
             "video": getattr(si, "video", None),
@@ -105,6 +120,7 @@ def hls_facts(out_dir):
         "channels": m.channels,
         "uri": m.uri,
         "default": m.default,
+        "autoselect": m.autoselect,
         "instreamId": m.instream_id,
         "forced": m.forced,
     } for m in master.media]
@@ -120,6 +136,7 @@ def hls_facts(out_dir):
         "independentSegments": master.is_independent_segments,
         "variants": variants,
         "media": media,
+        "iframes": [p.uri for p in master.iframe_playlists],
         "playlists": playlists,
     }
 
@@ -128,7 +145,7 @@ def main():
     out_dir = sys.argv[1]
     facts = {}
     if os.path.exists(os.path.join(out_dir, "manifest.mpd")):
-        facts["mpd"] = mpd_facts(os.path.join(out_dir, "manifest.mpd"))
+        facts["dash"] = mpd_facts(os.path.join(out_dir, "manifest.mpd"))
     if os.path.exists(os.path.join(out_dir, "master.m3u8")):
         facts["hls"] = hls_facts(out_dir)
     json.dump(facts, sys.stdout, indent=1)

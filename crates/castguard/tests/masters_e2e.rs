@@ -5,7 +5,7 @@
 //!   packets of the input; and QuickTime `.mov` files with version 1 and 2
 //!   sound descriptions;
 //! - the manifests, read by PyPI `mpegdash` and `m3u8`
-//!   (tests/manifest_facts.py), announce each audio track as ffprobe
+//!   (tests/manifest_facts.py, `common::manifest_facts`), announce each audio track as ffprobe
 //!   hears the input: codec, channel count (Dolby's channel map for AC-3
 //!   and E-AC-3), sample rate.
 //!
@@ -15,27 +15,15 @@ mod common;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
 use common::*;
 use serde_json::Value;
 
-fn package_files(inputs: &[PathBuf], out: &Path, args: &[&str]) -> Output {
-    run(castguard().arg("package").args(inputs).arg("--out").arg(out).args(args))
-}
-
 fn package_protected(inputs: &[PathBuf], out: &Path, scheme: &str) {
     let key = format!("{KID1}:{KEY1}");
-    let o = package_files(inputs, out, &["--scheme", scheme, "--key", &key, "--quiet"]);
+    let o = package_title(inputs, out, &["--scheme", scheme, "--key", &key, "--quiet"]);
     assert_ok(&format!("castguard package {inputs:?} ({scheme})"), &o);
-}
-
-/// What `mpegdash` and `m3u8` read in an output folder.
-fn manifest_facts(out: &Path) -> Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/manifest_facts.py");
-    let o = run(Command::new(python()).arg(script).arg(out));
-    assert_ok("manifest_facts.py", &o);
-    serde_json::from_slice(&o.stdout).expect("manifest facts JSON")
 }
 
 /// ffprobe's view of an input's audio streams: (codec_name, channels,
@@ -64,9 +52,9 @@ fn probe_audio(input: &Path) -> Vec<(String, u64, u64)> {
 /// The audio Representations of the MPD, in set order.
 fn audio_reps(facts: &Value) -> Vec<(Value, Value)> {
     let mut out = Vec::new();
-    for set in facts["mpd"]["sets"].as_array().expect("sets") {
+    for set in facts["dash"]["sets"].as_array().expect("sets") {
         if set["contentType"] == "audio" {
-            for rep in set["reps"].as_array().expect("reps") {
+            for rep in set["representations"].as_array().expect("reps") {
                 out.push((set.clone(), rep.clone()));
             }
         }
@@ -203,7 +191,7 @@ fn unsupported_audio_leaves_its_track_out_not_the_file() {
         .arg(&mov));
     assert_ok("ffmpeg mov with PCM", &o);
     let out = tmp.join("out");
-    let o = package_files(std::slice::from_ref(&mov), &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(std::slice::from_ref(&mov), &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package a mov with PCM audio", &o);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -216,7 +204,7 @@ fn unsupported_audio_leaves_its_track_out_not_the_file() {
         .args(["-v", "error", "-y", "-f", "lavfi", "-i", "sine=frequency=300:sample_rate=48000", "-t", "2", "-c:a", "pcm_s16le"])
         .arg(&pcm_only));
     assert_ok("ffmpeg PCM mov", &o);
-    let o = package_files(&[pcm_only], &tmp.join("out2"), &["--scheme", "none"]);
+    let o = package_title(&[pcm_only], &tmp.join("out2"), &["--scheme", "none"]);
     assert!(!o.status.success());
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("unsupported") && stderr.contains("'sowt'"), "{stderr}");
@@ -225,11 +213,11 @@ fn unsupported_audio_leaves_its_track_out_not_the_file() {
 /// Seconds of each Representation's segments, per set content type.
 fn segment_secs(facts: &Value, content_type: &str) -> Vec<Vec<(f64, f64)>> {
     let mut out = Vec::new();
-    for set in facts["mpd"]["sets"].as_array().expect("sets") {
+    for set in facts["dash"]["sets"].as_array().expect("sets") {
         if set["contentType"] != content_type {
             continue;
         }
-        for rep in set["reps"].as_array().expect("reps") {
+        for rep in set["representations"].as_array().expect("reps") {
             let ts = rep["timescale"].as_f64().expect("timescale");
             out.push(
                 rep["segments"]
@@ -282,7 +270,7 @@ fn long_gops_and_audio_past_the_video_are_segmented_truthfully() {
     let tmp = TempDir::new("long-gop");
     let out = tmp.join("out");
     let key = format!("{KID1}:{KEY1}");
-    let o = package_files(std::slice::from_ref(&input), &out, &["--scheme", "cenc", "--key", &key, "--quiet"]);
+    let o = package_title(std::slice::from_ref(&input), &out, &["--scheme", "cenc", "--key", &key, "--quiet"]);
     assert_ok("package long_gop.mp4", &o);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -302,7 +290,7 @@ fn long_gops_and_audio_past_the_video_are_segmented_truthfully() {
         assert!(*d >= 2.0 || i == audio.len() - 1, "audio segment {i} at {start} s lasts {d} s");
     }
     assert!(audio.iter().any(|s| (s.0 - 10.0).abs() < 0.03), "audio is cut where the video is: {audio:?}");
-    assert_eq!(facts["mpd"]["minBufferTime"], "PT10S");
+    assert_eq!(facts["dash"]["minBufferTime"], "PT10S");
     let playlists = &facts["hls"]["playlists"];
     assert_eq!(playlists["video_1/playlist.m3u8"]["targetDuration"], 10);
     assert!(playlists["audio_2/playlist.m3u8"]["targetDuration"].as_u64().is_some_and(|t| t <= 5), "{playlists}");
@@ -342,12 +330,12 @@ fn open_gops_are_signalled_and_closed_key_frames_preferred() {
     let tmp = TempDir::new("open-gop");
     let open = fixture("open_gop.mp4");
     let out = tmp.join("open");
-    let o = package_files(std::slice::from_ref(&open), &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(std::slice::from_ref(&open), &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package open_gop.mp4", &o);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("open GOPs") && stderr.contains("SAP type 3"), "{stderr}");
     let facts = manifest_facts(&out);
-    assert_eq!(facts["mpd"]["sets"][0]["startWithSAP"], 3);
+    assert_eq!(facts["dash"]["sets"][0]["startWithSAP"], 3);
     assert_eq!(facts["hls"]["independentSegments"], false);
     assert_eq!(facts["hls"]["playlists"]["video_1/playlist.m3u8"]["independentSegments"], false);
     let alone = decode_alone(&out.join("video_1"));
@@ -359,10 +347,10 @@ fn open_gops_are_signalled_and_closed_key_frames_preferred() {
 
     let mixed = fixture("open_gop_idr8.mp4");
     let out = tmp.join("mixed");
-    let o = package_files(std::slice::from_ref(&mixed), &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(std::slice::from_ref(&mixed), &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package open_gop_idr8.mp4", &o);
     let facts = manifest_facts(&out);
-    assert_eq!(facts["mpd"]["sets"][0]["startWithSAP"], 1);
+    assert_eq!(facts["dash"]["sets"][0]["startWithSAP"], 1);
     assert_eq!(facts["hls"]["independentSegments"], true);
     let starts: Vec<f64> = segment_secs(&facts, "video")[0].iter().map(|s| s.0).collect();
     assert_eq!(starts, vec![0.0, 8.0], "segments start at the IDRs only");
@@ -383,7 +371,7 @@ fn segments_are_announced_at_their_key_frames_presentation_time() {
         let input = fixture(name);
         let keys = key_frame_times(&input);
         let out = tmp.join(name);
-        let o = package_files(std::slice::from_ref(&input), &out, &["--scheme", "none", "--quiet"]);
+        let o = package_title(std::slice::from_ref(&input), &out, &["--scheme", "none", "--quiet"]);
         assert_ok(name, &o);
         let facts = manifest_facts(&out);
         let video = &segment_secs(&facts, "video")[0];

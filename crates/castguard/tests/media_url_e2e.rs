@@ -34,22 +34,9 @@ fn agent() -> ureq::Agent {
         .into()
 }
 
-fn get(url: &str) -> Vec<u8> {
-    let mut resp = agent()
-        .get(url)
-        .call()
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
-    assert_eq!(resp.status(), 200, "GET {url}");
-    resp.body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_vec()
-        .unwrap()
-}
-
 /// Object keys below `prefix` (moto's ListObjectsV2 over plain HTTP).
 fn bucket_keys(port: u16, prefix: &str) -> Vec<String> {
-    let xml = String::from_utf8(get(&format!(
+    let xml = String::from_utf8(common::http_get(&format!(
         "http://127.0.0.1:{port}/{BUCKET}?list-type=2&max-keys=1000&prefix={prefix}"
     )))
     .unwrap();
@@ -172,9 +159,9 @@ fn serve_with_media_url_stores_and_streams_from_s3() {
         .find(|t| t["name"] == "video_1")
         .expect("video_1")
         .clone();
-    let mut bytes = get(&format!("{base}/s/{drm}/cenc/video_1/init.mp4"));
+    let mut bytes = common::http_get(&format!("{base}/s/{drm}/cenc/video_1/init.mp4"));
     for n in 1..=video["segmentCount"].as_u64().unwrap() {
-        bytes.extend(get(&format!("{base}/s/{drm}/cenc/video_1/{n}.m4s")));
+        bytes.extend(common::http_get(&format!("{base}/s/{drm}/cenc/video_1/{n}.m4s")));
     }
     let mut ff = Command::new("ffmpeg")
         .args([

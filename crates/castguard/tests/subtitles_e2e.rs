@@ -16,15 +16,11 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use common::*;
 use serde_json::Value;
-
-fn package(inputs: &[PathBuf], out: &Path, args: &[&str]) -> Output {
-    run(castguard().arg("package").args(inputs).arg("--out").arg(out).args(args))
-}
 
 fn text_args() -> Vec<String> {
     vec![
@@ -33,13 +29,6 @@ fn text_args() -> Vec<String> {
         "--text".into(),
         format!("fr:forced={}", fixture("subs_fr.vtt").display()),
     ]
-}
-
-fn manifest_facts(out: &Path) -> Value {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/manifest_facts.py");
-    let o = run(Command::new(python()).arg(script).arg(out));
-    assert_ok("manifest_facts.py", &o);
-    serde_json::from_slice(&o.stdout).expect("manifest facts JSON")
 }
 
 /// The cues of a WebVTT fixture as ffmpeg reads them (its WebVTT demuxer):
@@ -78,18 +67,18 @@ fn subtitles_are_announced_in_dash_and_hls() {
     let args = text_args();
     let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
     all.extend(["--scheme", "cenc", "--key", "00112233445566778899aabbccddeeff:000102030405060708090a0b0c0d0e0f", "--quiet"]);
-    let o = package(&[fixture("h264_aac_bframes.mp4")], &out, &all);
+    let o = package_title(&[fixture("h264_aac_bframes.mp4")], &out, &all);
     assert_ok("package with subtitles", &o);
     let facts = manifest_facts(&out);
 
-    let sets = facts["mpd"]["sets"].as_array().expect("sets");
+    let sets = facts["dash"]["sets"].as_array().expect("sets");
     // Per language a `wvtt` set, and the sidecar in a set of its own.
-    let texts: Vec<&Value> = sets.iter().filter(|s| s["contentType"] == "text" && s["reps"][0]["codecs"] == "wvtt").collect();
+    let texts: Vec<&Value> = sets.iter().filter(|s| s["contentType"] == "text" && s["representations"][0]["codecs"] == "wvtt").collect();
     assert_eq!(texts.len(), 2, "{facts}");
     for (set, (lang, role)) in texts.iter().zip([("en", "subtitle"), ("fr", "forced-subtitle")]) {
         assert_eq!(set["lang"], lang);
-        assert_eq!(set["roles"][0][1], role, "{set}");
-        assert_eq!(set["reps"].as_array().expect("reps").len(), 1, "{set}");
+        assert_eq!(set["roles"][0], role, "{set}");
+        assert_eq!(set["representations"].as_array().expect("reps").len(), 1, "{set}");
     }
     let mpd_text = fs::read_to_string(out.join("manifest.mpd")).expect("mpd");
     for sidecar in ["text_3/subtitles.vtt", "text_4/subtitles.vtt"] {
@@ -101,13 +90,13 @@ fn subtitles_are_announced_in_dash_and_hls() {
         .iter()
         .find(|s| s["contentType"] == "video")
         .map(|s| {
-            let r = &s["reps"][0];
+            let r = &s["representations"][0];
             let ts = r["timescale"].as_f64().expect("ts");
             r["segments"].as_array().expect("segments").iter().map(|x| x[0].as_f64().unwrap_or(-1.0) / ts).collect()
         })
         .expect("video");
     let text_starts: Vec<f64> =
-        texts[0]["reps"][0]["segments"].as_array().expect("segments").iter().map(|x| x[0].as_f64().unwrap_or(-1.0) / 1000.0).collect();
+        texts[0]["representations"][0]["segments"].as_array().expect("segments").iter().map(|x| x[0].as_f64().unwrap_or(-1.0) / 1000.0).collect();
     assert_eq!(text_starts, video_starts);
     // The sidecar is the whole file, and ffmpeg reads the same cues from
     // it as from the source.
@@ -133,20 +122,18 @@ fn subtitles_are_announced_in_dash_and_hls() {
 
 #[test]
 fn players_show_each_cue_at_its_time() {
-    let root = repo_root();
-    let chromium = std::env::var("CASTGUARD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "{chromium} missing: run scripts/install-test-tools.sh");
+    let chromium = chromium(&["playwright-core", "shaka-player", "hls.js"]);
     let tmp = TempDir::new("subs-players");
     let args = text_args();
     let key = format!("{KID1}:{KEY1}");
     let dash = tmp.join("dash");
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
     a.extend(["--scheme", "cenc", "--key", &key, "--quiet"]);
-    assert_ok("package cenc", &package(&[fixture("h264_aac_bframes.mp4")], &dash, &a));
+    assert_ok("package cenc", &package_title(&[fixture("h264_aac_bframes.mp4")], &dash, &a));
     let hls = tmp.join("hls");
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
     a.extend(["--scheme", "aes-128", "--key", &key, "--quiet"]);
-    assert_ok("package aes-128", &package(&[fixture("h264_aac_bframes.mp4")], &hls, &a));
+    assert_ok("package aes-128", &package_title(&[fixture("h264_aac_bframes.mp4")], &hls, &a));
 
     let expect = serde_json::json!({
         "en": ffmpeg_cues(&fixture("subs_en.vtt")),
@@ -154,25 +141,13 @@ fn players_show_each_cue_at_its_time() {
     });
     let expect_file = tmp.join("cues.json");
     fs::write(&expect_file, expect.to_string()).expect("write cues");
-    let out = Command::new("node")
-        .arg(root.join("crates/castguard/tests/browser/subtitles.mjs"))
-        .arg("--dash")
-        .arg(dash.join("manifest.mpd"))
-        .arg("--hls")
-        .arg(hls.join("master.m3u8"))
-        .arg("--expect")
-        .arg(&expect_file)
-        .args(["--clearkey", &key, "--chromium", &chromium, "--shots"])
-        .arg(root.join("target/browser-screenshots"))
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node subtitles.mjs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let results: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut args: Vec<std::ffi::OsString> = vec!["--dash".into(), dash.join("manifest.mpd").into(), "--hls".into()];
+    args.extend([hls.join("master.m3u8").into(), "--expect".into(), expect_file.into()]);
+    args.extend(["--clearkey", &key, "--chromium", &chromium, "--shots"].map(Into::into));
+    args.push(repo_root().join("target/browser-screenshots").into());
+    let (_, results) = node_script("subtitles.mjs", &args);
     let names: Vec<&str> = results.iter().filter_map(|r| r["case"].as_str()).collect();
-    assert_eq!(names, ["shaka-dash-cenc", "shaka-hls-aes128", "hlsjs-hls-aes128"], "{stdout}");
+    assert_eq!(names, ["shaka-dash-cenc", "shaka-hls-aes128", "hlsjs-hls-aes128"], "{results:?}");
     for r in &results {
         assert_eq!(r["ok"], true, "{r}");
     }
@@ -192,7 +167,7 @@ fn bad_subtitle_files_are_refused_with_their_line() {
         fs::write(&file, text).expect("write");
         let out = tmp.join(format!("out-{name}"));
         let spec = format!("en={}", file.display());
-        let o = package(&[fixture("h264_aac_bframes.mp4")], &out, &["--scheme", "none", "--text", &spec]);
+        let o = package_title(&[fixture("h264_aac_bframes.mp4")], &out, &["--scheme", "none", "--text", &spec]);
         assert_eq!(o.status.code(), Some(1), "{name}");
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(stderr.trim().lines().count(), 1, "{name}: {stderr}");
@@ -200,7 +175,7 @@ fn bad_subtitle_files_are_refused_with_their_line() {
         assert!(!out.exists(), "{name}: output left behind");
     }
     for spec in ["xx9=subs.vtt", "en:loud=subs.vtt", "subs.vtt"] {
-        let o = package(&[fixture("h264_aac_bframes.mp4")], &tmp.join("o"), &["--text", spec]);
+        let o = package_title(&[fixture("h264_aac_bframes.mp4")], &tmp.join("o"), &["--text", spec]);
         assert_eq!(o.status.code(), Some(2), "{spec}: usage error");
     }
 }
@@ -215,7 +190,7 @@ fn bad_subtitle_files_are_refused_with_their_line() {
 fn text_tracks_inside_mp4_become_subtitles() {
     let tmp = TempDir::new("subs-mp4");
     let out = tmp.join("out");
-    let o = package(&[fixture("h264_movtext.mp4"), fixture("subs_fr_wvtt.mp4")], &out, &["--scheme", "none", "--quiet"]);
+    let o = package_title(&[fixture("h264_movtext.mp4"), fixture("subs_fr_wvtt.mp4")], &out, &["--scheme", "none", "--quiet"]);
     assert_ok("package mov_text + wvtt", &o);
     assert!(String::from_utf8_lossy(&o.stderr).trim().is_empty(), "{}", String::from_utf8_lossy(&o.stderr));
     let strip = |cues: Vec<(u64, u64, String)>| -> Vec<(u64, u64, String)> {
@@ -238,11 +213,11 @@ fn text_tracks_inside_mp4_become_subtitles() {
     assert_eq!(strip(ffmpeg_cues(&out.join("text_3/subtitles.vtt"))), strip(ffmpeg_cues(&fixture("subs_en.vtt"))));
     assert_eq!(strip(ffmpeg_cues(&out.join("text_4/subtitles.vtt"))), strip(ffmpeg_cues(&fixture("subs_fr.vtt"))));
     let facts = manifest_facts(&out);
-    let langs: Vec<&str> = facts["mpd"]["sets"]
+    let langs: Vec<&str> = facts["dash"]["sets"]
         .as_array()
         .expect("sets")
         .iter()
-        .filter(|s| s["contentType"] == "text" && s["reps"][0]["codecs"] == "wvtt")
+        .filter(|s| s["contentType"] == "text" && s["representations"][0]["codecs"] == "wvtt")
         .filter_map(|s| s["lang"].as_str())
         .collect();
     assert_eq!(langs, ["en", "fr"]);
@@ -257,7 +232,7 @@ fn ttml_sidecars_and_stpp_tracks() {
     let tmp = TempDir::new("subs-ttml");
     let out = tmp.join("out");
     let de = format!("de={}", fixture("subs_de.ttml").display());
-    let o = package(&[fixture("h264_aac_bframes.mp4"), fixture("subs_en_stpp.mp4")], &out, &["--scheme", "none", "--quiet", "--text", &de]);
+    let o = package_title(&[fixture("h264_aac_bframes.mp4"), fixture("subs_en_stpp.mp4")], &out, &["--scheme", "none", "--quiet", "--text", &de]);
     assert_ok("package TTML + stpp", &o);
     // stpp (numbered first: it is in an input file) carries subs_en.vtt.
     let strip_tags = |cues: Vec<(u64, u64, String)>| -> Vec<(u64, u64, String)> {
@@ -275,7 +250,7 @@ fn ttml_sidecars_and_stpp_tracks() {
     let bad = tmp.join("bad.ttml");
     fs::write(&bad, "<?xml version=\"1.0\"?>\n<tt xmlns=\"http://www.w3.org/ns/ttml\">\n<body><p begin=\"1s\" end=\"2s\">a</div></body></tt>\n").expect("write");
     let spec = format!("en={}", bad.display());
-    let o = package(&[fixture("h264_aac_bframes.mp4")], &tmp.join("out2"), &["--scheme", "none", "--text", &spec]);
+    let o = package_title(&[fixture("h264_aac_bframes.mp4")], &tmp.join("out2"), &["--scheme", "none", "--text", &spec]);
     assert_eq!(o.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(stderr.contains("bad.ttml:3:") && stderr.contains("not well-formed"), "{stderr}");
@@ -294,7 +269,7 @@ fn closed_captions_are_signalled() {
     let tmp = TempDir::new("cc");
     let out = tmp.join("out");
     let key = format!("{KID1}:{KEY1}");
-    let o = package(&[fixture("h264_cea608.mp4")], &out, &["--scheme", "cenc", "--key", &key, "--quiet"]);
+    let o = package_title(&[fixture("h264_cea608.mp4")], &out, &["--scheme", "cenc", "--key", &key, "--quiet"]);
     assert_ok("package captioned video", &o);
     let facts = manifest_facts(&out);
     let cc: Vec<&Value> = facts["hls"]["media"].as_array().expect("media").iter().filter(|m| m["type"] == "CLOSED-CAPTIONS").collect();
@@ -302,7 +277,7 @@ fn closed_captions_are_signalled() {
     assert_eq!((cc[0]["instreamId"].as_str(), cc[0]["groupId"].as_str()), (Some("CC1"), Some("cc")));
     // The m3u8 package keeps the quotes of a quoted-string attribute.
     assert_eq!(facts["hls"]["variants"][0]["closedCaptions"].as_str().map(|s| s.trim_matches('"')), Some("cc"));
-    let video = facts["mpd"]["sets"].as_array().expect("sets").iter().find(|s| s["contentType"] == "video").cloned().expect("video");
+    let video = facts["dash"]["sets"].as_array().expect("sets").iter().find(|s| s["contentType"] == "video").cloned().expect("video");
     assert_eq!(video["accessibility"], serde_json::json!([["urn:scte:dash:cc:cea-608:2015", "CC1"]]));
 
     // The captions are still in the (decrypted) video.
@@ -324,7 +299,7 @@ fn closed_captions_are_signalled() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("CASTGUARD CAPTIONS"), "{}", String::from_utf8_lossy(&o.stdout));
 
     let none = tmp.join("none");
-    assert_ok("package", &package(&[fixture("h264_aac_nob.mp4")], &none, &["--scheme", "none", "--quiet"]));
+    assert_ok("package", &package_title(&[fixture("h264_aac_nob.mp4")], &none, &["--scheme", "none", "--quiet"]));
     let facts = manifest_facts(&none);
     assert!(facts["hls"]["variants"].as_array().expect("variants").iter().all(|v| v["closedCaptions"] == "NONE"), "{facts}");
     assert!(!fs::read_to_string(none.join("manifest.mpd")).expect("mpd").contains("Accessibility"));

@@ -36,14 +36,7 @@ async fn start_idp() -> Arc<Idp> {
             let Ok((mut sock, _)) = listener.accept().await else { return };
             let idp = server.clone();
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
+                let Some(buf) = read_head(&mut sock).await else { return };
                 let request = String::from_utf8_lossy(&buf);
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
                 let (status, body) = if idp.down.load(Ordering::SeqCst) {
@@ -203,14 +196,7 @@ async fn start_redirector() -> (String, Arc<Mutex<Vec<(String, bool)>>>) {
             let Ok((mut sock, _)) = listener.accept().await else { return };
             let (base, seen) = (b2.clone(), s2.clone());
             tokio::spawn(async move {
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut chunk).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                    }
-                }
+                let Some(buf) = read_head(&mut sock).await else { return };
                 let request = String::from_utf8_lossy(&buf).to_ascii_lowercase();
                 let path = request.split_whitespace().nth(1).unwrap_or("/").to_string();
                 seen.lock().unwrap().push((path.clone(), request.contains("\r\nreferer:")));
@@ -264,4 +250,18 @@ async fn fetch_policy_http_hosts_metadata_redirects_and_jwks_host() {
     let src = keys::token::OidcKeySource::new(format!("{base}/doc"), Arc::new(allowed), OidcConfig::default());
     let e = src.keys().await.unwrap_err();
     assert!(e.to_string().contains("host"), "{e}");
+}
+
+/// A request's head (through the blank line), or `None` if the client
+/// went away first.
+async fn read_head(sock: &mut tokio::net::TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        match sock.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    Some(buf)
 }

@@ -145,6 +145,53 @@ pub fn package(input: &Path, out: &Path, args: &[&str]) -> Output {
         .args(args))
 }
 
+/// Runs `castguard package IN… --out OUT ARGS…` on a title of several files.
+pub fn package_title(inputs: &[PathBuf], out: &Path, args: &[&str]) -> Output {
+    run(castguard().arg("package").args(inputs).arg("--out").arg(out).args(args))
+}
+
+/// What PyPI `mpegdash` and `m3u8` (strict) read in an output folder's
+/// manifests (`tests/manifest_facts.py`; its docs give the JSON's shape).
+pub fn manifest_facts(out: &Path) -> serde_json::Value {
+    let script = repo_root().join("crates/castguard/tests/manifest_facts.py");
+    let o = run(Command::new(python()).arg(script).arg(out));
+    assert_ok("manifest_facts.py", &o);
+    serde_json::from_slice(&o.stdout).expect("manifest_facts.py prints JSON")
+}
+
+/// The Chromium to drive (`$CASTGUARD_CHROMIUM`, else Debian's), after
+/// checking that it and the npm packages `modules` are installed: the
+/// browser tests fail, never skip, when they are missing.
+pub fn chromium(modules: &[&str]) -> String {
+    let chromium = std::env::var("CASTGUARD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(Path::new(&chromium).exists(), "{chromium} missing: run scripts/install-test-tools.sh");
+    for m in modules {
+        assert!(
+            repo_root().join("node_modules").join(m).is_dir(),
+            "node_modules/{m} missing: run scripts/install-test-tools.sh"
+        );
+    }
+    chromium
+}
+
+/// Runs `node crates/castguard/tests/browser/SCRIPT ARGS…` from the
+/// repository root; its stdout (echoed to stderr for the log) and the
+/// JSON lines it printed.
+pub fn node_script(script: &str, args: &[std::ffi::OsString]) -> (Output, Vec<serde_json::Value>) {
+    let root = repo_root();
+    let out = Command::new("node")
+        .arg(root.join("crates/castguard/tests/browser").join(script))
+        .args(args)
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("run node {script}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let results = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    (out, results)
+}
+
 /// Panics with the tool's stderr unless it exited 0.
 pub fn assert_ok(what: &str, out: &Output) {
     assert!(
