@@ -142,7 +142,7 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
     // Asset.
     match store.get_asset(DEMO_ASSET).await {
         Err(_) => ingest_ladder(state, data_dir, true).await?,
-        Ok(a) if video_tracks(&a) < DEMO_CLIPS.len() || text_tracks(&a) < DEMO_SUBTITLES.len() => {
+        Ok(a) if tracks_of(&a, "video") < DEMO_CLIPS.len() || tracks_of(&a, "text") < DEMO_SUBTITLES.len() => {
             ingest_ladder(state, data_dir, false).await?
         }
         Ok(_) => {}
@@ -318,28 +318,13 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
     })
 }
 
-/// How many video tracks the asset record lists.
-fn video_tracks(asset: &Asset) -> usize {
+/// How many tracks of `kind` (`video`, `text`, ...) the asset record lists.
+fn tracks_of(asset: &Asset, kind: &str) -> usize {
     asset
         .storage
         .tracks
         .as_array()
-        .map(|tracks| {
-            tracks
-                .iter()
-                .filter(|t| t["kind"]["type"] == "video")
-                .count()
-        })
-        .unwrap_or(0)
-}
-
-/// Text tracks of the asset's current media.
-fn text_tracks(asset: &Asset) -> usize {
-    asset
-        .storage
-        .tracks
-        .as_array()
-        .map(|tracks| tracks.iter().filter(|t| t["kind"]["type"] == "text").count())
+        .map(|tracks| tracks.iter().filter(|t| t["kind"]["type"] == kind).count())
         .unwrap_or(0)
 }
 
