@@ -44,7 +44,13 @@ fn scratch() -> tempfile::TempDir {
     tempfile::Builder::new().prefix("castguard-fuzz-ingest").tempdir_in(base).expect("scratch dir")
 }
 
-fuzz_target!(|data: &[u8]| {
+// As in production (castguard's panic hook reports and does not abort), a
+// panic that the code under test catches on purpose is an error, not a
+// crash: the `cenc` crate guards the third-party cros-codecs parsers with
+// `catch_unwind`. libfuzzer-sys's hook would abort before that guard runs;
+// the default hook does not, and a panic that escapes the target still
+// aborts in libfuzzer-sys's own `catch_unwind` around it.
+fuzz_target!(init: { let _ = std::panic::take_hook(); }, |data: &[u8]| {
     if data.len() > MAX_INPUT {
         return;
     }

@@ -78,7 +78,13 @@ fn round_trip_moof(moof: &Moof, iv: Option<u8>) {
     assert_eq!(back.to_bytes().expect("re-encoding moof"), bytes);
 }
 
-fuzz_target!(|data: &[u8]| {
+// As in production (castguard's panic hook reports and does not abort), a
+// panic that the code under test catches on purpose is an error, not a
+// crash: the `cenc` crate guards the third-party cros-codecs parsers with
+// `catch_unwind`. libfuzzer-sys's hook would abort before that guard runs;
+// the default hook does not, and a panic that escapes the target still
+// aborts in libfuzzer-sys's own `catch_unwind` around it.
+fuzz_target!(init: { let _ = std::panic::take_hook(); }, |data: &[u8]| {
     let mut moov: Option<Moov> = None;
     let mut setups_ = Vec::new();
     let mut pending_moof: Option<&[u8]> = None;
