@@ -23,6 +23,18 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/castguard-target}"
+# A clean CI build gains nothing from incremental state, which doubles the
+# target directory's size.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
+# The build needs room: say how much there is, and drop our own stale build
+# when the disk is nearly full rather than failing half-way through linking.
+mkdir -p "$CARGO_TARGET_DIR"
+free_kib=$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print $4}')
+echo "[test] $((free_kib / 1024 / 1024)) GiB free for $CARGO_TARGET_DIR"
+if [ "$free_kib" -lt $((12 * 1024 * 1024)) ]; then
+  echo "[test] less than 12 GiB free: removing the previous build in $CARGO_TARGET_DIR"
+  rm -rf "${CARGO_TARGET_DIR:?}/debug"
+fi
 
 scripts/install-test-tools.sh
 
