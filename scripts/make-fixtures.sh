@@ -282,11 +282,11 @@ write_text subs_de.ttml <<'TTML'
 TTML
 
 # Text inside MP4: the English subtitles as 3GPP timed text (ffmpeg
-# mov_text, `tx3g`, language eng) muxed with h264_aac_bframes.mp4; the
+# mov_text, `tx3g`, language eng, a title) muxed with h264_aac_bframes.mp4; the
 # French ones as WebVTT in fragmented MP4 (`wvtt`), as Shaka Packager
 # writes a text track of its own.
 make h264_movtext.mp4 -i "$OUT/h264_aac_bframes.mp4" -i "$OUT/subs_en.vtt" \
-    -map 0 -map 1 -c copy -c:s mov_text -metadata:s:s:0 language=eng
+    -map 0 -map 1 -c copy -c:s mov_text -metadata:s:s:0 language=eng -metadata:s:s:0 "title=English (mov_text)"
 if [ ! -s "$OUT/subs_fr_wvtt.mp4" ]; then
     frag_tmp="$(mktemp -d "$OUT/.tmp.wvtt.XXXXXX")"
     "$SHAKA" --quiet "in=$OUT/subs_fr.vtt,stream=text,language=fr,output=$frag_tmp/fr.mp4" >/dev/null

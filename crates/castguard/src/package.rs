@@ -73,11 +73,13 @@ pub struct PackageArgs {
     /// by the key id.
     #[arg(long = "la-url", value_name = "SYSTEM=URL")]
     pub la_urls: Vec<String>,
-    /// A subtitle or caption file for the title, as LANG[:ROLE]=FILE:
-    /// `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`; LANG is a BCP 47 tag,
-    /// ROLE one of subtitle (default), caption, forced, description.
+    /// A subtitle or caption file for the title, as LANG[:ROLE[:NAME]]=FILE:
+    /// `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`, `en:caption:English
+    /// (SDH)=sdh.vtt`; LANG is a BCP 47 tag, ROLE one of subtitle
+    /// (default), caption, forced, description; NAME what the player's
+    /// menu shows (default: from language and role).
     /// WebVTT. Repeat for each language; never encrypted.
-    #[arg(long = "text", value_name = "LANG[:ROLE]=FILE", value_parser = media::text::TextInput::parse)]
+    #[arg(long = "text", value_name = "LANG[:ROLE[:NAME]]=FILE", value_parser = media::text::TextInput::parse)]
     pub texts: Vec<media::text::TextInput>,
     /// Write a DASH MPD (default: both DASH and HLS).
     #[arg(long)]

@@ -11,6 +11,7 @@ assertion rests on our own reading of our own output.
 
   {"dash": {"minBufferTime": ..., "sets": [{"contentType", "lang",
             "startWithSAP", "maxFrameRate", "roles": [value, ...],
+            "labels": [Label text, ...],
             "accessibility": [[scheme, value]], "channels": [[scheme, value]],
             "supplemental": [[scheme, value]], "representations": [{"id",
             "codecs", "width", "height", "audioSamplingRate", "frameRate",
@@ -34,9 +35,10 @@ import sys
 try:
     import m3u8
     import m3u8.parser
+    import lxml.etree
     from mpegdash.parser import MPEGDASHParser
 except ImportError as e:  # pragma: no cover - environment problem
-    sys.stderr.write(f"missing Python package ({e}): .venv/bin/pip install mpegdash m3u8\n")
+    sys.stderr.write(f"missing Python package ({e}): .venv/bin/pip install mpegdash m3u8 lxml\n")
     sys.exit(3)
 
 
@@ -58,8 +60,17 @@ def timeline(template):
     return out
 
 
+def label_elements(path):
+    """The `Label` elements (ISO/IEC 23009-1 §5.3.10) of each AdaptationSet,
+    in document order: `mpegdash` reads only the older `@label` attribute."""
+    ns = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+    tree = lxml.etree.parse(path)
+    return [[lab.text or "" for lab in a.findall("d:Label", ns)] for a in tree.iterfind(".//d:AdaptationSet", ns)]
+
+
 def mpd_facts(path):
     mpd = MPEGDASHParser.parse(path)
+    labels = iter(label_elements(path))
     sets = []
     for period in mpd.periods:
         for a in period.adaptation_sets:
@@ -87,6 +98,7 @@ def mpd_facts(path):
                 "channels": descriptors(a.audio_channel_configurations),
                 "supplemental": descriptors(a.supplemental_properties),
                 "roles": [d.value for d in (a.roles or [])],
+                "labels": next(labels, []),
                 "accessibility": descriptors(a.accessibilities),
                 "representations": reps,
             })

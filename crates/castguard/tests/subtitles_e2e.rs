@@ -27,9 +27,12 @@ fn text_args() -> Vec<String> {
         "--text".into(),
         format!("en={}", fixture("subs_en.vtt").display()),
         "--text".into(),
-        format!("fr:forced={}", fixture("subs_fr.vtt").display()),
+        format!("fr:forced:{FR_NAME}={}", fixture("subs_fr.vtt").display()),
     ]
 }
+
+/// The name given to the French track: what every player's menu must show.
+const FR_NAME: &str = "Français (panneaux)";
 
 /// The cues of a WebVTT fixture as ffmpeg reads them (its WebVTT demuxer):
 /// `[start_ms, end_ms, text]`, what the players must show.
@@ -60,6 +63,14 @@ fn ffmpeg_cues(vtt: &Path) -> Vec<(u64, u64, String)> {
     times.into_iter().zip(texts).map(|((s, e), t)| (s, e, t)).collect()
 }
 
+/// The source time from which both audio and video are present: the
+/// latest of ffprobe's stream start times (odd_gop.mp4: its video, 0.52 s).
+fn media_start(input: &Path) -> f64 {
+    let o = run(Command::new("ffprobe").args(["-v", "error", "-show_entries", "stream=start_time", "-of", "csv=p=0"]).arg(input));
+    assert_ok("ffprobe start times", &o);
+    String::from_utf8_lossy(&o.stdout).lines().filter_map(|l| l.trim().trim_end_matches(',').parse::<f64>().ok()).fold(0.0, f64::max)
+}
+
 #[test]
 fn subtitles_are_announced_in_dash_and_hls() {
     let tmp = TempDir::new("subs-manifests");
@@ -75,9 +86,10 @@ fn subtitles_are_announced_in_dash_and_hls() {
     // Per language a `wvtt` set, and the sidecar in a set of its own.
     let texts: Vec<&Value> = sets.iter().filter(|s| s["contentType"] == "text" && s["representations"][0]["codecs"] == "wvtt").collect();
     assert_eq!(texts.len(), 2, "{facts}");
-    for (set, (lang, role)) in texts.iter().zip([("en", "subtitle"), ("fr", "forced-subtitle")]) {
+    for (set, (lang, role, labels)) in texts.iter().zip([("en", "subtitle", vec![]), ("fr", "forced-subtitle", vec![FR_NAME])]) {
         assert_eq!(set["lang"], lang);
         assert_eq!(set["roles"][0], role, "{set}");
+        assert_eq!(set["labels"], serde_json::json!(labels), "{set}");
         assert_eq!(set["representations"].as_array().expect("reps").len(), 1, "{set}");
     }
     let mpd_text = fs::read_to_string(out.join("manifest.mpd")).expect("mpd");
@@ -107,6 +119,8 @@ fn subtitles_are_announced_in_dash_and_hls() {
     let subs: Vec<&Value> = hls["media"].as_array().expect("media").iter().filter(|m| m["type"] == "SUBTITLES").collect();
     assert_eq!(subs.len(), 2, "{hls}");
     assert_eq!((subs[0]["language"].as_str(), subs[1]["language"].as_str()), (Some("en"), Some("fr")));
+    // A name given is the name; none given, the language's.
+    assert_eq!((subs[0]["name"].as_str(), subs[1]["name"].as_str()), (Some("English"), Some(FR_NAME)));
     let master = fs::read_to_string(out.join("master.m3u8")).expect("master");
     assert!(master.contains("FORCED=YES"), "{master}");
     for v in hls["variants"].as_array().expect("variants") {
@@ -129,11 +143,13 @@ fn players_show_each_cue_at_its_time() {
     let dash = tmp.join("dash");
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
     a.extend(["--scheme", "cenc", "--key", &key, "--quiet"]);
-    assert_ok("package cenc", &package_title(&[fixture("h264_aac_bframes.mp4")], &dash, &a));
+    // odd_gop.mp4's video starts 0.52 s into the presentation (an empty
+    // edit, then the B-frame shift): cues still land at the source's times.
+    assert_ok("package cenc", &package_title(&[fixture("odd_gop.mp4")], &dash, &a));
     let hls = tmp.join("hls");
     let mut a: Vec<&str> = args.iter().map(String::as_str).collect();
     a.extend(["--scheme", "aes-128", "--key", &key, "--quiet"]);
-    assert_ok("package aes-128", &package_title(&[fixture("h264_aac_bframes.mp4")], &hls, &a));
+    assert_ok("package aes-128", &package_title(&[fixture("odd_gop.mp4")], &hls, &a));
 
     let expect = serde_json::json!({
         "en": ffmpeg_cues(&fixture("subs_en.vtt")),
@@ -143,6 +159,24 @@ fn players_show_each_cue_at_its_time() {
     fs::write(&expect_file, expect.to_string()).expect("write cues");
     let mut args: Vec<std::ffi::OsString> = vec!["--dash".into(), dash.join("manifest.mpd").into(), "--hls".into()];
     args.extend([hls.join("master.m3u8").into(), "--expect".into(), expect_file.into()]);
+    let start = media_start(&fixture("odd_gop.mp4"));
+    assert!((start - 0.52).abs() < 1e-6, "odd_gop.mp4's video starts at 0.52 s, not {start}");
+    // The packaged video starts there too: in its own timestamps (the
+    // empty edit folded into `tfdt`, as ffprobe reads them) and in the MPD.
+    let video = tmp.join("video.mp4");
+    let mut joined = fs::read(dash.join("video_1/init.mp4")).expect("init");
+    joined.extend(fs::read(dash.join("video_1/1.m4s")).expect("segment 1"));
+    fs::write(&video, joined).expect("write");
+    assert!((media_start(&video) - start).abs() < 1e-6, "packaged video starts at {}", media_start(&video));
+    let facts = manifest_facts(&dash);
+    let first = facts["dash"]["sets"]
+        .as_array()
+        .and_then(|sets| sets.iter().find(|s| s["contentType"] == "video"))
+        .map(|s| &s["representations"][0])
+        .expect("video set");
+    let t0 = first["segments"][0][0].as_f64().unwrap_or(-1.0) / first["timescale"].as_f64().unwrap_or(1.0);
+    assert!((t0 - start).abs() < 1e-6, "first video segment announced at {t0} s");
+    args.extend(["--media-start".into(), start.to_string().into()]);
     args.extend(["--clearkey", &key, "--chromium", &chromium, "--shots"].map(Into::into));
     args.push(repo_root().join("target/browser-screenshots").into());
     let (_, results) = node_script("subtitles.mjs", &args);
@@ -150,6 +184,8 @@ fn players_show_each_cue_at_its_time() {
     assert_eq!(names, ["shaka-dash-cenc", "shaka-hls-aes128", "hlsjs-hls-aes128"], "{results:?}");
     for r in &results {
         assert_eq!(r["ok"], true, "{r}");
+        let labels: Vec<&str> = r["labels"].as_array().map(|l| l.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        assert!(labels.contains(&FR_NAME), "the player's menu lacks the given name: {r}");
     }
 }
 
@@ -221,6 +257,16 @@ fn text_tracks_inside_mp4_become_subtitles() {
         .filter_map(|s| s["lang"].as_str())
         .collect();
     assert_eq!(langs, ["en", "fr"]);
+    // The mov_text track's title (`udta/name`, ffmpeg `-metadata:s:s:0
+    // title=`) names it; the wvtt track has none, so its language does.
+    let names: Vec<&str> = facts["hls"]["media"]
+        .as_array()
+        .expect("media")
+        .iter()
+        .filter(|m| m["type"] == "SUBTITLES")
+        .filter_map(|m| m["name"].as_str())
+        .collect();
+    assert_eq!(names, ["English (mov_text)", "French"]);
 }
 
 /// TTML: an IMSC1 text profile sidecar (clock, frame and tick times) and

@@ -150,7 +150,12 @@ pub enum IndexTrackKind {
     /// Subtitles or captions: `wvtt` segments, WebVTT segments and
     /// `subtitles.vtt` in the track's folder, served as stored (clear).
     #[serde(rename_all = "camelCase")]
-    Text { language: String, role: crate::text::TextRole },
+    Text {
+        language: String,
+        role: crate::text::TextRole,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        label: Option<String>,
+    },
 }
 
 fn is_false(b: &bool) -> bool {
@@ -216,8 +221,8 @@ impl AssetIndex {
                                 .map(|l| crate::language::bcp47(l).unwrap_or_else(|| l.to_owned()))
                                 .filter(|l| l != "und"),
                         },
-                        IndexTrackKind::Text { language, role } => {
-                            manifest::TrackKind::Text { language: language.clone(), role: *role }
+                        IndexTrackKind::Text { language, role, label } => {
+                            manifest::TrackKind::Text { language: language.clone(), role: *role, label: label.clone() }
                         }
                     },
                     codecs: t.codecs.clone(),
@@ -270,8 +275,8 @@ impl AssetIndex {
                             dolby_channel_map: *dolby_channel_map,
                             joc_complexity: *joc_complexity,
                         },
-                        manifest::TrackKind::Text { language, role } => {
-                            IndexTrackKind::Text { language: language.clone(), role: *role }
+                        manifest::TrackKind::Text { language, role, label } => {
+                            IndexTrackKind::Text { language: language.clone(), role: *role, label: label.clone() }
                         }
                     },
                     codecs: t.codecs.clone(),

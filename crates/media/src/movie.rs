@@ -110,6 +110,9 @@ pub struct MovieText {
     pub id: u32,
     /// BCP 47 from `mdhd`; `und` when it says none.
     pub language: String,
+    /// The track's name (`udta/name`, where ffmpeg writes a stream's
+    /// `title`), when it is one a manifest can carry.
+    pub label: Option<String>,
     pub cues: Vec<crate::text::Cue>,
 }
 
@@ -183,7 +186,8 @@ impl Movie {
             let cues = crate::text::mp4::cues(&kind.0, &samples, &bytes, timescale, shift).map_err(|e| Error::track(id, e))?;
             let lang = trak.mdia.mdhd.language;
             let language = std::str::from_utf8(&lang).ok().and_then(crate::language::bcp47).unwrap_or_else(|| "und".into());
-            self.texts.push(MovieText { id, language, cues });
+            let label = track_name(trak).filter(|l| crate::text::check_label(l).is_ok());
+            self.texts.push(MovieText { id, language, label, cues });
         }
         Ok(())
     }
@@ -342,6 +346,52 @@ fn refuse_encrypted(path: &Path, moov: &Moov, tables: &[(u32, Vec<Sample>)]) -> 
     Ok(())
 }
 
+/// The `name` box of a track's `udta` (3GPP TS 26.244 `titl` is for the
+/// movie; ffmpeg and QuickTime put a track title here as bare text).
+fn track_name(trak: &Trak) -> Option<String> {
+    let udta = trak.other.iter().find(|b| &b.kind.0 == b"udta")?;
+    let mut body: &[u8] = &udta.body;
+    while body.len() >= 8 {
+        let size = u32::from_be_bytes(body[..4].try_into().ok()?) as usize;
+        if size < 8 || size > body.len() {
+            return None;
+        }
+        if &body[4..8] == b"name" {
+            let text = std::str::from_utf8(&body[8..size]).ok()?;
+            let text = text.trim_end_matches('\0').trim();
+            return (!text.is_empty()).then(|| text.to_owned());
+        }
+        body = &body[size..];
+    }
+    None
+}
+
+/// Leading empty edits (`media_time` -1: the track starts later than the
+/// presentation, as `ffmpeg -itsoffset` writes it) become decode time:
+/// every sample moves later by their length and the edit list keeps only
+/// the edits that map media. Presentation times are unchanged, but they
+/// now stand in `tfdt` itself, which every player reads, where players
+/// differ on an empty edit in a fragmented file (hls.js applies it, Shaka
+/// Player ignores it), and subtitles then land at a different time in
+/// each.
+fn fold_empty_edits(trak: &mut bmff::Trak, samples: &mut [Sample], movie_timescale: u32) {
+    let timescale = u128::from(trak.mdia.mdhd.timescale);
+    let Some(elst) = trak.edts.as_mut().and_then(|e| e.elst.as_mut()) else { return };
+    let empty = elst.entries.iter().take_while(|e| e.media_time == -1).count();
+    if empty == 0 || empty == elst.entries.len() {
+        return;
+    }
+    let movie_ticks: u128 = elst.entries[..empty].iter().map(|e| u128::from(e.segment_duration)).sum();
+    let Ok(delay) = u64::try_from(movie_ticks * timescale / u128::from(movie_timescale.max(1))) else { return };
+    if samples.iter().any(|s| s.dts.checked_add(delay).is_none()) {
+        return;
+    }
+    for s in samples.iter_mut() {
+        s.dts += delay;
+    }
+    elst.entries.drain(..empty);
+}
+
 fn load_tracks(
     moov: &Moov,
     mut samples_by_track: Vec<(u32, Vec<Sample>)>,
@@ -398,6 +448,8 @@ fn load_tracks(
             skipped.push(Skipped { id, handler, reason: format!("unsupported {reason}") });
             continue;
         }
+        let mut samples = samples;
+        fold_empty_edits(&mut trak, &mut samples, moov.mvhd.timescale);
         tracks.push(Track { id, kind, timescale, trak, samples });
     }
     if tracks.is_empty()

@@ -215,7 +215,7 @@ fn package_text(text: &crate::text::TextTrack, bounds: &[u64], min_buffer: f64, 
     let whole = text::whole_file(&text.cues);
     write_file(&dir.join("subtitles.vtt"), whole.as_bytes())?;
     bytes += whole.len() as u64;
-    let kind = manifest::TrackKind::Text { language: text.language.clone(), role: text.role };
+    let kind = manifest::TrackKind::Text { language: text.language.clone(), role: text.role, label: text.label.clone() };
     let mut manifest = track_model(text.id, &name, kind, "wvtt", text::TEXT_TIMESCALE, segments, &sizes, min_buffer);
     manifest.captions = Some(Default::default());
     let segments = manifest.segments.len();

@@ -162,10 +162,13 @@ fn segments_from_starts(track: &PlanInput<'_>, starts: &[usize]) -> Vec<SegmentP
         .enumerate()
         .map(|(i, &(a, b))| {
             let run = &track.samples[a..b];
-            // The first segment starts the presentation at 0, as decode
-            // times did: a first frame shown a little late (no edit list
-            // for the reordering delay) leaves no hole before it.
-            let presentation_start = if i == 0 { 0 } else { earliest[i] };
+            // The first segment starts where decoding starts when its
+            // first frame is shown a little later (the reordering delay of
+            // a file without an edit list): no hole before it. A track that
+            // really starts later (an empty edit, folded into its decode
+            // times by `movie`) starts there: players place the other
+            // tracks and the subtitles by what the manifest says.
+            let presentation_start = if i == 0 { earliest[0].min(clamp(i128::from(run[0].dts))) } else { earliest[i] };
             let next = earliest.get(i + 1).copied().unwrap_or(end).max(presentation_start);
             SegmentPlan {
                 first_sample: a,

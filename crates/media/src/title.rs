@@ -167,6 +167,7 @@ impl Title {
                     id: next,
                     language: t.language.clone(),
                     role: crate::text::TextRole::Subtitle,
+                    label: t.label.clone(),
                     cues,
                     source: movie.path().to_owned(),
                 });

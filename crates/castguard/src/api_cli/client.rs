@@ -82,7 +82,7 @@ impl Client {
     /// PUTs several files as one `multipart/form-data` body, each part
     /// carrying its file name, streamed from disk (never held whole in
     /// memory). `files` are `(part name, file)`: `file` for media,
-    /// `text:LANG[:ROLE]` for a subtitle file.
+    /// `text:LANG[:ROLE[:NAME]]` for a subtitle file.
     pub fn put_files(&self, path: &str, files: &[(String, std::path::PathBuf)]) -> Result<Value, Failure> {
         use std::io::Read;
         let boundary = format!("castguard-{:016x}", std::process::id() as u64 ^ 0x5bd1_e995_u64.rotate_left(17));

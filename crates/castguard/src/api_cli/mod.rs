@@ -84,9 +84,9 @@ pub enum AssetCmd {
         /// A file of the title; repeat for each rendition or audio file.
         #[arg(long = "file", value_name = "FILE")]
         files: Vec<PathBuf>,
-        /// A subtitle file (WebVTT or TTML) as LANG[:ROLE]=FILE, e.g.
+        /// A subtitle file (WebVTT or TTML) as LANG[:ROLE[:NAME]]=FILE, e.g.
         /// `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`; repeat per language.
-        #[arg(long = "text", value_name = "LANG[:ROLE]=FILE", value_parser = media::text::TextInput::parse)]
+        #[arg(long = "text", value_name = "LANG[:ROLE[:NAME]]=FILE", value_parser = media::text::TextInput::parse)]
         texts: Vec<media::text::TextInput>,
         #[arg(long)]
         name: Option<String>,

@@ -10,10 +10,17 @@
 // video's showing text track has exactly that cue active, in a gap between
 // cues none; and the cues the player built (pieces of one cue split at
 // segment boundaries merged) start and end at the source file's times to
-// the millisecond. Prints one JSON line per case; exits 1 when any fails.
+// the millisecond. Times are the source's presentation times moved by where
+// the player put the media: `--media-start S` is the source time at which
+// both audio and video are present (ffprobe's latest stream start), and a
+// player that shows that instant at currentTime S' (hls.js and shaka on
+// HLS start the timeline at the first frame; DASH keeps the MPD's times)
+// must show every cue S' - S later, to the millisecond.
+// Prints one JSON line per case (with the track names the
+// player lists, `labels`); exits 1 when any fails.
 //
 //   node subtitles.mjs --dash DIR/manifest.mpd --hls DIR/master.m3u8 --expect CUES.json
-//        --clearkey KID:KEY [--chromium PATH] [--shots DIR]
+//        --clearkey KID:KEY [--media-start SECS] [--chromium PATH] [--shots DIR]
 // CUES.json: {"en": [[startMs, endMs, "text"], ...], "fr": [...]}
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,16 +32,33 @@ const hls = one('hls');
 const expect = JSON.parse(fs.readFileSync(one('expect'), 'utf8'));
 const [kid, key] = (one('clearkey', '') || '').split(':');
 const shots = one('shots', 'target/browser-screenshots');
+const sourceStart = Number(one('media-start', '0'));
 fs.mkdirSync(shots, { recursive: true });
 const browser = await launch(one('chromium', '/usr/bin/chromium'));
 
 // In the page: helpers to seek and read the showing text track.
 const PAGE_HELPERS = () => {
+  window.castguardBuffers = [];
+  const add = MediaSource.prototype.addSourceBuffer;
+  MediaSource.prototype.addSourceBuffer = function (type) {
+    const b = add.call(this, type);
+    window.castguardBuffers.push(b);
+    return b;
+  };
   window.castguard = {
     video: () => document.getElementById('video'),
     showing: () => Array.from(document.getElementById('video').textTracks).filter((t) => t.mode === 'showing'),
     active: () => castguard.showing().flatMap((t) => Array.from(t.activeCues || []).map((c) => c.text)),
     all: () => castguard.showing().flatMap((t) => Array.from(t.cues || []).map((c) => [Math.round(c.startTime * 1000), Math.round(c.endTime * 1000), c.text])),
+    // Where the player put the start of the media: the latest first
+    // buffered time of its audio and video SourceBuffers (recorded as the
+    // player adds them), once each has media.
+    mediaStart: async () => {
+      const start = Date.now();
+      const ready = () => window.castguardBuffers.length >= 2 && window.castguardBuffers.every((b) => { try { return b.buffered.length > 0; } catch { return false; } });
+      while (!ready() && Date.now() - start < 10000) await new Promise((r) => setTimeout(r, 50));
+      return ready() ? Math.max(...window.castguardBuffers.map((b) => b.buffered.start(0))) : null;
+    },
     seek: async (t) => {
       const v = castguard.video();
       v.currentTime = t;
@@ -57,9 +81,19 @@ function merged(cues) {
   return out.sort((a, b) => a[0] - b[0]);
 }
 
+/**
+ * The cues of `want` where a player that put the source's `sourceStart` at
+ * `mediaStart` shows them: moved by the difference, cut at 0.
+ */
+function onPlayerTimeline(want, mediaStart) {
+  const shift = Math.round(((mediaStart ?? sourceStart) - sourceStart) * 1000);
+  return want.map(([s, e, t]) => [Math.max(0, s + shift), e + shift, t]).filter(([s, e]) => e > s);
+}
+
 /** Checks every cue of `want` with the page's player on `lang` selected. */
-async function checkCues(page, name, lang, want) {
+async function checkCues(page, name, lang, sourceWant, mediaStart) {
   const problems = [];
+  const want = onPlayerTimeline(sourceWant, mediaStart);
   const norm = (t) => t.replace(/<[^>]+>/g, '').replace(/\s+/g, ' ').trim();
   for (const [start, end, text] of want) {
     await page.evaluate((t) => castguard.seek(t), (start + end) / 2000);
@@ -75,6 +109,7 @@ async function checkCues(page, name, lang, want) {
   const gaps = [want[0][0] / 2000];
   if (want.length > 1 && want[1][0] > want[0][1]) gaps.push((want[0][1] + want[1][0]) / 2000);
   for (const g of gaps) {
+    if (mediaStart != null && g < mediaStart + 0.05) continue; // no media there yet
     await page.evaluate((t) => castguard.seek(t), g);
     const active = await page.evaluate(() => castguard.active());
     if (active.length) problems.push(`${lang} at ${g}s (no cue): active ${JSON.stringify(active)}`);
@@ -103,25 +138,37 @@ async function shakaCase(name, manifest, drm) {
     } catch (e) {
       return { error: String(e.code || e) };
     }
-    // shaka 5: the languages of its text tracks; selecting one shows it.
-    return { languages: [...new Set(player.getTextTracks().map((t) => t.language))] };
+    // shaka 5: the languages of its text tracks (and the names its menu
+    // shows); selecting one shows it.
+    const tracks = player.getTextTracks();
+    return { languages: [...new Set(tracks.map((t) => t.language))], labels: [...new Set(tracks.map((t) => t.label).filter(Boolean))], mediaStart: await castguard.mediaStart() };
   }, { manifest: `${ORIGIN}/media/${path.basename(manifest)}`, drm });
   const problems = [];
+  let empty = 0;
   if (loaded.error) problems.push(`load: ${loaded.error}`);
   for (const lang of Object.keys(expect)) {
     if (loaded.error) break;
     if (!(loaded.languages || []).includes(lang)) problems.push(`languages ${JSON.stringify(loaded.languages)} lack ${lang}`);
-    await page.evaluate(async (l) => {
-      const t = player.getTextTracks().find((x) => x.language === l && x.mimeType !== 'text/vtt') || player.getTextTracks().find((x) => x.language === l);
-      player.selectTextTrack(t);
+    empty += await page.evaluate(async (l) => {
+      const pick = (lang) => player.getTextTracks().find((x) => x.language === lang && x.mimeType !== 'text/vtt') || player.getTextTracks().find((x) => x.language === lang);
+      const cuesWithin = async (ms) => {
+        for (let i = 0; i < ms / 100; i++) {
+          if (castguard.all().length) return true;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return false;
+      };
+      player.selectTextTrack(pick(l));
+      // shaka keeps the previous track's cues a moment after a switch.
       await new Promise((r) => setTimeout(r, 500));
+      return (await cuesWithin(3000)) ? 0 : 1;
     }, lang);
-    problems.push(...(await checkCues(page, name, lang, expect[lang])));
+    problems.push(...(await checkCues(page, name, lang, expect[lang], loaded.mediaStart)));
   }
   const errors = await page.evaluate(() => window.errors);
   if (errors.length) problems.push(`error events ${errors}`);
   await page.close();
-  return { case: name, ok: !problems.length, languages: loaded.languages, problems, logs: problems.length ? logs.slice(-8) : [] };
+  return { case: name, ok: !problems.length, languages: loaded.languages, labels: loaded.labels, mediaStart: loaded.mediaStart, empty, problems, logs: problems.length ? logs.slice(-8) : [] };
 }
 
 async function hlsjsCase(name, manifest) {
@@ -136,7 +183,7 @@ async function hlsjsCase(name, manifest) {
     hls.loadSource(url);
     hls.attachMedia(castguard.video());
     await parsed;
-    return { languages: hls.subtitleTracks.map((t) => t.lang) };
+    return { languages: hls.subtitleTracks.map((t) => t.lang), labels: hls.subtitleTracks.map((t) => t.name), mediaStart: await castguard.mediaStart() };
   }, `${ORIGIN}/media/${path.basename(manifest)}`);
   const problems = [];
   for (const lang of Object.keys(expect)) {
@@ -146,18 +193,31 @@ async function hlsjsCase(name, manifest) {
       hls.subtitleDisplay = true;
       await new Promise((r) => setTimeout(r, 800));
     }, lang);
-    problems.push(...(await checkCues(page, name, lang, expect[lang])));
+    problems.push(...(await checkCues(page, name, lang, expect[lang], loaded.mediaStart)));
   }
   const errors = await page.evaluate(() => window.errors);
   if (errors.length) problems.push(`fatal errors ${errors}`);
   await page.close();
-  return { case: name, ok: !problems.length, languages: loaded.languages, problems, logs: problems.length ? logs.slice(-8) : [] };
+  return { case: name, ok: !problems.length, languages: loaded.languages, labels: loaded.labels, mediaStart: loaded.mediaStart, problems, logs: problems.length ? logs.slice(-8) : [] };
 }
 
 const results = [];
 const only = one('only');
 if (dash && (!only || only === 'shaka-dash')) results.push(await shakaCase('shaka-dash-cenc', dash, { clearKeys: { [b64url(kid)]: b64url(key) } }).catch((e) => ({ case: 'shaka-dash-cenc', ok: false, error: String(e) })));
-if (hls && (!only || only === 'shaka-hls')) results.push(await shakaCase('shaka-hls-aes128', hls, {}).catch((e) => ({ case: 'shaka-hls-aes128', ok: false, error: String(e) })));
+if (hls && (!only || only === 'shaka-hls')) {
+  // shaka 5 on HLS, about one load in four (either input, any start
+  // offset): the text segments are fetched and the selected track never
+  // gets a cue, and choosing it again does not help. A new page then
+  // plays it right; the attempts are reported. A track that has cues at
+  // wrong times is never tried again.
+  let r;
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    r = await shakaCase('shaka-hls-aes128', hls, {}).catch((e) => ({ case: 'shaka-hls-aes128', ok: false, error: String(e) }));
+    r.attempts = attempt;
+    if (r.ok || !r.empty) break;
+  }
+  results.push(r);
+}
 if (hls && (!only || only === 'hlsjs')) results.push(await hlsjsCase('hlsjs-hls-aes128', hls).catch((e) => ({ case: 'hlsjs-hls-aes128', ok: false, error: String(e) })));
 for (const r of results) console.log(JSON.stringify(r));
 await browser.close();

@@ -386,6 +386,11 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
             );
         }
     }
+    // A text track's name for the player's menu (`Label`, ISO/IEC 23009-1
+    // §5.3.10), after the properties and before Accessibility and Role.
+    if let Some(first) = set.tracks.first() {
+        write_label(x, first);
+    }
     // Closed captions in the video samples (SCTE 214-1 §6.7.3; DASH-IF IOP
     // v4.3 §6.4.3): before Role, as the schema orders them.
     if set.video
@@ -578,6 +583,14 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
     x.close("Representation");
 }
 
+/// A text track's name for the player's menu: `Label` (ISO/IEC 23009-1
+/// §5.3.10), after the properties and before Accessibility and Role.
+fn write_label(x: &mut Xml, t: &Track) {
+    if let TrackKind::Text { label: Some(label), .. } = &t.kind {
+        x.text_element("Label", &[], label);
+    }
+}
+
 /// The whole file of a text track, for clients that take text as one
 /// resource: an AdaptationSet of its own (`mimeType="text/vtt"`, same
 /// `lang` and `Role`) whose one Representation has a `BaseURL` and no
@@ -591,6 +604,7 @@ fn write_sidecar_set(x: &mut Xml, id: usize, t: &Track) {
         attrs.push(("lang", l));
     }
     x.open("AdaptationSet", &attrs);
+    write_label(x, t);
     if let Some(role) = text_role(t) {
         x.empty("Role", &[("schemeIdUri", SCHEME_ROLE), ("value", role.dash_role())]);
     }

@@ -70,13 +70,18 @@ fn subtitle_renditions(texts: &[&Track], media_playlist_uri: &impl Fn(&Track) ->
     let mut out = String::new();
     let mut names: Vec<String> = Vec::new();
     for t in texts {
-        let TrackKind::Text { language, role } = &t.kind else { continue };
-        let base = quoted_text(&crate::language::display_name(language));
-        let base = match role {
-            TextRole::Subtitle => base,
-            TextRole::Caption => format!("{base} (CC)"),
-            TextRole::Forced => format!("{base} (forced)"),
-            TextRole::Description => format!("{base} (description)"),
+        let TrackKind::Text { language, role, label } = &t.kind else { continue };
+        let base = match label {
+            Some(l) => quoted_text(l),
+            None => {
+                let base = quoted_text(&crate::language::display_name(language));
+                match role {
+                    TextRole::Subtitle => base,
+                    TextRole::Caption => format!("{base} (CC)"),
+                    TextRole::Forced => format!("{base} (forced)"),
+                    TextRole::Description => format!("{base} (description)"),
+                }
+            }
         };
         let name = if names.contains(&base) { format!("{base} ({})", t.id) } else { base };
         if out.is_empty() {

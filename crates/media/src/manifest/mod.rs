@@ -116,6 +116,9 @@ pub enum TrackKind {
         /// BCP 47 tag.
         language: String,
         role: crate::text::TextRole,
+        /// HLS `NAME`, DASH `Label`; derived from language and role when
+        /// `None`.
+        label: Option<String>,
     },
 }
 

@@ -81,40 +81,75 @@ impl TextRole {
 }
 
 /// A text track given on the command line or through the API:
-/// `LANG[:ROLE]=FILE`, e.g. `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`.
+/// `LANG[:ROLE[:NAME]]=FILE`, e.g. `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`,
+/// `en:caption:English (SDH)=sdh_en.vtt`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextInput {
     /// BCP 47 tag as given (checked and made canonical by [`TextInput::parse`]).
     pub language: String,
     pub role: TextRole,
+    /// What players show in their subtitle menu (HLS `NAME`, DASH
+    /// `Label`); derived from language and role when not given.
+    pub label: Option<String>,
     pub path: PathBuf,
+}
+
+/// Longest track name accepted: a menu entry, not a description.
+pub const MAX_LABEL_CHARS: usize = 64;
+
+/// Checks a track name for a manifest: printable, no `"` (it ends an HLS
+/// quoted string) or `=` (it ends the `LANG:ROLE:NAME` spec), no leading or trailing space, at most
+/// [`MAX_LABEL_CHARS`] characters.
+pub fn check_label(label: &str) -> std::result::Result<(), String> {
+    if label.is_empty() || label.trim() != label {
+        return Err(format!("'{label}': a track name must be non-empty, without leading or trailing spaces"));
+    }
+    if label.chars().count() > MAX_LABEL_CHARS {
+        return Err(format!("track name longer than {MAX_LABEL_CHARS} characters"));
+    }
+    if label.chars().any(|c| c.is_control() || c == '"' || c == '=') {
+        return Err(format!("'{}': a track name cannot hold '\"', '=' or control characters", label.escape_debug()));
+    }
+    Ok(())
 }
 
 impl TextInput {
     /// Parses `LANG[:ROLE]=FILE`. The language must be a BCP 47 tag whose
     /// primary language is a known ISO 639 code.
     pub fn parse(spec: &str) -> std::result::Result<TextInput, String> {
-        let (head, path) = spec
-            .split_once('=')
-            .ok_or_else(|| format!("'{spec}': expected LANG[:ROLE]=FILE, e.g. en=subs_en.vtt or fr:forced=signs_fr.vtt"))?;
-        let (lang, role) = match head.split_once(':') {
-            Some((l, r)) => (l, TextRole::parse(r).ok_or_else(|| format!("'{r}': unknown text role (subtitle, caption, forced, description)"))?),
-            None => (head, TextRole::Subtitle),
+        let (head, path) = spec.split_once('=').ok_or_else(|| {
+            format!("'{spec}': expected LANG[:ROLE[:NAME]]=FILE, e.g. en=subs_en.vtt or fr:forced=signs_fr.vtt")
+        })?;
+        let mut parts = head.splitn(3, ':');
+        let lang = parts.next().unwrap_or_default();
+        let role = match parts.next() {
+            None | Some("") => TextRole::Subtitle,
+            Some(r) => TextRole::parse(r).ok_or_else(|| format!("'{r}': unknown text role (subtitle, caption, forced, description)"))?,
         };
+        let label = parts.next().map(str::to_owned);
+        if let Some(l) = &label {
+            check_label(l)?;
+        }
         let language = crate::language::parse_tag(lang).ok_or_else(|| format!("'{lang}': not a language tag (BCP 47, e.g. en, fr, pt-BR)"))?;
         if path.is_empty() {
             return Err(format!("'{spec}': no file"));
         }
-        Ok(TextInput { language, role, path: PathBuf::from(path) })
+        Ok(TextInput { language, role, label, path: PathBuf::from(path) })
     }
 
-    /// `LANG[:ROLE]` as [`TextInput::parse`] reads it (`en`, `fr:forced`).
+    /// `LANG[:ROLE[:NAME]]` as [`TextInput::parse`] reads it (`en`,
+    /// `fr:forced`, `en:caption:English (SDH)`).
     pub fn spec(&self) -> String {
-        match self.role {
-            TextRole::Subtitle => self.language.clone(),
-            TextRole::Caption => format!("{}:caption", self.language),
-            TextRole::Forced => format!("{}:forced", self.language),
-            TextRole::Description => format!("{}:description", self.language),
+        let role = match self.role {
+            TextRole::Subtitle => "",
+            TextRole::Caption => "caption",
+            TextRole::Forced => "forced",
+            TextRole::Description => "description",
+        };
+        match (&self.label, role) {
+            (Some(l), _) => format!("{}:{role}:{l}", self.language),
+            (None, "") => self.language.clone(),
+            (None, r) => format!("{}:{r}", self.language),
         }
     }
 }
@@ -126,6 +161,9 @@ pub struct TextTrack {
     pub id: u32,
     pub language: String,
     pub role: TextRole,
+    /// The name given to the track (`--text en::English=...`, the MP4
+    /// track's `udta/name`), if any.
+    pub label: Option<String>,
     /// Cues by start time.
     pub cues: Vec<Cue>,
     /// Where the cues came from, for messages.
@@ -139,7 +177,14 @@ impl TextTrack {
         let head = String::from_utf8_lossy(&bytes[..bytes.len().min(64)]);
         let head = head.trim_start_matches('\u{feff}').trim_start();
         let cues = if head.starts_with('<') { ttml::parse(&input.path, &bytes)? } else { webvtt::parse(&input.path, &bytes)? };
-        Ok(TextTrack { id, language: input.language.clone(), role: input.role, cues, source: input.path.clone() })
+        Ok(TextTrack {
+            id,
+            language: input.language.clone(),
+            role: input.role,
+            label: input.label.clone(),
+            cues,
+            source: input.path.clone(),
+        })
     }
 
     pub fn name(&self) -> String {
@@ -202,8 +247,11 @@ pub fn boundaries_ms(starts: &[u64], timescale: u32, title_ms: u64) -> Vec<u64> 
         .iter()
         .map(|&s| u64::try_from((u128::from(s) * 1000 + ts / 2) / ts).unwrap_or(u64::MAX))
         .collect();
-    if b.first() != Some(&0) {
-        b.insert(0, 0);
+    // The first text segment starts the title, even when the video
+    // starts later (a cue may come before its first frame).
+    match b.first_mut() {
+        Some(first) => *first = 0,
+        None => b.push(0),
     }
     b.dedup();
     let end = title_ms.max(b.last().copied().unwrap_or(0) + 1);
@@ -241,7 +289,16 @@ mod tests {
         let t = TextInput::parse("fra:forced=a=b.vtt").unwrap();
         assert_eq!((t.language.as_str(), t.role, t.path.to_str()), ("fr", TextRole::Forced, Some("a=b.vtt")));
         assert_eq!(TextInput::parse("pt-BR:caption=x.vtt").unwrap().language, "pt-BR");
-        assert!(TextInput::parse("subs.vtt").unwrap_err().contains("LANG[:ROLE]=FILE"));
+        assert!(TextInput::parse("subs.vtt").unwrap_err().contains("LANG[:ROLE[:NAME]]=FILE"));
+        let named = TextInput::parse("en:caption:English (SDH): full=sdh.vtt").unwrap();
+        assert_eq!((named.role, named.label.as_deref()), (TextRole::Caption, Some("English (SDH): full")));
+        assert_eq!(named.spec(), "en:caption:English (SDH): full");
+        let named = TextInput::parse("fr::Français=fr.vtt").unwrap();
+        assert_eq!((named.role, named.label.as_deref()), (TextRole::Subtitle, Some("Français")));
+        assert_eq!(TextInput::parse(&format!("{}=fr.vtt", named.spec())).unwrap(), named);
+        assert!(TextInput::parse("en:: padded=x.vtt").unwrap_err().contains("leading or trailing"));
+        assert!(TextInput::parse("en::say \"hi\"=x.vtt").unwrap_err().contains("cannot hold"));
+        assert!(TextInput::parse(&format!("en::{}=x.vtt", "n".repeat(65))).unwrap_err().contains("longer than 64"));
         assert!(TextInput::parse("zz9=x.vtt").unwrap_err().contains("not a language tag"));
         assert!(TextInput::parse("en:loud=x.vtt").unwrap_err().contains("unknown text role"));
         assert!(TextInput::parse("en=").is_err());
@@ -264,11 +321,14 @@ mod tests {
         assert_eq!(boundaries_ms(&[0, 120_120], 30_000, 6000), vec![0, 4004, 6000]);
         // No video: one segment.
         assert_eq!(boundaries_ms(&[], 1000, 6000), vec![0, 6000]);
+        // Video starting 0.52 s in: the first text segment still starts
+        // the title.
+        assert_eq!(boundaries_ms(&[6656, 63488], 12800, 10_000), vec![0, 4960, 10_000]);
     }
 
     #[test]
     fn cues_past_the_end_are_refused() {
-        let t = TextTrack { id: 3, language: "en".into(), role: TextRole::Subtitle, cues: vec![cue(0, 1000, "a"), cue(12_000, 13_000, "late")], source: "s.vtt".into() };
+        let t = TextTrack { id: 3, language: "en".into(), role: TextRole::Subtitle, label: None, cues: vec![cue(0, 1000, "a"), cue(12_000, 13_000, "late")], source: "s.vtt".into() };
         let e = t.check_within(10_000).unwrap_err().to_string();
         assert!(e.contains("s.vtt") && e.contains("00:00:12.000") && e.contains("past the end"), "{e}");
         assert!(t.check_within(12_500).is_ok());

@@ -149,7 +149,7 @@ pub async fn delete(
 
 #[utoipa::path(put, path = "/api/v1/assets/{name}/content", tag = "assets", operation_id = "uploadAssetContent",
     params(schemas::Name),
-    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body (any Content-Type, e.g. video/mp4), or several as `multipart/form-data` parts with file names (a ladder's renditions, audio apart): every track of every file joins the title, replacing its files. A part named `text:LANG[:ROLE]` (e.g. `text:en`, `text:fr:forced`; ROLE subtitle, caption, forced or description) is a subtitle file, WebVTT or TTML, never encrypted"),
+    request_body(content = schemas::Mp4Upload, content_type = "application/octet-stream", description = "One MP4 file as the raw body (any Content-Type, e.g. video/mp4), or several as `multipart/form-data` parts with file names (a ladder's renditions, audio apart): every track of every file joins the title, replacing its files. A part named `text:LANG[:ROLE[:NAME]]` (e.g. `text:en`, `text:fr:forced`; ROLE subtitle, caption, forced or description) is a subtitle file, WebVTT or TTML, never encrypted"),
     responses((status = 200, description = "Ingested; the asset with its track summary", body = schemas::Asset),
         (status = 400, description = "Not ingestible media", body = schemas::Error), (status = 401, body = schemas::Error),
         (status = 404, body = schemas::Error), (status = 413, body = schemas::Error)))]
@@ -314,7 +314,7 @@ struct Sources {
 }
 
 /// The title order of an asset's kept source files (one entry a line: a
-/// media file's name, or `text:LANG[:ROLE]=FILE` for a subtitle file).
+/// media file's name, or `text:LANG[:ROLE[:NAME]]=FILE` for a subtitle file).
 const ORDER_FILE: &str = ".order";
 
 /// The file an order entry names.
@@ -325,7 +325,7 @@ fn entry_file(entry: &str) -> &str {
     }
 }
 
-/// The subtitle file of a multipart part named `text:LANG[:ROLE]`: its
+/// The subtitle file of a multipart part named `text:LANG[:ROLE[:NAME]]`: its
 /// order entry with the language made canonical (`text:fra` → `text:fr`).
 fn text_entry(part: &str, file: &str) -> ApiResult<Option<String>> {
     let Some(spec) = part.strip_prefix("text:") else {
@@ -464,7 +464,7 @@ impl Sources {
             if tokio::fs::try_exists(self.path().join(&file)).await.unwrap_or(false) {
                 return Err(ApiError::bad_request("", format!("file {file} given twice")));
             }
-            // A part named `text:LANG[:ROLE]` is a subtitle file.
+            // A part named `text:LANG[:ROLE[:NAME]]` is a subtitle file.
             match text_entry(field.name().unwrap_or_default(), &file)? {
                 Some(entry) => self.push(&entry),
                 None => self.push(&file),
