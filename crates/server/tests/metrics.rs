@@ -424,11 +424,3 @@ async fn separate_listener_serves_metrics_without_a_token_and_nothing_else() {
     drop(stop);
     serving.await.unwrap().unwrap();
 }
-
-#[tokio::test]
-#[ignore = "prints an exposition for reading"]
-async fn print_exposition() {
-    let env = Env::new(GuardConfig::default()).await;
-    env.get(&format!("/keys/v1/aes/{AES_KID}"), None).await;
-    println!("{}", env.state.metrics().encode(false));
-}

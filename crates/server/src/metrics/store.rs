@@ -172,7 +172,7 @@ impl Collector for PoolCollector {
         if !pools.is_empty() {
             let mut e = encoder.encode_descriptor(
                 "castguard_db_pool_connections",
-                "Open database connections, by pool and state (idle or in_use)",
+                "Open database connections, by pool and state (idle or in_use).",
                 None,
                 prometheus_client::metrics::MetricType::Gauge,
             )?;
@@ -188,7 +188,7 @@ impl Collector for PoolCollector {
             }
             let mut e = encoder.encode_descriptor(
                 "castguard_db_pool_max_connections",
-                "Most connections each database pool opens",
+                "Most connections each database pool opens.",
                 None,
                 prometheus_client::metrics::MetricType::Gauge,
             )?;
@@ -204,7 +204,7 @@ impl Collector for PoolCollector {
             let counter = ConstCounter::new(r.errors());
             let e = encoder.encode_descriptor(
                 "castguard_redis_errors",
-                "Failed Redis commands and connection attempts (replay counters and the OpenID Connect cache)",
+                "Failed Redis commands and connection attempts (replay counters and the OpenID Connect cache).",
                 None,
                 counter.metric_type(),
             )?;
