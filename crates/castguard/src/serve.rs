@@ -201,7 +201,12 @@ pub struct ServeArgs {
     // Prometheus metrics (docs/operations.md).
     /// Serve Prometheus metrics at http://ADDR/metrics on this separate
     /// listener, without a token: bind it to a loopback or private address.
-    #[arg(long, env = "CASTGUARD_METRICS_LISTEN", help_heading = "Metrics")]
+    #[arg(
+        long,
+        env = "CASTGUARD_METRICS_LISTEN",
+        value_name = "ADDR",
+        help_heading = "Metrics"
+    )]
     metrics_listen: Option<SocketAddr>,
     /// File with a bearer token (16 or more printable characters) that opens
     /// GET /metrics on the main port(s); without it that route answers 404.

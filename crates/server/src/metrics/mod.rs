@@ -16,7 +16,7 @@
 //! not be able to grow the series set, and a metrics endpoint must not
 //! disclose who watches what.
 //!
-//! Exposure ([`router`], [`public_metrics`]): on a separate listener
+//! Exposure: on a separate listener ([`router`])
 //! (`castguard serve --metrics-listen`), unauthenticated, meant for a
 //! private network; and/or on the public port at `GET /metrics` with a
 //! bearer token (`--metrics-token-file`), compared in constant time and
@@ -271,8 +271,8 @@ impl Metrics {
     /// Every series of the server, registered; `store` and `redis` are
     /// read at each scrape (pool sizes, Redis error count).
     pub fn new(store: Arc<dyn ::store::Store>, redis: Option<::store::redis::Redis>) -> Self {
-        let mut r = Registry::default();
-        let m = Metrics {
+        let mut m = Metrics {
+            registry: Registry::default(),
             http_requests: Family::default(),
             http_duration: Family::new_with_constructor(latency_histogram),
             api_writes: Family::default(),
@@ -287,8 +287,8 @@ impl Metrics {
             store_duration: Family::new_with_constructor(latency_histogram),
             pool_wait: Family::new_with_constructor(wait_histogram),
             backend_up: Family::default(),
-            registry: Registry::default(),
         };
+        let r = &mut m.registry;
         r.register(
             "castguard_build",
             "Version of the running castguard",
@@ -367,7 +367,7 @@ impl Metrics {
             m.backend_up.clone(),
         );
         r.register_collector(Box::new(store::PoolCollector::new(store, redis)));
-        Metrics { registry: r, ..m }
+        m
     }
 
     /// One HTTP request answered (called by [`track`]).
