@@ -25,7 +25,7 @@ enum Command {
     /// Package an MP4 into CMAF segments with DASH and HLS manifests, clear or encrypted.
     Package(package::PackageArgs),
     /// Run the server: management API (and, as they land, origin, key delivery, STS, player).
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Test tokens for content key policy options.
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -38,7 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Package(args) => package::run(args),
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
         Command::Token(cmd) => token::run(cmd),
         Command::Api(cmd) => api_cli::run(cmd),
     };

@@ -19,6 +19,11 @@
 //! plain one; the certificate and key are checked before anything is
 //! created on disk. The key-delivery guard (`--keys-require-https`,
 //! forwarding headers, rate limits) is `server::delivery::guard`.
+//! Prometheus metrics: `--metrics-listen ADDR` serves `/metrics` on a
+//! separate listener (announced as `castguard: metrics on
+//! http://ADDR/metrics`), `--metrics-token-file` opens `/metrics` on the
+//! main port to that bearer token; without either, no metrics are served
+//! (`server::metrics`).
 //! Ctrl-C or SIGTERM stops accepting, lets requests in flight finish, and
 //! closes the store (checkpointing the SQLite WAL).
 //!
@@ -192,6 +197,26 @@ pub struct ServeArgs {
     /// plain-HTTP endpoint), or `file:///path`. Default: DATA_DIR/assets/.
     #[arg(long, env = "CASTGUARD_MEDIA_URL")]
     media_url: Option<String>,
+
+    // Prometheus metrics (docs/operations.md).
+    /// Serve Prometheus metrics at http://ADDR/metrics on this separate
+    /// listener, without a token: bind it to a loopback or private address.
+    #[arg(
+        long,
+        env = "CASTGUARD_METRICS_LISTEN",
+        value_name = "ADDR",
+        help_heading = "Metrics"
+    )]
+    metrics_listen: Option<SocketAddr>,
+    /// File with a bearer token (16 or more printable characters) that opens
+    /// GET /metrics on the main port(s); without it that route answers 404.
+    #[arg(
+        long,
+        env = "CASTGUARD_METRICS_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "Metrics"
+    )]
+    metrics_token_file: Option<PathBuf>,
 }
 
 /// A rate limit setting (`off` = `None`).
@@ -252,6 +277,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let guard = guard_config(&args)?;
+    let metrics_token = args
+        .metrics_token_file
+        .as_deref()
+        .map(metrics_token)
+        .transpose()?;
     let data = &args.data;
     create_private_dir(data)?;
     let (kek, origin) = store::Kek::load_or_create(data).context("key-encryption key")?;
@@ -292,11 +322,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("castguard: media in {}", media.describe());
     backends.media = Some(media);
     let state = AppState::with_backends(store.clone(), data.clone(), token, config, backends);
+    if let Some(t) = metrics_token {
+        state.set_metrics_token(t);
+    }
+    let metrics_listener = match args.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics-listen: cannot listen on {addr}"))?,
+        ),
+        None => None,
+    };
     let announce = || -> anyhow::Result<()> {
         for l in &listeners {
             eprintln!(
                 "castguard: listening on {}",
                 l.url().context("listening socket")?
+            );
+        }
+        if let Some(l) = &metrics_listener {
+            eprintln!(
+                "castguard: metrics on http://{}/metrics",
+                l.local_addr().context("metrics socket")?
             );
         }
         Ok(())
@@ -346,10 +393,25 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     };
     let timeout = std::time::Duration::from_secs(args.shutdown_timeout);
-    let serving = server::serve_listeners(
+    // The metrics listener serves until the main listeners are done, so
+    // a drain can be watched to its end.
+    let (metrics_stop, metrics_stopped) = tokio::sync::oneshot::channel::<()>();
+    let metrics_task = metrics_listener.map(|l| {
+        tokio::spawn(server::serve_listeners(
+            vec![server::Listener::plain(l)],
+            server::metrics::router(state.clone()),
+            server::HttpLimits::default(),
+            async move {
+                let _ = metrics_stopped.await;
+            },
+        ))
+    });
+    let metrics = state.metrics().clone();
+    let serving = server::serve_listeners_metered(
         listeners,
         server::app_with_player(state, player),
         http_limits(&args),
+        Some(metrics),
         shutdown,
     );
     tokio::select! {
@@ -360,6 +422,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 timeout.as_secs()
             );
         }
+    }
+    drop(metrics_stop);
+    if let Some(t) = metrics_task {
+        let _ = t.await;
     }
     store.close().await;
     eprintln!("castguard: stopped");
@@ -444,11 +510,12 @@ async fn redis_backends(
     Ok(server::Backends {
         token_uses: Some(Arc::new(store::redis::RedisTokenUses::new(redis.clone()))),
         oidc_fetcher: Some(Arc::new(store::redis::RedisFetchCache::new(
-            redis,
+            redis.clone(),
             Arc::new(direct),
             store::redis::DEFAULT_DOCUMENT_TTL,
         ))),
         media: None,
+        redis: Some(redis),
     })
 }
 
@@ -472,6 +539,16 @@ async fn shutdown_signal() {
         _ = term => {},
     }
     eprintln!("castguard: shutting down");
+}
+
+/// The metrics bearer token in `path` (surrounding whitespace ignored).
+fn metrics_token(path: &Path) -> anyhow::Result<AdminToken> {
+    let text = Zeroizing::new(
+        std::fs::read_to_string(path)
+            .with_context(|| format!("--metrics-token-file: cannot read {}", path.display()))?,
+    );
+    AdminToken::new(text.trim().to_string())
+        .map_err(|e| anyhow::anyhow!("--metrics-token-file {}: {e}", path.display()))
 }
 
 /// The admin token: the environment's, else the saved one, else a new one

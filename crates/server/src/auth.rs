@@ -13,19 +13,23 @@
 //! `Retry-After` before its token is compared, right or wrong, so that
 //! guesses cannot continue at full speed and be told apart by the answer.
 //! A request without a bearer token is not a guess and is not counted.
+//! The metrics token (`GET /metrics` on the public port) is checked the
+//! same way, by [`check_bearer`], and shares the failure limit.
 
 use crate::AppState;
 use crate::error::ApiError;
 use axum::extract::FromRequestParts;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{self, AUTHORIZATION};
 use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Shortest admin token accepted from configuration.
 pub const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
-/// The admin bearer token.
+/// The admin bearer token (and the metrics token, under the same rules).
 #[derive(Clone)]
 pub struct AdminToken(Zeroizing<String>);
 
@@ -35,10 +39,10 @@ impl AdminToken {
     pub fn new(token: String) -> Result<Self, &'static str> {
         let token = Zeroizing::new(token);
         if token.len() < MIN_ADMIN_TOKEN_LEN {
-            return Err("the admin token must be at least 16 characters");
+            return Err("the token must be at least 16 characters");
         }
         if !token.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err("the admin token must be printable ASCII without spaces");
+            return Err("the token must be printable ASCII without spaces");
         }
         Ok(AdminToken(token))
     }
@@ -84,38 +88,90 @@ impl FromRequestParts<AppState> for Admin {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let presented = parts
-            .headers
-            .get(AUTHORIZATION)
-            .map(|v| v.as_bytes())
-            .and_then(|v| {
-                let (scheme, rest) = v.split_at_checked(7)?;
-                scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
-            })
-            .ok_or(ApiError::Unauthorized)?;
-        let failures = state.delivery().guard.admin_failures.as_ref();
-        let client = parts
-            .extensions
-            .get::<crate::forwarded::RequestOrigin>()
-            .and_then(|o| o.client)
-            .map(crate::limits::address_key)
-            .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-        let now = std::time::Instant::now();
-        if let Some(Err(wait)) = failures.map(|l| l.peek(&client, now)) {
-            return Err(ApiError::RateLimited {
-                retry_after: crate::limits::retry_after_secs(wait),
-            });
-        }
-        if state.inner.admin_token.matches(presented) {
-            Ok(Admin)
-        } else {
-            if let Some(l) = failures {
-                let _ = l.check(&client, now);
+        match check_bearer(parts, state, &state.inner.admin_token) {
+            Ok(()) => Ok(Admin),
+            Err(BearerRefusal::Unauthorized) => Err(ApiError::Unauthorized),
+            Err(BearerRefusal::RateLimited { retry_after }) => {
+                Err(ApiError::RateLimited { retry_after })
             }
-            tracing::debug!(client = %client, "wrong admin token");
-            Err(ApiError::Unauthorized)
         }
     }
+}
+
+/// Why [`check_bearer`] refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BearerRefusal {
+    /// No bearer token, or a wrong one.
+    Unauthorized,
+    /// Too many wrong tokens from this address.
+    RateLimited { retry_after: u64 },
+}
+
+/// Checks that the request carries `expected` as its bearer token, within
+/// the per-address limit on failed authentications (see the module docs);
+/// a wrong token is counted there and in the metrics.
+pub(crate) fn check_bearer(
+    parts: &Parts,
+    state: &AppState,
+    expected: &AdminToken,
+) -> Result<(), BearerRefusal> {
+    let presented = parts
+        .headers
+        .get(AUTHORIZATION)
+        .map(|v| v.as_bytes())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_at_checked(7)?;
+            scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
+        })
+        .ok_or(BearerRefusal::Unauthorized)?;
+    let failures = state.delivery().guard.admin_failures.as_ref();
+    let client = parts
+        .extensions
+        .get::<crate::forwarded::RequestOrigin>()
+        .and_then(|o| o.client)
+        .map(crate::limits::address_key)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = std::time::Instant::now();
+    if let Some(Err(wait)) = failures.map(|l| l.peek(&client, now)) {
+        state
+            .metrics()
+            .rate_limited(crate::metrics::Limit::AdminAuth);
+        return Err(BearerRefusal::RateLimited {
+            retry_after: crate::limits::retry_after_secs(wait),
+        });
+    }
+    if expected.matches(presented) {
+        Ok(())
+    } else {
+        if let Some(l) = failures {
+            let _ = l.check(&client, now);
+        }
+        state.metrics().admin_auth_failure();
+        tracing::debug!(client = %client, "wrong bearer token");
+        Err(BearerRefusal::Unauthorized)
+    }
+}
+
+/// The response to a refused bearer token outside `/api/v1`: 401 with
+/// `WWW-Authenticate: Bearer`, or 429 with `Retry-After`.
+pub(crate) fn bearer_refusal(refusal: BearerRefusal, message: &'static str) -> Response {
+    let (status, code) = match refusal {
+        BearerRefusal::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        BearerRefusal::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+    };
+    let body = serde_json::json!({"error": {"code": code, "message": message}});
+    let mut res = (status, axum::Json(body)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    match refusal {
+        BearerRefusal::Unauthorized => {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        BearerRefusal::RateLimited { retry_after } => {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+        }
+    }
+    res
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ pub mod forwarded;
 pub mod json;
 pub mod limits;
 pub mod listen;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod tls;
@@ -35,7 +36,7 @@ use tower_http::trace::TraceLayer;
 pub use auth::AdminToken;
 pub use error::{ApiError, ApiResult};
 pub use limits::HttpLimits;
-pub use listen::{Listener, serve_listeners};
+pub use listen::{Listener, serve_listeners, serve_listeners_metered};
 
 /// Largest JSON request body (entities are small; a policy with 32 options
 /// and RSA keys stays far below).
@@ -65,6 +66,11 @@ pub(crate) struct Inner {
     /// The demo runs (set by [`app_with_player`]): `/readyz` says
     /// `demo: on`, for a production health check to catch.
     demo: std::sync::atomic::AtomicBool,
+    /// This server's Prometheus registry.
+    metrics: Arc<metrics::Metrics>,
+    /// Bearer token of `GET /metrics` on the public port; unset, that
+    /// route answers 404.
+    metrics_token: std::sync::OnceLock<AdminToken>,
 }
 
 /// Services a node shares with the other nodes besides the store (issue 7).
@@ -81,6 +87,9 @@ pub struct Backends {
     /// object storage shared by the nodes); default local files in
     /// `data_dir/assets/`.
     pub media: Option<store::MediaStore>,
+    /// The Redis behind `token_uses` and `oidc_fetcher`, if any: its
+    /// error count is a metric.
+    pub redis: Option<store::redis::Redis>,
 }
 
 impl AppState {
@@ -120,6 +129,10 @@ impl AppState {
         backends: Backends,
     ) -> Self {
         let data_dir = data_dir.into();
+        let metrics = Arc::new(metrics::Metrics::new(store.clone(), backends.redis));
+        store.set_pool_observer(metrics.pool_observer());
+        let store: Arc<dyn store::Store> =
+            Arc::new(metrics::MeteredStore::new(store, metrics.clone()));
         let delivery = delivery::Delivery::with_fetcher(
             config,
             &data_dir,
@@ -142,6 +155,8 @@ impl AppState {
             token_uses,
             draining: std::sync::atomic::AtomicBool::new(false),
             demo: std::sync::atomic::AtomicBool::new(false),
+            metrics,
+            metrics_token: std::sync::OnceLock::new(),
         });
         // The store's change events clear the delivery caches (issue 7):
         // needs a runtime, which every server has; without one (a sync
@@ -175,12 +190,25 @@ impl AppState {
         Self::with_backends(store, data_dir, admin_token, config, backends)
     }
 
-    /// Origin, key delivery and STS state.
     /// Whether the demo runs (its tokens are handed out).
     pub fn demo_on(&self) -> bool {
         self.inner.demo.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// This server's metrics.
+    pub fn metrics(&self) -> &Arc<metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// Opens `GET /metrics` on the public port to requests bearing
+    /// `token` (compared in constant time). Only the first call counts.
+    pub fn set_metrics_token(&self, token: AdminToken) {
+        if self.inner.metrics_token.set(token).is_err() {
+            tracing::warn!("the metrics token was already set; keeping the first");
+        }
+    }
+
+    /// Origin, key delivery and STS state.
     pub fn delivery(&self) -> &delivery::Delivery {
         &self.inner.delivery
     }
@@ -227,12 +255,19 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// The whole HTTP application. Later parts (origin, key delivery, STS,
-/// player, health) merge their routers here.
+/// The whole HTTP application: the management API, the delivery routes
+/// (origin, key delivery, STS, health) and `GET /metrics` (404 unless a
+/// metrics token is set), every request counted in [`metrics`].
 pub fn app(state: AppState) -> Router {
+    let m = state.metrics().clone();
+    metrics::tracked(all_routes(state), m)
+}
+
+fn all_routes(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", routes::api_router())
         .merge(delivery::router(&state))
+        .route("/metrics", axum::routing::get(metrics::public_metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -304,7 +339,8 @@ pub fn app_with_player(state: AppState, player: routes::player::PlayerState) -> 
         player.tokens().is_some(),
         std::sync::atomic::Ordering::Relaxed,
     );
-    app(state).merge(routes::player::router(player))
+    let m = state.metrics().clone();
+    metrics::tracked(all_routes(state).merge(routes::player::router(player)), m)
 }
 
 /// As [`serve`], with the player routes (`/player...`) merged in.

@@ -26,6 +26,7 @@
 //! [`serve_listeners`] returns once all have.
 
 use crate::limits::{ConnectionLimiter, ConnectionRefusal, HttpLimits};
+use crate::metrics::{Limit, Metrics};
 use crate::tls::Tls;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -86,6 +87,18 @@ pub async fn serve_listeners(
     limits: HttpLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_listeners_metered(listeners, router, limits, None, shutdown).await
+}
+
+/// As [`serve_listeners`]; connections refused by a cap are counted in
+/// `metrics` (`castguard_rate_limited_total`).
+pub async fn serve_listeners_metered(
+    listeners: Vec<Listener>,
+    router: Router,
+    limits: HttpLimits,
+    metrics: Option<Arc<Metrics>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     // Each connection holds a sender; all dropped = all connections done.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
@@ -97,6 +110,7 @@ pub async fn serve_listeners(
             router.clone(),
             limits,
             caps.clone(),
+            metrics.clone(),
             stop_rx.clone(),
             open_tx.clone(),
         )));
@@ -116,6 +130,7 @@ async fn accept_loop(
     router: Router,
     limits: HttpLimits,
     caps: Arc<ConnectionLimiter>,
+    metrics: Option<Arc<Metrics>>,
     mut stop: watch::Receiver<bool>,
     open: mpsc::Sender<()>,
 ) {
@@ -137,6 +152,12 @@ async fn accept_loop(
         let permit = match caps.acquire(peer.ip()) {
             Ok(p) => p,
             Err(why) => {
+                if let Some(m) = &metrics {
+                    m.rate_limited(match why {
+                        ConnectionRefusal::PerAddress => Limit::ConnectionsPerAddress,
+                        ConnectionRefusal::Total => Limit::ConnectionsTotal,
+                    });
+                }
                 refuse(tcp, listener.tls.is_none(), peer, why);
                 continue;
             }

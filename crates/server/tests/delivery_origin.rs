@@ -6,7 +6,8 @@
 //! in the served MPD, PyPI `mpegdash` and `m3u8` parse the manifests; then
 //! the CDN semantics (ETag/304, Range, HEAD, gzip), the locator time window
 //! and hostile paths; keys per track class on a ladder (a key and a policy
-//! per class, each rendition decrypted with its own key).
+//! per class, each rendition decrypted with its own key); the origin's
+//! Prometheus series (requests, bytes and latency by variant and kind).
 
 use base64::Engine as _;
 use keys::model::{
@@ -23,6 +24,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use uuid::Uuid;
+
+#[path = "support/prom.rs"]
+mod prom;
 
 const SECRET: &[u8] = b"origin-test-hmac-secret-0123456789abcdef";
 const CK_KID: Uuid = Uuid::from_u128(0x0011_2233_4455_4677_8899_aabb_ccdd_eeff);
@@ -121,6 +125,7 @@ struct Origin {
     expired: Uuid,
     future: Uuid,
     http: reqwest::Client,
+    state: AppState,
 }
 
 async fn put_key(
@@ -275,7 +280,7 @@ async fn origin() -> Origin {
         (Some(3600), None),
     )
     .await;
-    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     Origin {
         base: format!("http://{addr}"),
@@ -287,6 +292,7 @@ async fn origin() -> Origin {
         expired,
         future,
         http: reqwest::Client::new(),
+        state,
     }
 }
 
@@ -860,7 +866,7 @@ async fn keys_per_track_class_on_a_ladder() {
     )
     .unwrap();
     let loc = s.put_streaming_locator(loc).await.unwrap().value.streaming_locator_id.unwrap();
-    let router = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let router = app(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     let o = Origin {
         base: format!("http://{addr}"),
@@ -872,6 +878,7 @@ async fn keys_per_track_class_on_a_ladder() {
         expired: loc,
         future: loc,
         http: reqwest::Client::new(),
+        state,
     };
 
     // The MPD: one video AdaptationSet per key, tied by the switching
@@ -965,4 +972,82 @@ impl Origin {
         }
         all
     }
+}
+
+/// Each origin response counts under its variant, kind and status; the
+/// bytes histogram sums exactly the body bytes sent (none for HEAD and
+/// 304); requests that name no variant or resource are not origin series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_metrics_by_variant_and_kind() {
+    let o = origin().await;
+    let seg = o.url(o.multi, "cenc/video_1/1.m4s");
+    let (s, h, body) = o.get(&seg).await;
+    assert_eq!(s, 200);
+    let etag = h["etag"].to_str().unwrap().to_owned();
+    let (s, _, init) = o.get(&o.url(o.clear, "clear/video_1/init.mp4")).await;
+    assert_eq!(s, 200);
+    let (s, _, mpd) = o.get(&o.url(o.multi, "cenc/manifest.mpd")).await;
+    assert_eq!(s, 200);
+    let r = o
+        .http
+        .get(&seg)
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let r = o.http.head(&seg).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let (s, _, missing) = o.get(&o.url(o.multi, "cenc/video_1/9999.m4s")).await;
+    assert_eq!(s, 404);
+    let (s, _, _) = o.get(&o.url(o.multi, "nope/video_1/1.m4s")).await;
+    assert_eq!(s, 404);
+
+    let e = prom::parse(&o.state.metrics().encode(false));
+    let requests = |variant, kind, status| {
+        e.value(
+            "castguard_origin_requests_total",
+            &[("variant", variant), ("kind", kind), ("status", status)],
+        )
+    };
+    assert_eq!(requests("cenc", "segment", "200"), 2.0, "GET and HEAD");
+    assert_eq!(requests("cenc", "segment", "304"), 1.0);
+    assert_eq!(requests("cenc", "segment", "404"), 1.0);
+    assert_eq!(requests("clear", "init", "200"), 1.0);
+    assert_eq!(requests("cenc", "manifest", "200"), 1.0);
+    assert_eq!(
+        e.value("castguard_origin_requests_total", &[]),
+        6.0,
+        "an unknown variant is no origin series"
+    );
+    let bytes = |variant, kind| {
+        e.value(
+            "castguard_origin_response_size_bytes_sum",
+            &[("variant", variant), ("kind", kind)],
+        )
+    };
+    assert_eq!(
+        bytes("cenc", "segment"),
+        (body.len() + missing.len()) as f64,
+        "the GET and the 404's body; nothing for HEAD and 304"
+    );
+    assert_eq!(bytes("clear", "init"), init.len() as f64);
+    assert_eq!(bytes("cenc", "manifest"), mpd.len() as f64);
+    assert_eq!(
+        e.value(
+            "castguard_origin_request_duration_seconds_count",
+            &[("variant", "cenc"), ("kind", "segment")]
+        ),
+        4.0
+    );
+    assert_eq!(
+        e.value(
+            "castguard_http_requests_total",
+            &[
+                ("route", "/s/{locator}/{variant}/{*path}"),
+                ("status", "404")
+            ]
+        ),
+        2.0
+    );
 }

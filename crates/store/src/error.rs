@@ -120,4 +120,28 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// The kind of a failure that is the backend's fault, as a metrics
+    /// label: `database`, `pool_timeout`, `unavailable` (Redis),
+    /// `corrupt`, `crypto` or `other`. `None` for outcomes of the request
+    /// itself (not found, conflict, invalid), which are no failure of the
+    /// store.
+    pub fn backend_failure(&self) -> Option<&'static str> {
+        match self {
+            StoreError::NotFound { .. }
+            | StoreError::Conflict { .. }
+            | StoreError::InvalidReference { .. }
+            | StoreError::Invalid { .. } => None,
+            StoreError::Database(sqlx::Error::PoolTimedOut) => Some("pool_timeout"),
+            StoreError::Database(_) | StoreError::Connect { .. } => Some("database"),
+            StoreError::Unavailable { .. } => Some("unavailable"),
+            StoreError::Corrupt { .. } => Some("corrupt"),
+            StoreError::Crypto { .. } | StoreError::WrongKek | StoreError::Kek(_) => Some("crypto"),
+            StoreError::UnsupportedUrl { .. }
+            | StoreError::Migration(_)
+            | StoreError::Io { .. } => Some("other"),
+        }
+    }
+}
+
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

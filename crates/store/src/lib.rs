@@ -36,22 +36,24 @@
 
 mod error;
 pub mod kek;
+pub mod media;
 mod postgres;
 pub mod redis;
 pub mod sql;
-pub mod media;
 mod sqlite;
+pub mod stats;
 pub mod testing;
 mod token_uses;
 
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};
+pub use media::{MediaStore, MediaStoreError};
 pub use postgres::{
     CHANGE_CHANNEL, LISTENER_APPLICATION_NAME, PostgresBackend, PostgresStore, redact_url,
 };
 pub use sqlite::{DB_FILE_NAME, SqliteBackend, SqliteStore};
+pub use stats::{Access, PoolObserver, PoolStats};
 pub use token_uses::{StoreTokenUses, TokenUses};
-pub use media::{MediaStore, MediaStoreError};
 
 use async_trait::async_trait;
 use keys::model::{
@@ -248,6 +250,20 @@ pub trait Store: Send + Sync {
 
     /// Cheap check that the database answers, for `/readyz`.
     async fn ping(&self) -> Result<()>;
+
+    /// Which database: `"sqlite"`, `"postgres"` (a metrics label).
+    fn database(&self) -> &'static str {
+        "other"
+    }
+
+    /// The connection pools now, for metrics.
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
+
+    /// Reports every connection acquire's wait to `observer` from now on
+    /// (replacing any earlier one).
+    fn set_pool_observer(&self, _observer: Arc<dyn PoolObserver>) {}
 
     /// Flushes and closes (SQLite: checkpoints the WAL into the main file;
     /// Postgres: stops the change listener).

@@ -128,6 +128,9 @@ impl SqlStore<PostgresBackend> {
 
 #[async_trait]
 impl Backend for PostgresBackend {
+    const DATABASE: &'static str = "postgres";
+    const SHARED_POOL: bool = true;
+
     async fn begin(&self, writer: &AnyPool) -> Result<Tx> {
         let mut tx = writer.begin().await?;
         sqlx::query("SELECT 1 FROM pg_advisory_xact_lock($1)")

@@ -13,6 +13,7 @@
 
 use crate::error::{EntityKind, Result, StoreError};
 use crate::kek::Kek;
+use crate::stats::{Access, PoolObserver, PoolStats};
 use crate::{Change, Page, PageResult, Put, Secret, Store};
 use async_trait::async_trait;
 use keys::model::{
@@ -23,8 +24,11 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sqlx::AnyPool;
 use sqlx::any::AnyRow;
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, Row, Transaction};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 use time::OffsetDateTime;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -55,6 +59,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn announce(&self, tx: &mut Tx, change: &Change) -> Result<()>;
     /// Runs once before the pools close.
     async fn before_close(&self, writer: &AnyPool);
+    /// The database's name as a metrics label.
+    const DATABASE: &'static str;
+    /// Whether reads and writes share one pool (`reader` and `writer` are
+    /// clones).
+    const SHARED_POOL: bool;
 }
 
 /// The [`Store`] over one database; see the module docs.
@@ -65,6 +74,8 @@ pub struct SqlStore<B> {
     last_purge: AtomicI64,
     changes: broadcast::Sender<Change>,
     pub(crate) backend: B,
+    /// Told how long each acquire waited (metrics).
+    observer: RwLock<Option<Arc<dyn PoolObserver>>>,
 }
 
 impl<B: std::fmt::Debug> std::fmt::Debug for SqlStore<B> {
@@ -99,6 +110,7 @@ impl<B: Backend> SqlStore<B> {
             last_purge: AtomicI64::new(0),
             changes,
             backend,
+            observer: RwLock::new(None),
         };
         let checked = match store.check_kek().await {
             Ok(()) => store.install_predefined().await,
@@ -112,7 +124,34 @@ impl<B: Backend> SqlStore<B> {
     }
 
     async fn begin(&self) -> Result<Tx> {
-        self.backend.begin(&self.writer).await
+        let started = Instant::now();
+        let tx = self.backend.begin(&self.writer).await;
+        self.waited(Access::Write, started);
+        tx
+    }
+
+    /// A reader connection, its wait reported.
+    async fn read(&self) -> Result<PoolConnection<Any>> {
+        self.acquire(&self.reader, Access::Read).await
+    }
+
+    /// A writer connection (single statements), its wait reported.
+    async fn write(&self) -> Result<PoolConnection<Any>> {
+        self.acquire(&self.writer, Access::Write).await
+    }
+
+    async fn acquire(&self, pool: &AnyPool, access: Access) -> Result<PoolConnection<Any>> {
+        let started = Instant::now();
+        let conn = pool.acquire().await;
+        self.waited(access, started);
+        Ok(conn?)
+    }
+
+    fn waited(&self, access: Access, since: Instant) {
+        let observer = self.observer.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(o) = observer.as_ref() {
+            o.acquired(access, since.elapsed());
+        }
     }
 
     /// Commits `tx`; `change`, if any, is announced in the transaction and
@@ -192,7 +231,7 @@ impl<B: Backend> SqlStore<B> {
         let rows = sqlx::query(sql)
             .bind(page.after.as_deref().unwrap_or(""))
             .bind(i64::from(limit) + 1)
-            .fetch_all(&self.reader)
+            .fetch_all(&mut *self.read().await?)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -276,7 +315,7 @@ impl<B: Backend> SqlStore<B> {
         {
             sqlx::query("DELETE FROM token_uses WHERE expires_at < $1")
                 .bind(now)
-                .execute(&self.writer)
+                .execute(&mut *self.write().await?)
                 .await?;
         }
         Ok(())
@@ -355,7 +394,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn get_asset(&self, name: &str) -> Result<Asset> {
         let body: Option<String> = sqlx::query_scalar("SELECT body FROM assets WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         let body = body.ok_or_else(|| not_found(EntityKind::Asset, name))?;
         from_json(EntityKind::Asset, name, &body)
@@ -440,7 +479,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM content_keys WHERE name = $1")
                 .bind(name)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         let body = body.ok_or_else(|| not_found(EntityKind::ContentKey, name))?;
         from_json(EntityKind::ContentKey, name, &body)
@@ -451,7 +490,7 @@ impl<B: Backend> Store for SqlStore<B> {
             "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE name = $1",
         )
         .bind(name)
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?
         .ok_or_else(|| not_found(EntityKind::ContentKey, name))?;
         self.content_key_from_row(&row)
@@ -462,7 +501,7 @@ impl<B: Backend> Store for SqlStore<B> {
             "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE key_id = $1",
         )
         .bind(key_id.as_bytes().as_slice())
-        .fetch_optional(&self.reader)
+        .fetch_optional(&mut *self.read().await?)
         .await?
         .ok_or_else(|| not_found(EntityKind::ContentKey, &key_id.to_string()))?;
         self.content_key_from_row(&row)
@@ -613,7 +652,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let sealed: Option<Vec<u8>> =
             sqlx::query_scalar("SELECT body_sealed FROM content_key_policies WHERE name = $1")
                 .bind(name)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         let sealed = sealed.ok_or_else(|| not_found(EntityKind::ContentKeyPolicy, name))?;
         self.open_policy(name, &sealed)
@@ -729,7 +768,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM streaming_policies WHERE name = $1")
                 .bind(name)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         let body = body.ok_or_else(|| not_found(EntityKind::StreamingPolicy, name))?;
         from_json(EntityKind::StreamingPolicy, name, &body)
@@ -860,7 +899,7 @@ impl<B: Backend> Store for SqlStore<B> {
         let body: Option<String> =
             sqlx::query_scalar("SELECT body FROM streaming_locators WHERE name = $1")
                 .bind(name)
-                .fetch_optional(&self.reader)
+                .fetch_optional(&mut *self.read().await?)
                 .await?;
         let body = body.ok_or_else(|| not_found(EntityKind::StreamingLocator, name))?;
         from_json(EntityKind::StreamingLocator, name, &body)
@@ -869,7 +908,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn get_streaming_locator_by_id(&self, id: Uuid) -> Result<StreamingLocator> {
         let row = sqlx::query("SELECT name, body FROM streaming_locators WHERE locator_id = $1")
             .bind(id.as_bytes().as_slice())
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?
             .ok_or_else(|| not_found(EntityKind::StreamingLocator, &id.to_string()))?;
         let name: String = row.try_get("name")?;
@@ -1080,7 +1119,7 @@ impl<B: Backend> Store for SqlStore<B> {
         // `exp`, and a counter purged at `exp` would start over at zero.
         .bind((expires_at + crate::redis::COUNTER_GRACE).unix_timestamp())
         .bind(i64::from(max_uses))
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *self.write().await?)
         .await?;
         Ok(uses.is_some())
     }
@@ -1088,7 +1127,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn purge_expired_token_uses(&self, now: OffsetDateTime) -> Result<u64> {
         let n = sqlx::query("DELETE FROM token_uses WHERE expires_at < $1")
             .bind(now.unix_timestamp())
-            .execute(&self.writer)
+            .execute(&mut *self.write().await?)
             .await?
             .rows_affected();
         Ok(n)
@@ -1097,7 +1136,7 @@ impl<B: Backend> Store for SqlStore<B> {
     async fn get_secret(&self, name: &str) -> Result<Option<Secret>> {
         let row = sqlx::query("SELECT version, sealed FROM secrets WHERE name = $1")
             .bind(name)
-            .fetch_optional(&self.reader)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         let Some(row) = row else { return Ok(None) };
         let version: i64 = row.try_get("version")?;
@@ -1164,8 +1203,31 @@ impl<B: Backend> Store for SqlStore<B> {
         Some(self.changes.subscribe())
     }
 
+    fn database(&self) -> &'static str {
+        B::DATABASE
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        let stats = |pool: &'static str, p: &AnyPool| PoolStats {
+            pool,
+            size: p.size(),
+            idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+            max: p.options().get_max_connections(),
+        };
+        if B::SHARED_POOL {
+            return vec![stats("shared", &self.reader)];
+        }
+        vec![stats("reader", &self.reader), stats("writer", &self.writer)]
+    }
+
+    fn set_pool_observer(&self, observer: Arc<dyn PoolObserver>) {
+        *self.observer.write().unwrap_or_else(|p| p.into_inner()) = Some(observer);
+    }
+
     async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.read().await?)
+            .await?;
         Ok(())
     }
 

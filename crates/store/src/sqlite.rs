@@ -110,6 +110,9 @@ async fn checkpoint(writer: &AnyPool) -> Result<()> {
 
 #[async_trait]
 impl Backend for SqliteBackend {
+    const DATABASE: &'static str = "sqlite";
+    const SHARED_POOL: bool = false;
+
     async fn begin(&self, writer: &AnyPool) -> Result<Tx> {
         Ok(writer.begin_with("BEGIN IMMEDIATE").await?)
     }

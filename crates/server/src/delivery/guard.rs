@@ -19,6 +19,7 @@ use super::keys::ViewerToken;
 use crate::AppState;
 use crate::forwarded::{ForwardedTrust, RequestOrigin};
 use crate::limits::{self, Rate, RateLimiter};
+use crate::metrics::Limit;
 use axum::extract::{FromRequestParts as _, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
@@ -96,6 +97,7 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
         && let Err(wait) = l.check(&limits::address_key(ip), now)
     {
         tracing::debug!(client = %ip, "rate limited (address)");
+        s.metrics().rate_limited(Limit::Address);
         return DeliveryError::RateLimited {
             retry_after: limits::retry_after_secs(wait),
         }
@@ -108,6 +110,7 @@ pub(crate) async fn guard(State(s): State<AppState>, req: Request, next: Next) -
             && let Err(wait) = l.check(&limits::token_key(&t), now)
         {
             tracing::debug!("rate limited (token)");
+            s.metrics().rate_limited(Limit::Token);
             return DeliveryError::RateLimited {
                 retry_after: limits::retry_after_secs(wait),
             }

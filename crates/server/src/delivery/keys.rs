@@ -27,7 +27,8 @@
 //!
 //! Every decision is one `castguard::audit` log line: endpoint, policy,
 //! option, key id, result, reason and client address. Never the token,
-//! never a key.
+//! never a key. The same decision counts in the metrics
+//! (`castguard_key_deliveries_total`, by endpoint, result and reason only).
 
 use super::Delivery;
 use super::error::DeliveryError;
@@ -231,26 +232,37 @@ impl<S: Send + Sync> FromRequestParts<S> for ViewerToken {
     }
 }
 
-fn audit(
+/// The decisions on one key of one request: each is a `castguard::audit`
+/// log line and a count in `castguard_key_deliveries_total` (same result
+/// and reason).
+struct Audit<'a> {
+    metrics: &'a crate::metrics::Metrics,
     endpoint: Endpoint,
-    policy: Option<&str>,
-    option: Option<&str>,
     kid: Uuid,
-    result: &str,
-    reason: &str,
     client: Client,
-) {
-    tracing::info!(
-        target: "castguard::audit",
-        endpoint = endpoint.as_str(),
-        policy = policy.unwrap_or("-"),
-        option = option.unwrap_or("-"),
-        kid = %kid,
-        result,
-        reason,
-        client = %client,
-        "key delivery decision"
-    );
+}
+
+impl Audit<'_> {
+    fn log(
+        &self,
+        policy: Option<&str>,
+        option: Option<&str>,
+        result: &'static str,
+        reason: &'static str,
+    ) {
+        self.metrics.key_decision(self.endpoint, result, reason);
+        tracing::info!(
+            target: "castguard::audit",
+            endpoint = self.endpoint.as_str(),
+            policy = policy.unwrap_or("-"),
+            option = option.unwrap_or("-"),
+            kid = %self.kid,
+            result,
+            reason,
+            client = %self.client,
+            "key delivery decision"
+        );
+    }
 }
 
 /// The options of `name` that can serve `endpoint`, from cache or store.
@@ -288,27 +300,25 @@ pub async fn authorize(
     client: Client,
 ) -> Result<Grant, DeliveryError> {
     let d = s.delivery();
+    let audit = Audit {
+        metrics: s.metrics(),
+        endpoint,
+        kid,
+        client,
+    };
     let key = match resolve::delivery_key(d, s.store(), kid).await {
         Err(DeliveryError::NotFound) => {
-            audit(endpoint, None, None, kid, "not_found", "-", client);
+            audit.log(None, None, "not_found", "-");
             return Err(DeliveryError::NotFound);
         }
         other => other?,
     };
     if key.key.key.key_type != endpoint.key_type() {
-        audit(endpoint, None, None, kid, "not_found", "key_type", client);
+        audit.log(None, None, "not_found", "key_type");
         return Err(DeliveryError::NotFound);
     }
     let deny = |policy: Option<&str>, option: Option<&str>, reason: Reason| {
-        audit(
-            endpoint,
-            policy,
-            option,
-            kid,
-            "denied",
-            reason.as_str(),
-            client,
-        );
+        audit.log(policy, option, "denied", reason.as_str());
         DeliveryError::Refused(reason)
     };
     let Some(policy_name) = key.policy_name.as_deref() else {
@@ -324,7 +334,15 @@ pub async fn authorize(
         Err(e) => return Err(e),
     };
     let now = time::OffsetDateTime::now_utc();
-    let decision = match policy::evaluate(&policy, token, kid, &d.verifiers, now).await {
+    let started = std::time::Instant::now();
+    let evaluated = policy::evaluate(&policy, token, kid, &d.verifiers, now).await;
+    let verdict = match &evaluated {
+        Ok(_) => "granted",
+        Err(Refusal::Denied { .. }) => "denied",
+        Err(_) => "error",
+    };
+    s.metrics().token_verification(verdict, started.elapsed());
+    let decision = match evaluated {
         Ok(dec) => dec,
         Err(Refusal::Denied {
             reason,
@@ -336,27 +354,11 @@ pub async fn authorize(
             return Err(deny(Some(policy_name), option, reason));
         }
         Err(e @ Refusal::Unavailable { .. }) => {
-            audit(
-                endpoint,
-                Some(policy_name),
-                None,
-                kid,
-                "error",
-                "unavailable",
-                client,
-            );
+            audit.log(Some(policy_name), None, "error", "unavailable");
             return Err(DeliveryError::Unavailable(e.to_string()));
         }
         Err(e @ Refusal::Misconfigured { .. }) => {
-            audit(
-                endpoint,
-                Some(policy_name),
-                None,
-                kid,
-                "error",
-                "misconfigured",
-                client,
-            );
+            audit.log(Some(policy_name), None, "error", "misconfigured");
             return Err(DeliveryError::internal(format!(
                 "policy '{policy_name}': {e}"
             )));
@@ -376,14 +378,11 @@ pub async fn authorize(
             Ok(allowed) => allowed,
             // Fail closed: a counter that cannot be reached never grants.
             Err(e) => {
-                audit(
-                    endpoint,
+                audit.log(
                     Some(policy_name),
                     Some(&option_label),
-                    kid,
                     "error",
                     "replay_counter_unavailable",
-                    client,
                 );
                 return Err(DeliveryError::from(e));
             }
@@ -396,15 +395,7 @@ pub async fn authorize(
             ));
         }
     }
-    audit(
-        endpoint,
-        Some(policy_name),
-        Some(&option_label),
-        kid,
-        "granted",
-        "-",
-        client,
-    );
+    audit.log(Some(policy_name), Some(&option_label), "granted", "-");
     Ok(Grant {
         key,
         policy: policy.clone(),

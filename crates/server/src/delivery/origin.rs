@@ -50,11 +50,12 @@ use super::error::DeliveryError;
 use super::resolve::{self, ResolvedLocator, Variant};
 use crate::AppState;
 use axum::Router;
+use axum::body::HttpBody as _;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::Response;
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use media::cmaf::PROTECTION_HEADROOM;
 use media::origin::{OriginAsset, Resource};
@@ -528,6 +529,7 @@ fn cache_control(resource: &Resource, locator: &ResolvedLocator, now: OffsetDate
 
 async fn serve(
     State(s): State<AppState>,
+    method: Method,
     path: Result<Path<(String, String, String)>, PathRejection>,
     headers: HeaderMap,
 ) -> Result<Response, DeliveryError> {
@@ -538,6 +540,30 @@ async fn serve(
     let id = uuid::Uuid::try_parse(&locator).map_err(|_| DeliveryError::NotFound)?;
     let variant = Variant::parse(&variant).ok_or(DeliveryError::NotFound)?;
     let resource = Resource::parse(&path).ok_or(DeliveryError::NotFound)?;
+    // Counted from here on: the labels are known and bounded.
+    let kind = crate::metrics::resource_kind(&resource);
+    let started = Instant::now();
+    let res = respond(s.clone(), id, variant, path, resource, headers)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    let bytes = match method {
+        Method::HEAD => 0,
+        _ => res.body().size_hint().exact().unwrap_or(0),
+    };
+    s.metrics()
+        .origin(variant, kind, res.status(), bytes, started.elapsed());
+    Ok(res)
+}
+
+/// The response to a parsed origin request.
+async fn respond(
+    s: AppState,
+    id: uuid::Uuid,
+    variant: Variant,
+    path: String,
+    resource: Resource,
+    headers: HeaderMap,
+) -> Result<Response, DeliveryError> {
     let d = s.delivery();
     let local_root = d.media.local_root().unwrap_or(s.data_dir());
     let resolved = resolve::locator(d, s.store(), local_root, id).await?;

@@ -56,6 +56,8 @@ struct Inner {
     last_failure: std::sync::Mutex<Option<std::time::Instant>>,
     display: String,
     password: Option<String>,
+    /// Failed commands and connection attempts since start (metrics).
+    errors: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Redis {
@@ -85,6 +87,7 @@ impl Redis {
                 last_failure: std::sync::Mutex::new(None),
                 display,
                 password,
+                errors: std::sync::atomic::AtomicU64::new(0),
             }),
         })
     }
@@ -102,6 +105,7 @@ impl Redis {
             .get_or_try_init(|| async {
                 let failed = self.last_failure();
                 if failed.is_some_and(|t| t.elapsed() < CONNECT_TIMEOUT) {
+                    self.count_error();
                     return Err(StoreError::Unavailable {
                         service: "redis",
                         detail: format!("{}: not connected (retrying)", self.inner.display),
@@ -144,9 +148,22 @@ impl Redis {
         Ok(())
     }
 
+    /// Failed commands and connection attempts since this handle was
+    /// opened (shared by its clones), for metrics.
+    pub fn errors(&self) -> u64 {
+        self.inner.errors.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count_error(&self) {
+        self.inner
+            .errors
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// A [`StoreError::Unavailable`] whose text names the server without
-    /// its password.
+    /// its password; counted in [`Redis::errors`].
     pub(crate) fn error(&self, e: &::redis::RedisError) -> StoreError {
+        self.count_error();
         StoreError::Unavailable {
             service: "redis",
             detail: format!(
