@@ -18,10 +18,11 @@ mod api_server;
 mod common;
 
 use api_server::{TOKEN, bin, cli, ok};
+use common::certs::make_certs;
 use common::{Media, assert_hashes_eq, clear_hashes, fixture};
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::net::{IpAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -29,118 +30,6 @@ use std::time::Duration;
 
 const ENV_KID: &str = "5e1f0000111122223333444455556666";
 const ENV_KEY: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
-
-/// `openssl` output: a CA, a server certificate for 127.0.0.1 signed by
-/// it, its key, and an unrelated key.
-struct Certs {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    other_key: PathBuf,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    common::assert_ok("openssl", &out);
-}
-
-fn make_certs(dir: &Path) -> Certs {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        dir,
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=castguard test CA",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        dir,
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "other.key",
-                "-out",
-                "other.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=other",
-            ],
-        ]
-        .concat(),
-    );
-    Certs {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
-        other_key: dir.join("other.key"),
-    }
-}
 
 /// `castguard serve --no-demo` with extra arguments; the URLs it prints.
 struct Serve {
@@ -789,7 +678,12 @@ fn slow_bodies_connection_caps_and_expect_continue() {
         .unwrap();
     let mut first = [0u8; 12];
     s.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&first));
+    assert_eq!(
+        &first,
+        b"HTTP/1.1 413",
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
     drop(s);
 
     // Connection caps: idle connections count until closed.
@@ -807,10 +701,154 @@ fn slow_bodies_connection_caps_and_expect_continue() {
     drop(held.pop());
     std::thread::sleep(Duration::from_millis(300));
     let mut s = connect_from("127.0.0.3", &addr);
-    s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
+    s.write_all(
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     let (reply, _) = read_until_closed(&mut s);
     assert!(reply.starts_with("HTTP/1.1 200"), "after a close: {reply}");
     drop(held);
     server.stop();
+}
+
+/// curl (libcurl with nghttp2) against `url`: `HTTP_VERSION STATUS`, e.g.
+/// `2 200`, `1.1 200` or `0 000` when no answer came.
+fn curl(args: &[&str], url: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--max-time",
+            "20",
+        ])
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Node's HTTP/2 client (h2c prior knowledge to argv[1]): a Clear Key
+/// request whose body never comes; prints the status and when it came.
+const STALLED_H2_BODY: &str = r#"
+const c = require('node:http2').connect(process.argv[1]);
+const t = Date.now();
+const req = c.request({':method': 'POST', ':path': '/keys/v1/clearkey', 'content-type': 'application/json'}, {endStream: false});
+req.on('response', (h) => { console.log(JSON.stringify({status: h[':status'], ms: Date.now() - t})); process.exit(0); });
+req.on('error', (e) => { console.log(JSON.stringify({error: e.message})); process.exit(1); });
+setTimeout(() => { console.log(JSON.stringify({timeout: true})); process.exit(1); }, 15000);
+"#;
+
+/// HTTP/2 judged by curl (and Node for a stalled body): `--http2` over TLS negotiates `h2` by ALPN,
+/// `--http2-prior-knowledge` speaks h2c on the plain port, and HTTP/1.1
+/// still works on both. The limits hold over HTTP/2: 150 header fields get
+/// 431, a 70 KB header is refused (the stream is reset `REFUSED_STREAM`,
+/// which curl retries then gives up on), a stalled body 408 within seconds,
+/// a 100 KiB license request 413; HSTS on HTTPS responses.
+#[test]
+fn http2_over_tls_and_prior_knowledge_keeps_the_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = make_certs(tmp.path());
+    let server = Serve::start(
+        &tmp.path().join("data"),
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            certs.cert.to_str().unwrap(),
+            "--tls-key",
+            certs.key.to_str().unwrap(),
+            "--request-body-timeout",
+            "1",
+        ],
+        2,
+    );
+    let (plain, tls) = (server.urls[0].clone(), server.urls[1].clone());
+    let ca = certs.ca.to_str().unwrap();
+    assert_eq!(
+        curl(&["--http2", "--cacert", ca], &format!("{tls}/healthz")),
+        "2 200"
+    );
+    assert_eq!(
+        curl(&["--http1.1", "--cacert", ca], &format!("{tls}/healthz")),
+        "1.1 200"
+    );
+    assert_eq!(
+        curl(&["--http2-prior-knowledge"], &format!("{plain}/healthz")),
+        "2 200"
+    );
+    assert_eq!(curl(&[], &format!("{plain}/healthz")), "1.1 200");
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--http2",
+            "--cacert",
+            ca,
+        ])
+        .arg(format!("{tls}/healthz"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(
+        head.contains("strict-transport-security: max-age=31536000"),
+        "{head}"
+    );
+
+    let h2 = |args: &[&str], path: &str| {
+        let mut a = vec!["--http2-prior-knowledge"];
+        a.extend_from_slice(args);
+        curl(&a, &format!("{plain}{path}"))
+    };
+    let many: Vec<String> = (0..150)
+        .flat_map(|i| ["-H".to_string(), format!("X-H{i}: v")])
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(h2(&many, "/healthz"), "2 431", "150 header fields");
+    let big = format!("X-Big: {}", "a".repeat(70_000));
+    let refused = h2(&["-H", &big], "/healthz");
+    assert!(
+        !refused.ends_with("200"),
+        "a 70 KB header was served: {refused}"
+    );
+
+    let clearkey = ["-X", "POST", "-H", "Content-Type: application/json"];
+    let body = tmp.path().join("big.json");
+    std::fs::write(&body, vec![b'{'; 100 * 1024]).unwrap();
+    let at_body = format!("@{}", body.display());
+    assert_eq!(
+        h2(
+            &[&clearkey[..], &["--data-binary", &at_body]].concat(),
+            "/keys/v1/clearkey"
+        ),
+        "2 413"
+    );
+
+    // A body that never comes, from Node's own HTTP/2 client (curl cannot
+    // judge this: it reads the early answer only once its upload ends).
+    let out = Command::new("node")
+        .args(["-e", STALLED_H2_BODY])
+        .arg(&plain)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("node: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["status"], 408, "{v}");
+    assert!(v["ms"].as_u64().unwrap() < 5000, "cut after {v}");
+
+    assert_eq!(
+        curl(&["--http2", "--cacert", ca], &format!("{tls}/healthz")),
+        "2 200",
+        "alive"
+    );
+    assert!(server.stop().success(), "graceful stop");
 }

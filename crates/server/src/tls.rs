@@ -7,8 +7,10 @@
 //! issue 8), and a single-node install should not need a second program
 //! for that. rustls (RFC 8446 TLS 1.3, RFC 5246 TLS 1.2) runs on the
 //! aws-lc-rs provider that the token code already uses, so no second
-//! crypto library joins the build. ALPN (RFC 7301) offers `http/1.1` only:
-//! the server speaks HTTP/1.1.
+//! crypto library joins the build. ALPN (RFC 7301) offers `h2` then
+//! `http/1.1`: HTTP/2 to clients that speak it, HTTP/1.1 to the others
+//! (rustls's default cipher suites are all AEAD with forward secrecy, as
+//! RFC 9113 §9.2 requires of HTTP/2 over TLS 1.2).
 //!
 //! HSTS (RFC 6797 §7.1): every response to a request that came over HTTPS
 //! carries `Strict-Transport-Security: max-age=31536000`; §7.2 forbids it on
@@ -115,7 +117,7 @@ pub fn server_config(
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
