@@ -33,13 +33,16 @@
 //! and sending nothing, or trickling a byte a second, no longer holds a
 //! connection and a handler open. Open connections are capped per client
 //! address and in all ([`crate::limits::ConnectionLimiter`]): one beyond a
-//! cap is answered `503` (plain HTTP) or closed (TLS) at once.
+//! cap is answered at once with an HTTP/1.1 `503` and `Retry-After`, over
+//! TLS after the handshake, then closed; a client is never left guessing
+//! why its connection died (a flood beyond the answers in flight is still
+//! closed unanswered).
 //!
 //! Shutdown: the listeners stop accepting, each open connection finishes
 //! the request in flight and closes (hyper's `graceful_shutdown`: GOAWAY on
 //! HTTP/2), and [`serve_listeners`] returns once all have.
 
-use crate::limits::{ConnectionLimiter, ConnectionRefusal, HttpLimits};
+use crate::limits::{ConnectionLimiter, HttpLimits};
 use crate::tls::Tls;
 use axum::Router;
 use axum::extract::ConnectInfo;
@@ -63,7 +66,16 @@ use tower::ServiceExt as _;
 /// One listening socket, plain or TLS.
 pub struct Listener {
     tcp: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: Option<TlsAcceptors>,
+}
+
+/// The acceptor of a TLS listener, and the one that answers connections
+/// over a cap: the same certificate, ALPN `http/1.1` only, since the
+/// refusal is an HTTP/1.1 response.
+#[derive(Clone)]
+struct TlsAcceptors {
+    serve: tokio_rustls::TlsAcceptor,
+    refuse: tokio_rustls::TlsAcceptor,
 }
 
 impl Listener {
@@ -72,9 +84,14 @@ impl Listener {
     }
 
     pub fn tls(tcp: TcpListener, config: Arc<rustls::ServerConfig>) -> Self {
+        let mut refuse = (*config).clone();
+        refuse.alpn_protocols = vec![b"http/1.1".to_vec()];
         Listener {
             tcp,
-            tls: Some(tokio_rustls::TlsAcceptor::from(config)),
+            tls: Some(TlsAcceptors {
+                serve: tokio_rustls::TlsAcceptor::from(config),
+                refuse: tokio_rustls::TlsAcceptor::from(Arc::new(refuse)),
+            }),
         }
     }
 
@@ -105,6 +122,7 @@ pub async fn serve_listeners(
     // Each connection holds a sender; all dropped = all connections done.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
     let caps = ConnectionLimiter::new(&limits);
+    let refusals = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
     let mut loops = Vec::new();
     for l in listeners {
         loops.push(tokio::spawn(accept_loop(
@@ -112,6 +130,7 @@ pub async fn serve_listeners(
             router.clone(),
             limits,
             caps.clone(),
+            refusals.clone(),
             stop_rx.clone(),
             open_tx.clone(),
         )));
@@ -131,6 +150,7 @@ async fn accept_loop(
     router: Router,
     limits: HttpLimits,
     caps: Arc<ConnectionLimiter>,
+    refusals: Arc<tokio::sync::Semaphore>,
     mut stop: watch::Receiver<bool>,
     open: mpsc::Sender<()>,
 ) {
@@ -152,13 +172,21 @@ async fn accept_loop(
         let permit = match caps.acquire(peer.ip()) {
             Ok(p) => p,
             Err(why) => {
-                refuse(tcp, listener.tls.is_none(), peer, why);
+                tracing::debug!(client = %peer, cap = ?why, "connection refused: too many open connections");
+                // Past MAX_REFUSALS_IN_FLIGHT (a flood), closed unanswered.
+                if let Ok(slot) = refusals.clone().try_acquire_owned() {
+                    let tls = listener.tls.as_ref().map(|t| t.refuse.clone());
+                    tokio::spawn(async move {
+                        let _ = tokio::time::timeout(REFUSAL_TIMEOUT, refuse(tcp, tls)).await;
+                        drop(slot);
+                    });
+                }
                 continue;
             }
         };
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
-        let tls = listener.tls.clone();
+        let tls = listener.tls.as_ref().map(|t| t.serve.clone());
         let stop = stop.clone();
         let open = open.clone();
         tokio::spawn(async move {
@@ -185,15 +213,38 @@ async fn accept_loop(
     }
 }
 
-/// A connection over a cap: a short `503` on plain HTTP (written only if
-/// the socket takes it at once, never waited for), then closed.
-fn refuse(tcp: TcpStream, plain: bool, peer: SocketAddr, why: ConnectionRefusal) {
-    tracing::debug!(client = %peer, cap = ?why, "connection refused: too many open connections");
-    if plain {
-        let _ = tcp.try_write(
-            b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\nRetry-After: 1\r\n\r\n",
-        );
+/// Connections over a cap answered at the same time, at most; beyond (a
+/// flood) they are closed unanswered rather than each costing a task and
+/// a TLS handshake.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+/// Time a refused connection gets, TLS handshake included.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The answer to a connection over a cap (RFC 9110 §15.6.4, §10.2.3).
+const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Type: application/json\r\nCache-Control: no-store\r\nRetry-After: 1\r\nContent-Length: 41\r\n\r\n{\"error\":{\"code\":\"too_many_connections\"}}";
+
+/// A connection over a cap: `503` with `Retry-After` (after the TLS
+/// handshake on a TLS listener), then closed. The client's request is
+/// read and dropped until it closes too: closing with it unread would
+/// reset the connection, and a reset can destroy the 503 before the client
+/// reads it.
+async fn refuse(tcp: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>) {
+    match tls {
+        None => answer_refusal(tcp).await,
+        Some(acceptor) => {
+            if let Ok(stream) = acceptor.accept(tcp).await {
+                answer_refusal(stream).await
+            }
+        }
     }
+}
+
+async fn answer_refusal<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) {
+    use tokio::io::AsyncWriteExt as _;
+    if s.write_all(REFUSAL).await.is_err() || s.shutdown().await.is_err() {
+        return;
+    }
+    let mut sink = [0u8; 1024];
+    while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
 }
 
 /// Resolves once shutdown has begun (at once if it already has).
@@ -673,6 +724,17 @@ mod tests {
             .expect("the server kept the connection open")
             .unwrap();
         all
+    }
+
+    #[test]
+    fn refusal_is_well_formed() {
+        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("Content-Length: {}", body.len())),
+            "{text}"
+        );
+        assert!(serde_json::from_str::<serde_json::Value>(body).is_ok());
     }
 
     /// HTTP/1.1 still works on the plain port, even when the request's
