@@ -102,6 +102,37 @@ fn start_serve(data: &std::path::Path, args: &[&str]) -> Server {
     Server { child, base }
 }
 
+/// `node tests/browser/matrix.mjs --base BASE ... EXTRA`, screenshots under
+/// `shots` (from the repository root); Node trusts `ca` when given. Its
+/// output and the JSON lines it printed.
+fn run_matrix(
+    base: &str,
+    chromium: &str,
+    shots: &str,
+    extra: &[&str],
+    ca: Option<&std::path::Path>,
+) -> (std::process::Output, Vec<serde_json::Value>) {
+    let root = common::repo_root();
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("crates/castguard/tests/browser/matrix.mjs"))
+        .args(["--base", base, "--chromium", chromium, "--shots"])
+        .arg(root.join(shots))
+        .args(extra)
+        .current_dir(&root)
+        .stdin(Stdio::null());
+    if let Some(ca) = ca {
+        cmd.env("NODE_EXTRA_CA_CERTS", ca);
+    }
+    let out = cmd.output().expect("run node matrix.mjs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let results = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out, results)
+}
+
 #[test]
 fn entitled_plays_and_the_others_are_refused_in_chromium() {
     let root = common::repo_root();
@@ -118,22 +149,14 @@ fn entitled_plays_and_the_others_are_refused_in_chromium() {
 
     let data = tempfile::tempdir().expect("temp data dir");
     let server = start_serve(data.path(), &[]);
-    let shots = root.join("target/browser-screenshots");
-    let out = Command::new("node")
-        .arg(root.join("crates/castguard/tests/browser/matrix.mjs"))
-        .args(["--base", &server.base, "--chromium", &chromium, "--shots"])
-        .arg(&shots)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node matrix.mjs");
+    let (out, results) = run_matrix(
+        &server.base,
+        &chromium,
+        "target/browser-screenshots",
+        &[],
+        None,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-
-    let results: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
     let cases: Vec<&serde_json::Value> = results
         .iter()
         .filter(|r| r.get("summary").is_none() && r.get("subtitles").is_none())
@@ -181,7 +204,6 @@ fn entitled_plays_and_the_others_are_refused_in_chromium() {
 
 #[test]
 fn entitled_plays_over_https_with_http2_in_chromium() {
-    let root = common::repo_root();
     let chromium = common::chromium(&["playwright-core", "shaka-player"]);
     let tmp = tempfile::tempdir().expect("temp dir");
     let certs = common::certs::make_certs(tmp.path());
@@ -195,31 +217,15 @@ fn entitled_plays_over_https_with_http2_in_chromium() {
         ],
     );
     assert!(server.base.starts_with("https://"), "{}", server.base);
-    let shots = root.join("target/browser-screenshots/h2");
-    let out = Command::new("node")
-        .arg(root.join("crates/castguard/tests/browser/matrix.mjs"))
-        .args([
-            "--base",
-            &server.base,
-            "--chromium",
-            &chromium,
-            "--users",
-            "entitled",
-            "--no-subtitles",
-            "--insecure",
-            "--shots",
-        ])
-        .arg(&shots)
-        .env("NODE_EXTRA_CA_CERTS", &certs.ca)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node matrix.mjs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let cases: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let (out, results) = run_matrix(
+        &server.base,
+        &chromium,
+        "target/browser-screenshots/h2",
+        &["--users", "entitled", "--no-subtitles", "--insecure"],
+        Some(&certs.ca),
+    );
+    let cases: Vec<&serde_json::Value> = results
+        .iter()
         .filter(|r| r.get("summary").is_none())
         .collect();
     assert_eq!(cases.len(), 3, "3 streams, the entitled user");

@@ -67,6 +67,25 @@ fn local_fetcher() -> ReqwestFetcher {
     ReqwestFetcher::with_policy(keys::http::FetchPolicy::new(["127.0.0.1"], Vec::<String>::new())).unwrap()
 }
 
+/// A JWT restriction whose keys come from `idp`'s discovery document.
+fn restriction_for(idp: &Idp) -> TokenRestriction {
+    TokenRestriction {
+        issuer: idp.base.clone(),
+        audience: AUD.into(),
+        primary_verification_key: None,
+        alternate_verification_keys: vec![],
+        required_claims: vec![],
+        restriction_token_type: TokenType::Jwt,
+        open_id_connect_discovery_document: Some(format!("{}/.well-known/openid-configuration", idp.base)),
+    }
+}
+
+/// Verification with key sets kept an hour and refetched after an unknown
+/// kid at most every `min_refetch`.
+fn config(min_refetch: Duration) -> VerifierConfig {
+    VerifierConfig { oidc: OidcConfig { max_age: Duration::from_secs(3600), min_refetch }, ..VerifierConfig::default() }
+}
+
 fn jwk(keys: &Value, name: &str) -> Value {
     let mut k = keys[name]["jwk"].clone();
     k["kid"] = name.into();
@@ -99,18 +118,9 @@ async fn key_rollover_at_the_provider() {
     let tok = |n: &str| answer["tokens"][n].as_str().unwrap().to_string();
     *idp.jwks.lock().unwrap() = json!({"keys": [jwk(keys, "a")]});
 
-    let restriction = TokenRestriction {
-        issuer: idp.base.clone(),
-        audience: AUD.into(),
-        primary_verification_key: None,
-        alternate_verification_keys: vec![],
-        required_claims: vec![],
-        restriction_token_type: TokenType::Jwt,
-        open_id_connect_discovery_document: Some(format!("{}/.well-known/openid-configuration", idp.base)),
-    };
+    let restriction = restriction_for(&idp);
     let min_refetch = Duration::from_millis(1000);
-    let config = VerifierConfig { oidc: OidcConfig { max_age: Duration::from_secs(3600), min_refetch }, ..VerifierConfig::default() };
-    let cache = VerifierCache::new(config, Arc::new(local_fetcher()));
+    let cache = VerifierCache::new(config(min_refetch), Arc::new(local_fetcher()));
     let v = cache.get(&restriction).unwrap();
     let hits = || idp.jwks_hits.load(Ordering::SeqCst);
     let reason = |r: Result<_, VerifyError>| r.err().and_then(|e| e.reason());
@@ -180,18 +190,9 @@ async fn unknown_kid_waits_for_the_next_allowed_fetch() {
     let keys = &answer["keys"];
     let tok = |n: &str| answer["tokens"][n].as_str().unwrap().to_string();
     *idp.jwks.lock().unwrap() = json!({"keys": [jwk(keys, "a")]});
-    let restriction = TokenRestriction {
-        issuer: idp.base.clone(),
-        audience: AUD.into(),
-        primary_verification_key: None,
-        alternate_verification_keys: vec![],
-        required_claims: vec![],
-        restriction_token_type: TokenType::Jwt,
-        open_id_connect_discovery_document: Some(format!("{}/.well-known/openid-configuration", idp.base)),
-    };
+    let restriction = restriction_for(&idp);
     let min_refetch = Duration::from_millis(1500);
-    let config = VerifierConfig { oidc: OidcConfig { max_age: Duration::from_secs(3600), min_refetch }, ..VerifierConfig::default() };
-    let v = VerifierCache::new(config, Arc::new(local_fetcher())).get(&restriction).unwrap();
+    let v = VerifierCache::new(config(min_refetch), Arc::new(local_fetcher())).get(&restriction).unwrap();
     let hits = || idp.jwks_hits.load(Ordering::SeqCst);
     let refused = |r: Result<_, VerifyError>| r.err().and_then(|e| e.reason()) == Some(Reason::SignatureInvalid);
     // Generous for a loaded machine, far below a second interval.
@@ -243,15 +244,7 @@ async fn unknown_kid_waits_for_the_next_allowed_fetch() {
 async fn provider_unreachable_is_jwks_unavailable() {
     let idp = start_idp().await;
     idp.down.store(true, Ordering::SeqCst);
-    let restriction = TokenRestriction {
-        issuer: idp.base.clone(),
-        audience: AUD.into(),
-        primary_verification_key: None,
-        alternate_verification_keys: vec![],
-        required_claims: vec![],
-        restriction_token_type: TokenType::Jwt,
-        open_id_connect_discovery_document: Some(format!("{}/.well-known/openid-configuration", idp.base)),
-    };
+    let restriction = restriction_for(&idp);
     let cache = VerifierCache::new(VerifierConfig::default(), Arc::new(local_fetcher()));
     let v = cache.get(&restriction).unwrap();
     let t = OffsetDateTime::now_utc().unix_timestamp();
