@@ -10,7 +10,8 @@
 #         the /metrics test)
 #   npm:  node_modules/ from package.json + package-lock.json
 #         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js;
-#         shaka-player + playwright-core for the player page and browser tests)
+#         shaka-player + playwright-core for the player page and browser tests;
+#         oidc-provider, a real OpenID Connect provider as the STS of key-rollover tests)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -57,7 +58,7 @@ fi
 
 # ---- npm -------------------------------------------------------------------
 SHAKA="$ROOT/node_modules/shaka-packager/bin/packager-linux-x64"
-if [ ! -x "$SHAKA" ] || [ ! -d node_modules/mp4box ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/shaka-player ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ ! -x "$SHAKA" ] || [ ! -d node_modules/mp4box ] || [ ! -d node_modules/playwright-core ] || [ ! -d node_modules/shaka-player ] || [ ! -d node_modules/oidc-provider ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
     log "npm ci"
     npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -17,8 +17,10 @@
 //! With `--tls-cert`/`--tls-key`, `--listen` serves HTTPS instead, or, with
 //! `--tls-listen`, a second `listening on https://ADDR` line follows the
 //! plain one; the certificate and key are checked before anything is
-//! created on disk. The key-delivery guard (`--keys-require-https`,
-//! forwarding headers, rate limits) is `server::delivery::guard`.
+//! created on disk, and read again on SIGHUP or when they change
+//! (`--tls-reload-interval`, `server::tls::CertFiles`). The key-delivery
+//! guard (`--keys-require-https`, forwarding headers, rate limits) is
+//! `server::delivery::guard`.
 //! Prometheus metrics: `--metrics-listen ADDR` serves `/metrics` on a
 //! separate listener (announced as `castguard: metrics on
 //! http://ADDR/metrics`), `--metrics-token-file` opens `/metrics` on the
@@ -117,6 +119,19 @@ pub struct ServeArgs {
         help_heading = "HTTPS and limits"
     )]
     tls_listen: Option<SocketAddr>,
+    /// Seconds between checks of --tls-cert and --tls-key for a change
+    /// (modification time or size); a changed pair is loaded without a
+    /// restart (0: only on SIGHUP). A broken pair is logged and the
+    /// previous one stays in use.
+    #[arg(
+        long,
+        env = "CASTGUARD_TLS_RELOAD_INTERVAL",
+        default_value_t = 5,
+        value_name = "SECS",
+        requires = "tls_cert",
+        help_heading = "HTTPS and limits"
+    )]
+    tls_reload_interval: u64,
     /// Refuse key delivery (/keys/v1/...) and /sts/token over plain HTTP
     /// (403 https_required).
     #[arg(
@@ -273,7 +288,7 @@ fn init_logging() -> crate::log_limit::RepeatLimit {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Configuration errors first, before anything is created on disk.
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(server::tls::load_server_config(cert, key)?),
+        (Some(cert), Some(key)) => Some(server::tls::CertFiles::load(cert, key)?),
         _ => None,
     };
     let guard = guard_config(&args)?;
@@ -298,7 +313,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             _ => "cannot open the store".to_owned(),
         })?;
     let token = admin_token(data)?;
-    let listeners = listeners(&args, tls).await?;
+    let tls_config = tls.as_ref().map(|t| t.server_config()).transpose()?;
+    let listeners = listeners(&args, tls_config).await?;
+    reload_certificates(tls, args.tls_reload_interval)?;
     // Manifests point players at HTTPS whenever it is served.
     let public = listeners
         .iter()
@@ -517,6 +534,34 @@ async fn redis_backends(
         media: None,
         redis: Some(redis),
     })
+}
+
+/// Certificate renewal without a restart: `files` read again on SIGHUP
+/// and, every `interval_secs` (0: never), when they changed. SIGHUP is
+/// taken over from here on, with or without TLS: it never stops the
+/// server.
+fn reload_certificates(
+    files: Option<Arc<server::tls::CertFiles>>,
+    interval_secs: u64,
+) -> anyhow::Result<()> {
+    use server::tls::ReloadCause;
+    if let Some(files) = files.clone().filter(|_| interval_secs > 0) {
+        tokio::spawn(files.poll(std::time::Duration::from_secs(interval_secs)));
+    }
+    #[cfg(unix)]
+    {
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot handle SIGHUP")?;
+        tokio::spawn(async move {
+            while hup.recv().await.is_some() {
+                match &files {
+                    Some(files) => files.reload_logged(ReloadCause::Signal),
+                    None => tracing::info!("SIGHUP: no TLS certificate to reload"),
+                }
+            }
+        });
+    }
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,12 @@
 //! page's Subtitles list offers English and French, and with French chosen
 //! it shows the French cue inside its time and none in the gap after it.
 //!
+//! Once more over HTTPS with HTTP/2: the entitled user plays every stream
+//! from `castguard serve --tls-cert` (a test certificate; Chromium runs with
+//! `--ignore-certificate-errors`), and the page, the segments and the key
+//! and license requests all went over `h2` (Resource Timing's
+//! `nextHopProtocol`).
+//!
 //! Needs chromium and node_modules (scripts/install-test-tools.sh); fails,
 //! never skips, when they are missing.
 
@@ -35,7 +41,7 @@ impl Drop for Server {
     }
 }
 
-fn start_serve(data: &std::path::Path) -> Server {
+fn start_serve(data: &std::path::Path, args: &[&str]) -> Server {
     // Output also to $CASTGUARD_TEST_LOG_DIR for scripts/check-secrets.sh.
     let mut file = api_server::test_log_dir().map(|d| api_server::server_log_file(&d, "serve"));
     let stdout = match &file {
@@ -45,6 +51,7 @@ fn start_serve(data: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_castguard"))
         .args(["serve", "--listen", "127.0.0.1:0", "--data"])
         .arg(data)
+        .args(args)
         .env(
             "CASTGUARD_ADMIN_TOKEN",
             "browser-matrix-admin-token-0123456789",
@@ -95,6 +102,37 @@ fn start_serve(data: &std::path::Path) -> Server {
     Server { child, base }
 }
 
+/// `node tests/browser/matrix.mjs --base BASE ... EXTRA`, screenshots under
+/// `shots` (from the repository root); Node trusts `ca` when given. Its
+/// output and the JSON lines it printed.
+fn run_matrix(
+    base: &str,
+    chromium: &str,
+    shots: &str,
+    extra: &[&str],
+    ca: Option<&std::path::Path>,
+) -> (std::process::Output, Vec<serde_json::Value>) {
+    let root = common::repo_root();
+    let mut cmd = Command::new("node");
+    cmd.arg(root.join("crates/castguard/tests/browser/matrix.mjs"))
+        .args(["--base", base, "--chromium", chromium, "--shots"])
+        .arg(root.join(shots))
+        .args(extra)
+        .current_dir(&root)
+        .stdin(Stdio::null());
+    if let Some(ca) = ca {
+        cmd.env("NODE_EXTRA_CA_CERTS", ca);
+    }
+    let out = cmd.output().expect("run node matrix.mjs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let results = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    (out, results)
+}
+
 #[test]
 fn entitled_plays_and_the_others_are_refused_in_chromium() {
     let root = common::repo_root();
@@ -110,33 +148,32 @@ fn entitled_plays_and_the_others_are_refused_in_chromium() {
     );
 
     let data = tempfile::tempdir().expect("temp data dir");
-    let server = start_serve(data.path());
-    let shots = root.join("target/browser-screenshots");
-    let out = Command::new("node")
-        .arg(root.join("crates/castguard/tests/browser/matrix.mjs"))
-        .args(["--base", &server.base, "--chromium", &chromium, "--shots"])
-        .arg(&shots)
-        .current_dir(&root)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run node matrix.mjs");
+    let server = start_serve(data.path(), &[]);
+    let (out, results) = run_matrix(
+        &server.base,
+        &chromium,
+        "target/browser-screenshots",
+        &[],
+        None,
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-
-    let results: Vec<serde_json::Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
     let cases: Vec<&serde_json::Value> = results
         .iter()
         .filter(|r| r.get("summary").is_none() && r.get("subtitles").is_none())
         .collect();
     assert_eq!(cases.len(), 12, "3 streams x 4 users expected");
     // The demo's subtitles on the page: DASH cenc and HLS AES-128.
-    let subtitles: Vec<&serde_json::Value> = results.iter().filter(|r| r.get("subtitles").is_some()).collect();
+    let subtitles: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r.get("subtitles").is_some())
+        .collect();
     assert_eq!(subtitles.len(), 2, "{stdout}");
     for s in &subtitles {
-        assert_eq!(s["ok"], true, "subtitles on the player page, {}: {s}", s["protection"]);
+        assert_eq!(
+            s["ok"], true,
+            "subtitles on the player page, {}: {s}",
+            s["protection"]
+        );
     }
     for c in &cases {
         let name = format!("{} / {}", c["protection"], c["user"]);
@@ -163,4 +200,53 @@ fn entitled_plays_and_the_others_are_refused_in_chromium() {
     }
     assert!(out.status.success(), "matrix.mjs failed");
     drop(server);
+}
+
+#[test]
+fn entitled_plays_over_https_with_http2_in_chromium() {
+    let chromium = common::chromium(&["playwright-core", "shaka-player"]);
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let certs = common::certs::make_certs(tmp.path());
+    let server = start_serve(
+        &tmp.path().join("data"),
+        &[
+            "--tls-cert",
+            certs.cert.to_str().unwrap(),
+            "--tls-key",
+            certs.key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let (out, results) = run_matrix(
+        &server.base,
+        &chromium,
+        "target/browser-screenshots/h2",
+        &["--users", "entitled", "--no-subtitles", "--insecure"],
+        Some(&certs.ca),
+    );
+    let cases: Vec<&serde_json::Value> = results
+        .iter()
+        .filter(|r| r.get("summary").is_none())
+        .collect();
+    assert_eq!(cases.len(), 3, "3 streams, the entitled user");
+    for c in &cases {
+        let name = c["protection"].to_string();
+        assert_eq!(c["ok"], true, "{name}: {c}");
+        assert!(
+            c["currentTime"].as_f64().unwrap_or(0.0) > 3.0,
+            "{name}: {c}"
+        );
+        assert_eq!(
+            c["protocols"],
+            serde_json::json!(["h2"]),
+            "{name}: not all over HTTP/2: {c}"
+        );
+        assert!(
+            c["requests"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty() && r.iter().all(|r| r["status"] == 200)),
+            "{name}: key or license requests: {c}"
+        );
+    }
+    assert!(out.status.success(), "matrix.mjs failed");
 }

@@ -18,10 +18,11 @@ mod api_server;
 mod common;
 
 use api_server::{TOKEN, bin, cli, ok};
+use common::certs::{issue_leaf, make_certs};
 use common::{Media, assert_hashes_eq, clear_hashes, fixture};
 use std::io::{BufRead, BufReader, Read as _, Write as _};
 use std::net::{IpAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -29,118 +30,6 @@ use std::time::Duration;
 
 const ENV_KID: &str = "5e1f0000111122223333444455556666";
 const ENV_KEY: &str = "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf";
-
-/// `openssl` output: a CA, a server certificate for 127.0.0.1 signed by
-/// it, its key, and an unrelated key.
-struct Certs {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    other_key: PathBuf,
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    common::assert_ok("openssl", &out);
-}
-
-fn make_certs(dir: &Path) -> Certs {
-    let ec = [
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-    ];
-    openssl(
-        dir,
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=castguard test CA",
-            ],
-        ]
-        .concat(),
-    );
-    openssl(
-        dir,
-        &[
-            &["req"][..],
-            &ec,
-            &[
-                "-keyout",
-                "server.key",
-                "-out",
-                "server.csr",
-                "-subj",
-                "/CN=localhost",
-            ],
-        ]
-        .concat(),
-    );
-    std::fs::write(
-        dir.join("ext.cnf"),
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=critical,CA:FALSE\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            "ca.pem",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-out",
-            "server.pem",
-            "-days",
-            "2",
-            "-extfile",
-            "ext.cnf",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            &["req", "-x509"][..],
-            &ec,
-            &[
-                "-keyout",
-                "other.key",
-                "-out",
-                "other.pem",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=other",
-            ],
-        ]
-        .concat(),
-    );
-    Certs {
-        ca: dir.join("ca.pem"),
-        cert: dir.join("server.pem"),
-        key: dir.join("server.key"),
-        other_key: dir.join("other.key"),
-    }
-}
 
 /// `castguard serve --no-demo` with extra arguments; the URLs it prints.
 struct Serve {
@@ -733,7 +622,8 @@ fn read_until_closed(s: &mut TcpStream) -> (String, Duration) {
 /// - a 10 MB Clear Key request with `Expect: 100-continue` gets 413 and
 ///   never `100 Continue`;
 /// - the fifth connection from one address and the seventh in all are
-///   refused at once with 503; a closed connection frees its place.
+///   refused at once with 503 and `Retry-After`, also when the client sent
+///   its request first; a closed connection frees its place.
 #[test]
 fn slow_bodies_connection_caps_and_expect_continue() {
     let tmp = tempfile::tempdir().unwrap();
@@ -789,7 +679,12 @@ fn slow_bodies_connection_caps_and_expect_continue() {
         .unwrap();
     let mut first = [0u8; 12];
     s.read_exact(&mut first).unwrap();
-    assert_eq!(&first, b"HTTP/1.1 413", "{}", String::from_utf8_lossy(&first));
+    assert_eq!(
+        &first,
+        b"HTTP/1.1 413",
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
     drop(s);
 
     // Connection caps: idle connections count until closed.
@@ -801,16 +696,426 @@ fn slow_bodies_connection_caps_and_expect_continue() {
     assert!(took < Duration::from_secs(2));
     held.push(connect_from("127.0.0.2", &addr));
     held.push(connect_from("127.0.0.2", &addr));
+    // This one sends its request before reading: the 503 must survive the
+    // close (no reset under an unread request).
     let mut over = connect_from("127.0.0.3", &addr);
+    over.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes())
+        .unwrap();
     let (reply, _) = read_until_closed(&mut over);
     assert!(reply.starts_with("HTTP/1.1 503"), "in all: {reply}");
+    assert!(reply.contains("\r\nRetry-After: 1\r\n"), "{reply}");
+    assert!(
+        reply.ends_with(r#"{"error":{"code":"too_many_connections"}}"#),
+        "{reply}"
+    );
     drop(held.pop());
     std::thread::sleep(Duration::from_millis(300));
     let mut s = connect_from("127.0.0.3", &addr);
-    s.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
-        .unwrap();
+    s.write_all(
+        format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .unwrap();
     let (reply, _) = read_until_closed(&mut s);
     assert!(reply.starts_with("HTTP/1.1 200"), "after a close: {reply}");
     drop(held);
     server.stop();
+}
+
+/// curl (libcurl with nghttp2) against `url`: `HTTP_VERSION STATUS`, e.g.
+/// `2 200`, `1.1 200` or `0 000` when no answer came.
+fn curl(args: &[&str], url: &str) -> String {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version} %{http_code}",
+            "--max-time",
+            "20",
+        ])
+        .args(args)
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run curl");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Node's HTTP/2 client (h2c prior knowledge to argv[1]): a Clear Key
+/// request whose body never comes; prints the status and when it came.
+const STALLED_H2_BODY: &str = r#"
+const c = require('node:http2').connect(process.argv[1]);
+const t = Date.now();
+const req = c.request({':method': 'POST', ':path': '/keys/v1/clearkey', 'content-type': 'application/json'}, {endStream: false});
+req.on('response', (h) => { console.log(JSON.stringify({status: h[':status'], ms: Date.now() - t})); process.exit(0); });
+req.on('error', (e) => { console.log(JSON.stringify({error: e.message})); process.exit(1); });
+setTimeout(() => { console.log(JSON.stringify({timeout: true})); process.exit(1); }, 15000);
+"#;
+
+/// HTTP/2 judged by curl (and Node for a stalled body): `--http2` over TLS negotiates `h2` by ALPN,
+/// `--http2-prior-knowledge` speaks h2c on the plain port, and HTTP/1.1
+/// still works on both. The limits hold over HTTP/2: 150 header fields get
+/// 431, a 70 KB header is refused (the stream is reset `REFUSED_STREAM`,
+/// which curl retries then gives up on), a stalled body 408 within seconds,
+/// a 100 KiB license request 413; HSTS on HTTPS responses.
+#[test]
+fn http2_over_tls_and_prior_knowledge_keeps_the_limits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = make_certs(tmp.path());
+    let server = Serve::start(
+        &tmp.path().join("data"),
+        &[
+            "--tls-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            certs.cert.to_str().unwrap(),
+            "--tls-key",
+            certs.key.to_str().unwrap(),
+            "--request-body-timeout",
+            "1",
+        ],
+        2,
+    );
+    let (plain, tls) = (server.urls[0].clone(), server.urls[1].clone());
+    let ca = certs.ca.to_str().unwrap();
+    assert_eq!(
+        curl(&["--http2", "--cacert", ca], &format!("{tls}/healthz")),
+        "2 200"
+    );
+    assert_eq!(
+        curl(&["--http1.1", "--cacert", ca], &format!("{tls}/healthz")),
+        "1.1 200"
+    );
+    assert_eq!(
+        curl(&["--http2-prior-knowledge"], &format!("{plain}/healthz")),
+        "2 200"
+    );
+    assert_eq!(curl(&[], &format!("{plain}/healthz")), "1.1 200");
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--http2",
+            "--cacert",
+            ca,
+        ])
+        .arg(format!("{tls}/healthz"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(
+        head.contains("strict-transport-security: max-age=31536000"),
+        "{head}"
+    );
+
+    let h2 = |args: &[&str], path: &str| {
+        let mut a = vec!["--http2-prior-knowledge"];
+        a.extend_from_slice(args);
+        curl(&a, &format!("{plain}{path}"))
+    };
+    let many: Vec<String> = (0..150)
+        .flat_map(|i| ["-H".to_string(), format!("X-H{i}: v")])
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    assert_eq!(h2(&many, "/healthz"), "2 431", "150 header fields");
+    let big = format!("X-Big: {}", "a".repeat(70_000));
+    let refused = h2(&["-H", &big], "/healthz");
+    assert!(
+        !refused.ends_with("200"),
+        "a 70 KB header was served: {refused}"
+    );
+
+    let clearkey = ["-X", "POST", "-H", "Content-Type: application/json"];
+    let body = tmp.path().join("big.json");
+    std::fs::write(&body, vec![b'{'; 100 * 1024]).unwrap();
+    let at_body = format!("@{}", body.display());
+    assert_eq!(
+        h2(
+            &[&clearkey[..], &["--data-binary", &at_body]].concat(),
+            "/keys/v1/clearkey"
+        ),
+        "2 413"
+    );
+
+    // A body that never comes, from Node's own HTTP/2 client (curl cannot
+    // judge this: it reads the early answer only once its upload ends).
+    let out = Command::new("node")
+        .args(["-e", STALLED_H2_BODY])
+        .arg(&plain)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run node");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("node: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["status"], 408, "{v}");
+    assert!(v["ms"].as_u64().unwrap() < 5000, "cut after {v}");
+
+    assert_eq!(
+        curl(&["--http2", "--cacert", ca], &format!("{tls}/healthz")),
+        "2 200",
+        "alive"
+    );
+    assert!(server.stop().success(), "graceful stop");
+}
+
+/// The subject of the certificate a new TLS connection to `addr` is shown
+/// (`openssl s_client`), e.g. `CN = localhost`.
+fn served_subject(addr: &str) -> String {
+    let hello = Command::new("openssl")
+        .args(["s_client", "-connect", addr])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .expect("run openssl s_client");
+    let mut x509 = Command::new("openssl")
+        .args(["x509", "-noout", "-subject"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run openssl x509");
+    x509.stdin.take().unwrap().write_all(&hello.stdout).unwrap();
+    let out = x509.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .trim_start_matches("subject=")
+        .to_string()
+}
+
+/// Polls `served_subject` until it is `want` (up to `within`).
+fn wait_for_subject(addr: &str, want: &str, within: Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        let got = served_subject(addr);
+        if got == want {
+            return;
+        }
+        assert!(
+            started.elapsed() < within,
+            "still served {got:?}, want {want:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// One TLS connection held open by `openssl s_client`, carrying HTTP/1.1
+/// keep-alive requests.
+struct KeepAlive {
+    child: Child,
+    from_server: mpsc::Receiver<Vec<u8>>,
+}
+
+impl KeepAlive {
+    fn open(addr: &str, ca: &Path) -> KeepAlive {
+        let mut child = Command::new("openssl")
+            .args([
+                "s_client",
+                "-quiet",
+                "-verify_return_error",
+                "-connect",
+                addr,
+                "-CAfile",
+            ])
+            .arg(ca)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run openssl s_client");
+        let mut out = child.stdout.take().unwrap();
+        let (tx, from_server) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                    return;
+                }
+            }
+        });
+        KeepAlive { child, from_server }
+    }
+
+    /// The head of the response to `GET path`, on this connection.
+    fn get(&mut self, path: &str) -> String {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes())
+            .unwrap();
+        stdin.flush().unwrap();
+        let mut got = Vec::new();
+        loop {
+            let text = String::from_utf8_lossy(&got).into_owned();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    return head.to_string();
+                }
+            }
+            match self.from_server.recv_timeout(Duration::from_secs(10)) {
+                Ok(chunk) => got.extend(chunk),
+                Err(_) => panic!("no complete answer on the kept-alive connection: {text:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for KeepAlive {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Certificate renewal without a restart, with polling off
+/// (`--tls-reload-interval 0`): files replaced by a certificate with
+/// another subject and serial are not picked up until SIGHUP; then new
+/// connections see the new certificate while a connection opened before
+/// keeps working. A broken certificate file on the next SIGHUP keeps the
+/// renewed one in use and a log line says why, without key material. The
+/// connection cap answers over TLS too: with `--max-connections 2` taken,
+/// curl gets 503 with `Retry-After`.
+#[test]
+fn certificate_reload_on_sighup_keeps_open_connections_and_bad_files_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = make_certs(tmp.path());
+    let (renewed_cert, renewed_key) = issue_leaf(tmp.path(), "renewed", "castguard renewed");
+    let (cert, key) = (tmp.path().join("live.pem"), tmp.path().join("live.key"));
+    std::fs::copy(&certs.cert, &cert).unwrap();
+    std::fs::copy(&certs.key, &key).unwrap();
+    let server = Serve::start(
+        &tmp.path().join("data"),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--tls-reload-interval",
+            "0",
+            "--max-connections",
+            "2",
+        ],
+        1,
+    );
+    let addr = server.urls[0].trim_start_matches("https://").to_string();
+    let hup = || {
+        let ok = Command::new("kill")
+            .args(["-HUP", &server.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    assert_eq!(served_subject(&addr), "CN = localhost");
+    let mut open = KeepAlive::open(&addr, &certs.ca);
+    assert!(open.get("/healthz").starts_with("HTTP/1.1 200"));
+
+    std::fs::copy(&renewed_key, &key).unwrap();
+    std::fs::copy(&renewed_cert, &cert).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        served_subject(&addr),
+        "CN = localhost",
+        "reloaded without SIGHUP"
+    );
+    hup();
+    wait_for_subject(&addr, "CN = castguard renewed", Duration::from_secs(5));
+    assert!(
+        open.get("/healthz").starts_with("HTTP/1.1 200"),
+        "the open connection"
+    );
+    assert!(
+        server.log().contains("TLS certificate reloaded"),
+        "{}",
+        server.log()
+    );
+
+    std::fs::write(&cert, "-----BEGIN CERTIFICATE-----\nbroken\n").unwrap();
+    hup();
+    let started = std::time::Instant::now();
+    while !server.log().contains("reload failed") {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no log line: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = server.log();
+    let line = log.lines().find(|l| l.contains("reload failed")).unwrap();
+    assert!(line.contains("live.pem is not valid PEM"), "{line}");
+    assert_eq!(served_subject(&addr), "CN = castguard renewed");
+    assert!(open.get("/healthz").starts_with("HTTP/1.1 200"));
+    for pem in [&certs.key, &renewed_key] {
+        let pem = std::fs::read_to_string(pem).unwrap();
+        for l in pem.lines().filter(|l| !l.starts_with("-----")) {
+            assert!(!log.contains(l), "key material in the log");
+        }
+    }
+
+    // The cap over TLS: the kept-alive connection and an idle one take
+    // both places (after the s_client probes above have closed).
+    std::thread::sleep(Duration::from_millis(500));
+    let _idle = TcpStream::connect(&addr).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "-i",
+            "--max-time",
+            "10",
+            "--cacert",
+            certs.ca.to_str().unwrap(),
+        ])
+        .arg(format!("https://{addr}/healthz"))
+        .output()
+        .unwrap();
+    let reply = String::from_utf8_lossy(&out.stdout).to_ascii_lowercase();
+    assert!(
+        reply.starts_with("http/1.1 503"),
+        "{reply} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(reply.contains("retry-after: 1"), "{reply}");
+    drop(open);
+    assert!(server.stop().success(), "graceful stop");
+}
+
+/// Certificate renewal picked up by polling (`--tls-reload-interval 1`):
+/// the files replaced, new connections see the new certificate within
+/// seconds, without a signal.
+#[test]
+fn certificate_reloaded_when_the_files_change() {
+    let tmp = tempfile::tempdir().unwrap();
+    let certs = make_certs(tmp.path());
+    let (renewed_cert, renewed_key) = issue_leaf(tmp.path(), "renewed", "castguard renewed");
+    let server = Serve::start(
+        &tmp.path().join("data"),
+        &[
+            "--tls-cert",
+            certs.cert.to_str().unwrap(),
+            "--tls-key",
+            certs.key.to_str().unwrap(),
+            "--tls-reload-interval",
+            "1",
+        ],
+        1,
+    );
+    let addr = server.urls[0].trim_start_matches("https://").to_string();
+    assert_eq!(served_subject(&addr), "CN = localhost");
+    // As a renewal tool would: new files, then renamed over the old ones.
+    std::fs::rename(&renewed_key, &certs.key).unwrap();
+    std::fs::rename(&renewed_cert, &certs.cert).unwrap();
+    wait_for_subject(&addr, "CN = castguard renewed", Duration::from_secs(6));
+    assert!(server.stop().success());
 }

@@ -56,6 +56,12 @@ pub const DEFAULT_BODY_MIN_RATE: u64 = 1024;
 pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 256;
 /// Default most open connections in all.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+/// Default most concurrent streams on one HTTP/2 connection: RFC 9113
+/// §6.5.2 advises no fewer than 100, and a player needs a handful.
+pub const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 100;
+/// Default interval of HTTP/2 keep-alive pings, and the time an answer may
+/// take before the connection is dropped.
+pub const DEFAULT_H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
 
 /// Size and time limits of every connection.
 #[derive(Debug, Clone, Copy)]
@@ -81,6 +87,11 @@ pub struct HttpLimits {
     pub max_connections_per_ip: usize,
     /// Most open connections in all (0: no limit).
     pub max_connections: usize,
+    /// Most concurrent streams (requests) on one HTTP/2 connection.
+    pub h2_max_concurrent_streams: u32,
+    /// HTTP/2 keep-alive: a ping this often, the connection dropped when
+    /// the answer takes longer than this.
+    pub h2_keep_alive: Duration,
 }
 
 impl Default for HttpLimits {
@@ -94,6 +105,8 @@ impl Default for HttpLimits {
             body_min_rate: DEFAULT_BODY_MIN_RATE,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            h2_max_concurrent_streams: DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+            h2_keep_alive: DEFAULT_H2_KEEP_ALIVE,
         }
     }
 }
@@ -329,7 +342,9 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         if tokens >= 1.0 {
             Ok(())
         } else {
-            Err(Duration::from_secs_f64((1.0 - tokens) / self.rate.per_second))
+            Err(Duration::from_secs_f64(
+                (1.0 - tokens) / self.rate.per_second,
+            ))
         }
     }
 
@@ -470,7 +485,10 @@ mod tests {
         let mut h = axum::http::HeaderMap::new();
         assert!(!refuse_before_continue(&h, 10));
         h.insert(axum::http::header::CONTENT_LENGTH, "11".parse().unwrap());
-        assert!(!refuse_before_continue(&h, 10), "no Expect: read up to the limit");
+        assert!(
+            !refuse_before_continue(&h, 10),
+            "no Expect: read up to the limit"
+        );
         h.insert(axum::http::header::EXPECT, "100-Continue".parse().unwrap());
         assert!(refuse_before_continue(&h, 10));
         assert!(!refuse_before_continue(&h, 11));

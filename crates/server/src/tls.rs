@@ -7,12 +7,21 @@
 //! issue 8), and a single-node install should not need a second program
 //! for that. rustls (RFC 8446 TLS 1.3, RFC 5246 TLS 1.2) runs on the
 //! aws-lc-rs provider that the token code already uses, so no second
-//! crypto library joins the build. ALPN (RFC 7301) offers `http/1.1` only:
-//! the server speaks HTTP/1.1.
+//! crypto library joins the build. ALPN (RFC 7301) offers `h2` then
+//! `http/1.1`: HTTP/2 to clients that speak it, HTTP/1.1 to the others
+//! (rustls's default cipher suites are all AEAD with forward secrecy, as
+//! RFC 9113 §9.2 requires of HTTP/2 over TLS 1.2).
 //!
 //! HSTS (RFC 6797 §7.1): every response to a request that came over HTTPS
 //! carries `Strict-Transport-Security: max-age=31536000`; §7.2 forbids it on
 //! plain HTTP, so plain responses never carry it.
+//!
+//! Certificate renewal without a restart ([`CertFiles`]): the files are
+//! read again on SIGHUP and when their modification time or size changes
+//! (polled every few seconds: one `stat` per file, no file-watching
+//! machinery). The certificate is chosen per handshake by a rustls
+//! `ResolvesServerCert` over a swappable `Arc`, so connections already
+//! open are untouched, and a reload that fails keeps the previous pair.
 //!
 //! Errors name the file and what is wrong with it, never its content: a
 //! key file's bytes must not reach a terminal or log (the PEM parser's own
@@ -20,10 +29,13 @@
 
 use axum::http::HeaderValue;
 pub use rustls::ServerConfig;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, RwLock};
 use zeroize::Zeroizing;
 
 /// `Strict-Transport-Security` value on HTTPS responses: one year
@@ -65,8 +77,21 @@ pub enum TlsError {
 }
 
 /// The rustls server configuration for `cert` (PEM chain, leaf first) and
-/// `key` (PEM private key).
+/// `key` (PEM private key), read once.
 pub fn load_server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    CertFiles::load(cert, key)?.server_config()
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The chain and key in `cert` and `key`, checked to belong together.
+fn read_pair(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<Arc<CertifiedKey>, TlsError> {
     let cert_pem = std::fs::read(cert).map_err(|source| TlsError::ReadCertificate {
         path: cert.to_owned(),
         source,
@@ -93,7 +118,7 @@ pub fn load_server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerC
             path: key.to_owned(),
         },
     })?;
-    server_config(chain, key_der).map_err(|e| match e {
+    let pair = CertifiedKey::from_der(chain, key_der, provider).map_err(|e| match e {
         rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch {
             cert: cert.to_owned(),
             key: key.to_owned(),
@@ -102,21 +127,146 @@ pub fn load_server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerC
             path: key.to_owned(),
         },
         other => TlsError::Setup(other.to_string()),
-    })
+    })?;
+    Ok(Arc::new(pair))
 }
 
-/// The configuration for a chain and key already decoded.
-pub fn server_config(
-    chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> Result<Arc<rustls::ServerConfig>, rustls::Error> {
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(chain, key)?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+/// What a file looked like when it was last read: a change of either
+/// means it was replaced (by renewal, a `mv` or a Kubernetes secret's
+/// symlink swap, which `metadata` follows).
+type Stamp = Option<(std::time::SystemTime, u64)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+/// The certificate and key files of the HTTPS listeners, re-read while
+/// the server runs ([`CertFiles::reload`]): every handshake after a
+/// successful reload presents the new certificate, connections already
+/// open keep theirs, and a reload that fails (an unreadable or broken
+/// file, a key that does not match, a renewal caught half-written) leaves
+/// the previous pair in use.
+pub struct CertFiles {
+    cert: PathBuf,
+    key: PathBuf,
+    provider: Arc<CryptoProvider>,
+    current: RwLock<Arc<CertifiedKey>>,
+    /// The files as last read or tried.
+    seen: Mutex<(Stamp, Stamp)>,
+}
+
+impl std::fmt::Debug for CertFiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertFiles")
+            .field("cert", &self.cert)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a reload happened, for the log.
+#[derive(Debug, Clone, Copy)]
+pub enum ReloadCause {
+    /// SIGHUP.
+    Signal,
+    /// A file's modification time or size changed.
+    FileChanged,
+}
+
+impl CertFiles {
+    /// Reads `cert` and `key`; an error names the file and the cause.
+    pub fn load(cert: &Path, key: &Path) -> Result<Arc<Self>, TlsError> {
+        let provider = provider();
+        let seen = (stamp(cert), stamp(key));
+        let pair = read_pair(cert, key, &provider)?;
+        Ok(Arc::new(CertFiles {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+            provider,
+            current: RwLock::new(pair),
+            seen: Mutex::new(seen),
+        }))
+    }
+
+    /// A server configuration presenting the current pair; ALPN `h2`,
+    /// `http/1.1`.
+    pub fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
+        let mut config = ServerConfig::builder_with_provider(self.provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Setup(e.to_string()))?
+            .with_no_client_auth()
+            .with_cert_resolver(self.clone());
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+
+    /// Reads both files again and, when they hold a valid pair, serves it
+    /// from the next handshake on; otherwise the previous pair stays. The
+    /// SHA-256 of the certificate now served (hex).
+    pub fn reload(&self) -> Result<String, TlsError> {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) =
+            (stamp(&self.cert), stamp(&self.key));
+        let pair = read_pair(&self.cert, &self.key, &self.provider)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = pair;
+        Ok(self.fingerprint())
+    }
+
+    /// Whether either file changed since it was last read or tried.
+    pub fn changed(&self) -> bool {
+        *self.seen.lock().unwrap_or_else(|p| p.into_inner())
+            != (stamp(&self.cert), stamp(&self.key))
+    }
+
+    /// [`CertFiles::reload`], with one log line saying what happened: the
+    /// new certificate's fingerprint, or why the old one stays (paths and
+    /// causes only, never file contents).
+    pub fn reload_logged(&self, cause: ReloadCause) {
+        match self.reload() {
+            Ok(sha256) => {
+                tracing::info!(cert = %self.cert.display(), sha256 = %sha256, ?cause, "TLS certificate reloaded")
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                ?cause,
+                "TLS certificate reload failed; still serving the previous certificate"
+            ),
+        }
+    }
+
+    /// Reloads whenever a file changes, checking every `every`; never
+    /// returns.
+    pub async fn poll(self: Arc<Self>, every: std::time::Duration) {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if self.changed() {
+                self.reload_logged(ReloadCause::FileChanged);
+            }
+        }
+    }
+
+    /// SHA-256 of the leaf certificate served now, hex.
+    pub fn fingerprint(&self) -> String {
+        let pair = self.current();
+        let leaf = pair.cert.first().map(|c| c.as_ref()).unwrap_or_default();
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, leaf);
+        d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+impl ResolvesServerCert for CertFiles {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
 }
 
 #[cfg(test)]
@@ -154,5 +304,76 @@ mod tests {
         assert!(!e.to_string().contains(secret));
         let e = load_server_config(&dir.path().join("missing.pem"), &bad_key).unwrap_err();
         assert!(matches!(e, TlsError::ReadCertificate { .. }), "{e}");
+    }
+
+    /// A self-signed pair from `openssl` (a test tool, see TESTING.md):
+    /// `NAME.pem`, `NAME.key`.
+    fn pair(dir: &Path, name: &str) -> (Vec<u8>, Vec<u8>) {
+        let out = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-days",
+                "2",
+            ])
+            .args([
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.pem"),
+            ])
+            .current_dir(dir)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let read = |ext: &str| std::fs::read(dir.join(format!("{name}.{ext}"))).unwrap();
+        (read("pem"), read("key"))
+    }
+
+    /// A renewal is served after a reload; a broken or mismatched pair is
+    /// refused and the previous one stays; `changed` sees replaced files
+    /// and forgets them once tried.
+    #[test]
+    fn reload_swaps_good_pairs_and_keeps_the_old_one_on_bad_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a_pem, a_key) = pair(dir.path(), "a");
+        let (b_pem, b_key) = pair(dir.path(), "b");
+        let cert = write(dir.path(), "live.pem", &a_pem);
+        let key = write(dir.path(), "live.key", &a_key);
+        let files = CertFiles::load(&cert, &key).unwrap();
+        let first = files.fingerprint();
+        assert!(!files.changed());
+
+        write(dir.path(), "live.key", &b_key);
+        std::fs::write(&cert, [b_pem.as_slice(), b"\n"].concat()).unwrap();
+        assert!(files.changed());
+        let second = files.reload().unwrap();
+        assert_ne!(second, first);
+        assert!(!files.changed());
+
+        std::fs::write(&key, &a_key).unwrap();
+        let e = files.reload().unwrap_err();
+        assert!(matches!(e, TlsError::KeyMismatch { .. }), "{e}");
+        std::fs::write(&cert, b"not a certificate\n").unwrap();
+        assert!(matches!(
+            files.reload(),
+            Err(TlsError::NoCertificate { .. })
+        ));
+        assert_eq!(files.fingerprint(), second, "the last good pair stays");
+        assert!(
+            !files.changed(),
+            "a failed attempt is not retried until the files change again"
+        );
     }
 }

@@ -11,7 +11,15 @@
 // Each case saves a screenshot. Prints one JSON line per case and a final
 // summary line; exits 1 when any case fails.
 //
+// Each case also reports the HTTP version of the page and of every stream
+// and key request (`protocols`, from the Resource Timing API's
+// nextHopProtocol: "http/1.1" or "h2").
+//
 //   node matrix.mjs --base http://127.0.0.1:PORT --shots DIR [--chromium /usr/bin/chromium]
+//       [--users entitled,outsider] [--no-subtitles]
+//       [--insecure]   (an HTTPS --base with a test certificate: Chromium
+//                       ignores certificate errors; give Node the CA with
+//                       NODE_EXTRA_CA_CERTS)
 import { chromium } from 'playwright-core';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -32,12 +40,16 @@ fs.mkdirSync(shots, { recursive: true });
 const PROTECTIONS = ['cenc', 'cbcs', 'aes128'];
 // user: demo user to ask a token for, or null for no token; expect: the reason
 // code key delivery must give (null: must play).
-const USERS = [
+const ALL_USERS = [
   { user: 'entitled', expect: null },
   { user: 'outsider', expect: 'claim_missing' },
   { user: 'expired', expect: 'token_expired' },
   { user: null, expect: 'token_missing' },
 ];
+const only = arg('users');
+const USERS = only ? ALL_USERS.filter((u) => only.split(',').includes(u.user || 'none')) : ALL_USERS;
+const subtitlesToo = !process.argv.includes('--no-subtitles');
+const insecure = process.argv.includes('--insecure');
 const PLAY_PAST = 3;
 const PLAY_TIMEOUT_MS = 25000;
 const REFUSE_TIMEOUT_MS = 20000;
@@ -61,6 +73,7 @@ const browser = await chromium.launch({
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
     '--autoplay-policy=no-user-gesture-required',
+    ...(insecure ? ['--ignore-certificate-errors'] : []),
   ],
 });
 
@@ -69,7 +82,7 @@ try {
   for (const loc of streams) {
     for (const { user, expect } of USERS) {
       const started = Date.now();
-      const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ignoreHTTPSErrors: insecure });
       const page = await context.newPage();
       const logs = [];
       page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
@@ -107,6 +120,9 @@ try {
         title: document.getElementById('status-title').textContent,
         detail: document.getElementById('status-detail').textContent,
         keySystem: document.getElementById('key-system').textContent,
+        protocols: [...new Set(performance.getEntriesByType('navigation').concat(performance.getEntriesByType('resource'))
+          .filter((e) => /\/(player|s|keys)\//.test(new URL(e.name).pathname + '/') && e.nextHopProtocol)
+          .map((e) => e.nextHopProtocol))],
       }));
       Object.assign(result, s, { requests: licenseOrKey });
       const file = path.join(shots, `${loc.protection}-${user || 'no-token'}.png`);
@@ -131,7 +147,7 @@ try {
   // plays DASH cenc and HLS AES-128; the Subtitles list offers English and
   // French; with French chosen, the page shows the French cue inside its
   // time (1-4 s) and none in the gap after it (4-5 s).
-  for (const loc of streams.filter((l) => l.protection !== 'cbcs')) {
+  for (const loc of streams.filter((l) => subtitlesToo && l.protection !== 'cbcs')) {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     const logs = [];

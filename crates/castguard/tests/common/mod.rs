@@ -31,6 +31,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+pub mod certs;
+
 /// Test key pair 1 (documented in scripts/README.md): the key most tests package with.
 pub const KID1: &str = "00112233445566778899aabbccddeeff";
 pub const KEY1: &str = "000102030405060708090a0b0c0d0e0f";

@@ -13,7 +13,14 @@
 //!   verifies) triggers one refetch past any shared cache
 //!   ([`HttpFetch::get_fresh`]), at most once per
 //!   [`OidcConfig::min_refetch`] (default 10 s) whatever the number of
-//!   requests; concurrent requests wait for the one fetch in flight;
+//!   requests (a flood of made-up `kid`s costs the provider one request
+//!   per interval); such a token arriving inside the interval waits for the
+//!   next allowed fetch instead of being refused, because a provider that
+//!   rolls over publishes its new key and signs with it at once: a refusal
+//!   there would break the first playbacks after every rollover. All
+//!   requests waiting share that one fetch (single flight), so the wait is
+//!   bounded by the rest of the interval plus one fetch (the fetcher's
+//!   timeout);
 //! - when a refresh fails the previous set stays in use (stale keys beat no
 //!   keys: the provider's outage must not stop playback of valid tokens), and
 //!   the failure is retried at most once per `min_refetch`;
@@ -248,17 +255,45 @@ impl OidcKeySource {
     }
 
     /// After a miss in `seen` (unknown `kid`): a newer set if another task
-    /// already fetched one, else one refetch unless the last fetch was less
-    /// than `min_refetch` ago. `None` when nothing newer is available.
+    /// already fetched one, else one refetch. Inside `min_refetch` of the
+    /// last fetch the refetch is not refused but deferred: the caller waits
+    /// until the interval is over, and every caller waiting then shares the
+    /// one fetch that follows (single flight). A provider that has just
+    /// rolled over to a new key is thus asked once more, and a token signed
+    /// with that key waits at most the rest of the interval plus one fetch
+    /// instead of being refused. `None` when nothing newer is available
+    /// (the fetch failed, or gave the same keys to another waiter).
     pub async fn refetch_after_miss(&self, seen: &KeySet) -> Option<Arc<KeySet>> {
+        let newer = || self.snapshot().filter(|s| s.generation != seen.generation);
+        let next_allowed = {
+            let mut last = self.last_attempt.lock().await;
+            if let Some(s) = newer() {
+                return Some(s);
+            }
+            match *last {
+                Some(t) if t.elapsed() < self.config.min_refetch => t + self.config.min_refetch,
+                _ => {
+                    *last = Some(Instant::now());
+                    return self.refetch_fresh().await;
+                }
+            }
+        };
+        tokio::time::sleep_until(tokio::time::Instant::from_std(next_allowed)).await;
         let mut last = self.last_attempt.lock().await;
-        if let Some(s) = self.snapshot().filter(|s| s.generation != seen.generation) {
+        if let Some(s) = newer() {
             return Some(s);
         }
         if last.is_some_and(|t| t.elapsed() < self.config.min_refetch) {
+            // Another waiter fetched in the meantime and failed.
             return None;
         }
         *last = Some(Instant::now());
+        self.refetch_fresh().await
+    }
+
+    /// One fetch past shared caches, stored; called with `last_attempt`
+    /// held.
+    async fn refetch_fresh(&self) -> Option<Arc<KeySet>> {
         match self.fetch_now(true).await {
             Ok(keys) => Some(self.store(keys)),
             Err(e) => {
@@ -369,12 +404,12 @@ mod tests {
         assert_eq!(s1.keys[0].kid(), Some("a"));
         src.keys().await.unwrap();
         assert_eq!(f.hits.load(Ordering::SeqCst), 1, "cached");
-        // A miss right after a fetch is rate limited.
-        assert!(src.refetch_after_miss(&s1).await.is_none());
-        assert_eq!(f.hits.load(Ordering::SeqCst), 1);
-        tokio::time::sleep(Duration::from_millis(750)).await;
+        // A miss right after a fetch waits for the interval to end, then
+        // fetches once.
         *f.jwks.lock().unwrap() = ec_jwks("b");
+        let t = Instant::now();
         let s2 = src.refetch_after_miss(&s1).await.unwrap();
+        assert!(t.elapsed() >= Duration::from_millis(600), "{:?}", t.elapsed());
         assert_eq!(s2.keys[0].kid(), Some("b"));
         assert_eq!(f.hits.load(Ordering::SeqCst), 2);
         // Only the refetch after the unknown kid bypassed caches (discovery
