@@ -28,6 +28,8 @@ command -v ffmpeg  >/dev/null 2>&1 && command -v ffprobe >/dev/null 2>&1 || APT_
 command -v openssl >/dev/null 2>&1 || APT_PKGS+=(openssl)
 # tls_limits_e2e: an HTTPS client independent of ours (`curl --cacert`).
 command -v curl    >/dev/null 2>&1 || APT_PKGS+=(curl)
+# nginx: the reverse proxy in front of two nodes (tests/nodes.rs, --public-url).
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || APT_PKGS+=(nginx)
 command -v node    >/dev/null 2>&1 || APT_PKGS+=(nodejs)
 command -v npm     >/dev/null 2>&1 || APT_PKGS+=(npm)
 # The venv is made with Debian's python so it does not depend on a user's pyenv.

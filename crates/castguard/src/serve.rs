@@ -52,6 +52,12 @@ pub struct ServeArgs {
     /// Address and port to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// The URL viewers reach this node by (a load balancer, a CDN, a
+    /// reverse proxy: `https://media.example.com`, a path prefix allowed):
+    /// the base of the license, key and STS URLs written into manifests and
+    /// of the STS issuer. Default: this node's own listening address.
+    #[arg(long, env = "CASTGUARD_PUBLIC_URL", value_parser = server::delivery::parse_public_url, value_name = "URL")]
+    public_url: Option<String>,
     /// Data directory: database, key-encryption key, admin token, assets.
     #[arg(long, env = "CASTGUARD_DATA", default_value = "./castguard-data")]
     data: PathBuf,
@@ -148,6 +154,16 @@ pub struct ServeArgs {
         help_heading = "HTTPS and limits"
     )]
     trust_forwarded_proto: bool,
+    /// Build the URLs of a request's manifests on its `X-Forwarded-Host`
+    /// (and `X-Forwarded-Proto`) when it comes from a --trusted-proxy peer:
+    /// for a node reached under several names. Others get --public-url.
+    #[arg(
+        long,
+        env = "CASTGUARD_TRUST_FORWARDED_HOST",
+        requires = "trusted_proxies",
+        help_heading = "HTTPS and limits"
+    )]
+    trust_forwarded_host: bool,
     /// Believe `X-Forwarded-For` from peers in this range (CIDR or address;
     /// repeat or separate with commas).
     #[arg(
@@ -321,7 +337,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .iter()
         .find(|l| l.is_tls())
         .unwrap_or(&listeners[0]);
-    let public_url = public.url().context("listening socket")?;
+    let own_url = public.url().context("listening socket")?;
+    let public_url = match &args.public_url {
+        Some(u) => u.clone(),
+        None => {
+            if public.local_addr().is_ok_and(|a| a.ip().is_unspecified()) {
+                eprintln!(
+                    "castguard: warning: listening on every address without --public-url: manifests will name {own_url}, which no viewer can reach; set --public-url to the URL viewers use"
+                );
+            }
+            own_url.clone()
+        }
+    };
     let mut config = server::delivery::DeliveryConfig::for_listen_addr(
         public.local_addr().context("listening socket")?,
     );
@@ -496,6 +523,7 @@ fn guard_config(args: &ServeArgs) -> anyhow::Result<server::delivery::guard::Gua
         forwarded: server::forwarded::ForwardedTrust {
             proxies: args.trusted_proxies.clone(),
             proto: args.trust_forwarded_proto,
+            host: args.trust_forwarded_host,
         },
         per_ip: args.rate_limit_per_ip.0,
         per_token: args.rate_limit_per_token.0,

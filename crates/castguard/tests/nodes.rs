@@ -108,6 +108,8 @@ struct Cluster {
     /// `None`: each node on its own SQLite store.
     database: Option<String>,
     redis: String,
+    /// More `castguard serve` arguments for every node.
+    extra: Vec<String>,
 }
 
 impl Cluster {
@@ -124,6 +126,7 @@ impl Cluster {
         ])
         .arg(data)
         .args(["--redis-url", &self.redis])
+        .args(&self.extra)
         .env_remove("CASTGUARD_KEK_FILE")
         .env("CASTGUARD_KEK", KEK_HEX)
         .env("CASTGUARD_ADMIN_TOKEN", ADMIN)
@@ -288,10 +291,16 @@ fn put_policy(ag: &ureq::Agent, url: &str, group: &str) {
 
 /// Two nodes A and B over a fresh database; B's media folder is A's.
 fn two_nodes(tmp: &Path, tag: &str) -> Option<(Cluster, PathBuf, Node, Node)> {
+    two_nodes_with(tmp, tag, &[])
+}
+
+/// [`two_nodes`], with more `serve` arguments for both.
+fn two_nodes_with(tmp: &Path, tag: &str, extra: &[String]) -> Option<(Cluster, PathBuf, Node, Node)> {
     let (pg, redis) = services()?;
     let cluster = Cluster {
         database: Some(fresh_database(&pg, tag)),
         redis,
+        extra: extra.to_vec(),
     };
     let (data_a, data_b) = (tmp.join("a"), tmp.join("b"));
     std::fs::create_dir_all(data_a.join("assets")).unwrap();
@@ -642,6 +651,7 @@ fn redis_down_fails_closed() {
     let cluster = Cluster {
         database: None,
         redis: format!("redis://castguard:{PASSWORD}@127.0.0.1:{port}/0"),
+        extra: Vec::new(),
     };
     let node = cluster.start(&tmp.path().join("data"));
     policy(&node.url, "EntitledUsers");
@@ -677,4 +687,161 @@ fn redis_down_fails_closed() {
     let log = node.log();
     assert!(log.contains("redis://castguard:***@127.0.0.1"), "{log}");
     assert!(!log.contains(PASSWORD), "{log}");
+}
+
+/// Debian nginx as a reverse proxy on 127.0.0.1:`port` in front of `nodes`
+/// (round robin), connecting to them from 127.0.0.2 and passing the
+/// client's `Host` as `X-Forwarded-Host`. Killed on drop.
+struct Nginx(Child);
+
+impl Nginx {
+    fn start(dir: &Path, port: u16, nodes: &[&str]) -> Nginx {
+        let upstreams: String = nodes
+            .iter()
+            .map(|u| format!("server {};\n", u.trim_start_matches("http://")))
+            .collect();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "daemon off;\nuser root;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+                 events {{ worker_connections 256; }}\n\
+                 http {{\n access_log {d}/access.log;\n client_body_temp_path {d}/body;\n proxy_temp_path {d}/proxy;\n\
+                 fastcgi_temp_path {d}/fcgi;\n uwsgi_temp_path {d}/uwsgi;\n scgi_temp_path {d}/scgi;\n\
+                 upstream castguard {{\n{upstreams}}}\n\
+                 server {{\n  listen 127.0.0.1:{port};\n  location / {{\n   proxy_pass http://castguard;\n\
+                 proxy_bind 127.0.0.2;\n   proxy_http_version 1.1;\n   proxy_set_header Connection \"\";\n\
+                 proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+                 proxy_set_header X-Forwarded-Host $http_host;\n   proxy_set_header X-Forwarded-Proto $scheme;\n  }}\n }}\n}}\n",
+                d = dir.display()
+            ),
+        )
+        .unwrap();
+        let bin = if Path::new("/usr/sbin/nginx").exists() { "/usr/sbin/nginx" } else { "nginx" };
+        let child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("nginx (Debian package nginx; scripts/install-test-tools.sh installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not listen: {}", std::fs::read_to_string(dir.join("error.log")).unwrap_or_default());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Nginx(child)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Every absolute URL (`http://...`, `https://...`) in a text.
+fn absolute_urls(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("http") {
+        let tail = &rest[i..];
+        if tail.starts_with("http://") || tail.starts_with("https://") {
+            let end = tail.find(|c: char| c == '"' || c == '<' || c.is_whitespace()).unwrap_or(tail.len());
+            out.push(tail[..end].to_owned());
+            rest = &tail[end..];
+        } else {
+            rest = &tail[4..];
+        }
+    }
+    out
+}
+
+/// Issue 16 item 2: two nodes behind nginx, started with `--public-url` of
+/// the proxy, write the proxy into every URL of their manifests (not their
+/// own 127.0.0.1 ports), whichever node answers, and ffmpeg plays the
+/// AES-128 stream through the proxy, key included, to the clear frames.
+/// With `--trust-forwarded-host`, a request through the proxy (the trusted
+/// 127.0.0.2) under another name gets that name; the same header sent
+/// straight to a node by anyone else changes nothing.
+#[test]
+fn behind_a_reverse_proxy_every_url_names_the_proxy() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let public = format!("http://127.0.0.1:{port}");
+    let extra: Vec<String> = ["--public-url", &public, "--trusted-proxy", "127.0.0.2", "--trust-forwarded-host"]
+        .map(String::from)
+        .to_vec();
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((_cluster, _data, a, b)) = two_nodes_with(tmp.path(), "proxy", &extra) else {
+        return;
+    };
+    let clip = common::fixture("h264_aac_nob.mp4");
+    cli(&a.url, &["asset", "ingest", clip.to_str().unwrap(), "--name", "clip"]);
+    cli(
+        &a.url,
+        &["locator", "create", "clip-aes", "--asset", "clip", "--streaming-policy", "Predefined_ClearKey", "--key", "hls"],
+    );
+    let loc: Value = serde_json::from_str(&cli(&a.url, &["locator", "get", "clip-aes", "--json"])).unwrap();
+    let loc_id = loc["streamingLocatorId"].as_str().unwrap().to_owned();
+    let nginx_dir = tmp.path().join("nginx");
+    std::fs::create_dir_all(&nginx_dir).unwrap();
+    let _nginx = Nginx::start(&nginx_dir, port, &[&a.url, &b.url]);
+
+    let ag = agent();
+    let get = |url: &str, host: Option<&str>| -> String {
+        let mut req = ag.get(url);
+        if let Some(h) = host {
+            req = req.header("Host", h);
+        }
+        let mut r = req.call().expect("request");
+        assert_eq!(r.status().as_u16(), 200, "{url}");
+        r.body_mut().read_to_string().unwrap()
+    };
+    // Through the proxy, several times (both nodes answer in turn): every
+    // absolute URL of the master and media playlists names the proxy.
+    let master = format!("{public}/s/{loc_id}/aes128/master.m3u8");
+    for _ in 0..4 {
+        let m = get(&master, None);
+        let media_rel = m.lines().find(|l| !l.starts_with('#') && !l.is_empty()).expect("variant");
+        let media = format!("{public}/s/{loc_id}/aes128/{media_rel}");
+        let p = get(&media, None);
+        let urls = absolute_urls(&p);
+        assert!(!urls.is_empty(), "the key URI is absolute: {p}");
+        for u in urls.iter().chain(&absolute_urls(&m)) {
+            assert!(u.starts_with(&format!("{public}/")), "{u} does not name the proxy");
+        }
+        for node in [&a.url, &b.url] {
+            assert!(!p.contains(node.as_str()) && !m.contains(node.as_str()), "a node's own address leaked: {p}");
+        }
+    }
+    // Both nodes answered through the proxy.
+    let access = std::fs::read_to_string(nginx_dir.join("access.log")).unwrap_or_default();
+    assert!(access.lines().count() >= 8, "{access}");
+
+    // ffmpeg plays through the proxy, the key fetched there with the token.
+    let entitled = token("EntitledUsers", None);
+    let got = common::hls_hashes_with_headers(&master, &format!("Authorization: Bearer {entitled}\r\n"), common::Media::Video)
+        .expect("ffmpeg plays through the proxy");
+    let want = common::clear_hashes(&clip, common::Media::Video);
+    common::assert_hashes_eq(&got, &want, "video through the proxy");
+
+    // Another name through the trusted proxy: that name. The same header
+    // from 127.0.0.1 straight to a node (not a trusted proxy): ignored.
+    let alt = format!("alt.example:{port}");
+    let m = get(&master, Some(&alt));
+    let media_rel = m.lines().find(|l| !l.starts_with('#') && !l.is_empty()).expect("variant").to_owned();
+    let p = get(&format!("{public}/s/{loc_id}/aes128/{media_rel}"), Some(&alt));
+    assert!(absolute_urls(&p).iter().all(|u| u.starts_with(&format!("http://{alt}/"))), "{p}");
+    let mut r = ag
+        .get(&format!("{}/s/{loc_id}/aes128/{media_rel}", b.url))
+        .header("X-Forwarded-Host", "evil.example")
+        .call()
+        .expect("direct request");
+    let direct = r.body_mut().read_to_string().unwrap();
+    assert!(!direct.contains("evil.example"), "{direct}");
+    assert!(absolute_urls(&direct).iter().all(|u| u.starts_with(&format!("{public}/"))), "{direct}");
 }

@@ -14,7 +14,14 @@
 //!   may be forged by the client);
 //! - `X-Forwarded-Proto` only with `--trust-forwarded-proto`, and then
 //!   only from a trusted proxy when any are configured; its last value
-//!   counts (the one the nearest proxy wrote).
+//!   counts (the one the nearest proxy wrote);
+//! - `X-Forwarded-Host` (with `X-Forwarded-Proto` for its scheme) only
+//!   with `--trust-forwarded-host`, and only from a trusted proxy: it then
+//!   names the base of the URLs written into manifests for that request
+//!   ([`ForwardedTrust::public_base`]), for a node reached under several
+//!   names. A client's own header never gets there: a CDN caches
+//!   manifests, and one naming a host the client chose would send other
+//!   viewers there.
 
 use axum::http::HeaderMap;
 pub use ipnet::IpNet;
@@ -27,6 +34,8 @@ pub struct ForwardedTrust {
     pub proxies: Vec<IpNet>,
     /// Believe `X-Forwarded-Proto: https`.
     pub proto: bool,
+    /// Build manifest URLs on a trusted proxy's `X-Forwarded-Host`.
+    pub host: bool,
 }
 
 /// Request extension: the resolved client address and transport
@@ -37,6 +46,9 @@ pub struct RequestOrigin {
     /// driving the router directly).
     pub client: Option<IpAddr>,
     pub https: bool,
+    /// The request came through a trusted proxy (its peer is in a
+    /// `--trusted-proxy` range).
+    pub from_proxy: bool,
 }
 
 /// Parses a `--trusted-proxy` value: a CIDR range or a single address.
@@ -72,7 +84,29 @@ impl ForwardedTrust {
                 && (self.proxies.is_empty() || from_proxy)
                 && last_value(headers, "x-forwarded-proto")
                     .is_some_and(|v| v.eq_ignore_ascii_case("https")));
-        RequestOrigin { client, https }
+        RequestOrigin { client, https, from_proxy }
+    }
+
+    /// The base URL a trusted proxy names for this request
+    /// (`X-Forwarded-Proto://X-Forwarded-Host`, last values), when
+    /// `--trust-forwarded-host` is on, the request came through a trusted
+    /// proxy and the host is a plain `host[:port]`; else `None` (the
+    /// configured public URL applies).
+    pub fn public_base(&self, origin: &RequestOrigin, headers: &HeaderMap) -> Option<String> {
+        if !self.host || !origin.from_proxy {
+            return None;
+        }
+        let host = last_value(headers, "x-forwarded-host")?;
+        if !is_host_port(host) {
+            return None;
+        }
+        let scheme = match last_value(headers, "x-forwarded-proto") {
+            Some(p) if p.eq_ignore_ascii_case("https") => "https",
+            Some(p) if p.eq_ignore_ascii_case("http") => "http",
+            _ if origin.https => "https",
+            _ => "http",
+        };
+        Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
     }
 
     fn forwarded_client(&self, headers: &HeaderMap) -> Option<IpAddr> {
@@ -91,6 +125,46 @@ impl ForwardedTrust {
         }
         last_trusted
     }
+}
+
+/// `host[:port]` as a URL authority may hold it, nothing more: a DNS name
+/// (letters, digits, `-`, `.`), an IPv4 address or a bracketed IPv6 one,
+/// and a port of digits. No user info, path, spaces or other characters.
+fn is_host_port(s: &str) -> bool {
+    if s.is_empty() || s.len() > 255 {
+        return false;
+    }
+    let (host_ok, port) = match s.strip_prefix('[') {
+        Some(rest) => {
+            let Some((v6, after)) = rest.split_once(']') else {
+                return false;
+            };
+            let port = match after {
+                "" => None,
+                p => match p.strip_prefix(':') {
+                    Some(port) => Some(port),
+                    None => return false,
+                },
+            };
+            (v6.parse::<std::net::Ipv6Addr>().is_ok(), port)
+        }
+        None => {
+            let (host, port) = match s.split_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (s, None),
+            };
+            let ok = !host.is_empty()
+                && !host.starts_with(['-', '.'])
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+            (ok, port)
+        }
+    };
+    let port_ok = port.is_none_or(|p| {
+        !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u16>().is_ok_and(|n| n > 0)
+    });
+    host_ok && port_ok
 }
 
 /// One `X-Forwarded-For` entry: an address, possibly with a port
@@ -158,6 +232,7 @@ mod tests {
                 parse_proxy("192.0.2.1").unwrap(),
             ],
             proto: false,
+            host: false,
         };
         // The client forged the first entry; the proxies appended the rest.
         let h = headers(&[
@@ -188,11 +263,49 @@ mod tests {
     }
 
     #[test]
+    fn forwarded_host_only_from_a_trusted_proxy_when_enabled() {
+        let h = headers(&[
+            ("x-forwarded-host", "evil.example"),
+            ("x-forwarded-host", "Media.Example.com:8443"),
+            ("x-forwarded-proto", "https"),
+        ]);
+        let proxy: SocketAddr = "10.0.0.2:5000".parse().unwrap();
+        let stranger: SocketAddr = "198.51.100.7:5000".parse().unwrap();
+        let t = ForwardedTrust {
+            proxies: vec![parse_proxy("10.0.0.0/8").unwrap()],
+            proto: false,
+            host: true,
+        };
+        let o = t.resolve(Some(proxy), false, &h);
+        assert!(o.from_proxy);
+        assert_eq!(t.public_base(&o, &h).as_deref(), Some("https://media.example.com:8443"));
+        // Not through a trusted proxy, or not enabled: the configured URL.
+        let o = t.resolve(Some(stranger), false, &h);
+        assert_eq!(t.public_base(&o, &h), None);
+        let off = ForwardedTrust { host: false, ..t.clone() };
+        let o = off.resolve(Some(proxy), false, &h);
+        assert_eq!(off.public_base(&o, &h), None);
+        // Without a proto header, the connection's scheme.
+        let plain = headers(&[("x-forwarded-host", "cdn.example")]);
+        let o = t.resolve(Some(proxy), true, &plain);
+        assert_eq!(t.public_base(&o, &plain).as_deref(), Some("https://cdn.example"));
+        for bad in ["a b", "user@host", "host/path", "host:", "host:0", "host:99999", "-x", "[::1", "[zz]:80", "h\"x", ""] {
+            let h = headers(&[("x-forwarded-host", bad)]);
+            let o = t.resolve(Some(proxy), false, &h);
+            assert_eq!(t.public_base(&o, &h), None, "{bad}");
+        }
+        for good in ["[2001:db8::1]:8080", "[::1]", "127.0.0.1:9", "a-b.c"] {
+            assert!(is_host_port(good), "{good}");
+        }
+    }
+
+    #[test]
     fn forwarded_proto_only_when_trusted() {
         let h = headers(&[("x-forwarded-proto", "http, https")]);
         let any = ForwardedTrust {
             proxies: vec![],
             proto: true,
+            host: false,
         };
         assert!(any.resolve(peer("198.51.100.1"), false, &h).https);
         let spoofed = headers(&[("x-forwarded-proto", "https, http")]);
@@ -200,6 +313,7 @@ mod tests {
         let only_proxy = ForwardedTrust {
             proxies: vec![parse_proxy("10.0.0.0/8").unwrap()],
             proto: true,
+            host: false,
         };
         assert!(!only_proxy.resolve(peer("198.51.100.1"), false, &h).https);
         assert!(only_proxy.resolve(peer("10.9.9.9"), false, &h).https);

@@ -782,11 +782,18 @@ fn handle_http(conn: TcpStream, root: &Path, log: &Mutex<Vec<String>>) -> std::i
 
 /// framemd5 hashes of what ffmpeg's HLS demuxer plays from `url`.
 pub fn hls_hashes(url: &str, media: Media) -> Result<Vec<String>, String> {
-    ffmpeg_hashes(
-        &["-rw_timeout", "20000000", "-i", url].map(String::from),
-        Stdio::null(),
-        media,
-    )
+    hls_hashes_with_headers(url, "", media)
+}
+
+/// [`hls_hashes`], sending `headers` (`Name: value\r\n` lines) with every
+/// request, the key's included.
+pub fn hls_hashes_with_headers(url: &str, headers: &str, media: Media) -> Result<Vec<String>, String> {
+    let mut args: Vec<String> = ["-rw_timeout", "20000000"].map(String::from).to_vec();
+    if !headers.is_empty() {
+        args.extend(["-headers".to_owned(), headers.to_owned()]);
+    }
+    args.extend(["-i".to_owned(), url.to_owned()]);
+    ffmpeg_hashes(&args, Stdio::null(), media)
 }
 
 #[cfg(test)]

@@ -46,8 +46,11 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 pub struct DeliveryConfig {
     /// Absolute base of the URLs written into manifests (license servers,
     /// AES-128 key URIs) and of the STS issuer, without a trailing `/`.
-    /// Configured, never taken from the request's `Host` header: manifests
-    /// are cached by CDNs and must not carry a client-chosen host.
+    /// Configured (`--public-url`), never taken from the request's `Host`
+    /// header: manifests are cached by CDNs and must not carry a
+    /// client-chosen host. Only a trusted proxy's `X-Forwarded-Host` may
+    /// replace it per request, when the operator says so
+    /// ([`crate::forwarded::ForwardedTrust::public_base`]).
     pub public_base_url: String,
     /// How long locators, keys and policies read from the store are reused.
     pub cache_ttl: Duration,
@@ -62,6 +65,27 @@ pub struct DeliveryConfig {
     /// fetched from (default: https only, no link-local or metadata
     /// address, key sets on the discovery document's host).
     pub fetch: ::keys::http::FetchPolicy,
+}
+
+/// Checks a `--public-url`: `http` or `https`, a host, an optional port
+/// and path prefix; no user info, query or fragment. The trailing `/` is
+/// dropped (URLs are written as `{base}/keys/...`).
+pub fn parse_public_url(s: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = s.parse().map_err(|e| format!("'{s}' is not a URL ({e})"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(format!("'{s}': the public URL must start with http:// or https://")),
+    }
+    let Some(authority) = uri.authority() else {
+        return Err(format!("'{s}': no host"));
+    };
+    if authority.as_str().contains('@') || authority.host().is_empty() {
+        return Err(format!("'{s}': a public URL has a host and no user name or password"));
+    }
+    if uri.query().is_some() || s.contains('#') {
+        return Err(format!("'{s}': a public URL has no query or fragment"));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
 }
 
 impl DeliveryConfig {
@@ -88,7 +112,7 @@ impl Default for DeliveryConfig {
 pub struct Delivery {
     pub(crate) config: DeliveryConfig,
     pub(crate) verifiers: VerifierCache,
-    pub(crate) locators: TtlCache<uuid::Uuid, Arc<resolve::ResolvedLocator>>,
+    pub(crate) locators: TtlCache<(uuid::Uuid, String), Arc<resolve::ResolvedLocator>>,
     pub(crate) keys: TtlCache<uuid::Uuid, Arc<resolve::DeliveryKey>>,
     pub(crate) policies: TtlCache<(String, keys::Endpoint), Arc<::keys::model::ContentKeyPolicy>>,
     pub(crate) assets: origin::AssetCache,
@@ -365,6 +389,15 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn public_urls() {
+        assert_eq!(super::parse_public_url("https://media.example.com/").unwrap(), "https://media.example.com");
+        assert_eq!(super::parse_public_url("http://127.0.0.1:8081/castguard").unwrap(), "http://127.0.0.1:8081/castguard");
+        for bad in ["media.example.com", "ftp://x", "https://u:p@x", "https://x/?a=1", "https://x/#f", "https://"] {
+            assert!(super::parse_public_url(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

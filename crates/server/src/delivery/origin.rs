@@ -531,6 +531,7 @@ async fn serve(
     State(s): State<AppState>,
     method: Method,
     path: Result<Path<(String, String, String)>, PathRejection>,
+    origin: Option<axum::Extension<crate::forwarded::RequestOrigin>>,
     headers: HeaderMap,
 ) -> Result<Response, DeliveryError> {
     // Undecodable percent-escapes and the like name nothing here.
@@ -543,7 +544,8 @@ async fn serve(
     // Counted from here on: the labels are known and bounded.
     let kind = crate::metrics::resource_kind(&resource);
     let started = Instant::now();
-    let res = respond(s.clone(), id, variant, path, resource, headers)
+    let origin = origin.map(|axum::Extension(o)| o);
+    let res = respond(s.clone(), id, variant, path, resource, origin, headers)
         .await
         .unwrap_or_else(IntoResponse::into_response);
     let bytes = match method {
@@ -562,11 +564,16 @@ async fn respond(
     variant: Variant,
     path: String,
     resource: Resource,
+    origin: Option<crate::forwarded::RequestOrigin>,
     headers: HeaderMap,
 ) -> Result<Response, DeliveryError> {
     let d = s.delivery();
     let local_root = d.media.local_root().unwrap_or(s.data_dir());
-    let resolved = resolve::locator(d, s.store(), local_root, id).await?;
+    let base = origin
+        .as_ref()
+        .and_then(|o| d.config().guard.forwarded.public_base(o, &headers));
+    let base = base.as_deref().unwrap_or(&d.config().public_base_url);
+    let resolved = resolve::locator(d, s.store(), local_root, id, base).await?;
     let now = OffsetDateTime::now_utc();
     if !resolved.is_active_at(now) {
         return Err(DeliveryError::NotFound);

@@ -132,14 +132,18 @@ pub struct DeliveryKey {
 }
 
 /// The locator with this id, from cache or store; `data_dir` is the root
-/// of local asset folders.
+/// of local asset folders, `base` the absolute base of the URLs its
+/// manifests name (the public URL, or a trusted proxy's host): one cache
+/// entry per (locator, base).
 pub async fn locator(
     d: &Delivery,
     store: &dyn store::Store,
     data_dir: &Path,
     id: Uuid,
+    base: &str,
 ) -> Result<Arc<ResolvedLocator>, DeliveryError> {
-    if let Some(r) = d.locators.get(&id) {
+    let cache_key = (id, base.to_owned());
+    if let Some(r) = d.locators.get(&cache_key) {
         return Ok(r);
     }
     let loc = store.get_streaming_locator_by_id(id).await?;
@@ -156,7 +160,7 @@ pub async fn locator(
     }
     let keys = locator_keys(store, &loc).await?;
     let ctx = Ctx {
-        base: &d.config.public_base_url,
+        base,
         locator_id: id,
         alternative_media_id: loc.alternative_media_id.as_deref(),
         asset_alternate_id: asset.alternate_id.as_deref(),
@@ -171,7 +175,7 @@ pub async fn locator(
         variants,
         setups: Default::default(),
     });
-    d.locators.insert(id, r.clone());
+    d.locators.insert(cache_key, r.clone());
     Ok(r)
 }
 
