@@ -684,6 +684,32 @@ mod tests {
         assert_eq!(mask(&plain, "https://u:pw@h/"), "https://u:***@h/");
     }
 
+    /// docs/castguard.example.toml names every key, and each of its
+    /// commented-out values is accepted by its flag.
+    #[test]
+    fn the_example_file_lists_every_key_with_a_valid_value() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/castguard.example.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let uncommented: String = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.split_once(" = ").is_some_and(|(k, _)| !k.contains(' ')))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let table = parse_toml(&path, &uncommented).unwrap();
+        let serve = cmd();
+        let serve = serve.find_subcommand("serve").unwrap();
+        for (long, arg) in keys(serve) {
+            let value = table
+                .get(long)
+                .unwrap_or_else(|| panic!("{long} missing from {}", path.display()));
+            if let Err(e) = file_values(arg, value, Path::new("/etc")) {
+                panic!("example {long}: {e}");
+            }
+        }
+        assert_eq!(table.len(), keys(serve).count(), "{table:?}");
+    }
+
     #[test]
     fn without_a_file_nothing_changes() {
         let argv = ["castguard", "serve", "--listen", "127.0.0.1:1"].map(OsString::from);
