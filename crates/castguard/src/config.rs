@@ -173,7 +173,7 @@ fn parse_toml(path: &Path, text: &str) -> Result<toml::Table, String> {
         let at = e
             .span()
             .map(|span| {
-                let before = &text[..span.start.min(text.len())];
+                let before = text.get(..span.start).unwrap_or_default();
                 let line = before.matches('\n').count() + 1;
                 let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
                 format!(":{line}:{col}")
