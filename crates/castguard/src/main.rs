@@ -2,6 +2,7 @@
 //! below return typed errors.
 
 mod api_cli;
+mod config;
 mod demo;
 mod log_limit;
 mod package;
@@ -12,6 +13,7 @@ mod token;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use config::Parsed;
 
 #[derive(Parser)]
 #[command(name = "castguard", version, about = "Self-hosted multi-DRM content protection: package, serve, authorize, deliver keys")]
@@ -35,12 +37,10 @@ enum Command {
 
 fn main() -> ExitCode {
     panic_hook::install();
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Package(args) => package::run(args),
-        Command::Serve(args) => serve::run(*args),
-        Command::Token(cmd) => token::run(cmd),
-        Command::Api(cmd) => api_cli::run(cmd),
+    let result = match config::parse::<Cli>() {
+        Ok(Parsed::Run(cli)) => dispatch(cli),
+        Ok(Parsed::Printed) => Ok(()),
+        Err(e) => Err(e),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,6 +48,15 @@ fn main() -> ExitCode {
             eprintln!("castguard: {}", e.message);
             ExitCode::from(e.code)
         }
+    }
+}
+
+fn dispatch(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Package(args) => package::run(args),
+        Command::Serve(args) => serve::run(*args),
+        Command::Token(cmd) => token::run(cmd),
+        Command::Api(cmd) => api_cli::run(cmd),
     }
 }
 
