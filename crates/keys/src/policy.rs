@@ -21,8 +21,9 @@
 //! The caller counts the use (`store::consume_token_use`) and refuses with
 //! [`Reason::ReplayExceeded`] when the count is spent.
 
-use crate::model::{ContentKeyPolicy, ContentKeyPolicyConfiguration, ContentKeyPolicyRestriction};
-use crate::token::{BuildError, Reason, VerifiedToken, VerifierCache, VerifyError};
+use crate::model::{ContentKeyPolicy, ContentKeyPolicyConfiguration, ContentKeyPolicyRestriction, TokenRestriction};
+use crate::token::{BuildError, Reason, VerifiedToken, Verifier, VerifierCache, VerifyError};
+use std::sync::{Arc, OnceLock};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -72,12 +73,73 @@ impl Refusal {
     }
 }
 
+/// Where [`evaluate`] gets the verifier of an option's token restriction.
+pub trait Verifiers: Sync {
+    /// The verifier of option `option_index`, whose restriction is
+    /// `restriction`.
+    fn verifier(&self, option_index: usize, restriction: &TokenRestriction) -> Result<Arc<Verifier>, BuildError>;
+}
+
+impl Verifiers for VerifierCache {
+    fn verifier(&self, _: usize, restriction: &TokenRestriction) -> Result<Arc<Verifier>, BuildError> {
+        self.get(restriction)
+    }
+}
+
+/// A policy with a slot per option for its verifier, filled from a
+/// [`VerifierCache`] on first use. The cache finds a verifier by a digest
+/// of the restriction's JSON, about a quarter of a key delivery's own CPU
+/// time in a profile (bench/keys.sh); a policy kept for a while (the
+/// delivery caches one for a couple of seconds) asks it once per option.
+#[derive(Debug)]
+pub struct PreparedPolicy {
+    pub policy: ContentKeyPolicy,
+    slots: Vec<OnceLock<Arc<Verifier>>>,
+}
+
+impl PreparedPolicy {
+    pub fn new(policy: ContentKeyPolicy) -> Self {
+        let slots = policy.options.iter().map(|_| OnceLock::new()).collect();
+        PreparedPolicy { policy, slots }
+    }
+
+    /// [`Verifiers`] of this policy, the missing ones from `cache`.
+    pub fn verifiers<'a>(&'a self, cache: &'a VerifierCache) -> impl Verifiers + 'a {
+        Prepared { slots: &self.slots, cache }
+    }
+}
+
+impl std::ops::Deref for PreparedPolicy {
+    type Target = ContentKeyPolicy;
+    fn deref(&self) -> &ContentKeyPolicy {
+        &self.policy
+    }
+}
+
+struct Prepared<'a> {
+    slots: &'a [OnceLock<Arc<Verifier>>],
+    cache: &'a VerifierCache,
+}
+
+impl Verifiers for Prepared<'_> {
+    fn verifier(&self, option_index: usize, restriction: &TokenRestriction) -> Result<Arc<Verifier>, BuildError> {
+        let Some(slot) = self.slots.get(option_index) else {
+            return self.cache.get(restriction);
+        };
+        if let Some(v) = slot.get() {
+            return Ok(v.clone());
+        }
+        let v = self.cache.get(restriction)?;
+        Ok(slot.get_or_init(|| v).clone())
+    }
+}
+
 /// Finds the first option of `policy` that `token` satisfies for key `kid`.
 pub async fn evaluate<'p>(
     policy: &'p ContentKeyPolicy,
     token: Option<&str>,
     kid: Uuid,
-    verifiers: &VerifierCache,
+    verifiers: &dyn Verifiers,
     now: OffsetDateTime,
 ) -> Result<Decision<'p>, Refusal> {
     let token = token.filter(|t| !t.is_empty());
@@ -110,7 +172,7 @@ pub async fn evaluate<'p>(
             last = Some((Reason::TokenMissing, i));
             continue;
         };
-        let verifier = match verifiers.get(restriction) {
+        let verifier = match verifiers.verifier(i, restriction) {
             Ok(v) => v,
             Err(source) => {
                 tracing::error!(option = i, error = %source, "token restriction unusable");
@@ -228,6 +290,25 @@ mod tests {
         let d = evaluate(&p, Some("garbage"), kid, &c, now()).await.unwrap();
         assert_eq!((d.option_name.as_deref(), d.token.is_none()), (Some("open"), true));
         assert_eq!(evaluate(&p, None, kid, &c, now()).await.unwrap().option_index, 2);
+    }
+
+    /// A prepared policy decides as the cache does, and asks the cache for
+    /// an option's verifier once: the same verifier comes back after the
+    /// cache forgot it.
+    #[tokio::test]
+    async fn prepared_policy_keeps_its_verifiers() {
+        let p = PreparedPolicy::new(policy(vec![token_option("gold", KEY_A, vec![claim("tier", Some("gold"))]), open_option()]));
+        let c = cache();
+        let kid = Uuid::from_u128(7);
+        let gold = hs256(KEY_A, json!({"tier": "gold"}));
+        let v = p.verifiers(&c);
+        assert_eq!(evaluate(&p, Some(&gold), kid, &v, now()).await.unwrap().option_name.as_deref(), Some("gold"));
+        assert_eq!(evaluate(&p, Some("garbage"), kid, &v, now()).await.unwrap().option_name.as_deref(), Some("open"));
+        let ContentKeyPolicyRestriction::Token(r) = &p.options[0].restriction else { unreachable!() };
+        let first = v.verifier(0, r).unwrap();
+        c.clear();
+        assert!(Arc::ptr_eq(&first, &v.verifier(0, r).unwrap()));
+        assert!(!Arc::ptr_eq(&first, &c.get(r).unwrap()), "the cache built a new one");
     }
 
     #[tokio::test]

@@ -46,9 +46,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
 use keys::model::{
-    ContentKeyPolicy, ContentKeyPolicyConfiguration, ContentKeyType, LicenseServerHeaders,
+    ContentKeyPolicyConfiguration, ContentKeyType, LicenseServerHeaders,
 };
-use keys::policy::{self, Refusal};
+use keys::policy::{self, PreparedPolicy, Refusal};
 use keys::token::Reason;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -271,14 +271,14 @@ async fn endpoint_policy(
     store: &dyn store::Store,
     name: &str,
     endpoint: Endpoint,
-) -> Result<Arc<ContentKeyPolicy>, DeliveryError> {
+) -> Result<Arc<PreparedPolicy>, DeliveryError> {
     let cache_key = (name.to_owned(), endpoint);
     if let Some(p) = d.policies.get(&cache_key) {
         return Ok(p);
     }
     let mut p = store.get_content_key_policy(name).await?;
     p.options.retain(|o| endpoint.fits(&o.configuration));
-    let p = Arc::new(p);
+    let p = Arc::new(PreparedPolicy::new(p));
     d.policies.insert(cache_key, p.clone());
     Ok(p)
 }
@@ -286,7 +286,7 @@ async fn endpoint_policy(
 /// A granted request: the key, the policy and the option that allowed it.
 pub struct Grant {
     pub key: Arc<DeliveryKey>,
-    pub policy: Arc<ContentKeyPolicy>,
+    pub policy: Arc<PreparedPolicy>,
     pub option_index: usize,
 }
 
@@ -335,7 +335,7 @@ pub async fn authorize(
     };
     let now = time::OffsetDateTime::now_utc();
     let started = std::time::Instant::now();
-    let evaluated = policy::evaluate(&policy, token, kid, &d.verifiers, now).await;
+    let evaluated = policy::evaluate(&policy, token, kid, &policy.verifiers(&d.verifiers), now).await;
     let verdict = match &evaluated {
         Ok(_) => "granted",
         Err(Refusal::Denied { .. }) => "denied",

@@ -114,7 +114,7 @@ pub struct Delivery {
     pub(crate) verifiers: VerifierCache,
     pub(crate) locators: TtlCache<(uuid::Uuid, String), Arc<resolve::ResolvedLocator>>,
     pub(crate) keys: TtlCache<uuid::Uuid, Arc<resolve::DeliveryKey>>,
-    pub(crate) policies: TtlCache<(String, keys::Endpoint), Arc<::keys::model::ContentKeyPolicy>>,
+    pub(crate) policies: TtlCache<(String, keys::Endpoint), Arc<::keys::policy::PreparedPolicy>>,
     pub(crate) assets: origin::AssetCache,
     /// Where asset media live (`--media-url`).
     pub(crate) media: store::MediaStore,
