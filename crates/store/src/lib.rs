@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod entity;
 mod error;
 pub mod kek;
 pub mod media;
@@ -45,6 +46,7 @@ pub mod stats;
 pub mod testing;
 mod token_uses;
 
+pub use entity::{Entity, StoreFuture};
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};
 pub use media::{MediaStore, MediaStoreError};
