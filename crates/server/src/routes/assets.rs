@@ -65,7 +65,6 @@ struct AssetInput {
 entity_api! {
     entity: Asset,
     collection: "assets",
-    paths: "/api/v1/assets", "/api/v1/assets/{name}",
     operations: "listAssets", "getAsset", "putAsset", "deleteAsset",
     schemas: AssetList, Asset, AssetInput,
     list: "One page of assets",

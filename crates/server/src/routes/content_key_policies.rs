@@ -3,16 +3,15 @@
 //! secret (symmetric token keys, FairPlay credentials, upstream header
 //! values) as v3 does outside `GetPolicyPropertiesWithSecrets`.
 
-use super::entity::ApiEntity;
+use super::entity::{self, ApiEntity};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::JsonObject;
-use keys::model::{ContentKeyPolicy, Validate};
+use keys::model::ContentKeyPolicy;
 
 entity_api! {
     entity: ContentKeyPolicy,
     collection: "content-key-policies",
-    paths: "/api/v1/content-key-policies", "/api/v1/content-key-policies/{name}",
     operations: "listContentKeyPolicies", "getContentKeyPolicy", "putContentKeyPolicy", "deleteContentKeyPolicy",
     schemas: ContentKeyPolicyList, ContentKeyPolicy, ContentKeyPolicyInput,
     list: "One page of policies (secrets blanked)",
@@ -23,9 +22,7 @@ entity_api! {
 
 impl ApiEntity for ContentKeyPolicy {
     async fn from_put(_: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
-        let policy: ContentKeyPolicy = body.with_name(&name)?.parse()?;
-        policy.validate()?;
-        Ok(policy)
+        entity::parse_valid(&name, body)
     }
 
     fn public(self) -> Self {

@@ -14,7 +14,6 @@ use store::StoreError;
 entity_api! {
     entity: ContentKey,
     collection: "content-keys",
-    paths: "/api/v1/content-keys", "/api/v1/content-keys/{name}",
     operations: "listContentKeys", "getContentKey", "putContentKey", "deleteContentKey",
     schemas: ContentKeyList, ContentKey, ContentKeyInput,
     list: "One page of content keys (without values)",

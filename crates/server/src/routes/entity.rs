@@ -18,6 +18,7 @@ use crate::error::ApiResult;
 use crate::extract::{JsonObject, Paging};
 use axum::Json;
 use axum::http::StatusCode;
+use keys::model::Validate;
 use std::future::Future;
 use store::Entity;
 
@@ -67,6 +68,31 @@ pub(crate) async fn put<E: ApiEntity>(
     Ok((put_status(put.created), Json(put.value.public())))
 }
 
+/// A PUT body as the entity `name` is sent, checked: what entities without
+/// server-kept fields write.
+pub(crate) fn parse_valid<E: Entity + Validate>(name: &str, body: JsonObject) -> ApiResult<E> {
+    let value: E = body.with_name(name)?.parse()?;
+    value.validate()?;
+    Ok(value)
+}
+
+/// Whether two strings are equal, at compile time: `entity_api!` checks its
+/// collection literal against the entity's [`Entity::COLLECTION`].
+pub(crate) const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// The store's delete of `name` as a status.
 pub(crate) async fn delete<E: ApiEntity>(s: &AppState, name: &str) -> ApiResult<StatusCode> {
     let deleted = E::delete(s.store(), name).await?;
@@ -81,7 +107,6 @@ macro_rules! entity_api {
     (
         entity: $ty:ty,
         collection: $collection:literal,
-        paths: $list_path:literal, $item_path:literal,
         operations: $list_op:literal, $get_op:literal, $put_op:literal, $delete_op:literal,
         schemas: $list_schema:ident, $schema:ident, $input_schema:ident,
         list: $list_desc:literal,
@@ -90,7 +115,12 @@ macro_rules! entity_api {
         delete: $delete_desc:literal
         $(, delete_409: $delete_409:literal)? $(,)?
     ) => {
-        #[utoipa::path(get, path = $list_path, tag = $collection, operation_id = $list_op,
+        const _: () = assert!(
+            crate::routes::entity::same(<$ty as store::Entity>::COLLECTION, $collection),
+            "the collection of entity_api! differs from store::Entity::COLLECTION"
+        );
+
+        #[utoipa::path(get, path = concat!("/api/v1/", $collection), tag = $collection, operation_id = $list_op,
             params(crate::openapi::schemas::Top, crate::openapi::schemas::SkipToken),
             responses((status = 200, description = $list_desc, body = crate::openapi::schemas::$list_schema),
                 (status = 400, body = crate::openapi::schemas::Error), (status = 401, body = crate::openapi::schemas::Error)))]
@@ -102,7 +132,7 @@ macro_rules! entity_api {
             crate::routes::entity::list::<$ty>(&s, paging).await
         }
 
-        #[utoipa::path(get, path = $item_path, tag = $collection, operation_id = $get_op,
+        #[utoipa::path(get, path = concat!("/api/v1/", $collection, "/{name}"), tag = $collection, operation_id = $get_op,
             params(crate::openapi::schemas::Name),
             responses((status = 200, description = $get_desc, body = crate::openapi::schemas::$schema),
                 (status = 400, body = crate::openapi::schemas::Error), (status = 401, body = crate::openapi::schemas::Error),
@@ -115,7 +145,7 @@ macro_rules! entity_api {
             crate::routes::entity::get::<$ty>(&s, &name).await
         }
 
-        #[utoipa::path(put, path = $item_path, tag = $collection, operation_id = $put_op,
+        #[utoipa::path(put, path = concat!("/api/v1/", $collection, "/{name}"), tag = $collection, operation_id = $put_op,
             params(crate::openapi::schemas::Name), request_body = crate::openapi::schemas::$input_schema,
             responses((status = 200, description = "Replaced", body = crate::openapi::schemas::$schema),
                 (status = 201, description = "Created", body = crate::openapi::schemas::$schema),
@@ -131,7 +161,7 @@ macro_rules! entity_api {
             crate::routes::entity::put::<$ty>(&s, name, body).await
         }
 
-        #[utoipa::path(delete, path = $item_path, tag = $collection, operation_id = $delete_op,
+        #[utoipa::path(delete, path = concat!("/api/v1/", $collection, "/{name}"), tag = $collection, operation_id = $delete_op,
             params(crate::openapi::schemas::Name),
             responses((status = 204, description = $delete_desc), (status = 400, body = crate::openapi::schemas::Error),
                 (status = 401, body = crate::openapi::schemas::Error), (status = 404, body = crate::openapi::schemas::Error)

@@ -33,7 +33,6 @@ use uuid::Uuid;
 entity_api! {
     entity: StreamingLocator,
     collection: "streaming-locators",
-    paths: "/api/v1/streaming-locators", "/api/v1/streaming-locators/{name}",
     operations: "listStreamingLocators", "getStreamingLocator", "putStreamingLocator", "deleteStreamingLocator",
     schemas: StreamingLocatorList, StreamingLocator, StreamingLocatorInput,
     list: "One page of streaming locators",

@@ -2,16 +2,15 @@
 //! four predefined policies are listed with the others and are read-only
 //! (the store refuses to replace or delete them: 409).
 
-use super::entity::ApiEntity;
+use super::entity::{self, ApiEntity};
 use crate::AppState;
 use crate::error::ApiResult;
 use crate::extract::JsonObject;
-use keys::model::{StreamingPolicy, Validate};
+use keys::model::StreamingPolicy;
 
 entity_api! {
     entity: StreamingPolicy,
     collection: "streaming-policies",
-    paths: "/api/v1/streaming-policies", "/api/v1/streaming-policies/{name}",
     operations: "listStreamingPolicies", "getStreamingPolicy", "putStreamingPolicy", "deleteStreamingPolicy",
     schemas: StreamingPolicyList, StreamingPolicy, StreamingPolicyInput,
     list: "One page of streaming policies",
@@ -23,8 +22,6 @@ entity_api! {
 
 impl ApiEntity for StreamingPolicy {
     async fn from_put(_: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
-        let policy: StreamingPolicy = body.with_name(&name)?.parse()?;
-        policy.validate()?;
-        Ok(policy)
+        entity::parse_valid(&name, body)
     }
 }
