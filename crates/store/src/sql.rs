@@ -240,6 +240,23 @@ impl<B: Backend> SqlStore<B> {
         body.map(|b| E::open(&self.kek, name, &b)).transpose()
     }
 
+    /// Creates or replaces the entity `name` in a table whose columns are
+    /// only `name` and `BODY`.
+    async fn write_row<E: Table>(&self, tx: &mut Tx, name: &str, value: &E) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {table} (name, {body}) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET {body} = excluded.{body}",
+            table = E::TABLE,
+            body = E::BODY
+        );
+        sqlx::query(trusted(sql))
+            .bind(name)
+            .bind(E::seal(&self.kek, name, value)?)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     async fn list_rows<E: Table>(&self, page: &Page) -> Result<PageResult<E>> {
         let sql = format!(
             "SELECT name, {} FROM {} WHERE name > $1 ORDER BY name LIMIT $2",
@@ -289,16 +306,6 @@ impl<B: Backend> SqlStore<B> {
         self.commit(tx, changed(E::KIND, name).filter(|_| n > 0))
             .await?;
         Ok(n > 0)
-    }
-
-    fn seal_policy(&self, name: &str, json: &str) -> Result<Vec<u8>> {
-        self.kek
-            .seal(POLICY_DOMAIN, name.as_bytes(), json.as_bytes())
-            .map_err(|source| StoreError::Crypto {
-                kind: EntityKind::ContentKeyPolicy,
-                name: name.into(),
-                source,
-            })
     }
 
     fn unwrap_value(&self, name: &str, kid: &Uuid, wrapped: &[u8]) -> Result<ContentKeyValue> {
@@ -420,7 +427,12 @@ trait Table: Entity {
     /// The column holding the entity: its JSON, or the JSON sealed under
     /// the KEK for an entity with secrets.
     const BODY: &'static str = "body";
-    type Body: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + Send + Unpin;
+    type Body: for<'r> sqlx::Decode<'r, Any>
+        + for<'q> sqlx::Encode<'q, Any>
+        + sqlx::Type<Any>
+        + Send
+        + Unpin
+        + 'static;
     /// Queries of the first entity referring to this one (`$1`: its name):
     /// a delete is refused while one answers.
     const REFERRERS: &'static [(EntityKind, &'static str)] = &[];
@@ -428,6 +440,8 @@ trait Table: Entity {
     const DELETE_FILTER: &'static str = "";
     /// The entity from its `BODY` column.
     fn open(kek: &Kek, name: &str, body: &Self::Body) -> Result<Self>;
+    /// The `BODY` column of the entity `name`: the inverse of `open`.
+    fn seal(kek: &Kek, name: &str, value: &Self) -> Result<Self::Body>;
     /// Why the entity `name` can never be replaced or deleted.
     fn read_only(_name: &str) -> Option<&'static str> {
         None
@@ -444,6 +458,9 @@ impl Table for Asset {
     fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
         from_json(Self::KIND, name, body)
     }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
 }
 
 impl Table for ContentKey {
@@ -456,6 +473,9 @@ impl Table for ContentKey {
     )];
     fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
         from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
     }
 }
 
@@ -488,6 +508,15 @@ impl Table for ContentKeyPolicy {
             })?;
         serde_json::from_slice(&json).map_err(|e| corrupt(Self::KIND, name, e))
     }
+    fn seal(kek: &Kek, name: &str, value: &Self) -> Result<Vec<u8>> {
+        let json = Zeroizing::new(to_json(Self::KIND, name, value)?);
+        kek.seal(POLICY_DOMAIN, name.as_bytes(), json.as_bytes())
+            .map_err(|source| StoreError::Crypto {
+                kind: Self::KIND,
+                name: name.into(),
+                source,
+            })
+    }
 }
 
 impl Table for StreamingPolicy {
@@ -501,6 +530,9 @@ impl Table for StreamingPolicy {
     fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
         from_json(Self::KIND, name, body)
     }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
     fn read_only(name: &str) -> Option<&'static str> {
         StreamingPolicy::is_predefined_name(name)
             .then_some("predefined streaming policies are read-only")
@@ -512,6 +544,9 @@ impl Table for StreamingLocator {
     type Body = String;
     fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
         from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
     }
 }
 
@@ -567,12 +602,7 @@ impl<B: Backend> Store for SqlStore<B> {
             }
         };
         asset.last_modified = Some(now);
-        let body = to_json(EntityKind::Asset, &asset.name, &asset)?;
-        sqlx::query("INSERT INTO assets (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = excluded.body")
-            .bind(&asset.name)
-            .bind(body)
-            .execute(&mut *tx)
-            .await?;
+        self.write_row(&mut tx, &asset.name, &asset).await?;
         self.commit(tx, changed(EntityKind::Asset, &asset.name))
             .await?;
         Ok(Put {
@@ -743,20 +773,7 @@ impl<B: Backend> Store for SqlStore<B> {
         for o in &mut policy.options {
             o.policy_option_id.get_or_insert_with(Uuid::new_v4);
         }
-        let json = Zeroizing::new(to_json(
-            EntityKind::ContentKeyPolicy,
-            &policy.name,
-            &policy,
-        )?);
-        let sealed = self.seal_policy(&policy.name, &json)?;
-        sqlx::query(
-            "INSERT INTO content_key_policies (name, body_sealed) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET body_sealed = excluded.body_sealed",
-        )
-        .bind(&policy.name)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await?;
+        self.write_row(&mut tx, &policy.name, &policy).await?;
         self.commit(tx, changed(EntityKind::ContentKeyPolicy, &policy.name))
             .await?;
         Ok(Put {
@@ -814,15 +831,8 @@ impl<B: Backend> Store for SqlStore<B> {
                 true
             }
         };
-        let body = to_json(kind, &policy.name, &policy)?;
-        sqlx::query(
-            "INSERT INTO streaming_policies (name, predefined, body) VALUES ($1, 0, $2) \
-             ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-        )
-        .bind(&policy.name)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
+        // `predefined` defaults to 0; predefined rows never get here.
+        self.write_row(&mut tx, &policy.name, &policy).await?;
         sqlx::query("DELETE FROM streaming_policy_key_policies WHERE streaming_policy_name = $1")
             .bind(&policy.name)
             .execute(&mut *tx)
