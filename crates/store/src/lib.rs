@@ -11,6 +11,8 @@
 //!
 //! Semantics every implementation keeps:
 //! - entities are the `keys::model` types, validated before they are written;
+//!   each is an [`Entity`] too, so that code over all of them (the API's
+//!   handlers, the CLI's verbs) is written once, generic over `E: Entity`;
 //! - `put_*` is create-or-replace in one transaction and reports whether it
 //!   created; server-assigned fields (`created`, `lastModified`, ids) are
 //!   set by the store and kept across replaces;
