@@ -11,6 +11,8 @@
 //!
 //! Semantics every implementation keeps:
 //! - entities are the `keys::model` types, validated before they are written;
+//!   each is an [`Entity`] too, so that code over all of them (the API's
+//!   handlers, the CLI's verbs) is written once, generic over `E: Entity`;
 //! - `put_*` is create-or-replace in one transaction and reports whether it
 //!   created; server-assigned fields (`created`, `lastModified`, ids) are
 //!   set by the store and kept across replaces;
@@ -34,6 +36,7 @@
 
 #![forbid(unsafe_code)]
 
+mod entity;
 mod error;
 pub mod kek;
 pub mod media;
@@ -45,6 +48,7 @@ pub mod stats;
 pub mod testing;
 mod token_uses;
 
+pub use entity::{Entity, StoreFuture};
 pub use error::{EntityKind, Result, StoreError};
 pub use kek::{Kek, KekError, KekOrigin};
 pub use media::{MediaStore, MediaStoreError};

@@ -14,7 +14,7 @@
 use crate::error::{EntityKind, Result, StoreError};
 use crate::kek::Kek;
 use crate::stats::{Access, PoolObserver, PoolStats};
-use crate::{Change, Page, PageResult, Put, Secret, Store};
+use crate::{Change, Entity, Page, PageResult, Put, Secret, Store};
 use async_trait::async_trait;
 use keys::model::{
     Asset, ContentKey, ContentKeyPolicy, ContentKeyValue, ContentKeyWithValue, Problem,
@@ -219,54 +219,93 @@ impl<B: Backend> SqlStore<B> {
         Ok(())
     }
 
-    async fn page_rows<T>(
-        &self,
-        sql: &'static str,
-        page: &Page,
-    ) -> Result<(Vec<(String, T)>, Option<String>)>
-    where
-        T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + Send + Unpin,
-    {
+    /// The entity `name` of table `E`.
+    async fn get_row<E: Table>(&self, name: &str) -> Result<E> {
+        let sql = format!("SELECT {} FROM {} WHERE name = $1", E::BODY, E::TABLE);
+        let body: Option<E::Body> = sqlx::query_scalar(trusted(sql))
+            .bind(name)
+            .fetch_optional(&mut *self.read().await?)
+            .await?;
+        let body = body.ok_or_else(|| not_found(E::KIND, name))?;
+        E::open(&self.kek, name, &body)
+    }
+
+    /// The entity `name` of table `E` as it is in `tx`, before a write.
+    async fn old_row<E: Table>(&self, tx: &mut Tx, name: &str) -> Result<Option<E>> {
+        let sql = format!("SELECT {} FROM {} WHERE name = $1", E::BODY, E::TABLE);
+        let body: Option<E::Body> = sqlx::query_scalar(trusted(sql))
+            .bind(name)
+            .fetch_optional(&mut **tx)
+            .await?;
+        body.map(|b| E::open(&self.kek, name, &b)).transpose()
+    }
+
+    /// Creates or replaces the entity `name` in a table whose columns are
+    /// only `name` and `BODY`.
+    async fn write_row<E: Table>(&self, tx: &mut Tx, name: &str, value: &E) -> Result<()> {
+        let sql = format!(
+            "INSERT INTO {table} (name, {body}) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET {body} = excluded.{body}",
+            table = E::TABLE,
+            body = E::BODY
+        );
+        sqlx::query(trusted(sql))
+            .bind(name)
+            .bind(E::seal(&self.kek, name, value)?)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_rows<E: Table>(&self, page: &Page) -> Result<PageResult<E>> {
+        let sql = format!(
+            "SELECT name, {} FROM {} WHERE name > $1 ORDER BY name LIMIT $2",
+            E::BODY,
+            E::TABLE
+        );
         let limit = page.effective_limit();
-        let rows = sqlx::query(sql)
+        let rows = sqlx::query(trusted(sql))
             .bind(page.after.as_deref().unwrap_or(""))
             .bind(i64::from(limit) + 1)
             .fetch_all(&mut *self.read().await?)
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push((row.try_get::<String, _>(0)?, row.try_get::<T, _>(1)?));
-        }
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let next = if out.len() > limit {
-            out.truncate(limit);
-            out.last().map(|(n, _)| n.clone())
-        } else {
-            None
-        };
-        Ok((out, next))
+        let mut items = Vec::with_capacity(rows.len().min(limit));
+        let mut last = None;
+        for row in rows.iter().take(limit) {
+            let name = row.try_get::<String, _>(0)?;
+            items.push(E::open(&self.kek, &name, &row.try_get::<E::Body, _>(1)?)?);
+            last = Some(name);
+        }
+        let next_after = last.filter(|_| rows.len() > limit);
+        Ok(PageResult { items, next_after })
     }
 
-    fn seal_policy(&self, name: &str, json: &str) -> Result<Vec<u8>> {
-        self.kek
-            .seal(POLICY_DOMAIN, name.as_bytes(), json.as_bytes())
-            .map_err(|source| StoreError::Crypto {
-                kind: EntityKind::ContentKeyPolicy,
-                name: name.into(),
-                source,
-            })
-    }
-
-    fn open_policy(&self, name: &str, sealed: &[u8]) -> Result<ContentKeyPolicy> {
-        let json = self
-            .kek
-            .open(POLICY_DOMAIN, name.as_bytes(), sealed)
-            .map_err(|source| StoreError::Crypto {
-                kind: EntityKind::ContentKeyPolicy,
-                name: name.into(),
-                source,
-            })?;
-        serde_json::from_slice(&json).map_err(|e| corrupt(EntityKind::ContentKeyPolicy, name, e))
+    /// Deletes the entity `name` of table `E` unless it is read-only or
+    /// referenced (a conflict naming the first referrer).
+    async fn delete_row<E: Table>(&self, name: &str) -> Result<bool> {
+        if let Some(reason) = E::read_only(name) {
+            return Err(conflict(E::KIND, name, reason));
+        }
+        let mut tx = self.begin().await?;
+        for (referrer, sql) in E::REFERRERS {
+            if let Some(r) = first_name(&mut tx, sql, name.to_owned()).await? {
+                return Err(conflict(E::KIND, name, format!("used by {referrer} '{r}'")));
+            }
+        }
+        let sql = format!(
+            "DELETE FROM {} WHERE name = $1{}",
+            E::TABLE,
+            E::DELETE_FILTER
+        );
+        let n = sqlx::query(trusted(sql))
+            .bind(name)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        self.commit(tx, changed(E::KIND, name).filter(|_| n > 0))
+            .await?;
+        Ok(n > 0)
     }
 
     fn unwrap_value(&self, name: &str, kid: &Uuid, wrapped: &[u8]) -> Result<ContentKeyValue> {
@@ -369,14 +408,6 @@ fn conflict(kind: EntityKind, name: &str, reason: impl Into<String>) -> StoreErr
     }
 }
 
-async fn exists(tx: &mut Tx, sql: &'static str, name: &str) -> Result<bool> {
-    Ok(sqlx::query(sql)
-        .bind(name)
-        .fetch_optional(&mut **tx)
-        .await?
-        .is_some())
-}
-
 /// The first name a query returns, for naming a referrer in a conflict.
 async fn first_name(
     tx: &mut Tx,
@@ -389,42 +420,177 @@ async fn first_name(
         .await?)
 }
 
+/// What the generic reads and deletes of [`SqlStore`] know of an entity's
+/// table; writes stay per entity (sealing, links, server-assigned ids).
+trait Table: Entity {
+    const TABLE: &'static str;
+    /// The column holding the entity: its JSON, or the JSON sealed under
+    /// the KEK for an entity with secrets.
+    const BODY: &'static str = "body";
+    type Body: for<'r> sqlx::Decode<'r, Any>
+        + for<'q> sqlx::Encode<'q, Any>
+        + sqlx::Type<Any>
+        + Send
+        + Unpin
+        + 'static;
+    /// Queries of the first entity referring to this one (`$1`: its name):
+    /// a delete is refused while one answers.
+    const REFERRERS: &'static [(EntityKind, &'static str)] = &[];
+    /// More conditions of a delete (`AND ...`).
+    const DELETE_FILTER: &'static str = "";
+    /// The entity from its `BODY` column.
+    fn open(kek: &Kek, name: &str, body: &Self::Body) -> Result<Self>;
+    /// The `BODY` column of the entity `name`: the inverse of `open`.
+    fn seal(kek: &Kek, name: &str, value: &Self) -> Result<Self::Body>;
+    /// Why the entity `name` can never be replaced or deleted.
+    fn read_only(_name: &str) -> Option<&'static str> {
+        None
+    }
+}
+
+impl Table for Asset {
+    const TABLE: &'static str = "assets";
+    type Body = String;
+    const REFERRERS: &'static [(EntityKind, &'static str)] = &[(
+        EntityKind::StreamingLocator,
+        "SELECT name FROM streaming_locators WHERE asset_name = $1 ORDER BY name LIMIT 1",
+    )];
+    fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
+        from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
+}
+
+impl Table for ContentKey {
+    const TABLE: &'static str = "content_keys";
+    type Body = String;
+    const REFERRERS: &'static [(EntityKind, &'static str)] = &[(
+        EntityKind::StreamingLocator,
+        "SELECT l.locator_name FROM streaming_locator_keys l JOIN content_keys k ON k.key_id = l.key_id \
+         WHERE k.name = $1 ORDER BY l.locator_name LIMIT 1",
+    )];
+    fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
+        from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
+}
+
+impl Table for ContentKeyPolicy {
+    const TABLE: &'static str = "content_key_policies";
+    const BODY: &'static str = "body_sealed";
+    type Body = Vec<u8>;
+    const REFERRERS: &'static [(EntityKind, &'static str)] = &[
+        (
+            EntityKind::ContentKey,
+            "SELECT name FROM content_keys WHERE policy_name = $1 ORDER BY name LIMIT 1",
+        ),
+        (
+            EntityKind::StreamingPolicy,
+            "SELECT streaming_policy_name FROM streaming_policy_key_policies WHERE content_key_policy_name = $1 \
+             ORDER BY streaming_policy_name LIMIT 1",
+        ),
+        (
+            EntityKind::StreamingLocator,
+            "SELECT name FROM streaming_locators WHERE default_content_key_policy_name = $1 ORDER BY name LIMIT 1",
+        ),
+    ];
+    fn open(kek: &Kek, name: &str, sealed: &Vec<u8>) -> Result<Self> {
+        let json = kek
+            .open(POLICY_DOMAIN, name.as_bytes(), sealed)
+            .map_err(|source| StoreError::Crypto {
+                kind: Self::KIND,
+                name: name.into(),
+                source,
+            })?;
+        serde_json::from_slice(&json).map_err(|e| corrupt(Self::KIND, name, e))
+    }
+    fn seal(kek: &Kek, name: &str, value: &Self) -> Result<Vec<u8>> {
+        let json = Zeroizing::new(to_json(Self::KIND, name, value)?);
+        kek.seal(POLICY_DOMAIN, name.as_bytes(), json.as_bytes())
+            .map_err(|source| StoreError::Crypto {
+                kind: Self::KIND,
+                name: name.into(),
+                source,
+            })
+    }
+}
+
+impl Table for StreamingPolicy {
+    const TABLE: &'static str = "streaming_policies";
+    type Body = String;
+    const REFERRERS: &'static [(EntityKind, &'static str)] = &[(
+        EntityKind::StreamingLocator,
+        "SELECT name FROM streaming_locators WHERE streaming_policy_name = $1 ORDER BY name LIMIT 1",
+    )];
+    const DELETE_FILTER: &'static str = " AND predefined = 0";
+    fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
+        from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
+    fn read_only(name: &str) -> Option<&'static str> {
+        StreamingPolicy::is_predefined_name(name)
+            .then_some("predefined streaming policies are read-only")
+    }
+}
+
+impl Table for StreamingLocator {
+    const TABLE: &'static str = "streaming_locators";
+    type Body = String;
+    fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
+        from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
+}
+
+/// SQL assembled from [`Table`] constants only, never from input: there
+/// is nothing to inject.
+fn trusted(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+/// Refuses a write naming the entity `name` of table `E` when there is none.
+async fn require<E: Table>(tx: &mut Tx, field: &str, name: &str) -> Result<()> {
+    let sql = format!("SELECT 1 FROM {} WHERE name = $1", E::TABLE);
+    let found = sqlx::query(trusted(sql))
+        .bind(name)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+    if found {
+        return Ok(());
+    }
+    Err(StoreError::InvalidReference {
+        field: field.into(),
+        kind: E::KIND,
+        name: name.into(),
+    })
+}
+
 #[async_trait]
 impl<B: Backend> Store for SqlStore<B> {
     async fn get_asset(&self, name: &str) -> Result<Asset> {
-        let body: Option<String> = sqlx::query_scalar("SELECT body FROM assets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&mut *self.read().await?)
-            .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::Asset, name))?;
-        from_json(EntityKind::Asset, name, &body)
+        self.get_row(name).await
     }
 
     async fn list_assets(&self, page: &Page) -> Result<PageResult<Asset>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM assets WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::Asset, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
+        self.list_rows(page).await
     }
 
     async fn put_asset(&self, mut asset: Asset) -> Result<Put<Asset>> {
         check(EntityKind::Asset, &asset)?;
         let mut tx = self.begin().await?;
-        let old: Option<String> = sqlx::query_scalar("SELECT body FROM assets WHERE name = $1")
-            .bind(&asset.name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let old = self.old_row::<Asset>(&mut tx, &asset.name).await?;
         let now = now();
         let created = match old {
-            Some(body) => {
-                let old: Asset = from_json(EntityKind::Asset, &asset.name, &body)?;
+            Some(old) => {
                 asset.created = old.created.or(Some(now));
                 asset.asset_id = old.asset_id.or_else(|| Some(Uuid::new_v4()));
                 false
@@ -436,12 +602,7 @@ impl<B: Backend> Store for SqlStore<B> {
             }
         };
         asset.last_modified = Some(now);
-        let body = to_json(EntityKind::Asset, &asset.name, &asset)?;
-        sqlx::query("INSERT INTO assets (name, body) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET body = excluded.body")
-            .bind(&asset.name)
-            .bind(body)
-            .execute(&mut *tx)
-            .await?;
+        self.write_row(&mut tx, &asset.name, &asset).await?;
         self.commit(tx, changed(EntityKind::Asset, &asset.name))
             .await?;
         Ok(Put {
@@ -451,38 +612,11 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn delete_asset(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        if let Some(l) = first_name(
-            &mut tx,
-            "SELECT name FROM streaming_locators WHERE asset_name = $1 ORDER BY name LIMIT 1",
-            name.to_owned(),
-        )
-        .await?
-        {
-            return Err(conflict(
-                EntityKind::Asset,
-                name,
-                format!("used by streaming locator '{l}'"),
-            ));
-        }
-        let n = sqlx::query("DELETE FROM assets WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        self.commit(tx, changed(EntityKind::Asset, name).filter(|_| n > 0))
-            .await?;
-        Ok(n > 0)
+        self.delete_row::<Asset>(name).await
     }
 
     async fn get_content_key(&self, name: &str) -> Result<ContentKey> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM content_keys WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *self.read().await?)
-                .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::ContentKey, name))?;
-        from_json(EntityKind::ContentKey, name, &body)
+        self.get_row(name).await
     }
 
     async fn get_content_key_with_value(&self, name: &str) -> Result<ContentKeyWithValue> {
@@ -508,17 +642,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn list_content_keys(&self, page: &Page) -> Result<PageResult<ContentKey>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM content_keys WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::ContentKey, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
+        self.list_rows(page).await
     }
 
     async fn put_content_key(&self, key: ContentKeyWithValue) -> Result<Put<ContentKey>> {
@@ -530,19 +654,8 @@ impl<B: Backend> Store for SqlStore<B> {
         let name = meta.name.clone();
         let kid = meta.key_id;
         let mut tx = self.begin().await?;
-        if let Some(p) = &meta.policy_name
-            && !exists(
-                &mut tx,
-                "SELECT 1 FROM content_key_policies WHERE name = $1",
-                p,
-            )
-            .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "policyName".into(),
-                kind: EntityKind::ContentKeyPolicy,
-                name: p.clone(),
-            });
+        if let Some(p) = &meta.policy_name {
+            require::<ContentKeyPolicy>(&mut tx, "policyName", p).await?;
         }
         let other: Option<String> =
             sqlx::query_scalar("SELECT name FROM content_keys WHERE key_id = $1 AND name <> $2")
@@ -623,53 +736,15 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn delete_content_key(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let kid: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT key_id FROM content_keys WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(kid) = kid else { return Ok(false) };
-        if let Some(l) = first_name(
-            &mut tx,
-            "SELECT locator_name FROM streaming_locator_keys WHERE key_id = $1 ORDER BY locator_name LIMIT 1",
-            kid,
-        )
-        .await?
-        {
-            return Err(conflict(EntityKind::ContentKey, name, format!("used by streaming locator '{l}'")));
-        }
-        sqlx::query("DELETE FROM content_keys WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        self.commit(tx, changed(EntityKind::ContentKey, name))
-            .await?;
-        Ok(true)
+        self.delete_row::<ContentKey>(name).await
     }
 
     async fn get_content_key_policy(&self, name: &str) -> Result<ContentKeyPolicy> {
-        let sealed: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT body_sealed FROM content_key_policies WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *self.read().await?)
-                .await?;
-        let sealed = sealed.ok_or_else(|| not_found(EntityKind::ContentKeyPolicy, name))?;
-        self.open_policy(name, &sealed)
+        self.get_row(name).await
     }
 
     async fn list_content_key_policies(&self, page: &Page) -> Result<PageResult<ContentKeyPolicy>> {
-        let (rows, next_after) = self
-            .page_rows::<Vec<u8>>(
-                "SELECT name, body_sealed FROM content_key_policies WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, s)| self.open_policy(n, s))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
+        self.list_rows(page).await
     }
 
     async fn put_content_key_policy(
@@ -678,15 +753,12 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Put<ContentKeyPolicy>> {
         check(EntityKind::ContentKeyPolicy, &policy)?;
         let mut tx = self.begin().await?;
-        let old: Option<Vec<u8>> =
-            sqlx::query_scalar("SELECT body_sealed FROM content_key_policies WHERE name = $1")
-                .bind(&policy.name)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let old = self
+            .old_row::<ContentKeyPolicy>(&mut tx, &policy.name)
+            .await?;
         let now = now();
         let created = match old {
-            Some(sealed) => {
-                let old = self.open_policy(&policy.name, &sealed)?;
+            Some(old) => {
                 policy.created = old.created.or(Some(now));
                 policy.policy_id = old.policy_id.or_else(|| Some(Uuid::new_v4()));
                 false
@@ -701,20 +773,7 @@ impl<B: Backend> Store for SqlStore<B> {
         for o in &mut policy.options {
             o.policy_option_id.get_or_insert_with(Uuid::new_v4);
         }
-        let json = Zeroizing::new(to_json(
-            EntityKind::ContentKeyPolicy,
-            &policy.name,
-            &policy,
-        )?);
-        let sealed = self.seal_policy(&policy.name, &json)?;
-        sqlx::query(
-            "INSERT INTO content_key_policies (name, body_sealed) VALUES ($1, $2) \
-             ON CONFLICT (name) DO UPDATE SET body_sealed = excluded.body_sealed",
-        )
-        .bind(&policy.name)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await?;
+        self.write_row(&mut tx, &policy.name, &policy).await?;
         self.commit(tx, changed(EntityKind::ContentKeyPolicy, &policy.name))
             .await?;
         Ok(Put {
@@ -724,68 +783,15 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn delete_content_key_policy(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let kind = EntityKind::ContentKeyPolicy;
-        if let Some(k) = first_name(
-            &mut tx,
-            "SELECT name FROM content_keys WHERE policy_name = $1 ORDER BY name LIMIT 1",
-            name.to_owned(),
-        )
-        .await?
-        {
-            return Err(conflict(kind, name, format!("used by content key '{k}'")));
-        }
-        if let Some(p) = first_name(
-            &mut tx,
-            "SELECT streaming_policy_name FROM streaming_policy_key_policies WHERE content_key_policy_name = $1 \
-             ORDER BY streaming_policy_name LIMIT 1",
-            name.to_owned(),
-        )
-        .await?
-        {
-            return Err(conflict(kind, name, format!("used by streaming policy '{p}'")));
-        }
-        if let Some(l) = first_name(
-            &mut tx,
-            "SELECT name FROM streaming_locators WHERE default_content_key_policy_name = $1 ORDER BY name LIMIT 1",
-            name.to_owned(),
-        )
-        .await?
-        {
-            return Err(conflict(kind, name, format!("used by streaming locator '{l}'")));
-        }
-        let n = sqlx::query("DELETE FROM content_key_policies WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        self.commit(tx, changed(kind, name).filter(|_| n > 0))
-            .await?;
-        Ok(n > 0)
+        self.delete_row::<ContentKeyPolicy>(name).await
     }
 
     async fn get_streaming_policy(&self, name: &str) -> Result<StreamingPolicy> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM streaming_policies WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *self.read().await?)
-                .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::StreamingPolicy, name))?;
-        from_json(EntityKind::StreamingPolicy, name, &body)
+        self.get_row(name).await
     }
 
     async fn list_streaming_policies(&self, page: &Page) -> Result<PageResult<StreamingPolicy>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM streaming_policies WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::StreamingPolicy, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
+        self.list_rows(page).await
     }
 
     async fn put_streaming_policy(
@@ -794,12 +800,8 @@ impl<B: Backend> Store for SqlStore<B> {
     ) -> Result<Put<StreamingPolicy>> {
         let kind = EntityKind::StreamingPolicy;
         check(kind, &policy)?;
-        if StreamingPolicy::is_predefined_name(&policy.name) {
-            return Err(conflict(
-                kind,
-                &policy.name,
-                "predefined streaming policies are read-only",
-            ));
+        if let Some(reason) = StreamingPolicy::read_only(&policy.name) {
+            return Err(conflict(kind, &policy.name, reason));
         }
         let mut tx = self.begin().await?;
         let refs: Vec<String> = policy
@@ -808,35 +810,19 @@ impl<B: Backend> Store for SqlStore<B> {
             .map(str::to_owned)
             .collect();
         for r in &refs {
-            if !exists(
-                &mut tx,
-                "SELECT 1 FROM content_key_policies WHERE name = $1",
-                r,
-            )
-            .await?
-            {
-                let field = if policy.default_content_key_policy_name.as_deref() == Some(r.as_str())
-                {
-                    "defaultContentKeyPolicyName"
-                } else {
-                    "contentKeys.policyName"
-                };
-                return Err(StoreError::InvalidReference {
-                    field: field.into(),
-                    kind: EntityKind::ContentKeyPolicy,
-                    name: r.clone(),
-                });
-            }
+            let field = if policy.default_content_key_policy_name.as_deref() == Some(r.as_str()) {
+                "defaultContentKeyPolicyName"
+            } else {
+                "contentKeys.policyName"
+            };
+            require::<ContentKeyPolicy>(&mut tx, field, r).await?;
         }
-        let old: Option<String> =
-            sqlx::query_scalar("SELECT body FROM streaming_policies WHERE name = $1")
-                .bind(&policy.name)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let old = self
+            .old_row::<StreamingPolicy>(&mut tx, &policy.name)
+            .await?;
         let now = now();
         let created = match old {
-            Some(body) => {
-                let old: StreamingPolicy = from_json(kind, &policy.name, &body)?;
+            Some(old) => {
                 policy.created = old.created.or(Some(now));
                 false
             }
@@ -845,15 +831,8 @@ impl<B: Backend> Store for SqlStore<B> {
                 true
             }
         };
-        let body = to_json(kind, &policy.name, &policy)?;
-        sqlx::query(
-            "INSERT INTO streaming_policies (name, predefined, body) VALUES ($1, 0, $2) \
-             ON CONFLICT (name) DO UPDATE SET body = excluded.body",
-        )
-        .bind(&policy.name)
-        .bind(body)
-        .execute(&mut *tx)
-        .await?;
+        // `predefined` defaults to 0; predefined rows never get here.
+        self.write_row(&mut tx, &policy.name, &policy).await?;
         sqlx::query("DELETE FROM streaming_policy_key_policies WHERE streaming_policy_name = $1")
             .bind(&policy.name)
             .execute(&mut *tx)
@@ -873,36 +852,11 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn delete_streaming_policy(&self, name: &str) -> Result<bool> {
-        let kind = EntityKind::StreamingPolicy;
-        if StreamingPolicy::is_predefined_name(name) {
-            return Err(conflict(
-                kind,
-                name,
-                "predefined streaming policies are read-only",
-            ));
-        }
-        let mut tx = self.begin().await?;
-        if let Some(l) = first_name(&mut tx, "SELECT name FROM streaming_locators WHERE streaming_policy_name = $1 ORDER BY name LIMIT 1", name.to_owned()).await? {
-            return Err(conflict(kind, name, format!("used by streaming locator '{l}'")));
-        }
-        let n = sqlx::query("DELETE FROM streaming_policies WHERE name = $1 AND predefined = 0")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        self.commit(tx, changed(kind, name).filter(|_| n > 0))
-            .await?;
-        Ok(n > 0)
+        self.delete_row::<StreamingPolicy>(name).await
     }
 
     async fn get_streaming_locator(&self, name: &str) -> Result<StreamingLocator> {
-        let body: Option<String> =
-            sqlx::query_scalar("SELECT body FROM streaming_locators WHERE name = $1")
-                .bind(name)
-                .fetch_optional(&mut *self.read().await?)
-                .await?;
-        let body = body.ok_or_else(|| not_found(EntityKind::StreamingLocator, name))?;
-        from_json(EntityKind::StreamingLocator, name, &body)
+        self.get_row(name).await
     }
 
     async fn get_streaming_locator_by_id(&self, id: Uuid) -> Result<StreamingLocator> {
@@ -920,17 +874,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn list_streaming_locators(&self, page: &Page) -> Result<PageResult<StreamingLocator>> {
-        let (rows, next_after) = self
-            .page_rows::<String>(
-                "SELECT name, body FROM streaming_locators WHERE name > $1 ORDER BY name LIMIT $2",
-                page,
-            )
-            .await?;
-        let items = rows
-            .iter()
-            .map(|(n, b)| from_json(EntityKind::StreamingLocator, n, b))
-            .collect::<Result<_>>()?;
-        Ok(PageResult { items, next_after })
+        self.list_rows(page).await
     }
 
     async fn put_streaming_locator(
@@ -950,17 +894,10 @@ impl<B: Backend> Store for SqlStore<B> {
         }
         let name = locator.name.clone();
         let mut tx = self.begin().await?;
-        let old = sqlx::query("SELECT locator_id, body FROM streaming_locators WHERE name = $1")
-            .bind(&name)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let old = self.old_row::<StreamingLocator>(&mut tx, &name).await?;
         let now = now();
         let (created, old_id, old_created) = match old {
-            Some(row) => {
-                let old: StreamingLocator =
-                    from_json(kind, &name, &row.try_get::<String, _>("body")?)?;
-                (false, old.streaming_locator_id, old.created)
-            }
+            Some(old) => (false, old.streaming_locator_id, old.created),
             None => (true, None, None),
         };
         let id = locator
@@ -983,45 +920,15 @@ impl<B: Backend> Store for SqlStore<B> {
                 format!("streamingLocatorId {id} is already used by streaming locator '{other}'"),
             ));
         }
-        if !exists(
+        require::<Asset>(&mut tx, "assetName", &locator.asset_name).await?;
+        require::<StreamingPolicy>(
             &mut tx,
-            "SELECT 1 FROM assets WHERE name = $1",
-            &locator.asset_name,
-        )
-        .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "assetName".into(),
-                kind: EntityKind::Asset,
-                name: locator.asset_name,
-            });
-        }
-        if !exists(
-            &mut tx,
-            "SELECT 1 FROM streaming_policies WHERE name = $1",
+            "streamingPolicyName",
             &locator.streaming_policy_name,
         )
-        .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "streamingPolicyName".into(),
-                kind: EntityKind::StreamingPolicy,
-                name: locator.streaming_policy_name,
-            });
-        }
-        if let Some(p) = &locator.default_content_key_policy_name
-            && !exists(
-                &mut tx,
-                "SELECT 1 FROM content_key_policies WHERE name = $1",
-                p,
-            )
-            .await?
-        {
-            return Err(StoreError::InvalidReference {
-                field: "defaultContentKeyPolicyName".into(),
-                kind: EntityKind::ContentKeyPolicy,
-                name: p.clone(),
-            });
+        .await?;
+        if let Some(p) = &locator.default_content_key_policy_name {
+            require::<ContentKeyPolicy>(&mut tx, "defaultContentKeyPolicyName", p).await?;
         }
         // Row first, then its key links: a missing key found while linking
         // rolls back the row as well (the transaction is dropped uncommitted).
@@ -1081,18 +988,7 @@ impl<B: Backend> Store for SqlStore<B> {
     }
 
     async fn delete_streaming_locator(&self, name: &str) -> Result<bool> {
-        let mut tx = self.begin().await?;
-        let n = sqlx::query("DELETE FROM streaming_locators WHERE name = $1")
-            .bind(name)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        self.commit(
-            tx,
-            changed(EntityKind::StreamingLocator, name).filter(|_| n > 0),
-        )
-        .await?;
-        Ok(n > 0)
+        self.delete_row::<StreamingLocator>(name).await
     }
 
     async fn consume_token_use(

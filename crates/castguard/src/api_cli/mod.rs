@@ -64,6 +64,14 @@ pub struct Entity<C: Subcommand> {
     cmd: C,
 }
 
+/// The verbs every entity has.
+#[derive(Subcommand)]
+pub enum Common {
+    Get { name: String },
+    List,
+    Delete { name: String },
+}
+
 #[derive(Subcommand)]
 pub enum AssetCmd {
     /// Create or update an asset record.
@@ -93,13 +101,8 @@ pub enum AssetCmd {
         #[arg(long)]
         description: Option<String>,
     },
-    Get {
-        name: String,
-    },
-    List,
-    Delete {
-        name: String,
-    },
+    #[command(flatten)]
+    Common(Common),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -129,13 +132,8 @@ pub enum KeyCmd {
         #[arg(long)]
         policy: Option<String>,
     },
-    Get {
-        name: String,
-    },
-    List,
-    Delete {
-        name: String,
-    },
+    #[command(flatten)]
+    Common(Common),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -172,13 +170,8 @@ pub enum PolicyCmd {
         #[arg(long)]
         description: Option<String>,
     },
-    Get {
-        name: String,
-    },
-    List,
-    Delete {
-        name: String,
-    },
+    #[command(flatten)]
+    Common(Common),
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -209,13 +202,8 @@ pub enum StreamingPolicyCmd {
         #[arg(long)]
         default_policy: Option<String>,
     },
-    Get {
-        name: String,
-    },
-    List,
-    Delete {
-        name: String,
-    },
+    #[command(flatten)]
+    Common(Common),
 }
 
 #[derive(Subcommand)]
@@ -242,17 +230,10 @@ pub enum LocatorCmd {
         #[arg(long)]
         end: Option<String>,
     },
-    Get {
-        name: String,
-    },
-    List,
-    Delete {
-        name: String,
-    },
+    #[command(flatten)]
+    Common(Common),
     /// The DASH and HLS URLs of a locator.
-    Paths {
-        name: String,
-    },
+    Paths { name: String },
     /// The content keys of a locator (values only with --values).
     Keys {
         name: String,
@@ -263,12 +244,66 @@ pub enum LocatorCmd {
 
 pub fn run(cmd: ApiCommand) -> Result<(), Failure> {
     match cmd {
-        ApiCommand::Asset(e) => asset(e),
-        ApiCommand::Key(e) => key(e),
-        ApiCommand::Policy(e) => policy(e),
-        ApiCommand::StreamingPolicy(e) => streaming_policy(e),
-        ApiCommand::Locator(e) => locator(e),
+        ApiCommand::Asset(e) => e.run(),
+        ApiCommand::Key(e) => e.run(),
+        ApiCommand::Policy(e) => e.run(),
+        ApiCommand::StreamingPolicy(e) => e.run(),
+        ApiCommand::Locator(e) => e.run(),
     }
+}
+
+/// The subcommands of one entity: the [`Common`] verbs, written once, and
+/// its own (`create`, and any others).
+pub trait EntityCommand: Subcommand {
+    /// The entity, for its collection in `/api/v1/{collection}`.
+    type Model: store::Entity;
+    /// How tables show it.
+    const KIND: output::Kind;
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure>;
+}
+
+impl<C: EntityCommand> Entity<C> {
+    fn run(&self) -> Result<(), Failure> {
+        self.cmd.run(&connect(&self.conn)?, self.conn.json)
+    }
+}
+
+impl Common {
+    fn run<C: EntityCommand>(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            Common::Get { name } => {
+                output::one(json, C::KIND, &c.get(&item::<C::Model>(name)?)?);
+            }
+            Common::List => output::many(
+                json,
+                C::KIND,
+                &c.list_all(<C::Model as store::Entity>::COLLECTION)?,
+            ),
+            Common::Delete { name } => {
+                c.delete(&item::<C::Model>(name)?)?;
+                if !json {
+                    println!("deleted {name}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `/api/v1/{collection}/{name}` of an entity.
+fn item<E: store::Entity>(name: &str) -> Result<String, Failure> {
+    Ok(format!("/api/v1/{}/{}", E::COLLECTION, seg(name)?))
+}
+
+/// PUT of `body` as the entity `name`, and the stored entity printed.
+fn create<C: EntityCommand>(
+    c: &Client,
+    json: bool,
+    name: &str,
+    body: &Value,
+) -> Result<(), Failure> {
+    output::one(json, C::KIND, &c.put_json(&item::<C::Model>(name)?, body)?);
+    Ok(())
 }
 
 fn connect(c: &Conn) -> Result<Client, Failure> {
@@ -305,104 +340,75 @@ fn obj(pairs: Vec<(&str, Option<Value>)>) -> Value {
     Value::Object(m)
 }
 
-/// Shared get/list/delete; `one` and `many` print the entity kind.
-fn common(
-    client: &Client,
-    json: bool,
-    collection: &str,
-    kind: output::Kind,
-    op: Common<'_>,
-) -> Result<(), Failure> {
-    match op {
-        Common::Get(name) => output::one(
-            json,
-            kind,
-            &client.get(&format!("/api/v1/{collection}/{}", seg(name)?))?,
-        ),
-        Common::List => output::many(json, kind, &client.list_all(collection)?),
-        Common::Delete(name) => {
-            client.delete(&format!("/api/v1/{collection}/{}", seg(name)?))?;
-            if !json {
-                println!("deleted {name}");
-            }
-        }
-    }
-    Ok(())
-}
+impl EntityCommand for AssetCmd {
+    type Model = keys::model::Asset;
+    const KIND: output::Kind = output::Kind::Asset;
 
-enum Common<'a> {
-    Get(&'a str),
-    List,
-    Delete(&'a str),
-}
-
-fn asset(e: Entity<AssetCmd>) -> Result<(), Failure> {
-    let c = connect(&e.conn)?;
-    let kind = output::Kind::Asset;
-    match &e.cmd {
-        AssetCmd::Create {
-            name,
-            description,
-            alternate_id,
-        } => {
-            let body = obj(vec![
-                ("description", description.clone().map(Value::from)),
-                ("alternateId", alternate_id.clone().map(Value::from)),
-            ]);
-            output::one(
-                e.conn.json,
-                kind,
-                &c.put_json(&format!("/api/v1/assets/{}", seg(name)?), &body)?,
-            );
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            AssetCmd::Create {
+                name,
+                description,
+                alternate_id,
+            } => {
+                let body = obj(vec![
+                    ("description", description.clone().map(Value::from)),
+                    ("alternateId", alternate_id.clone().map(Value::from)),
+                ]);
+                create::<Self>(c, json, name, &body)?;
+            }
+            AssetCmd::Ingest {
+                target,
+                files,
+                texts,
+                name,
+                description,
+            } => {
+                let (name, files) = match (name, files.is_empty()) {
+                    (Some(n), true) => (n.clone(), vec![PathBuf::from(target)]),
+                    (None, false) => (target.clone(), files.clone()),
+                    (Some(_), false) => {
+                        return Err(Failure::usage(
+                            "give either NAME --file FILE... or FILE --name NAME",
+                        ));
+                    }
+                    (None, true) => {
+                        return Err(Failure::usage(
+                            "which files? give --file FILE (repeat it for each file of the title)",
+                        ));
+                    }
+                };
+                for f in files.iter().chain(texts.iter().map(|t| &t.path)) {
+                    if !f.is_file() {
+                        return Err(Failure::input(format!("{}: no such file", f.display())));
+                    }
+                }
+                let mut parts: Vec<(String, PathBuf)> = files
+                    .iter()
+                    .map(|f| ("file".to_owned(), f.clone()))
+                    .collect();
+                for t in texts {
+                    parts.push((format!("text:{}", t.spec()), t.path.clone()));
+                }
+                let path = item::<Self::Model>(&name)?;
+                let existing = c.get(&path);
+                if existing.is_err() || description.is_some() {
+                    let mut body = existing.unwrap_or_else(|_| json!({}));
+                    if let Some(d) = description {
+                        body["description"] = Value::from(d.clone());
+                    }
+                    c.put_json(&path, &body)?;
+                }
+                output::one(
+                    json,
+                    Self::KIND,
+                    &c.put_files(&format!("{path}/content"), &parts)?,
+                );
+            }
+            AssetCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
-        AssetCmd::Ingest {
-            target,
-            files,
-            texts,
-            name,
-            description,
-        } => {
-            let (name, files) = match (name, files.is_empty()) {
-                (Some(n), true) => (n.clone(), vec![PathBuf::from(target)]),
-                (None, false) => (target.clone(), files.clone()),
-                (Some(_), false) => {
-                    return Err(Failure::usage(
-                        "give either NAME --file FILE... or FILE --name NAME",
-                    ));
-                }
-                (None, true) => {
-                    return Err(Failure::usage("which files? give --file FILE (repeat it for each file of the title)"));
-                }
-            };
-            for f in files.iter().chain(texts.iter().map(|t| &t.path)) {
-                if !f.is_file() {
-                    return Err(Failure::input(format!("{}: no such file", f.display())));
-                }
-            }
-            let mut parts: Vec<(String, PathBuf)> = files.iter().map(|f| ("file".to_owned(), f.clone())).collect();
-            for t in texts {
-                parts.push((format!("text:{}", t.spec()), t.path.clone()));
-            }
-            let path = format!("/api/v1/assets/{}", seg(&name)?);
-            let existing = c.get(&path);
-            if existing.is_err() || description.is_some() {
-                let mut body = existing.unwrap_or_else(|_| json!({}));
-                if let Some(d) = description {
-                    body["description"] = Value::from(d.clone());
-                }
-                c.put_json(&path, &body)?;
-            }
-            output::one(
-                e.conn.json,
-                kind,
-                &c.put_files(&format!("{path}/content"), &parts)?,
-            );
-        }
-        AssetCmd::Get { name } => common(&c, e.conn.json, "assets", kind, Common::Get(name))?,
-        AssetCmd::List => common(&c, e.conn.json, "assets", kind, Common::List)?,
-        AssetCmd::Delete { name } => common(&c, e.conn.json, "assets", kind, Common::Delete(name))?,
+        Ok(())
     }
-    Ok(())
 }
 
 /// A key value given as 32 hex digits or base64, as the API's base64.
@@ -431,268 +437,217 @@ fn kid_uuid(v: &str) -> Result<String, Failure> {
         .map_err(|_| Failure::usage("--kid must be a UUID or 32 hex digits"))
 }
 
-fn key(e: Entity<KeyCmd>) -> Result<(), Failure> {
-    let c = connect(&e.conn)?;
-    let kind = output::Kind::Key;
-    match &e.cmd {
-        KeyCmd::Create {
-            name,
-            key_type,
-            kid,
-            value,
-            label,
-            policy,
-        } => {
-            let t = match key_type {
-                KeyType::Common => "CommonEncryption",
-                KeyType::Envelope => "EnvelopeEncryption",
-            };
-            let body = obj(vec![
-                ("type", Some(Value::from(t))),
-                (
-                    "keyId",
-                    kid.as_deref().map(kid_uuid).transpose()?.map(Value::from),
-                ),
-                (
-                    "value",
-                    value
-                        .as_deref()
-                        .map(key_value_b64)
-                        .transpose()?
-                        .map(Value::from),
-                ),
-                ("label", label.clone().map(Value::from)),
-                ("policyName", policy.clone().map(Value::from)),
-            ]);
-            output::one(
-                e.conn.json,
-                kind,
-                &c.put_json(&format!("/api/v1/content-keys/{}", seg(name)?), &body)?,
-            );
+impl EntityCommand for KeyCmd {
+    type Model = keys::model::ContentKey;
+    const KIND: output::Kind = output::Kind::Key;
+
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            KeyCmd::Create {
+                name,
+                key_type,
+                kid,
+                value,
+                label,
+                policy,
+            } => {
+                let t = match key_type {
+                    KeyType::Common => "CommonEncryption",
+                    KeyType::Envelope => "EnvelopeEncryption",
+                };
+                let body = obj(vec![
+                    ("type", Some(Value::from(t))),
+                    (
+                        "keyId",
+                        kid.as_deref().map(kid_uuid).transpose()?.map(Value::from),
+                    ),
+                    (
+                        "value",
+                        value
+                            .as_deref()
+                            .map(key_value_b64)
+                            .transpose()?
+                            .map(Value::from),
+                    ),
+                    ("label", label.clone().map(Value::from)),
+                    ("policyName", policy.clone().map(Value::from)),
+                ]);
+                create::<Self>(c, json, name, &body)?;
+            }
+            KeyCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
-        KeyCmd::Get { name } => common(&c, e.conn.json, "content-keys", kind, Common::Get(name))?,
-        KeyCmd::List => common(&c, e.conn.json, "content-keys", kind, Common::List)?,
-        KeyCmd::Delete { name } => {
-            common(&c, e.conn.json, "content-keys", kind, Common::Delete(name))?
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 const CLEAR_KEY_CONFIGURATION: &str = "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration";
 
-fn policy(e: Entity<PolicyCmd>) -> Result<(), Failure> {
-    let c = connect(&e.conn)?;
-    let kind = output::Kind::Policy;
-    match &e.cmd {
-        PolicyCmd::Create {
-            name,
-            file,
-            open: _,
-            issuer,
-            audience,
-            symmetric_key,
-            required_claim,
-            token_type,
-            description,
-        } => {
-            let body = match file {
-                Some(f) => read_json_file(f)?,
-                None => {
-                    let restriction = match (issuer, audience, symmetric_key) {
-                        (Some(iss), Some(aud), Some(key)) => {
-                            let claims: Vec<Value> = required_claim
-                                .iter()
-                                .map(|c| match c.split_once('=') {
-                                    Some((t, v)) => json!({"claimType": t, "claimValue": v}),
-                                    None => json!({"claimType": c}),
-                                })
-                                .collect();
-                            json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction",
+impl EntityCommand for PolicyCmd {
+    type Model = keys::model::ContentKeyPolicy;
+    const KIND: output::Kind = output::Kind::Policy;
+
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            PolicyCmd::Create {
+                name,
+                file,
+                open: _,
+                issuer,
+                audience,
+                symmetric_key,
+                required_claim,
+                token_type,
+                description,
+            } => {
+                let body = match file {
+                    Some(f) => read_json_file(f)?,
+                    None => {
+                        let restriction = match (issuer, audience, symmetric_key) {
+                            (Some(iss), Some(aud), Some(key)) => {
+                                let claims: Vec<Value> = required_claim
+                                    .iter()
+                                    .map(|c| match c.split_once('=') {
+                                        Some((t, v)) => json!({"claimType": t, "claimValue": v}),
+                                        None => json!({"claimType": c}),
+                                    })
+                                    .collect();
+                                json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction",
                                 "issuer": iss, "audience": aud,
                                 "restrictionTokenType": match token_type { TokenType::Jwt => "Jwt", TokenType::Swt => "Swt" },
                                 "primaryVerificationKey": {"@odata.type": "#Microsoft.Media.ContentKeyPolicySymmetricTokenKey", "keyValue": key},
                                 "requiredClaims": claims})
-                        }
-                        _ => {
-                            json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"})
-                        }
-                    };
-                    obj(vec![
-                        ("description", description.clone().map(Value::from)),
-                        (
-                            "options",
-                            Some(
-                                json!([{"name": "default", "configuration": {"@odata.type": CLEAR_KEY_CONFIGURATION}, "restriction": restriction}]),
-                            ),
-                        ),
-                    ])
-                }
-            };
-            output::one(
-                e.conn.json,
-                kind,
-                &c.put_json(
-                    &format!("/api/v1/content-key-policies/{}", seg(name)?),
-                    &body,
-                )?,
-            );
-        }
-        PolicyCmd::Get { name } => common(
-            &c,
-            e.conn.json,
-            "content-key-policies",
-            kind,
-            Common::Get(name),
-        )?,
-        PolicyCmd::List => common(&c, e.conn.json, "content-key-policies", kind, Common::List)?,
-        PolicyCmd::Delete { name } => common(
-            &c,
-            e.conn.json,
-            "content-key-policies",
-            kind,
-            Common::Delete(name),
-        )?,
-    }
-    Ok(())
-}
-
-fn streaming_policy(e: Entity<StreamingPolicyCmd>) -> Result<(), Failure> {
-    let c = connect(&e.conn)?;
-    let kind = output::Kind::StreamingPolicy;
-    match &e.cmd {
-        StreamingPolicyCmd::Create {
-            name,
-            file,
-            scheme,
-            dash_only,
-            hls_only,
-            default_policy,
-        } => {
-            let body = match file {
-                Some(f) => read_json_file(f)?,
-                None => {
-                    let protocols = json!({"dash": !hls_only, "hls": !dash_only});
-                    let mut m = Map::new();
-                    if let Some(p) = default_policy {
-                        m.insert("defaultContentKeyPolicyName".into(), Value::from(p.clone()));
-                    }
-                    for s in scheme {
-                        let (key, v) = match s {
-                            Scheme::Clear => {
-                                ("noEncryption", json!({"enabledProtocols": protocols}))
                             }
-                            Scheme::Envelope => {
-                                ("envelopeEncryption", json!({"enabledProtocols": protocols}))
+                            _ => {
+                                json!({"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"})
                             }
-                            Scheme::Cenc => (
-                                "commonEncryptionCenc",
-                                json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}}),
-                            ),
-                            Scheme::Cbcs => (
-                                "commonEncryptionCbcs",
-                                json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}}),
-                            ),
                         };
-                        m.insert(key.into(), v);
+                        obj(vec![
+                            ("description", description.clone().map(Value::from)),
+                            (
+                                "options",
+                                Some(
+                                    json!([{"name": "default", "configuration": {"@odata.type": CLEAR_KEY_CONFIGURATION}, "restriction": restriction}]),
+                                ),
+                            ),
+                        ])
                     }
-                    Value::Object(m)
-                }
-            };
-            output::one(
-                e.conn.json,
-                kind,
-                &c.put_json(&format!("/api/v1/streaming-policies/{}", seg(name)?), &body)?,
-            );
+                };
+                create::<Self>(c, json, name, &body)?;
+            }
+            PolicyCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
-        StreamingPolicyCmd::Get { name } => common(
-            &c,
-            e.conn.json,
-            "streaming-policies",
-            kind,
-            Common::Get(name),
-        )?,
-        StreamingPolicyCmd::List => {
-            common(&c, e.conn.json, "streaming-policies", kind, Common::List)?
-        }
-        StreamingPolicyCmd::Delete { name } => common(
-            &c,
-            e.conn.json,
-            "streaming-policies",
-            kind,
-            Common::Delete(name),
-        )?,
+        Ok(())
     }
-    Ok(())
 }
 
-fn locator(e: Entity<LocatorCmd>) -> Result<(), Failure> {
-    let c = connect(&e.conn)?;
-    let kind = output::Kind::Locator;
-    let json = e.conn.json;
-    match &e.cmd {
-        LocatorCmd::Create {
-            name,
-            file,
-            asset,
-            streaming_policy,
-            policy,
-            key,
-            start,
-            end,
-        } => {
-            let body = match file {
-                Some(f) => read_json_file(f)?,
-                None => {
-                    let mut keys = Vec::new();
-                    for k in key {
-                        let stored = c.get(&format!("/api/v1/content-keys/{}", seg(k)?))?;
-                        keys.push(json!({"id": stored["keyId"]}));
+impl EntityCommand for StreamingPolicyCmd {
+    type Model = keys::model::StreamingPolicy;
+    const KIND: output::Kind = output::Kind::StreamingPolicy;
+
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            StreamingPolicyCmd::Create {
+                name,
+                file,
+                scheme,
+                dash_only,
+                hls_only,
+                default_policy,
+            } => {
+                let body = match file {
+                    Some(f) => read_json_file(f)?,
+                    None => {
+                        let protocols = json!({"dash": !hls_only, "hls": !dash_only});
+                        let mut m = Map::new();
+                        if let Some(p) = default_policy {
+                            m.insert("defaultContentKeyPolicyName".into(), Value::from(p.clone()));
+                        }
+                        for s in scheme {
+                            let (key, v) = match s {
+                                Scheme::Clear => {
+                                    ("noEncryption", json!({"enabledProtocols": protocols}))
+                                }
+                                Scheme::Envelope => {
+                                    ("envelopeEncryption", json!({"enabledProtocols": protocols}))
+                                }
+                                Scheme::Cenc => (
+                                    "commonEncryptionCenc",
+                                    json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}}),
+                                ),
+                                Scheme::Cbcs => (
+                                    "commonEncryptionCbcs",
+                                    json!({"enabledProtocols": protocols, "clearKeyEncryptionConfiguration": {}}),
+                                ),
+                            };
+                            m.insert(key.into(), v);
+                        }
+                        Value::Object(m)
                     }
-                    obj(vec![
-                        ("assetName", asset.clone().map(Value::from)),
-                        (
-                            "streamingPolicyName",
-                            streaming_policy.clone().map(Value::from),
-                        ),
-                        (
-                            "defaultContentKeyPolicyName",
-                            policy.clone().map(Value::from),
-                        ),
-                        ("contentKeys", Some(Value::Array(keys))),
-                        ("startTime", start.clone().map(Value::from)),
-                        ("endTime", end.clone().map(Value::from)),
-                    ])
-                }
-            };
-            output::one(
-                json,
-                kind,
-                &c.put_json(&format!("/api/v1/streaming-locators/{}", seg(name)?), &body)?,
-            );
+                };
+                create::<Self>(c, json, name, &body)?;
+            }
+            StreamingPolicyCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
-        LocatorCmd::Paths { name } => {
-            let r = c.post(&format!(
-                "/api/v1/streaming-locators/{}/list-paths",
-                seg(name)?
-            ))?;
-            output::paths(json, c.base(), &r);
-        }
-        LocatorCmd::Keys { name, values } => {
-            let q = if *values { "?includeValues=true" } else { "" };
-            let r = c.post(&format!(
-                "/api/v1/streaming-locators/{}/list-content-keys{q}",
-                seg(name)?
-            ))?;
-            output::locator_keys(json, &r);
-        }
-        LocatorCmd::Get { name } => {
-            common(&c, json, "streaming-locators", kind, Common::Get(name))?
-        }
-        LocatorCmd::List => common(&c, json, "streaming-locators", kind, Common::List)?,
-        LocatorCmd::Delete { name } => {
-            common(&c, json, "streaming-locators", kind, Common::Delete(name))?
-        }
+        Ok(())
     }
-    Ok(())
+}
+
+impl EntityCommand for LocatorCmd {
+    type Model = keys::model::StreamingLocator;
+    const KIND: output::Kind = output::Kind::Locator;
+
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            LocatorCmd::Create {
+                name,
+                file,
+                asset,
+                streaming_policy,
+                policy,
+                key,
+                start,
+                end,
+            } => {
+                let body = match file {
+                    Some(f) => read_json_file(f)?,
+                    None => {
+                        let mut keys = Vec::new();
+                        for k in key {
+                            let stored = c.get(&item::<keys::model::ContentKey>(k)?)?;
+                            keys.push(json!({"id": stored["keyId"]}));
+                        }
+                        obj(vec![
+                            ("assetName", asset.clone().map(Value::from)),
+                            (
+                                "streamingPolicyName",
+                                streaming_policy.clone().map(Value::from),
+                            ),
+                            (
+                                "defaultContentKeyPolicyName",
+                                policy.clone().map(Value::from),
+                            ),
+                            ("contentKeys", Some(Value::Array(keys))),
+                            ("startTime", start.clone().map(Value::from)),
+                            ("endTime", end.clone().map(Value::from)),
+                        ])
+                    }
+                };
+                create::<Self>(c, json, name, &body)?;
+            }
+            LocatorCmd::Paths { name } => {
+                let r = c.post(&format!("{}/list-paths", item::<Self::Model>(name)?))?;
+                output::paths(json, c.base(), &r);
+            }
+            LocatorCmd::Keys { name, values } => {
+                let q = if *values { "?includeValues=true" } else { "" };
+                let r = c.post(&format!(
+                    "{}/list-content-keys{q}",
+                    item::<Self::Model>(name)?
+                ))?;
+                output::locator_keys(json, &r);
+            }
+            LocatorCmd::Common(verb) => verb.run::<Self>(c, json)?,
+        }
+        Ok(())
+    }
 }

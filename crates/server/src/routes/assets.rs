@@ -21,9 +21,9 @@
 //! `DELETE` removes the record, then the media (every object of the asset
 //! on object storage).
 
-use super::{ListPage, delete_status, put_status};
+use super::entity::{self, ApiEntity};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{EntityName, JsonObject, Paging};
+use crate::extract::{EntityName, JsonObject};
 use crate::openapi::schemas;
 use crate::{AppState, UPLOAD_BODY_LIMIT, auth::Admin};
 use axum::Json;
@@ -62,89 +62,60 @@ struct AssetInput {
     description: Option<String>,
 }
 
-#[utoipa::path(get, path = "/api/v1/assets", tag = "assets", operation_id = "listAssets",
-    params(schemas::Top, schemas::SkipToken),
-    responses((status = 200, description = "One page of assets", body = schemas::AssetList),
-        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error)))]
-pub async fn list(
-    _: Admin,
-    State(s): State<AppState>,
-    paging: Paging,
-) -> ApiResult<Json<ListPage<Asset>>> {
-    let page = s.store().list_assets(&paging.page()).await?;
-    Ok(Json(ListPage::new("assets", &paging, page)))
+entity_api! {
+    entity: Asset,
+    collection: "assets",
+    operations: "listAssets", "getAsset", "putAsset", "deleteAsset",
+    schemas: AssetList, Asset, AssetInput,
+    list: "One page of assets",
+    get: "The asset",
+    delete: "Deleted, with its media",
+    delete_409: "A streaming locator uses the asset",
 }
 
-#[utoipa::path(get, path = "/api/v1/assets/{name}", tag = "assets", operation_id = "getAsset",
-    params(schemas::Name),
-    responses((status = 200, description = "The asset", body = schemas::Asset),
-        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn get(
-    _: Admin,
-    State(s): State<AppState>,
-    EntityName(name): EntityName,
-) -> ApiResult<Json<Asset>> {
-    Ok(Json(s.store().get_asset(&name).await?))
-}
-
-#[utoipa::path(put, path = "/api/v1/assets/{name}", tag = "assets", operation_id = "putAsset",
-    params(schemas::Name), request_body = schemas::AssetInput,
-    responses((status = 200, description = "Replaced", body = schemas::Asset),
-        (status = 201, description = "Created", body = schemas::Asset),
-        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
-        (status = 409, body = schemas::Error), (status = 413, body = schemas::Error)))]
-pub async fn put(
-    _: Admin,
-    State(s): State<AppState>,
-    EntityName(name): EntityName,
-    body: JsonObject,
-) -> ApiResult<(StatusCode, Json<Asset>)> {
-    let input: AssetInput = body.with_name(&name)?.parse()?;
-    let storage = match s.store().get_asset(&name).await {
-        Ok(existing) => existing.storage,
-        Err(StoreError::NotFound { .. }) => AssetStorage {
-            path: format!("{ASSETS_DIR}/{name}"),
-            tracks: serde_json::Value::Null,
-        },
-        Err(e) => return Err(e.into()),
-    };
-    let asset = Asset {
-        name,
-        asset_id: None,
-        created: None,
-        last_modified: None,
-        alternate_id: input.alternate_id,
-        description: input.description,
-        storage,
-    };
-    asset.validate()?;
-    let put = s.store().put_asset(asset).await?;
-    Ok((put_status(put.created), Json(put.value)))
-}
-
-#[utoipa::path(delete, path = "/api/v1/assets/{name}", tag = "assets", operation_id = "deleteAsset",
-    params(schemas::Name),
-    responses((status = 204, description = "Deleted, with its media"), (status = 400, body = schemas::Error),
-        (status = 401, body = schemas::Error), (status = 404, body = schemas::Error),
-        (status = 409, description = "A streaming locator uses the asset", body = schemas::Error)))]
-pub async fn delete(
-    _: Admin,
-    State(s): State<AppState>,
-    EntityName(name): EntityName,
-) -> ApiResult<StatusCode> {
-    let _swap = s.inner.ingest_lock.lock().await;
-    let status = delete_status(s.store().delete_asset(&name).await?, "asset", &name)?;
-    if let Err(e) = s.media().remove(&name).await {
-        tracing::warn!(asset = %name, store = %s.media().describe(), error = %e, "asset media left behind after delete");
+impl ApiEntity for Asset {
+    /// Only the writable fields of the body; where the media lives is kept
+    /// (or, for a new asset, set by the server).
+    async fn from_put(s: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
+        let input: AssetInput = body.with_name(&name)?.parse()?;
+        let storage = match s.store().get_asset(&name).await {
+            Ok(existing) => existing.storage,
+            Err(StoreError::NotFound { .. }) => AssetStorage {
+                path: format!("{ASSETS_DIR}/{name}"),
+                tracks: serde_json::Value::Null,
+            },
+            Err(e) => return Err(e.into()),
+        };
+        let asset = Asset {
+            name,
+            asset_id: None,
+            created: None,
+            last_modified: None,
+            alternate_id: input.alternate_id,
+            description: input.description,
+            storage,
+        };
+        asset.validate()?;
+        Ok(asset)
     }
-    let sources = sources_dir(&s, &name);
-    match tokio::fs::remove_dir_all(&sources).await {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            tracing::warn!(asset = %name, error = %e, "asset source files left behind after delete");
+
+    /// The record, then its media and source files, under the ingest lock
+    /// so that no upload publishes media for a deleted asset.
+    async fn handle_delete(s: &AppState, name: String) -> ApiResult<StatusCode> {
+        let _swap = s.inner.ingest_lock.lock().await;
+        let status = entity::delete::<Asset>(s, &name).await?;
+        if let Err(e) = s.media().remove(&name).await {
+            tracing::warn!(asset = %name, store = %s.media().describe(), error = %e, "asset media left behind after delete");
         }
-        _ => {}
+        let sources = sources_dir(s, &name);
+        match tokio::fs::remove_dir_all(&sources).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(asset = %name, error = %e, "asset source files left behind after delete");
+            }
+            _ => {}
+        }
+        Ok(status)
     }
-    Ok(status)
 }
 
 #[utoipa::path(put, path = "/api/v1/assets/{name}/content", tag = "assets", operation_id = "uploadAssetContent",

@@ -1,10 +1,14 @@
-//! The `/api/v1` routes, one module per entity (issue 3, item 4).
+//! The `/api/v1` routes, one module per entity.
 //!
 //! Every entity has the same four operations: `PUT /{name}` creates or
 //! replaces (201 created, 200 replaced), `GET /{name}`, `GET /` lists one page
 //! in name order (`$top`, `$skiptoken`, v3's `@odata.nextLink`), and
-//! `DELETE /{name}` (204; 404 when missing; 409 while referenced).
+//! `DELETE /{name}` (204; 404 when missing; 409 while referenced). They are
+//! written once, in `entity`; an entity's module holds its hooks (how a PUT
+//! body becomes what the store writes) and its other operations.
 
+#[macro_use]
+mod entity;
 pub(crate) mod assets;
 pub(crate) mod content_key_policies;
 pub(crate) mod content_keys;
@@ -24,11 +28,11 @@ use serde::Serialize;
 pub(crate) fn api_router() -> Router<AppState> {
     Router::new()
         .route("/openapi.json", get(crate::openapi::serve))
-        .route("/assets", get(assets::list))
-        .route(
-            "/assets/{name}",
-            get(assets::get).put(assets::put).delete(assets::delete),
-        )
+        .merge(assets::routes())
+        .merge(content_keys::routes())
+        .merge(content_key_policies::routes())
+        .merge(streaming_policies::routes())
+        .merge(streaming_locators::routes())
         .route(
             "/assets/{name}/content",
             put(assets::upload).layer(assets::upload_limit()),
@@ -38,34 +42,6 @@ pub(crate) fn api_router() -> Router<AppState> {
             put(assets::put_file)
                 .delete(assets::delete_file)
                 .layer(assets::upload_limit()),
-        )
-        .route("/content-keys", get(content_keys::list))
-        .route(
-            "/content-keys/{name}",
-            get(content_keys::get)
-                .put(content_keys::put)
-                .delete(content_keys::delete),
-        )
-        .route("/content-key-policies", get(content_key_policies::list))
-        .route(
-            "/content-key-policies/{name}",
-            get(content_key_policies::get)
-                .put(content_key_policies::put)
-                .delete(content_key_policies::delete),
-        )
-        .route("/streaming-policies", get(streaming_policies::list))
-        .route(
-            "/streaming-policies/{name}",
-            get(streaming_policies::get)
-                .put(streaming_policies::put)
-                .delete(streaming_policies::delete),
-        )
-        .route("/streaming-locators", get(streaming_locators::list))
-        .route(
-            "/streaming-locators/{name}",
-            get(streaming_locators::get)
-                .put(streaming_locators::put)
-                .delete(streaming_locators::delete),
         )
         .route(
             "/streaming-locators/{name}/list-paths",

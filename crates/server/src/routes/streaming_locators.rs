@@ -15,14 +15,13 @@
 //! their own entity here, created first with `PUT /content-keys/{name}`, so a
 //! locator write never has to create keys as a side effect.
 
-use super::{ListPage, delete_status, put_status};
+use super::entity::ApiEntity;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{EntityName, JsonObject, Paging, parse_flag};
+use crate::extract::{EntityName, JsonObject, parse_flag};
 use crate::openapi::schemas;
 use crate::{AppState, auth::Admin};
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use keys::model::{
     ContentKeyType, ContentKeyValue, EnabledProtocols, StreamingLocator,
     StreamingLocatorContentKeyType, StreamingPolicy, Validate,
@@ -31,77 +30,36 @@ use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
-#[utoipa::path(get, path = "/api/v1/streaming-locators", tag = "streaming-locators", operation_id = "listStreamingLocators",
-    params(schemas::Top, schemas::SkipToken),
-    responses((status = 200, description = "One page of streaming locators", body = schemas::StreamingLocatorList),
-        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error)))]
-pub async fn list(
-    _: Admin,
-    State(s): State<AppState>,
-    paging: Paging,
-) -> ApiResult<Json<ListPage<StreamingLocator>>> {
-    let page = s.store().list_streaming_locators(&paging.page()).await?;
-    Ok(Json(ListPage::new("streaming-locators", &paging, page)))
+entity_api! {
+    entity: StreamingLocator,
+    collection: "streaming-locators",
+    operations: "listStreamingLocators", "getStreamingLocator", "putStreamingLocator", "deleteStreamingLocator",
+    schemas: StreamingLocatorList, StreamingLocator, StreamingLocatorInput,
+    list: "One page of streaming locators",
+    get: "The streaming locator",
+    put_404: "The asset, a policy or a key it names does not exist",
+    delete: "Deleted",
 }
 
-#[utoipa::path(get, path = "/api/v1/streaming-locators/{name}", tag = "streaming-locators", operation_id = "getStreamingLocator",
-    params(schemas::Name),
-    responses((status = 200, description = "The streaming locator", body = schemas::StreamingLocator),
-        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
-pub async fn get(
-    _: Admin,
-    State(s): State<AppState>,
-    EntityName(name): EntityName,
-) -> ApiResult<Json<StreamingLocator>> {
-    Ok(Json(s.store().get_streaming_locator(&name).await?))
-}
-
-#[utoipa::path(put, path = "/api/v1/streaming-locators/{name}", tag = "streaming-locators", operation_id = "putStreamingLocator",
-    params(schemas::Name), request_body = schemas::StreamingLocatorInput,
-    responses((status = 200, description = "Replaced", body = schemas::StreamingLocator),
-        (status = 201, description = "Created", body = schemas::StreamingLocator),
-        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
-        (status = 404, description = "The asset, a policy or a key it names does not exist", body = schemas::Error),
-        (status = 409, body = schemas::Error), (status = 413, body = schemas::Error)))]
-pub async fn put(
-    _: Admin,
-    State(s): State<AppState>,
-    EntityName(name): EntityName,
-    body: JsonObject,
-) -> ApiResult<(StatusCode, Json<StreamingLocator>)> {
-    let locator: StreamingLocator = body.with_name(&name)?.parse()?;
-    if let Some(i) = locator.content_keys.iter().position(|k| k.value.is_some()) {
-        return Err(ApiError::bad_request(
-            format!("contentKeys[{i}].value"),
-            "inline key values are not accepted: create the key with PUT /api/v1/content-keys/{name} and refer to its id",
-        ));
-    }
-    for (i, k) in locator.content_keys.iter().enumerate() {
-        if locator.content_keys.iter().take(i).any(|o| o.id == k.id) {
-            return Err(ApiError::Conflict {
-                message: format!("contentKeys[{i}].id: key {} is listed twice", k.id),
-            });
+impl ApiEntity for StreamingLocator {
+    async fn from_put(_: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
+        let locator: StreamingLocator = body.with_name(&name)?.parse()?;
+        if let Some(i) = locator.content_keys.iter().position(|k| k.value.is_some()) {
+            return Err(ApiError::bad_request(
+                format!("contentKeys[{i}].value"),
+                "inline key values are not accepted: create the key with PUT /api/v1/content-keys/{name} and refer to its id",
+            ));
         }
+        for (i, k) in locator.content_keys.iter().enumerate() {
+            if locator.content_keys.iter().take(i).any(|o| o.id == k.id) {
+                return Err(ApiError::Conflict {
+                    message: format!("contentKeys[{i}].id: key {} is listed twice", k.id),
+                });
+            }
+        }
+        locator.validate()?;
+        Ok(locator)
     }
-    locator.validate()?;
-    let put = s.store().put_streaming_locator(locator).await?;
-    Ok((put_status(put.created), Json(put.value)))
-}
-
-#[utoipa::path(delete, path = "/api/v1/streaming-locators/{name}", tag = "streaming-locators", operation_id = "deleteStreamingLocator",
-    params(schemas::Name),
-    responses((status = 204, description = "Deleted"), (status = 400, body = schemas::Error), (status = 401, body = schemas::Error),
-        (status = 404, body = schemas::Error)))]
-pub async fn delete(
-    _: Admin,
-    State(s): State<AppState>,
-    EntityName(name): EntityName,
-) -> ApiResult<StatusCode> {
-    delete_status(
-        s.store().delete_streaming_locator(&name).await?,
-        "streaming locator",
-        &name,
-    )
 }
 
 /// v3 `StreamingPath`.
@@ -136,11 +94,7 @@ fn schemes(p: &StreamingPolicy) -> Vec<(&'static str, &'static str, EnabledProto
         v.push(("CommonEncryptionCbcs", "cbcs", or_both(c.enabled_protocols)));
     }
     if let Some(e) = &p.envelope_encryption {
-        v.push((
-            "EnvelopeEncryption",
-            "aes128",
-            or_both(e.enabled_protocols),
-        ));
+        v.push(("EnvelopeEncryption", "aes128", or_both(e.enabled_protocols)));
     }
     v
 }

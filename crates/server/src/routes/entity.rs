@@ -1,0 +1,187 @@
+//! The four operations every entity has, written once over [`ApiEntity`]:
+//! `GET /{collection}` lists one page, `GET /{collection}/{name}` reads,
+//! `PUT /{collection}/{name}` creates or replaces (201 created, 200
+//! replaced), `DELETE /{collection}/{name}` deletes (204; 404 when missing;
+//! 409 while referenced).
+//!
+//! What differs between entities is in the [`ApiEntity`] hooks: how a PUT
+//! body becomes what the store writes (kept fields, generated values,
+//! checks), what a response hides, and what a delete does besides the
+//! store's. `#[utoipa::path]` needs one concrete function per operation, so
+//! `entity_api!` writes the four annotated handlers of
+//! an entity, and its routes, from the facts that differ in the OpenAPI
+//! document (descriptions, operation ids, the schemas, optional responses).
+
+use super::{ListPage, delete_status, put_status};
+use crate::AppState;
+use crate::error::ApiResult;
+use crate::extract::{JsonObject, Paging};
+use axum::Json;
+use axum::http::StatusCode;
+use keys::model::Validate;
+use std::future::Future;
+use store::Entity;
+
+/// An entity of the API: the [`store::Entity`] facts plus its hooks.
+pub(crate) trait ApiEntity: Entity {
+    /// What the store writes for `PUT /{collection}/{name}` with `body`.
+    fn from_put(
+        s: &AppState,
+        name: String,
+        body: JsonObject,
+    ) -> impl Future<Output = ApiResult<Self::Write>> + Send;
+
+    /// The entity as responses show it.
+    fn public(self) -> Self {
+        self
+    }
+
+    /// `DELETE /{collection}/{name}`: by default only the store's delete.
+    fn handle_delete(
+        s: &AppState,
+        name: String,
+    ) -> impl Future<Output = ApiResult<StatusCode>> + Send {
+        async move { delete::<Self>(s, &name).await }
+    }
+}
+
+pub(crate) async fn list<E: ApiEntity>(
+    s: &AppState,
+    paging: Paging,
+) -> ApiResult<Json<ListPage<E>>> {
+    let mut page = E::list(s.store(), &paging.page()).await?;
+    page.items = page.items.into_iter().map(E::public).collect();
+    Ok(Json(ListPage::new(E::COLLECTION, &paging, page)))
+}
+
+pub(crate) async fn get<E: ApiEntity>(s: &AppState, name: &str) -> ApiResult<Json<E>> {
+    Ok(Json(E::get(s.store(), name).await?.public()))
+}
+
+pub(crate) async fn put<E: ApiEntity>(
+    s: &AppState,
+    name: String,
+    body: JsonObject,
+) -> ApiResult<(StatusCode, Json<E>)> {
+    let value = E::from_put(s, name, body).await?;
+    let put = E::put(s.store(), value).await?;
+    Ok((put_status(put.created), Json(put.value.public())))
+}
+
+/// A PUT body as the entity `name` is sent, checked: what entities without
+/// server-kept fields write.
+pub(crate) fn parse_valid<E: Entity + Validate>(name: &str, body: JsonObject) -> ApiResult<E> {
+    let value: E = body.with_name(name)?.parse()?;
+    value.validate()?;
+    Ok(value)
+}
+
+/// Whether two strings are equal, at compile time: `entity_api!` checks its
+/// collection literal against the entity's [`Entity::COLLECTION`].
+pub(crate) const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The store's delete of `name` as a status.
+pub(crate) async fn delete<E: ApiEntity>(s: &AppState, name: &str) -> ApiResult<StatusCode> {
+    let deleted = E::delete(s.store(), name).await?;
+    delete_status(deleted, &E::KIND.to_string(), name)
+}
+
+/// The annotated `list`, `get`, `put` and `delete` handlers of one entity
+/// and its `routes()`, in the module that invokes it. The responses every
+/// entity has are written here; `put_404` and `delete_409` add the ones only
+/// some have.
+macro_rules! entity_api {
+    (
+        entity: $ty:ty,
+        collection: $collection:literal,
+        operations: $list_op:literal, $get_op:literal, $put_op:literal, $delete_op:literal,
+        schemas: $list_schema:ident, $schema:ident, $input_schema:ident,
+        list: $list_desc:literal,
+        get: $get_desc:literal,
+        $(put_404: $put_404:literal,)?
+        delete: $delete_desc:literal
+        $(, delete_409: $delete_409:literal)? $(,)?
+    ) => {
+        const _: () = assert!(
+            crate::routes::entity::same(<$ty as store::Entity>::COLLECTION, $collection),
+            "the collection of entity_api! differs from store::Entity::COLLECTION"
+        );
+
+        #[utoipa::path(get, path = concat!("/api/v1/", $collection), tag = $collection, operation_id = $list_op,
+            params(crate::openapi::schemas::Top, crate::openapi::schemas::SkipToken),
+            responses((status = 200, description = $list_desc, body = crate::openapi::schemas::$list_schema),
+                (status = 400, body = crate::openapi::schemas::Error), (status = 401, body = crate::openapi::schemas::Error)))]
+        pub async fn list(
+            _: crate::auth::Admin,
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            paging: crate::extract::Paging,
+        ) -> crate::error::ApiResult<axum::Json<crate::routes::ListPage<$ty>>> {
+            crate::routes::entity::list::<$ty>(&s, paging).await
+        }
+
+        #[utoipa::path(get, path = concat!("/api/v1/", $collection, "/{name}"), tag = $collection, operation_id = $get_op,
+            params(crate::openapi::schemas::Name),
+            responses((status = 200, description = $get_desc, body = crate::openapi::schemas::$schema),
+                (status = 400, body = crate::openapi::schemas::Error), (status = 401, body = crate::openapi::schemas::Error),
+                (status = 404, body = crate::openapi::schemas::Error)))]
+        pub async fn get(
+            _: crate::auth::Admin,
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            crate::extract::EntityName(name): crate::extract::EntityName,
+        ) -> crate::error::ApiResult<axum::Json<$ty>> {
+            crate::routes::entity::get::<$ty>(&s, &name).await
+        }
+
+        #[utoipa::path(put, path = concat!("/api/v1/", $collection, "/{name}"), tag = $collection, operation_id = $put_op,
+            params(crate::openapi::schemas::Name), request_body = crate::openapi::schemas::$input_schema,
+            responses((status = 200, description = "Replaced", body = crate::openapi::schemas::$schema),
+                (status = 201, description = "Created", body = crate::openapi::schemas::$schema),
+                (status = 400, body = crate::openapi::schemas::Error), (status = 401, body = crate::openapi::schemas::Error),
+                $((status = 404, description = $put_404, body = crate::openapi::schemas::Error),)?
+                (status = 409, body = crate::openapi::schemas::Error), (status = 413, body = crate::openapi::schemas::Error)))]
+        pub async fn put(
+            _: crate::auth::Admin,
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            crate::extract::EntityName(name): crate::extract::EntityName,
+            body: crate::extract::JsonObject,
+        ) -> crate::error::ApiResult<(axum::http::StatusCode, axum::Json<$ty>)> {
+            crate::routes::entity::put::<$ty>(&s, name, body).await
+        }
+
+        #[utoipa::path(delete, path = concat!("/api/v1/", $collection, "/{name}"), tag = $collection, operation_id = $delete_op,
+            params(crate::openapi::schemas::Name),
+            responses((status = 204, description = $delete_desc), (status = 400, body = crate::openapi::schemas::Error),
+                (status = 401, body = crate::openapi::schemas::Error), (status = 404, body = crate::openapi::schemas::Error)
+                $(, (status = 409, description = $delete_409, body = crate::openapi::schemas::Error))?))]
+        pub async fn delete(
+            _: crate::auth::Admin,
+            axum::extract::State(s): axum::extract::State<crate::AppState>,
+            crate::extract::EntityName(name): crate::extract::EntityName,
+        ) -> crate::error::ApiResult<axum::http::StatusCode> {
+            <$ty as crate::routes::entity::ApiEntity>::handle_delete(&s, name).await
+        }
+
+        /// `/{collection}` and `/{collection}/{name}` with the four handlers.
+        pub(crate) fn routes() -> axum::Router<crate::AppState> {
+            axum::Router::new()
+                .route(concat!("/", $collection), axum::routing::get(list))
+                .route(
+                    concat!("/", $collection, "/{name}"),
+                    axum::routing::get(get).put(put).delete(delete),
+                )
+        }
+    };
+}
