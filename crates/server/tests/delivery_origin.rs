@@ -7,7 +7,8 @@
 //! the CDN semantics (ETag/304, Range, HEAD, gzip), the locator time window
 //! and hostile paths; keys per track class on a ladder (a key and a policy
 //! per class, each rendition decrypted with its own key); the origin's
-//! Prometheus series (requests, bytes and latency by variant and kind).
+//! Prometheus series (requests, bytes and latency by variant and kind);
+//! the retired service's `.ism/manifest(...)` URLs (issue 17 item 3).
 
 use base64::Engine as _;
 use keys::model::{
