@@ -1170,7 +1170,7 @@ async fn retired_service_urls_redirect_or_say_why_not() {
     // Not the old service's URLs at all: plain 404s.
     for path in [
         format!("/{}/movie.mp4/manifest", o.multi),
-        format!("/not-a-uuid/movie.ism/manifest"),
+        "/not-a-uuid/movie.ism/manifest".to_owned(),
         format!("/{}/movie.ism/manifest.mpd", o.multi),
         format!("/{}/movie.ism/manifest", Uuid::from_u128(7)),
         format!("/{}/movie.ism/manifest", o.expired),
