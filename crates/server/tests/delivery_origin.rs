@@ -7,7 +7,8 @@
 //! the CDN semantics (ETag/304, Range, HEAD, gzip), the locator time window
 //! and hostile paths; keys per track class on a ladder (a key and a policy
 //! per class, each rendition decrypted with its own key); the origin's
-//! Prometheus series (requests, bytes and latency by variant and kind).
+//! Prometheus series (requests, bytes and latency by variant and kind);
+//! the retired service's `.ism/manifest(...)` URLs (issue 17 item 3).
 
 use base64::Engine as _;
 use keys::model::{
@@ -1050,4 +1051,134 @@ async fn origin_metrics_by_variant_and_kind() {
         ),
         2.0
     );
+}
+
+/// Issue 17 item 3: the retired service's `/{locator}/{name}.ism/manifest(...)`
+/// URLs answer 302 to the castguard URL of the same stream, chosen by the
+/// locator's policy, query kept; the forms castguard does not serve get 404
+/// with a reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retired_service_urls_redirect_or_say_why_not() {
+    let o = origin().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let legacy = |loc: Uuid, last: &str| format!("{}/{loc}/Movie File.ism/{last}", o.base);
+    let redirects = [
+        (
+            o.multi,
+            "manifest(format=mpd-time-cmaf,encryption=cenc)",
+            "cenc/manifest.mpd",
+        ),
+        (
+            o.multi,
+            "manifest(format=m3u8-cmaf,encryption=cbcs-aapl)",
+            "cbcs/master.m3u8",
+        ),
+        (o.multi, "manifest(format=m3u8-cmaf)", "cbcs/master.m3u8"),
+        (o.multi, "manifest", "cenc/manifest.mpd"),
+        (
+            o.multi,
+            "Manifest(format=mpd-time-cmaf)",
+            "cenc/manifest.mpd",
+        ),
+        (
+            o.aes,
+            "manifest(format=m3u8-aapl,encryption=cbc)",
+            "aes128/master.m3u8",
+        ),
+        (o.aes, "manifest(format=m3u8-cmaf)", "aes128/master.m3u8"),
+        (o.clear, "manifest", "clear/manifest.mpd"),
+        (o.clear, "manifest(format=m3u8-cmaf)", "clear/master.m3u8"),
+        (
+            o.clear,
+            "manifest(format=mpd-time-cmaf)",
+            "clear/manifest.mpd",
+        ),
+    ];
+    for (loc, last, target) in redirects {
+        let r = http.get(legacy(loc, last)).send().await.unwrap();
+        assert_eq!(r.status(), 302, "{last}");
+        assert_eq!(
+            r.headers()["location"],
+            format!("/s/{loc}/{target}"),
+            "{last}"
+        );
+    }
+    // The query string (a token) goes along; HEAD answers the same.
+    let r = http
+        .get(legacy(o.aes, "manifest(format=m3u8-aapl,encryption=cbc)") + "?token=abc.def")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["location"],
+        format!("/s/{}/aes128/master.m3u8?token=abc.def", o.aes)
+    );
+    let r = http.head(legacy(o.clear, "manifest")).send().await.unwrap();
+    assert_eq!(r.status(), 302);
+    // Followed, the redirect lands on the stream itself.
+    let (s, h, body) = o
+        .get(&legacy(
+            o.multi,
+            "manifest(format=mpd-time-cmaf,encryption=cenc)",
+        ))
+        .await;
+    assert_eq!(
+        (s, &h["content-type"]),
+        (200, &"application/dash+xml".parse().unwrap())
+    );
+    assert!(String::from_utf8_lossy(&body).contains("<MPD"));
+    // Not served: 404 with a code and a reason naming what was asked.
+    let refused = [
+        (o.multi, "manifest(format=fmp4-v20)", "Smooth"),
+        (o.multi, "manifest(format=ss)", "Smooth"),
+        (o.multi, "manifest(format=f4m-f4f)", "HDS"),
+        (o.multi, "manifest(format=m3u8-aapl)", "MPEG-TS"),
+        (o.multi, "manifest(format=m3u8-aapl-v3)", "MPEG-TS"),
+        (
+            o.multi,
+            "manifest(format=mpd-time-cmaf,filter=hd)",
+            "filter",
+        ),
+        (
+            o.multi,
+            "manifest(format=mpd-time-cmaf,encryption=cbcs)",
+            "cbcs DASH",
+        ),
+        (
+            o.multi,
+            "manifest(format=m3u8-aapl,encryption=cbc)",
+            "aes128 HLS",
+        ),
+        (o.aes, "manifest", "serve DASH"),
+        (
+            o.clear,
+            "manifest(format=mpd-time-cmaf,encryption=cenc)",
+            "cenc DASH",
+        ),
+    ];
+    for (loc, last, reason) in refused {
+        let r = http.get(legacy(loc, last)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{last}");
+        let v: serde_json::Value = serde_json::from_slice(&r.bytes().await.unwrap()).unwrap();
+        assert_eq!(v["error"]["code"], "unsupported_format", "{last}");
+        let got = v["error"]["reason"].as_str().unwrap();
+        assert!(got.contains(reason), "{last}: {got}");
+    }
+    // Not the old service's URLs at all: plain 404s.
+    for path in [
+        format!("/{}/movie.mp4/manifest", o.multi),
+        "/not-a-uuid/movie.ism/manifest".to_owned(),
+        format!("/{}/movie.ism/manifest.mpd", o.multi),
+        format!("/{}/movie.ism/manifest", Uuid::from_u128(7)),
+        format!("/{}/movie.ism/manifest", o.expired),
+    ] {
+        let r = http.get(format!("{}{path}", o.base)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or_default();
+        assert_ne!(v["error"]["code"], "unsupported_format", "{path}");
+    }
 }

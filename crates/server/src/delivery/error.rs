@@ -28,6 +28,12 @@ pub enum DeliveryError {
     /// nothing (traversal attempts included).
     #[error("not found")]
     NotFound,
+    /// A URL the origin understands but does not serve (a retired
+    /// service's Smooth, HDS or TS format; a variant the locator's policy
+    /// lacks): 404 with a stable `code` and a `reason` for the person
+    /// reading it. The reason names formats and variants, never keys.
+    #[error("not served: {code}: {reason}")]
+    NotServed { code: &'static str, reason: String },
     /// A request the endpoint cannot parse; `code` is stable, `field` names
     /// the offending part.
     #[error("bad request: {field}: {code}")]
@@ -74,7 +80,7 @@ impl DeliveryError {
     pub fn status(&self) -> StatusCode {
         match self {
             DeliveryError::Refused(_) => StatusCode::UNAUTHORIZED,
-            DeliveryError::NotFound => StatusCode::NOT_FOUND,
+            DeliveryError::NotFound | DeliveryError::NotServed { .. } => StatusCode::NOT_FOUND,
             DeliveryError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             DeliveryError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             DeliveryError::Upstream(_) | DeliveryError::UpstreamStatus { .. } => {
@@ -93,7 +99,7 @@ impl DeliveryError {
         match self {
             DeliveryError::Refused(r) => r.as_str(),
             DeliveryError::NotFound => "not_found",
-            DeliveryError::BadRequest { code, .. } => code,
+            DeliveryError::BadRequest { code, .. } | DeliveryError::NotServed { code, .. } => code,
             DeliveryError::RangeNotSatisfiable { .. } => "range_not_satisfiable",
             DeliveryError::Upstream(_) => "upstream_failed",
             DeliveryError::UpstreamStatus { status } if (400..500).contains(status) => {
@@ -131,6 +137,9 @@ impl IntoResponse for DeliveryError {
         let body = match &self {
             DeliveryError::BadRequest { code, field } => {
                 json!({"error": {"code": code, "field": field}})
+            }
+            DeliveryError::NotServed { code, reason } => {
+                json!({"error": {"code": code, "reason": reason}})
             }
             DeliveryError::UpstreamStatus { status } => {
                 json!({"error": {"code": self.code(), "upstreamStatus": status}})

@@ -25,6 +25,7 @@ pub mod error;
 pub mod guard;
 pub mod health;
 pub mod keys;
+pub mod legacy;
 pub mod origin;
 pub mod resolve;
 pub mod sts;
@@ -301,6 +302,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         ));
     Router::new()
         .merge(origin::router())
+        .merge(legacy::router())
         .merge(guarded)
         .merge(sts::router())
         .merge(health::router())

@@ -557,6 +557,22 @@ async fn serve(
     Ok(res)
 }
 
+/// The locator `id` resolved for a request: its manifests name the public
+/// base this request reached us by (a trusted proxy's host, else the
+/// configured public URL).
+pub(super) async fn resolve_for_request(
+    s: &AppState,
+    id: uuid::Uuid,
+    origin: Option<&crate::forwarded::RequestOrigin>,
+    headers: &HeaderMap,
+) -> Result<Arc<ResolvedLocator>, DeliveryError> {
+    let d = s.delivery();
+    let local_root = d.media.local_root().unwrap_or(s.data_dir());
+    let base = origin.and_then(|o| d.config().guard.forwarded.public_base(o, headers));
+    let base = base.as_deref().unwrap_or(&d.config().public_base_url);
+    resolve::locator(d, s.store(), local_root, id, base).await
+}
+
 /// The response to a parsed origin request.
 async fn respond(
     s: AppState,
@@ -568,12 +584,7 @@ async fn respond(
     headers: HeaderMap,
 ) -> Result<Response, DeliveryError> {
     let d = s.delivery();
-    let local_root = d.media.local_root().unwrap_or(s.data_dir());
-    let base = origin
-        .as_ref()
-        .and_then(|o| d.config().guard.forwarded.public_base(o, &headers));
-    let base = base.as_deref().unwrap_or(&d.config().public_base_url);
-    let resolved = resolve::locator(d, s.store(), local_root, id, base).await?;
+    let resolved = resolve_for_request(&s, id, origin.as_ref(), &headers).await?;
     let now = OffsetDateTime::now_utc();
     if !resolved.is_active_at(now) {
         return Err(DeliveryError::NotFound);

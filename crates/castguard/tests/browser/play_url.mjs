@@ -1,0 +1,68 @@
+// Plays one manifest URL from a running castguard with shaka-player in
+// headless Debian Chromium (npm playwright-core, flags from
+// shared/TESTING.md "Browsers"; driven by legacy_urls_e2e.rs). The page is
+// on the server's own origin (loopback: a secure context, as EME wants),
+// so requests are real HTTP to the server, redirects included; only the
+// page itself and the player library come from playwright's router.
+//
+//   node play_url.mjs --url URL [--clearkey-license URL] [--chromium PATH]
+//
+// Prints one JSON line: whether the video played past 3 s, the key system
+// shaka used, the manifest URL after redirects (shaka's response URI) and
+// the first init segment requested; exits 1 unless it played.
+import fs from 'node:fs';
+import path from 'node:path';
+import { ROOT, LIBS, args, launch } from './static_page.mjs';
+
+const a = args();
+const url = a.one('url');
+const license = a.one('clearkey-license');
+if (!url) {
+  console.error('usage: node play_url.mjs --url URL [--clearkey-license URL]');
+  process.exit(2);
+}
+const PLAY_PAST = 3;
+const PLAY_TIMEOUT_MS = 25000;
+
+const browser = await launch(a.one('chromium', '/usr/bin/chromium'));
+const page = await browser.newPage();
+const logs = [];
+const inits = [];
+page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+page.on('request', (r) => {
+  if (r.url().endsWith('/init.mp4')) inits.push(r.url());
+});
+const origin = new URL(url).origin;
+const PAGE = '<!doctype html><html><body><video id="video" muted playsinline></video></body></html>';
+await page.route(`${origin}/__play_url_test_page.html`, (r) =>
+  r.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
+await page.goto(`${origin}/__play_url_test_page.html`);
+await page.addScriptTag({ content: fs.readFileSync(path.join(ROOT, LIBS['shaka.js']), 'utf8') });
+const result = await page.evaluate(async ({ url, license, past, timeout }) => {
+  shaka.polyfill.installAll();
+  const video = document.getElementById('video');
+  const player = new shaka.Player();
+  await player.attach(video);
+  const errors = [];
+  player.addEventListener('error', (e) => errors.push(String(e.detail && e.detail.code)));
+  if (license) player.configure({ drm: { servers: { 'org.w3.clearkey': license } } });
+  let finalUri = null;
+  player.getNetworkingEngine().registerResponseFilter((type, response) => {
+    if (type === shaka.net.NetworkingEngine.RequestType.MANIFEST) finalUri = response.uri;
+  });
+  try {
+    await player.load(url);
+  } catch (e) {
+    return { played: false, error: `load: ${e.code || e}` };
+  }
+  await video.play().catch(() => {});
+  const t0 = Date.now();
+  while (video.currentTime < past && Date.now() - t0 < timeout && errors.length === 0) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { played: video.currentTime >= past, currentTime: video.currentTime, keySystem: player.keySystem(), finalUri, errors };
+}, { url, license, past: PLAY_PAST, timeout: PLAY_TIMEOUT_MS });
+console.log(JSON.stringify({ url, ...result, firstInit: inits[0] || null, logs: logs.slice(-20) }));
+await browser.close();
+process.exit(result.played ? 0 : 1);
