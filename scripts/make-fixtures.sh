@@ -319,4 +319,54 @@ if [ ! -s "$OUT/h264_cea608.mp4" ]; then
     printf '[make-fixtures] %s\n' "$OUT/h264_cea608.mp4" >&2
 fi
 
+# An asset folder as the retired cloud service's encoding jobs wrote it
+# (docs/migration.md): the ladder's renditions under the encoder's names
+# (NAME_WxH_KBPS.mp4, NAME_AACAudio_KBPS_LANG.mp4), hard links (copies where
+# links fail), a WebVTT sidecar, and the SMIL 2.0 server manifest movie.ism
+# listing them with the trackIDs the files have (ffmpeg numbers the one track
+# of a single-track file 1). No .ismc: that is the Smooth Streaming client
+# manifest, which castguard neither serves nor reads.
+if [ ! -s "$OUT/ams_folder/movie.ism" ]; then
+    ams_tmp="$(mktemp -d "$OUT/.tmp.ams.XXXXXX")"
+    for pair in ladder_234.mp4:movie_416x234_300.mp4 ladder_360.mp4:movie_640x360_700.mp4 \
+        ladder_720.mp4:movie_1280x720_2000.mp4 ladder_audio_en.mp4:movie_AACAudio_128_eng.mp4 \
+        subs_en.vtt:movie_eng.vtt; do
+        ln -f "$OUT/${pair%%:*}" "$ams_tmp/${pair#*:}" 2>/dev/null || cp -f "$OUT/${pair%%:*}" "$ams_tmp/${pair#*:}"
+    done
+    cat > "$ams_tmp/movie.ism" <<'ISM'
+<?xml version="1.0" encoding="utf-8"?>
+<smil xmlns="http://www.w3.org/2001/SMIL20/Language">
+  <head>
+    <meta name="formats" content="mp4-v2" />
+  </head>
+  <body>
+    <switch>
+      <video src="movie_416x234_300.mp4" systemBitrate="300000">
+        <param name="trackID" value="1" valuetype="data" />
+        <param name="trackName" value="video" valuetype="data" />
+      </video>
+      <video src="movie_640x360_700.mp4" systemBitrate="700000">
+        <param name="trackID" value="1" valuetype="data" />
+        <param name="trackName" value="video" valuetype="data" />
+      </video>
+      <video src="movie_1280x720_2000.mp4" systemBitrate="2000000">
+        <param name="trackID" value="1" valuetype="data" />
+        <param name="trackName" value="video" valuetype="data" />
+      </video>
+      <audio src="movie_AACAudio_128_eng.mp4" systemBitrate="128000" systemLanguage="eng">
+        <param name="trackID" value="1" valuetype="data" />
+        <param name="trackName" value="aac_eng_2_128" valuetype="data" />
+      </audio>
+      <textstream src="movie_eng.vtt" systemLanguage="eng">
+        <param name="trackName" value="subtitles_eng" valuetype="data" />
+      </textstream>
+    </switch>
+  </body>
+</smil>
+ISM
+    rm -rf "$OUT/ams_folder"
+    mv "$ams_tmp" "$OUT/ams_folder"
+    printf '[make-fixtures] %s\n' "$OUT/ams_folder" >&2
+fi
+
 printf '%s\n' "$OUT"

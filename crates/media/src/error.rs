@@ -52,6 +52,10 @@ pub enum Error {
     /// when known.
     #[error("{}: {message}", crate::text::located(path, *line))]
     Text { path: PathBuf, line: Option<u32>, message: String },
+    /// A `.ism` server manifest that cannot be read or does not match its
+    /// folder, located by its line when known ([`crate::ism`]).
+    #[error("{}: {message}", crate::text::located(path, *line))]
+    Ism { path: PathBuf, line: Option<u32>, message: String },
     /// An error of one input file of a title.
     #[error("{}: {source}", path.display())]
     InFile {

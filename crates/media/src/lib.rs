@@ -18,7 +18,9 @@
 //!   PSSH and manifest signalling they give;
 //! - [`track_class`] puts a track in its key class (AUDIO, SD, HD, UHD1, UHD2);
 //! - [`package`] ties them together for a whole file;
-//! - [`asset`] stores an ingested title as clear CMAF with an index.
+//! - [`asset`] stores an ingested title as clear CMAF with an index;
+//! - [`ism`] reads the `.ism` of an encoder's asset folder: which files
+//!   make the title.
 
 pub mod asset;
 pub mod audio;
@@ -28,6 +30,7 @@ pub mod cmaf;
 pub mod codec;
 pub mod error;
 pub mod fragmented;
+pub mod ism;
 pub mod language;
 pub mod manifest;
 pub mod movie;
