@@ -457,6 +457,61 @@ fn asset_ingest_a_ladder_and_change_one_file() {
     );
 }
 
+/// An asset folder as the retired service's encoder wrote it (issue 17,
+/// item 2): `asset ingest NAME --dir FOLDER` uploads the files its `.ism`
+/// lists, the subtitle `textstream` in its `systemLanguage`; a folder whose
+/// `.ism` names a file that is not there is refused before anything is
+/// sent: one line naming the `.ism`, the element and the file, no asset.
+#[test]
+fn asset_ingest_an_encoder_folder() {
+    let fixtures = common::fixtures_dir();
+    let folder = fixtures.join("ams_folder");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = data_dir(&tmp);
+    let server = Server::start(&data, Some(TOKEN));
+    let out = ok(&cli(&server.url, TOKEN, &["asset", "ingest", "movie", "--dir", folder.to_str().unwrap(), "--json"]));
+    let asset: Value = serde_json::from_str(&out).unwrap();
+    // (kind, source file, language of a text track)
+    let mut got: Vec<(String, String, String)> = asset["storage"]["tracks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let kind = t["kind"]["type"].as_str().unwrap_or("").to_owned();
+            let lang = if kind == "text" { t["kind"]["language"].as_str().unwrap_or("").to_owned() } else { String::new() };
+            (kind, t["file"].as_str().unwrap_or("").to_owned(), lang)
+        })
+        .collect();
+    got.sort();
+    let want: Vec<(String, String, String)> = [
+        ("audio", "movie_AACAudio_128_eng.mp4", ""),
+        ("text", "", "en"),
+        ("video", "movie_1280x720_2000.mp4", ""),
+        ("video", "movie_416x234_300.mp4", ""),
+        ("video", "movie_640x360_700.mp4", ""),
+    ]
+    .iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(got, want, "{asset}");
+
+    // The .ism names a rendition that is not in the folder.
+    let broken = tmp.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    for f in ["movie_416x234_300.mp4", "movie_AACAudio_128_eng.mp4", "movie_eng.vtt", "movie.ism"] {
+        std::fs::copy(folder.join(f), broken.join(f)).unwrap();
+    }
+    let out = cli(&server.url, TOKEN, &["asset", "ingest", "movie2", "--dir", broken.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().count() == 1 && err.contains("movie.ism:") && err.contains("<video src=\"movie_640x360_700.mp4\">") && err.contains("no such file"),
+        "{err}"
+    );
+    assert_eq!(cli(&server.url, TOKEN, &["asset", "get", "movie2"]).status.code(), Some(1), "asset created");
+    assert_eq!(std::fs::read_dir(data.join("tmp")).map(|d| d.count()).unwrap_or(0), 0, "upload folders left behind");
+}
+
 /// Subtitles through the API (issue 14): `asset ingest NAME --file ...
 /// --text en=subs_en.vtt --text fr:forced=subs_fr.vtt` sends them as
 /// `text:LANG[:ROLE]` multipart parts; the asset gets text tracks in their

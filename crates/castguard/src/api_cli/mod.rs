@@ -84,14 +84,20 @@ pub enum AssetCmd {
     },
     /// Upload MP4 files and ingest them as the asset's title (created if
     /// missing): `ingest NAME --file v720.mp4 --file v360.mp4 --file
-    /// audio_fr.mp4` (every track of every file joins the title), or the
+    /// audio_fr.mp4` (every track of every file joins the title), `ingest
+    /// NAME --dir FOLDER` (the files the folder's `.ism` lists), or the
     /// older one-file form `ingest FILE --name NAME`.
     Ingest {
-        /// The asset name (with --file), or the one file (with --name).
+        /// The asset name (with --file or --dir), or the one file (with --name).
         target: String,
         /// A file of the title; repeat for each rendition or audio file.
         #[arg(long = "file", value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// A folder as the encoder wrote it: MP4 renditions and the `.ism`
+        /// server manifest listing them; its files are uploaded as with
+        /// --file, its WebVTT/TTML `textstream`s as with --text.
+        #[arg(long, value_name = "FOLDER", conflicts_with_all = ["files", "name"])]
+        dir: Option<PathBuf>,
         /// A subtitle file (WebVTT or TTML) as LANG[:ROLE[:NAME]]=FILE, e.g.
         /// `en=subs_en.vtt`, `fr:forced=signs_fr.vtt`; repeat per language.
         #[arg(long = "text", value_name = "LANG[:ROLE[:NAME]]=FILE", value_parser = media::text::TextInput::parse)]
@@ -360,21 +366,28 @@ impl EntityCommand for AssetCmd {
             AssetCmd::Ingest {
                 target,
                 files,
+                dir,
                 texts,
                 name,
                 description,
             } => {
-                let (name, files) = match (name, files.is_empty()) {
-                    (Some(n), true) => (n.clone(), vec![PathBuf::from(target)]),
-                    (None, false) => (target.clone(), files.clone()),
-                    (Some(_), false) => {
+                let mut texts = texts.clone();
+                let (name, files) = match (name, files.is_empty(), dir) {
+                    (None, true, Some(d)) => {
+                        let folder = media::ism::read_folder(d).map_err(Failure::input)?;
+                        texts.extend(folder.texts);
+                        (target.clone(), folder.media)
+                    }
+                    (Some(n), true, _) => (n.clone(), vec![PathBuf::from(target)]),
+                    (None, false, _) => (target.clone(), files.clone()),
+                    (Some(_), false, _) => {
                         return Err(Failure::usage(
                             "give either NAME --file FILE... or FILE --name NAME",
                         ));
                     }
-                    (None, true) => {
+                    (None, true, None) => {
                         return Err(Failure::usage(
-                            "which files? give --file FILE (repeat it for each file of the title)",
+                            "which files? give --file FILE (repeat it for each file of the title) or --dir FOLDER",
                         ));
                     }
                 };
@@ -387,7 +400,7 @@ impl EntityCommand for AssetCmd {
                     .iter()
                     .map(|f| ("file".to_owned(), f.clone()))
                     .collect();
-                for t in texts {
+                for t in &texts {
                     parts.push((format!("text:{}", t.spec()), t.path.clone()));
                 }
                 let path = item::<Self::Model>(&name)?;
