@@ -488,6 +488,29 @@ pub fn component_schemas() -> Value {
             "labelReferenceInStreamingPolicy": {"type": "string"}, "policyName": {"type": "string"},
             "value": {"type": "string", "description": "base64, only with includeValues=true"}}}}}});
 
+    // Every PUT also takes the v3 resource envelope (`routes::entity::unwrap_envelope`).
+    let enveloped = |mut schema: Value| {
+        let note = "The body may also be the v3 resource envelope as the cloud service exported it: \
+            these fields inside `properties`, beside `name` (the URL's), `type` \
+            (`Microsoft.Media/mediaservices/<collection>`), and the ignored `id` and `systemData`; \
+            any other key beside `properties` is refused.";
+        let text = match schema["description"].as_str() {
+            Some(d) => format!("{}. {note}", d.trim_end_matches('.')),
+            None => note.to_string(),
+        };
+        schema["description"] = Value::from(text);
+        schema
+    };
+    let (asset_input, content_key_input, content_key_policy_input) = (
+        enveloped(asset_input),
+        enveloped(content_key_input),
+        enveloped(content_key_policy_input),
+    );
+    let (streaming_policy_input, streaming_locator_input) = (
+        enveloped(streaming_policy_input),
+        enveloped(streaming_locator_input),
+    );
+
     json!({
         "Error": error,
         "OpenApiDocument": {"type": "object", "required": ["openapi", "paths"]},

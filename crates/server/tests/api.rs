@@ -822,3 +822,147 @@ async fn duplicate_json_keys_are_refused_naming_the_key() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{body}");
 }
+
+/// The v3 resource envelope of `name` in `collection` (`contentKeyPolicies`),
+/// as the cloud service returned it.
+fn envelope(collection: &str, name: &str, properties: Value) -> Value {
+    json!({"name": name,
+        "id": format!("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/contosorg/providers/Microsoft.Media/mediaservices/contosomedia/{collection}/{name}"),
+        "type": format!("Microsoft.Media/mediaservices/{collection}"),
+        "properties": properties,
+        "systemData": {"createdBy": "contoso@contoso.com", "createdByType": "User", "createdAt": "2018-08-08T18:29:29.98Z",
+            "lastModifiedBy": "contoso@contoso.com", "lastModifiedByType": "User", "lastModifiedAt": "2018-08-08T18:29:29.98Z"}})
+}
+
+/// Each entity PUT as the service's examples (2023-01-01) show a resource:
+/// the envelope, read-only properties included; GET then shows what
+/// castguard keeps of it.
+#[tokio::test]
+async fn v3_resource_envelopes_are_accepted_for_every_entity() {
+    let api = Api::new().await;
+    let asset = json!({"assetId": "1b648c1a-2268-461d-a1da-742bde23db40", "created": "2013-02-01T00:00:00Z",
+        "lastModified": "2017-11-01T00:00:00Z", "alternateId": "CLIMB00002",
+        "description": "A documentary showing the ascent of Mount Adams",
+        "container": "asset-1b648c1a-2268-461d-a1da-742bde23db40", "storageEncryptionFormat": "None"});
+    let (s, b) = api
+        .put(
+            "/api/v1/assets/ClimbingMountAdams",
+            envelope("assets", "ClimbingMountAdams", asset),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, got) = api.get("/api/v1/assets/ClimbingMountAdams").await;
+    assert_eq!(got["alternateId"], "CLIMB00002");
+    assert_eq!(
+        got["description"],
+        "A documentary showing the ascent of Mount Adams"
+    );
+
+    let policy = json!({"policyId": "07ad673b-dc14-4230-adab-716622f33992", "created": "2018-08-08T18:29:29.98Z",
+        "lastModified": "2018-08-08T18:29:29.98Z", "description": "ArmPolicyDescription",
+        "options": [{"policyOptionId": "8dac9510-770a-401f-8f2b-f72640977ed0", "name": "ClearKeyOption",
+            "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+            "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction",
+                "issuer": "urn:issuer", "audience": "urn:audience",
+                "primaryVerificationKey": {"@odata.type": "#Microsoft.Media.ContentKeyPolicySymmetricTokenKey",
+                    "keyValue": "AAAAAAAAAAAAAAAAAAAAAA=="},
+                "alternateVerificationKeys": [], "requiredClaims": [], "restrictionTokenType": "Swt"}}]});
+    let uri = "/api/v1/content-key-policies/PolicyWithMultipleOptions";
+    let (s, b) = api
+        .put(
+            uri,
+            envelope("contentKeyPolicies", "PolicyWithMultipleOptions", policy),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, got) = api.get(uri).await;
+    // castguard assigns its own policy id (as it does to every new policy).
+    assert!(got["policyId"].is_string(), "{got}");
+    assert_eq!(got["description"], "ArmPolicyDescription");
+    assert_eq!(got["options"][0]["name"], "ClearKeyOption");
+    assert_eq!(got["options"][0]["restriction"]["issuer"], "urn:issuer");
+
+    // Content keys are no v3 resource (the service kept them in locators);
+    // castguard's own collection takes the same envelope.
+    let key = json!({"keyId": "60000000-0000-0000-0000-000000000007", "type": "CommonEncryption",
+        "value": "7UqLohAfWsEGkULYxHjYZg==", "label": "cbcsDefaultKey"});
+    let (s, b) = api
+        .put(
+            "/api/v1/content-keys/cbcs",
+            envelope("contentKeys", "cbcs", key),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, got) = api.get("/api/v1/content-keys/cbcs").await;
+    assert_eq!(got["keyId"], "60000000-0000-0000-0000-000000000007");
+    assert_eq!(got["label"], "cbcsDefaultKey");
+
+    let streaming = json!({"created": "2018-08-08T18:29:31.6197199Z",
+        "defaultContentKeyPolicyName": "PolicyWithMultipleOptions",
+        "commonEncryptionCbcs": {"enabledProtocols": {"download": false, "dash": false, "hls": true, "smoothStreaming": false},
+            "clearTracks": [], "contentKeys": {"defaultKey": {"label": "cbcsDefaultKey"}, "keyToTrackMappings": []},
+            "drm": {"fairPlay": {"customLicenseAcquisitionUrlTemplate": "https://contoso.com/{AssetAlternativeId}/fairplay/{ContentKeyId}",
+                "allowPersistentLicense": true}}}});
+    let uri = "/api/v1/streaming-policies/cbcsOnly";
+    let (s, b) = api
+        .put(uri, envelope("streamingPolicies", "cbcsOnly", streaming))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, got) = api.get(uri).await;
+    assert_eq!(
+        got["defaultContentKeyPolicyName"],
+        "PolicyWithMultipleOptions"
+    );
+    assert_eq!(got["commonEncryptionCbcs"]["enabledProtocols"]["hls"], true);
+
+    let locator = json!({"assetName": "ClimbingMountAdams", "created": "2018-08-08T18:29:32.7859424Z",
+        "endTime": "9999-12-31T23:59:59.9999999Z", "streamingLocatorId": "90000000-0000-0000-0000-00000000000a",
+        "streamingPolicyName": "cbcsOnly",
+        "contentKeys": [{"id": "60000000-0000-0000-0000-000000000007", "type": "CommonEncryptionCbcs",
+            "labelReferenceInStreamingPolicy": "cbcsDefaultKey", "tracks": []}]});
+    let uri = "/api/v1/streaming-locators/secureLocator";
+    let (s, b) = api
+        .put(uri, envelope("streamingLocators", "secureLocator", locator))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (_, got) = api.get(uri).await;
+    // The locator keeps its id: the service's stream URLs carry it.
+    assert_eq!(
+        got["streamingLocatorId"],
+        "90000000-0000-0000-0000-00000000000a"
+    );
+    assert_eq!(got["assetName"], "ClimbingMountAdams");
+    assert_eq!(
+        got["contentKeys"][0]["id"],
+        "60000000-0000-0000-0000-000000000007"
+    );
+
+    // The envelope must be about this resource, and carry nothing unknown.
+    let mut wrong = envelope("assets", "other", json!({}));
+    let (s, b) = api
+        .put("/api/v1/assets/ClimbingMountAdams", wrong.clone())
+        .await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("name")),
+        "{b}"
+    );
+    wrong["name"] = json!("ClimbingMountAdams");
+    wrong["type"] = json!("Microsoft.Media/mediaservices/streamingLocators");
+    let (s, b) = api
+        .put("/api/v1/assets/ClimbingMountAdams", wrong.clone())
+        .await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("type")),
+        "{b}"
+    );
+    wrong["type"] = json!("microsoft.media/mediaServices/assets");
+    wrong["tags"] = json!({"team": "a"});
+    let (s, b) = api.put("/api/v1/assets/ClimbingMountAdams", wrong).await;
+    assert_eq!(
+        (s, b["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("tags")),
+        "{b}"
+    );
+}

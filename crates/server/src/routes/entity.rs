@@ -4,6 +4,12 @@
 //! replaced), `DELETE /{collection}/{name}` deletes (204; 404 when missing;
 //! 409 while referenced).
 //!
+//! Every PUT body may also be the v3 resource envelope as the cloud
+//! service returned it (`{"id","name","type","properties","systemData"}`):
+//! [`unwrap_envelope`] takes the `properties` out before any entity hook
+//! sees the body, so an exported resource is imported as it is, with one
+//! code path for all entities.
+//!
 //! What differs between entities is in the [`ApiEntity`] hooks: how a PUT
 //! body becomes what the store writes (kept fields, generated values,
 //! checks), what a response hides, and what a delete does besides the
@@ -14,7 +20,7 @@
 
 use super::{ListPage, delete_status, put_status};
 use crate::AppState;
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, Paging};
 use axum::Json;
 use axum::http::StatusCode;
@@ -63,9 +69,83 @@ pub(crate) async fn put<E: ApiEntity>(
     name: String,
     body: JsonObject,
 ) -> ApiResult<(StatusCode, Json<E>)> {
+    let body = unwrap_envelope(E::COLLECTION, &name, body)?;
     let value = E::from_put(s, name, body).await?;
     let put = E::put(s.store(), value).await?;
     Ok((put_status(put.created), Json(put.value.public())))
+}
+
+/// The v3 resource type of a collection, as the service spells it:
+/// `content-key-policies` is `Microsoft.Media/mediaservices/contentKeyPolicies`.
+fn resource_type(collection: &str) -> String {
+    let mut out = String::from("Microsoft.Media/mediaservices/");
+    let mut upper = false;
+    for c in collection.chars() {
+        match c {
+            '-' => upper = true,
+            c if upper => {
+                out.push(c.to_ascii_uppercase());
+                upper = false;
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A PUT body in the v3 resource envelope becomes its `properties`; any
+/// other body is returned as it is.
+///
+/// A body is an envelope when it has a top-level `properties` (no entity
+/// has a field of that name): both the service's responses (`id`, `name`,
+/// `type`, `properties`, `systemData`) and its PUT requests (`properties`
+/// alone). `name` must be the URL's and `type` the collection's (ASCII case
+/// ignored: the service writes `mediaservices` and `mediaServices`); `id`
+/// and `systemData` are the service's read-only facts about its own copy
+/// and are ignored; any other top-level key is refused by name, since
+/// dropping a field the caller meant to set would import something else.
+pub(crate) fn unwrap_envelope(
+    collection: &str,
+    name: &str,
+    mut body: JsonObject,
+) -> ApiResult<JsonObject> {
+    let Some(properties) = body.0.remove("properties") else {
+        return Ok(body);
+    };
+    let serde_json::Value::Object(properties) = properties else {
+        return Err(ApiError::bad_request("properties", "must be a JSON object"));
+    };
+    for (key, value) in &body.0 {
+        match key.as_str() {
+            "id" | "systemData" => {}
+            "name" if value.is_null() || value.as_str() == Some(name) => {}
+            "name" => {
+                return Err(ApiError::bad_request(
+                    "name",
+                    "must be absent or equal to the name in the URL",
+                ));
+            }
+            "type" => {
+                let want = resource_type(collection);
+                if !value
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&want))
+                {
+                    return Err(ApiError::bad_request(
+                        "type",
+                        format!("must be absent or '{want}'"),
+                    ));
+                }
+            }
+            other => {
+                return Err(ApiError::bad_request(
+                    other,
+                    "unknown field beside 'properties' in the resource envelope",
+                ));
+            }
+        }
+    }
+    Ok(JsonObject(properties))
 }
 
 /// A PUT body as the entity `name` is sent, checked: what entities without
@@ -184,4 +264,79 @@ macro_rules! entity_api {
                 )
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn unwrap(body: Value) -> ApiResult<Value> {
+        let Value::Object(map) = body else {
+            unreachable!()
+        };
+        unwrap_envelope("content-key-policies", "p1", JsonObject(map)).map(|b| Value::Object(b.0))
+    }
+
+    fn field(r: ApiResult<Value>) -> String {
+        match r {
+            Err(ApiError::BadRequest { field, .. }) => field,
+            other => panic!("not a 400: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn resource_types_are_the_services() {
+        assert_eq!(
+            resource_type("assets"),
+            "Microsoft.Media/mediaservices/assets"
+        );
+        assert_eq!(
+            resource_type("content-key-policies"),
+            "Microsoft.Media/mediaservices/contentKeyPolicies"
+        );
+        assert_eq!(
+            resource_type("streaming-locators"),
+            "Microsoft.Media/mediaservices/streamingLocators"
+        );
+    }
+
+    #[test]
+    fn envelope_gives_its_properties() {
+        let props = json!({"policyId": "07ad673b-dc14-4230-adab-716622f33992", "options": []});
+        let got = unwrap(json!({"name": "p1",
+            "id": "/subscriptions/0/resourceGroups/g/providers/Microsoft.Media/mediaServices/a/contentKeyPolicies/p1",
+            "type": "Microsoft.Media/mediaServices/contentKeyPolicies", "properties": props,
+            "systemData": {"createdBy": "someone", "createdByType": "User"}}));
+        assert_eq!(got.unwrap(), props);
+        // The service's PUT request shape: `properties` alone.
+        assert_eq!(unwrap(json!({"properties": props})).unwrap(), props);
+    }
+
+    #[test]
+    fn bare_properties_pass_unchanged() {
+        let flat = json!({"name": "other", "type": "x", "options": []});
+        assert_eq!(unwrap(flat.clone()).unwrap(), flat);
+    }
+
+    #[test]
+    fn wrong_name_type_or_extra_field_is_named() {
+        let p = json!({"options": []});
+        assert_eq!(
+            field(unwrap(json!({"name": "p2", "properties": p}))),
+            "name"
+        );
+        assert_eq!(
+            field(unwrap(
+                json!({"type": "Microsoft.Media/mediaservices/assets", "properties": p})
+            )),
+            "type"
+        );
+        assert_eq!(field(unwrap(json!({"type": 1, "properties": p}))), "type");
+        assert_eq!(field(unwrap(json!({"tags": {}, "properties": p}))), "tags");
+        assert_eq!(
+            field(unwrap(json!({"name": "p1", "properties": [1]}))),
+            "properties"
+        );
+    }
 }
