@@ -62,6 +62,7 @@ fn dispatch(cli: Cli) -> Result<(), Failure> {
 
 /// A failure as the shell sees it: one line and an exit status (2 for a
 /// usage error, 1 for bad input or a failed write).
+#[derive(Debug)]
 pub struct Failure {
     pub code: u8,
     pub message: String,

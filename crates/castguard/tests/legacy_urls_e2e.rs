@@ -1,11 +1,14 @@
 //! The retired cloud media service's streaming URLs end to end (issue 17
-//! item 3): `castguard serve` on a free 127.0.0.1 port, an asset ingested
-//! and locators made with the management CLI, then players we did not
+//! item 3): `castguard serve` on a free 127.0.0.1 port, an account export
+//! in the service's v3 shapes imported with `castguard import` (locator
+//! ids, key ids and values kept) and the asset's media ingested, then
+//! players we did not
 //! write open the old URL forms `/{locatorId}/{name}.ism/manifest(...)`
 //! and follow the origin's redirect to the castguard stream:
 //! - ffmpeg plays `manifest(format=m3u8-aapl,encryption=cbc)` (HLS
-//!   AES-128, key from our key delivery) and `manifest(format=m3u8-cmaf)`
-//!   (clear HLS) to the clear input's framemd5;
+//!   AES-128, key from our key delivery), `manifest(format=m3u8-cmaf)`
+//!   (clear HLS), `manifest(format=mpd-time-cmaf)` and `manifest` (clear
+//!   DASH) to the clear input's framemd5;
 //! - shaka-player in headless Chromium plays
 //!   `manifest(format=mpd-time-cmaf,encryption=cenc)` with Clear Key
 //!   (license from our key delivery) past 3 s, and the segments it fetched
@@ -29,6 +32,68 @@ const CK_KEY: &str = common::KEY1;
 const ENV_KID: &str = "5e1f0000111122223333444455556667";
 const ENV_KEY: &str = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
 
+/// Locator ids of the export: the URLs apps have baked in.
+const LOCATORS: [(&str, &str, &str, Option<(&str, &str, &str)>); 3] = [
+    (
+        "aes",
+        "Predefined_ClearKey",
+        "3f1a0c52-7b4e-4d0a-9c61-2b8e5d7f9a01",
+        Some((ENV_KID, ENV_KEY, "EnvelopeEncryption")),
+    ),
+    (
+        "drm",
+        "Predefined_MultiDrmStreaming",
+        "3f1a0c52-7b4e-4d0a-9c61-2b8e5d7f9a02",
+        Some((CK_KID, CK_KEY, "CommonEncryptionCenc")),
+    ),
+    (
+        "clear",
+        "Predefined_ClearStreamingOnly",
+        "3f1a0c52-7b4e-4d0a-9c61-2b8e5d7f9a03",
+        None,
+    ),
+];
+
+/// An account export in the service's shapes (docs/migration.md): the
+/// asset record, an open Clear Key policy, three locators with their ids,
+/// and each locator's listContentKeys output.
+fn write_export(dir: &std::path::Path) {
+    use base64::Engine as _;
+    let b64 = |hex: &str| {
+        let bytes: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let write = |path: &str, v: Value| {
+        let p = dir.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    };
+    let kind = |k: &str| format!("Microsoft.Media/mediaservices/{k}");
+    write("assets/movie.json", serde_json::json!({"name": "movie", "type": kind("assets"),
+        "properties": {"assetId": "5b2d8e3a-0c6f-4f3e-9a1b-7c4d2e6f8a90", "description": "the film", "container": "asset-5b2d8e3a"}}));
+    write("contentKeyPolicies/open.json", serde_json::json!({"name": "open", "type": kind("contentKeyPolicies"),
+        "properties": {"options": [{"name": "clearkey",
+            "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+            "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]}}));
+    for (name, policy, id, key) in LOCATORS {
+        let uuid = |hex: &str| uuid::Uuid::parse_str(hex).unwrap().hyphenated().to_string();
+        let keys: Vec<Value> = key
+            .iter()
+            .map(|(kid, _, t)| serde_json::json!({"id": uuid(kid), "type": t, "tracks": []}))
+            .collect();
+        write(&format!("streamingLocators/{name}.json"), serde_json::json!({"name": name, "type": kind("streamingLocators"),
+            "properties": {"assetName": "movie", "streamingPolicyName": policy, "streamingLocatorId": id,
+                "created": "2021-03-01T10:00:00Z", "endTime": "9999-12-31T23:59:59.9999999Z", "contentKeys": keys}}));
+        if let Some((kid, value, t)) = key {
+            write(&format!("streamingLocators/{name}.contentKeys.json"), serde_json::json!({"contentKeys": [
+                {"id": uuid(kid), "type": t, "value": b64(value), "policyName": "open", "tracks": []}]}));
+        }
+    }
+}
+
 #[test]
 fn retired_service_urls_play_through_the_redirect() {
     let chromium = common::chromium(&["shaka-player", "playwright-core"]);
@@ -37,6 +102,12 @@ fn retired_service_urls_play_through_the_redirect() {
     let base = server.url.clone();
     let run = |args: &[&str]| ok(&cli(&base, TOKEN, args));
     let input = fixture("h264_aac_bframes.mp4");
+    // The account as the retired service exported it (v3 resources, key
+    // values from listContentKeys), imported in one go; then the media.
+    let export = tmp.path().join("export");
+    write_export(&export);
+    let plan = run(&["import", export.to_str().unwrap()]);
+    assert!(plan.contains("created streaming-locators/drm"), "{plan}");
     run(&[
         "asset",
         "ingest",
@@ -44,45 +115,23 @@ fn retired_service_urls_play_through_the_redirect() {
         "--name",
         "movie",
     ]);
-    run(&["policy", "create", "open", "--open"]);
-    run(&[
-        "key", "create", "ck", "--type", "common", "--kid", CK_KID, "--value", CK_KEY, "--policy",
-        "open",
-    ]);
-    run(&[
-        "key", "create", "env", "--type", "envelope", "--kid", ENV_KID, "--value", ENV_KEY,
-        "--policy", "open",
-    ]);
-    for (name, policy, key) in [
-        ("aes", "Predefined_ClearKey", Some("env")),
-        ("drm", "Predefined_MultiDrmStreaming", Some("ck")),
-        ("clear", "Predefined_ClearStreamingOnly", None),
-    ] {
-        let mut args = vec![
-            "locator",
-            "create",
-            name,
-            "--asset",
-            "movie",
-            "--streaming-policy",
-            policy,
-        ];
-        if let Some(k) = key {
-            args.extend(["--key", k]);
-        }
-        run(&args);
-    }
     let id = |name: &str| -> String {
         let v: Value = serde_json::from_str(&run(&["locator", "get", name, "--json"])).unwrap();
-        v["streamingLocatorId"].as_str().unwrap().to_string()
+        let id = v["streamingLocatorId"].as_str().unwrap().to_string();
+        // The id the apps know, kept by the import.
+        let exported = LOCATORS.iter().find(|l| l.0 == name).unwrap().2;
+        assert_eq!(id, exported, "{name}");
+        id
     };
     let legacy = |name: &str, args: &str| format!("{base}/{}/movie.ism/manifest{args}", id(name));
     let clear_video = clear_hashes(&input, Media::Video);
 
-    // ffmpeg: HLS AES-128 and clear HLS through the redirect.
+    // ffmpeg: HLS AES-128, clear HLS and clear DASH through the redirect.
     for (name, args) in [
         ("aes", "(format=m3u8-aapl,encryption=cbc)"),
         ("clear", "(format=m3u8-cmaf)"),
+        ("clear", "(format=mpd-time-cmaf)"),
+        ("clear", ""),
     ] {
         let url = legacy(name, args);
         let got = hls_hashes(&url, Media::Video).unwrap_or_else(|e| panic!("ffmpeg {url}: {e}"));

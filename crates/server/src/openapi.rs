@@ -60,6 +60,8 @@ use utoipa::openapi::{RefOr, Schema};
         routes::streaming_locators::delete,
         routes::streaming_locators::list_paths,
         routes::streaming_locators::list_content_keys,
+        routes::import::get_with_secrets,
+        routes::import::import,
         openapi_json,
     )
 )]
@@ -166,6 +168,8 @@ pub mod schemas {
         StreamingLocatorList,
         ListPathsResponse,
         ListContentKeysResponse,
+        ImportRequest,
+        ImportResponse,
     );
 
     macro_rules! param {
@@ -201,6 +205,12 @@ pub mod schemas {
         SkipToken,
         json!({"name": "$skiptoken", "in": "query", "required": false,
         "description": "List names after this one (from @odata.nextLink)", "schema": super::name_schema()})
+    );
+    param!(
+        DryRun,
+        json!({"name": "dryRun", "in": "query", "required": false,
+        "description": "Check and show what the import would do, and write nothing",
+        "schema": {"type": "string", "enum": ["true", "false"]}})
     );
     param!(
         IncludeValues,
@@ -488,8 +498,10 @@ pub fn component_schemas() -> Value {
             "labelReferenceInStreamingPolicy": {"type": "string"}, "policyName": {"type": "string"},
             "value": {"type": "string", "description": "base64, only with includeValues=true"}}}}}});
 
-    // Every PUT also takes the v3 resource envelope (`routes::entity::unwrap_envelope`).
+    // Every PUT also takes the v3 resource envelope (`routes::entity::unwrap_envelope`),
+    // and refuses fields it does not know (`routes::entity::prepare`).
     let enveloped = |mut schema: Value| {
+        closed(&mut schema);
         let note = "The body may also be the v3 resource envelope as the cloud service exported it: \
             these fields inside `properties`, beside `name` (the URL's), `type` \
             (`Microsoft.Media/mediaservices/<collection>`), and the ignored `id` and `systemData`; \
@@ -524,7 +536,61 @@ pub fn component_schemas() -> Value {
         "StreamingLocator": streaming_locator, "StreamingLocatorInput": streaming_locator_input,
         "StreamingLocatorList": list_of("StreamingLocator"),
         "ListPathsResponse": list_paths, "ListContentKeysResponse": list_keys,
+        "ImportRequest": import_request(), "ImportResponse": import_response(),
     })
+}
+
+/// Every object schema with `properties` and no rule for other keys gets
+/// `additionalProperties: false`: the server refuses unknown fields by name.
+fn closed(schema: &mut Value) {
+    match schema {
+        Value::Object(m) => {
+            if m.contains_key("properties") && !m.contains_key("additionalProperties") {
+                m.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            for (k, v) in m.iter_mut() {
+                // `properties` maps names to schemas; walk the schemas.
+                if k == "properties" {
+                    if let Value::Object(props) = v {
+                        props.values_mut().for_each(closed);
+                    }
+                } else {
+                    closed(v);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(closed),
+        _ => {}
+    }
+}
+
+fn import_request() -> Value {
+    let collections = [
+        "assets",
+        "content-key-policies",
+        "streaming-policies",
+        "content-keys",
+        "streaming-locators",
+    ];
+    json!({"type": "object", "required": ["resources"], "additionalProperties": false,
+        "description": "Resources of an account export, each an entity body (flat or the v3 envelope) with its `name`. \
+            Written in one transaction in dependency order; a locator's `contentKeys[].value` (and `policyName`) make content keys.",
+        "properties": {"resources": {"type": "array", "maxItems": routes::import::MAX_IMPORT_RESOURCES,
+            "items": {"type": "object", "required": ["collection", "resource"], "additionalProperties": false, "properties": {
+                "collection": {"type": "string", "enum": collections},
+                "source": {"type": "string", "minLength": 1, "maxLength": 1024, "description": "Where it came from (a file name), for errors"},
+                "resource": {"type": "object", "required": ["name"]}}}}}})
+}
+
+fn import_response() -> Value {
+    json!({"type": "object", "required": ["dryRun", "resources"], "properties": {
+        "dryRun": {"type": "boolean"},
+        "resources": {"type": "array", "items": {"type": "object", "required": ["collection", "name", "source", "action"], "properties": {
+            "collection": {"type": "string"}, "name": {"type": "string"}, "source": {"type": "string"},
+            "action": {"type": "string", "enum": ["create", "replace", "skip"]},
+            "value": {"type": "object"},
+            "notKept": {"type": "array", "items": {"type": "object", "required": ["field", "reason"], "properties": {
+                "field": {"type": "string"}, "reason": {"type": "string"}}}}}}}}})
 }
 
 #[cfg(test)]

@@ -876,8 +876,12 @@ async fn v3_resource_envelopes_are_accepted_for_every_entity() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
     let (_, got) = api.get(uri).await;
-    // castguard assigns its own policy id (as it does to every new policy).
-    assert!(got["policyId"].is_string(), "{got}");
+    // A new policy keeps the id it was exported with, and its options theirs.
+    assert_eq!(got["policyId"], "07ad673b-dc14-4230-adab-716622f33992", "{got}");
+    assert_eq!(
+        got["options"][0]["policyOptionId"],
+        "8dac9510-770a-401f-8f2b-f72640977ed0"
+    );
     assert_eq!(got["description"], "ArmPolicyDescription");
     assert_eq!(got["options"][0]["name"], "ClearKeyOption");
     assert_eq!(got["options"][0]["restriction"]["issuer"], "urn:issuer");
@@ -965,4 +969,94 @@ async fn v3_resource_envelopes_are_accepted_for_every_entity() {
         (StatusCode::BAD_REQUEST, Some("tags")),
         "{b}"
     );
+}
+
+/// Unknown fields are refused by name at any depth (issue 17: nothing the
+/// caller meant to set is dropped silently); v3 read-only facts are not.
+#[tokio::test]
+async fn unknown_fields_are_refused_by_path() {
+    let api = Api::new().await;
+    for (uri, body, field) in [
+        ("/api/v1/assets/a", json!({"description": "d", "colour": "red"}), "colour"),
+        (
+            "/api/v1/content-key-policies/p",
+            json!({"options": [{"configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+                "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction", "issuer": "x"}}]}),
+            "options[0].restriction.issuer",
+        ),
+        (
+            "/api/v1/streaming-policies/s",
+            json!({"noEncryption": {"enabledProtocols": {"dash": true, "hls": true, "rtmp": true}}}),
+            "noEncryption.enabledProtocols.rtmp",
+        ),
+        (
+            "/api/v1/content-keys/k",
+            json!({"type": "CommonEncryption", "vaule": KEY_B64}),
+            "vaule",
+        ),
+    ] {
+        let (s, b) = api.put(uri, body).await;
+        assert_eq!((s, error_field(&b)), (StatusCode::BAD_REQUEST, field), "{uri}: {b}");
+        assert!(b["error"]["message"].as_str().unwrap().contains("unknown field"), "{b}");
+        assert_eq!(api.get(uri).await.0, StatusCode::NOT_FOUND, "{uri} stored");
+    }
+    // What the service filled in is ignored.
+    let (s, b) = api
+        .put("/api/v1/assets/a", json!({"description": "d", "container": "asset-1", "storageAccountName": "sa",
+            "created": "2013-02-01T00:00:00Z", "assetId": "1b648c1a-2268-461d-a1da-742bde23db40"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+/// `POST /api/v1/import`: one transaction (issue 17). A batch whose last
+/// resource fails leaves nothing; the dry run writes nothing and says what
+/// would be created; keys come from a locator's inline values.
+#[tokio::test]
+async fn import_is_all_or_nothing() {
+    let api = Api::new().await;
+    let kid = "60000000-0000-0000-0000-000000000004";
+    let batch = |asset: &str| {
+        json!({"resources": [
+            {"collection": "streaming-locators", "source": "loc.json", "resource": {"name": "loc", "properties": {
+                "assetName": asset, "streamingPolicyName": "Predefined_ClearKey",
+                "streamingLocatorId": "90000000-0000-0000-0000-00000000000b",
+                "contentKeys": [{"id": kid, "type": "EnvelopeEncryption", "value": KEY_B64, "policyName": "open"}]}}},
+            {"collection": "content-key-policies", "source": "open.json", "resource": {"name": "open", "options": open_policy()["options"]}},
+            {"collection": "assets", "source": "movie.json", "resource": {"name": "movie", "type": "Microsoft.Media/mediaservices/assets",
+                "properties": {"description": "a film", "container": "asset-x"}}},
+        ]})
+    };
+    let (s, b) = api.call("POST", "/api/v1/import", Some(batch("nothere"))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert_eq!(error_field(&b), "loc.json: assetName", "{b}");
+    for uri in ["/api/v1/assets/movie", "/api/v1/content-key-policies/open", "/api/v1/streaming-locators/loc"] {
+        assert_eq!(api.get(uri).await.0, StatusCode::NOT_FOUND, "{uri} left behind");
+    }
+    assert_eq!(api.get(&format!("/api/v1/content-keys/{kid}")).await.0, StatusCode::NOT_FOUND);
+
+    let (s, b) = api.call("POST", "/api/v1/import?dryRun=true", Some(batch("movie"))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["dryRun"], true);
+    let order: Vec<&str> = b["resources"].as_array().unwrap().iter().map(|r| r["collection"].as_str().unwrap()).collect();
+    assert_eq!(order, ["assets", "content-key-policies", "content-keys", "streaming-locators"], "{b}");
+    assert_eq!(b["resources"][0]["notKept"][0]["field"], "container", "{b}");
+    assert_eq!(api.get("/api/v1/assets/movie").await.0, StatusCode::NOT_FOUND, "dry run wrote");
+
+    let (s, b) = api.call("POST", "/api/v1/import", Some(batch("movie"))).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b["resources"].as_array().unwrap().iter().all(|r| r["action"] == "create"), "{b}");
+    let (_, keys) = api.post("/api/v1/streaming-locators/loc/list-content-keys?includeValues=true").await;
+    assert_eq!(keys["contentKeys"][0]["id"], kid, "{keys}");
+    assert_eq!(keys["contentKeys"][0]["value"], KEY_B64, "{keys}");
+    assert_eq!(keys["contentKeys"][0]["type"], "EnvelopeEncryption", "{keys}");
+    assert_eq!(keys["contentKeys"][0]["policyName"], "open", "{keys}");
+    let (_, loc) = api.get("/api/v1/streaming-locators/loc").await;
+    assert_eq!(loc["streamingLocatorId"], "90000000-0000-0000-0000-00000000000b");
+
+    // The same key id with another value is refused, naming both places.
+    let mut other = batch("movie");
+    other["resources"][0]["resource"]["properties"]["contentKeys"][0]["value"] = json!("AAECAwQFBgcICQoLDA0ODw==");
+    let (s, b) = api.call("POST", "/api/v1/import", Some(other)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
+    assert!(b["error"]["message"].as_str().unwrap().contains("cannot change"), "{b}");
 }

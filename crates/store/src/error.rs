@@ -112,6 +112,14 @@ pub enum StoreError {
         detail: String,
     },
 
+    /// Item `index` of a [`crate::Store::import`] failed; nothing was
+    /// written.
+    #[error("resource {index}: {source}")]
+    InImport {
+        index: usize,
+        source: Box<StoreError>,
+    },
+
     #[error("{path}: {source}")]
     Io {
         path: std::path::PathBuf,
@@ -137,6 +145,7 @@ impl StoreError {
             StoreError::Unavailable { .. } => Some("unavailable"),
             StoreError::Corrupt { .. } => Some("corrupt"),
             StoreError::Crypto { .. } | StoreError::WrongKek | StoreError::Kek(_) => Some("crypto"),
+            StoreError::InImport { source, .. } => source.backend_failure(),
             StoreError::UnsupportedUrl { .. }
             | StoreError::Migration(_)
             | StoreError::Io { .. } => Some("other"),

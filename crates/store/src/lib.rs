@@ -164,6 +164,27 @@ pub struct Put<T> {
     pub value: T,
 }
 
+/// One resource of a [`Store::import`].
+#[derive(Clone, Debug)]
+pub enum ImportItem {
+    Asset(Asset),
+    ContentKeyPolicy(ContentKeyPolicy),
+    StreamingPolicy(StreamingPolicy),
+    ContentKey(ContentKeyWithValue),
+    StreamingLocator(StreamingLocator),
+}
+
+/// What a [`Store::import`] wrote (or, in a dry run, would write) for one
+/// item: the entity as stored, with its server-assigned fields.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Imported {
+    Asset(Put<Asset>),
+    ContentKeyPolicy(Put<ContentKeyPolicy>),
+    StreamingPolicy(Put<StreamingPolicy>),
+    ContentKey(Put<ContentKey>),
+    StreamingLocator(Put<StreamingLocator>),
+}
+
 /// The persistence interface of castguard. See the crate docs for the rules
 /// every implementation keeps.
 #[async_trait]
@@ -212,6 +233,14 @@ pub trait Store: Send + Sync {
         locator: StreamingLocator,
     ) -> Result<Put<StreamingLocator>>;
     async fn delete_streaming_locator(&self, name: &str) -> Result<bool>;
+
+    /// Creates or replaces every item, in the order given, in one
+    /// transaction: all of them or none ([`StoreError::InImport`] names the
+    /// item that failed). Each item is checked and written as its `put_*`
+    /// would, so an item may refer to one earlier in the list. `dry_run`
+    /// does the same and rolls back: what it returns is what an import
+    /// would do now. For moving a whole account (`castguard import`).
+    async fn import(&self, items: Vec<ImportItem>, dry_run: bool) -> Result<Vec<Imported>>;
 
     /// Counts one use of a token (`token_id`: e.g. SHA-256 of issuer and
     /// `jti`) and says whether it is allowed: `true` for the first

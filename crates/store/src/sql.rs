@@ -14,7 +14,7 @@
 use crate::error::{EntityKind, Result, StoreError};
 use crate::kek::Kek;
 use crate::stats::{Access, PoolObserver, PoolStats};
-use crate::{Change, Entity, Page, PageResult, Put, Secret, Store};
+use crate::{Change, Entity, ImportItem, Imported, Page, PageResult, Put, Secret, Store};
 use async_trait::async_trait;
 use keys::model::{
     Asset, ContentKey, ContentKeyPolicy, ContentKeyValue, ContentKeyWithValue, Problem,
@@ -574,20 +574,13 @@ async fn require<E: Table>(tx: &mut Tx, field: &str, name: &str) -> Result<()> {
     })
 }
 
-#[async_trait]
-impl<B: Backend> Store for SqlStore<B> {
-    async fn get_asset(&self, name: &str) -> Result<Asset> {
-        self.get_row(name).await
-    }
-
-    async fn list_assets(&self, page: &Page) -> Result<PageResult<Asset>> {
-        self.list_rows(page).await
-    }
-
-    async fn put_asset(&self, mut asset: Asset) -> Result<Put<Asset>> {
+/// The create-or-replace of each entity inside a caller's transaction:
+/// the `put_*` of [`Store`] wrap one in its own, [`Store::import`] runs
+/// many in one.
+impl<B: Backend> SqlStore<B> {
+    async fn put_asset_in(&self, tx: &mut Tx, mut asset: Asset) -> Result<Put<Asset>> {
         check(EntityKind::Asset, &asset)?;
-        let mut tx = self.begin().await?;
-        let old = self.old_row::<Asset>(&mut tx, &asset.name).await?;
+        let old = self.old_row::<Asset>(tx, &asset.name).await?;
         let now = now();
         let created = match old {
             Some(old) => {
@@ -602,50 +595,18 @@ impl<B: Backend> Store for SqlStore<B> {
             }
         };
         asset.last_modified = Some(now);
-        self.write_row(&mut tx, &asset.name, &asset).await?;
-        self.commit(tx, changed(EntityKind::Asset, &asset.name))
-            .await?;
+        self.write_row(tx, &asset.name, &asset).await?;
         Ok(Put {
             created,
             value: asset,
         })
     }
 
-    async fn delete_asset(&self, name: &str) -> Result<bool> {
-        self.delete_row::<Asset>(name).await
-    }
-
-    async fn get_content_key(&self, name: &str) -> Result<ContentKey> {
-        self.get_row(name).await
-    }
-
-    async fn get_content_key_with_value(&self, name: &str) -> Result<ContentKeyWithValue> {
-        let row = sqlx::query(
-            "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE name = $1",
-        )
-        .bind(name)
-        .fetch_optional(&mut *self.read().await?)
-        .await?
-        .ok_or_else(|| not_found(EntityKind::ContentKey, name))?;
-        self.content_key_from_row(&row)
-    }
-
-    async fn get_content_key_by_key_id(&self, key_id: Uuid) -> Result<ContentKeyWithValue> {
-        let row = sqlx::query(
-            "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE key_id = $1",
-        )
-        .bind(key_id.as_bytes().as_slice())
-        .fetch_optional(&mut *self.read().await?)
-        .await?
-        .ok_or_else(|| not_found(EntityKind::ContentKey, &key_id.to_string()))?;
-        self.content_key_from_row(&row)
-    }
-
-    async fn list_content_keys(&self, page: &Page) -> Result<PageResult<ContentKey>> {
-        self.list_rows(page).await
-    }
-
-    async fn put_content_key(&self, key: ContentKeyWithValue) -> Result<Put<ContentKey>> {
+    async fn put_content_key_in(
+        &self,
+        tx: &mut Tx,
+        key: ContentKeyWithValue,
+    ) -> Result<Put<ContentKey>> {
         check(EntityKind::ContentKey, &key)?;
         let ContentKeyWithValue {
             key: mut meta,
@@ -653,15 +614,14 @@ impl<B: Backend> Store for SqlStore<B> {
         } = key;
         let name = meta.name.clone();
         let kid = meta.key_id;
-        let mut tx = self.begin().await?;
         if let Some(p) = &meta.policy_name {
-            require::<ContentKeyPolicy>(&mut tx, "policyName", p).await?;
+            require::<ContentKeyPolicy>(tx, "policyName", p).await?;
         }
         let other: Option<String> =
             sqlx::query_scalar("SELECT name FROM content_keys WHERE key_id = $1 AND name <> $2")
                 .bind(kid.as_bytes().as_slice())
                 .bind(&name)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut **tx)
                 .await?;
         if let Some(other) = other {
             return Err(conflict(
@@ -674,7 +634,7 @@ impl<B: Backend> Store for SqlStore<B> {
             "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE name = $1",
         )
         .bind(&name)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut **tx)
         .await?;
         let now = now();
         let created = match old {
@@ -683,7 +643,7 @@ impl<B: Backend> Store for SqlStore<B> {
                 let changed = old.key.key_id != kid || old.value != value;
                 if changed
                     && let Some(l) = first_name(
-                        &mut tx,
+                        tx,
                         "SELECT locator_name FROM streaming_locator_keys WHERE key_id = $1 ORDER BY locator_name LIMIT 1",
                         old.key.key_id.as_bytes().to_vec(),
                     )
@@ -725,14 +685,265 @@ impl<B: Backend> Store for SqlStore<B> {
         .bind(meta.policy_name.as_deref())
         .bind(wrapped)
         .bind(body)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        self.commit(tx, changed(EntityKind::ContentKey, &name))
-            .await?;
         Ok(Put {
             created,
             value: meta,
         })
+    }
+
+    async fn put_content_key_policy_in(
+        &self,
+        tx: &mut Tx,
+        mut policy: ContentKeyPolicy,
+    ) -> Result<Put<ContentKeyPolicy>> {
+        check(EntityKind::ContentKeyPolicy, &policy)?;
+        let old = self.old_row::<ContentKeyPolicy>(tx, &policy.name).await?;
+        let now = now();
+        let created = match old {
+            Some(old) => {
+                policy.created = old.created.or(Some(now));
+                policy.policy_id = old.policy_id.or_else(|| Some(Uuid::new_v4()));
+                false
+            }
+            None => {
+                policy.created = Some(now);
+                // An imported policy keeps the id it had (the retired
+                // service's `policyId`); a new one gets its own.
+                policy.policy_id.get_or_insert_with(Uuid::new_v4);
+                true
+            }
+        };
+        policy.last_modified = Some(now);
+        for o in &mut policy.options {
+            o.policy_option_id.get_or_insert_with(Uuid::new_v4);
+        }
+        self.write_row(tx, &policy.name, &policy).await?;
+        Ok(Put {
+            created,
+            value: policy,
+        })
+    }
+
+    async fn put_streaming_policy_in(
+        &self,
+        tx: &mut Tx,
+        mut policy: StreamingPolicy,
+    ) -> Result<Put<StreamingPolicy>> {
+        let kind = EntityKind::StreamingPolicy;
+        check(kind, &policy)?;
+        if let Some(reason) = StreamingPolicy::read_only(&policy.name) {
+            return Err(conflict(kind, &policy.name, reason));
+        }
+        let refs: Vec<String> = policy
+            .referenced_content_key_policies()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        for r in &refs {
+            let field = if policy.default_content_key_policy_name.as_deref() == Some(r.as_str()) {
+                "defaultContentKeyPolicyName"
+            } else {
+                "contentKeys.policyName"
+            };
+            require::<ContentKeyPolicy>(tx, field, r).await?;
+        }
+        let old = self.old_row::<StreamingPolicy>(tx, &policy.name).await?;
+        let now = now();
+        let created = match old {
+            Some(old) => {
+                policy.created = old.created.or(Some(now));
+                false
+            }
+            None => {
+                policy.created = Some(now);
+                true
+            }
+        };
+        // `predefined` defaults to 0; predefined rows never get here.
+        self.write_row(tx, &policy.name, &policy).await?;
+        sqlx::query("DELETE FROM streaming_policy_key_policies WHERE streaming_policy_name = $1")
+            .bind(&policy.name)
+            .execute(&mut **tx)
+            .await?;
+        for r in &refs {
+            sqlx::query("INSERT INTO streaming_policy_key_policies (streaming_policy_name, content_key_policy_name) VALUES ($1, $2)")
+                .bind(&policy.name)
+                .bind(r)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(Put {
+            created,
+            value: policy,
+        })
+    }
+
+    async fn put_streaming_locator_in(
+        &self,
+        tx: &mut Tx,
+        mut locator: StreamingLocator,
+    ) -> Result<Put<StreamingLocator>> {
+        let kind = EntityKind::StreamingLocator;
+        check(kind, &locator)?;
+        if let Some(i) = locator.content_keys.iter().position(|k| k.value.is_some()) {
+            return Err(StoreError::Invalid {
+                kind,
+                source: ValidationError {
+                    field: format!("contentKeys[{i}].value"),
+                    problem: Problem::Unsupported("store inline key values as content keys first"),
+                },
+            });
+        }
+        let name = locator.name.clone();
+        let old = self.old_row::<StreamingLocator>(tx, &name).await?;
+        let now = now();
+        let (created, old_id, old_created) = match old {
+            Some(old) => (false, old.streaming_locator_id, old.created),
+            None => (true, None, None),
+        };
+        let id = locator
+            .streaming_locator_id
+            .or(old_id)
+            .unwrap_or_else(Uuid::new_v4);
+        locator.streaming_locator_id = Some(id);
+        locator.created = old_created.or(Some(now));
+        let other: Option<String> = sqlx::query_scalar(
+            "SELECT name FROM streaming_locators WHERE locator_id = $1 AND name <> $2",
+        )
+        .bind(id.as_bytes().as_slice())
+        .bind(&name)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(other) = other {
+            return Err(conflict(
+                kind,
+                &name,
+                format!("streamingLocatorId {id} is already used by streaming locator '{other}'"),
+            ));
+        }
+        require::<Asset>(tx, "assetName", &locator.asset_name).await?;
+        require::<StreamingPolicy>(tx, "streamingPolicyName", &locator.streaming_policy_name)
+            .await?;
+        if let Some(p) = &locator.default_content_key_policy_name {
+            require::<ContentKeyPolicy>(tx, "defaultContentKeyPolicyName", p).await?;
+        }
+        // Row first, then its key links: a missing key found while linking
+        // rolls back the row as well (the transaction is dropped uncommitted).
+        let provisional = to_json(kind, &name, &locator)?;
+        sqlx::query(
+            "INSERT INTO streaming_locators (name, locator_id, asset_name, streaming_policy_name, default_content_key_policy_name, body) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (name) DO UPDATE SET locator_id = excluded.locator_id, asset_name = excluded.asset_name, \
+             streaming_policy_name = excluded.streaming_policy_name, \
+             default_content_key_policy_name = excluded.default_content_key_policy_name, body = excluded.body",
+        )
+        .bind(&name)
+        .bind(id.as_bytes().as_slice())
+        .bind(&locator.asset_name)
+        .bind(&locator.streaming_policy_name)
+        .bind(locator.default_content_key_policy_name.as_deref())
+        .bind(provisional)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query("DELETE FROM streaming_locator_keys WHERE locator_name = $1")
+            .bind(&name)
+            .execute(&mut **tx)
+            .await?;
+        for (i, k) in locator.content_keys.iter_mut().enumerate() {
+            let policy: Option<Option<String>> =
+                sqlx::query_scalar("SELECT policy_name FROM content_keys WHERE key_id = $1")
+                    .bind(k.id.as_bytes().as_slice())
+                    .fetch_optional(&mut **tx)
+                    .await?;
+            let Some(policy) = policy else {
+                return Err(StoreError::InvalidReference {
+                    field: format!("contentKeys[{i}].id"),
+                    kind: EntityKind::ContentKey,
+                    name: k.id.to_string(),
+                });
+            };
+            k.policy_name = policy;
+            sqlx::query(
+                "INSERT INTO streaming_locator_keys (locator_name, key_id) VALUES ($1, $2)",
+            )
+            .bind(&name)
+            .bind(k.id.as_bytes().as_slice())
+            .execute(&mut **tx)
+            .await?;
+        }
+        let body = to_json(kind, &name, &locator)?;
+        sqlx::query("UPDATE streaming_locators SET body = $1 WHERE name = $2")
+            .bind(body)
+            .bind(&name)
+            .execute(&mut **tx)
+            .await?;
+        Ok(Put {
+            created,
+            value: locator,
+        })
+    }
+}
+
+#[async_trait]
+impl<B: Backend> Store for SqlStore<B> {
+    async fn get_asset(&self, name: &str) -> Result<Asset> {
+        self.get_row(name).await
+    }
+
+    async fn list_assets(&self, page: &Page) -> Result<PageResult<Asset>> {
+        self.list_rows(page).await
+    }
+
+    async fn put_asset(&self, value: Asset) -> Result<Put<Asset>> {
+        let mut tx = self.begin().await?;
+        let put = self.put_asset_in(&mut tx, value).await?;
+        self.commit(tx, changed(EntityKind::Asset, &put.value.name))
+            .await?;
+        Ok(put)
+    }
+
+    async fn delete_asset(&self, name: &str) -> Result<bool> {
+        self.delete_row::<Asset>(name).await
+    }
+
+    async fn get_content_key(&self, name: &str) -> Result<ContentKey> {
+        self.get_row(name).await
+    }
+
+    async fn get_content_key_with_value(&self, name: &str) -> Result<ContentKeyWithValue> {
+        let row = sqlx::query(
+            "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE name = $1",
+        )
+        .bind(name)
+        .fetch_optional(&mut *self.read().await?)
+        .await?
+        .ok_or_else(|| not_found(EntityKind::ContentKey, name))?;
+        self.content_key_from_row(&row)
+    }
+
+    async fn get_content_key_by_key_id(&self, key_id: Uuid) -> Result<ContentKeyWithValue> {
+        let row = sqlx::query(
+            "SELECT name, key_id, wrapped_value, body FROM content_keys WHERE key_id = $1",
+        )
+        .bind(key_id.as_bytes().as_slice())
+        .fetch_optional(&mut *self.read().await?)
+        .await?
+        .ok_or_else(|| not_found(EntityKind::ContentKey, &key_id.to_string()))?;
+        self.content_key_from_row(&row)
+    }
+
+    async fn list_content_keys(&self, page: &Page) -> Result<PageResult<ContentKey>> {
+        self.list_rows(page).await
+    }
+
+    async fn put_content_key(&self, value: ContentKeyWithValue) -> Result<Put<ContentKey>> {
+        let mut tx = self.begin().await?;
+        let put = self.put_content_key_in(&mut tx, value).await?;
+        self.commit(tx, changed(EntityKind::ContentKey, &put.value.name))
+            .await?;
+        Ok(put)
     }
 
     async fn delete_content_key(&self, name: &str) -> Result<bool> {
@@ -749,37 +960,13 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn put_content_key_policy(
         &self,
-        mut policy: ContentKeyPolicy,
+        value: ContentKeyPolicy,
     ) -> Result<Put<ContentKeyPolicy>> {
-        check(EntityKind::ContentKeyPolicy, &policy)?;
         let mut tx = self.begin().await?;
-        let old = self
-            .old_row::<ContentKeyPolicy>(&mut tx, &policy.name)
+        let put = self.put_content_key_policy_in(&mut tx, value).await?;
+        self.commit(tx, changed(EntityKind::ContentKeyPolicy, &put.value.name))
             .await?;
-        let now = now();
-        let created = match old {
-            Some(old) => {
-                policy.created = old.created.or(Some(now));
-                policy.policy_id = old.policy_id.or_else(|| Some(Uuid::new_v4()));
-                false
-            }
-            None => {
-                policy.created = Some(now);
-                policy.policy_id = Some(Uuid::new_v4());
-                true
-            }
-        };
-        policy.last_modified = Some(now);
-        for o in &mut policy.options {
-            o.policy_option_id.get_or_insert_with(Uuid::new_v4);
-        }
-        self.write_row(&mut tx, &policy.name, &policy).await?;
-        self.commit(tx, changed(EntityKind::ContentKeyPolicy, &policy.name))
-            .await?;
-        Ok(Put {
-            created,
-            value: policy,
-        })
+        Ok(put)
     }
 
     async fn delete_content_key_policy(&self, name: &str) -> Result<bool> {
@@ -794,61 +981,12 @@ impl<B: Backend> Store for SqlStore<B> {
         self.list_rows(page).await
     }
 
-    async fn put_streaming_policy(
-        &self,
-        mut policy: StreamingPolicy,
-    ) -> Result<Put<StreamingPolicy>> {
-        let kind = EntityKind::StreamingPolicy;
-        check(kind, &policy)?;
-        if let Some(reason) = StreamingPolicy::read_only(&policy.name) {
-            return Err(conflict(kind, &policy.name, reason));
-        }
+    async fn put_streaming_policy(&self, value: StreamingPolicy) -> Result<Put<StreamingPolicy>> {
         let mut tx = self.begin().await?;
-        let refs: Vec<String> = policy
-            .referenced_content_key_policies()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        for r in &refs {
-            let field = if policy.default_content_key_policy_name.as_deref() == Some(r.as_str()) {
-                "defaultContentKeyPolicyName"
-            } else {
-                "contentKeys.policyName"
-            };
-            require::<ContentKeyPolicy>(&mut tx, field, r).await?;
-        }
-        let old = self
-            .old_row::<StreamingPolicy>(&mut tx, &policy.name)
+        let put = self.put_streaming_policy_in(&mut tx, value).await?;
+        self.commit(tx, changed(EntityKind::StreamingPolicy, &put.value.name))
             .await?;
-        let now = now();
-        let created = match old {
-            Some(old) => {
-                policy.created = old.created.or(Some(now));
-                false
-            }
-            None => {
-                policy.created = Some(now);
-                true
-            }
-        };
-        // `predefined` defaults to 0; predefined rows never get here.
-        self.write_row(&mut tx, &policy.name, &policy).await?;
-        sqlx::query("DELETE FROM streaming_policy_key_policies WHERE streaming_policy_name = $1")
-            .bind(&policy.name)
-            .execute(&mut *tx)
-            .await?;
-        for r in &refs {
-            sqlx::query("INSERT INTO streaming_policy_key_policies (streaming_policy_name, content_key_policy_name) VALUES ($1, $2)")
-                .bind(&policy.name)
-                .bind(r)
-                .execute(&mut *tx)
-                .await?;
-        }
-        self.commit(tx, changed(kind, &policy.name)).await?;
-        Ok(Put {
-            created,
-            value: policy,
-        })
+        Ok(put)
     }
 
     async fn delete_streaming_policy(&self, name: &str) -> Result<bool> {
@@ -879,116 +1017,59 @@ impl<B: Backend> Store for SqlStore<B> {
 
     async fn put_streaming_locator(
         &self,
-        mut locator: StreamingLocator,
+        value: StreamingLocator,
     ) -> Result<Put<StreamingLocator>> {
-        let kind = EntityKind::StreamingLocator;
-        check(kind, &locator)?;
-        if let Some(i) = locator.content_keys.iter().position(|k| k.value.is_some()) {
-            return Err(StoreError::Invalid {
-                kind,
-                source: ValidationError {
-                    field: format!("contentKeys[{i}].value"),
-                    problem: Problem::Unsupported("store inline key values as content keys first"),
-                },
-            });
-        }
-        let name = locator.name.clone();
         let mut tx = self.begin().await?;
-        let old = self.old_row::<StreamingLocator>(&mut tx, &name).await?;
-        let now = now();
-        let (created, old_id, old_created) = match old {
-            Some(old) => (false, old.streaming_locator_id, old.created),
-            None => (true, None, None),
-        };
-        let id = locator
-            .streaming_locator_id
-            .or(old_id)
-            .unwrap_or_else(Uuid::new_v4);
-        locator.streaming_locator_id = Some(id);
-        locator.created = old_created.or(Some(now));
-        let other: Option<String> = sqlx::query_scalar(
-            "SELECT name FROM streaming_locators WHERE locator_id = $1 AND name <> $2",
-        )
-        .bind(id.as_bytes().as_slice())
-        .bind(&name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if let Some(other) = other {
-            return Err(conflict(
-                kind,
-                &name,
-                format!("streamingLocatorId {id} is already used by streaming locator '{other}'"),
-            ));
-        }
-        require::<Asset>(&mut tx, "assetName", &locator.asset_name).await?;
-        require::<StreamingPolicy>(
-            &mut tx,
-            "streamingPolicyName",
-            &locator.streaming_policy_name,
-        )
-        .await?;
-        if let Some(p) = &locator.default_content_key_policy_name {
-            require::<ContentKeyPolicy>(&mut tx, "defaultContentKeyPolicyName", p).await?;
-        }
-        // Row first, then its key links: a missing key found while linking
-        // rolls back the row as well (the transaction is dropped uncommitted).
-        let provisional = to_json(kind, &name, &locator)?;
-        sqlx::query(
-            "INSERT INTO streaming_locators (name, locator_id, asset_name, streaming_policy_name, default_content_key_policy_name, body) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (name) DO UPDATE SET locator_id = excluded.locator_id, asset_name = excluded.asset_name, \
-             streaming_policy_name = excluded.streaming_policy_name, \
-             default_content_key_policy_name = excluded.default_content_key_policy_name, body = excluded.body",
-        )
-        .bind(&name)
-        .bind(id.as_bytes().as_slice())
-        .bind(&locator.asset_name)
-        .bind(&locator.streaming_policy_name)
-        .bind(locator.default_content_key_policy_name.as_deref())
-        .bind(provisional)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM streaming_locator_keys WHERE locator_name = $1")
-            .bind(&name)
-            .execute(&mut *tx)
+        let put = self.put_streaming_locator_in(&mut tx, value).await?;
+        self.commit(tx, changed(EntityKind::StreamingLocator, &put.value.name))
             .await?;
-        for (i, k) in locator.content_keys.iter_mut().enumerate() {
-            let policy: Option<Option<String>> =
-                sqlx::query_scalar("SELECT policy_name FROM content_keys WHERE key_id = $1")
-                    .bind(k.id.as_bytes().as_slice())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            let Some(policy) = policy else {
-                return Err(StoreError::InvalidReference {
-                    field: format!("contentKeys[{i}].id"),
-                    kind: EntityKind::ContentKey,
-                    name: k.id.to_string(),
-                });
-            };
-            k.policy_name = policy;
-            sqlx::query(
-                "INSERT INTO streaming_locator_keys (locator_name, key_id) VALUES ($1, $2)",
-            )
-            .bind(&name)
-            .bind(k.id.as_bytes().as_slice())
-            .execute(&mut *tx)
-            .await?;
-        }
-        let body = to_json(kind, &name, &locator)?;
-        sqlx::query("UPDATE streaming_locators SET body = $1 WHERE name = $2")
-            .bind(body)
-            .bind(&name)
-            .execute(&mut *tx)
-            .await?;
-        self.commit(tx, changed(kind, &name)).await?;
-        Ok(Put {
-            created,
-            value: locator,
-        })
+        Ok(put)
     }
 
     async fn delete_streaming_locator(&self, name: &str) -> Result<bool> {
         self.delete_row::<StreamingLocator>(name).await
+    }
+
+    async fn import(&self, items: Vec<ImportItem>, dry_run: bool) -> Result<Vec<Imported>> {
+        let mut tx = self.begin().await?;
+        let mut out = Vec::with_capacity(items.len());
+        for (index, item) in items.into_iter().enumerate() {
+            let r = match item {
+                ImportItem::Asset(v) => self.put_asset_in(&mut tx, v).await.map(Imported::Asset),
+                ImportItem::ContentKeyPolicy(v) => self
+                    .put_content_key_policy_in(&mut tx, v)
+                    .await
+                    .map(Imported::ContentKeyPolicy),
+                ImportItem::StreamingPolicy(v) => self
+                    .put_streaming_policy_in(&mut tx, v)
+                    .await
+                    .map(Imported::StreamingPolicy),
+                ImportItem::ContentKey(v) => self
+                    .put_content_key_in(&mut tx, v)
+                    .await
+                    .map(Imported::ContentKey),
+                ImportItem::StreamingLocator(v) => self
+                    .put_streaming_locator_in(&mut tx, v)
+                    .await
+                    .map(Imported::StreamingLocator),
+            };
+            match r {
+                Ok(done) => out.push(done),
+                // Dropping `tx` uncommitted rolls back every earlier item.
+                Err(e) => {
+                    return Err(StoreError::InImport {
+                        index,
+                        source: Box::new(e),
+                    });
+                }
+            }
+        }
+        if dry_run {
+            tx.rollback().await?;
+        } else if !out.is_empty() {
+            self.commit(tx, Some(Change::Everything)).await?;
+        }
+        Ok(out)
     }
 
     async fn consume_token_use(

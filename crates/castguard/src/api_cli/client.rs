@@ -70,6 +70,15 @@ impl Client {
         self.finish(path, r)
     }
 
+    pub fn post_json(&self, path: &str, body: &Value) -> Result<Value, Failure> {
+        let r = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", &self.auth)
+            .send_json(body);
+        self.finish(path, r)
+    }
+
     pub fn put_json(&self, path: &str, body: &Value) -> Result<Value, Failure> {
         let r = self
             .agent

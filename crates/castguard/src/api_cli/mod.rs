@@ -10,6 +10,7 @@
 //! JSON shapes) or, for the common cases, built from flags.
 
 mod client;
+mod migrate;
 mod output;
 
 use crate::Failure;
@@ -54,6 +55,12 @@ pub enum ApiCommand {
     StreamingPolicy(Entity<StreamingPolicyCmd>),
     /// Streaming locators: an asset published with a policy and keys.
     Locator(Entity<LocatorCmd>),
+    /// Recreate an account export of the retired cloud media service
+    /// (v3 resources as JSON files in a folder) in one transaction.
+    Import(migrate::ImportArgs),
+    /// Write every policy, streaming policy, locator (with its keys) and
+    /// asset record as v3 JSON files, the layout `import` reads.
+    Export(migrate::ExportArgs),
 }
 
 #[derive(Args)]
@@ -255,6 +262,8 @@ pub fn run(cmd: ApiCommand) -> Result<(), Failure> {
         ApiCommand::Policy(e) => e.run(),
         ApiCommand::StreamingPolicy(e) => e.run(),
         ApiCommand::Locator(e) => e.run(),
+        ApiCommand::Import(a) => migrate::import(a),
+        ApiCommand::Export(a) => migrate::export(a),
     }
 }
 
@@ -391,37 +400,47 @@ impl EntityCommand for AssetCmd {
                         ));
                     }
                 };
-                for f in files.iter().chain(texts.iter().map(|t| &t.path)) {
-                    if !f.is_file() {
-                        return Err(Failure::input(format!("{}: no such file", f.display())));
-                    }
-                }
-                let mut parts: Vec<(String, PathBuf)> = files
-                    .iter()
-                    .map(|f| ("file".to_owned(), f.clone()))
-                    .collect();
-                for t in &texts {
-                    parts.push((format!("text:{}", t.spec()), t.path.clone()));
-                }
-                let path = item::<Self::Model>(&name)?;
-                let existing = c.get(&path);
-                if existing.is_err() || description.is_some() {
-                    let mut body = existing.unwrap_or_else(|_| json!({}));
-                    if let Some(d) = description {
-                        body["description"] = Value::from(d.clone());
-                    }
-                    c.put_json(&path, &body)?;
-                }
-                output::one(
-                    json,
-                    Self::KIND,
-                    &c.put_files(&format!("{path}/content"), &parts)?,
-                );
+                let stored = ingest(c, &name, &files, &texts, description.as_deref())?;
+                output::one(json, Self::KIND, &stored);
             }
             AssetCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
         Ok(())
     }
+}
+
+/// Uploads `files` (and the subtitle files `texts`) as the title of the
+/// asset `name`, creating its record first when it has none (or updating
+/// its description), and returns the asset as stored.
+fn ingest(
+    c: &Client,
+    name: &str,
+    files: &[PathBuf],
+    texts: &[media::text::TextInput],
+    description: Option<&str>,
+) -> Result<Value, Failure> {
+    for f in files.iter().chain(texts.iter().map(|t| &t.path)) {
+        if !f.is_file() {
+            return Err(Failure::input(format!("{}: no such file", f.display())));
+        }
+    }
+    let mut parts: Vec<(String, PathBuf)> = files
+        .iter()
+        .map(|f| ("file".to_owned(), f.clone()))
+        .collect();
+    for t in texts {
+        parts.push((format!("text:{}", t.spec()), t.path.clone()));
+    }
+    let path = item::<keys::model::Asset>(name)?;
+    let existing = c.get(&path);
+    if existing.is_err() || description.is_some() {
+        let mut body = existing.unwrap_or_else(|_| json!({}));
+        if let Some(d) = description {
+            body["description"] = Value::from(d);
+        }
+        c.put_json(&path, &body)?;
+    }
+    c.put_files(&format!("{path}/content"), &parts)
 }
 
 /// A key value given as 32 hex digits or base64, as the API's base64.

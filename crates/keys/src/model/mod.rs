@@ -34,6 +34,7 @@
 mod asset;
 mod content_key;
 mod content_key_policy;
+pub mod fields;
 mod secret;
 mod streaming_locator;
 mod streaming_policy;

@@ -112,6 +112,7 @@ metered! {
     "read" fn list_streaming_locators(page: &Page) -> PageResult<StreamingLocator>;
     "write" fn put_streaming_locator(locator: StreamingLocator) -> Put<StreamingLocator>;
     "write" fn delete_streaming_locator(name: &str) -> bool;
+    "write" fn import(items: Vec<store::ImportItem>, dry_run: bool) -> Vec<store::Imported>;
     "token_use" fn consume_token_use(token_id: &[u8; 32], max_uses: u32, expires_at: OffsetDateTime) -> bool;
     "token_use" fn purge_expired_token_uses(now: OffsetDateTime) -> u64;
     "secret" fn get_secret(name: &str) -> Option<Secret>;

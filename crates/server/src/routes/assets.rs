@@ -74,6 +74,25 @@ entity_api! {
 }
 
 impl ApiEntity for Asset {
+    const NOT_KEPT: &'static [(&'static str, &'static str)] = &[
+        ("assetId", "read-only: castguard assigns its own"),
+        ("created", entity::SET_BY_CASTGUARD),
+        ("lastModified", entity::SET_BY_CASTGUARD),
+        (
+            "container",
+            "castguard keeps media itself: ingest the asset's files (castguard asset ingest NAME --dir FOLDER)",
+        ),
+        (
+            "storageAccountName",
+            "castguard keeps media itself: ingest the asset's files (castguard asset ingest NAME --dir FOLDER)",
+        ),
+        (
+            "storageEncryptionFormat",
+            "castguard stores media clear and encrypts on request",
+        ),
+        ("encryptionScope", "castguard keeps media itself"),
+    ];
+
     /// Only the writable fields of the body; where the media lives is kept
     /// (or, for a new asset, set by the server).
     async fn from_put(s: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {

@@ -24,7 +24,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonObject, Paging};
 use axum::Json;
 use axum::http::StatusCode;
-use keys::model::Validate;
+use keys::model::{Validate, fields};
+use serde::Serialize;
 use std::future::Future;
 use store::Entity;
 
@@ -36,6 +37,15 @@ pub(crate) trait ApiEntity: Entity {
         name: String,
         body: JsonObject,
     ) -> impl Future<Output = ApiResult<Self::Write>> + Send;
+
+    /// Fields of a PUT body the entity does not keep on purpose, as
+    /// [`keys::model::fields::matches`] patterns with why: the v3 read-only
+    /// facts of the service's own copy, and v3 features castguard does
+    /// without. Any other field it does not keep is refused by name.
+    const NOT_KEPT: &'static [(&'static str, &'static str)] = &[
+        ("created", SET_BY_CASTGUARD),
+        ("lastModified", SET_BY_CASTGUARD),
+    ];
 
     /// The entity as responses show it.
     fn public(self) -> Self {
@@ -68,11 +78,56 @@ pub(crate) async fn put<E: ApiEntity>(
     s: &AppState,
     name: String,
     body: JsonObject,
-) -> ApiResult<(StatusCode, Json<E>)> {
-    let body = unwrap_envelope(E::COLLECTION, &name, body)?;
-    let value = E::from_put(s, name, body).await?;
+) -> ApiResult<(StatusCode, Json<E>)>
+where
+    E::Write: Serialize,
+{
+    let (value, _) = prepare::<E>(s, name, body).await?;
     let put = E::put(s.store(), value).await?;
     Ok((put_status(put.created), Json(put.value.public())))
+}
+
+/// Why a v3 read-only timestamp is not kept.
+pub(crate) const SET_BY_CASTGUARD: &str = "read-only: castguard sets it";
+
+/// A field of a request that the stored entity does not keep, and why.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct NotKept {
+    /// Its JSON path in the resource's properties.
+    pub field: String,
+    pub reason: &'static str,
+}
+
+/// A PUT body as what the store writes: unwrapped from the v3 envelope,
+/// through the entity's hook, and checked for fields it would drop
+/// ([`keys::model::fields::dropped`]): those the entity ignores on purpose
+/// ([`ApiEntity::NOT_KEPT`]) are returned with why, any other is a 400
+/// naming it, so that nothing the caller meant to set is lost silently.
+pub(crate) async fn prepare<E: ApiEntity>(
+    s: &AppState,
+    name: String,
+    body: JsonObject,
+) -> ApiResult<(E::Write, Vec<NotKept>)>
+where
+    E::Write: Serialize,
+{
+    let body = unwrap_envelope(E::COLLECTION, &name, body)?;
+    let input = serde_json::Value::Object(body.0.clone());
+    let value = E::from_put(s, name, body).await?;
+    let kept = serde_json::to_value(&value).map_err(ApiError::internal)?;
+    let mut not_kept = Vec::new();
+    for field in fields::dropped(&input, &kept) {
+        match E::NOT_KEPT.iter().find(|(p, _)| fields::matches(p, &field)) {
+            Some((_, reason)) => not_kept.push(NotKept { field, reason }),
+            None => {
+                return Err(ApiError::bad_request(
+                    field,
+                    "unknown field: castguard does not know it (check its spelling, or remove it)",
+                ));
+            }
+        }
+    }
+    Ok((value, not_kept))
 }
 
 /// The v3 resource type of a collection, as the service spells it:

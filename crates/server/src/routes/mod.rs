@@ -12,6 +12,7 @@ mod entity;
 pub(crate) mod assets;
 pub(crate) mod content_key_policies;
 pub(crate) mod content_keys;
+pub(crate) mod import;
 pub mod player;
 pub mod streaming_locators;
 pub(crate) mod streaming_policies;
@@ -42,6 +43,16 @@ pub(crate) fn api_router() -> Router<AppState> {
             put(assets::put_file)
                 .delete(assets::delete_file)
                 .layer(assets::upload_limit()),
+        )
+        .route(
+            "/content-key-policies/{name}/get-policy-properties-with-secrets",
+            post(import::get_with_secrets),
+        )
+        .route(
+            "/import",
+            post(import::import).layer(axum::extract::DefaultBodyLimit::max(
+                import::IMPORT_BODY_LIMIT,
+            )),
         )
         .route(
             "/streaming-locators/{name}/list-paths",

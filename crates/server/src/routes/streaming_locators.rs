@@ -42,6 +42,18 @@ entity_api! {
 }
 
 impl ApiEntity for StreamingLocator {
+    const NOT_KEPT: &'static [(&'static str, &'static str)] = &[
+        ("created", super::entity::SET_BY_CASTGUARD),
+        (
+            "contentKeys[].tracks",
+            "read-only: which tracks a key protects follows from the streaming policy",
+        ),
+        (
+            "filters",
+            "dynamic filters are not supported: the locator streams every track of its asset",
+        ),
+    ];
+
     async fn from_put(_: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
         let locator: StreamingLocator = body.with_name(&name)?.parse()?;
         if let Some(i) = locator.content_keys.iter().position(|k| k.value.is_some()) {
