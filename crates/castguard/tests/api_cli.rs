@@ -750,11 +750,25 @@ fn import_an_account_export_and_export_it_back() {
     assert_eq!(values.len(), 3, "{user_keys}");
     assert!(values.contains(&"4UqLohAfWsEGkULYxHjYZg=="), "{user_keys}");
 
-    // Again: the same account, replaced in place.
-    let again = run(&["import", dir]);
+    // Again, now with the asset's files as the encoder wrote them
+    // (assets/NAME/): the same account replaced in place, then the media
+    // ingested, and the imported clear locator streams it.
+    let with_media = tmp.path().join("with_media");
+    copy_dir(&export, &with_media);
+    copy_dir(&common::fixtures_dir().join("ams_folder"), &with_media.join("assets/ClimbingMountRainier"));
+    let again = run(&["import", with_media.to_str().unwrap()]);
     assert!(!again.contains("created "), "{again}");
     assert!(again.contains("replaced streaming-locators/secureStreamingLocator"), "{again}");
+    assert!(again.contains("ingested asset ClimbingMountRainier: 5 track(s)"), "{again}");
     assert_eq!(get("locator", "secureStreamingLocator")["streamingLocatorId"], "8a5b1c3d-2e4f-4a6b-8c7d-9e0f1a2b3c4d");
+    let mpd = ureq::get(&format!("{}/s/e4e4a48c-9a3a-4e4f-9e2e-0f3a8d1c5b60/clear/manifest.mpd", server.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    // Three renditions, the audio, and the subtitles as fMP4 and as a sidecar.
+    assert_eq!(mpd.matches("<Representation ").count(), 6, "{mpd}");
     assert!(server.stop().success());
 }
 
