@@ -362,7 +362,10 @@ pub fn component_schemas() -> Value {
         "storage": {"type": "object", "required": ["path"], "description": "Where the ingested clear CMAF lives (read-only)",
             "properties": {"path": {"type": "string"}, "tracks": {"description": "Track summary written by ingest"}}}}});
     let asset_input = json!({"type": "object", "description": "Writable fields; `name` comes from the URL, server-assigned fields are ignored",
-        "properties": {"alternateId": opt(text(260)), "description": opt(text(4096))}});
+        "properties": {"alternateId": opt(text(260)), "description": opt(text(4096)),
+            "assetId": opt(ignored(uuid_in())), "created": opt(ignored(time_in())), "lastModified": opt(ignored(time_in())),
+            "container": opt(ignored(text(260))), "storageAccountName": opt(ignored(text(260))),
+            "storageEncryptionFormat": opt(ignored(text(64))), "storage": ignored(json!({"type": "object"}))}});
 
     let key_type = json!({"type": "string", "enum": ["CommonEncryption", "EnvelopeEncryption"]});
     let content_key = json!({"type": "object", "required": ["name", "keyId", "type"], "properties": {
@@ -372,6 +375,7 @@ pub fn component_schemas() -> Value {
         "description": "keyId and value are generated when a new key leaves them out, and kept when a replace does",
         "properties": {
             "keyId": opt(uuid_in()), "type": key_type, "label": opt(text(260)), "policyName": opt(name_schema()),
+            "created": opt(ignored(time_in())), "lastModified": opt(ignored(time_in())),
             "value": opt(json!({"type": "string", "description": "16 bytes, base64, not all zero",
                 "pattern": "^[A-Za-z0-9+/]{21}[AQgw](==)?$", "not": {"type": "string", "pattern": "^A{22}"}}))}});
 
@@ -429,8 +433,10 @@ pub fn component_schemas() -> Value {
                     "properties": {"claimType": text(256), "claimValue": opt(text(4096))}}}}}]});
     let content_key_policy_input = json!({"type": "object", "required": ["options"], "properties": {
         "description": opt(text(4096)),
+        "policyId": opt(ignored(uuid_in())), "created": opt(ignored(time_in())), "lastModified": opt(ignored(time_in())),
         "options": {"type": "array", "minItems": 1, "maxItems": 32, "items": {"type": "object",
             "required": ["configuration", "restriction"], "properties": {
+                "policyOptionId": opt(uuid_in()),
                 "name": opt(text(260)), "configuration": configuration_in, "restriction": restriction_in}}}}});
 
     let streaming_policy = json!({"type": "object", "required": ["name"], "properties": {
@@ -460,7 +466,7 @@ pub fn component_schemas() -> Value {
     ];
     let streaming_policy_input = json!({"type": "object",
         "description": "Exactly one of: noEncryption alone, or one or more of envelopeEncryption, commonEncryptionCenc, commonEncryptionCbcs",
-        "properties": {"defaultContentKeyPolicyName": opt(name_schema()),
+        "properties": {"defaultContentKeyPolicyName": opt(name_schema()), "created": opt(ignored(time_in())),
             "noEncryption": no_encryption, "envelopeEncryption": envelope,
             "commonEncryptionCenc": cenc, "commonEncryptionCbcs": cbcs},
         "oneOf": [
@@ -482,7 +488,10 @@ pub fn component_schemas() -> Value {
             "defaultContentKeyPolicyName": opt(name_schema()),
             "contentKeys": {"type": "array", "maxItems": 32, "items": {"type": "object", "required": ["id"], "properties": {
                 "id": uuid_in(), "type": opt(locator_key_type.clone()),
-                "labelReferenceInStreamingPolicy": opt(text(260))}}},
+                "labelReferenceInStreamingPolicy": opt(text(260)),
+                "policyName": opt(ignored(name_schema())),
+                "tracks": ignored(json!({"type": "array", "maxItems": 0}))}}},
+            "created": opt(ignored(time_in())),
             "endTime": opt(time_in()),
             "streamingLocatorId": opt(uuid_in()), "alternativeMediaId": opt(text(260))}});
 
@@ -538,6 +547,12 @@ pub fn component_schemas() -> Value {
         "ListPathsResponse": list_paths, "ListContentKeysResponse": list_keys,
         "ImportRequest": import_request(), "ImportResponse": import_response(),
     })
+}
+
+/// A read-only field a PUT accepts (as GET showed it) and ignores.
+fn ignored(mut schema: Value) -> Value {
+    schema["description"] = json!("read-only: accepted as GET shows it, and ignored");
+    schema
 }
 
 /// Every object schema with `properties` and no rule for other keys gets

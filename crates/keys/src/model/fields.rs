@@ -66,8 +66,9 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Whether `path` (`contentKeys[2].tracks`) matches `pattern`, where `[]`
-/// in the pattern stands for any index (`contentKeys[].tracks`).
+/// Whether `path` (`contentKeys[2].tracks`) is `pattern` or inside it,
+/// where `[]` in the pattern stands for any index (`contentKeys[].tracks`
+/// covers `contentKeys[0].tracks[1].id` too).
 pub fn matches(pattern: &str, path: &str) -> bool {
     let mut normalised = String::with_capacity(path.len());
     let mut in_index = false;
@@ -85,7 +86,10 @@ pub fn matches(pattern: &str, path: &str) -> bool {
             c => normalised.push(c),
         }
     }
-    normalised == pattern
+    match normalised.strip_prefix(pattern) {
+        Some(rest) => rest.is_empty() || rest.starts_with('.') || rest.starts_with('['),
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -122,5 +126,7 @@ mod tests {
         assert!(matches("created", "created"));
         assert!(!matches("contentKeys[].tracks", "contentKeys[0].value"));
         assert!(!matches("created", "options[0].created"));
+        assert!(matches("storage", "storage.tracks[0].x"));
+        assert!(!matches("storage", "storageAccountName"));
     }
 }

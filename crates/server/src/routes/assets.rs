@@ -91,6 +91,10 @@ impl ApiEntity for Asset {
             "castguard stores media clear and encrypts on request",
         ),
         ("encryptionScope", "castguard keeps media itself"),
+        (
+            "storage",
+            "read-only: castguard sets it from the ingested media",
+        ),
     ];
 
     /// Only the writable fields of the body; where the media lives is kept
