@@ -641,7 +641,7 @@ mod tests {
             );
         }
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 15);
+        assert_eq!(paths.len(), 17);
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let params = op["parameters"].as_array().map(Vec::len).unwrap_or(0);
