@@ -9,9 +9,10 @@
 //!   AES-128, key from our key delivery) and `manifest(format=m3u8-cmaf)`
 //!   (clear HLS) to the clear input's framemd5;
 //! - shaka-player in headless Chromium plays
-//!   `manifest(format=mpd-time-cmaf,encryption=cenc)` with Clear Key
+//!   `manifest(format=mpd-time-cmaf,encryption=cenc)`, `(...,encryption=cbcs)`
+//!   and `manifest` (the multi-DRM locator's default, cenc) with Clear Key
 //!   (license from our key delivery) past 3 s, and the segments it fetched
-//!   are the castguard `cenc` ones;
+//!   are the castguard ones of that scheme;
 //! - Smooth and HDS forms get 404 with a reason, not a stream.
 //!
 //! Needs ffmpeg, chromium and node_modules (scripts/install-test-tools.sh);
@@ -32,7 +33,7 @@ const ENV_KID: &str = "5e1f0000111122223333444455556667";
 const ENV_KEY: &str = "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf";
 
 /// Locator ids of the export: the URLs apps have baked in.
-const LOCATORS: [(&str, &str, &str, Option<(&str, &str, &str)>); 3] = [
+const LOCATORS: [(&str, &str, &str, Option<(&str, &str, &str)>); 4] = [
     (
         "aes",
         "Predefined_ClearKey",
@@ -50,6 +51,13 @@ const LOCATORS: [(&str, &str, &str, Option<(&str, &str, &str)>); 3] = [
         "Predefined_ClearStreamingOnly",
         "3f1a0c52-7b4e-4d0a-9c61-2b8e5d7f9a03",
         None,
+    ),
+    // The same key as `drm` (one content key after the import), in cbcs.
+    (
+        "cbcs",
+        "cbcsDashHls",
+        "3f1a0c52-7b4e-4d0a-9c61-2b8e5d7f9a04",
+        Some((CK_KID, CK_KEY, "CommonEncryptionCbcs")),
     ),
 ];
 
@@ -71,24 +79,44 @@ fn write_export(dir: &std::path::Path) {
         std::fs::write(p, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     };
     let kind = |k: &str| format!("Microsoft.Media/mediaservices/{k}");
-    write("assets/movie.json", serde_json::json!({"name": "movie", "type": kind("assets"),
-        "properties": {"assetId": "5b2d8e3a-0c6f-4f3e-9a1b-7c4d2e6f8a90", "description": "the film", "container": "asset-5b2d8e3a"}}));
-    write("contentKeyPolicies/open.json", serde_json::json!({"name": "open", "type": kind("contentKeyPolicies"),
+    write(
+        "assets/movie.json",
+        serde_json::json!({"name": "movie", "type": kind("assets"),
+        "properties": {"assetId": "5b2d8e3a-0c6f-4f3e-9a1b-7c4d2e6f8a90", "description": "the film", "container": "asset-5b2d8e3a"}}),
+    );
+    write(
+        "contentKeyPolicies/open.json",
+        serde_json::json!({"name": "open", "type": kind("contentKeyPolicies"),
         "properties": {"options": [{"name": "clearkey",
             "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
-            "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]}}));
+            "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]}}),
+    );
+    write(
+        "streamingPolicies/cbcsDashHls.json",
+        serde_json::json!({"name": "cbcsDashHls", "type": kind("streamingPolicies"),
+        "properties": {"created": "2021-03-01T10:00:00Z", "defaultContentKeyPolicyName": "open",
+            "commonEncryptionCbcs": {"enabledProtocols": {"download": false, "dash": true, "hls": true, "smoothStreaming": true},
+                "clearTracks": [], "contentKeys": {"defaultKey": {"label": "cbcsDefaultKey"}, "keyToTrackMappings": []},
+                "clearKeyEncryptionConfiguration": {}}}}),
+    );
     for (name, policy, id, key) in LOCATORS {
         let uuid = |hex: &str| uuid::Uuid::parse_str(hex).unwrap().hyphenated().to_string();
         let keys: Vec<Value> = key
             .iter()
             .map(|(kid, _, t)| serde_json::json!({"id": uuid(kid), "type": t, "tracks": []}))
             .collect();
-        write(&format!("streamingLocators/{name}.json"), serde_json::json!({"name": name, "type": kind("streamingLocators"),
+        write(
+            &format!("streamingLocators/{name}.json"),
+            serde_json::json!({"name": name, "type": kind("streamingLocators"),
             "properties": {"assetName": "movie", "streamingPolicyName": policy, "streamingLocatorId": id,
-                "created": "2021-03-01T10:00:00Z", "endTime": "9999-12-31T23:59:59.9999999Z", "contentKeys": keys}}));
+                "created": "2021-03-01T10:00:00Z", "endTime": "9999-12-31T23:59:59.9999999Z", "contentKeys": keys}}),
+        );
         if let Some((kid, value, t)) = key {
-            write(&format!("streamingLocators/{name}.contentKeys.json"), serde_json::json!({"contentKeys": [
-                {"id": uuid(kid), "type": t, "value": b64(value), "policyName": "open", "tracks": []}]}));
+            write(
+                &format!("streamingLocators/{name}.contentKeys.json"),
+                serde_json::json!({"contentKeys": [
+                {"id": uuid(kid), "type": t, "value": b64(value), "policyName": "open", "tracks": []}]}),
+            );
         }
     }
 }
@@ -153,35 +181,45 @@ fn retired_service_urls_play_through_the_redirect() {
         );
     }
 
-    // shaka-player: DASH cenc with Clear Key from our key delivery.
-    let drm = id("drm");
-    let url = legacy("drm", "(format=mpd-time-cmaf,encryption=cenc)");
-    let (out, results) = common::node_script(
-        "play_url.mjs",
-        &[
-            "--url".into(),
-            url.clone().into(),
-            "--clearkey-license".into(),
-            format!("{base}/keys/v1/clearkey").into(),
-            "--chromium".into(),
-            chromium.into(),
-        ],
-    );
-    let r = results
-        .last()
-        .unwrap_or_else(|| panic!("play_url.mjs printed nothing: {out:?}"));
-    assert!(
-        out.status.success() && r["played"] == true,
-        "shaka {url}: {r}"
-    );
-    assert_eq!(r["keySystem"], "org.w3.clearkey", "{r}");
-    assert_eq!(
-        r["finalUri"],
-        format!("{base}/s/{drm}/cenc/manifest.mpd"),
-        "{r}"
-    );
-    let init = r["firstInit"].as_str().unwrap_or_default();
-    assert!(init.starts_with(&format!("{base}/s/{drm}/cenc/")), "{r}");
+    // shaka-player: DASH cenc and cbcs with Clear Key from our key delivery,
+    // and the default DASH of a multi-DRM locator (cenc).
+    for (name, args, variant) in [
+        ("drm", "(format=mpd-time-cmaf,encryption=cenc)", "cenc"),
+        ("cbcs", "(format=mpd-time-cmaf,encryption=cbcs)", "cbcs"),
+        ("drm", "", "cenc"),
+    ] {
+        let locator = id(name);
+        let url = legacy(name, args);
+        let (out, results) = common::node_script(
+            "play_url.mjs",
+            &[
+                "--url".into(),
+                url.clone().into(),
+                "--clearkey-license".into(),
+                format!("{base}/keys/v1/clearkey").into(),
+                "--chromium".into(),
+                chromium.clone().into(),
+            ],
+        );
+        let r = results
+            .last()
+            .unwrap_or_else(|| panic!("play_url.mjs printed nothing: {out:?}"));
+        assert!(
+            out.status.success() && r["played"] == true,
+            "shaka {url}: {r}"
+        );
+        assert_eq!(r["keySystem"], "org.w3.clearkey", "{r}");
+        assert_eq!(
+            r["finalUri"],
+            format!("{base}/s/{locator}/{variant}/manifest.mpd"),
+            "{r}"
+        );
+        let init = r["firstInit"].as_str().unwrap_or_default();
+        assert!(
+            init.starts_with(&format!("{base}/s/{locator}/{variant}/")),
+            "{r}"
+        );
+    }
 
     assert!(server.stop().success());
 }

@@ -149,7 +149,12 @@ pub fn package(input: &Path, out: &Path, args: &[&str]) -> Output {
 
 /// Runs `castguard package IN… --out OUT ARGS…` on a title of several files.
 pub fn package_title(inputs: &[PathBuf], out: &Path, args: &[&str]) -> Output {
-    run(castguard().arg("package").args(inputs).arg("--out").arg(out).args(args))
+    run(castguard()
+        .arg("package")
+        .args(inputs)
+        .arg("--out")
+        .arg(out)
+        .args(args))
 }
 
 /// What PyPI `mpegdash` and `m3u8` (strict) read in an output folder's
@@ -165,8 +170,12 @@ pub fn manifest_facts(out: &Path) -> serde_json::Value {
 /// checking that it and the npm packages `modules` are installed: the
 /// browser tests fail, never skip, when they are missing.
 pub fn chromium(modules: &[&str]) -> String {
-    let chromium = std::env::var("CASTGUARD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(Path::new(&chromium).exists(), "{chromium} missing: run scripts/install-test-tools.sh");
+    let chromium =
+        std::env::var("CASTGUARD_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} missing: run scripts/install-test-tools.sh"
+    );
     for m in modules {
         assert!(
             repo_root().join("node_modules").join(m).is_dir(),
@@ -190,7 +199,10 @@ pub fn node_script(script: &str, args: &[std::ffi::OsString]) -> (Output, Vec<se
         .unwrap_or_else(|e| panic!("run node {script}: {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let results = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let results = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
     (out, results)
 }
 
@@ -787,7 +799,11 @@ pub fn hls_hashes(url: &str, media: Media) -> Result<Vec<String>, String> {
 
 /// [`hls_hashes`], sending `headers` (`Name: value\r\n` lines) with every
 /// request, the key's included.
-pub fn hls_hashes_with_headers(url: &str, headers: &str, media: Media) -> Result<Vec<String>, String> {
+pub fn hls_hashes_with_headers(
+    url: &str,
+    headers: &str,
+    media: Media,
+) -> Result<Vec<String>, String> {
     let mut args: Vec<String> = ["-rw_timeout", "20000000"].map(String::from).to_vec();
     if !headers.is_empty() {
         args.extend(["-headers".to_owned(), headers.to_owned()]);
