@@ -857,7 +857,7 @@ fn build(
             }
             pool.give(buf);
         }
-        return match asset.get(&plan.protection, resource) {
+        return match asset.get_with(&plan.protection, resource, Some(&resolved.time_url)) {
             Ok(Some(b)) => Ok(Bytes::from(b)),
             Ok(None) => Err(DeliveryError::NotFound),
             Err(e) => Err(failed(e)),
