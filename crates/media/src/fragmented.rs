@@ -461,7 +461,7 @@ mod tests {
     fn read(moofs: &[Moof], data: usize, moov: &Moov, ids: &[u32]) -> Result<Vec<(u32, Vec<Sample>)>> {
         let (f, _) = file(moofs, data);
         let len = f.as_file().metadata().expect("metadata").len();
-        let input = Input { path: f.path(), file: f.as_file(), len };
+        let input = Input { path: f.path(), file: Some(f.as_file()), len };
         let mut tracks: Vec<(u32, Vec<Sample>)> = ids.iter().map(|&id| (id, Vec::new())).collect();
         append_fragments(&input, moov, 0, &mut tracks)?;
         Ok(tracks)
