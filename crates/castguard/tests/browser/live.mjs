@@ -25,6 +25,12 @@ if (!url || !license) {
   process.exit(2);
 }
 const START_TIMEOUT_MS = 20000;
+// Whatever happens, one line and an exit within this.
+const DEADLINE_MS = START_TIMEOUT_MS + (watch + 20) * 1000;
+setTimeout(() => {
+  console.log(JSON.stringify({ url, played: false, error: 'deadline' }));
+  process.exit(1);
+}, DEADLINE_MS).unref();
 
 const browser = await launch(a.one('chromium', '/usr/bin/chromium'));
 const page = await browser.newPage();
@@ -55,7 +61,9 @@ const result = await page.evaluate(async ({ url, license, token, watch, startTim
   } catch (e) {
     return { played: false, error: `load: ${e.code || e}`, errors };
   }
-  await video.play().catch(() => {});
+  // Not awaited: without a key (the outsider) playback never starts and
+  // the promise never settles.
+  video.play().catch(() => {});
   const t0 = Date.now();
   // Started: the playhead moved and frames are decoded.
   let start = null;
