@@ -74,9 +74,17 @@ impl Registry {
         if let Some(session) = sessions.get(&event.name) {
             return Ok(session.clone());
         }
-        let outputs = s.store().live_outputs_of(&event.name).await.map_err(Refusal::internal)?;
+        let outputs = s
+            .store()
+            .live_outputs_of(&event.name)
+            .await
+            .map_err(Refusal::internal)?;
         if outputs.is_empty() {
-            return Err(Refusal::new(StatusCode::NOT_FOUND, "no_output", "no live output records this event"));
+            return Err(Refusal::new(
+                StatusCode::NOT_FOUND,
+                "no_output",
+                "no live output records this event",
+            ));
         }
         let Some(root) = s.media().local_root().map(std::path::Path::to_owned) else {
             return Err(Refusal::new(
@@ -87,7 +95,11 @@ impl Registry {
         };
         let mut recordings = Vec::new();
         for o in outputs {
-            let asset = s.store().get_asset(&o.asset_name).await.map_err(Refusal::internal)?;
+            let asset = s
+                .store()
+                .get_asset(&o.asset_name)
+                .await
+                .map_err(Refusal::internal)?;
             let dir = root.join(&asset.storage.path);
             let settings = LiveSettings {
                 event: event.name.clone(),
@@ -101,9 +113,16 @@ impl Registry {
             .await
             .map_err(Refusal::internal)?
             .map_err(|e| Refusal::live(&event.name, e))?;
-            recordings.push(Recording { output: o.name, asset_dir: dir, writer: Arc::new(Mutex::new(opened)) });
+            recordings.push(Recording {
+                output: o.name,
+                asset_dir: dir,
+                writer: Arc::new(Mutex::new(opened)),
+            });
         }
-        let session = Arc::new(Session { recordings, stopped: AtomicBool::new(false) });
+        let session = Arc::new(Session {
+            recordings,
+            stopped: AtomicBool::new(false),
+        });
         sessions.insert(event.name.clone(), session.clone());
         Ok(session)
     }
@@ -119,17 +138,23 @@ impl Registry {
             for r in &session.recordings {
                 let writer = r.writer.clone();
                 let output = r.output.clone();
-                tokio::task::spawn_blocking(move || writer.lock().unwrap_or_else(|p| p.into_inner()).finish())
-                    .await
-                    .map_err(crate::ApiError::internal)?
-                    .map_err(|e| crate::ApiError::internal(format!("live output {output}: {e}")))?;
+                tokio::task::spawn_blocking(move || {
+                    writer.lock().unwrap_or_else(|p| p.into_inner()).finish()
+                })
+                .await
+                .map_err(crate::ApiError::internal)?
+                .map_err(|e| crate::ApiError::internal(format!("live output {output}: {e}")))?;
                 dirs.push(r.asset_dir.clone());
             }
         }
         // Recordings left open by an earlier process.
-        let Some(root) = s.media().local_root().map(std::path::Path::to_owned) else { return Ok(()) };
+        let Some(root) = s.media().local_root().map(std::path::Path::to_owned) else {
+            return Ok(());
+        };
         for o in s.store().live_outputs_of(event).await? {
-            let Ok(asset) = s.store().get_asset(&o.asset_name).await else { continue };
+            let Ok(asset) = s.store().get_asset(&o.asset_name).await else {
+                continue;
+            };
             let dir = root.join(&asset.storage.path);
             if dirs.contains(&dir) {
                 continue;
@@ -145,10 +170,17 @@ impl Registry {
 
 /// Marks the recording in `dir` ended, if there is one that is not.
 fn mark_ended(dir: &std::path::Path) -> Result<(), LiveError> {
-    let Ok(index) = media::asset::AssetIndex::load(dir) else { return Ok(()) };
-    let Some(live) = index.live.as_ref().filter(|l| !l.ended) else { return Ok(()) };
-    let settings =
-        LiveSettings { event: live.event.clone(), archive_secs: live.archive_secs, time_shift_secs: live.time_shift_secs };
+    let Ok(index) = media::asset::AssetIndex::load(dir) else {
+        return Ok(());
+    };
+    let Some(live) = index.live.as_ref().filter(|l| !l.ended) else {
+        return Ok(());
+    };
+    let settings = LiveSettings {
+        event: live.event.clone(),
+        archive_secs: live.archive_secs,
+        time_shift_secs: live.time_shift_secs,
+    };
     LiveAsset::open(dir, &settings)?.finish()
 }
 
@@ -162,12 +194,20 @@ struct Refusal {
 
 impl Refusal {
     fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Refusal { status, code, message: message.into() }
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "live ingest failed");
-        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Refusal::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 
     fn live(event: &str, e: LiveError) -> Self {
@@ -190,7 +230,12 @@ impl Refusal {
 impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
-        (self.status, [(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+        (
+            self.status,
+            [(header::CACHE_CONTROL, "no-store")],
+            axum::Json(body),
+        )
+            .into_response()
     }
 }
 
@@ -206,13 +251,24 @@ async fn time() -> Response {
     let now = time::OffsetDateTime::now_utc();
     let ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     let text = media::manifest::utc_datetime(ms);
-    ([(header::CACHE_CONTROL, "no-store"), (header::CONTENT_TYPE, "text/plain; charset=utf-8")], text).into_response()
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 /// Equal in constant time for strings of the same length (the length of
 /// a token is not a secret: it is the same for every generated one).
 fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 async fn ingest(
@@ -232,29 +288,50 @@ async fn ingest_inner(
     body: Body,
 ) -> Result<(), Refusal> {
     let not_found = || Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such live event");
-    let Ok(Path((event, token, rest))) = path else { return Err(not_found()) };
+    let Ok(Path((event, token, rest))) = path else {
+        return Err(not_found());
+    };
     let stream = rest.split('/').next().unwrap_or_default().to_owned();
     if stream.is_empty() || stream.len() > 128 || !stream.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Refusal::new(StatusCode::BAD_REQUEST, "bad_stream", "the path must name a stream after the token"));
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "bad_stream",
+            "the path must name a stream after the token",
+        ));
     }
     let ev = match s.store().get_live_event(&event).await {
         Ok(ev) => ev,
         Err(store::StoreError::NotFound { .. }) => return Err(not_found()),
         Err(e) => return Err(Refusal::internal(e)),
     };
-    if !ev.input.access_token.as_deref().is_some_and(|t| same_token(t, &token)) {
+    if !ev
+        .input
+        .access_token
+        .as_deref()
+        .is_some_and(|t| same_token(t, &token))
+    {
         tracing::warn!(event = %ev.name, "live ingest with a wrong access token refused");
-        return Err(Refusal::new(StatusCode::FORBIDDEN, "forbidden", "wrong access token"));
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "wrong access token",
+        ));
     }
     if ev.resource_state != LiveEventResourceState::Running {
-        return Err(Refusal::new(StatusCode::NOT_FOUND, "not_running", "the live event is not running"));
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_running",
+            "the live event is not running",
+        ));
     }
     let live = &s.inner.live;
     let session = live.session(&s, &ev).await?;
-    let has_header = session
-        .recordings
-        .first()
-        .is_some_and(|r| r.writer.lock().unwrap_or_else(|p| p.into_inner()).has_header(&stream));
+    let has_header = session.recordings.first().is_some_and(|r| {
+        r.writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .has_header(&stream)
+    });
     let mut parser = StreamParser::new(live.max_fragment.load(Ordering::Relaxed), has_header);
     let mut body = body.into_data_stream();
     while let Some(chunk) = body.next().await {
@@ -262,13 +339,23 @@ async fn ingest_inner(
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(event = %ev.name, stream, error = %e, "live ingest request body failed");
-                return Err(Refusal::new(StatusCode::BAD_REQUEST, "body_failed", "the request body failed"));
+                return Err(Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "body_failed",
+                    "the request body failed",
+                ));
             }
         };
-        let units = parser.push(&chunk).map_err(|e| Refusal::live(&ev.name, e))?;
+        let units = parser
+            .push(&chunk)
+            .map_err(|e| Refusal::live(&ev.name, e))?;
         for unit in units {
             if session.stopped.load(Ordering::Acquire) {
-                return Err(Refusal::new(StatusCode::NOT_FOUND, "not_running", "the live event stopped"));
+                return Err(Refusal::new(
+                    StatusCode::NOT_FOUND,
+                    "not_running",
+                    "the live event stopped",
+                ));
             }
             store_unit(&ev.name, &session, &stream, unit).await?;
         }
@@ -278,9 +365,19 @@ async fn ingest_inner(
 
 /// Writes one unit into every recording of the session, on the blocking
 /// pool (file writes and `fsync`).
-async fn store_unit(event: &str, session: &Arc<Session>, stream: &str, unit: Unit) -> Result<(), Refusal> {
-    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
-    let writers: Vec<Arc<Mutex<LiveAsset>>> = session.recordings.iter().map(|r| r.writer.clone()).collect();
+async fn store_unit(
+    event: &str,
+    session: &Arc<Session>,
+    stream: &str,
+    unit: Unit,
+) -> Result<(), Refusal> {
+    let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+        .unwrap_or(0);
+    let writers: Vec<Arc<Mutex<LiveAsset>>> = session
+        .recordings
+        .iter()
+        .map(|r| r.writer.clone())
+        .collect();
     let stream = stream.to_owned();
     tokio::task::spawn_blocking(move || -> Result<(), LiveError> {
         for writer in writers {

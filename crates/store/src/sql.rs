@@ -18,7 +18,8 @@ use crate::{Change, Entity, Page, PageResult, Put, Secret, Store};
 use async_trait::async_trait;
 use keys::model::{
     Asset, ContentKey, ContentKeyPolicy, ContentKeyValue, ContentKeyWithValue, LiveEvent,
-    LiveEventResourceState, LiveOutput, Problem, StreamingLocator, StreamingPolicy, Validate, ValidationError, predefined_streaming_policies,
+    LiveEventResourceState, LiveOutput, Problem, StreamingLocator, StreamingPolicy, Validate,
+    ValidationError, predefined_streaming_policies,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1067,7 +1068,8 @@ impl<B: Backend> Store for SqlStore<B> {
         event.resource_state = state;
         event.last_modified = Some(now());
         self.write_row(&mut tx, name, &event).await?;
-        self.commit(tx, changed(EntityKind::LiveEvent, name)).await?;
+        self.commit(tx, changed(EntityKind::LiveEvent, name))
+            .await?;
         Ok(event)
     }
 

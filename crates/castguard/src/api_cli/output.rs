@@ -29,7 +29,13 @@ fn headers(kind: Kind) -> &'static [&'static str] {
         Kind::StreamingPolicy => &["NAME", "SCHEMES", "DEFAULT POLICY"],
         Kind::Locator => &["NAME", "ASSET", "STREAMING POLICY", "LOCATOR ID", "KEYS"],
         Kind::LiveEvent => &["NAME", "STATE", "PROTOCOL", "INGEST URL"],
-        Kind::LiveOutput => &["NAME", "LIVE EVENT", "ASSET", "ARCHIVE WINDOW", "REWIND WINDOW"],
+        Kind::LiveOutput => &[
+            "NAME",
+            "LIVE EVENT",
+            "ASSET",
+            "ARCHIVE WINDOW",
+            "REWIND WINDOW",
+        ],
     }
 }
 

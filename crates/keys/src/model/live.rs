@@ -162,7 +162,9 @@ pub fn iso8601_duration_secs(s: &str) -> Option<f64> {
 
 /// A token that may appear in a URL path: 16 to 128 of `[A-Za-z0-9_-]`.
 pub fn valid_access_token(t: &str) -> bool {
-    (16..=128).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    (16..=128).contains(&t.len())
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Validate for LiveEvent {
@@ -191,10 +193,16 @@ impl Validate for LiveOutput {
         }
         let window = |field: &str, v: &str| {
             let secs = iso8601_duration_secs(v).ok_or_else(|| {
-                ValidationError::new(field, Problem::Invalid("must be an ISO 8601 duration such as PT1H"))
+                ValidationError::new(
+                    field,
+                    Problem::Invalid("must be an ISO 8601 duration such as PT1H"),
+                )
             })?;
             if !(MIN_ARCHIVE_WINDOW_SECS..=MAX_ARCHIVE_WINDOW_SECS).contains(&secs) {
-                return Err(ValidationError::new(field, Problem::Invalid("must be between PT1M and PT25H")));
+                return Err(ValidationError::new(
+                    field,
+                    Problem::Invalid("must be between PT1M and PT25H"),
+                ));
             }
             Ok(secs)
         };
@@ -224,7 +232,10 @@ mod tests {
         assert_eq!(iso8601_duration_secs("P1DT2H"), Some(93_600.0));
         assert_eq!(iso8601_duration_secs("PT0.5S"), Some(0.5));
         assert_eq!(iso8601_duration_secs("P1D"), Some(86_400.0));
-        for bad in ["", "P", "PT", "1H", "PT1", "PTH", "PT1S1M", "PT1H1H", "P1Y", "P1W", "-PT1H", "PT1.5H", "PT1..0S"] {
+        for bad in [
+            "", "P", "PT", "1H", "PT1", "PTH", "PT1S1M", "PT1H1H", "P1Y", "P1W", "-PT1H", "PT1.5H",
+            "PT1..0S",
+        ] {
             assert_eq!(iso8601_duration_secs(bad), None, "{bad}");
         }
     }
@@ -237,11 +248,15 @@ mod tests {
         .expect("valid");
         assert_eq!(e.resource_state, LiveEventResourceState::Stopped);
         let json = serde_json::to_string(&e).expect("json");
-        assert!(json.contains(r#""streamingProtocol":"FragmentedMP4""#), "{json}");
+        assert!(
+            json.contains(r#""streamingProtocol":"FragmentedMP4""#),
+            "{json}"
+        );
         assert!(json.contains(r#""resourceState":"Stopped""#), "{json}");
-        let short: LiveEvent =
-            serde_json::from_str(r#"{"name":"ev1","input":{"streamingProtocol":"RTMP","accessToken":"short"}}"#)
-                .expect("parses");
+        let short: LiveEvent = serde_json::from_str(
+            r#"{"name":"ev1","input":{"streamingProtocol":"RTMP","accessToken":"short"}}"#,
+        )
+        .expect("parses");
         assert_eq!(short.validate().unwrap_err().field, "input.accessToken");
         let slash: LiveEvent = serde_json::from_str(
             r#"{"name":"ev1","input":{"streamingProtocol":"RTMP","accessToken":"0123456789abcdef/../x"}}"#,

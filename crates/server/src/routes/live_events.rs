@@ -95,7 +95,9 @@ impl ApiEntity for LiveEvent {
 
 async fn stop_event(s: &AppState, name: &str) -> ApiResult<LiveEvent> {
     s.inner.live.stop(s, name).await?;
-    Ok(s.store().set_live_event_state(name, LiveEventResourceState::Stopped).await?)
+    Ok(s.store()
+        .set_live_event_state(name, LiveEventResourceState::Stopped)
+        .await?)
 }
 
 #[utoipa::path(post, path = "/api/v1/live-events/{name}/start", tag = "live-events", operation_id = "startLiveEvent",

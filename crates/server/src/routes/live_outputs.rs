@@ -6,9 +6,9 @@
 //! recording never loses its writer halfway.
 
 use super::entity::{self, ApiEntity};
+use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonObject;
-use crate::AppState;
 use axum::http::StatusCode;
 use keys::model::{LiveEventResourceState, LiveOutput};
 
