@@ -264,13 +264,19 @@ pub enum LiveCmd {
         access_token: Option<String>,
     },
     /// Start taking streams (idempotent).
-    Start { name: String },
+    Start {
+        name: String,
+    },
     /// Stop: pushing encoders are cut off and the recordings become VOD
     /// (idempotent).
-    Stop { name: String },
+    Stop {
+        name: String,
+    },
     /// Stop and delete an event with its outputs; their assets stay
     /// (idempotent).
-    Delete { name: String },
+    Delete {
+        name: String,
+    },
     Get {
         name: String,
     },
@@ -309,7 +315,11 @@ impl EntityCommand for LiveCmd {
 
     fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
         match self {
-            LiveCmd::Create { name, description, access_token } => {
+            LiveCmd::Create {
+                name,
+                description,
+                access_token,
+            } => {
                 let input = obj(vec![
                     ("streamingProtocol", Some(Value::from("FragmentedMP4"))),
                     ("accessToken", access_token.clone().map(Value::from)),
@@ -321,10 +331,18 @@ impl EntityCommand for LiveCmd {
                 create::<Self>(c, json, name, &body)?;
             }
             LiveCmd::Start { name } => {
-                output::one(json, Self::KIND, &c.post(&format!("{}/start", item::<Self::Model>(name)?))?);
+                output::one(
+                    json,
+                    Self::KIND,
+                    &c.post(&format!("{}/start", item::<Self::Model>(name)?))?,
+                );
             }
             LiveCmd::Stop { name } => {
-                output::one(json, Self::KIND, &c.post(&format!("{}/stop", item::<Self::Model>(name)?))?);
+                output::one(
+                    json,
+                    Self::KIND,
+                    &c.post(&format!("{}/stop", item::<Self::Model>(name)?))?,
+                );
             }
             LiveCmd::Delete { name } => {
                 Common::Delete { name: name.clone() }.run::<Self>(c, json)?;
@@ -343,11 +361,21 @@ impl EntityCommand for LiveOutputCmd {
 
     fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
         match self {
-            LiveOutputCmd::Create { event, name, asset, archive_window, rewind_window, description } => {
+            LiveOutputCmd::Create {
+                event,
+                name,
+                asset,
+                archive_window,
+                rewind_window,
+                description,
+            } => {
                 let body = obj(vec![
                     ("liveEventName", Some(Value::from(seg(event)?))),
                     ("assetName", Some(Value::from(seg(asset)?))),
-                    ("archiveWindowLength", Some(Value::from(archive_window.clone()))),
+                    (
+                        "archiveWindowLength",
+                        Some(Value::from(archive_window.clone())),
+                    ),
                     ("rewindWindowLength", rewind_window.clone().map(Value::from)),
                     ("description", description.clone().map(Value::from)),
                 ]);
