@@ -262,10 +262,14 @@ impl LiveIndex {
             availability_start_ms: self.availability_start_ms?,
             published_ms: self.published_ms,
             time_shift_secs: self.time_shift_secs,
-            min_update_secs: target.min(10.0),
-            // Two segments behind the newest: the live edge a player sees
-            // is then two to three segment durations behind the encoder.
-            suggested_delay_secs: 2.0 * target,
+            // Players reload every half segment, so a new segment is known
+            // at most half a segment after it arrived.
+            min_update_secs: (target / 2.0).clamp(1.0, 10.0),
+            // Playing from 1.75 segments behind the newest: the next one
+            // arrives within a segment and is known half a segment later,
+            // so the buffer does not run dry; the playhead is then 1.75 to
+            // 2.75 segments behind the encoder.
+            suggested_delay_secs: 1.75 * target,
             utc_timing_url: utc_timing_url.map(str::to_owned),
         })
     }
