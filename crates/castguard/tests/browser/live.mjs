@@ -10,7 +10,9 @@
 // the playhead's advance against the wall clock over the watch (rate), and
 // the live latency at the end: the wall clock minus the wall-clock time of
 // the frame on screen (the MPD's availabilityStartTime plus currentTime),
-// and shaka's own `getStats().liveLatency`. Exits 1 unless it played.
+// and shaka's own `getStats().liveLatency`, with where it comes from (the
+// live point and seek range at load, the start-up time). Exits 1 unless it
+// played.
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, LIBS, args, launch } from './static_page.mjs';
@@ -56,8 +58,12 @@ const result = await page.evaluate(async ({ url, license, token, watch, startTim
       request.headers['Authorization'] = `Bearer ${token}`;
     }
   });
+  const loadStart = Date.now();
+  let edgeAtLoad = null;
   try {
     await player.load(url);
+    const ast0 = player.getPresentationStartTimeAsDate();
+    edgeAtLoad = ast0 ? { wall: (Date.now() - ast0.getTime()) / 1000, seekEnd: player.seekRange().end, ct: video.currentTime } : null;
   } catch (e) {
     return { played: false, error: `load: ${e.code || e}`, errors };
   }
@@ -70,6 +76,8 @@ const result = await page.evaluate(async ({ url, license, token, watch, startTim
   while (Date.now() - t0 < startTimeout && errors.length === 0) {
     if (start === null && video.currentTime > 0 && !video.paused && video.readyState >= 3) {
       start = { wall: Date.now(), ct: video.currentTime };
+      const ast1 = player.getPresentationStartTimeAsDate();
+      start.latency = ast1 ? (start.wall - ast1.getTime()) / 1000 - start.ct : null;
     }
     if (start !== null) break;
     await new Promise((r) => setTimeout(r, 100));
@@ -92,6 +100,12 @@ const result = await page.evaluate(async ({ url, license, token, watch, startTim
     watched: (to.wall - from.wall) / 1000,
     latency,
     shakaLatency: player.getStats().liveLatency,
+    // Where it went: at load, the wall-clock live point (now minus
+    // availabilityStartTime), shaka's seek range end and the start
+    // position; then how long until frames played, and the latency then.
+    edgeAtLoad,
+    startupSecs: (start.wall - loadStart) / 1000,
+    latencyAtStart: start.latency,
     currentTime: to.ct,
     keySystem: player.keySystem(),
     errors,
