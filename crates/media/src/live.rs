@@ -55,6 +55,9 @@ use crate::plan::SegmentPlan;
 pub const DEFAULT_MAX_FRAGMENT: u64 = 64 << 20;
 /// Segments the bit rates announced for a live track are measured over.
 const BANDWIDTH_WINDOW: usize = 30;
+/// Most tracks one recording takes (streams may add tracks; a ladder of
+/// eight renditions with a few audio languages is far below).
+pub const MAX_TRACKS: usize = 64;
 
 /// Why an ingest request is refused. Each maps to the DASH-IF ingest
 /// answer: [`LiveError::status`].
@@ -392,6 +395,7 @@ impl LiveAsset {
     /// track (the same one again when the stream sends its header anew
     /// with the same configuration; a changed one is refused).
     pub fn header(&mut self, stream: &str, header: &[u8]) -> Result<(), LiveError> {
+        self.refuse_ended()?;
         let moov = moov_of(header)?;
         let mut any = false;
         for trak in &moov.traks {
@@ -423,6 +427,9 @@ impl LiveAsset {
                     )));
                 }
                 continue;
+            }
+            if self.live().bindings.len() >= MAX_TRACKS {
+                return Err(LiveError::Refused(format!("more than {MAX_TRACKS} tracks in one recording")));
             }
             let id = self.live().bindings.iter().map(|b| b.id).max().unwrap_or(0) + 1;
             let template = Track { id, kind, timescale: trak.mdia.mdhd.timescale, trak: trak.clone(), samples: Vec::new() };
@@ -461,6 +468,7 @@ impl LiveAsset {
         moof_len: usize,
         now_ms: i64,
     ) -> Result<Vec<(String, u64)>, LiveError> {
+        self.refuse_ended()?;
         let moov = self.streams.get(stream).ok_or(LiveError::NoHeader)?;
         let bound: Vec<(u32, String)> = self
             .index
@@ -643,6 +651,15 @@ impl LiveAsset {
             live.availability_start_ms = Some(now_ms.saturating_sub((track_secs * 1000.0).round() as i64));
         }
         Ok(number)
+    }
+
+    /// A recording the event's stop ended takes nothing more (a request
+    /// that was mid-fragment when the stop came).
+    fn refuse_ended(&self) -> Result<(), LiveError> {
+        if self.index.live.as_ref().is_some_and(|l| l.ended) {
+            return Err(LiveError::Refused("the live event stopped".into()));
+        }
+        Ok(())
     }
 
     /// The event stopped: the recording is VOD from now on.
