@@ -284,7 +284,7 @@ fn cmaf_ingest_serves_live_then_vod() {
     // ffmpeg pushes; its tee muxer keeps what it pushed.
     let copy = tmp.path().join("pushed.mp4");
     let movflags = "movflags=empty_moov+separate_moof+default_base_moof+cmaf";
-    let mut ffmpeg = Command::new("ffmpeg")
+    let ffmpeg = Command::new("ffmpeg")
         .args(["-nostdin", "-hide_banner", "-loglevel", "warning", "-re"])
         .args(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25"])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
