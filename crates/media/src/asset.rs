@@ -37,6 +37,10 @@ pub struct AssetIndex {
     /// from older indexes (then the target duration, 2 s at least).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_buffer_secs: Option<f64>,
+    /// Present on an asset recorded from a live event ([`crate::live`]):
+    /// while it has not ended, the origin serves it as live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live: Option<crate::live::LiveIndex>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,9 +57,13 @@ pub struct IndexTrack {
     #[serde(default)]
     pub hls_peak_bandwidth: u64,
     pub timescale: u32,
-    /// `[start, duration]` of each segment in track ticks; segment `n`
-    /// (from 1) is the file `n.m4s`.
+    /// `[start, duration]` of each segment in track ticks; the first is
+    /// the file `{first_segment}.m4s`, the next `{first_segment + 1}.m4s`...
     pub segments: Vec<[u64; 2]>,
+    /// Number of the first segment: 1, except in a live recording whose
+    /// archive window let older segments go.
+    #[serde(default = "first_number", skip_serializing_if = "is_first_number")]
+    pub first_segment: u64,
     /// Largest SAP type its segments start with (1 in older indexes).
     #[serde(default = "closed_gop", skip_serializing_if = "is_closed_gop")]
     pub sap_type: u8,
@@ -99,19 +107,32 @@ impl KeyFrameEnds {
     /// Measures them on the clear segments `1.m4s`, `2.m4s`, ... of one
     /// video track in `dir`.
     fn measure(dir: &Path, track_id: u32, entry: &bmff::SampleEntry, segments: usize) -> Result<KeyFrameEnds> {
-        // Any key: the layout does not depend on it.
-        let key = cenc::ContentKey { kid: cenc::KeyId([0; 16]), key: cenc::Key::new([0; 16]) };
-        let cenc_p = crate::protect::TrackProtector::new(track_id, entry, &key, cenc::Scheme::Cenc)?;
-        let cbcs_p = crate::protect::TrackProtector::new(track_id, entry, &key, cenc::Scheme::Cbcs)?;
         let mut ends = KeyFrameEnds::default();
         for n in 1..=segments {
             let path = dir.join(format!("{n}.m4s"));
             let clear = fs::read(&path).map_err(|e| Error::io(&path, e))?;
-            ends.clear.push(crate::cmaf::first_sample_end(&clear)?);
-            ends.cenc.push(crate::cmaf::first_sample_end(&cenc_p.protected_layout(clear.clone())?)?);
-            ends.cbcs.push(crate::cmaf::first_sample_end(&cbcs_p.protected_layout(clear)?)?);
+            ends.push(track_id, entry, clear)?;
         }
         Ok(ends)
+    }
+
+    /// Measures one more clear segment (`clear`) of a video track.
+    pub(crate) fn push(&mut self, track_id: u32, entry: &bmff::SampleEntry, clear: Vec<u8>) -> Result<()> {
+        // Any key: the layout does not depend on it.
+        let key = cenc::ContentKey { kid: cenc::KeyId([0; 16]), key: cenc::Key::new([0; 16]) };
+        let cenc_p = crate::protect::TrackProtector::new(track_id, entry, &key, cenc::Scheme::Cenc)?;
+        let cbcs_p = crate::protect::TrackProtector::new(track_id, entry, &key, cenc::Scheme::Cbcs)?;
+        self.clear.push(crate::cmaf::first_sample_end(&clear)?);
+        self.cenc.push(crate::cmaf::first_sample_end(&cenc_p.protected_layout(clear.clone())?)?);
+        self.cbcs.push(crate::cmaf::first_sample_end(&cbcs_p.protected_layout(clear)?)?);
+        Ok(())
+    }
+
+    /// Forgets the first `n` segments' ends.
+    pub(crate) fn drop_front(&mut self, n: usize) {
+        for v in [&mut self.clear, &mut self.cenc, &mut self.cbcs] {
+            v.drain(..n.min(v.len()));
+        }
     }
 }
 
@@ -158,6 +179,45 @@ pub enum IndexTrackKind {
     },
 }
 
+impl IndexTrackKind {
+    /// The index form of a manifest track kind.
+    pub(crate) fn of(kind: &manifest::TrackKind) -> IndexTrackKind {
+        match kind {
+            manifest::TrackKind::Video { width, height, frame_rate, max_frame_rate, sar, interlaced, picture } => {
+                IndexTrackKind::Video {
+                    width: *width,
+                    height: *height,
+                    frame_rate: *frame_rate,
+                    sar: *sar,
+                    max_frame_rate: *max_frame_rate,
+                    interlaced: *interlaced,
+                    picture: *picture,
+                }
+            }
+            manifest::TrackKind::Audio { sample_rate, channels, language, dolby_channel_map, joc_complexity } => {
+                IndexTrackKind::Audio {
+                    sample_rate: *sample_rate,
+                    channels: *channels,
+                    language: language.clone(),
+                    dolby_channel_map: *dolby_channel_map,
+                    joc_complexity: *joc_complexity,
+                }
+            }
+            manifest::TrackKind::Text { language, role, label } => {
+                IndexTrackKind::Text { language: language.clone(), role: *role, label: label.clone() }
+            }
+        }
+    }
+}
+
+fn first_number() -> u64 {
+    1
+}
+
+fn is_first_number(n: &u64) -> bool {
+    *n == 1
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }
@@ -191,6 +251,7 @@ impl AssetIndex {
     /// add protection and rewrite URIs per streaming locator.
     pub fn presentation(&self) -> Presentation {
         Presentation {
+            live: None,
             duration_secs: self.duration_secs,
             min_buffer_secs: self.min_buffer_secs.unwrap_or(self.segment_duration_secs.max(2.0)),
             tracks: self
@@ -233,7 +294,7 @@ impl AssetIndex {
                     segments: t.segments.iter().map(|&[start, duration]| SegmentTime { start, duration }).collect(),
                     init_uri: format!("{}/init.mp4", t.name),
                     media_uri_template: format!("{}/$Number$.m4s", t.name),
-                    start_number: 1,
+                    start_number: t.first_segment,
                     protection: None,
                     hls_keys: Vec::new(),
                     key_frame_ends: t.key_frame_ends.as_ref().map(|k| k.clear.clone()).unwrap_or_default(),
@@ -256,35 +317,14 @@ impl AssetIndex {
                 .map(|t| IndexTrack {
                     id: t.id,
                     name: t.init_uri.split('/').next().unwrap_or_default().to_owned(),
-                    kind: match &t.kind {
-                        manifest::TrackKind::Video { width, height, frame_rate, max_frame_rate, sar, interlaced, picture } => {
-                            IndexTrackKind::Video {
-                                width: *width,
-                                height: *height,
-                                frame_rate: *frame_rate,
-                                sar: *sar,
-                                max_frame_rate: *max_frame_rate,
-                                interlaced: *interlaced,
-                                picture: *picture,
-                            }
-                        }
-                        manifest::TrackKind::Audio { sample_rate, channels, language, dolby_channel_map, joc_complexity } => IndexTrackKind::Audio {
-                            sample_rate: *sample_rate,
-                            channels: *channels,
-                            language: language.clone(),
-                            dolby_channel_map: *dolby_channel_map,
-                            joc_complexity: *joc_complexity,
-                        },
-                        manifest::TrackKind::Text { language, role, label } => {
-                            IndexTrackKind::Text { language: language.clone(), role: *role, label: label.clone() }
-                        }
-                    },
+                    kind: IndexTrackKind::of(&t.kind),
                     codecs: t.codecs.clone(),
                     bandwidth: t.bandwidth,
                     average_bandwidth: t.average_bandwidth,
                     hls_peak_bandwidth: t.hls_peak_bandwidth,
                     timescale: t.timescale,
                     segments: t.segments.iter().map(|s| [s.start, s.duration]).collect(),
+                    first_segment: 1,
                     file: None,
                     key_frame_ends: None,
                     sap_type: t.sap_type,
@@ -292,6 +332,7 @@ impl AssetIndex {
                 })
                 .collect(),
             min_buffer_secs: Some(p.min_buffer_secs),
+            live: None,
         }
     }
 }
@@ -369,6 +410,7 @@ mod tests {
             version: INDEX_VERSION,
             notes: Vec::new(),
             min_buffer_secs: None,
+            live: None,
             duration_secs: 10.0,
             segment_duration_secs: 4.0,
             tracks: vec![
@@ -390,6 +432,7 @@ mod tests {
                     hls_peak_bandwidth: 520_000,
                     timescale: 12800,
                     segments: vec![[0, 51200], [51200, 51200], [102400, 25600]],
+                    first_segment: 1,
                     file: Some("movie.mp4".into()),
                     key_frame_ends: None,
                     sap_type: 1,
@@ -411,6 +454,7 @@ mod tests {
                     hls_peak_bandwidth: 101_000,
                     timescale: 48000,
                     segments: vec![[0, 192512]],
+                    first_segment: 1,
                     file: None,
                     key_frame_ends: None,
                     sap_type: 1,
@@ -446,6 +490,7 @@ mod tests {
     #[test]
     fn index_of_a_constant_progressive_picture_writes_no_new_fields() {
         let p = crate::manifest::Presentation {
+            live: None,
             duration_secs: 2.0,
             min_buffer_secs: 2.0,
             tracks: vec![manifest::Track {

@@ -56,10 +56,12 @@ pub const MAX_UNRECORDED_SAMPLES: u64 = MAX_CONSTANT_SIZE_SAMPLES;
 /// `sample_is_non_sync_sample` in the sample flags (§8.8.3.1).
 const SAMPLE_IS_NON_SYNC: u32 = 0x0001_0000;
 
-/// The input file, for reads and for naming it in errors.
+/// The input file, for reads and for naming it in errors. A fragment
+/// already in memory ([`fragment_samples`]) has no file: its `len` bounds
+/// the sample offsets and `path` names the stream in errors.
 pub(crate) struct Input<'a> {
     pub path: &'a Path,
-    pub file: &'a File,
+    pub file: Option<&'a File>,
     pub len: u64,
 }
 
@@ -69,7 +71,8 @@ impl Input<'_> {
     }
 
     fn read_at(&self, pos: u64, buf: &mut [u8]) -> Result<()> {
-        self.file.read_exact_at(buf, pos).map_err(|e| Error::io(self.path, e))
+        let file = self.file.ok_or_else(|| self.error(FourCC::UNKNOWN, pos, "not a file"))?;
+        file.read_exact_at(buf, pos).map_err(|e| Error::io(self.path, e))
     }
 
     /// The header of the top-level box at `pos`, checked to fit in the file;
@@ -139,6 +142,31 @@ pub(crate) fn append_fragments(
         pos += header.size;
     }
     Ok(moofs)
+}
+
+/// The samples of one `moof` + `mdat` held in memory (`bytes`, the `moof`
+/// first; live ingest receives them so), appended to `tracks` (track id,
+/// samples so far) as [`append_fragments`] does for a file: sample offsets
+/// are into `bytes`, checked to lie inside it. `name` names the stream in
+/// errors.
+pub(crate) fn fragment_samples(
+    name: &Path,
+    moov: &Moov,
+    bytes: &[u8],
+    moof_len: usize,
+    tracks: &mut [(u32, Vec<Sample>)],
+) -> Result<()> {
+    let input = Input { path: name, file: None, len: bytes.len() as u64 };
+    let trex: &[Trex] = moov.mvex.as_ref().map_or(&[], |m| &m.trex);
+    let mut states: Vec<TrackState<'_>> = tracks
+        .iter_mut()
+        .map(|(id, samples)| TrackState { id: *id, samples, trex: trex.iter().find(|t| t.track_id == *id) })
+        .collect();
+    let moof = bytes.get(..moof_len).ok_or_else(|| input.error(FourCC::MOOF, 0, "shorter than its header says"))?;
+    let fragment = Fragment { input: &input, moov, trex, pos: 0, bytes: moof };
+    // Every sample of a live fragment is in its own mdat: the per-file cap
+    // on unrecorded samples is per fragment here.
+    fragment.append(&mut states, &mut 0)
 }
 
 /// One `moof` read into memory.
@@ -433,7 +461,7 @@ mod tests {
     fn read(moofs: &[Moof], data: usize, moov: &Moov, ids: &[u32]) -> Result<Vec<(u32, Vec<Sample>)>> {
         let (f, _) = file(moofs, data);
         let len = f.as_file().metadata().expect("metadata").len();
-        let input = Input { path: f.path(), file: f.as_file(), len };
+        let input = Input { path: f.path(), file: Some(f.as_file()), len };
         let mut tracks: Vec<(u32, Vec<Sample>)> = ids.iter().map(|&id| (id, Vec::new())).collect();
         append_fragments(&input, moov, 0, &mut tracks)?;
         Ok(tracks)

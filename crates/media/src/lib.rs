@@ -19,6 +19,7 @@
 //! - [`track_class`] puts a track in its key class (AUDIO, SD, HD, UHD1, UHD2);
 //! - [`package`] ties them together for a whole file;
 //! - [`asset`] stores an ingested title as clear CMAF with an index;
+//! - [`live`] grows one from an encoder's CMAF ingest, fragment by fragment;
 //! - [`ism`] reads the `.ism` of an encoder's asset folder: which files
 //!   make the title.
 
@@ -32,6 +33,7 @@ pub mod error;
 pub mod fragmented;
 pub mod ism;
 pub mod language;
+pub mod live;
 pub mod manifest;
 pub mod movie;
 pub mod nal;

@@ -136,7 +136,7 @@ impl Movie {
         let (mut tables, mut skipped) = table_samples(&moov)?;
         if moov.mvex.is_some() {
             refuse_encrypted(path, &moov, &tables)?;
-            let input = fragmented::Input { path, file: &file, len };
+            let input = fragmented::Input { path, file: Some(&file), len };
             fragmented::append_fragments(&input, &moov, moov_end, &mut tables)?;
         }
         let text_tables: Vec<(u32, Vec<Sample>)> = tables

@@ -151,7 +151,7 @@ impl OriginAsset {
     /// asset (`video_1/3.m4s`); `None` when the asset has no such segment.
     pub fn segment_file(&self, track: &str, number: u32) -> Option<String> {
         let meta = self.index.track(track)?;
-        if number == 0 || number as usize > meta.segments.len() || !self.entries.contains_key(track) {
+        if !holds(meta, number) || !self.entries.contains_key(track) {
             return None;
         }
         Some(format!("{track}/{number}.m4s"))
@@ -167,7 +167,7 @@ impl OriginAsset {
         }
         match number {
             None => Some(format!("{track}/subtitles.vtt")),
-            Some(n) if n >= 1 && n as usize <= meta.segments.len() => Some(format!("{track}/{n}.vtt")),
+            Some(n) if holds(meta, n) => Some(format!("{track}/{n}.vtt")),
             Some(_) => None,
         }
     }
@@ -212,21 +212,45 @@ impl OriginAsset {
 
     /// The presentation with `protection` signalled on every track.
     pub fn presentation(&self, protection: &Protection) -> Result<Presentation> {
+        self.presentation_with(protection, None)
+    }
+
+    /// [`OriginAsset::presentation`], live while the asset is a live
+    /// recording that has not ended: its tracks then hold only the
+    /// time-shift window, and DASH points players at `utc_timing_url` for
+    /// the server's clock.
+    pub fn presentation_with(&self, protection: &Protection, utc_timing_url: Option<&str>) -> Result<Presentation> {
         let mut p = self.index.presentation();
         for (track, meta) in p.tracks.iter_mut().zip(&self.index.tracks) {
             self.setup(protection, &meta.name)?.signal(track);
             track.key_frame_ends =
                 meta.key_frame_ends.as_ref().map(|k| k.for_protection(protection).to_vec()).unwrap_or_default();
         }
+        p.live = self.index.live.as_ref().and_then(|l| l.manifest_timing(&self.index, utc_timing_url));
+        if let Some(live) = &p.live {
+            for t in &mut p.tracks {
+                live.window(t);
+            }
+        }
         Ok(p)
     }
 
     /// Serves one resource; `Ok(None)` when it does not exist (unknown
-    /// track, segment number past the end).
+    /// track, segment number past the end, a live asset with no segment
+    /// yet).
     pub fn get(&self, protection: &Protection, resource: &Resource) -> Result<Option<Vec<u8>>> {
+        self.get_with(protection, resource, None)
+    }
+
+    /// [`OriginAsset::get`] with the URL of the server's clock for live
+    /// MPDs ([`OriginAsset::presentation_with`]).
+    pub fn get_with(&self, protection: &Protection, resource: &Resource, utc_timing_url: Option<&str>) -> Result<Option<Vec<u8>>> {
+        if self.index.tracks.is_empty() {
+            return Ok(None);
+        }
         match resource {
             Resource::Mpd | Resource::Master => {
-                let p = self.presentation(protection)?;
+                let p = self.presentation_with(protection, utc_timing_url)?;
                 let dash = matches!(resource, Resource::Mpd);
                 let files = package::manifest_files(&p, dash, !dash)?;
                 let want = if dash { "manifest.mpd" } else { "master.m3u8" };
@@ -236,7 +260,7 @@ impl OriginAsset {
                 if !self.entries.contains_key(track) {
                     return Ok(None);
                 }
-                let p = self.presentation(protection)?;
+                let p = self.presentation_with(protection, utc_timing_url)?;
                 let Some(t) = p.tracks.iter().zip(&self.index.tracks).find(|(_, m)| &m.name == track).map(|(t, _)| t) else {
                     return Ok(None);
                 };
@@ -246,7 +270,7 @@ impl OriginAsset {
                 if !self.entries.contains_key(track) {
                     return Ok(None);
                 }
-                let p = self.presentation(protection)?;
+                let p = self.presentation_with(protection, utc_timing_url)?;
                 let Some(t) = p.tracks.iter().zip(&self.index.tracks).find(|(_, m)| &m.name == track).map(|(t, _)| t) else {
                     return Ok(None);
                 };
@@ -286,6 +310,12 @@ impl OriginAsset {
         let path = dir.join(file);
         fs::read(&path).map(Some).map_err(|e| Error::io(&path, e))
     }
+}
+
+/// Whether segment `number` of the track is in the index.
+fn holds(meta: &crate::asset::IndexTrack, number: u32) -> bool {
+    let number = u64::from(number);
+    number >= meta.first_segment.max(1) && number - meta.first_segment.max(1) < meta.segments.len() as u64
 }
 
 /// Reads the whole file at `path` into `buf` (cleared), reserving its

@@ -129,6 +129,7 @@ pub fn package(title: &Title, opts: &PackageOptions, out_dir: &Path, progress: &
         }
     }
     let presentation = Presentation {
+        live: None,
         duration_secs,
         tracks: outputs.iter().map(|o| o.manifest.clone()).collect(),
         min_buffer_secs: min_buffer,
@@ -347,7 +348,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     fs::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
-fn manifest_kind(track: &Track, entry: &SampleEntry, picture: u32) -> manifest::TrackKind {
+pub(crate) fn manifest_kind(track: &Track, entry: &SampleEntry, picture: u32) -> manifest::TrackKind {
     let (frame_rate, max_frame_rate) = frame_rates(track.timescale, &track.samples);
     match (track.kind, entry) {
         (TrackKind::Audio, SampleEntry::Audio(a)) => {

@@ -149,6 +149,7 @@ fn ffmpeg_decrypts_aes128_playlists() {
     std::fs::write(dir.join("key.bin"), hex16(KEY)).expect("key");
     std::fs::write(dir.join("wrong.bin"), hex16(WRONG_KEY)).expect("key");
     let p = Presentation {
+        live: None,
         duration_secs: 6.0,
         tracks: vec![],
         min_buffer_secs: 2.0,

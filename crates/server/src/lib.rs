@@ -18,6 +18,7 @@ pub mod forwarded;
 pub mod json;
 pub mod limits;
 pub mod listen;
+mod live;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -58,6 +59,8 @@ pub(crate) struct Inner {
     ingest_lock: tokio::sync::Mutex<()>,
     /// Origin, key delivery, STS (`delivery` module).
     delivery: delivery::Delivery,
+    /// Open recordings of running live events.
+    live: live::Registry,
     /// Set when shutdown begins: `/readyz` answers 503 so load balancers
     /// stop sending new requests while the ones in flight finish.
     draining: std::sync::atomic::AtomicBool,
@@ -152,6 +155,7 @@ impl AppState {
             admin_token,
             ingest_lock: tokio::sync::Mutex::new(()),
             delivery,
+            live: live::Registry::new(),
             token_uses,
             draining: std::sync::atomic::AtomicBool::new(false),
             demo: std::sync::atomic::AtomicBool::new(false),
@@ -267,6 +271,7 @@ fn all_routes(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", routes::api_router())
         .merge(delivery::router(&state))
+        .merge(live::ingest_router())
         .route("/metrics", axum::routing::get(metrics::public_metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(
@@ -311,7 +316,7 @@ fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
     tracing::debug_span!(
         "request",
         method = %req.method(),
-        path = req.uri().path(),
+        path = %redacted_path(req.uri().path()),
         version = ?req.version(),
     )
 }
@@ -357,4 +362,28 @@ pub async fn serve_with_player(
         shutdown,
     )
     .await
+}
+
+/// The request path as logged: the access token of a live ingest URL
+/// (`/ingest/{event}/{token}/...`) is replaced, since a token must never
+/// reach a log line.
+fn redacted_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let mut parts = path.splitn(4, '/');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(""), Some("ingest"), Some(event), Some(rest)) => {
+            let after = rest.split_once('/').map_or("", |(_, r)| r);
+            std::borrow::Cow::Owned(format!("/ingest/{event}/***/{after}"))
+        }
+        _ => std::borrow::Cow::Borrowed(path),
+    }
+}
+
+#[cfg(test)]
+mod path_tests {
+    #[test]
+    fn ingest_tokens_are_redacted() {
+        assert_eq!(super::redacted_path("/ingest/ev/SECRET123/Streams(video)"), "/ingest/ev/***/Streams(video)");
+        assert_eq!(super::redacted_path("/ingest/ev/SECRET123"), "/ingest/ev/***/");
+        assert_eq!(super::redacted_path("/s/x/cenc/manifest.mpd"), "/s/x/cenc/manifest.mpd");
+    }
 }

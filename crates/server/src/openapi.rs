@@ -32,7 +32,7 @@ use utoipa::openapi::{RefOr, Schema};
 #[openapi(
     info(
         title = "castguard management API",
-        description = "Assets, content keys, content key policies, streaming policies and streaming locators (cloud media-service v3 JSON shapes). Every call needs `Authorization: Bearer <admin token>`."
+        description = "Assets, content keys, content key policies, streaming policies, streaming locators, live events and live outputs (cloud media-service v3 JSON shapes). Every call needs `Authorization: Bearer <admin token>`."
     ),
     paths(
         routes::assets::list,
@@ -62,6 +62,16 @@ use utoipa::openapi::{RefOr, Schema};
         routes::streaming_locators::list_content_keys,
         routes::import::get_with_secrets,
         routes::import::import,
+        routes::live_events::list,
+        routes::live_events::get,
+        routes::live_events::put,
+        routes::live_events::delete,
+        routes::live_events::start,
+        routes::live_events::stop,
+        routes::live_outputs::list,
+        routes::live_outputs::get,
+        routes::live_outputs::put,
+        routes::live_outputs::delete,
         openapi_json,
     )
 )]
@@ -170,6 +180,12 @@ pub mod schemas {
         ListContentKeysResponse,
         ImportRequest,
         ImportResponse,
+        LiveEvent,
+        LiveEventInput,
+        LiveEventList,
+        LiveOutput,
+        LiveOutputInput,
+        LiveOutputList,
     );
 
     macro_rules! param {
@@ -507,6 +523,37 @@ pub fn component_schemas() -> Value {
             "labelReferenceInStreamingPolicy": {"type": "string"}, "policyName": {"type": "string"},
             "value": {"type": "string", "description": "base64, only with includeValues=true"}}}}}});
 
+    let token = json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{16,128}$",
+        "description": "Part of every ingest URL; 128 random bits are generated when absent"});
+    let live_state = json!({"type": "string", "enum": ["Stopped", "Starting", "Running", "Stopping"]});
+    let live_event = json!({"type": "object", "required": ["name", "input", "resourceState"], "properties": {
+        "name": {"type": "string"}, "description": {"type": "string"},
+        "input": {"type": "object", "required": ["streamingProtocol"], "properties": {
+            "streamingProtocol": {"type": "string", "enum": ["FragmentedMP4", "RTMP"]},
+            "accessToken": {"type": "string"},
+            "endpoints": {"type": "array", "items": {"type": "object", "required": ["protocol", "url"],
+                "properties": {"protocol": {"type": "string"}, "url": {"type": "string"}}}}}},
+        "resourceState": live_state, "created": time_out(), "lastModified": time_out()}});
+    let live_event_input = json!({"type": "object", "required": ["input"],
+        "description": "Writable fields; `name` comes from the URL; `resourceState` (start/stop) and `input.endpoints` are the server's",
+        "properties": {"description": opt(text(4096)),
+            "input": {"type": "object", "required": ["streamingProtocol"], "properties": {
+                "streamingProtocol": {"type": "string", "enum": ["FragmentedMP4"],
+                    "description": "CMAF over HTTP POST/PUT (DASH-IF Live Media Ingest); RTMP is not available yet"},
+                "accessToken": opt(token)}}}});
+    let window = |what: &str| json!({"type": "string", "pattern": "^PT([1-9]|[1-9][0-9])M$",
+        "description": format!("{what}: an ISO 8601 duration from PT1M to PT25H (e.g. PT1H, PT30M)")});
+    let live_output = json!({"type": "object", "required": ["name", "liveEventName", "assetName", "archiveWindowLength"], "properties": {
+        "name": {"type": "string"}, "liveEventName": {"type": "string"}, "assetName": {"type": "string"},
+        "archiveWindowLength": {"type": "string"}, "rewindWindowLength": {"type": "string"},
+        "manifestName": {"type": "string"}, "description": {"type": "string"},
+        "created": time_out(), "lastModified": time_out()}});
+    let live_output_input = json!({"type": "object", "required": ["liveEventName", "assetName", "archiveWindowLength"],
+        "description": "Writable fields; `name` comes from the URL. The live event and the asset must exist, and the event must be stopped",
+        "properties": {"liveEventName": name_schema(), "assetName": name_schema(),
+            "archiveWindowLength": window("How much of the stream the asset keeps"),
+            "rewindWindowLength": opt(window("How far back viewers may seek; at most archiveWindowLength")),
+            "manifestName": opt(name_schema()), "description": opt(text(4096))}});
     // Every PUT also takes the v3 resource envelope (`routes::entity::unwrap_envelope`),
     // and refuses fields it does not know (`routes::entity::prepare`).
     let enveloped = |mut schema: Value| {
@@ -531,6 +578,7 @@ pub fn component_schemas() -> Value {
         enveloped(streaming_policy_input),
         enveloped(streaming_locator_input),
     );
+    let (live_event_input, live_output_input) = (enveloped(live_event_input), enveloped(live_output_input));
 
     json!({
         "Error": error,
@@ -546,6 +594,8 @@ pub fn component_schemas() -> Value {
         "StreamingLocatorList": list_of("StreamingLocator"),
         "ListPathsResponse": list_paths, "ListContentKeysResponse": list_keys,
         "ImportRequest": import_request(), "ImportResponse": import_response(),
+        "LiveEvent": live_event, "LiveEventInput": live_event_input, "LiveEventList": list_of("LiveEvent"),
+        "LiveOutput": live_output, "LiveOutputInput": live_output_input, "LiveOutputList": list_of("LiveOutput"),
     })
 }
 
@@ -641,7 +691,7 @@ mod tests {
             );
         }
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 17);
+        assert_eq!(paths.len(), 23);
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let params = op["parameters"].as_array().map(Vec::len).unwrap_or(0);

@@ -1059,4 +1059,83 @@ async fn import_is_all_or_nothing() {
     let (s, b) = api.call("POST", "/api/v1/import", Some(other)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(b["error"]["message"].as_str().unwrap().contains("cannot change"), "{b}");
+#[tokio::test]
+async fn live_events_tokens_states_and_outputs() {
+    let api = Api::new().await;
+    // A new event gets a generated token and its ingest URL; the state is
+    // the server's.
+    let (status, ev) = api
+        .call(
+            "PUT",
+            "/api/v1/live-events/stage",
+            Some(json!({"input": {"streamingProtocol": "FragmentedMP4"}, "resourceState": "Running"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{ev}");
+    let token = ev["input"]["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(token.len(), 32, "{ev}");
+    assert_eq!(ev["resourceState"], "Stopped");
+    let url = ev["input"]["endpoints"][0]["url"].as_str().unwrap();
+    assert!(url.ends_with(&format!("/ingest/stage/{token}")), "{url}");
+    // A replace without a token keeps it.
+    let (status, again) = api
+        .call(
+            "PUT",
+            "/api/v1/live-events/stage",
+            Some(json!({"description": "main stage", "input": {"streamingProtocol": "FragmentedMP4"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again["input"]["accessToken"], token.as_str());
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/v1/live-events/rtmp",
+            Some(json!({"input": {"streamingProtocol": "RTMP"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["field"], "input.streamingProtocol");
+
+    // Outputs name an existing event and asset.
+    let out = json!({"liveEventName": "stage", "assetName": "rec", "archiveWindowLength": "PT1H"});
+    let (status, _) = api.call("PUT", "/api/v1/live-outputs/o", Some(out.clone())).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no asset yet");
+    api.call("PUT", "/api/v1/assets/rec", Some(json!({}))).await;
+    let (status, body) = api.call("PUT", "/api/v1/live-outputs/o", Some(out.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let bad = json!({"liveEventName": "stage", "assetName": "rec", "archiveWindowLength": "PT1H", "rewindWindowLength": "PT2H"});
+    let (status, body) = api.call("PUT", "/api/v1/live-outputs/o2", Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["field"], "rewindWindowLength");
+
+    // Start and stop are idempotent; outputs are frozen while running.
+    for _ in 0..2 {
+        let (status, ev) = api.call("POST", "/api/v1/live-events/stage/start", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ev["resourceState"], "Running");
+    }
+    let (status, _) = api.call("PUT", "/api/v1/live-outputs/o", Some(out)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let (status, _) = api.call("DELETE", "/api/v1/live-outputs/o", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    for _ in 0..2 {
+        let (status, ev) = api.call("POST", "/api/v1/live-events/stage/stop", None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ev["resourceState"], "Stopped");
+    }
+    let (status, _) = api.call("POST", "/api/v1/live-events/nosuch/start", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // The asset is recorded into: not deletable while the output exists.
+    let (status, _) = api.call("DELETE", "/api/v1/assets/rec", None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    // Delete takes the outputs along and is idempotent; the asset stays.
+    for _ in 0..2 {
+        let (status, _) = api.call("DELETE", "/api/v1/live-events/stage", None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+    }
+    let (status, _) = api.call("GET", "/api/v1/live-outputs/o", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = api.call("GET", "/api/v1/assets/rec", None).await;
+    assert_eq!(status, StatusCode::OK);
 }

@@ -11,7 +11,8 @@
 
 use crate::{EntityKind, Page, PageResult, Put, Result, Store};
 use keys::model::{
-    Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, StreamingLocator, StreamingPolicy,
+    Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, LiveEvent, LiveOutput,
+    StreamingLocator, StreamingPolicy,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -112,4 +113,24 @@ entity!(
     list_streaming_locators,
     put_streaming_locator,
     delete_streaming_locator
+);
+entity!(
+    LiveEvent,
+    LiveEvent,
+    "live-events",
+    LiveEvent,
+    get_live_event,
+    list_live_events,
+    put_live_event,
+    delete_live_event
+);
+entity!(
+    LiveOutput,
+    LiveOutput,
+    "live-outputs",
+    LiveOutput,
+    get_live_output,
+    list_live_outputs,
+    put_live_output,
+    delete_live_output
 );

@@ -15,6 +15,8 @@ pub enum EntityKind {
     ContentKeyPolicy,
     StreamingPolicy,
     StreamingLocator,
+    LiveEvent,
+    LiveOutput,
     /// A sealed secret of the server itself (`Store::put_secret`).
     Secret,
 }
@@ -27,6 +29,8 @@ impl fmt::Display for EntityKind {
             EntityKind::ContentKeyPolicy => "content key policy",
             EntityKind::StreamingPolicy => "streaming policy",
             EntityKind::StreamingLocator => "streaming locator",
+            EntityKind::LiveEvent => "live event",
+            EntityKind::LiveOutput => "live output",
             EntityKind::Secret => "secret",
         })
     }

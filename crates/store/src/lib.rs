@@ -61,7 +61,8 @@ pub use token_uses::{StoreTokenUses, TokenUses};
 
 use async_trait::async_trait;
 use keys::model::{
-    Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, StreamingLocator, StreamingPolicy,
+    Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, LiveEvent, LiveOutput,
+    StreamingLocator, StreamingPolicy,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -241,6 +242,28 @@ pub trait Store: Send + Sync {
     /// does the same and rolls back: what it returns is what an import
     /// would do now. For moving a whole account (`castguard import`).
     async fn import(&self, items: Vec<ImportItem>, dry_run: bool) -> Result<Vec<Imported>>;
+    // Live events. A put keeps the stored `resourceState` (only
+    // `set_live_event_state` changes it); deleting an event that still has
+    // outputs is a conflict.
+    async fn get_live_event(&self, name: &str) -> Result<LiveEvent>;
+    async fn list_live_events(&self, page: &Page) -> Result<PageResult<LiveEvent>>;
+    async fn put_live_event(&self, event: LiveEvent) -> Result<Put<LiveEvent>>;
+    async fn delete_live_event(&self, name: &str) -> Result<bool>;
+    /// Sets the event's `resourceState`; returns the event as stored.
+    async fn set_live_event_state(
+        &self,
+        name: &str,
+        state: keys::model::LiveEventResourceState,
+    ) -> Result<LiveEvent>;
+
+    // Live outputs: each names an existing live event and asset (an asset
+    // recorded into cannot be deleted).
+    async fn get_live_output(&self, name: &str) -> Result<LiveOutput>;
+    async fn list_live_outputs(&self, page: &Page) -> Result<PageResult<LiveOutput>>;
+    /// The outputs of one live event, in name order.
+    async fn live_outputs_of(&self, event: &str) -> Result<Vec<LiveOutput>>;
+    async fn put_live_output(&self, output: LiveOutput) -> Result<Put<LiveOutput>>;
+    async fn delete_live_output(&self, name: &str) -> Result<bool>;
 
     /// Counts one use of a token (`token_id`: e.g. SHA-256 of issuer and
     /// `jti`) and says whether it is allowed: `true` for the first

@@ -214,11 +214,15 @@ fn kind_tag(kind: EntityKind) -> &'static str {
         EntityKind::ContentKeyPolicy => "content_key_policy",
         EntityKind::StreamingPolicy => "streaming_policy",
         EntityKind::StreamingLocator => "streaming_locator",
+        EntityKind::LiveEvent => "live_event",
+        EntityKind::LiveOutput => "live_output",
         EntityKind::Secret => "secret",
     }
 }
 
-const KINDS: [EntityKind; 6] = [
+const KINDS: [EntityKind; 8] = [
+    EntityKind::LiveEvent,
+    EntityKind::LiveOutput,
     EntityKind::Asset,
     EntityKind::ContentKey,
     EntityKind::ContentKeyPolicy,

@@ -17,8 +17,9 @@ use crate::stats::{Access, PoolObserver, PoolStats};
 use crate::{Change, Entity, ImportItem, Imported, Page, PageResult, Put, Secret, Store};
 use async_trait::async_trait;
 use keys::model::{
-    Asset, ContentKey, ContentKeyPolicy, ContentKeyValue, ContentKeyWithValue, Problem,
-    StreamingLocator, StreamingPolicy, Validate, ValidationError, predefined_streaming_policies,
+    Asset, ContentKey, ContentKeyPolicy, ContentKeyValue, ContentKeyWithValue, LiveEvent,
+    LiveEventResourceState, LiveOutput, Problem, StreamingLocator, StreamingPolicy, Validate,
+    ValidationError, predefined_streaming_policies,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -451,10 +452,16 @@ trait Table: Entity {
 impl Table for Asset {
     const TABLE: &'static str = "assets";
     type Body = String;
-    const REFERRERS: &'static [(EntityKind, &'static str)] = &[(
-        EntityKind::StreamingLocator,
-        "SELECT name FROM streaming_locators WHERE asset_name = $1 ORDER BY name LIMIT 1",
-    )];
+    const REFERRERS: &'static [(EntityKind, &'static str)] = &[
+        (
+            EntityKind::StreamingLocator,
+            "SELECT name FROM streaming_locators WHERE asset_name = $1 ORDER BY name LIMIT 1",
+        ),
+        (
+            EntityKind::LiveOutput,
+            "SELECT name FROM live_outputs WHERE asset_name = $1 ORDER BY name LIMIT 1",
+        ),
+    ];
     fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
         from_json(Self::KIND, name, body)
     }
@@ -541,6 +548,32 @@ impl Table for StreamingPolicy {
 
 impl Table for StreamingLocator {
     const TABLE: &'static str = "streaming_locators";
+    type Body = String;
+    fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
+        from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
+}
+
+impl Table for LiveEvent {
+    const TABLE: &'static str = "live_events";
+    type Body = String;
+    const REFERRERS: &'static [(EntityKind, &'static str)] = &[(
+        EntityKind::LiveOutput,
+        "SELECT name FROM live_outputs WHERE live_event_name = $1 ORDER BY name LIMIT 1",
+    )];
+    fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
+        from_json(Self::KIND, name, body)
+    }
+    fn seal(_: &Kek, name: &str, value: &Self) -> Result<String> {
+        to_json(Self::KIND, name, value)
+    }
+}
+
+impl Table for LiveOutput {
+    const TABLE: &'static str = "live_outputs";
     type Body = String;
     fn open(_: &Kek, name: &str, body: &String) -> Result<Self> {
         from_json(Self::KIND, name, body)
@@ -1070,6 +1103,109 @@ impl<B: Backend> Store for SqlStore<B> {
             self.commit(tx, Some(Change::Everything)).await?;
         }
         Ok(out)
+    async fn get_live_event(&self, name: &str) -> Result<LiveEvent> {
+        self.get_row(name).await
+    }
+
+    async fn list_live_events(&self, page: &Page) -> Result<PageResult<LiveEvent>> {
+        self.list_rows(page).await
+    }
+
+    async fn put_live_event(&self, mut event: LiveEvent) -> Result<Put<LiveEvent>> {
+        check(EntityKind::LiveEvent, &event)?;
+        event.input.endpoints.clear();
+        let mut tx = self.begin().await?;
+        let old = self.old_row::<LiveEvent>(&mut tx, &event.name).await?;
+        let now = now();
+        let created = old.is_none();
+        event.created = old.as_ref().and_then(|o| o.created).or(Some(now));
+        event.resource_state = old.map_or(LiveEventResourceState::Stopped, |o| o.resource_state);
+        event.last_modified = Some(now);
+        self.write_row(&mut tx, &event.name, &event).await?;
+        self.commit(tx, changed(EntityKind::LiveEvent, &event.name))
+            .await?;
+        Ok(Put {
+            created,
+            value: event,
+        })
+    }
+
+    async fn delete_live_event(&self, name: &str) -> Result<bool> {
+        self.delete_row::<LiveEvent>(name).await
+    }
+
+    async fn set_live_event_state(
+        &self,
+        name: &str,
+        state: LiveEventResourceState,
+    ) -> Result<LiveEvent> {
+        let mut tx = self.begin().await?;
+        let mut event = self
+            .old_row::<LiveEvent>(&mut tx, name)
+            .await?
+            .ok_or_else(|| not_found(EntityKind::LiveEvent, name))?;
+        event.resource_state = state;
+        event.last_modified = Some(now());
+        self.write_row(&mut tx, name, &event).await?;
+        self.commit(tx, changed(EntityKind::LiveEvent, name))
+            .await?;
+        Ok(event)
+    }
+
+    async fn get_live_output(&self, name: &str) -> Result<LiveOutput> {
+        self.get_row(name).await
+    }
+
+    async fn list_live_outputs(&self, page: &Page) -> Result<PageResult<LiveOutput>> {
+        self.list_rows(page).await
+    }
+
+    async fn live_outputs_of(&self, event: &str) -> Result<Vec<LiveOutput>> {
+        let rows = sqlx::query(
+            "SELECT name, body FROM live_outputs WHERE live_event_name = $1 ORDER BY name",
+        )
+        .bind(event)
+        .fetch_all(&mut *self.read().await?)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let name = row.try_get::<String, _>(0)?;
+                LiveOutput::open(&self.kek, &name, &row.try_get::<String, _>(1)?)
+            })
+            .collect()
+    }
+
+    async fn put_live_output(&self, mut output: LiveOutput) -> Result<Put<LiveOutput>> {
+        check(EntityKind::LiveOutput, &output)?;
+        let mut tx = self.begin().await?;
+        require::<LiveEvent>(&mut tx, "liveEventName", &output.live_event_name).await?;
+        require::<Asset>(&mut tx, "assetName", &output.asset_name).await?;
+        let old = self.old_row::<LiveOutput>(&mut tx, &output.name).await?;
+        let now = now();
+        let created = old.is_none();
+        output.created = old.and_then(|o| o.created).or(Some(now));
+        output.last_modified = Some(now);
+        sqlx::query(
+            "INSERT INTO live_outputs (name, live_event_name, asset_name, body) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET live_event_name = excluded.live_event_name, \
+             asset_name = excluded.asset_name, body = excluded.body",
+        )
+        .bind(&output.name)
+        .bind(&output.live_event_name)
+        .bind(&output.asset_name)
+        .bind(to_json(EntityKind::LiveOutput, &output.name, &output)?)
+        .execute(&mut *tx)
+        .await?;
+        self.commit(tx, changed(EntityKind::LiveOutput, &output.name))
+            .await?;
+        Ok(Put {
+            created,
+            value: output,
+        })
+    }
+
+    async fn delete_live_output(&self, name: &str) -> Result<bool> {
+        self.delete_row::<LiveOutput>(name).await
     }
 
     async fn consume_token_use(

@@ -480,7 +480,71 @@ async fn failed_write_rolls_back_the_whole_transaction(db: TestDb) {
     s.close().await;
 }
 
+async fn live_events_and_outputs(db: TestDb) {
+    use keys::model::{LiveEvent, LiveEventResourceState, LiveOutput};
+    let s = db.open().await;
+    let event: LiveEvent = serde_json::from_value(serde_json::json!({"name": "stage",
+        "input": {"streamingProtocol": "FragmentedMP4", "accessToken": "0123456789abcdef0123"},
+        "resourceState": "Running"}))
+    .unwrap();
+    let put = s.put_live_event(event.clone()).await.unwrap();
+    assert!(put.created);
+    assert_eq!(
+        put.value.resource_state,
+        LiveEventResourceState::Stopped,
+        "a put never sets the state"
+    );
+    let running = s
+        .set_live_event_state("stage", LiveEventResourceState::Running)
+        .await
+        .unwrap();
+    assert_eq!(running.resource_state, LiveEventResourceState::Running);
+    let replaced = s.put_live_event(event).await.unwrap();
+    assert!(!replaced.created);
+    assert_eq!(
+        replaced.value.resource_state,
+        LiveEventResourceState::Running,
+        "a replace keeps the state"
+    );
+    assert!(matches!(
+        s.set_live_event_state("nosuch", LiveEventResourceState::Running).await,
+        Err(StoreError::NotFound { .. })
+    ));
+
+    let output = |name: &str, event: &str, asset: &str| -> LiveOutput {
+        serde_json::from_value(serde_json::json!({"name": name, "liveEventName": event,
+            "assetName": asset, "archiveWindowLength": "PT1H"}))
+        .unwrap()
+    };
+    assert!(matches!(
+        s.put_live_output(output("rec", "stage", "movie")).await,
+        Err(StoreError::InvalidReference { .. })
+    ));
+    s.put_asset(asset("movie")).await.unwrap();
+    assert!(matches!(
+        s.put_live_output(output("rec", "nosuch", "movie")).await,
+        Err(StoreError::InvalidReference { .. })
+    ));
+    assert!(s.put_live_output(output("rec", "stage", "movie")).await.unwrap().created);
+    assert_eq!(s.live_outputs_of("stage").await.unwrap().len(), 1);
+    assert!(s.live_outputs_of("other").await.unwrap().is_empty());
+    // Referenced: neither the event nor the asset can go.
+    assert!(matches!(
+        s.delete_live_event("stage").await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(matches!(
+        s.delete_asset("movie").await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert!(s.delete_live_output("rec").await.unwrap());
+    assert!(s.delete_live_event("stage").await.unwrap());
+    assert!(!s.delete_live_event("stage").await.unwrap());
+    s.close().await;
+}
+
 on_every_backend!(
+    live_events_and_outputs,
     assets_crud_and_paging,
     invalid_entities_name_the_field,
     content_keys_and_policies,

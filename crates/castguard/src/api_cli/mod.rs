@@ -61,6 +61,9 @@ pub enum ApiCommand {
     /// Write every policy, streaming policy, locator (with its keys) and
     /// asset record as v3 JSON files, the layout `import` reads.
     Export(migrate::ExportArgs),
+    /// Live events (where encoders push) and their outputs (recordings
+    /// into assets).
+    Live(Entity<LiveCmd>),
 }
 
 #[derive(Args)]
@@ -255,6 +258,142 @@ pub enum LocatorCmd {
     },
 }
 
+#[derive(Subcommand)]
+pub enum LiveCmd {
+    /// Create or update a live event (CMAF ingest over HTTP); prints its
+    /// ingest URL. The access token is generated when left out.
+    Create {
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        /// 16 to 128 of [A-Za-z0-9_-]; part of the ingest URL.
+        #[arg(long)]
+        access_token: Option<String>,
+    },
+    /// Start taking streams (idempotent).
+    Start {
+        name: String,
+    },
+    /// Stop: pushing encoders are cut off and the recordings become VOD
+    /// (idempotent).
+    Stop {
+        name: String,
+    },
+    /// Stop and delete an event with its outputs; their assets stay
+    /// (idempotent).
+    Delete {
+        name: String,
+    },
+    Get {
+        name: String,
+    },
+    List,
+    /// Live outputs: an event recorded into an asset.
+    #[command(subcommand)]
+    Output(LiveOutputCmd),
+}
+
+#[derive(Subcommand)]
+pub enum LiveOutputCmd {
+    /// Record EVENT into an existing asset: `create EVENT NAME --asset A
+    /// --archive-window PT1H`.
+    Create {
+        event: String,
+        name: String,
+        #[arg(long)]
+        asset: String,
+        /// ISO 8601 duration the asset keeps, PT1M to PT25H.
+        #[arg(long, default_value = "PT1H")]
+        archive_window: String,
+        /// ISO 8601 duration viewers may seek back (DVR window); the
+        /// archive window when left out.
+        #[arg(long)]
+        rewind_window: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    #[command(flatten)]
+    Common(Common),
+}
+
+impl EntityCommand for LiveCmd {
+    type Model = keys::model::LiveEvent;
+    const KIND: output::Kind = output::Kind::LiveEvent;
+
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            LiveCmd::Create {
+                name,
+                description,
+                access_token,
+            } => {
+                let input = obj(vec![
+                    ("streamingProtocol", Some(Value::from("FragmentedMP4"))),
+                    ("accessToken", access_token.clone().map(Value::from)),
+                ]);
+                let body = obj(vec![
+                    ("description", description.clone().map(Value::from)),
+                    ("input", Some(input)),
+                ]);
+                create::<Self>(c, json, name, &body)?;
+            }
+            LiveCmd::Start { name } => {
+                output::one(
+                    json,
+                    Self::KIND,
+                    &c.post(&format!("{}/start", item::<Self::Model>(name)?))?,
+                );
+            }
+            LiveCmd::Stop { name } => {
+                output::one(
+                    json,
+                    Self::KIND,
+                    &c.post(&format!("{}/stop", item::<Self::Model>(name)?))?,
+                );
+            }
+            LiveCmd::Delete { name } => {
+                Common::Delete { name: name.clone() }.run::<Self>(c, json)?;
+            }
+            LiveCmd::Get { name } => Common::Get { name: name.clone() }.run::<Self>(c, json)?,
+            LiveCmd::List => Common::List.run::<Self>(c, json)?,
+            LiveCmd::Output(cmd) => cmd.run(c, json)?,
+        }
+        Ok(())
+    }
+}
+
+impl EntityCommand for LiveOutputCmd {
+    type Model = keys::model::LiveOutput;
+    const KIND: output::Kind = output::Kind::LiveOutput;
+
+    fn run(&self, c: &Client, json: bool) -> Result<(), Failure> {
+        match self {
+            LiveOutputCmd::Create {
+                event,
+                name,
+                asset,
+                archive_window,
+                rewind_window,
+                description,
+            } => {
+                let body = obj(vec![
+                    ("liveEventName", Some(Value::from(seg(event)?))),
+                    ("assetName", Some(Value::from(seg(asset)?))),
+                    (
+                        "archiveWindowLength",
+                        Some(Value::from(archive_window.clone())),
+                    ),
+                    ("rewindWindowLength", rewind_window.clone().map(Value::from)),
+                    ("description", description.clone().map(Value::from)),
+                ]);
+                create::<Self>(c, json, name, &body)?;
+            }
+            LiveOutputCmd::Common(verb) => verb.run::<Self>(c, json)?,
+        }
+        Ok(())
+    }
+}
+
 pub fn run(cmd: ApiCommand) -> Result<(), Failure> {
     match cmd {
         ApiCommand::Asset(e) => e.run(),
@@ -264,6 +403,7 @@ pub fn run(cmd: ApiCommand) -> Result<(), Failure> {
         ApiCommand::Locator(e) => e.run(),
         ApiCommand::Import(a) => migrate::import(a),
         ApiCommand::Export(a) => migrate::export(a),
+        ApiCommand::Live(e) => e.run(),
     }
 }
 

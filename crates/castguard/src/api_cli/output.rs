@@ -9,6 +9,8 @@ pub enum Kind {
     Policy,
     StreamingPolicy,
     Locator,
+    LiveEvent,
+    LiveOutput,
 }
 
 fn s(v: &Value) -> String {
@@ -26,6 +28,14 @@ fn headers(kind: Kind) -> &'static [&'static str] {
         Kind::Policy => &["NAME", "OPTIONS", "CREATED"],
         Kind::StreamingPolicy => &["NAME", "SCHEMES", "DEFAULT POLICY"],
         Kind::Locator => &["NAME", "ASSET", "STREAMING POLICY", "LOCATOR ID", "KEYS"],
+        Kind::LiveEvent => &["NAME", "STATE", "PROTOCOL", "INGEST URL"],
+        Kind::LiveOutput => &[
+            "NAME",
+            "LIVE EVENT",
+            "ASSET",
+            "ARCHIVE WINDOW",
+            "REWIND WINDOW",
+        ],
     }
 }
 
@@ -94,6 +104,19 @@ fn row(kind: Kind, v: &Value) -> Vec<String> {
             s(&v["streamingPolicyName"]),
             s(&v["streamingLocatorId"]),
             v["contentKeys"].as_array().map_or(0, Vec::len).to_string(),
+        ],
+        Kind::LiveEvent => vec![
+            s(&v["name"]),
+            s(&v["resourceState"]),
+            s(&v["input"]["streamingProtocol"]),
+            s(&v["input"]["endpoints"][0]["url"]),
+        ],
+        Kind::LiveOutput => vec![
+            s(&v["name"]),
+            s(&v["liveEventName"]),
+            s(&v["assetName"]),
+            s(&v["archiveWindowLength"]),
+            s(&v["rewindWindowLength"]),
         ],
     }
 }

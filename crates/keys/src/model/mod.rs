@@ -1,5 +1,5 @@
 //! The castguard data model: assets, content keys, content key policies,
-//! streaming policies and streaming locators.
+//! streaming policies, streaming locators, live events and live outputs.
 //!
 //! Why this shape: operators of a multi-DRM service already know the cloud
 //! media-service v3 REST model (Azure Media Services `2023-01-01`,
@@ -35,6 +35,7 @@ mod asset;
 mod content_key;
 mod content_key_policy;
 pub mod fields;
+mod live;
 mod secret;
 mod streaming_locator;
 mod streaming_policy;
@@ -53,6 +54,10 @@ pub use content_key_policy::{
     PlayReadyPlayRight, PlayReadySecurityLevel, PlayReadyUnknownOutputPassingOption, RsaTokenKey,
     SymmetricTokenKey, TokenClaim, TokenKey, TokenRestriction, TokenType, WidevineConfiguration,
     X509CertificateTokenKey,
+};
+pub use live::{
+    LiveEvent, LiveEventEndpoint, LiveEventInput, LiveEventInputProtocol, LiveEventResourceState,
+    LiveOutput, iso8601_duration_secs, valid_access_token,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use streaming_locator::{

@@ -88,12 +88,17 @@ pub const SCHEME_EC3_EXTENSION_TYPE: &str = "tag:dolby.com,2018:dash:EC3_Extensi
 pub const SCHEME_EC3_COMPLEXITY_INDEX: &str = "tag:dolby.com,2018:dash:EC3_ExtensionComplexityIndex:2018";
 pub const SCHEME_SET_SWITCHING: &str = "urn:mpeg:dash:adaptation-set-switching:2016";
 pub const SCHEME_ROLE: &str = "urn:mpeg:dash:role:2011";
+/// `UTCTiming` by an HTTP GET answering an ISO 8601 time (ISO/IEC 23009-1 §5.8.5.7).
+pub const SCHEME_UTC_HTTP_ISO: &str = "urn:mpeg:dash:utc:http-iso:2014";
 /// CEA-608 / CEA-708 captions in the video (SCTE 214-1).
 pub const SCHEME_CEA608: &str = "urn:scte:dash:cc:cea-608:2015";
 pub const SCHEME_CEA708: &str = "urn:scte:dash:cc:cea-708:2015";
 
-/// Writes a static MPD for `p`. Never fails and never panics; check the model
-/// with [`Presentation::validate`] first.
+/// Writes the MPD for `p`: static, or dynamic when it is live (then with
+/// `availabilityStartTime`, `publishTime`, `minimumUpdatePeriod`,
+/// `timeShiftBufferDepth`, `suggestedPresentationDelay` and `UTCTiming`,
+/// ISO/IEC 23009-1 §5.3.1.2 and §5.8.4.11, and no duration). Never fails
+/// and never panics; check the model with [`Presentation::validate`] first.
 pub fn write_mpd(p: &Presentation) -> String {
     let sets = adaptation_sets(p);
     let protected = p.tracks.iter().any(|t| t.protection.is_some());
@@ -113,12 +118,28 @@ pub fn write_mpd(p: &Presentation) -> String {
             ("xmlns:ms", NS_MS),
         ]);
     }
-    attrs.extend([
-        ("profiles", PROFILE_LIVE),
-        ("type", "static"),
-        ("mediaPresentationDuration", duration.as_str()),
-        ("minBufferTime", min_buffer.as_str()),
-    ]);
+    let live = p.live.as_ref().map(|l| {
+        [
+            super::utc_datetime(l.availability_start_ms),
+            super::utc_datetime(l.published_ms),
+            xs_duration(l.min_update_secs),
+            xs_duration(l.time_shift_secs),
+            xs_duration(l.suggested_delay_secs),
+        ]
+    });
+    attrs.push(("profiles", PROFILE_LIVE));
+    match &live {
+        None => attrs.extend([("type", "static"), ("mediaPresentationDuration", duration.as_str())]),
+        Some([start, publish, update, depth, delay]) => attrs.extend([
+            ("type", "dynamic"),
+            ("availabilityStartTime", start.as_str()),
+            ("publishTime", publish.as_str()),
+            ("minimumUpdatePeriod", update.as_str()),
+            ("timeShiftBufferDepth", depth.as_str()),
+            ("suggestedPresentationDelay", delay.as_str()),
+        ]),
+    }
+    attrs.push(("minBufferTime", min_buffer.as_str()));
     x.open("MPD", &attrs);
     x.open("Period", &[("id", "0"), ("start", "PT0S")]);
     for (set_id, set) in sets.iter().enumerate() {
@@ -130,6 +151,9 @@ pub fn write_mpd(p: &Presentation) -> String {
         write_sidecar_set(&mut x, sets.len() + k, t);
     }
     x.close("Period");
+    if let Some(url) = p.live.as_ref().and_then(|l| l.utc_timing_url.as_deref()) {
+        x.empty("UTCTiming", &[("schemeIdUri", SCHEME_UTC_HTTP_ISO), ("value", url)]);
+    }
     x.close("MPD");
     x.out
 }

@@ -378,11 +378,12 @@ fn iframe_bandwidth(t: &Track) -> (u64, u64) {
 /// `EXT-X-BYTERANGE` from the segment's start (its `moof` included) to the
 /// end of that sample, lasting until the next segment's key frame. Keys and
 /// the init segment are those of the media playlist.
-pub fn write_iframe_playlist(_presentation: &Presentation, track: &Track) -> String {
-    let mut out = playlist_head(track, "#EXT-X-I-FRAMES-ONLY\n");
+pub fn write_iframe_playlist(presentation: &Presentation, track: &Track) -> String {
+    let mut out = playlist_head(track, "#EXT-X-I-FRAMES-ONLY\n", presentation.live.is_some());
     let representation_id = track.id.to_string();
     for (i, (s, end)) in track.segments.iter().zip(&track.key_frame_ends).enumerate() {
         let number = track.start_number.saturating_add(i as u64);
+        push_date_time(&mut out, presentation, track, i);
         out.push_str(&format!("#EXTINF:{},\n", decimal_seconds(s.duration, track.timescale, 3)));
         out.push_str(&format!("#EXT-X-BYTERANGE:{end}@0\n"));
         let uri = template::expand(
@@ -391,20 +392,22 @@ pub fn write_iframe_playlist(_presentation: &Presentation, track: &Track) -> Str
         );
         push_uri_line(&mut out, &uri);
     }
-    out.push_str("#EXT-X-ENDLIST\n");
+    push_end(&mut out, presentation);
     out
 }
 
-/// Writes one track's VOD media playlist. Segment URIs come from
-/// [`Track::media_uri_template`], numbered from [`Track::start_number`]. The
-/// presentation is taken for symmetry with [`write_master`]; nothing in a
-/// media playlist depends on the other tracks today.
-pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> String {
+/// Writes one track's media playlist: VOD, or live when the presentation
+/// is (no `EXT-X-PLAYLIST-TYPE`, `EXT-X-PROGRAM-DATE-TIME`, no
+/// `EXT-X-ENDLIST`). Segment URIs come from [`Track::media_uri_template`],
+/// numbered from [`Track::start_number`]; nothing in a media playlist
+/// depends on the other tracks.
+pub fn write_media_playlist(presentation: &Presentation, track: &Track) -> String {
     let independent = if track.sap_type <= 2 { "#EXT-X-INDEPENDENT-SEGMENTS\n" } else { "" };
-    let mut out = playlist_head(track, independent);
+    let mut out = playlist_head(track, independent, presentation.live.is_some());
     let representation_id = track.id.to_string();
     for (i, s) in track.segments.iter().enumerate() {
         let number = track.start_number.saturating_add(i as u64);
+        push_date_time(&mut out, presentation, track, i);
         out.push_str(&format!(
             "#EXTINF:{},\n",
             decimal_seconds(s.duration, track.timescale, 3)
@@ -420,20 +423,44 @@ pub fn write_media_playlist(_presentation: &Presentation, track: &Track) -> Stri
         );
         push_uri_line(&mut out, &uri);
     }
-    out.push_str("#EXT-X-ENDLIST\n");
+    push_end(&mut out, presentation);
     out
 }
 
+/// `EXT-X-PROGRAM-DATE-TIME` (RFC 8216 §4.3.2.6) before segment `i` of a
+/// live presentation: on the first, and after a gap in the timeline, so
+/// that every segment's wall-clock time is known.
+fn push_date_time(out: &mut String, p: &Presentation, track: &Track, i: usize) {
+    let (Some(live), Some(s)) = (&p.live, track.segments.get(i)) else { return };
+    let contiguous = i.checked_sub(1).and_then(|j| track.segments.get(j)).is_some_and(|prev| prev.start.saturating_add(prev.duration) == s.start);
+    if contiguous || track.timescale == 0 {
+        return;
+    }
+    let ms = u128::from(s.start) * 1000 / u128::from(track.timescale);
+    let at = live.availability_start_ms.saturating_add(i64::try_from(ms).unwrap_or(i64::MAX / 2));
+    out.push_str(&format!("#EXT-X-PROGRAM-DATE-TIME:{}\n", super::utc_datetime(at)));
+}
+
+/// `EXT-X-ENDLIST` unless the presentation is live (RFC 8216 §6.2.2: a
+/// live playlist grows until the server adds it).
+fn push_end(out: &mut String, p: &Presentation) {
+    if p.live.is_none() {
+        out.push_str("#EXT-X-ENDLIST\n");
+    }
+}
+
 /// The head of a media or I-frame playlist: target duration, sequence,
-/// type, `kind_tag`, then `EXT-X-MAP` *before* the keys (so the init segment
+/// type (VOD unless `live`), `kind_tag`, then `EXT-X-MAP` *before* the keys (so the init segment
 /// stays clear, §4.3.2.5) and the keys.
-fn playlist_head(track: &Track, kind_tag: &str) -> String {
+fn playlist_head(track: &Track, kind_tag: &str, live: bool) -> String {
     let mut out = header();
     let durations: Vec<u64> = track.segments.iter().map(|s| s.duration).collect();
     let target = target_duration(&durations, track.timescale);
     out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
     out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
-    out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    if !live {
+        out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
+    }
     out.push_str(kind_tag);
     // Subtitles are WebVTT files (RFC 8216 §3.1.4): no init segment, no key.
     if track.is_text() {

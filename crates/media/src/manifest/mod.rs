@@ -55,7 +55,8 @@ pub const KEYFORMAT_PLAYREADY: &str = "com.microsoft.playready";
 /// HLS `KEYFORMAT` of Widevine (`urn:uuid:` + system ID).
 pub const KEYFORMAT_WIDEVINE: &str = "urn:uuid:edef8ba9-79d6-4ace-a3c8-27dcd51d21ed";
 
-/// One packaged asset as the manifests describe it: a single period, VOD.
+/// One packaged asset as the manifests describe it: a single period, VOD
+/// or (with [`Presentation::live`]) live.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Presentation {
     /// Whole presentation duration (`mediaPresentationDuration`).
@@ -63,6 +64,87 @@ pub struct Presentation {
     pub tracks: Vec<Track>,
     /// DASH `minBufferTime` (ISO/IEC 23009-1 §5.3.1.2).
     pub min_buffer_secs: f64,
+    /// A presentation still growing at its edge; `None` for VOD (and for
+    /// a live recording that has ended, which is VOD from then on).
+    pub live: Option<Live>,
+}
+
+/// What a growing presentation's manifests say besides its segments:
+/// DASH `type="dynamic"` (ISO/IEC 23009-1 §5.3.1.2, §4.3: the segment
+/// timeline is in presentation time from `availabilityStartTime`), and HLS
+/// live media playlists (RFC 8216 §6.2.2: no `EXT-X-ENDLIST`, a sliding
+/// window numbered by `EXT-X-MEDIA-SEQUENCE`, `EXT-X-PROGRAM-DATE-TIME`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    /// Unix milliseconds of presentation time 0: DASH
+    /// `availabilityStartTime`; a segment's HLS `EXT-X-PROGRAM-DATE-TIME`
+    /// is this plus its start.
+    pub availability_start_ms: i64,
+    /// Unix milliseconds when the newest segment arrived: DASH
+    /// `publishTime`. Taken from the media, not the clock, so that every
+    /// request for the same state gets the same bytes.
+    pub published_ms: i64,
+    /// DASH `timeShiftBufferDepth`: how far behind the live edge a viewer
+    /// may seek (the tracks hold only segments in this window).
+    pub time_shift_secs: f64,
+    /// DASH `minimumUpdatePeriod`.
+    pub min_update_secs: f64,
+    /// DASH `suggestedPresentationDelay`: how far behind the newest
+    /// segment players should play.
+    pub suggested_delay_secs: f64,
+    /// DASH `UTCTiming` (`urn:mpeg:dash:utc:http-iso:2014`): where players
+    /// read the server's clock.
+    pub utc_timing_url: Option<String>,
+}
+
+impl Live {
+    /// Drops from `track` the segments that ended before the time-shift
+    /// window (measured back from the track's newest segment end), keeping
+    /// numbering and key frame ends in step.
+    pub fn window(&self, track: &mut Track) {
+        let ts = u64::from(track.timescale);
+        let Some(last) = track.segments.last() else { return };
+        let edge = last.start.saturating_add(last.duration);
+        // `as` saturates: a hostile f64 cannot wrap.
+        let depth = (self.time_shift_secs.max(0.0) * ts as f64) as u64;
+        let from = edge.saturating_sub(depth);
+        let drop = track
+            .segments
+            .iter()
+            .take(track.segments.len().saturating_sub(1))
+            .take_while(|s| s.start.saturating_add(s.duration) <= from)
+            .count();
+        if drop == 0 {
+            return;
+        }
+        track.segments.drain(..drop);
+        if track.key_frame_ends.len() > drop {
+            track.key_frame_ends.drain(..drop);
+        } else {
+            track.key_frame_ends.clear();
+        }
+        track.start_number = track.start_number.saturating_add(drop as u64);
+    }
+}
+
+/// `xs:dateTime` in UTC with milliseconds (`2026-12-05T10:00:00.000Z`) of
+/// Unix milliseconds, for DASH and for HLS `EXT-X-PROGRAM-DATE-TIME`
+/// (RFC 8216 §4.3.2.6 takes ISO 8601 with milliseconds).
+pub fn utc_datetime(unix_ms: i64) -> String {
+    let days = unix_ms.div_euclid(86_400_000);
+    let ms_of_day = unix_ms.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (h, m, s, ms) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -729,6 +811,7 @@ pub(crate) mod test_model {
 
     pub fn presentation(tracks: Vec<Track>) -> Presentation {
         Presentation {
+            live: None,
             duration_secs: 10.0,
             tracks,
             min_buffer_secs: 2.0,
@@ -768,6 +851,40 @@ mod tests {
         assert_eq!(decimal_seconds(2, 3, 3), "0.666667");
         assert_eq!(decimal_seconds(u64::MAX, 1, 3), format!("{}.000", u64::MAX));
         assert_eq!(decimal_seconds(5, 0, 3), "0.000");
+    }
+
+    #[test]
+    fn utc_datetimes() {
+        assert_eq!(utc_datetime(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(utc_datetime(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(utc_datetime(1_796_438_463_456), "2026-12-05T02:41:03.456Z");
+        assert_eq!(utc_datetime(-1), "1969-12-31T23:59:59.999Z");
+    }
+
+    #[test]
+    fn live_window_keeps_the_newest_depth() {
+        let live = Live {
+            availability_start_ms: 0,
+            published_ms: 0,
+            time_shift_secs: 5.0,
+            min_update_secs: 2.0,
+            suggested_delay_secs: 4.0,
+            utc_timing_url: None,
+        };
+        let mut t = test_model::video(1, "avc1.64001f", 640, 360);
+        t.timescale = 1000;
+        t.segments = (0..10).map(|i| SegmentTime { start: i * 2000, duration: 2000 }).collect();
+        t.key_frame_ends = (0..10).collect();
+        t.start_number = 1;
+        live.window(&mut t);
+        // Edge 20 s, window from 15 s: the segment 14-16 s still reaches in.
+        assert_eq!(t.segments.first().map(|s| s.start), Some(14_000));
+        assert_eq!(t.start_number, 8);
+        assert_eq!(t.key_frame_ends, vec![7, 8, 9]);
+        let mut one = test_model::video(1, "avc1.64001f", 640, 360);
+        one.segments = vec![SegmentTime { start: 0, duration: 90_000_000 }];
+        live.window(&mut one);
+        assert_eq!(one.segments.len(), 1, "the newest segment always stays");
     }
 
     #[test]

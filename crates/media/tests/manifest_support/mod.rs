@@ -186,6 +186,7 @@ fn base_tracks() -> Vec<Track> {
 
 fn presentation(tracks: Vec<Track>) -> Presentation {
     Presentation {
+        live: None,
         duration_secs: 10.0,
         tracks,
         min_buffer_secs: 2.0,

@@ -306,6 +306,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(guarded)
         .merge(sts::router())
         .merge(health::router())
+        .merge(crate::live::time_router())
         .layer(cors)
 }
 

@@ -11,7 +11,7 @@
 //!   last-modified);
 //! - `Cache-Control: public, max-age=31536000, immutable` on init and media
 //!   segments (shortened to the locator's end time when it has one), and
-//!   `max-age=2` on manifests;
+//!   `max-age=2` on manifests (`max-age=1` while the asset is live);
 //! - single byte ranges on segments (§14: 206 with `Content-Range`, 416
 //!   with `bytes */len` past the end; several ranges get the whole 200);
 //! - manifests gzip-compressed when `Accept-Encoding` allows (their ETag
@@ -72,6 +72,8 @@ use time::OffsetDateTime;
 const SEGMENT_MAX_AGE: u64 = 31_536_000;
 /// Manifests may change when the locator does; caches recheck them soon.
 const MANIFEST_MAX_AGE: u64 = 2;
+/// Manifests of a live asset, renewed every half segment.
+const LIVE_MANIFEST_MAX_AGE: u64 = 1;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/s/{locator}/{variant}/{*path}", get(serve))
@@ -527,6 +529,16 @@ fn cache_control(resource: &Resource, locator: &ResolvedLocator, now: OffsetDate
     }
 }
 
+/// A live asset's manifests change every segment, and players reload them
+/// every `minimumUpdatePeriod` (half a segment): caches keep them 1 s.
+fn live_cache_control(asset: &OriginAsset, resource: &Resource, cc: String) -> String {
+    let live = asset.index.live.as_ref().is_some_and(|l| !l.ended);
+    if live && is_manifest(resource) {
+        return format!("public, max-age={LIVE_MANIFEST_MAX_AGE}");
+    }
+    cc
+}
+
 async fn serve(
     State(s): State<AppState>,
     method: Method,
@@ -619,6 +631,7 @@ async fn respond(
     // checks, then one GET of the segment into a pooled buffer; protection
     // runs on the blocking pool.
     let (st, asset) = d.assets.get_remote(&d.media, &resolved.asset_path).await?;
+    let cc = live_cache_control(&asset, &resource, cc);
     let prepared = match prepare(plan, &st, &path, &resource, &cond, cc)? {
         Ok(p) => p,
         Err(not_modified) => return Ok(not_modified),
@@ -712,6 +725,7 @@ async fn serve_local(
         let r = (|| {
             let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
             let (st, asset) = s.delivery().assets.get(&resolved.asset_dir)?;
+            let cc = live_cache_control(&asset, &resource, cc);
             let prepared = match prepare(plan, &st, &path, &resource, &cond, cc)? {
                 Ok(p) => p,
                 Err(not_modified) => return Ok(not_modified),
@@ -857,7 +871,7 @@ fn build(
             }
             pool.give(buf);
         }
-        return match asset.get(&plan.protection, resource) {
+        return match asset.get_with(&plan.protection, resource, Some(&resolved.time_url)) {
             Ok(Some(b)) => Ok(Bytes::from(b)),
             Ok(None) => Err(DeliveryError::NotFound),
             Err(e) => Err(failed(e)),

@@ -106,6 +106,9 @@ pub struct ResolvedLocator {
     pub asset_path: String,
     /// `asset_path` below the local media root (used when media are local).
     pub asset_dir: PathBuf,
+    /// This server's clock under the same base (DASH `UTCTiming` of live
+    /// manifests).
+    pub time_url: String,
     variants: [Option<VariantPlan>; 4],
     /// Per-track protection built on first use and kept as long as this
     /// resolution is cached (so a changed key is picked up with it).
@@ -172,6 +175,7 @@ pub async fn locator(
         end_time: loc.end_time,
         asset_dir: data_dir.join(rel),
         asset_path: asset.storage.path.clone(),
+        time_url: format!("{base}/time"),
         variants,
         setups: Default::default(),
     });

@@ -9,7 +9,8 @@
 
 use super::Metrics;
 use keys::model::{
-    Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, StreamingLocator, StreamingPolicy,
+    Asset, ContentKey, ContentKeyPolicy, ContentKeyWithValue, LiveEvent, LiveOutput,
+    StreamingLocator, StreamingPolicy,
 };
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _};
@@ -113,6 +114,16 @@ metered! {
     "write" fn put_streaming_locator(locator: StreamingLocator) -> Put<StreamingLocator>;
     "write" fn delete_streaming_locator(name: &str) -> bool;
     "write" fn import(items: Vec<store::ImportItem>, dry_run: bool) -> Vec<store::Imported>;
+    "read" fn get_live_event(name: &str) -> LiveEvent;
+    "read" fn list_live_events(page: &Page) -> PageResult<LiveEvent>;
+    "write" fn put_live_event(event: LiveEvent) -> Put<LiveEvent>;
+    "write" fn delete_live_event(name: &str) -> bool;
+    "write" fn set_live_event_state(name: &str, state: keys::model::LiveEventResourceState) -> LiveEvent;
+    "read" fn get_live_output(name: &str) -> LiveOutput;
+    "read" fn list_live_outputs(page: &Page) -> PageResult<LiveOutput>;
+    "read" fn live_outputs_of(event: &str) -> Vec<LiveOutput>;
+    "write" fn put_live_output(output: LiveOutput) -> Put<LiveOutput>;
+    "write" fn delete_live_output(name: &str) -> bool;
     "token_use" fn consume_token_use(token_id: &[u8; 32], max_uses: u32, expires_at: OffsetDateTime) -> bool;
     "token_use" fn purge_expired_token_uses(now: OffsetDateTime) -> u64;
     "secret" fn get_secret(name: &str) -> Option<Secret>;

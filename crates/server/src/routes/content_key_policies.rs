@@ -25,7 +25,7 @@ impl ApiEntity for ContentKeyPolicy {
         entity::parse_valid(&name, body)
     }
 
-    fn public(self) -> Self {
+    fn public(self, _: &AppState) -> Self {
         self.without_secrets()
     }
 }

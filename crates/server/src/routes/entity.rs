@@ -47,8 +47,9 @@ pub(crate) trait ApiEntity: Entity {
         ("lastModified", SET_BY_CASTGUARD),
     ];
 
-    /// The entity as responses show it.
-    fn public(self) -> Self {
+    /// The entity as responses show it (server-made fields such as URLs
+    /// filled in from `_s`).
+    fn public(self, _s: &AppState) -> Self {
         self
     }
 
@@ -66,12 +67,12 @@ pub(crate) async fn list<E: ApiEntity>(
     paging: Paging,
 ) -> ApiResult<Json<ListPage<E>>> {
     let mut page = E::list(s.store(), &paging.page()).await?;
-    page.items = page.items.into_iter().map(E::public).collect();
+    page.items = page.items.into_iter().map(|e| e.public(s)).collect();
     Ok(Json(ListPage::new(E::COLLECTION, &paging, page)))
 }
 
 pub(crate) async fn get<E: ApiEntity>(s: &AppState, name: &str) -> ApiResult<Json<E>> {
-    Ok(Json(E::get(s.store(), name).await?.public()))
+    Ok(Json(E::get(s.store(), name).await?.public(s)))
 }
 
 pub(crate) async fn put<E: ApiEntity>(
@@ -84,7 +85,7 @@ where
 {
     let (value, _) = prepare::<E>(s, name, body).await?;
     let put = E::put(s.store(), value).await?;
-    Ok((put_status(put.created), Json(put.value.public())))
+    Ok((put_status(put.created), Json(put.value.public(s))))
 }
 
 /// Why a v3 read-only timestamp is not kept.

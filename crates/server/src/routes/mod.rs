@@ -13,6 +13,8 @@ pub(crate) mod assets;
 pub(crate) mod content_key_policies;
 pub(crate) mod content_keys;
 pub(crate) mod import;
+pub(crate) mod live_events;
+pub(crate) mod live_outputs;
 pub mod player;
 pub mod streaming_locators;
 pub(crate) mod streaming_policies;
@@ -34,6 +36,10 @@ pub(crate) fn api_router() -> Router<AppState> {
         .merge(content_key_policies::routes())
         .merge(streaming_policies::routes())
         .merge(streaming_locators::routes())
+        .merge(live_events::routes())
+        .merge(live_outputs::routes())
+        .route("/live-events/{name}/start", post(live_events::start))
+        .route("/live-events/{name}/stop", post(live_events::stop))
         .route(
             "/assets/{name}/content",
             put(assets::upload).layer(assets::upload_limit()),

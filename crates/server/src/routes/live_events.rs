@@ -1,0 +1,130 @@
+//! `/api/v1/live-events`: where encoders push (v3 `LiveEvent`), and its two
+//! v3 actions, `start` and `stop`.
+//!
+//! A PUT keeps what the server owns: `resourceState` (changed only by
+//! start and stop) and, when the body leaves it out, the stored access
+//! token; a new event without one gets 128 random bits, hex. Responses
+//! carry `input.endpoints`, the ingest URLs under this server's public
+//! base. `streamingProtocol: RTMP` is refused for now: only CMAF ingest
+//! (`FragmentedMP4`) is served.
+//!
+//! Start, stop and delete are idempotent: starting a running event or
+//! stopping a stopped one answers the event as it is, and deleting one that
+//! is gone answers 204. Stopping ends the requests still pushing and marks
+//! every output's recording ended, so its manifests turn VOD; deleting
+//! stops the event and deletes its outputs first (their assets stay).
+
+use super::entity::{self, ApiEntity};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{EntityName, JsonObject};
+use crate::openapi::schemas;
+use crate::{AppState, auth::Admin};
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use keys::model::{
+    LiveEvent, LiveEventEndpoint, LiveEventInputProtocol, LiveEventResourceState, Validate,
+};
+use store::StoreError;
+
+entity_api! {
+    entity: LiveEvent,
+    collection: "live-events",
+    operations: "listLiveEvents", "getLiveEvent", "putLiveEvent", "deleteLiveEvent",
+    schemas: LiveEventList, LiveEvent, LiveEventInput,
+    list: "One page of live events",
+    get: "The live event",
+    delete: "Stopped and deleted with its outputs (their assets stay), or already gone",
+}
+
+/// 128 random bits as 32 hex digits.
+fn new_access_token() -> ApiResult<String> {
+    let mut bytes = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ApiError::internal("no randomness"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+impl ApiEntity for LiveEvent {
+    async fn from_put(s: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
+        let mut event: LiveEvent = body.with_name(&name)?.parse()?;
+        if event.input.streaming_protocol == LiveEventInputProtocol::Rtmp {
+            return Err(ApiError::bad_request(
+                "input.streamingProtocol",
+                "RTMP ingest is not available yet; use FragmentedMP4 (CMAF over HTTP)",
+            ));
+        }
+        if event.input.access_token.is_none() {
+            event.input.access_token = match s.store().get_live_event(&name).await {
+                Ok(old) => old.input.access_token,
+                Err(StoreError::NotFound { .. }) => None,
+                Err(e) => return Err(e.into()),
+            };
+        }
+        if event.input.access_token.is_none() {
+            event.input.access_token = Some(new_access_token()?);
+        }
+        event.validate()?;
+        Ok(event)
+    }
+
+    fn public(mut self, s: &AppState) -> Self {
+        let base = &s.delivery().config().public_base_url;
+        if let Some(token) = &self.input.access_token {
+            self.input.endpoints = vec![LiveEventEndpoint {
+                protocol: "FragmentedMP4".into(),
+                url: format!("{base}/ingest/{}/{token}", self.name),
+            }];
+        }
+        self
+    }
+
+    async fn handle_delete(s: &AppState, name: String) -> ApiResult<StatusCode> {
+        match s.store().get_live_event(&name).await {
+            Err(StoreError::NotFound { .. }) => return Ok(StatusCode::NO_CONTENT),
+            Err(e) => return Err(e.into()),
+            Ok(_) => {}
+        }
+        stop_event(s, &name).await?;
+        for o in s.store().live_outputs_of(&name).await? {
+            s.store().delete_live_output(&o.name).await?;
+        }
+        entity::delete::<LiveEvent>(s, &name).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+}
+
+async fn stop_event(s: &AppState, name: &str) -> ApiResult<LiveEvent> {
+    s.inner.live.stop(s, name).await?;
+    Ok(s.store()
+        .set_live_event_state(name, LiveEventResourceState::Stopped)
+        .await?)
+}
+
+#[utoipa::path(post, path = "/api/v1/live-events/{name}/start", tag = "live-events", operation_id = "startLiveEvent",
+    params(schemas::Name),
+    responses((status = 200, description = "Running: its ingest endpoints take streams", body = schemas::LiveEvent),
+        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
+pub async fn start(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<LiveEvent>> {
+    let event = s
+        .store()
+        .set_live_event_state(&name, LiveEventResourceState::Running)
+        .await?;
+    Ok(Json(event.public(&s)))
+}
+
+#[utoipa::path(post, path = "/api/v1/live-events/{name}/stop", tag = "live-events", operation_id = "stopLiveEvent",
+    params(schemas::Name),
+    responses((status = 200, description = "Stopped: its recordings are VOD assets", body = schemas::LiveEvent),
+        (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error)))]
+pub async fn stop(
+    _: Admin,
+    State(s): State<AppState>,
+    EntityName(name): EntityName,
+) -> ApiResult<Json<LiveEvent>> {
+    s.store().get_live_event(&name).await?;
+    Ok(Json(stop_event(&s, &name).await?.public(&s)))
+}
