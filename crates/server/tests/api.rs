@@ -1059,6 +1059,8 @@ async fn import_is_all_or_nothing() {
     let (s, b) = api.call("POST", "/api/v1/import", Some(other)).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{b}");
     assert!(b["error"]["message"].as_str().unwrap().contains("cannot change"), "{b}");
+}
+
 #[tokio::test]
 async fn live_events_tokens_states_and_outputs() {
     let api = Api::new().await;

@@ -1103,6 +1103,8 @@ impl<B: Backend> Store for SqlStore<B> {
             self.commit(tx, Some(Change::Everything)).await?;
         }
         Ok(out)
+    }
+
     async fn get_live_event(&self, name: &str) -> Result<LiveEvent> {
         self.get_row(name).await
     }
