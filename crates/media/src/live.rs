@@ -43,7 +43,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use bmff::sample_table::Sample;
-use bmff::{Atom, FourCC, Moov};
+use bmff::{FourCC, Moov};
 use serde::{Deserialize, Serialize};
 
 use crate::asset::{AssetIndex, INDEX_FILE, INDEX_VERSION, IndexTrack, IndexTrackKind, KeyFrameEnds};
@@ -676,15 +676,7 @@ impl LiveAsset {
 
 /// The `moov` of a header (an `ftyp` may come first).
 fn moov_of(header: &[u8]) -> Result<Moov, LiveError> {
-    for item in bmff::iter_boxes(header) {
-        let (h, body) = item.map_err(Error::from)?;
-        if h.kind == FourCC(*b"moov") {
-            let start = body.as_ptr() as usize - header.as_ptr() as usize - usize::from(h.header_len);
-            let end = start + usize::from(h.header_len) + body.len();
-            return Ok(Moov::decode(&header[start..end]).map_err(Error::from)?);
-        }
-    }
-    Err(LiveError::Refused("a header without 'moov'".into()))
+    crate::origin::init_moov(header)?.ok_or_else(|| LiveError::Refused("a header without 'moov'".into()))
 }
 
 /// Writes `bytes` as `path` so that a reader sees the old file or the whole
