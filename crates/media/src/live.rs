@@ -287,7 +287,7 @@ pub struct LiveSettings {
 }
 
 /// One asset track as it grows.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct LiveTrack {
     /// The stream's `trak` (the template of every segment) under the asset
     /// track's id, with no samples.
@@ -396,6 +396,23 @@ impl LiveAsset {
     /// with the same configuration; a changed one is refused).
     pub fn header(&mut self, stream: &str, header: &[u8]) -> Result<(), LiveError> {
         self.refuse_ended()?;
+        self.atomically(|rec| rec.header_inner(stream, header))
+    }
+
+    /// Runs `f`; when it fails, the recording (index and tracks) is as it
+    /// was before: a refused unit never leaves half its tracks behind.
+    /// (Files it wrote stay, unnamed by the index, until the same numbers
+    /// are written again.)
+    fn atomically<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, LiveError>) -> Result<T, LiveError> {
+        let saved = (self.index.clone(), self.tracks.clone());
+        let r = f(self);
+        if r.is_err() {
+            (self.index, self.tracks) = saved;
+        }
+        r
+    }
+
+    fn header_inner(&mut self, stream: &str, header: &[u8]) -> Result<(), LiveError> {
         let moov = moov_of(header)?;
         let mut any = false;
         for trak in &moov.traks {
@@ -469,6 +486,16 @@ impl LiveAsset {
         now_ms: i64,
     ) -> Result<Vec<(String, u64)>, LiveError> {
         self.refuse_ended()?;
+        self.atomically(|rec| rec.fragment_inner(stream, bytes, moof_len, now_ms))
+    }
+
+    fn fragment_inner(
+        &mut self,
+        stream: &str,
+        bytes: &[u8],
+        moof_len: usize,
+        now_ms: i64,
+    ) -> Result<Vec<(String, u64)>, LiveError> {
         let moov = self.streams.get(stream).ok_or(LiveError::NoHeader)?;
         let bound: Vec<(u32, String)> = self
             .index
