@@ -5,6 +5,8 @@
 #   truncated copies; mp4_tracks also gets cenc and cbcs fragmented files
 #   from Shaka Packager (tenc + senc), when it is installed;
 # - ingest: the same tiny progressive files whole (ingest needs the samples);
+# - live_ingest: tiny CMAF streams as ffmpeg pushes them (empty_moov,
+#   a moof per track or one for both), whole;
 # - origin_request, token_verify, clearkey_request, model_import: requests,
 #   tokens and API bodies (the model examples are taken from the model's
 #   own unit tests, so they follow the code).
@@ -17,7 +19,7 @@ ROOT=$(cd .. && pwd)
 SHAKA=${CASTGUARD_SHAKA:-$ROOT/node_modules/shaka-packager/bin/packager-linux-x64}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for t in bmff_parse mp4_tracks ingest origin_request token_verify clearkey_request model_import; do
+for t in bmff_parse mp4_tracks ingest live_ingest origin_request token_verify clearkey_request model_import; do
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
 done
@@ -27,6 +29,9 @@ ffmpeg -v error -y $src -c:v libx264 -bf 2 -c:a aac -movflags +faststart "$tmp/h
 ffmpeg -v error -y $src -c:v libx265 -x265-params log-level=error -tag:v hvc1 -c:a aac "$tmp/h265.mp4"
 ffmpeg -v error -y $src -c:v libx264 -c:a aac -movflags frag_keyframe+empty_moov+default_base_moof "$tmp/frag.mp4"
 cp "$tmp/h264.mp4" "$tmp/h265.mp4" corpus/ingest/
+ffmpeg -v error -y -f lavfi -i testsrc2=size=64x36:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 0.2 \
+  -c:v libx264 -g 2 -c:a aac -f mp4 -movflags empty_moov+separate_moof+default_base_moof+cmaf corpus/live_ingest/cmaf
+cp "$tmp/frag.mp4" corpus/live_ingest/frag
 if [ -x "$SHAKA" ]; then
   for scheme in cenc cbcs; do
     "$SHAKA" --quiet "in=$tmp/h264.mp4,stream=video,output=$tmp/enc-$scheme.mp4" \

@@ -580,5 +580,12 @@ fn cmaf_ingest_serves_live_then_vod() {
         200,
         "the asset outlives its event"
     );
+    // The access tokens (right and wrong) never reached the log, which
+    // holds debug request lines with paths.
+    let log = server.log();
+    assert!(log.contains("/ingest/stage/***/"), "no redacted ingest path in the debug log");
+    for secret in [ACCESS_TOKEN, "live-e2e-wrong-token-0000000000"] {
+        assert!(!log.contains(secret), "an ingest token in the server log");
+    }
     assert!(server.stop().success());
 }

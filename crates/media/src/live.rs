@@ -43,7 +43,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use bmff::sample_table::Sample;
-use bmff::{Atom, FourCC, Moov};
+use bmff::{FourCC, Moov};
 use serde::{Deserialize, Serialize};
 
 use crate::asset::{AssetIndex, INDEX_FILE, INDEX_VERSION, IndexTrack, IndexTrackKind, KeyFrameEnds};
@@ -287,7 +287,7 @@ pub struct LiveSettings {
 }
 
 /// One asset track as it grows.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct LiveTrack {
     /// The stream's `trak` (the template of every segment) under the asset
     /// track's id, with no samples.
@@ -396,6 +396,23 @@ impl LiveAsset {
     /// with the same configuration; a changed one is refused).
     pub fn header(&mut self, stream: &str, header: &[u8]) -> Result<(), LiveError> {
         self.refuse_ended()?;
+        self.atomically(|rec| rec.header_inner(stream, header))
+    }
+
+    /// Runs `f`; when it fails, the recording (index and tracks) is as it
+    /// was before: a refused unit never leaves half its tracks behind.
+    /// (Files it wrote stay, unnamed by the index, until the same numbers
+    /// are written again.)
+    fn atomically<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T, LiveError>) -> Result<T, LiveError> {
+        let saved = (self.index.clone(), self.tracks.clone());
+        let r = f(self);
+        if r.is_err() {
+            (self.index, self.tracks) = saved;
+        }
+        r
+    }
+
+    fn header_inner(&mut self, stream: &str, header: &[u8]) -> Result<(), LiveError> {
         let moov = moov_of(header)?;
         let mut any = false;
         for trak in &moov.traks {
@@ -469,6 +486,16 @@ impl LiveAsset {
         now_ms: i64,
     ) -> Result<Vec<(String, u64)>, LiveError> {
         self.refuse_ended()?;
+        self.atomically(|rec| rec.fragment_inner(stream, bytes, moof_len, now_ms))
+    }
+
+    fn fragment_inner(
+        &mut self,
+        stream: &str,
+        bytes: &[u8],
+        moof_len: usize,
+        now_ms: i64,
+    ) -> Result<Vec<(String, u64)>, LiveError> {
         let moov = self.streams.get(stream).ok_or(LiveError::NoHeader)?;
         let bound: Vec<(u32, String)> = self
             .index
@@ -676,15 +703,7 @@ impl LiveAsset {
 
 /// The `moov` of a header (an `ftyp` may come first).
 fn moov_of(header: &[u8]) -> Result<Moov, LiveError> {
-    for item in bmff::iter_boxes(header) {
-        let (h, body) = item.map_err(Error::from)?;
-        if h.kind == FourCC(*b"moov") {
-            let start = body.as_ptr() as usize - header.as_ptr() as usize - usize::from(h.header_len);
-            let end = start + usize::from(h.header_len) + body.len();
-            return Ok(Moov::decode(&header[start..end]).map_err(Error::from)?);
-        }
-    }
-    Err(LiveError::Refused("a header without 'moov'".into()))
+    crate::origin::init_moov(header)?.ok_or_else(|| LiveError::Refused("a header without 'moov'".into()))
 }
 
 /// Writes `bytes` as `path` so that a reader sees the old file or the whole

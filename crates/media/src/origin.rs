@@ -334,24 +334,29 @@ fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
 
 /// The sample entry of the one track of a clear CMAF init segment.
 fn clear_sample_entry(init: &[u8]) -> Result<SampleEntry> {
+    let moov = init_moov(init)?.ok_or_else(|| Error::Segment("init segment without moov".into()))?;
+    let trak = moov.traks.first().ok_or_else(|| Error::Segment("init segment without a track".into()))?;
+    trak.mdia
+        .minf
+        .stbl
+        .stsd
+        .entries
+        .first()
+        .cloned()
+        .ok_or_else(|| Error::Segment("init segment without a sample entry".into()))
+}
+
+/// The `moov` of a CMAF header (`ftyp` + `moov`, or `moov` alone);
+/// `None` when it has none.
+pub(crate) fn init_moov(init: &[u8]) -> Result<Option<Moov>> {
     for item in bmff::iter_boxes(init) {
         let (header, body) = item?;
         if &header.kind.0 == b"moov" {
             let start = body.as_ptr() as usize - init.as_ptr() as usize - usize::from(header.header_len);
-            let moov = Moov::decode(&init[start..start + usize::from(header.header_len) + body.len()])?;
-            let trak = moov.traks.first().ok_or_else(|| Error::Segment("init segment without a track".into()))?;
-            return trak
-                .mdia
-                .minf
-                .stbl
-                .stsd
-                .entries
-                .first()
-                .cloned()
-                .ok_or_else(|| Error::Segment("init segment without a sample entry".into()));
+            return Ok(Some(Moov::decode(&init[start..start + usize::from(header.header_len) + body.len()])?));
         }
     }
-    Err(Error::Segment("init segment without moov".into()))
+    Ok(None)
 }
 
 #[cfg(test)]
