@@ -16,6 +16,9 @@
 use bmff::{Atom, FourCC, Frma, Moof, Moov, Pssh, Saio, Saiz, SampleEntry, Schi, Schm, Senc, SencSample, Sinf, Tenc};
 use cenc::{ContentKey, KeyId, SampleEncryptor, Scheme, SubsampleGenerator, TrackCrypto};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 
 /// DRM systems to signal in the init segment and manifests.
@@ -76,7 +79,24 @@ pub struct TrackProtector {
     pub crypto: TrackCrypto,
     encryptor: SampleEncryptor,
     sample_entry: SampleEntry,
+    /// The subsample generator of the sample entry's parameter sets, made
+    /// once (`None` if that failed: each segment then says why).
+    generator: Option<SubsampleGenerator>,
+    /// Plans of segments protected lately, by [`PlanKey`]: a segment
+    /// served again (the common case at an origin) skips parsing every
+    /// slice header and rebuilding its `moof`.
+    plans: std::sync::Mutex<HashMap<PlanKey, Arc<SegmentPlan>>>,
 }
+
+/// Plans kept per track at most; the map starts over when full.
+const PLANS_KEPT: usize = 128;
+
+/// What identifies a clear segment's plan: its length and, per `moof`,
+/// where it lies and the [`segment_salt`] of its bytes and its samples'
+/// edges. The salt tells the segments of one track apart (each has its
+/// own sequence number and decode time in its `moof`); a plan is a pure
+/// function of the segment's bytes, under the protector's key and scheme.
+type PlanKey = (usize, Vec<(usize, usize, u64)>);
 
 impl std::fmt::Debug for TrackProtector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,13 +113,18 @@ impl TrackProtector {
             track_id,
             kid: key.kid,
             encryptor: SampleEncryptor::new(&key.key, &crypto),
+            generator: crate::codec::subsample_generator(track_id, sample_entry, crypto.scheme).ok(),
             crypto,
             sample_entry: sample_entry.clone(),
+            plans: Default::default(),
         })
     }
 
     fn generator(&self) -> Result<SubsampleGenerator> {
-        crate::codec::subsample_generator(self.track_id, &self.sample_entry, self.crypto.scheme)
+        match &self.generator {
+            Some(g) => Ok(g.clone()),
+            None => crate::codec::subsample_generator(self.track_id, &self.sample_entry, self.crypto.scheme),
+        }
     }
 
     fn tenc(&self) -> Tenc {
@@ -220,9 +245,9 @@ impl TrackProtector {
 
     /// What protection does to the clear media segment `buf`, decided
     /// before any byte is encrypted or moved: each `moof`'s replacement
-    /// and each sample's IV and subsample map.
-    fn plan(&self, buf: &[u8]) -> Result<SegmentPlan> {
-        let mut generator = self.generator()?;
+    /// and each sample's IV and subsample map. Kept for the next request
+    /// of the same segment ([`PlanKey`]).
+    fn plan(&self, buf: &[u8]) -> Result<Arc<SegmentPlan>> {
         // Boxes of the input, as (start, end) of each whole box.
         let mut boxes = Vec::new();
         for item in bmff::iter_boxes(buf) {
@@ -231,27 +256,23 @@ impl TrackProtector {
             let start = whole.as_ptr() as usize - buf.as_ptr() as usize;
             boxes.push((header.kind, start, start + whole.len()));
         }
-        let mut plan = SegmentPlan { moofs: Vec::new(), samples: Vec::new(), growth: 0 };
+        // Each fragment's `moof`, where its samples lie and its salt.
+        let mut fragments = Vec::new();
         for &(kind, start, end) in &boxes {
             if &kind.0 != b"moof" {
                 continue;
             }
-            let mut moof = Moof::decode(&buf[start..end])?;
+            let moof = Moof::decode(&buf[start..end])?;
             let seq = moof.mfhd.sequence_number;
-            let old_len = end - start;
-            let mut entries_per_traf = Vec::new();
             if moof.trafs.len() != 1 {
                 return Err(Error::Unsupported(format!("segment {seq}: {} trafs (CMAF has one)", moof.trafs.len())));
             }
+            // Where each sample lies.
+            let mut ranges = Vec::new();
             for traf in &moof.trafs {
                 if !traf.tfhd.default_base_is_moof || traf.tfhd.base_data_offset.is_some() {
                     return Err(Error::Unsupported(format!("segment {seq}: traf without default-base-is-moof")));
                 }
-                let mut senc_samples = Vec::new();
-                let mut index = 0u32;
-                // Where each sample lies, then all subsample maps in one pass
-                // (one parameter-set parser per fragment).
-                let mut ranges = Vec::new();
                 for trun in &traf.truns {
                     let Some(data_offset) = trun.data_offset else {
                         return Err(Error::Segment(format!("segment {seq}: trun without data offset")));
@@ -276,10 +297,28 @@ impl TrackProtector {
                         pos = sample_end;
                     }
                 }
+            }
+            let salt = segment_salt(&buf[start..end], buf, &ranges);
+            fragments.push((start, end, moof, ranges, salt));
+        }
+        let key: PlanKey = (buf.len(), fragments.iter().map(|(start, end, _, _, salt)| (*start, *end, *salt)).collect());
+        if let Some(plan) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(plan.clone());
+        }
+        let mut generator = self.generator()?;
+        let mut plan = SegmentPlan { moofs: Vec::new(), samples: Vec::new(), growth: 0 };
+        for (start, end, mut moof, ranges, salt) in fragments {
+            let seq = moof.mfhd.sequence_number;
+            let old_len = end - start;
+            let mut entries_per_traf = Vec::new();
+            {
+                let mut senc_samples = Vec::new();
+                let mut index = 0u32;
+                // All subsample maps of the fragment in one pass (one
+                // parameter-set parser per fragment).
                 let maps = generator
                     .subsamples_of(ranges.iter().map(|r| &buf[r.clone()]))
                     .map_err(|source| Error::Crypto { track: self.track_id, sample: 0, source })?;
-                let salt = segment_salt(&buf[start..end], buf, &ranges);
                 for (range, subsamples) in ranges.into_iter().zip(maps) {
                     let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
                         Vec::new()
@@ -352,6 +391,12 @@ impl TrackProtector {
             plan.growth += grown;
             plan.moofs.push((start, end, moof_bytes));
         }
+        let plan = Arc::new(plan);
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if plans.len() >= PLANS_KEPT {
+            plans.clear();
+        }
+        plans.insert(key, plan.clone());
         Ok(plan)
     }
 }
