@@ -88,8 +88,11 @@ pub struct TrackProtector {
     plans: std::sync::Mutex<HashMap<PlanKey, Arc<SegmentPlan>>>,
 }
 
-/// Plans kept per track at most; the map starts over when full.
-const PLANS_KEPT: usize = 128;
+/// Plans kept per track at most (a plan is a few KB: the `moof` and, per
+/// sample, an IV and a subsample map); the map starts over when full. 32
+/// covers a minute of 2 s segments, what players around one position ask
+/// for.
+const PLANS_KEPT: usize = 32;
 
 /// What identifies a clear segment's plan: its length and, per `moof`,
 /// where it lies and the [`segment_salt`] of its bytes and its samples'

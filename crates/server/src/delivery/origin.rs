@@ -17,7 +17,8 @@
 //! - manifests gzip-compressed when `Accept-Encoding` allows (their ETag
 //!   then ends in `-gz`, §8.8.3: a strong tag names one representation),
 //!   with `Vary: Accept-Encoding`;
-//! - HEAD from the same handler (axum drops the body, keeps the length).
+//! - HEAD from the same handler, with the length GET would send: a media
+//!   segment is measured, not encrypted ([`TrackSetup::segment_len`]).
 //!
 //! Bad input never reaches the file system: the locator must be a UUID,
 //! the variant one of four words, the resource what
@@ -36,15 +37,19 @@
 //! the blocking pool. The ETag then derives from the object's ETag, so
 //! every node reading the same bucket sends the same validators.
 //!
-//! Hot path (issue 5 item 7, measured with `perf` under `wrk`): the
-//! per-track protection (AES key schedule, PSSH, signalling) is built once
-//! per cached locator resolution ([`SetupCache`]); the clear file is read
-//! into a pooled buffer with room for what protection adds, encrypted in
-//! place and handed to hyper without a copy ([`BufferPool`]: recycled
-//! buffers avoid the page faults and `madvise` of fresh ~1 MB allocations);
-//! and at most [`AssetCache::new`]'s `workers` segments are built at once,
-//! so 100 clients do not mean 100 blocking threads fighting over two cores
-//! and 100 segment buffers alive.
+//! Hot path (measured with `perf` under `wrk`): the per-track protection
+//! (AES key schedule, subsample generator, PSSH, signalling) is built once
+//! per cached locator resolution ([`SetupCache`]), and keeps the plans of
+//! the segments it served lately (slice headers are parsed once, not per
+//! request); the clear file is read into a pooled buffer after room for
+//! what protection adds to its `moof`, encrypted where it was read (the
+//! samples never move) and handed to hyper without a copy ([`BufferPool`]:
+//! recycled buffers avoid the page faults and `madvise` of fresh ~1 MB
+//! allocations); and at most [`AssetCache::new`]'s `workers` segments are
+//! built at once, so 100 clients do not mean 100 blocking threads fighting
+//! over two cores and 100 segment buffers alive. What a segment still
+//! costs is the read from the page cache, AES, and the copy into the
+//! socket.
 
 use super::error::DeliveryError;
 use super::resolve::{self, ResolvedLocator, Variant};
