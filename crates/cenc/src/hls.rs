@@ -24,11 +24,15 @@ pub fn encrypt_segment(key: &Key, iv: &[u8; 16], clear: &[u8]) -> Vec<u8> {
 
 /// [`encrypt_segment`] of `buf[start..]` in place: the padding is appended
 /// to `buf` (keep 16 bytes of spare capacity to avoid a reallocation).
-pub fn encrypt_segment_in_place(key: &Key, iv: &[u8; 16], buf: &mut Vec<u8>, start: usize) -> Result<()> {
-    let len = buf
-        .len()
-        .checked_sub(start)
-        .ok_or(Error::HlsSegment("segment starts past the end of the buffer"))?;
+pub fn encrypt_segment_in_place(
+    key: &Key,
+    iv: &[u8; 16],
+    buf: &mut Vec<u8>,
+    start: usize,
+) -> Result<()> {
+    let len = buf.len().checked_sub(start).ok_or(Error::HlsSegment(
+        "segment starts past the end of the buffer",
+    ))?;
     let pad = 16 - len % 16;
     // `pad` is 1..=16, so it fits in a byte.
     buf.resize(buf.len() + pad, pad as u8);

@@ -652,7 +652,10 @@ async fn head_has_the_length_of_get_in_every_scheme() {
                 assert_eq!(r.status(), 416);
             }
         }
-        let past = o.url(loc, &format!("{variant}/video_1/{}.m4s", o.segment_count("video_1") + 1));
+        let past = o.url(
+            loc,
+            &format!("{variant}/video_1/{}.m4s", o.segment_count("video_1") + 1),
+        );
         assert_eq!(o.http.head(&past).send().await.unwrap().status(), 404);
     }
 }

@@ -553,9 +553,18 @@ async fn serve(
     let started = Instant::now();
     let origin = origin.map(|axum::Extension(o)| o);
     let head = method == Method::HEAD;
-    let res = respond(s.clone(), id, variant, path, resource, origin, headers, head)
-        .await
-        .unwrap_or_else(IntoResponse::into_response);
+    let res = respond(
+        s.clone(),
+        id,
+        variant,
+        path,
+        resource,
+        origin,
+        headers,
+        head,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response);
     let bytes = match method {
         Method::HEAD => 0,
         _ => res.body().size_hint().exact().unwrap_or(0),
@@ -687,7 +696,9 @@ async fn respond(
     };
     let permit = workers(d).await?;
     tokio::task::spawn_blocking(move || {
-        let body = build(&s, &resolved, variant, &st, &asset, &path, &resource, clear, head);
+        let body = build(
+            &s, &resolved, variant, &st, &asset, &path, &resource, clear, head,
+        );
         drop(permit);
         finish(prepared, &resource, &cond, body?)
     })
@@ -730,7 +741,9 @@ async fn serve_local(
                 Ok(p) => p,
                 Err(not_modified) => return Ok(not_modified),
             };
-            let body = build(&s, &resolved, variant, &st, &asset, &path, &resource, None, head)?;
+            let body = build(
+                &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
+            )?;
             finish(prepared, &resource, &cond, body)
         })();
         drop(permit);
