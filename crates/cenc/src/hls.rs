@@ -15,15 +15,31 @@ pub fn iv_from_sequence(media_sequence: u64) -> [u8; 16] {
 
 /// Encrypts a whole segment: AES-128-CBC, PKCS#7 padding (always 1..=16 bytes added).
 pub fn encrypt_segment(key: &Key, iv: &[u8; 16], clear: &[u8]) -> Vec<u8> {
-    let pad = 16 - clear.len() % 16;
-    let mut out = Vec::with_capacity(clear.len() + pad);
+    let mut out = Vec::with_capacity(clear.len() + 16);
     out.extend_from_slice(clear);
-    // `pad` is 1..=16, so it fits in a byte.
-    out.resize(clear.len() + pad, pad as u8);
-    let mut mode = cbc::Encryptor::<Aes128>::new(key.as_bytes().into(), iv.into());
-    let (blocks, _rest) = Array::slice_as_chunks_mut(&mut out);
-    mode.encrypt_blocks(blocks);
+    // Starting at 0 of a buffer's own bytes: never out of range.
+    let _ = encrypt_segment_in_place(key, iv, &mut out, 0);
     out
+}
+
+/// [`encrypt_segment`] of `buf[start..]` in place: the padding is appended
+/// to `buf` (keep 16 bytes of spare capacity to avoid a reallocation).
+pub fn encrypt_segment_in_place(
+    key: &Key,
+    iv: &[u8; 16],
+    buf: &mut Vec<u8>,
+    start: usize,
+) -> Result<()> {
+    let len = buf.len().checked_sub(start).ok_or(Error::HlsSegment(
+        "segment starts past the end of the buffer",
+    ))?;
+    let pad = 16 - len % 16;
+    // `pad` is 1..=16, so it fits in a byte.
+    buf.resize(buf.len() + pad, pad as u8);
+    let mut mode = cbc::Encryptor::<Aes128>::new(key.as_bytes().into(), iv.into());
+    let (blocks, _rest) = Array::slice_as_chunks_mut(&mut buf[start..]);
+    mode.encrypt_blocks(blocks);
+    Ok(())
 }
 
 /// Decrypts a whole segment and removes its PKCS#7 padding.

@@ -139,6 +139,13 @@ fn layout(track: &Track, samples: &[Sample]) -> Layout {
 /// its `moof` (`senc`, `saiz`, `saio`), so that it can be done in place.
 pub const PROTECTION_HEADROOM: usize = 64 * 1024;
 
+/// Room left in front of a clear segment read for serving, for what
+/// protection adds to its `moof`: the `moof` grows into it and the samples
+/// after it stay where they were read. A 2 s fragment of 60 fps video with
+/// four slices per frame gains 120 × (8 + 2 + 4 × 6) bytes of `senc`, about
+/// 4 KB; a fragment that needs more is moved up once instead.
+pub const PROTECTION_FRONT: usize = 16 * 1024;
+
 /// One media segment of one track into a reused buffer: writes `styp`,
 /// `moof` and the `mdat` header, then lets
 /// `append_samples` append the sample bytes straight after them (from the

@@ -13,7 +13,7 @@
 //! [`OriginAsset::from_parts`] takes bytes fetched from object storage. A
 //! media segment is "read clear bytes" ([`OriginAsset::segment_file`] names
 //! the file; [`OriginAsset::segment_into`] reads a local one) then "protect
-//! in place" ([`TrackSetup::segment_in_place`], CPU only), so an async
+//! in place" ([`TrackSetup::segment_at`], CPU only), so an async
 //! caller can fetch the bytes and protect them on a blocking thread.
 
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use bmff::{Atom, Moov, SampleEntry};
 
 use crate::asset::{AssetIndex, IndexTrackKind};
-use crate::cmaf::PROTECTION_HEADROOM;
+use crate::cmaf::{PROTECTION_FRONT, PROTECTION_HEADROOM};
 use crate::error::{Error, Result};
 use crate::manifest::Presentation;
 use crate::package::{self, Protection, TrackSetup};
@@ -190,24 +190,50 @@ impl OriginAsset {
 
     /// Media segment `number` of `track` as served with `setup` (from
     /// [`OriginAsset::track_setup`] for the same track), written into `buf`,
-    /// whose allocation is reused: the clear file is read straight into it
-    /// with [`PROTECTION_HEADROOM`] to spare, so protection in place never
-    /// reallocates or copies the segment. `Ok(false)` (and `buf` empty)
+    /// whose allocation is reused: it is `buf[returned..]`. The clear file
+    /// is read straight into it with [`PROTECTION_FRONT`] bytes in front
+    /// and [`PROTECTION_HEADROOM`] behind, so protection in place neither
+    /// reallocates nor moves the samples. `Ok(None)` (and `buf` empty)
     /// when the segment does not exist. Local assets only
     /// ([`OriginAsset::open`]); others read [`OriginAsset::segment_file`]
-    /// themselves and call [`TrackSetup::segment_in_place`].
-    pub fn segment_into(&self, setup: &TrackSetup, track: &str, number: u32, buf: &mut Vec<u8>) -> Result<bool> {
+    /// themselves and call [`TrackSetup::segment_at`].
+    pub fn segment_into(&self, setup: &TrackSetup, track: &str, number: u32, buf: &mut Vec<u8>) -> Result<Option<usize>> {
         buf.clear();
+        let Some(path) = self.local_segment(track, number)? else {
+            return Ok(None);
+        };
+        read_into(&path, buf, PROTECTION_FRONT)?;
+        setup.segment_at(number, buf, PROTECTION_FRONT).map(Some)
+    }
+
+    /// The size of media segment `number` of `track` as served with
+    /// `setup`, without encrypting it: a `stat` of the clear file, which is
+    /// also read into `buf` under Common Encryption (its `senc` depends on
+    /// the samples). `Ok(None)` when the segment does not exist. Local
+    /// assets only.
+    pub fn segment_len(&self, setup: &TrackSetup, track: &str, number: u32, buf: &mut Vec<u8>) -> Result<Option<u64>> {
+        buf.clear();
+        let Some(path) = self.local_segment(track, number)? else {
+            return Ok(None);
+        };
+        let len = fs::metadata(&path).map_err(|e| Error::io(&path, e))?.len();
+        if let Some(n) = setup.segment_len_of(len) {
+            return Ok(Some(n));
+        }
+        read_into(&path, buf, 0)?;
+        setup.segment_len(buf).map(Some)
+    }
+
+    /// The local path of media segment `number` of `track`; `None` when
+    /// the asset has no such segment.
+    fn local_segment(&self, track: &str, number: u32) -> Result<Option<PathBuf>> {
         let Some(file) = self.segment_file(track, number) else {
-            return Ok(false);
+            return Ok(None);
         };
         let Some(dir) = &self.dir else {
             return Err(Error::Segment(format!("{file}: asset not on local files")));
         };
-        let path = dir.join(file);
-        read_into(&path, buf)?;
-        setup.segment_in_place(number, buf)?;
-        Ok(true)
+        Ok(Some(dir.join(file)))
     }
 
     /// The presentation with `protection` signalled on every track.
@@ -291,7 +317,10 @@ impl OriginAsset {
                 }
                 let setup = self.setup(protection, track)?;
                 let mut buf = Vec::new();
-                self.segment_into(&setup, track, *number, &mut buf)?;
+                let Some(at) = self.segment_into(&setup, track, *number, &mut buf)? else {
+                    return Ok(None);
+                };
+                buf.drain(..at);
                 Ok(Some(buf))
             }
             Resource::TextSegment { track, number } => self.read_text(track, Some(*number)),
@@ -318,16 +347,20 @@ fn holds(meta: &crate::asset::IndexTrack, number: u32) -> bool {
     number >= meta.first_segment.max(1) && number - meta.first_segment.max(1) < meta.segments.len() as u64
 }
 
-/// Reads the whole file at `path` into `buf` (cleared), reserving its
-/// length plus [`PROTECTION_HEADROOM`] first. The length is that of a file
-/// ingest wrote, not of request input; a file that grows meanwhile is still
-/// read to its end.
-fn read_into(path: &Path, buf: &mut Vec<u8>) -> Result<()> {
+/// Reads the whole file at `path` into `buf` after `front` zero bytes
+/// (`buf` is cleared first), reserving its length plus `front` and
+/// [`PROTECTION_HEADROOM`] first. The length is that of a file ingest
+/// wrote, not of request input; a file that grows meanwhile is still read
+/// to its end.
+fn read_into(path: &Path, buf: &mut Vec<u8>, front: usize) -> Result<()> {
     let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let want = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(PROTECTION_HEADROOM);
+    let want = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(front).saturating_add(PROTECTION_HEADROOM);
     buf.clear();
     buf.try_reserve(want).map_err(|_| Error::Segment(format!("{}: {len} bytes do not fit in memory", path.display())))?;
+    buf.resize(front, 0);
+    // Into the reserved capacity: the file's bytes are written once, with
+    // no zeroing before.
     file.read_to_end(buf).map_err(|e| Error::io(path, e))?;
     Ok(())
 }

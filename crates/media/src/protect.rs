@@ -16,6 +16,9 @@
 use bmff::{Atom, FourCC, Frma, Moof, Moov, Pssh, Saio, Saiz, SampleEntry, Schi, Schm, Senc, SencSample, Sinf, Tenc};
 use cenc::{ContentKey, KeyId, SampleEncryptor, Scheme, SubsampleGenerator, TrackCrypto};
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::error::{Error, Result};
 
 /// DRM systems to signal in the init segment and manifests.
@@ -76,7 +79,27 @@ pub struct TrackProtector {
     pub crypto: TrackCrypto,
     encryptor: SampleEncryptor,
     sample_entry: SampleEntry,
+    /// The subsample generator of the sample entry's parameter sets, made
+    /// once (`None` if that failed: each segment then says why).
+    generator: Option<SubsampleGenerator>,
+    /// Plans of segments protected lately, by [`PlanKey`]: a segment
+    /// served again (the common case at an origin) skips parsing every
+    /// slice header and rebuilding its `moof`.
+    plans: std::sync::Mutex<HashMap<PlanKey, Arc<SegmentPlan>>>,
 }
+
+/// Plans kept per track at most (a plan is a few KB: the `moof` and, per
+/// sample, an IV and a subsample map); the map starts over when full. 32
+/// covers a minute of 2 s segments, what players around one position ask
+/// for.
+const PLANS_KEPT: usize = 32;
+
+/// What identifies a clear segment's plan: its length and, per `moof`,
+/// where it lies and the [`segment_salt`] of its bytes and its samples'
+/// edges. The salt tells the segments of one track apart (each has its
+/// own sequence number and decode time in its `moof`); a plan is a pure
+/// function of the segment's bytes, under the protector's key and scheme.
+type PlanKey = (usize, Vec<(usize, usize, u64)>);
 
 impl std::fmt::Debug for TrackProtector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -93,13 +116,18 @@ impl TrackProtector {
             track_id,
             kid: key.kid,
             encryptor: SampleEncryptor::new(&key.key, &crypto),
+            generator: crate::codec::subsample_generator(track_id, sample_entry, crypto.scheme).ok(),
             crypto,
             sample_entry: sample_entry.clone(),
+            plans: Default::default(),
         })
     }
 
     fn generator(&self) -> Result<SubsampleGenerator> {
-        crate::codec::subsample_generator(self.track_id, &self.sample_entry, self.crypto.scheme)
+        match &self.generator {
+            Some(g) => Ok(g.clone()),
+            None => crate::codec::subsample_generator(self.track_id, &self.sample_entry, self.crypto.scheme),
+        }
     }
 
     fn tenc(&self) -> Tenc {
@@ -172,9 +200,36 @@ impl TrackProtector {
     /// (the rest of the buffer moves up; reserve room to avoid a
     /// reallocation, see [`crate::cmaf::PROTECTION_HEADROOM`]).
     pub fn protect_segment_in_place(&self, buf: &mut Vec<u8>) -> Result<()> {
-        let mut generator = self.generator()?;
-        *buf = self.protect_boxes(&mut generator, std::mem::take(buf), true)?;
+        let at = self.protect_segment_at(buf, 0)?;
+        buf.drain(..at);
         Ok(())
+    }
+
+    /// Protects the clear media segment `buf[start..]` in place and returns
+    /// where the protected segment starts: `buf[returned..]`. What
+    /// protection adds to each `moof` goes into the room in front of it
+    /// (`start` bytes, see [`crate::cmaf::PROTECTION_FRONT`]), so the
+    /// sample data, nearly all of the segment, is encrypted where it was
+    /// read and never moves; with too little room, everything moves up
+    /// once.
+    pub fn protect_segment_at(&self, buf: &mut Vec<u8>, start: usize) -> Result<usize> {
+        let clear = buf.get(start..).ok_or_else(|| Error::Segment(format!("segment starts at {start}, past the buffer's end")))?;
+        let plan = self.plan(clear)?;
+        let start = make_room(buf, start, plan.growth)?;
+        for s in &plan.samples {
+            let range = start + s.range.start..start + s.range.end;
+            self.encryptor
+                .encrypt(&s.key_iv, &mut buf[range], &s.subsamples)
+                .map_err(|source| Error::Crypto { track: self.track_id, sample: s.index + 1, source })?;
+        }
+        Ok(lay_out(buf, start, &plan))
+    }
+
+    /// The size of the protected segment made from the clear media segment
+    /// `clear`, worked out without encrypting (what a HEAD request is
+    /// answered with).
+    pub fn protected_len(&self, clear: &[u8]) -> Result<usize> {
+        Ok(clear.len() + self.plan(clear)?.growth)
     }
 
     /// The layout protection gives a clear media segment, without
@@ -183,42 +238,44 @@ impl TrackProtector {
     /// sizes depend on the scheme and the samples, not on the key, so this
     /// tells where each sample of the protected segment lies (HLS I-frame
     /// playlists point at the key frame with a byte range).
-    pub fn protected_layout(&self, clear: Vec<u8>) -> Result<Vec<u8>> {
-        let mut generator = self.generator()?;
-        self.protect_boxes(&mut generator, clear, false)
+    pub fn protected_layout(&self, mut clear: Vec<u8>) -> Result<Vec<u8>> {
+        let plan = self.plan(&clear)?;
+        let start = make_room(&mut clear, 0, plan.growth)?;
+        let at = lay_out(&mut clear, start, &plan);
+        clear.drain(..at);
+        Ok(clear)
     }
 
-    fn protect_boxes(&self, generator: &mut SubsampleGenerator, mut buf: Vec<u8>, encrypt: bool) -> Result<Vec<u8>> {
+    /// What protection does to the clear media segment `buf`, decided
+    /// before any byte is encrypted or moved: each `moof`'s replacement
+    /// and each sample's IV and subsample map. Kept for the next request
+    /// of the same segment ([`PlanKey`]).
+    fn plan(&self, buf: &[u8]) -> Result<Arc<SegmentPlan>> {
         // Boxes of the input, as (start, end) of each whole box.
         let mut boxes = Vec::new();
-        for item in bmff::iter_boxes(&buf) {
+        for item in bmff::iter_boxes(buf) {
             let (header, body) = item?;
-            let whole = whole_box(&buf, body, header.header_len)?;
+            let whole = whole_box(buf, body, header.header_len)?;
             let start = whole.as_ptr() as usize - buf.as_ptr() as usize;
             boxes.push((header.kind, start, start + whole.len()));
         }
-        // New `moof` bytes for (start, end) of the old ones, applied last.
-        let mut replacements = Vec::new();
+        // Each fragment's `moof`, where its samples lie and its salt.
+        let mut fragments = Vec::new();
         for &(kind, start, end) in &boxes {
             if &kind.0 != b"moof" {
                 continue;
             }
-            let mut moof = Moof::decode(&buf[start..end])?;
+            let moof = Moof::decode(&buf[start..end])?;
             let seq = moof.mfhd.sequence_number;
-            let old_len = end - start;
-            let mut entries_per_traf = Vec::new();
             if moof.trafs.len() != 1 {
                 return Err(Error::Unsupported(format!("segment {seq}: {} trafs (CMAF has one)", moof.trafs.len())));
             }
+            // Where each sample lies.
+            let mut ranges = Vec::new();
             for traf in &moof.trafs {
                 if !traf.tfhd.default_base_is_moof || traf.tfhd.base_data_offset.is_some() {
                     return Err(Error::Unsupported(format!("segment {seq}: traf without default-base-is-moof")));
                 }
-                let mut senc_samples = Vec::new();
-                let mut index = 0u32;
-                // Where each sample lies, then all subsample maps in one pass
-                // (one parameter-set parser per fragment), then encryption.
-                let mut ranges = Vec::new();
                 for trun in &traf.truns {
                     let Some(data_offset) = trun.data_offset else {
                         return Err(Error::Segment(format!("segment {seq}: trun without data offset")));
@@ -243,10 +300,28 @@ impl TrackProtector {
                         pos = sample_end;
                     }
                 }
+            }
+            let salt = segment_salt(&buf[start..end], buf, &ranges);
+            fragments.push((start, end, moof, ranges, salt));
+        }
+        let key: PlanKey = (buf.len(), fragments.iter().map(|(start, end, _, _, salt)| (*start, *end, *salt)).collect());
+        if let Some(plan) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return Ok(plan.clone());
+        }
+        let mut generator = self.generator()?;
+        let mut plan = SegmentPlan { moofs: Vec::new(), samples: Vec::new(), growth: 0 };
+        for (start, end, mut moof, ranges, salt) in fragments {
+            let seq = moof.mfhd.sequence_number;
+            let old_len = end - start;
+            let mut entries_per_traf = Vec::new();
+            {
+                let mut senc_samples = Vec::new();
+                let mut index = 0u32;
+                // All subsample maps of the fragment in one pass (one
+                // parameter-set parser per fragment).
                 let maps = generator
                     .subsamples_of(ranges.iter().map(|r| &buf[r.clone()]))
                     .map_err(|source| Error::Crypto { track: self.track_id, sample: 0, source })?;
-                let salt = segment_salt(&buf[start..end], &buf, &ranges);
                 for (range, subsamples) in ranges.into_iter().zip(maps) {
                     let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
                         Vec::new()
@@ -259,15 +334,11 @@ impl TrackProtector {
                         Some(c) if iv.is_empty() => c.to_vec(),
                         _ => iv.clone(),
                     };
-                    if encrypt {
-                        self.encryptor
-                            .encrypt(&key_iv, &mut buf[range], &subsamples)
-                            .map_err(|source| Error::Crypto { track: self.track_id, sample: index + 1, source })?;
-                    }
                     senc_samples.push(SencSample {
                         iv,
                         subsamples: subsamples.iter().map(|s| bmff::Subsample { clear: s.clear, protected: s.protected }).collect(),
                     });
+                    plan.samples.push(SampleJob { range, key_iv, subsamples, index });
                     index += 1;
                 }
                 entries_per_traf.push(senc_samples);
@@ -300,7 +371,8 @@ impl TrackProtector {
             // the sizes do not change, only the values.
             let mut moof_bytes = Vec::new();
             moof.encode(&mut moof_bytes)?;
-            let grown = moof_bytes.len() as i64 - old_len as i64;
+            // A clear `moof` only gains boxes: protection never shrinks it.
+            let grown = moof_bytes.len().checked_sub(old_len).ok_or_else(|| Error::Segment(format!("segment {seq}: moof shrinks when protected")))?;
             let senc_offsets = senc_data_offsets(&moof_bytes)?;
             let mut senc_offsets = senc_offsets.into_iter();
             for traf in &mut moof.trafs {
@@ -310,20 +382,88 @@ impl TrackProtector {
                 }
                 for trun in &mut traf.truns {
                     if let Some(d) = trun.data_offset.as_mut() {
-                        *d = i32::try_from(i64::from(*d) + grown)
-                            .map_err(|_| Error::Segment(format!("segment {seq}: data offset overflow")))?;
+                        *d = i64::from(*d)
+                            .checked_add(grown as i64)
+                            .and_then(|d| i32::try_from(d).ok())
+                            .ok_or_else(|| Error::Segment(format!("segment {seq}: data offset overflow")))?;
                     }
                 }
             }
             moof_bytes.clear();
             moof.encode(&mut moof_bytes)?;
-            replacements.push((start, end, moof_bytes));
+            plan.growth += grown;
+            plan.moofs.push((start, end, moof_bytes));
         }
-        for (start, end, moof_bytes) in replacements.into_iter().rev() {
-            buf.splice(start..end, moof_bytes);
+        let plan = Arc::new(plan);
+        let mut plans = self.plans.lock().unwrap_or_else(|p| p.into_inner());
+        if plans.len() >= PLANS_KEPT {
+            plans.clear();
         }
-        Ok(buf)
+        plans.insert(key, plan.clone());
+        Ok(plan)
     }
+}
+
+/// What protection does to one clear media segment (offsets from its
+/// start): the replacement of each `moof`, in order, and the samples to
+/// encrypt.
+struct SegmentPlan {
+    /// (start, end) of a clear `moof` and its protected bytes.
+    moofs: Vec<(usize, usize, Vec<u8>)>,
+    samples: Vec<SampleJob>,
+    /// How many bytes the segment gains: the sum of the `moof`s' growth.
+    growth: usize,
+}
+
+/// One sample to encrypt.
+struct SampleJob {
+    range: std::ops::Range<usize>,
+    /// The IV the cipher runs with (the per-sample IV, or the constant one).
+    key_iv: Vec<u8>,
+    subsamples: Vec<cenc::Subsample>,
+    /// Its index in its `traf`, for errors.
+    index: u32,
+}
+
+/// Ensures `growth` bytes of room in front of the segment at `buf[start..]`
+/// and returns where the segment starts then: `start` when there was room,
+/// else the segment moved up (one copy).
+fn make_room(buf: &mut Vec<u8>, start: usize, growth: usize) -> Result<usize> {
+    if start >= growth {
+        return Ok(start);
+    }
+    let more = growth - start;
+    buf.try_reserve(more).map_err(|_| Error::Segment(format!("{more} more bytes do not fit in memory")))?;
+    buf.splice(0..0, std::iter::repeat_n(0u8, more));
+    Ok(growth)
+}
+
+/// Writes the protected segment from the planned clear one at
+/// `buf[start..]` (with `plan.growth` bytes of room in front of it, see
+/// [`make_room`]) and returns where it starts. Each `moof` is replaced by
+/// its bigger protected self and what lies between them moves down by the
+/// growth of the `moof`s after it: the boxes after the last `moof` (its
+/// `mdat`, nearly all the bytes) stay where they are. Every piece moves
+/// towards the front, so copying them in order never overwrites one that
+/// is still to move.
+fn lay_out(buf: &mut [u8], start: usize, plan: &SegmentPlan) -> usize {
+    let out = start - plan.growth;
+    let mut dst = out;
+    let mut src = start;
+    for (moof_start, moof_end, bytes) in &plan.moofs {
+        let piece = src..start + moof_start;
+        let n = piece.len();
+        if dst != src {
+            buf.copy_within(piece, dst);
+        }
+        dst += n;
+        buf[dst..dst + bytes.len()].copy_from_slice(bytes);
+        dst += bytes.len();
+        src = start + moof_end;
+    }
+    // Only the pieces before the last `moof` moved: `dst == src` now.
+    debug_assert_eq!(dst, src);
+    out
 }
 
 /// A 64-bit value that tells this clear segment apart from the segments of
@@ -393,6 +533,13 @@ fn senc_data_offsets(moof: &[u8]) -> Result<Vec<u64>> {
 /// being the media sequence number (RFC 8216 §5.2) unless one is given.
 pub fn aes128_segment(key: &cenc::Key, media_sequence: u64, clear: &[u8]) -> Vec<u8> {
     cenc::hls::encrypt_segment(key, &cenc::hls::iv_from_sequence(media_sequence), clear)
+}
+
+/// [`aes128_segment`] of the clear segment `buf[start..]`, in place (the
+/// padding grows `buf`).
+pub fn aes128_segment_in_place(key: &cenc::Key, media_sequence: u64, buf: &mut Vec<u8>, start: usize) -> Result<()> {
+    cenc::hls::encrypt_segment_in_place(key, &cenc::hls::iv_from_sequence(media_sequence), buf, start)
+        .map_err(|source| Error::Crypto { track: 0, sample: 0, source })
 }
 
 

@@ -201,13 +201,46 @@ impl TrackSetup {
     /// the clear one in `buf` (a reused buffer: see
     /// [`crate::cmaf::PROTECTION_HEADROOM`]).
     pub fn segment_in_place(&self, seq: u32, buf: &mut Vec<u8>) -> Result<()> {
+        let at = self.segment_at(seq, buf, 0)?;
+        buf.drain(..at);
+        Ok(())
+    }
+
+    /// Media segment number `seq` as served, made in place from the clear
+    /// one at `buf[start..]`; it is `buf[returned..]`. With
+    /// [`crate::cmaf::PROTECTION_FRONT`] bytes in front of the clear
+    /// segment, no byte of its samples moves (see
+    /// [`TrackProtector::protect_segment_at`]).
+    pub fn segment_at(&self, seq: u32, buf: &mut Vec<u8>, start: usize) -> Result<usize> {
         match (&self.protector, &self.aes128) {
-            (Some(p), _) => p.protect_segment_in_place(buf),
+            (Some(p), _) => p.protect_segment_at(buf, start),
             (None, Some(key)) => {
-                *buf = protect::aes128_segment(key, u64::from(seq), buf);
-                Ok(())
+                protect::aes128_segment_in_place(key, u64::from(seq), buf, start)?;
+                Ok(start)
             }
-            (None, None) => Ok(()),
+            (None, None) => Ok(start),
+        }
+    }
+
+    /// The size of a media segment as served, from the clear one, without
+    /// encrypting it.
+    pub fn segment_len(&self, clear: &[u8]) -> Result<u64> {
+        match self.segment_len_of(clear.len() as u64) {
+            Some(n) => Ok(n),
+            None => self.protector.as_ref().map_or(Ok(clear.len() as u64), |p| p.protected_len(clear).map(|n| n as u64)),
+        }
+    }
+
+    /// The size of a media segment as served from a clear one of
+    /// `clear_len` bytes, when that alone decides it (clear, HLS AES-128);
+    /// `None` under Common Encryption, whose `senc` depends on the samples
+    /// ([`TrackSetup::segment_len`] reads them).
+    pub fn segment_len_of(&self, clear_len: u64) -> Option<u64> {
+        match (&self.protector, &self.aes128) {
+            (Some(_), _) => None,
+            // PKCS#7 always pads, 1 to 16 bytes (RFC 8216 §4.3.2.4).
+            (None, Some(_)) => Some(clear_len / 16 * 16 + 16),
+            (None, None) => Some(clear_len),
         }
     }
 

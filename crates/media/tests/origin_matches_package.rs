@@ -128,15 +128,25 @@ fn origin_matches_package_with_text(tmp: &Path, srcs: &[PathBuf], texts: &[media
         }
         // One setup per track and one reused buffer (the server's hot path)
         // give the same bytes as a fresh request.
+        // The size a HEAD request is answered with, worked out without
+        // encrypting, is that of the served bytes.
         let mut buf = Vec::new();
+        let mut len_buf = Vec::new();
         for track in asset.index.tracks.iter().map(|t| t.name.clone()) {
             let setup = asset.track_setup(&protection, &track).expect("setup").expect("track exists");
             for n in 1..=asset.index.track(&track).expect("track").segments.len() as u32 {
-                assert!(asset.segment_into(&setup, &track, n, &mut buf).expect("segment_into"));
+                let at = asset.segment_into(&setup, &track, n, &mut buf).expect("segment_into").expect("segment exists");
                 let on_disk = std::fs::read(out.join(&track).join(format!("{n}.m4s"))).expect("read");
-                assert!(buf == on_disk, "{name}: {track}/{n}.m4s differs when served into a reused buffer");
+                assert!(buf[at..] == on_disk[..], "{name}: {track}/{n}.m4s differs when served into a reused buffer");
+                let len = asset.segment_len(&setup, &track, n, &mut len_buf).expect("segment_len");
+                assert_eq!(len, Some(on_disk.len() as u64), "{name}: {track}/{n}.m4s size without encrypting");
+                // The clear bytes it read are left as they were.
+                if !len_buf.is_empty() {
+                    assert!(len_buf == std::fs::read(asset_dir.join(&track).join(format!("{n}.m4s"))).expect("read clear"));
+                }
             }
-            assert!(!asset.segment_into(&setup, &track, 10_000, &mut buf).expect("past end") && buf.is_empty());
+            assert!(asset.segment_into(&setup, &track, 10_000, &mut buf).expect("past end").is_none() && buf.is_empty());
+            assert_eq!(asset.segment_len(&setup, &track, 10_000, &mut len_buf).expect("past end"), None);
         }
         assert!(asset.track_setup(&protection, "video_9").expect("setup").is_none());
         let past_end = Resource::Segment { track: "video_1".into(), number: 10_000 };
@@ -222,4 +232,54 @@ fn origin_serves_what_package_writes_for_subtitles() {
         let served = asset.get(&protection, &Resource::parse("text_3/2.m4s").expect("path")).expect("get").expect("segment");
         assert_eq!(served, clear, "{name}: a text segment is never encrypted");
     }
+}
+
+/// Protection in place gives the same bytes wherever the clear segment
+/// lies in the buffer: with room in front for the `moof` to grow into
+/// (the origin's path, where the samples never move), with too little
+/// (moved up once), and at the start (`castguard package`'s path). A
+/// segment of two fragments (two clear segments one after the other: each
+/// `moof` counts its offsets from itself) is protected fragment by
+/// fragment, the `moof` in the middle and what precedes it moving down.
+#[test]
+fn protection_in_place_at_any_offset() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let src = clip(tmp.path());
+    let asset_dir = tmp.path().join("asset");
+    media::asset::ingest(&[src], &asset_dir, 2.0).expect("ingest");
+    let asset = OriginAsset::open(&asset_dir).expect("open asset");
+    for (name, protection) in protections() {
+        for track in asset.index.tracks.iter().map(|t| t.name.clone()) {
+            let setup = asset.track_setup(&protection, &track).expect("setup").expect("track exists");
+            let clear = |n: u32| std::fs::read(asset_dir.join(&track).join(format!("{n}.m4s"))).expect("read clear");
+            let (one, two) = (clear(1), clear(2));
+            let mut expected = one.clone();
+            setup.segment_in_place(1, &mut expected).expect("protect");
+            for front in [0, 3, media::cmaf::PROTECTION_FRONT] {
+                let mut buf = vec![0xa5; front];
+                buf.extend_from_slice(&one);
+                let at = setup.segment_at(1, &mut buf, front).expect("protect at");
+                assert!(buf[at..] == expected[..], "{name} {track}: differs with {front} bytes in front");
+                assert_eq!(setup.segment_len(&one).expect("len"), expected.len() as u64, "{name} {track}");
+            }
+            if matches!(protection, Protection::Aes128 { .. }) {
+                continue;
+            }
+            // Common Encryption and clear work fragment by fragment.
+            let mut second = two.clone();
+            setup.segment_in_place(1, &mut second).expect("protect");
+            let mut both = [one.as_slice(), two.as_slice()].concat();
+            let mut buf = vec![0; media::cmaf::PROTECTION_FRONT];
+            buf.extend_from_slice(&both);
+            let at = setup.segment_at(1, &mut buf, media::cmaf::PROTECTION_FRONT).expect("two fragments");
+            let want = [expected.as_slice(), second.as_slice()].concat();
+            assert!(buf[at..] == want[..], "{name} {track}: two fragments");
+            assert_eq!(setup.segment_len(&both).expect("len"), want.len() as u64);
+            setup.segment_in_place(1, &mut both).expect("two fragments at 0");
+            assert!(both == want, "{name} {track}: two fragments at the start");
+        }
+    }
+    // A segment that does not start in the buffer is an error, not a panic.
+    let setup = asset.track_setup(&protections()[1].1, "video_1").expect("setup").expect("track");
+    assert!(setup.segment_at(1, &mut vec![0; 4], 5).is_err());
 }

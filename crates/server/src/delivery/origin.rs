@@ -17,7 +17,8 @@
 //! - manifests gzip-compressed when `Accept-Encoding` allows (their ETag
 //!   then ends in `-gz`, §8.8.3: a strong tag names one representation),
 //!   with `Vary: Accept-Encoding`;
-//! - HEAD from the same handler (axum drops the body, keeps the length).
+//! - HEAD from the same handler, with the length GET would send: a media
+//!   segment is measured, not encrypted ([`TrackSetup::segment_len`]).
 //!
 //! Bad input never reaches the file system: the locator must be a UUID,
 //! the variant one of four words, the resource what
@@ -36,15 +37,19 @@
 //! the blocking pool. The ETag then derives from the object's ETag, so
 //! every node reading the same bucket sends the same validators.
 //!
-//! Hot path (issue 5 item 7, measured with `perf` under `wrk`): the
-//! per-track protection (AES key schedule, PSSH, signalling) is built once
-//! per cached locator resolution ([`SetupCache`]); the clear file is read
-//! into a pooled buffer with room for what protection adds, encrypted in
-//! place and handed to hyper without a copy ([`BufferPool`]: recycled
-//! buffers avoid the page faults and `madvise` of fresh ~1 MB allocations);
-//! and at most [`AssetCache::new`]'s `workers` segments are built at once,
-//! so 100 clients do not mean 100 blocking threads fighting over two cores
-//! and 100 segment buffers alive.
+//! Hot path (measured with `perf` under `wrk`): the per-track protection
+//! (AES key schedule, subsample generator, PSSH, signalling) is built once
+//! per cached locator resolution ([`SetupCache`]), and keeps the plans of
+//! the segments it served lately (slice headers are parsed once, not per
+//! request); the clear file is read into a pooled buffer after room for
+//! what protection adds to its `moof`, encrypted where it was read (the
+//! samples never move) and handed to hyper without a copy ([`BufferPool`]:
+//! recycled buffers avoid the page faults and `madvise` of fresh ~1 MB
+//! allocations); and at most [`AssetCache::new`]'s `workers` segments are
+//! built at once, so 100 clients do not mean 100 blocking threads fighting
+//! over two cores and 100 segment buffers alive. What a segment still
+//! costs is the read from the page cache, AES, and the copy into the
+//! socket.
 
 use super::error::DeliveryError;
 use super::resolve::{self, ResolvedLocator, Variant};
@@ -165,15 +170,17 @@ impl BufferPool {
     }
 }
 
-/// A pooled buffer as a response body: back to its pool when dropped.
+/// A pooled buffer as a response body, `buf[start..]`: back to its pool
+/// when dropped.
 struct Pooled {
     buf: Vec<u8>,
+    start: usize,
     pool: Arc<BufferPool>,
 }
 
 impl AsRef<[u8]> for Pooled {
     fn as_ref(&self) -> &[u8] {
-        &self.buf
+        self.buf.get(self.start..).unwrap_or_default()
     }
 }
 
@@ -557,9 +564,19 @@ async fn serve(
     let kind = crate::metrics::resource_kind(&resource);
     let started = Instant::now();
     let origin = origin.map(|axum::Extension(o)| o);
-    let res = respond(s.clone(), id, variant, path, resource, origin, headers)
-        .await
-        .unwrap_or_else(IntoResponse::into_response);
+    let head = method == Method::HEAD;
+    let res = respond(
+        s.clone(),
+        id,
+        variant,
+        path,
+        resource,
+        origin,
+        headers,
+        head,
+    )
+    .await
+    .unwrap_or_else(IntoResponse::into_response);
     let bytes = match method {
         Method::HEAD => 0,
         _ => res.body().size_hint().exact().unwrap_or(0),
@@ -585,7 +602,9 @@ pub(super) async fn resolve_for_request(
     resolve::locator(d, s.store(), local_root, id, base).await
 }
 
-/// The response to a parsed origin request.
+/// The response to a parsed origin request; `head` for HEAD, whose media
+/// segments are measured, not encrypted.
+#[allow(clippy::too_many_arguments)]
 async fn respond(
     s: AppState,
     id: uuid::Uuid,
@@ -594,6 +613,7 @@ async fn respond(
     resource: Resource,
     origin: Option<crate::forwarded::RequestOrigin>,
     headers: HeaderMap,
+    head: bool,
 ) -> Result<Response, DeliveryError> {
     let d = s.delivery();
     let resolved = resolve_for_request(&s, id, origin.as_ref(), &headers).await?;
@@ -623,6 +643,7 @@ async fn respond(
             resource,
             cond,
             cc,
+            head,
         )
         .await;
     }
@@ -688,7 +709,9 @@ async fn respond(
     };
     let permit = workers(d).await?;
     tokio::task::spawn_blocking(move || {
-        let body = build(&s, &resolved, variant, &st, &asset, &path, &resource, clear);
+        let body = build(
+            &s, &resolved, variant, &st, &asset, &path, &resource, clear, head,
+        );
         drop(permit);
         finish(prepared, &resource, &cond, body?)
     })
@@ -711,6 +734,7 @@ async fn workers(d: &super::Delivery) -> Result<tokio::sync::OwnedSemaphorePermi
 /// Local files: the whole response on one blocking thread (a `stat` of
 /// `index.json`, conditional checks, one read of the segment file,
 /// protection in place), as fast as the files allow.
+#[allow(clippy::too_many_arguments)]
 async fn serve_local(
     s: AppState,
     resolved: Arc<ResolvedLocator>,
@@ -719,6 +743,7 @@ async fn serve_local(
     resource: Resource,
     cond: Conditions,
     cc: String,
+    head: bool,
 ) -> Result<Response, DeliveryError> {
     let permit = workers(s.delivery()).await?;
     tokio::task::spawn_blocking(move || {
@@ -730,7 +755,9 @@ async fn serve_local(
                 Ok(p) => p,
                 Err(not_modified) => return Ok(not_modified),
             };
-            let body = build(&s, &resolved, variant, &st, &asset, &path, &resource, None)?;
+            let body = build(
+                &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
+            )?;
             finish(prepared, &resource, &cond, body)
         })();
         drop(permit);
@@ -840,9 +867,19 @@ fn prepare(
     }))
 }
 
+/// A response body, or for HEAD of a media segment only its length.
+enum Built {
+    Body(Bytes),
+    /// What the body's length would be: HEAD is answered without
+    /// encrypting the segment.
+    Len(u64),
+}
+
 /// Blocking: the body. A segment is protected in place in a pooled
 /// buffer: `clear` when its bytes were already fetched (object storage),
-/// else read from the local file.
+/// else read from the local file. With `head`, a media segment is only
+/// measured ([`TrackSetup::segment_len`]): the bytes HEAD does not send are
+/// not encrypted.
 #[allow(clippy::too_many_arguments)]
 fn build(
     s: &AppState,
@@ -853,7 +890,8 @@ fn build(
     path: &str,
     resource: &Resource,
     clear: Option<Vec<u8>>,
-) -> Result<Bytes, DeliveryError> {
+    head: bool,
+) -> Result<Built, DeliveryError> {
     let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
     let failed = |e: media::Error| {
         DeliveryError::internal(format!(
@@ -863,16 +901,23 @@ fn build(
         ))
     };
     let pool = &s.delivery().assets.pool;
+    let pooled = |buf: Vec<u8>, start: usize| {
+        Built::Body(Bytes::from_owner(Pooled {
+            buf,
+            start,
+            pool: pool.clone(),
+        }))
+    };
     let Resource::Segment { track, number } = resource else {
         if let Some(buf) = clear {
             if matches!(resource, Resource::TextSegment { .. } | Resource::Sidecar { .. }) {
                 // Object storage: the file as read, unchanged.
-                return Ok(Bytes::from_owner(Pooled { buf, pool: pool.clone() }));
+                return Ok(pooled(buf, 0));
             }
             pool.give(buf);
         }
         return match asset.get_with(&plan.protection, resource, Some(&resolved.time_url)) {
-            Ok(Some(b)) => Ok(Bytes::from(b)),
+            Ok(Some(b)) => Ok(Built::Body(Bytes::from(b))),
             Ok(None) => Err(DeliveryError::NotFound),
             Err(e) => Err(failed(e)),
         };
@@ -889,23 +934,28 @@ fn build(
             return Err(other.err().unwrap_or(DeliveryError::NotFound));
         }
     };
-    let (mut buf, done) = match clear {
-        Some(mut buf) => {
-            let r = setup.segment_in_place(*number, &mut buf).map(|()| true);
-            (buf, r)
-        }
-        None => {
-            let mut buf = pool.take();
-            let r = asset.segment_into(&setup, track, *number, &mut buf);
-            (buf, r)
-        }
+    let fetched = clear.is_some();
+    let mut buf = clear.unwrap_or_else(|| pool.take());
+    let done = if head {
+        let len = if fetched {
+            setup.segment_len(&buf).map(Some)
+        } else {
+            asset.segment_len(&setup, track, *number, &mut buf)
+        };
+        pool.give(buf);
+        return match len {
+            Ok(Some(n)) => Ok(Built::Len(n)),
+            Ok(None) => Err(DeliveryError::NotFound),
+            Err(e) => Err(failed(e)),
+        };
+    } else if fetched {
+        setup.segment_at(*number, &mut buf, 0).map(Some)
+    } else {
+        asset.segment_into(&setup, track, *number, &mut buf)
     };
     match done {
-        Ok(true) => Ok(Bytes::from_owner(Pooled {
-            buf: std::mem::take(&mut buf),
-            pool: pool.clone(),
-        })),
-        Ok(false) => {
+        Ok(Some(start)) => Ok(pooled(buf, start)),
+        Ok(None) => {
             pool.give(buf);
             Err(DeliveryError::NotFound)
         }
@@ -916,49 +966,62 @@ fn build(
     }
 }
 
-/// Gzip for manifests, a single byte range for segments, else the whole.
+/// Gzip for manifests, a single byte range for segments, else the whole;
+/// for a [`Built::Len`] (HEAD), the same headers with no body.
 fn finish(
     p: Prepared,
     resource: &Resource,
     cond: &Conditions,
-    bytes: Bytes,
+    built: Built,
 ) -> Result<Response, DeliveryError> {
     let base = p.base.header(header::CONTENT_TYPE, content_type(resource));
-    if p.use_gzip {
+    let (len, bytes) = match built {
+        Built::Body(b) => (b.len() as u64, Some(b)),
+        Built::Len(n) => (n, None),
+    };
+    if p.use_gzip
+        && let Some(bytes) = &bytes
+    {
         let mut enc = flate2::write::GzEncoder::new(
             Vec::with_capacity(bytes.len() / 4 + 64),
             flate2::Compression::default(),
         );
-        enc.write_all(&bytes).map_err(DeliveryError::internal)?;
+        enc.write_all(bytes).map_err(DeliveryError::internal)?;
         let gz = enc.finish().map_err(DeliveryError::internal)?;
         return base
             .header(header::CONTENT_ENCODING, "gzip")
             .body(Body::from(gz))
             .map_err(DeliveryError::internal);
     }
+    // HEAD: the length the body would have (axum keeps a Content-Length
+    // it is given).
+    let body = |bytes: Option<Bytes>, part: std::ops::RangeInclusive<u64>| match bytes {
+        Some(b) => Body::from(b.slice(*part.start() as usize..=*part.end() as usize)),
+        None => Body::empty(),
+    };
     if !p.manifest
         && let Some(r) = &cond.range
         && cond
             .if_range
             .as_deref()
             .is_none_or(|ir| ir.trim() == p.etag)
+        && let Some((start, end)) = byte_range(r, len)?
     {
-        let len = bytes.len() as u64;
-        if let Some((start, end)) = byte_range(r, len)? {
-            let (start_ix, end_ix) = (start as usize, end as usize);
-            if end_ix >= bytes.len() || start_ix > end_ix {
-                return Err(DeliveryError::RangeNotSatisfiable { len });
-            }
-            let part = bytes.slice(start_ix..=end_ix);
-            return base
-                .status(StatusCode::PARTIAL_CONTENT)
-                .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
-                .body(Body::from(part))
-                .map_err(DeliveryError::internal);
+        if end >= len || start > end {
+            return Err(DeliveryError::RangeNotSatisfiable { len });
         }
+        return base
+            .status(StatusCode::PARTIAL_CONTENT)
+            .header(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))
+            .header(header::CONTENT_LENGTH, end - start + 1)
+            .body(body(bytes, start..=end))
+            .map_err(DeliveryError::internal);
     }
-    base.body(Body::from(bytes))
-        .map_err(DeliveryError::internal)
+    match bytes {
+        Some(b) => base.body(Body::from(b)),
+        None => base.header(header::CONTENT_LENGTH, len).body(Body::empty()),
+    }
+    .map_err(DeliveryError::internal)
 }
 
 #[cfg(test)]
@@ -1014,6 +1077,7 @@ mod tests {
         let ptr = buf.as_ptr();
         let body = Bytes::from_owner(Pooled {
             buf,
+            start: 0,
             pool: pool.clone(),
         });
         let part = body.slice(10..20);
