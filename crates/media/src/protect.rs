@@ -313,37 +313,32 @@ impl TrackProtector {
         for (start, end, mut moof, ranges, salt) in fragments {
             let seq = moof.mfhd.sequence_number;
             let old_len = end - start;
-            let mut entries_per_traf = Vec::new();
-            {
-                let mut senc_samples = Vec::new();
-                let mut index = 0u32;
-                // All subsample maps of the fragment in one pass (one
-                // parameter-set parser per fragment).
-                let maps = generator
-                    .subsamples_of(ranges.iter().map(|r| &buf[r.clone()]))
-                    .map_err(|source| Error::Crypto { track: self.track_id, sample: 0, source })?;
-                for (range, subsamples) in ranges.into_iter().zip(maps) {
-                    let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
-                        Vec::new()
-                    } else {
-                        let iv = u64::from_be_bytes(cenc::sample_iv(self.kid, self.track_id, seq, index)) ^ salt;
-                        let iv = iv.to_be_bytes();
-                        iv[..usize::from(self.crypto.per_sample_iv_size).min(iv.len())].to_vec()
-                    };
-                    let key_iv: Vec<u8> = match self.crypto.constant_iv {
-                        Some(c) if iv.is_empty() => c.to_vec(),
-                        _ => iv.clone(),
-                    };
-                    senc_samples.push(SencSample {
-                        iv,
-                        subsamples: subsamples.iter().map(|s| bmff::Subsample { clear: s.clear, protected: s.protected }).collect(),
-                    });
-                    plan.samples.push(SampleJob { range, key_iv, subsamples, index });
-                    index += 1;
-                }
-                entries_per_traf.push(senc_samples);
+            let mut senc_samples = Vec::new();
+            // All subsample maps of the fragment in one pass (one
+            // parameter-set parser per fragment).
+            let maps = generator
+                .subsamples_of(ranges.iter().map(|r| &buf[r.clone()]))
+                .map_err(|source| Error::Crypto { track: self.track_id, sample: 0, source })?;
+            for (index, (range, subsamples)) in (0u32..).zip(ranges.into_iter().zip(maps)) {
+                let iv: Vec<u8> = if self.crypto.per_sample_iv_size == 0 {
+                    Vec::new()
+                } else {
+                    let iv = u64::from_be_bytes(cenc::sample_iv(self.kid, self.track_id, seq, index)) ^ salt;
+                    let iv = iv.to_be_bytes();
+                    iv[..usize::from(self.crypto.per_sample_iv_size).min(iv.len())].to_vec()
+                };
+                let key_iv: Vec<u8> = match self.crypto.constant_iv {
+                    Some(c) if iv.is_empty() => c.to_vec(),
+                    _ => iv.clone(),
+                };
+                senc_samples.push(SencSample {
+                    iv,
+                    subsamples: subsamples.iter().map(|s| bmff::Subsample { clear: s.clear, protected: s.protected }).collect(),
+                });
+                plan.samples.push(SampleJob { range, key_iv, subsamples, index });
             }
-            for (traf, samples) in moof.trafs.iter_mut().zip(entries_per_traf) {
+            // CMAF: the one `traf` (checked above).
+            for (traf, samples) in moof.trafs.iter_mut().zip([senc_samples]) {
                 let sizes: Vec<usize> = samples
                     .iter()
                     .map(|s| s.iv.len() + if self.crypto.uses_subsamples { 2 + 6 * s.subsamples.len() } else { 0 })
