@@ -1043,7 +1043,9 @@ async fn mock_huge_vendor_license_server() -> (String, Arc<HugeUpstreamSeen>) {
 /// at [`server::delivery::keys::MAX_UPSTREAM_RESPONSE`], answers 502 at
 /// once and closes the upstream connection. Bytes written past the limit
 /// are only what the sockets' kernel buffers absorb (measured: 4 to 5
-/// chunks of 64 KiB); a proxy that reads to the end never returns.
+/// chunks of 64 KiB on a quiet machine, 1.2 MiB on a loaded one; bounded
+/// by the autotuned buffer maxima); a proxy that reads to the end never
+/// returns.
 #[tokio::test]
 async fn upstream_endless_body_is_cut_at_the_limit() {
     use std::sync::atomic::Ordering;
@@ -1074,9 +1076,20 @@ async fn upstream_endless_body_is_cut_at_the_limit() {
     let written = seen.written.load(Ordering::SeqCst);
     let limit = server::delivery::keys::MAX_UPSTREAM_RESPONSE;
     eprintln!("upstream wrote {written} bytes before the close (limit {limit})");
+    // What the kernel may buffer between the two ends: the receive and
+    // send buffers at their autotuned maximum (a loaded machine grows them).
+    let buffers: usize = ["/proc/sys/net/ipv4/tcp_rmem", "/proc/sys/net/ipv4/tcp_wmem"]
+        .iter()
+        .map(|p| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|s| s.split_whitespace().last().and_then(|v| v.parse().ok()))
+                .unwrap_or(8 * 1024 * 1024)
+        })
+        .sum();
     assert!(
-        written <= limit + 16 * 64 * 1024,
-        "{written} bytes read from the upstream"
+        written <= limit + buffers,
+        "{written} bytes read from the upstream (limit {limit}, kernel buffers up to {buffers})"
     );
 }
 
