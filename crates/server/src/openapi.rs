@@ -540,7 +540,9 @@ pub fn component_schemas() -> Value {
             "input": {"type": "object", "required": ["streamingProtocol"], "properties": {
                 "streamingProtocol": {"type": "string", "enum": ["FragmentedMP4"],
                     "description": "CMAF over HTTP POST/PUT (DASH-IF Live Media Ingest); RTMP is not available yet"},
-                "accessToken": opt(token)}}}});
+                "accessToken": opt(token),
+                "endpoints": ignored(json!({"type": "array", "items": {"type": "object", "required": ["protocol", "url"],
+                    "properties": {"protocol": {"type": "string"}, "url": {"type": "string"}}}}))}}}});
     let window = |what: &str| json!({"type": "string", "pattern": "^PT([1-9]|[1-9][0-9])M$",
         "description": format!("{what}: an ISO 8601 duration from PT1M to PT25H (e.g. PT1H, PT30M)")});
     let live_output = json!({"type": "object", "required": ["name", "liveEventName", "assetName", "archiveWindowLength"], "properties": {
