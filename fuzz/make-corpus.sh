@@ -7,9 +7,12 @@
 # - ingest: the same tiny progressive files whole (ingest needs the samples);
 # - live_ingest: tiny CMAF streams as ffmpeg pushes them (empty_moov,
 #   a moof per track or one for both), whole;
+# - flv_ingest: a tiny FLV as ffmpeg pushes it over RTMP (H.264 with
+#   B-frames and 2-frame GOPs, AAC), whole;
 # - origin_request, token_verify, clearkey_request, model_import: requests,
 #   tokens and API bodies (the model examples are taken from the model's
-#   own unit tests, so they follow the code).
+#   own unit tests, so they follow the code);
+# - cpix_parse: the DASH-IF CPIX test vectors (tests/cpix/test-vectors).
 # The fuzzer's own finds go elsewhere (scripts/fuzz-smoke.sh uses
 # target/corpus/<target>): seeds stay small and reviewable.
 #   ./make-corpus.sh && RUSTC_BOOTSTRAP=1 cargo fuzz run mp4_tracks target/corpus/mp4_tracks corpus/mp4_tracks
@@ -19,7 +22,7 @@ ROOT=$(cd .. && pwd)
 SHAKA=${CASTGUARD_SHAKA:-$ROOT/node_modules/shaka-packager/bin/packager-linux-x64}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-for t in bmff_parse mp4_tracks ingest live_ingest origin_request token_verify clearkey_request model_import; do
+for t in bmff_parse mp4_tracks ingest live_ingest flv_ingest origin_request token_verify clearkey_request model_import cpix_parse; do
   rm -rf "corpus/$t"
   mkdir -p "corpus/$t"
 done
@@ -29,9 +32,12 @@ ffmpeg -v error -y $src -c:v libx264 -bf 2 -c:a aac -movflags +faststart "$tmp/h
 ffmpeg -v error -y $src -c:v libx265 -x265-params log-level=error -tag:v hvc1 -c:a aac "$tmp/h265.mp4"
 ffmpeg -v error -y $src -c:v libx264 -c:a aac -movflags frag_keyframe+empty_moov+default_base_moof "$tmp/frag.mp4"
 cp "$tmp/h264.mp4" "$tmp/h265.mp4" corpus/ingest/
+cp "$ROOT"/tests/cpix/test-vectors/*.xml corpus/cpix_parse/
 ffmpeg -v error -y -f lavfi -i testsrc2=size=64x36:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 0.2 \
   -c:v libx264 -g 2 -c:a aac -f mp4 -movflags empty_moov+separate_moof+default_base_moof+cmaf corpus/live_ingest/cmaf
 cp "$tmp/frag.mp4" corpus/live_ingest/frag
+ffmpeg -v error -y -f lavfi -i testsrc2=size=64x36:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 0.2 \
+  -c:v libx264 -g 2 -bf 2 -c:a aac -f flv corpus/flv_ingest/push.flv
 if [ -x "$SHAKA" ]; then
   for scheme in cenc cbcs; do
     "$SHAKA" --quiet "in=$tmp/h264.mp4,stream=video,output=$tmp/enc-$scheme.mp4" \

@@ -323,7 +323,12 @@
   });
 
   video.addEventListener('timeupdate', () => {
-    $('position').textContent = `${video.currentTime.toFixed(1)} s`;
+    // A live stream: how far the frame on screen is behind the encoder's
+    // wall clock (DASH availabilityStartTime / HLS PROGRAM-DATE-TIME).
+    const at = player && player.isLive() && player.getPlayheadTimeAsDate();
+    $('position').textContent = at
+      ? `LIVE, ${video.currentTime.toFixed(1)} s, ${((Date.now() - at.getTime()) / 1000).toFixed(1)} s behind the encoder`
+      : `${video.currentTime.toFixed(1)} s`;
     showCue();
     if (video.currentTime > 0 && $('status').dataset.state !== 'playing' && $('status').dataset.state !== 'refused') {
       setStatus('playing', 'Playing', current ? current.label || current.manifest : '');

@@ -129,7 +129,7 @@ fn parse_keys(args: &PackageArgs) -> Result<Option<Keys>, Failure> {
             .map_err(|_| Failure::usage("--key-seed is not valid base64"))?;
         let kid = match &args.key_id {
             Some(k) => k.parse::<KeyId>().map_err(|e| Failure::usage(format!("--key-id: {e}")))?,
-            None => ContentKey::generate().map_err(|e| Failure::input(e))?.kid,
+            None => ContentKey::generate().map_err(Failure::input)?.kid,
         };
         let key = ContentKey::from_key_seed(&seed, kid).map_err(|e| Failure::usage(format!("--key-seed: {e}")))?;
         return Ok(Some(Keys { video: key, audio: None, generated: args.key_id.is_none() }));

@@ -26,6 +26,9 @@
 //! http://ADDR/metrics`), `--metrics-token-file` opens `/metrics` on the
 //! main port to that bearer token; without either, no metrics are served
 //! (`server::metrics`).
+//! Live ingest over RTMP: `--rtmp-listen ADDR` (off by default) takes
+//! encoders' pushes on a listener of its own, announced as `castguard: RTMP
+//! ingest on rtmp://HOST:PORT/live/{event}` (`server::live_rtmp`).
 //! Ctrl-C or SIGTERM stops accepting, lets requests in flight finish, and
 //! closes the store (checkpointing the SQLite WAL).
 //!
@@ -206,6 +209,11 @@ pub struct ServeArgs {
     /// Keep it below the process's file descriptor limit.
     #[arg(long, env = "CASTGUARD_MAX_CONNECTIONS", default_value_t = server::limits::DEFAULT_MAX_CONNECTIONS, value_name = "N", help_heading = "HTTPS and limits")]
     max_connections: usize,
+    /// Largest live ingest fragment (`moof` + `mdat`) or stream header, in
+    /// bytes; a larger one is refused with 413 from its box header, before
+    /// its body is read, and nothing of it is stored.
+    #[arg(long, env = "CASTGUARD_LIVE_MAX_FRAGMENT", default_value_t = media::live::DEFAULT_MAX_FRAGMENT, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..), help_heading = "HTTPS and limits")]
+    live_max_fragment: u64,
     /// Allow OpenID Connect discovery and key set fetches over plain http
     /// to HOST (and to HOST even at a link-local or metadata address);
     /// otherwise https only. Repeat or separate with commas.
@@ -248,6 +256,18 @@ pub struct ServeArgs {
         help_heading = "Metrics"
     )]
     metrics_token_file: Option<PathBuf>,
+
+    // Live ingest (docs/live.md).
+    /// Take RTMP pushes (OBS, ffmpeg -f flv) on this address, e.g.
+    /// 0.0.0.0:1935: live events with streamingProtocol RTMP then show
+    /// rtmp://HOST:PORT/live/{event} (HOST from --public-url). Off by default.
+    #[arg(
+        long,
+        env = "CASTGUARD_RTMP_LISTEN",
+        value_name = "ADDR",
+        help_heading = "Live ingest"
+    )]
+    rtmp_listen: Option<SocketAddr>,
 }
 
 /// A rate limit setting (`off` = `None`).
@@ -366,6 +386,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("castguard: media in {}", media.describe());
     backends.media = Some(media);
     let state = AppState::with_backends(store.clone(), data.clone(), token, config, backends);
+    state.set_live_max_fragment(args.live_max_fragment);
     if let Some(t) = metrics_token {
         state.set_metrics_token(t);
     }
@@ -377,12 +398,26 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         None => None,
     };
+    let rtmp_listener = match args.rtmp_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--rtmp-listen: cannot listen on {addr}"))?;
+            let bound = l.local_addr().context("RTMP socket")?;
+            state.set_rtmp_base(server::live_rtmp::public_base(&public_url, bound));
+            Some(l)
+        }
+        None => None,
+    };
     let announce = || -> anyhow::Result<()> {
         for l in &listeners {
             eprintln!(
                 "castguard: listening on {}",
                 l.url().context("listening socket")?
             );
+        }
+        if let Some(base) = rtmp_listener.as_ref().and(state.rtmp_base()) {
+            eprintln!("castguard: RTMP ingest on {base}/{{event}}");
         }
         if let Some(l) = &metrics_listener {
             eprintln!(
@@ -450,6 +485,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
         ))
     });
+    // RTMP ingest serves until the main listeners are done.
+    let (rtmp_stop, rtmp_stopped) = tokio::sync::oneshot::channel::<()>();
+    let rtmp_task = rtmp_listener.map(|l| {
+        tokio::spawn(server::live_rtmp::serve(l, state.clone(), async move {
+            let _ = rtmp_stopped.await;
+        }))
+    });
     let metrics = state.metrics().clone();
     let serving = server::serve_listeners_metered(
         listeners,
@@ -468,6 +510,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     drop(metrics_stop);
+    drop(rtmp_stop);
+    if let Some(t) = rtmp_task {
+        let _ = t.await;
+    }
     if let Some(t) = metrics_task {
         let _ = t.await;
     }

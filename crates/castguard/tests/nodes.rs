@@ -845,3 +845,111 @@ fn behind_a_reverse_proxy_every_url_names_the_proxy() {
     assert!(!direct.contains("evil.example"), "{direct}");
     assert!(absolute_urls(&direct).iter().all(|u| u.starts_with(&format!("{public}/"))), "{direct}");
 }
+
+/// Live over two nodes sharing the media folder (issue 18): A takes the
+/// encoder's push; viewers on B see the live stream grow (dynamic MPD and
+/// playlist advancing: nothing on B keeps the growing index) and B's
+/// AES-128 segments decrypt to the pushed frames. A push to B while A
+/// records is refused with 409 (one writer per recording: a lock on the
+/// asset folder) and changes nothing; once A's push has ended, the encoder
+/// may go on through B (the same timeline, numbered on). A stop through B
+/// ends it; the archive is VOD on both.
+#[test]
+fn live_pushed_to_a_plays_on_b_and_b_takes_over_only_when_a_is_done() {
+    use common::live::{make_source, push_file, wait_pushed};
+    const ACCESS: &str = "nodes-live-access-token-4b1f9e2a";
+    let tmp = tempfile::tempdir().unwrap();
+    let Some((_cluster, data_a, a, b)) = two_nodes(tmp.path(), "live") else {
+        return;
+    };
+    let source = tmp.path().join("source.mp4");
+    make_source(&source, 10);
+    for args in [
+        &["asset", "create", "show"][..],
+        &["live", "create", "stage", "--access-token", ACCESS],
+        &["live", "output", "create", "stage", "rec", "--asset", "show", "--archive-window", "PT1H"],
+        &["locator", "create", "show-aes", "--asset", "show", "--streaming-policy", "Predefined_ClearKey", "--key", "hls"],
+        &["locator", "create", "show-clear", "--asset", "show", "--streaming-policy", "Predefined_ClearStreamingOnly"],
+        &["live", "start", "stage"],
+    ] {
+        cli(&a.url, args);
+    }
+    let loc: Value = serde_json::from_str(&cli(&a.url, &["locator", "get", "show-aes", "--json"])).unwrap();
+    let loc_id = loc["streamingLocatorId"].as_str().unwrap().to_owned();
+    let ingest = |node: &str| format!("{node}/ingest/stage/{ACCESS}/Streams(av)");
+    let ag = agent();
+    let get = |url: &str| -> (u16, String) {
+        let mut r = ag.get(url).call().expect("request");
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap_or_default())
+    };
+    let clear: Value = serde_json::from_str(&cli(&a.url, &["locator", "get", "show-clear", "--json"])).unwrap();
+    let clear_id = clear["streamingLocatorId"].as_str().unwrap().to_owned();
+    let mpd_on_b = format!("{}/s/{clear_id}/clear/manifest.mpd", b.url);
+    let playlist_on_b = format!("{}/s/{loc_id}/aes128/video_1/playlist.m3u8", b.url);
+
+    // A second writer through B while A records: 409, nothing changed.
+    let index = || std::fs::read(data_a.join("assets/show/index.json")).unwrap();
+    let segments = |i: &[u8]| serde_json::from_slice::<Value>(i).unwrap()["tracks"][0]["segments"].as_array().unwrap().len();
+    let second_writer = || {
+        let before = index();
+        let mut r = ag.post(&ingest(&b.url)).send(&b"\0\0\0\x10ftypiso6\0\0\0\0"[..]).unwrap();
+        let body = r.body_mut().read_to_string().unwrap_or_default();
+        assert_eq!(r.status().as_u16(), 409, "{body}");
+        assert!(body.contains("recording_busy"), "{body}");
+        assert!(segments(&index()) >= segments(&before), "the refused push changed the recording");
+    };
+    let mut push_a = push_file(&source, &ingest(&a.url), &[]);
+    // B sees the stream grow while A records it.
+    let started = Instant::now();
+    let mut seen: Vec<(usize, String)> = Vec::new();
+    let mut playlists = Vec::new();
+    while push_a.try_wait().unwrap().is_none() && started.elapsed() < Duration::from_secs(30) {
+        let (status, mpd) = get(&mpd_on_b);
+        if status == 200 {
+            let publish = mpd.split("publishTime=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
+            assert!(mpd.contains(r#"type="dynamic""#), "{mpd}");
+            if seen.last().is_none_or(|(_, p)| *p != publish) {
+                seen.push((mpd.matches("<S ").count(), publish));
+                if seen.len() == 2 {
+                    second_writer();
+                }
+            }
+        }
+        let (status, playlist) = get(&playlist_on_b);
+        if status == 200 {
+            playlists.push(playlist.matches("#EXTINF:").count());
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("NODES LIVE on B: MPD states seen {seen:?}");
+    assert!(seen.len() >= 3, "B's MPD did not advance with A's push: {seen:?}");
+    playlists.dedup();
+    assert!(playlists.len() >= 3, "B's AES-128 playlist did not grow: {playlists:?}");
+    let (_, playlist) = get(&playlist_on_b);
+    assert!(!playlist.contains("#EXT-X-ENDLIST"), "{playlist}");
+    wait_pushed(push_a, "push to A");
+    let from_a = segments(&index());
+    // A is done: the encoder goes on through B.
+    std::thread::sleep(Duration::from_secs(1));
+    wait_pushed(push_file(&source, &ingest(&b.url), &[]), "push to B after A");
+    let all = segments(&index());
+    assert!(all >= 2 * from_a - 1, "B's push did not continue the recording: {from_a} then {all}");
+    // Stopped through B: VOD on both; the archive decrypts (AES-128 keys
+    // from B's key delivery) to the pushed frames, twice.
+    cli(&b.url, &["live", "stop", "stage"]);
+    for node in [&a.url, &b.url] {
+        let (_, mpd) = get(&format!("{node}/s/{clear_id}/clear/manifest.mpd"));
+        assert!(mpd.contains(r#"type="static""#), "{node}: {mpd}");
+    }
+    let entitled = token("EntitledUsers", None);
+    let got = common::hls_hashes_with_headers(
+        &format!("{}/s/{loc_id}/aes128/video_1/playlist.m3u8", b.url),
+        &format!("Authorization: Bearer {entitled}\r\n"),
+        common::Media::Video,
+    )
+    .unwrap();
+    let want = common::file_hashes(&source, common::Media::Video).unwrap();
+    assert_eq!(got.len(), 2 * want.len(), "two pushes of {} frames", want.len());
+    common::assert_hashes_eq(&got[..want.len()], &want, "pushed to A, served by B");
+    common::assert_hashes_eq(&got[want.len()..], &want, "pushed to B");
+}

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod cpix;
 pub mod http;
 pub mod model;
 pub mod policy;

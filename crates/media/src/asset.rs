@@ -295,6 +295,12 @@ impl AssetIndex {
                     init_uri: format!("{}/init.mp4", t.name),
                     media_uri_template: format!("{}/$Number$.m4s", t.name),
                     start_number: t.first_segment,
+                    discontinuity_sequence: self.live.as_ref().map(|l| {
+                        l.bindings
+                            .iter()
+                            .find(|b| b.track == t.name)
+                            .map_or(0, |b| b.discontinuities)
+                    }),
                     protection: None,
                     hls_keys: Vec::new(),
                     key_frame_ends: t.key_frame_ends.as_ref().map(|k| k.clear.clone()).unwrap_or_default(),
@@ -513,6 +519,7 @@ mod tests {
                 init_uri: "video_1/init.mp4".into(),
                 media_uri_template: "video_1/$Number$.m4s".into(),
                 start_number: 1,
+                discontinuity_sequence: None,
                 protection: None,
                 hls_keys: Vec::new(),
                 key_frame_ends: Vec::new(),

@@ -19,7 +19,8 @@
 //! - [`track_class`] puts a track in its key class (AUDIO, SD, HD, UHD1, UHD2);
 //! - [`package`] ties them together for a whole file;
 //! - [`asset`] stores an ingested title as clear CMAF with an index;
-//! - [`live`] grows one from an encoder's CMAF ingest, fragment by fragment;
+//! - [`live`] grows one from an encoder's CMAF ingest, fragment by fragment,
+//!   and [`flv`] remuxes an RTMP push (FLV tags) into that CMAF;
 //! - [`ism`] reads the `.ism` of an encoder's asset folder: which files
 //!   make the title.
 
@@ -30,6 +31,7 @@ pub mod captions;
 pub mod cmaf;
 pub mod codec;
 pub mod error;
+pub mod flv;
 pub mod fragmented;
 pub mod ism;
 pub mod language;

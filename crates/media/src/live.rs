@@ -71,6 +71,10 @@ pub enum LiveError {
     TooLarge { kind: FourCC, size: u64, limit: u64 },
     #[error("{0}")]
     Refused(String),
+    #[error(
+        "another castguard process or node is recording into this asset: push to that one, or retry once its requests have ended"
+    )]
+    Busy,
     #[error(transparent)]
     Media(#[from] Error),
     #[error("{}: {source}", path.display())]
@@ -90,6 +94,7 @@ impl LiveError {
             LiveError::NotMp4(_) => 415,
             LiveError::NoHeader => 412,
             LiveError::TooLarge { .. } => 413,
+            LiveError::Busy => 409,
             LiveError::Io { .. } | LiveError::Media(Error::Io { .. }) => 500,
             LiveError::Refused(_) | LiveError::Media(_) => 400,
         }
@@ -238,6 +243,26 @@ pub struct LiveIndex {
     /// Which track of which stream each asset track records.
     #[serde(default)]
     pub bindings: Vec<LiveBinding>,
+    /// Microseconds added to the encoder's timestamps of the current run
+    /// (0 until an encoder came back with timestamps starting again).
+    #[serde(default, skip_serializing_if = "is_zero_i64")]
+    pub input_offset_us: i64,
+    /// Per asset track, the decode time (asset ticks, offset applied)
+    /// after its newest segment: where its next fragment may start.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub decode_ends: std::collections::BTreeMap<String, u64>,
+}
+
+fn is_zero_i64(v: &i64) -> bool {
+    *v == 0
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+fn is_false(v: &bool) -> bool {
+    !*v
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +276,14 @@ pub struct LiveBinding {
     pub track: String,
     /// The asset track's id.
     pub id: u32,
+    /// A header arrived and no fragment of this track since: the next one
+    /// starts a run, which may restart its timestamps.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub new_run: bool,
+    /// Gaps in the timeline before the index's first segment (HLS
+    /// `EXT-X-DISCONTINUITY-SEQUENCE` once the archive window let them go).
+    #[serde(default, skip_serializing_if = "is_zero_u64")]
+    pub discontinuities: u64,
 }
 
 impl LiveIndex {
@@ -294,50 +327,83 @@ struct LiveTrack {
     template: Track,
     movie_timescale: u32,
     next_number: u64,
-    /// Decode time after the last sample so far.
-    decode_end: Option<u64>,
     /// `(clear size, duration)` of the newest segments, for bit rates.
     recent: Vec<(u64, u64)>,
 }
 
+/// Folder of an asset, beside its tracks, holding each stream's header as
+/// pushed (a stream sending one request per segment sends it once).
+const HEADERS_DIR: &str = "ingest";
+/// The lock file: one writer per recording, across processes and nodes
+/// sharing the folder (`flock`; the kernel lets it go when the holder dies).
+const LOCK_FILE: &str = "live.lock";
+
 /// A live recording in an asset folder, growing one fragment at a time.
-/// One writer per asset: callers serialise access (a mutex).
+/// One writer per asset: callers serialise access (a mutex) within a
+/// process, and [`LiveAsset::open`] holds a lock on the folder against
+/// other processes until the value is dropped.
 #[derive(Debug)]
 pub struct LiveAsset {
     dir: PathBuf,
     index: AssetIndex,
     tracks: HashMap<String, LiveTrack>,
-    /// The header of each stream seen since the asset was opened.
+    /// The header of each stream (kept in [`HEADERS_DIR`] across opens).
     streams: HashMap<String, Moov>,
+    _lock: fs::File,
 }
 
 impl LiveAsset {
     /// Opens the recording in `dir` (created when missing), or starts one.
-    /// A folder that holds media not recorded live is refused.
+    /// A folder that holds media not recorded live is refused; one another
+    /// writer holds open is [`LiveError::Busy`]. Reopening continues the
+    /// recording: numbering goes on from the index, the streams' headers
+    /// are those stored, and files a crash left unnamed by the index
+    /// (`*.part`, segments past the newest) are removed.
     pub fn open(dir: &Path, settings: &LiveSettings) -> Result<LiveAsset, LiveError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => return Err(LiveError::Busy),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(LiveError::Io {
+                    path: lock_path,
+                    source: e,
+                });
+            }
+        }
         let mut index = match AssetIndex::load(dir) {
             Ok(index) if index.live.is_none() => {
                 return Err(LiveError::Refused("the asset already holds media that was not recorded live".into()));
             }
             Ok(index) => index,
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => AssetIndex {
-                version: INDEX_VERSION,
-                duration_secs: 0.0,
-                segment_duration_secs: 0.0,
-                tracks: Vec::new(),
-                notes: Vec::new(),
-                min_buffer_secs: None,
-                live: Some(LiveIndex {
-                    event: settings.event.clone(),
-                    availability_start_ms: None,
-                    published_ms: 0,
-                    time_shift_secs: settings.time_shift_secs,
-                    archive_secs: settings.archive_secs,
-                    ended: false,
-                    bindings: Vec::new(),
-                }),
-            },
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                AssetIndex {
+                    version: INDEX_VERSION,
+                    duration_secs: 0.0,
+                    segment_duration_secs: 0.0,
+                    tracks: Vec::new(),
+                    notes: Vec::new(),
+                    min_buffer_secs: None,
+                    live: Some(LiveIndex {
+                        event: settings.event.clone(),
+                        availability_start_ms: None,
+                        published_ms: 0,
+                        time_shift_secs: settings.time_shift_secs,
+                        archive_secs: settings.archive_secs,
+                        ended: false,
+                        bindings: Vec::new(),
+                        input_offset_us: 0,
+                        decode_ends: Default::default(),
+                    }),
+                }
+            }
             Err(e) => return Err(e.into()),
         };
         let mut tracks = HashMap::new();
@@ -348,24 +414,57 @@ impl LiveAsset {
             live.time_shift_secs = settings.time_shift_secs;
             bindings = live.bindings.clone();
         }
-        {
-            for b in &bindings {
-                let path = dir.join(&b.track).join("init.mp4");
-                let init = fs::read(&path).map_err(io(&path))?;
-                let moov = moov_of(&init)?;
-                let trak = moov.traks.first().ok_or_else(|| LiveError::Refused(format!("{}: no track", path.display())))?;
-                let kind = if b.track.starts_with("video_") { TrackKind::Video } else { TrackKind::Audio };
-                let meta = index.track(&b.track);
-                let next_number = meta.map_or(1, |m| m.first_segment + m.segments.len() as u64);
-                let decode_end = None;
-                let template = Track { id: b.id, kind, timescale: trak.mdia.mdhd.timescale, trak: trak.clone(), samples: Vec::new() };
-                tracks.insert(
-                    b.track.clone(),
-                    LiveTrack { template, movie_timescale: moov.mvhd.timescale, next_number, decode_end, recent: Vec::new() },
-                );
+        remove_parts(dir);
+        let mut streams = HashMap::new();
+        for b in &bindings {
+            let path = dir.join(&b.track).join("init.mp4");
+            let init = fs::read(&path).map_err(io(&path))?;
+            let moov = moov_of(&init)?;
+            let trak = moov
+                .traks
+                .first()
+                .ok_or_else(|| LiveError::Refused(format!("{}: no track", path.display())))?;
+            let kind = if b.track.starts_with("video_") {
+                TrackKind::Video
+            } else {
+                TrackKind::Audio
+            };
+            let meta = index.track(&b.track);
+            let next_number = meta.map_or(1, |m| m.first_segment + m.segments.len() as u64);
+            remove_parts(&dir.join(&b.track));
+            remove_unindexed(&dir.join(&b.track), next_number);
+            let template = Track {
+                id: b.id,
+                kind,
+                timescale: trak.mdia.mdhd.timescale,
+                trak: trak.clone(),
+                samples: Vec::new(),
+            };
+            tracks.insert(
+                b.track.clone(),
+                LiveTrack {
+                    template,
+                    movie_timescale: moov.mvhd.timescale,
+                    next_number,
+                    recent: Vec::new(),
+                },
+            );
+            if !streams.contains_key(&b.stream) {
+                // A recording made before headers were kept has none: the
+                // stream then sends its header again (412 until it does).
+                if let Ok(header) = fs::read(header_path(dir, &b.stream)) {
+                    streams.insert(b.stream.clone(), moov_of(&header)?);
+                }
             }
         }
-        let asset = LiveAsset { dir: dir.to_owned(), index, tracks, streams: HashMap::new() };
+        remove_parts(&dir.join(HEADERS_DIR));
+        let asset = LiveAsset {
+            dir: dir.to_owned(),
+            index,
+            tracks,
+            streams,
+            _lock: lock,
+        };
         asset.write_index()?;
         Ok(asset)
     }
@@ -379,6 +478,28 @@ impl LiveAsset {
         self.streams.contains_key(stream)
     }
 
+    /// Where a new connection pushing `stream` must start its timeline
+    /// (ms, presentation time of the recording), when the recording holds
+    /// segments of it already: past the end of every one of its tracks
+    /// (decode and presentation), and not before the wall clock `now_ms`
+    /// is on the recording's timeline, so that a reconnect after an outage
+    /// shows as a gap of the outage's length and the live edge stays at
+    /// the wall clock. `None` for a stream not recorded yet.
+    pub fn resume_point_ms(&self, stream: &str, now_ms: i64) -> Option<i64> {
+        let live = self.index.live.as_ref()?;
+        let mut end_ms: Option<i64> = None;
+        for b in live.bindings.iter().filter(|b| b.stream == stream) {
+            let Some(meta) = self.index.track(&b.track) else { continue };
+            let ts = u64::from(meta.timescale.max(1));
+            let presented = meta.segments.last().map_or(0, |s| s[0].saturating_add(s[1]));
+            let decoded = live.decode_ends.get(&b.track).copied().unwrap_or(0);
+            let ms = i64::try_from(presented.max(decoded).saturating_mul(1000).div_ceil(ts)).unwrap_or(i64::MAX);
+            end_ms = Some(end_ms.map_or(ms, |e| e.max(ms)));
+        }
+        let wall = live.availability_start_ms.map_or(0, |ast| now_ms.saturating_sub(ast));
+        end_ms.map(|e| e.max(wall))
+    }
+
     fn live(&mut self) -> &mut LiveIndex {
         self.index.live.get_or_insert_with(|| LiveIndex {
             event: String::new(),
@@ -388,6 +509,8 @@ impl LiveAsset {
             archive_secs: 0.0,
             ended: false,
             bindings: Vec::new(),
+            input_offset_us: 0,
+            decode_ends: Default::default(),
         })
     }
 
@@ -455,14 +578,20 @@ impl LiveAsset {
             let track_dir = self.dir.join(&name);
             fs::create_dir_all(&track_dir).map_err(io(&track_dir))?;
             write_durably(&track_dir.join("init.mp4"), &init)?;
-            self.live().bindings.push(LiveBinding { stream: stream.to_owned(), input_track: input, track: name.clone(), id });
+            self.live().bindings.push(LiveBinding {
+                stream: stream.to_owned(),
+                input_track: input,
+                track: name.clone(),
+                id,
+                new_run: false,
+                discontinuities: 0,
+            });
             self.tracks.insert(
                 name,
                 LiveTrack {
                     template,
                     movie_timescale: moov.mvhd.timescale,
                     next_number: 1,
-                    decode_end: None,
                     recent: Vec::new(),
                 },
             );
@@ -470,6 +599,19 @@ impl LiveAsset {
         if !any {
             return Err(LiveError::Refused(format!("stream {stream}: no audio or video track")));
         }
+        // A header starts a run of the stream: its next fragments may start
+        // their timestamps again (an encoder that reconnected).
+        for b in self
+            .live()
+            .bindings
+            .iter_mut()
+            .filter(|b| b.stream == stream)
+        {
+            b.new_run = true;
+        }
+        let headers = self.dir.join(HEADERS_DIR);
+        fs::create_dir_all(&headers).map_err(io(&headers))?;
+        write_durably(&header_path(&self.dir, stream), header)?;
         self.streams.insert(stream.to_owned(), moov);
         self.write_index()
     }
@@ -513,6 +655,8 @@ impl LiveAsset {
             if samples.is_empty() {
                 continue;
             }
+            let mut samples = samples;
+            self.place(name, &mut samples, now_ms)?;
             let number = self.append(name, samples, bytes, now_ms, &mut gone)?;
             written.push((name.clone(), number));
         }
@@ -527,6 +671,80 @@ impl LiveAsset {
         Ok(written)
     }
 
+    /// Puts a fragment's samples of track `name` on the recording's
+    /// timeline: the encoder's decode times plus the current run's offset.
+    /// Within a run decode times must grow (else refused). The first
+    /// fragment after a header whose decode time would go back starts a
+    /// new run (an encoder that reconnected with its timestamps starting
+    /// again): the offset is set so that the fragment ends at the wall-clock
+    /// time it arrived (the gap is real time, shown in the manifests), and
+    /// never before the end of any track so far. The other tracks of the
+    /// encoder take the same offset, so they stay in sync.
+    fn place(&mut self, name: &str, samples: &mut [Sample], now_ms: i64) -> Result<(), LiveError> {
+        let Some(first) = samples.first().map(|s| s.dts) else {
+            return Ok(());
+        };
+        let timescale =
+            |rec: &Self, track: &str| rec.tracks.get(track).map(|t| t.template.timescale);
+        let ts = timescale(self, name)
+            .ok_or_else(|| LiveError::Refused(format!("no asset track {name}")))?;
+        // Presentation end, as the segment will be announced.
+        let edit = self.tracks.get(name).map_or(0, |t| {
+            i128::from(t.template.presentation_shift(t.movie_timescale))
+        });
+        let input_end = samples
+            .iter()
+            .map(|s| i128::from(s.dts) + i128::from(s.cts_offset) + i128::from(s.duration) - edit)
+            .max()
+            .map_or(0, |e| u64::try_from(e.max(0)).unwrap_or(u64::MAX));
+        let bindings = self
+            .index
+            .live
+            .as_ref()
+            .map(|l| l.bindings.clone())
+            .unwrap_or_default();
+        let decode_ends = self.index.live.as_ref().map(|l| l.decode_ends.clone()).unwrap_or_default();
+        let ends: Vec<i128> = bindings
+            .iter()
+            .filter_map(|b| Some(micros_ceil(*decode_ends.get(&b.track)?, timescale(self, &b.track)?)))
+            .collect();
+        let live = self.live();
+        let binding = live.bindings.iter().find(|b| b.track == name).cloned();
+        let Some(binding) = binding else {
+            return Err(LiveError::Refused(format!(
+                "track {name} is bound to no stream"
+            )));
+        };
+        let mut offset = i128::from(live.input_offset_us);
+        if let Some(&end) = decode_ends.get(name)
+            && i128::from(first) + ticks_ceil(offset, ts) < i128::from(end)
+        {
+            if !binding.new_run {
+                return Err(LiveError::Refused(format!(
+                    "track {name}: decode time {first} goes back before the end of the previous fragment"
+                )));
+            }
+            let wall = live.availability_start_ms.map(|ast| {
+                i128::from(now_ms.saturating_sub(ast)) * 1000 - micros_floor(input_end, ts)
+            });
+            let after = ends.iter().max().copied().unwrap_or(0) - micros_floor(first, ts);
+            offset = wall.unwrap_or(after).max(after);
+            live.input_offset_us = i64::try_from(offset).map_err(|_| {
+                LiveError::Refused(format!("track {name}: timestamps out of range"))
+            })?;
+        }
+        if let Some(b) = live.bindings.iter_mut().find(|b| b.track == name) {
+            b.new_run = false;
+        }
+        let shift = ticks_ceil(offset, ts);
+        for s in samples.iter_mut() {
+            s.dts = u64::try_from(i128::from(s.dts) + shift).map_err(|_| {
+                LiveError::Refused(format!("track {name}: decode time {} out of range", s.dts))
+            })?;
+        }
+        Ok(())
+    }
+
     /// Writes one segment of track `name`; returns its number.
     fn append(
         &mut self,
@@ -538,13 +756,6 @@ impl LiveAsset {
     ) -> Result<u64, LiveError> {
         let t = self.tracks.get_mut(name).ok_or_else(|| LiveError::Refused(format!("no asset track {name}")))?;
         let first_dts = samples.first().map_or(0, |s| s.dts);
-        if let Some(end) = t.decode_end
-            && first_dts < end
-        {
-            return Err(LiveError::Refused(format!(
-                "track {name}: decode time {first_dts} goes back before the end of the previous fragment ({end})"
-            )));
-        }
         let mut track = t.template.clone();
         track.samples = samples;
         let shift = i128::from(track.presentation_shift(t.movie_timescale));
@@ -584,8 +795,9 @@ impl LiveAsset {
         let entry = track.sample_entry().cloned().ok_or_else(|| LiveError::Refused(format!("track {name}: no sample entry")))?;
         let timescale = track.timescale;
         t.next_number += 1;
-        t.decode_end = Some(first_dts.saturating_add(decode_duration));
-        t.recent.push((buf.len() as u64, plan.presentation_duration));
+        let decode_end = first_dts.saturating_add(decode_duration);
+        t.recent
+            .push((buf.len() as u64, plan.presentation_duration));
         if t.recent.len() > BANDWIDTH_WINDOW {
             t.recent.remove(0);
         }
@@ -656,6 +868,15 @@ impl LiveAsset {
             .take(meta.segments.len() - 1)
             .take_while(|s| s[0].saturating_add(s[1]) <= keep_from)
             .count();
+        // Gaps before the segments kept: HLS counts them in
+        // `EXT-X-DISCONTINUITY-SEQUENCE`.
+        let dropped_gaps = (1..=drop)
+            .filter(|&i| {
+                meta.segments
+                    .get(i)
+                    .is_some_and(|s| !follows(meta.segments[i - 1], *s))
+            })
+            .count();
         if drop > 0 {
             for n in meta.first_segment..meta.first_segment + drop as u64 {
                 gone.push(self.dir.join(name).join(format!("{n}.m4s")));
@@ -673,6 +894,10 @@ impl LiveAsset {
         self.index.segment_duration_secs = self.index.segment_duration_secs.max(longest);
         self.index.min_buffer_secs = Some(self.index.min_buffer_secs.unwrap_or(2.0).max(min_buffer));
         let live = self.live();
+        live.decode_ends.insert(name.to_owned(), decode_end);
+        if let Some(b) = live.bindings.iter_mut().find(|b| b.track == name) {
+            b.discontinuities += dropped_gaps as u64;
+        }
         if live.availability_start_ms.is_none() {
             // `as` saturates: a hostile f64 cannot wrap.
             live.availability_start_ms = Some(now_ms.saturating_sub((track_secs * 1000.0).round() as i64));
@@ -698,6 +923,65 @@ impl LiveAsset {
     fn write_index(&self) -> Result<(), LiveError> {
         let json = serde_json::to_vec_pretty(&self.index).map_err(|e| LiveError::Refused(format!("index: {e}")))?;
         write_durably(&self.dir.join(INDEX_FILE), &json)
+    }
+}
+
+/// Whether segment `b` (`[start, duration]`) starts where `a` ends.
+fn follows(a: [u64; 2], b: [u64; 2]) -> bool {
+    a[0].saturating_add(a[1]) == b[0]
+}
+
+/// `ticks` of `timescale` in microseconds, rounded down.
+fn micros_floor(ticks: u64, timescale: u32) -> i128 {
+    i128::from(ticks) * 1_000_000 / i128::from(timescale.max(1))
+}
+
+/// `ticks` of `timescale` in microseconds, rounded up.
+fn micros_ceil(ticks: u64, timescale: u32) -> i128 {
+    let ts = i128::from(timescale.max(1));
+    (i128::from(ticks) * 1_000_000 + ts - 1) / ts
+}
+
+/// Microseconds in ticks of `timescale`, rounded up (towards later).
+fn ticks_ceil(micros: i128, timescale: u32) -> i128 {
+    let v = micros * i128::from(timescale);
+    -((-v).div_euclid(1_000_000))
+}
+
+/// Where the header of `stream` is kept (the name hex-encoded: any
+/// printable name is a safe file name).
+fn header_path(dir: &Path, stream: &str) -> PathBuf {
+    let hex: String = stream.bytes().map(|b| format!("{b:02x}")).collect();
+    dir.join(HEADERS_DIR).join(format!("{hex}.mp4"))
+}
+
+/// Removes the temporary files ([`write_durably`]) a crash left in `dir`.
+fn remove_parts(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.path().extension().is_some_and(|x| x == "part") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Removes segments numbered from `next` on: written before a crash, but
+/// never named by the index (it is written after them).
+fn remove_unindexed(dir: &Path, next: u64) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let number = name
+            .to_str()
+            .and_then(|n| n.strip_suffix(".m4s"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if number.is_some_and(|n| n >= next) {
+            let _ = fs::remove_file(e.path());
+        }
     }
 }
 
@@ -777,6 +1061,35 @@ mod tests {
         let mut p = StreamParser::new(1 << 20, false);
         p.push(&boxed(b"ftyp", b"iso6")[..6]).expect("partial");
         assert!(p.finish().is_err());
+    }
+
+    #[test]
+    fn offsets_round_towards_later_so_a_new_run_never_overlaps() {
+        // 1/3 s at 90 kHz and 48 kHz, negative offsets included.
+        assert_eq!(ticks_ceil(333_334, 90_000), 30_001);
+        assert_eq!(ticks_ceil(-333_334, 90_000), -30_000);
+        assert_eq!(ticks_ceil(1_000_000, 48_000), 48_000);
+        assert_eq!(micros_ceil(1, 90_000), 12);
+        assert_eq!(micros_floor(1, 90_000), 11);
+        // An end E (ticks of one track) and a new first decode time F (of
+        // another): the offset from their microseconds puts F at or after E.
+        for (end, ts_end, first, ts) in [
+            (90_001u64, 90_000u32, 7u64, 48_000u32),
+            (1_001, 1_000, 0, 90_000),
+            (5, 3, 2, 7),
+        ] {
+            let offset = micros_ceil(end, ts_end) - micros_floor(first, ts);
+            let placed = i128::from(first) + ticks_ceil(offset, ts);
+            assert!(
+                placed * i128::from(ts_end) >= i128::from(end) * i128::from(ts),
+                "{end}/{ts_end} vs {first}/{ts}"
+            );
+        }
+        assert!(
+            follows([0, 10], [10, 5]) && !follows([0, 10], [11, 5]) && !follows([0, 10], [9, 5])
+        );
+        let path = header_path(Path::new("/a"), "../x");
+        assert_eq!(path, Path::new("/a/ingest/2e2e2f78.mp4"));
     }
 
     #[test]

@@ -266,6 +266,7 @@ fn track_model(
         init_uri: format!("{name}/init.mp4"),
         media_uri_template: format!("{name}/$Number$.m4s"),
         start_number: 1,
+        discontinuity_sequence: None,
         protection: None,
         hls_keys: Vec::new(),
         key_frame_ends: Vec::new(),

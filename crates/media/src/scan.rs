@@ -53,6 +53,23 @@ pub fn hevc_interlaced_source(flags: u64) -> bool {
 /// included, emulation prevention bytes as stored), ISO/IEC 14496-10
 /// §7.3.2.1.1; `None` when it is not an SPS or ends before the flag.
 pub fn avc_frame_mbs_only(nal: &[u8]) -> Option<bool> {
+    avc_sps(nal).map(|s| s.frame_mbs_only)
+}
+
+/// What an H.264 SPS says about the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvcSps {
+    pub frame_mbs_only: bool,
+    /// Width and height in luma samples after the frame cropping of
+    /// §7.4.2.1.1 (`None` when the SPS ends before them or they overflow).
+    pub size: Option<(u32, u32)>,
+}
+
+/// Reads an H.264 SPS NAL unit (NAL header byte included, emulation
+/// prevention bytes as stored) up to the cropping window, ISO/IEC 14496-10
+/// §7.3.2.1.1; `None` when it is not an SPS or ends before
+/// `frame_mbs_only_flag`.
+pub fn avc_sps(nal: &[u8]) -> Option<AvcSps> {
     let (&header, payload) = nal.split_first()?;
     if header & 0x1f != 7 {
         return None;
@@ -62,10 +79,12 @@ pub fn avc_frame_mbs_only(nal: &[u8]) -> Option<bool> {
     let profile_idc = r.bits(8)?;
     r.bits(16)?; // constraint_set flags, reserved_zero_2bits, level_idc
     r.ue()?; // seq_parameter_set_id
+    let mut chroma_format_idc = 1;
+    let mut separate_colour_plane = false;
     if matches!(profile_idc, 100 | 110 | 122 | 244 | 44 | 83 | 86 | 118 | 128 | 138 | 139 | 134 | 135) {
-        let chroma_format_idc = r.ue()?;
+        chroma_format_idc = r.ue()?;
         if chroma_format_idc == 3 {
-            r.bits(1)?; // separate_colour_plane_flag
+            separate_colour_plane = r.bits(1)? == 1;
         }
         r.ue()?; // bit_depth_luma_minus8
         r.ue()?; // bit_depth_chroma_minus8
@@ -103,9 +122,30 @@ pub fn avc_frame_mbs_only(nal: &[u8]) -> Option<bool> {
     }
     r.ue()?; // max_num_ref_frames
     r.bits(1)?; // gaps_in_frame_num_value_allowed_flag
-    r.ue()?; // pic_width_in_mbs_minus1
-    r.ue()?; // pic_height_in_map_units_minus1
-    Some(r.bits(1)? == 1)
+    let width_mbs = r.ue()?.checked_add(1);
+    let height_map_units = r.ue()?.checked_add(1);
+    let frame_mbs_only = r.bits(1)? == 1;
+    let size = (|| {
+        if !frame_mbs_only {
+            r.bits(1)?; // mb_adaptive_frame_field_flag
+        }
+        r.bits(1)?; // direct_8x8_inference_flag
+        let crop = if r.bits(1)? == 1 { [r.ue()?, r.ue()?, r.ue()?, r.ue()?] } else { [0; 4] };
+        // Table 6-1 and equations 7-19 to 7-22: crop units in luma samples.
+        let field = 2 - u32::from(frame_mbs_only);
+        let (unit_x, unit_y) = match (chroma_format_idc, separate_colour_plane) {
+            (0, _) | (3, true) => (1, field),
+            (1, _) => (2, 2 * field),
+            (2, _) => (2, field),
+            _ => (1, field),
+        };
+        let width = width_mbs?.checked_mul(16)?;
+        let height = height_map_units?.checked_mul(16)?.checked_mul(field)?;
+        let crop_x = crop[0].checked_add(crop[1])?.checked_mul(unit_x)?;
+        let crop_y = crop[2].checked_add(crop[3])?.checked_mul(unit_y)?;
+        Some((width.checked_sub(crop_x)?, height.checked_sub(crop_y)?))
+    })();
+    Some(AvcSps { frame_mbs_only, size })
 }
 
 /// `scaling_list()` of §7.3.2.1.1.1, read and dropped.
@@ -174,6 +214,10 @@ mod tests {
         assert_eq!(avc_frame_mbs_only(&[0x68, 0xeb, 0xe3, 0xcb]), None);
         assert_eq!(avc_frame_mbs_only(&SPS_PROGRESSIVE[..8]), None);
         assert_eq!(avc_frame_mbs_only(&[]), None);
+        // 640x360: 40x23 macroblocks, cropped by 4 rows of chroma (8 luma).
+        assert_eq!(avc_sps(SPS_PROGRESSIVE).and_then(|s| s.size), Some((640, 360)));
+        // 720x576 interlaced: 18 map units of field pairs.
+        assert_eq!(avc_sps(SPS_INTERLACED).and_then(|s| s.size), Some((720, 576)));
     }
 
     /// A Baseline SPS built bit by bit, with `frame_mbs_only_flag` 0 and

@@ -178,12 +178,8 @@ impl TrackSetup {
             }
             Protection::Common(c) => {
                 let key = c.keys.select(class, fourcc);
-                // The PlayReady header's LA_URL names this track's key.
-                let mut drm = c.drm.clone();
-                drm.playready_la_url = drm.playready_la_url.map(|u| fill_kid(&u, key.kid));
                 let p = TrackProtector::new(track_id, entry, key, c.scheme)?;
-                let pssh = protect::pssh_boxes(&[p.kid], c.scheme, &drm)?;
-                let (dash, hls_keys) = common_signalling(c, &drm, p.kid, &pssh)?;
+                let KeySignalling { pssh, dash, hls_keys } = common_key_signalling(c, p.kid)?;
                 Ok(TrackSetup { protector: Some(p), dash, hls_keys, pssh, ..clear })
             }
         }
@@ -249,6 +245,62 @@ impl TrackSetup {
         track.protection = self.dash.clone();
         track.hls_keys = self.hls_keys.clone();
     }
+}
+
+/// What every track encrypted with one key carries: its `pssh` boxes
+/// (as the init segment holds them), its DASH `ContentProtection`
+/// signalling and its HLS `EXT-X-KEY`s. CPIX export hands exactly these
+/// to other packagers ([`Protection::key_signalling`]).
+#[derive(Debug, Clone)]
+pub struct KeySignalling {
+    pub pssh: Vec<bmff::Pssh>,
+    pub dash: Option<manifest::Protection>,
+    pub hls_keys: Vec<HlsKey>,
+}
+
+impl KeySignalling {
+    /// Each `pssh` box whole, with its system ID.
+    pub fn pssh_boxes(&self) -> Result<Vec<([u8; 16], Vec<u8>)>> {
+        self.pssh
+            .iter()
+            .map(|p| {
+                let mut out = Vec::new();
+                bmff::Atom::encode(p, &mut out)?;
+                Ok((p.system_id, out))
+            })
+            .collect()
+    }
+}
+
+impl Protection {
+    /// The signalling of the key `kid` under this protection, `None` when
+    /// it has no such key.
+    pub fn key_signalling(&self, kid: KeyId) -> Result<Option<KeySignalling>> {
+        match self {
+            Protection::Clear => Ok(None),
+            Protection::Aes128 { keys } => Ok(keys.all().find(|k| k.key.kid == kid).map(|k| KeySignalling {
+                pssh: Vec::new(),
+                dash: None,
+                hls_keys: vec![HlsKey::aes128(k.key_uri.clone(), None)],
+            })),
+            Protection::Common(c) => {
+                if !c.keys.all().any(|k| k.kid == kid) {
+                    return Ok(None);
+                }
+                common_key_signalling(c, kid).map(Some)
+            }
+        }
+    }
+}
+
+/// The signalling of the key `kid` under Common Encryption.
+fn common_key_signalling(c: &CommonEncryption, kid: KeyId) -> Result<KeySignalling> {
+    // The PlayReady header's LA_URL names this key.
+    let mut drm = c.drm.clone();
+    drm.playready_la_url = drm.playready_la_url.map(|u| fill_kid(&u, kid));
+    let pssh = protect::pssh_boxes(&[kid], c.scheme, &drm)?;
+    let (dash, hls_keys) = common_signalling(c, &drm, kid, &pssh)?;
+    Ok(KeySignalling { pssh, dash, hls_keys })
 }
 
 /// DASH `ContentProtection` and HLS `EXT-X-KEY` signalling of a track

@@ -19,9 +19,11 @@
 //!
 //! Test key: KID1/KEY1 of scripts/README.md.
 
-use std::path::{Path, PathBuf};
+mod fixtures;
+
+use fixtures::fixture;
+use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 
 use cenc::{ContentKey, Scheme};
 use media::movie::{Movie, Track, TrackKind};
@@ -32,35 +34,6 @@ use media::title::Title;
 const SOURCE: &str = "h264_aac_bframes.mp4";
 const KID1: &str = "00112233445566778899aabbccddeeff";
 const KEY1: &str = "000102030405060708090a0b0c0d0e0f";
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// `CASTGUARD_FIXTURES`, else `target/fixtures` made by the script.
-fn fixtures_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        if let Some(dir) = std::env::var_os("CASTGUARD_FIXTURES") {
-            return PathBuf::from(dir);
-        }
-        let dir = repo_root().join("target/fixtures");
-        let out = Command::new("bash")
-            .arg(repo_root().join("scripts/make-fixtures.sh"))
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run scripts/make-fixtures.sh");
-        assert!(out.status.success(), "make-fixtures.sh: {}", String::from_utf8_lossy(&out.stderr));
-        dir
-    })
-}
-
-fn fixture(name: &str) -> PathBuf {
-    let p = fixtures_dir().join(name);
-    assert!(p.is_file(), "fixture {} missing (scripts/make-fixtures.sh)", p.display());
-    p
-}
 
 fn track(movie: &Movie, kind: TrackKind) -> &Track {
     let mut of_kind = movie.tracks.iter().filter(|t| t.kind == kind);

@@ -85,6 +85,7 @@ fn track(template: &str, start_number: u64, key: HlsKey) -> Track {
         init_uri: "init.mp4".into(),
         media_uri_template: template.into(),
         start_number,
+        discontinuity_sequence: None,
         protection: None,
         hls_keys: vec![key],
         key_frame_ends: Vec::new(),

@@ -19,6 +19,7 @@ pub mod json;
 pub mod limits;
 pub mod listen;
 mod live;
+pub mod live_rtmp;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -249,6 +250,36 @@ impl AppState {
     pub fn media(&self) -> &store::MediaStore {
         self.inner.delivery.media()
     }
+
+    /// The RTMP listener is on: live events may take RTMP, and their
+    /// endpoints name `base` (`rtmp://HOST:PORT/live`).
+    pub fn set_rtmp_base(&self, base: String) {
+        *self
+            .inner
+            .live
+            .rtmp_base
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = Some(base);
+    }
+
+    /// `rtmp://HOST:PORT/live` when the RTMP listener is on.
+    pub fn rtmp_base(&self) -> Option<String> {
+        self.inner
+            .live
+            .rtmp_base
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Largest live ingest header or fragment (`moof` + `mdat`) taken, bytes
+    /// (`--live-max-fragment`); larger ones are refused with 413.
+    pub fn set_live_max_fragment(&self, bytes: u64) {
+        self.inner
+            .live
+            .max_fragment
+            .store(bytes, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 impl std::fmt::Debug for AppState {
@@ -382,8 +413,17 @@ fn redacted_path(path: &str) -> std::borrow::Cow<'_, str> {
 mod path_tests {
     #[test]
     fn ingest_tokens_are_redacted() {
-        assert_eq!(super::redacted_path("/ingest/ev/SECRET123/Streams(video)"), "/ingest/ev/***/Streams(video)");
-        assert_eq!(super::redacted_path("/ingest/ev/SECRET123"), "/ingest/ev/***/");
-        assert_eq!(super::redacted_path("/s/x/cenc/manifest.mpd"), "/s/x/cenc/manifest.mpd");
+        assert_eq!(
+            super::redacted_path("/ingest/ev/SECRET123/Streams(video)"),
+            "/ingest/ev/***/Streams(video)"
+        );
+        assert_eq!(
+            super::redacted_path("/ingest/ev/SECRET123"),
+            "/ingest/ev/***/"
+        );
+        assert_eq!(
+            super::redacted_path("/s/x/cenc/manifest.mpd"),
+            "/s/x/cenc/manifest.mpd"
+        );
     }
 }

@@ -23,6 +23,10 @@
 //! event stops; stopping marks each recording ended (its manifests turn
 //! VOD) and ends the requests still pushing.
 //!
+//! The RTMP listener ([`crate::live_rtmp`]) authorizes with
+//! [`authorize`] and stores the CMAF it remuxes with [`store_unit`], so both
+//! ingests write recordings by the same code.
+//!
 //! `GET /time`: the server's clock as ISO 8601 with milliseconds, for DASH
 //! `UTCTiming` (`urn:mpeg:dash:utc:http-iso:2014`).
 
@@ -34,22 +38,42 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt as _;
+use keys::model::LiveEventInputProtocol;
 use keys::model::{LiveEvent, LiveEventResourceState};
 use media::live::{LiveAsset, LiveError, LiveSettings, StreamParser, Unit};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
-/// The open recordings of running events.
+/// How long a request waits for a recording another process holds (a
+/// session of this node closing, another node's request ending) before
+/// the 409.
+const BUSY_WAIT: Duration = Duration::from_secs(3);
+/// How often a pushing request rereads its event from the store: a stop
+/// made on another node ends it within this.
+const STATE_RECHECK: Duration = Duration::from_secs(1);
+/// PBKDF2-HMAC-SHA256 rounds for ingest passwords (about 50 ms here; paid
+/// once per ingest request).
+const PASSWORD_ROUNDS: u32 = 100_000;
+
+/// The open recordings of running events. A session lives while requests
+/// push (they hold it): when the last ends, its recordings close and their
+/// folder locks go, so that another node (or this one, later) can go on.
 #[derive(Default)]
 pub(crate) struct Registry {
-    sessions: tokio::sync::Mutex<HashMap<String, Arc<Session>>>,
+    sessions: tokio::sync::Mutex<HashMap<String, Weak<Session>>>,
     /// Largest fragment or header accepted, bytes.
     pub(crate) max_fragment: std::sync::atomic::AtomicU64,
+    /// `rtmp://HOST:PORT/live` when the RTMP listener is on: events may
+    /// take RTMP, and their endpoints name it.
+    pub(crate) rtmp_base: std::sync::RwLock<Option<String>>,
+    /// (event, stream) pairs an RTMP encoder is publishing: one at a time.
+    pub(crate) rtmp_publishing: std::sync::Mutex<HashSet<(String, String)>>,
 }
 
 /// The recordings of one running event.
-struct Session {
+pub(crate) struct Session {
     recordings: Vec<Recording>,
     stopped: AtomicBool,
 }
@@ -69,11 +93,16 @@ impl Registry {
     }
 
     /// The session of a running event, opening its recordings on first use.
-    async fn session(&self, s: &AppState, event: &LiveEvent) -> Result<Arc<Session>, Refusal> {
+    pub(crate) async fn session(
+        &self,
+        s: &AppState,
+        event: &LiveEvent,
+    ) -> Result<Arc<Session>, Refusal> {
         let mut sessions = self.sessions.lock().await;
-        if let Some(session) = sessions.get(&event.name) {
-            return Ok(session.clone());
+        if let Some(session) = sessions.get(&event.name).and_then(Weak::upgrade) {
+            return Ok(session);
         }
+        sessions.retain(|_, w| w.strong_count() > 0);
         let outputs = s
             .store()
             .live_outputs_of(&event.name)
@@ -106,13 +135,9 @@ impl Registry {
                 archive_secs: o.archive_window_secs(),
                 time_shift_secs: o.rewind_window_secs(),
             };
-            let opened = tokio::task::spawn_blocking({
-                let dir = dir.clone();
-                move || LiveAsset::open(&dir, &settings)
-            })
-            .await
-            .map_err(Refusal::internal)?
-            .map_err(|e| Refusal::live(&event.name, e))?;
+            let opened = open_waiting(&dir, &settings)
+                .await
+                .map_err(|e| Refusal::live(&event.name, e))?;
             recordings.push(Recording {
                 output: o.name,
                 asset_dir: dir,
@@ -123,7 +148,7 @@ impl Registry {
             recordings,
             stopped: AtomicBool::new(false),
         });
-        sessions.insert(event.name.clone(), session.clone());
+        sessions.insert(event.name.clone(), Arc::downgrade(&session));
         Ok(session)
     }
 
@@ -131,21 +156,15 @@ impl Registry {
     /// (of an open session, or of its outputs' assets on disk) is marked
     /// ended, so that its manifests turn VOD. Idempotent.
     pub(crate) async fn stop(&self, s: &AppState, event: &str) -> Result<(), crate::ApiError> {
-        let session = self.sessions.lock().await.remove(event);
+        let session = self
+            .sessions
+            .lock()
+            .await
+            .remove(event)
+            .and_then(|w| w.upgrade());
         let mut dirs = Vec::new();
         if let Some(session) = &session {
-            session.stopped.store(true, Ordering::Release);
-            for r in &session.recordings {
-                let writer = r.writer.clone();
-                let output = r.output.clone();
-                tokio::task::spawn_blocking(move || {
-                    writer.lock().unwrap_or_else(|p| p.into_inner()).finish()
-                })
-                .await
-                .map_err(crate::ApiError::internal)?
-                .map_err(|e| crate::ApiError::internal(format!("live output {output}: {e}")))?;
-                dirs.push(r.asset_dir.clone());
-            }
+            dirs = session.finish().await?;
         }
         // Recordings left open by an earlier process.
         let Some(root) = s.media().local_root().map(std::path::Path::to_owned) else {
@@ -168,7 +187,68 @@ impl Registry {
     }
 }
 
-/// Marks the recording in `dir` ended, if there is one that is not.
+impl Session {
+    /// Where a new push of `stream` continues the recordings' timeline,
+    /// ms ([`LiveAsset::resume_point_ms`], the latest over the outputs);
+    /// `None` when nothing of it is recorded yet.
+    pub(crate) fn resume_point_ms(&self, stream: &str, now_ms: i64) -> Option<i64> {
+        self.recordings
+            .iter()
+            .filter_map(|r| {
+                r.writer
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .resume_point_ms(stream, now_ms)
+            })
+            .max()
+    }
+
+    /// Ends the pushing requests and marks every recording ended (VOD);
+    /// returns their folders.
+    async fn finish(&self) -> Result<Vec<std::path::PathBuf>, crate::ApiError> {
+        self.stopped.store(true, Ordering::Release);
+        let mut dirs = Vec::new();
+        for r in &self.recordings {
+            let writer = r.writer.clone();
+            let output = r.output.clone();
+            tokio::task::spawn_blocking(move || {
+                writer.lock().unwrap_or_else(|p| p.into_inner()).finish()
+            })
+            .await
+            .map_err(crate::ApiError::internal)?
+            .map_err(|e| crate::ApiError::internal(format!("live output {output}: {e}")))?;
+            dirs.push(r.asset_dir.clone());
+        }
+        Ok(dirs)
+    }
+}
+
+/// Opens a recording, waiting up to [`BUSY_WAIT`] while another process
+/// holds it.
+async fn open_waiting(
+    dir: &std::path::Path,
+    settings: &LiveSettings,
+) -> Result<LiveAsset, LiveError> {
+    let until = Instant::now() + BUSY_WAIT;
+    loop {
+        let opened = tokio::task::spawn_blocking({
+            let (dir, settings) = (dir.to_owned(), settings.clone());
+            move || LiveAsset::open(&dir, &settings)
+        })
+        .await
+        .map_err(|e| LiveError::Refused(format!("recording task: {e}")))?;
+        match opened {
+            Err(LiveError::Busy) if Instant::now() < until => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Marks the recording in `dir` ended, if there is one that is not. One
+/// that another node is writing is left to it: its requests see the stop
+/// in the store within [`STATE_RECHECK`] and mark it.
 fn mark_ended(dir: &std::path::Path) -> Result<(), LiveError> {
     let Ok(index) = media::asset::AssetIndex::load(dir) else {
         return Ok(());
@@ -181,19 +261,119 @@ fn mark_ended(dir: &std::path::Path) -> Result<(), LiveError> {
         archive_secs: live.archive_secs,
         time_shift_secs: live.time_shift_secs,
     };
-    LiveAsset::open(dir, &settings)?.finish()
+    match LiveAsset::open(dir, &settings) {
+        Err(LiveError::Busy) => {
+            tracing::info!(dir = %dir.display(), "live recording held by another process: it marks the end itself");
+            Ok(())
+        }
+        opened => opened?.finish(),
+    }
+}
+
+/// The stored form of an ingest password: PBKDF2-HMAC-SHA256 with a
+/// random salt, `pbkdf2-sha256$rounds$salt$hash` (base64).
+pub(crate) fn hash_password(password: &str) -> Result<String, crate::ApiError> {
+    use base64::Engine as _;
+    let mut salt = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| crate::ApiError::internal("no randomness"))?;
+    let mut out = [0u8; 32];
+    let rounds = std::num::NonZeroU32::new(PASSWORD_ROUNDS).unwrap_or(std::num::NonZeroU32::MIN);
+    aws_lc_rs::pbkdf2::derive(
+        aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        &salt,
+        password.as_bytes(),
+        &mut out,
+    );
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    Ok(format!(
+        "pbkdf2-sha256${PASSWORD_ROUNDS}${}${}",
+        b64.encode(salt),
+        b64.encode(out)
+    ))
+}
+
+/// Whether `password` is the one `stored` ([`hash_password`]) was made
+/// from (compared in constant time).
+fn password_matches(stored: &str, password: &str) -> bool {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2-sha256"), Some(rounds), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    let (Some(rounds), Ok(salt), Ok(hash)) = (
+        rounds
+            .parse::<u32>()
+            .ok()
+            .filter(|r| *r <= 10 * PASSWORD_ROUNDS)
+            .and_then(std::num::NonZeroU32::new),
+        b64.decode(salt),
+        b64.decode(hash),
+    ) else {
+        return false;
+    };
+    aws_lc_rs::pbkdf2::verify(
+        aws_lc_rs::pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        &salt,
+        password.as_bytes(),
+        &hash,
+    )
+    .is_ok()
+}
+
+/// Whether the request's `Authorization: Basic` names `auth`'s user and
+/// password (on the blocking pool: PBKDF2 takes a while).
+async fn basic_auth_ok(
+    auth: &keys::model::LiveEventBasicAuth,
+    headers: &axum::http::HeaderMap,
+) -> bool {
+    use base64::Engine as _;
+    let Some(hash) = auth.password_hash.clone() else {
+        return false;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        })
+        .and_then(|b| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b.trim())
+                .ok()
+        })
+        .and_then(|b| String::from_utf8(b).ok());
+    let Some((user, password)) = given.as_deref().and_then(|g| g.split_once(':')) else {
+        return false;
+    };
+    if !same_token(user, &auth.username) {
+        return false;
+    }
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || password_matches(&hash, &password))
+        .await
+        .unwrap_or(false)
 }
 
 /// A refused ingest request: status, stable code, message.
 #[derive(Debug)]
-struct Refusal {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
+pub(crate) struct Refusal {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Refusal {
             status,
             code,
@@ -201,7 +381,7 @@ impl Refusal {
         }
     }
 
-    fn internal(e: impl std::fmt::Display) -> Self {
+    pub(crate) fn internal(e: impl std::fmt::Display) -> Self {
         tracing::error!(error = %e, "live ingest failed");
         Refusal::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -210,7 +390,7 @@ impl Refusal {
         )
     }
 
-    fn live(event: &str, e: LiveError) -> Self {
+    pub(crate) fn live(event: &str, e: LiveError) -> Self {
         let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
         if status.is_server_error() {
             tracing::error!(event, error = %e, "live ingest could not store a fragment");
@@ -221,6 +401,7 @@ impl Refusal {
             415 => "unsupported_media",
             412 => "no_header",
             413 => "fragment_too_large",
+            409 => "recording_busy",
             _ => "bad_media",
         };
         Refusal::new(status, code, e.to_string())
@@ -274,10 +455,21 @@ fn same_token(a: &str, b: &str) -> bool {
 async fn ingest(
     State(s): State<AppState>,
     path: Result<Path<(String, String, String)>, axum::extract::rejection::PathRejection>,
+    headers: axum::http::HeaderMap,
     body: Body,
 ) -> Response {
-    match ingest_inner(s, path, body).await {
+    match ingest_inner(s, path, &headers, body).await {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(r) if r.status == StatusCode::UNAUTHORIZED => {
+            let mut response = r.into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static(
+                    "Basic realm=\"castguard ingest\", charset=\"UTF-8\"",
+                ),
+            );
+            response
+        }
         Err(r) => r.into_response(),
     }
 }
@@ -285,6 +477,7 @@ async fn ingest(
 async fn ingest_inner(
     s: AppState,
     path: Result<Path<(String, String, String)>, axum::extract::rejection::PathRejection>,
+    headers: &axum::http::HeaderMap,
     body: Body,
 ) -> Result<(), Refusal> {
     let not_found = || Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such live event");
@@ -299,29 +492,15 @@ async fn ingest_inner(
             "the path must name a stream after the token",
         ));
     }
-    let ev = match s.store().get_live_event(&event).await {
-        Ok(ev) => ev,
-        Err(store::StoreError::NotFound { .. }) => return Err(not_found()),
-        Err(e) => return Err(Refusal::internal(e)),
-    };
-    if !ev
-        .input
-        .access_token
-        .as_deref()
-        .is_some_and(|t| same_token(t, &token))
+    let ev = authorize(&s, &event, &token, LiveEventInputProtocol::FragmentedMp4).await?;
+    if let Some(auth) = &ev.input.basic_auth
+        && !basic_auth_ok(auth, headers).await
     {
-        tracing::warn!(event = %ev.name, "live ingest with a wrong access token refused");
+        tracing::warn!(event = %ev.name, "live ingest without the event's basic auth refused");
         return Err(Refusal::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "wrong access token",
-        ));
-    }
-    if ev.resource_state != LiveEventResourceState::Running {
-        return Err(Refusal::new(
-            StatusCode::NOT_FOUND,
-            "not_running",
-            "the live event is not running",
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this live event's ingest needs HTTP Basic credentials",
         ));
     }
     let live = &s.inner.live;
@@ -334,6 +513,7 @@ async fn ingest_inner(
     });
     let mut parser = StreamParser::new(live.max_fragment.load(Ordering::Relaxed), has_header);
     let mut body = body.into_data_stream();
+    let mut checked = Instant::now();
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
             Ok(c) => c,
@@ -349,28 +529,100 @@ async fn ingest_inner(
         let units = parser
             .push(&chunk)
             .map_err(|e| Refusal::live(&ev.name, e))?;
-        for unit in units {
-            if session.stopped.load(Ordering::Acquire) {
+        if !units.is_empty() && checked.elapsed() >= STATE_RECHECK {
+            checked = Instant::now();
+            if !still_running(&s, &ev.name).await? {
+                // Stopped elsewhere (another node's API): this node holds
+                // the recordings, so it marks them ended.
+                session
+                    .finish()
+                    .await
+                    .map_err(|e| Refusal::internal(format!("live event {}: {e:?}", ev.name)))?;
                 return Err(Refusal::new(
                     StatusCode::NOT_FOUND,
                     "not_running",
                     "the live event stopped",
                 ));
             }
+        }
+        for unit in units {
             store_unit(&ev.name, &session, &stream, unit).await?;
         }
     }
     parser.finish().map_err(|e| Refusal::live(&ev.name, e))
 }
 
+/// The running event `event` when `token` is its access token and it takes
+/// `protocol`: else 404 (no such event, not running, another protocol) or
+/// 403 (wrong token; the log names the event, never the token).
+pub(crate) async fn authorize(
+    s: &AppState,
+    event: &str,
+    token: &str,
+    protocol: LiveEventInputProtocol,
+) -> Result<LiveEvent, Refusal> {
+    let not_found = || Refusal::new(StatusCode::NOT_FOUND, "not_found", "no such live event");
+    let ev = match s.store().get_live_event(event).await {
+        Ok(ev) => ev,
+        Err(store::StoreError::NotFound { .. }) => return Err(not_found()),
+        Err(e) => return Err(Refusal::internal(e)),
+    };
+    if !ev
+        .input
+        .access_token
+        .as_deref()
+        .is_some_and(|t| same_token(t, token))
+    {
+        tracing::warn!(event = %ev.name, "live ingest with a wrong access token refused");
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "wrong access token",
+        ));
+    }
+    if ev.input.streaming_protocol != protocol {
+        tracing::warn!(event = %ev.name, protocol = ?protocol, "live ingest over a protocol the event does not take refused");
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "wrong_protocol",
+            "the live event takes another ingest protocol",
+        ));
+    }
+    if ev.resource_state != LiveEventResourceState::Running {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_running",
+            "the live event is not running",
+        ));
+    }
+    Ok(ev)
+}
+
+/// Whether the event is still running by the store (another node may have
+/// stopped it).
+async fn still_running(s: &AppState, event: &str) -> Result<bool, Refusal> {
+    match s.store().get_live_event(event).await {
+        Ok(ev) => Ok(ev.resource_state == LiveEventResourceState::Running),
+        Err(store::StoreError::NotFound { .. }) => Ok(false),
+        Err(e) => Err(Refusal::internal(e)),
+    }
+}
+
 /// Writes one unit into every recording of the session, on the blocking
-/// pool (file writes and `fsync`).
-async fn store_unit(
+/// pool (file writes and `fsync`); refused once the event stopped.
+pub(crate) async fn store_unit(
     event: &str,
     session: &Arc<Session>,
     stream: &str,
     unit: Unit,
 ) -> Result<(), Refusal> {
+    if session.stopped.load(Ordering::Acquire) {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "not_running",
+            "the live event stopped",
+        ));
+    }
     let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
         .unwrap_or(0);
     let writers: Vec<Arc<Mutex<LiveAsset>>> = session
@@ -399,6 +651,21 @@ async fn store_unit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ingest_passwords_are_salted_hashes() {
+        let password = "live-unit-ingest-pw-81c2";
+        let stored = hash_password(password).unwrap();
+        assert!(stored.starts_with("pbkdf2-sha256$100000$") && !stored.contains(password));
+        assert!(password_matches(&stored, password));
+        assert!(!password_matches(&stored, "live-unit-ingest-pw-81c3"));
+        assert_ne!(stored, hash_password(password).unwrap(), "salted");
+        assert!(!password_matches("garbage", password));
+        assert!(
+            !password_matches("pbkdf2-sha256$999999999$AAAA$AAAA", password),
+            "rounds are capped"
+        );
+    }
 
     #[test]
     fn tokens_compare_whole() {

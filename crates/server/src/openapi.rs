@@ -62,6 +62,9 @@ use utoipa::openapi::{RefOr, Schema};
         routes::streaming_locators::list_content_keys,
         routes::import::get_with_secrets,
         routes::import::import,
+        routes::cpix::export_plain,
+        routes::cpix::export_encrypted,
+        routes::cpix::import,
         routes::live_events::list,
         routes::live_events::get,
         routes::live_events::put,
@@ -180,6 +183,9 @@ pub mod schemas {
         ListContentKeysResponse,
         ImportRequest,
         ImportResponse,
+        CpixDocument,
+        Certificate,
+        ImportCpixResponse,
         LiveEvent,
         LiveEventInput,
         LiveEventList,
@@ -227,6 +233,11 @@ pub mod schemas {
         json!({"name": "dryRun", "in": "query", "required": false,
         "description": "Check and show what the import would do, and write nothing",
         "schema": {"type": "string", "enum": ["true", "false"]}})
+    );
+    param!(
+        PolicyName,
+        json!({"name": "policyName", "in": "query", "required": false,
+        "description": "The content key policy of the imported keys", "schema": super::name_schema()})
     );
     param!(
         IncludeValues,
@@ -532,19 +543,30 @@ pub fn component_schemas() -> Value {
             "streamingProtocol": {"type": "string", "enum": ["FragmentedMP4", "RTMP"]},
             "accessToken": {"type": "string"},
             "endpoints": {"type": "array", "items": {"type": "object", "required": ["protocol", "url"],
-                "properties": {"protocol": {"type": "string"}, "url": {"type": "string"}}}}}},
+                "properties": {"protocol": {"type": "string"}, "url": {"type": "string"}}}},
+            "basicAuth": {"type": "object", "required": ["username"], "properties": {"username": {"type": "string"}},
+                "description": "Basic auth on the ingest endpoints (the password is never shown)"}}},
         "resourceState": live_state, "created": time_out(), "lastModified": time_out()}});
     let live_event_input = json!({"type": "object", "required": ["input"],
         "description": "Writable fields; `name` comes from the URL; `resourceState` (start/stop) and `input.endpoints` are the server's",
         "properties": {"description": opt(text(4096)),
             "input": {"type": "object", "required": ["streamingProtocol"], "properties": {
                 "streamingProtocol": {"type": "string", "enum": ["FragmentedMP4"],
-                    "description": "CMAF over HTTP POST/PUT (DASH-IF Live Media Ingest); RTMP is not available yet"},
+                    "description": "CMAF over HTTP POST/PUT (DASH-IF Live Media Ingest); `RTMP` is taken too (not listed here) when the server runs with --rtmp-listen, else refused with a 400"},
                 "accessToken": opt(token),
                 "endpoints": ignored(json!({"type": "array", "items": {"type": "object", "required": ["protocol", "url"],
-                    "properties": {"protocol": {"type": "string"}, "url": {"type": "string"}}}}))}}}});
-    let window = |what: &str| json!({"type": "string", "pattern": "^PT([1-9]|[1-9][0-9])M$",
-        "description": format!("{what}: an ISO 8601 duration from PT1M to PT25H (e.g. PT1H, PT30M)")});
+                    "properties": {"protocol": {"type": "string"}, "url": {"type": "string"}}}})),
+                "basicAuth": opt(json!({"type": "object", "required": ["username"],
+                    "description": "HTTP Basic credentials every ingest request must carry besides the access token. \
+                        The password is write-only (stored as a salted hash); without it a PUT keeps the stored one \
+                        (while none was ever set, every ingest request is refused)",
+                    "properties": {
+                        "username": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^:\\x00-\\x1f\\x7f]+$"},
+                        "password": opt(json!({"type": "string", "minLength": 8, "maxLength": 256, "pattern": "^[^\\x00-\\x1f\\x7f]+$"}))}}))}}}});
+    let window = |what: &str| {
+        json!({"type": "string", "pattern": "^PT([1-9]|[1-9][0-9])M$",
+        "description": format!("{what}: an ISO 8601 duration from PT1M to PT25H (e.g. PT1H, PT30M)")})
+    };
     let live_output = json!({"type": "object", "required": ["name", "liveEventName", "assetName", "archiveWindowLength"], "properties": {
         "name": {"type": "string"}, "liveEventName": {"type": "string"}, "assetName": {"type": "string"},
         "archiveWindowLength": {"type": "string"}, "rewindWindowLength": {"type": "string"},
@@ -596,6 +618,9 @@ pub fn component_schemas() -> Value {
         "StreamingLocatorList": list_of("StreamingLocator"),
         "ListPathsResponse": list_paths, "ListContentKeysResponse": list_keys,
         "ImportRequest": import_request(), "ImportResponse": import_response(),
+        "CpixDocument": {"type": "string", "description": "A DASH-IF CPIX 2.3 XML document (urn:dashif:org:cpix)"},
+        "Certificate": {"type": "string", "format": "binary", "description": "An X.509 certificate, PEM or DER"},
+        "ImportCpixResponse": import_cpix_response(),
         "LiveEvent": live_event, "LiveEventInput": live_event_input, "LiveEventList": list_of("LiveEvent"),
         "LiveOutput": live_output, "LiveOutputInput": live_output_input, "LiveOutputList": list_of("LiveOutput"),
     })
@@ -651,6 +676,16 @@ fn import_request() -> Value {
                 "resource": {"type": "object", "required": ["name"]}}}}}})
 }
 
+fn import_cpix_response() -> Value {
+    json!({"type": "object", "required": ["dryRun", "keys"], "properties": {
+        "dryRun": {"type": "boolean"},
+        "keys": {"type": "array", "items": {"type": "object", "required": ["keyId", "name", "action"], "properties": {
+            "keyId": {"type": "string", "format": "uuid"}, "name": {"type": "string"},
+            "action": {"type": "string", "enum": ["create", "exists"]},
+            "label": {"type": "string"},
+            "notKept": {"type": "array", "items": {"type": "string"}}}}}}})
+}
+
 fn import_response() -> Value {
     json!({"type": "object", "required": ["dryRun", "resources"], "properties": {
         "dryRun": {"type": "boolean"},
@@ -695,7 +730,7 @@ mod tests {
             );
         }
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 23);
+        assert_eq!(paths.len(), 25);
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let params = op["parameters"].as_array().map(Vec::len).unwrap_or(0);

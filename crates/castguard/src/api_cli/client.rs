@@ -79,6 +79,23 @@ impl Client {
         self.finish(path, r)
     }
 
+    /// POSTs raw bytes (an XML document, a certificate); a non-JSON answer
+    /// comes back as `Value::String`.
+    pub fn post_bytes(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<Value, Failure> {
+        let r = self
+            .agent
+            .post(self.url(path))
+            .header("Authorization", &self.auth)
+            .header("Content-Type", content_type)
+            .send(body);
+        self.finish(path, r)
+    }
+
     pub fn put_json(&self, path: &str, body: &Value) -> Result<Value, Failure> {
         let r = self
             .agent

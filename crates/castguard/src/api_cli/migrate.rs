@@ -388,14 +388,6 @@ fn add(
     Ok(())
 }
 
-/// `f` on the properties object of a resource (the envelope's, or itself).
-fn with_props<R>(body: &mut Map<String, Value>, f: impl FnOnce(&mut Map<String, Value>) -> R) -> R {
-    match body.get_mut("properties") {
-        Some(Value::Object(p)) => f(p),
-        _ => f(body),
-    }
-}
-
 /// The request's resources: policy secrets and locator key values merged
 /// into their resources.
 fn assemble(mut folder: Folder) -> Result<Vec<Value>, Failure> {
@@ -405,7 +397,7 @@ fn assemble(mut folder: Folder) -> Result<Vec<Value>, Failure> {
             .iter_mut()
             .find(|r| r.collection == "content-key-policies" && r.name == policy)
         {
-            Some(r) => with_props(&mut r.body, |p| {
+            Some(r) => keys::model::fields::in_properties(&mut r.body, |p| {
                 for (k, v) in secrets {
                     p.insert(k, v);
                 }
@@ -432,7 +424,7 @@ fn assemble(mut folder: Folder) -> Result<Vec<Value>, Failure> {
                 "{source}: the streaming locator '{locator}' is not in the folder"
             )));
         };
-        with_props(&mut r.body, |p| merge_keys(p, keys, &source))?;
+        keys::model::fields::in_properties(&mut r.body, |p| merge_keys(p, keys, &source))?;
     }
     Ok(folder
         .resources

@@ -148,6 +148,22 @@ pub enum KeyCmd {
         #[arg(long)]
         policy: Option<String>,
     },
+    /// Import the content keys of a DASH-IF CPIX document (every key or
+    /// none). Keys encrypted for a recipient are decrypted here with
+    /// --recipient-key, so the private key never leaves this machine.
+    Import {
+        file: PathBuf,
+        /// The recipient's RSA private key, PKCS#8 PEM (from a PFX:
+        /// `openssl pkcs12 -in X.pfx -nocerts -nodes | openssl pkey`).
+        #[arg(long, value_name = "PEM")]
+        recipient_key: Option<PathBuf>,
+        /// Content key policy of the imported keys.
+        #[arg(long)]
+        policy: Option<String>,
+        /// Check and show what would be imported; store nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     #[command(flatten)]
     Common(Common),
 }
@@ -256,16 +272,31 @@ pub enum LocatorCmd {
         #[arg(long)]
         values: bool,
     },
+    /// The locator's keys and their DRM signalling as a DASH-IF CPIX 2.3
+    /// document: values in the clear, or encrypted for --recipient-cert.
+    Cpix {
+        name: String,
+        /// The recipient's X.509 certificate (PEM or DER).
+        #[arg(long, value_name = "PEM")]
+        recipient_cert: Option<PathBuf>,
+        /// Write the document here instead of to standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
 pub enum LiveCmd {
-    /// Create or update a live event (CMAF ingest over HTTP); prints its
-    /// ingest URL. The access token is generated when left out.
+    /// Create or update a live event (CMAF ingest over HTTP, or RTMP);
+    /// prints its ingest URL. The access token is generated when left out.
     Create {
         name: String,
         #[arg(long)]
         description: Option<String>,
+        /// FragmentedMP4 (CMAF pushed over HTTP) or RTMP (OBS, ffmpeg -f
+        /// flv; the server needs --rtmp-listen).
+        #[arg(long, default_value = "FragmentedMP4", value_parser = ["FragmentedMP4", "RTMP"])]
+        protocol: String,
         /// 16 to 128 of [A-Za-z0-9_-]; part of the ingest URL.
         #[arg(long)]
         access_token: Option<String>,
@@ -325,10 +356,11 @@ impl EntityCommand for LiveCmd {
             LiveCmd::Create {
                 name,
                 description,
+                protocol,
                 access_token,
             } => {
                 let input = obj(vec![
-                    ("streamingProtocol", Some(Value::from("FragmentedMP4"))),
+                    ("streamingProtocol", Some(Value::from(protocol.as_str()))),
                     ("accessToken", access_token.clone().map(Value::from)),
                 ]);
                 let body = obj(vec![
@@ -646,6 +678,19 @@ impl EntityCommand for KeyCmd {
                 ]);
                 create::<Self>(c, json, name, &body)?;
             }
+            KeyCmd::Import {
+                file,
+                recipient_key,
+                policy,
+                dry_run,
+            } => import_cpix(
+                c,
+                json,
+                file,
+                recipient_key.as_deref(),
+                policy.as_deref(),
+                *dry_run,
+            )?,
             KeyCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
         Ok(())
@@ -818,8 +863,108 @@ impl EntityCommand for LocatorCmd {
                 ))?;
                 output::locator_keys(json, &r);
             }
+            LocatorCmd::Cpix {
+                name,
+                recipient_cert,
+                output,
+            } => {
+                let path = format!("{}/cpix", item::<Self::Model>(name)?);
+                let r = match recipient_cert {
+                    None => c.get(&path)?,
+                    Some(cert) => {
+                        let pem = read_file(cert)?;
+                        c.post_bytes(&path, "application/x-pem-file", &pem)?
+                    }
+                };
+                let Value::String(xml) = r else {
+                    return Err(Failure::input("the server did not answer a CPIX document"));
+                };
+                match output {
+                    Some(f) => std::fs::write(f, xml.as_bytes())
+                        .map_err(|e| Failure::input(format!("{}: {e}", f.display())))?,
+                    None => print!("{xml}"),
+                }
+            }
             LocatorCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
         Ok(())
     }
+}
+
+fn read_file(f: &std::path::Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(f).map_err(|e| Failure::input(format!("{}: {e}", f.display())))
+}
+
+/// `key import`: the document as is, or, with a recipient key, decrypted
+/// here (MACs checked) and sent with its values in the clear.
+fn import_cpix(
+    c: &Client,
+    json: bool,
+    file: &std::path::Path,
+    recipient_key: Option<&std::path::Path>,
+    policy: Option<&str>,
+    dry_run: bool,
+) -> Result<(), Failure> {
+    use keys::cpix::{Document, RecipientKey};
+    let bytes = read_file(file)?;
+    let body = match recipient_key {
+        None => zeroize::Zeroizing::new(bytes),
+        Some(k) => {
+            let pem = zeroize::Zeroizing::new(read_file(k)?);
+            let key = RecipientKey::from_pkcs8(&pem)
+                .map_err(|e| Failure::input(format!("{}: {e}", k.display())))?;
+            let doc = Document::parse(&bytes, Some(&key))
+                .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+            let xml = doc
+                .to_xml(None)
+                .map_err(|e| Failure::input(e.to_string()))?;
+            zeroize::Zeroizing::new(xml.into_bytes())
+        }
+    };
+    let mut q = Vec::new();
+    if let Some(p) = policy {
+        keys::model::validate_name("--policy", p).map_err(|e| Failure::usage(e.to_string()))?;
+        q.push(format!("policyName={p}"));
+    }
+    if dry_run {
+        q.push("dryRun=true".to_string());
+    }
+    let query = if q.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", q.join("&"))
+    };
+    let r = c.post_bytes(
+        &format!("/api/v1/import/cpix{query}"),
+        "application/xml",
+        &body,
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
+        return Ok(());
+    }
+    let keys = r["keys"].as_array().cloned().unwrap_or_default();
+    if keys.is_empty() {
+        println!("no content keys in the document");
+    }
+    for k in keys {
+        let mut line = format!(
+            "{:<7} {}  {}",
+            k["action"].as_str().unwrap_or(""),
+            k["keyId"].as_str().unwrap_or(""),
+            k["name"].as_str().unwrap_or("")
+        );
+        if let Some(l) = k["label"].as_str() {
+            line.push_str(&format!("  label={l}"));
+        }
+        if let Some(n) = k["notKept"].as_array().filter(|n| !n.is_empty()) {
+            let n: Vec<&str> = n.iter().filter_map(Value::as_str).collect();
+            line.push_str(&format!("  not kept: {}", n.join("; ")));
+        }
+        println!("{line}");
+    }
+    if dry_run {
+        println!("(dry run: nothing stored)");
+    }
+    Ok(())
 }

@@ -10,9 +10,7 @@
 // Prints one JSON line: whether the video played past 3 s, the key system
 // shaka used, the manifest URL after redirects (shaka's response URI) and
 // the first init segment requested; exits 1 unless it played.
-import fs from 'node:fs';
-import path from 'node:path';
-import { ROOT, LIBS, args, launch } from './static_page.mjs';
+import { args, launch, openOnServer } from './static_page.mjs';
 
 const a = args();
 const url = a.one('url');
@@ -25,20 +23,11 @@ const PLAY_PAST = 3;
 const PLAY_TIMEOUT_MS = 25000;
 
 const browser = await launch(a.one('chromium', '/usr/bin/chromium'));
-const page = await browser.newPage();
-const logs = [];
+const { page, logs } = await openOnServer(browser, new URL(url).origin, 'shaka.js');
 const inits = [];
-page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
-page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
 page.on('request', (r) => {
   if (r.url().endsWith('/init.mp4')) inits.push(r.url());
 });
-const origin = new URL(url).origin;
-const PAGE = '<!doctype html><html><body><video id="video" muted playsinline></video></body></html>';
-await page.route(`${origin}/__play_url_test_page.html`, (r) =>
-  r.fulfill({ status: 200, contentType: 'text/html', body: PAGE }));
-await page.goto(`${origin}/__play_url_test_page.html`);
-await page.addScriptTag({ content: fs.readFileSync(path.join(ROOT, LIBS['shaka.js']), 'utf8') });
 const result = await page.evaluate(async ({ url, license, past, timeout }) => {
   shaka.polyfill.installAll();
   const video = document.getElementById('video');

@@ -65,5 +65,22 @@ export async function openPage(browser, dir, lib) {
   return { page, logs };
 }
 
+/** A page on a running server's own `origin` (so manifests, segments and
+ * licenses are real HTTP to it), at a path the server does not have that
+ * playwright answers, with `lib` (a LIBS name) loaded; `logs` collects
+ * console lines and page errors. */
+export async function openOnServer(browser, origin, lib) {
+  const page = await browser.newPage();
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
+  const body = '<!doctype html><html><body><video id="video" muted playsinline></video></body></html>';
+  await page.route(`${origin}/__castguard_test_page.html`, (r) =>
+    r.fulfill({ status: 200, contentType: 'text/html', body }));
+  await page.goto(`${origin}/__castguard_test_page.html`);
+  await page.addScriptTag({ content: fs.readFileSync(path.join(ROOT, LIBS[lib]), 'utf8') });
+  return { page, logs };
+}
+
 /** Base64url of a hex string (Clear Key ids and keys for shaka). */
 export const b64url = (hex) => Buffer.from(hex, 'hex').toString('base64url');

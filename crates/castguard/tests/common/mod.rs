@@ -32,6 +32,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 pub mod certs;
+pub mod live;
 
 /// Test key pair 1 (documented in scripts/README.md): the key most tests package with.
 pub const KID1: &str = "00112233445566778899aabbccddeeff";
@@ -325,6 +326,8 @@ pub enum Media {
     Video,
     /// Packets of the Nth audio stream (0-based among audio streams).
     Audio(usize),
+    /// Decoded video frames of the Nth video stream (a file holding a ladder).
+    VideoN(usize),
 }
 
 fn hash_args(media: Media) -> Vec<String> {
@@ -340,6 +343,15 @@ fn hash_args(media: Media) -> Vec<String> {
         ]
         .map(String::from)
         .to_vec(),
+        Media::VideoN(n) => vec![
+            "-map".into(),
+            format!("0:v:{n}"),
+            "-fps_mode".into(),
+            "passthrough".into(),
+            "-f".into(),
+            "framemd5".into(),
+            "-".into(),
+        ],
         Media::Audio(n) => vec![
             "-map".into(),
             format!("0:a:{n}"),
@@ -812,21 +824,6 @@ pub fn hls_hashes_with_headers(
     ffmpeg_hashes(&args, Stdio::null(), media)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn framemd5_takes_sixth_column_not_last() {
-        let text = "#format: frame checksums\n#stream#, dts, pts, duration, size, hash\n\
-                    0,          0,          0,     1024,      283, 5e6f2a3e1d2c, S=1, 10, a\n\
-                    0,       1024,       1024,     1024,      255, 0123abcd\n";
-        assert_eq!(
-            framemd5_hashes(text),
-            vec!["5e6f2a3e1d2c".to_string(), "0123abcd".to_string()]
-        );
-    }
-}
 
 /// The body of `GET url` (20 s, at most 64 MiB); panics unless it is a 200.
 pub fn http_get(url: &str) -> Vec<u8> {
@@ -844,4 +841,20 @@ pub fn http_get(url: &str) -> Vec<u8> {
         .limit(64 << 20)
         .read_to_vec()
         .unwrap_or_else(|e| panic!("GET {url} body: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn framemd5_takes_sixth_column_not_last() {
+        let text = "#format: frame checksums\n#stream#, dts, pts, duration, size, hash\n\
+                    0,          0,          0,     1024,      283, 5e6f2a3e1d2c, S=1, 10, a\n\
+                    0,       1024,       1024,     1024,      255, 0123abcd\n";
+        assert_eq!(
+            framemd5_hashes(text),
+            vec!["5e6f2a3e1d2c".to_string(), "0123abcd".to_string()]
+        );
+    }
 }

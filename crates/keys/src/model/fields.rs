@@ -92,6 +92,19 @@ pub fn matches(pattern: &str, path: &str) -> bool {
     }
 }
 
+/// `f` on the properties object of a v3 resource body: the envelope's
+/// `properties` when there is one, else the body itself (both shapes are
+/// accepted on input, by the API and in an account export).
+pub fn in_properties<R>(
+    body: &mut serde_json::Map<String, Value>,
+    f: impl FnOnce(&mut serde_json::Map<String, Value>) -> R,
+) -> R {
+    match body.get_mut("properties") {
+        Some(Value::Object(p)) => f(p),
+        _ => f(body),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

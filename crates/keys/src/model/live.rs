@@ -54,6 +54,26 @@ pub struct LiveEventInput {
     /// Read-only: the ingest URLs, written into responses by the server.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub endpoints: Vec<LiveEventEndpoint>,
+    /// castguard: HTTP Basic credentials every ingest request must also
+    /// carry (beside the access token in the URL), for encoders and
+    /// proxies that expect them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basic_auth: Option<LiveEventBasicAuth>,
+}
+
+/// Basic auth on an event's ingest endpoints. The password is write-only:
+/// a PUT takes it, the store keeps only a salted hash of it
+/// (`passwordHash`, PBKDF2), and responses carry neither. A PUT without a
+/// password keeps the stored one; while none was ever set, every ingest
+/// request is refused (fails closed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveEventBasicAuth {
+    pub username: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_hash: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,7 +198,31 @@ impl Validate for LiveEvent {
                 Problem::Invalid("must be 16 to 128 of [A-Za-z0-9_-]"),
             )),
             Some(_) => Ok(()),
+        }?;
+        if let Some(auth) = &self.input.basic_auth {
+            let u = &auth.username;
+            // As the OpenAPI schema says it: lengths in characters, and
+            // the C0 controls and DEL refused (`[^\x00-\x1f\x7f]`).
+            let control = |c: char| c < ' ' || c == '\x7f';
+            let chars = u.chars().count();
+            if chars == 0 || chars > 128 || u.contains(':') || u.chars().any(control) {
+                return Err(ValidationError::new(
+                    "input.basicAuth.username",
+                    Problem::Invalid(
+                        "must be 1 to 128 characters, no ':' and no control characters",
+                    ),
+                ));
+            }
+            if let Some(p) = &auth.password
+                && (!(8..=256).contains(&p.chars().count()) || p.chars().any(control))
+            {
+                return Err(ValidationError::new(
+                    "input.basicAuth.password",
+                    Problem::Invalid("must be 8 to 256 characters, no control characters"),
+                ));
+            }
         }
+        Ok(())
     }
 }
 

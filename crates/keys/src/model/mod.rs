@@ -56,21 +56,20 @@ pub use content_key_policy::{
     X509CertificateTokenKey,
 };
 pub use live::{
-    LiveEvent, LiveEventEndpoint, LiveEventInput, LiveEventInputProtocol, LiveEventResourceState,
-    LiveOutput, iso8601_duration_secs, valid_access_token,
+    LiveEvent, LiveEventBasicAuth, LiveEventEndpoint, LiveEventInput, LiveEventInputProtocol,
+    LiveEventResourceState, LiveOutput, iso8601_duration_secs, valid_access_token,
 };
 pub use secret::{SecretBytes, SecretString};
 pub use streaming_locator::{
     StreamingLocator, StreamingLocatorContentKey, StreamingLocatorContentKeyType,
 };
 pub use streaming_policy::{
-    TRACK_CLASSES,
     CbcsDrmConfiguration, CencDrmConfiguration, ClearKeyEncryptionConfiguration,
     CommonEncryptionCbcs, CommonEncryptionCenc, DefaultKey, EnabledProtocols, EnvelopeEncryption,
     NoEncryption, PREDEFINED_CLEAR_KEY, PREDEFINED_CLEAR_STREAMING_ONLY,
     PREDEFINED_MULTI_DRM_CENC_STREAMING, PREDEFINED_MULTI_DRM_STREAMING, StreamingPolicy,
     StreamingPolicyContentKey, StreamingPolicyContentKeys, StreamingPolicyFairPlayConfiguration,
-    StreamingPolicyPlayReadyConfiguration, StreamingPolicyWidevineConfiguration,
+    StreamingPolicyPlayReadyConfiguration, StreamingPolicyWidevineConfiguration, TRACK_CLASSES,
     TrackPropertyCompareOperation, TrackPropertyCondition, TrackPropertyType, TrackSelection,
     predefined_streaming_policies, predefined_streaming_policy,
 };

@@ -106,7 +106,13 @@ pub fn write_mpd(p: &Presentation) -> String {
     let mut x = Xml::default();
     x.out
         .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let duration = xs_duration(p.duration_secs);
+    // A static presentation whose media start later than 0 (a live
+    // archive whose window let its first segments go) starts its period
+    // at its earliest media: `presentationTimeOffset` maps that time to
+    // period time 0 (ISO/IEC 23009-1 §5.3.9.2), so players start there
+    // rather than face a gap, and the duration counts from it.
+    let offset_secs = if p.live.is_none() { media_start_secs(p) } else { 0.0 };
+    let duration = xs_duration((p.duration_secs - offset_secs).max(0.0));
     let min_buffer = xs_duration(p.min_buffer_secs);
     let mut attrs: Vec<(&str, &str)> = vec![("xmlns", NS_MPD)];
     if protected {
@@ -143,7 +149,7 @@ pub fn write_mpd(p: &Presentation) -> String {
     x.open("MPD", &attrs);
     x.open("Period", &[("id", "0"), ("start", "PT0S")]);
     for (set_id, set) in sets.iter().enumerate() {
-        write_adaptation_set(&mut x, set_id, set, &sets);
+        write_adaptation_set(&mut x, set_id, set, &sets, offset_secs);
     }
     // Text sidecars after every other set, numbered on from them.
     let sidecars = sets.iter().flat_map(|s| s.tracks.iter()).filter(|t| t.is_text());
@@ -310,7 +316,7 @@ fn channels(t: &Track) -> Option<Channels> {
     }
 }
 
-fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_>]) {
+fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_>], offset_secs: f64) {
     let Some(first) = set.tracks.first() else {
         return;
     };
@@ -432,7 +438,7 @@ fn write_adaptation_set(x: &mut Xml, set_id: usize, set: &Set<'_>, all: &[Set<'_
         x.empty("Role", &[("schemeIdUri", SCHEME_ROLE), ("value", role)]);
     }
     for t in &set.tracks {
-        write_representation(x, t, set_channels.is_none());
+        write_representation(x, t, set_channels.is_none(), offset_secs);
     }
     x.close("AdaptationSet");
 }
@@ -478,6 +484,19 @@ fn write_content_protection(x: &mut Xml, prot: &Protection) {
     }
 }
 
+/// One DRM system's `ContentProtection` element as the MPD writes it, as
+/// a standalone fragment: the namespaces its prefixes use are declared on
+/// it (DASH-IF CPIX 2.3 `ContentProtectionData` carries such fragments).
+pub fn content_protection_fragment(s: &DrmSystem) -> String {
+    let mut x = Xml::default();
+    write_drm_system(&mut x, s);
+    let namespaces = format!(
+        " xmlns=\"{NS_MPD}\" xmlns:cenc=\"{NS_CENC}\" xmlns:mspr=\"{NS_MSPR}\" xmlns:dashif=\"{NS_DASHIF}\" xmlns:clearkey=\"{NS_CLEARKEY}\" xmlns:ms=\"{NS_MS}\""
+    );
+    x.out.insert_str("<ContentProtection".len(), &namespaces);
+    x.out
+}
+
 fn write_drm_system(x: &mut Xml, s: &DrmSystem) {
     let scheme_id = format!("urn:uuid:{}", uuid_string(&s.system_id));
     let mut attrs: Vec<(&str, &str)> = vec![("schemeIdUri", &scheme_id)];
@@ -514,7 +533,7 @@ fn write_drm_system(x: &mut Xml, s: &DrmSystem) {
     x.close("ContentProtection");
 }
 
-fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
+fn write_representation(x: &mut Xml, t: &Track, with_channels: bool, offset_secs: f64) {
     let id = t.id.to_string();
     let bandwidth = t.bandwidth.to_string();
     let mut attrs: Vec<(&str, &str)> = vec![
@@ -578,15 +597,19 @@ fn write_representation(x: &mut Xml, t: &Track, with_channels: bool) {
     }
     let timescale = t.timescale.to_string();
     let start_number = t.start_number.to_string();
-    x.open(
-        "SegmentTemplate",
-        &[
-            ("timescale", &timescale),
-            ("initialization", &t.init_uri),
-            ("media", &t.media_uri_template),
-            ("startNumber", &start_number),
-        ],
-    );
+    // `as` saturates: a hostile duration cannot wrap.
+    let offset = (offset_secs * f64::from(t.timescale)).round() as u64;
+    let offset = offset.to_string();
+    let mut template: Vec<(&str, &str)> = vec![
+        ("timescale", &timescale),
+        ("initialization", &t.init_uri),
+        ("media", &t.media_uri_template),
+        ("startNumber", &start_number),
+    ];
+    if offset_secs > 0.0 {
+        template.push(("presentationTimeOffset", &offset));
+    }
+    x.open("SegmentTemplate", &template);
     x.open("SegmentTimeline", &[]);
     for s in timeline(t) {
         let d = s.d.to_string();
@@ -648,6 +671,28 @@ pub(crate) struct S {
     pub t: Option<u64>,
     pub d: u64,
     pub r: u64,
+}
+
+/// The earliest media time of the audio and video tracks, seconds, when
+/// whole segments are missing before it (it is at least the longest
+/// segment: an archive window let them go); else 0. A packaged title
+/// starts within its first segment (composition offsets, a video starting
+/// after its audio), and its sidecar subtitles are timed from media time 0:
+/// it keeps its period at media time 0.
+fn media_start_secs(p: &Presentation) -> f64 {
+    let av = || p.tracks.iter().filter(|t| !t.is_text());
+    let secs = |t: &Track, v: u64| v as f64 / f64::from(t.timescale.max(1));
+    let start = av()
+        .filter_map(|t| Some(secs(t, t.segments.first()?.start)))
+        .fold(f64::INFINITY, f64::min);
+    let longest = av()
+        .flat_map(|t| t.segments.iter().map(move |s| secs(t, s.duration)))
+        .fold(0.0, f64::max);
+    if start.is_finite() && longest > 0.0 && start >= longest && !p.tracks.iter().any(|t| t.is_text()) {
+        start
+    } else {
+        0.0
+    }
 }
 
 pub(crate) fn timeline(t: &Track) -> Vec<S> {
@@ -868,6 +913,35 @@ mod tests {
     }
 
     #[test]
+    fn trimmed_archive_starts_its_period_at_its_media() {
+        let mut p = presentation(vec![video(1, "avc1.64001f", 640, 360), audio(2, Some("en"))]);
+        // An archive whose window let the first hour go.
+        for t in &mut p.tracks {
+            let shift = 3600 * u64::from(t.timescale);
+            for s in &mut t.segments {
+                s.start += shift;
+            }
+        }
+        p.duration_secs += 3600.0;
+        let xml = write_mpd(&p);
+        let els = elements(&xml);
+        assert_eq!(attr(&els[0].2, "mediaPresentationDuration"), Some("PT10S"));
+        let templates: Vec<_> = els.iter().filter(|e| e.1 == "SegmentTemplate").collect();
+        assert_eq!(templates.len(), 2);
+        for (tpl, t) in templates.iter().zip(&p.tracks) {
+            let want = (3600 * u64::from(t.timescale)).to_string();
+            assert_eq!(attr(&tpl.2, "presentationTimeOffset"), Some(want.as_str()), "{xml}");
+        }
+        // Less than a segment late (a packaged title's composition
+        // offset): the period stays at media time 0.
+        let mut p = presentation(vec![video(1, "avc1.64001f", 640, 360)]);
+        for s in &mut p.tracks[0].segments {
+            s.start += 1000;
+        }
+        assert!(!write_mpd(&p).contains("presentationTimeOffset"));
+    }
+
+    #[test]
     fn clear_mpd_structure() {
         let p = presentation(vec![
             video(1, "avc1.64001f", 640, 360),
@@ -1009,6 +1083,24 @@ mod tests {
         let els = elements(&write_mpd(&presentation(vec![a.clone(), a])));
         let set = els.iter().find(|e| e.1 == "AdaptationSet").expect("set");
         assert_eq!(attr(&set.2, "segmentAlignment"), Some("true"));
+    }
+
+    #[test]
+    fn content_protection_fragment_stands_alone() {
+        let s = DrmSystem {
+            system_id: WIDEVINE_SYSTEM_ID,
+            name: Some("Widevine".into()),
+            pssh_box: Some(vec![1, 2, 3]),
+            playready_pro: None,
+            license_url: Some("https://lic/wv?a=1&b=2".into()),
+        };
+        let frag = content_protection_fragment(&s);
+        // Parses on its own with every prefix bound, in the MPD namespace.
+        let els = elements(&frag);
+        assert_eq!(els[0].0, NS_MPD);
+        assert_eq!(els[0].1, "ContentProtection");
+        assert!(els.iter().any(|e| e.0 == NS_CENC && e.1 == "pssh"), "{frag}");
+        assert!(els.iter().any(|e| e.0 == NS_DASHIF && e.1 == "Laurl"), "{frag}");
     }
 
     #[test]

@@ -119,9 +119,7 @@ pub fn write_master(
         out.push_str("#EXT-X-INDEPENDENT-SEGMENTS\n");
     }
     for k in session_keys(p) {
-        out.push_str("#EXT-X-SESSION-KEY:");
-        out.push_str(&key_attributes(k));
-        out.push('\n');
+        out.push_str(&session_key_line(k));
     }
 
     let videos: Vec<&Track> = p.tracks.iter().filter(|t| t.is_video()).collect();
@@ -430,10 +428,24 @@ pub fn write_media_playlist(presentation: &Presentation, track: &Track) -> Strin
 /// `EXT-X-PROGRAM-DATE-TIME` (RFC 8216 §4.3.2.6) before segment `i` of a
 /// live presentation: on the first, and after a gap in the timeline, so
 /// that every segment's wall-clock time is known.
+///
+/// In a recording, a gap (or overlap) also takes `EXT-X-DISCONTINUITY`
+/// before it (§4.3.2.3: the timestamps do not follow on from the
+/// `EXTINF`s), so that players place the next segment by its own
+/// timestamps.
 fn push_date_time(out: &mut String, p: &Presentation, track: &Track, i: usize) {
-    let (Some(live), Some(s)) = (&p.live, track.segments.get(i)) else { return };
-    let contiguous = i.checked_sub(1).and_then(|j| track.segments.get(j)).is_some_and(|prev| prev.start.saturating_add(prev.duration) == s.start);
-    if contiguous || track.timescale == 0 {
+    let Some(s) = track.segments.get(i) else {
+        return;
+    };
+    let contiguous = i
+        .checked_sub(1)
+        .and_then(|j| track.segments.get(j))
+        .is_none_or(|prev| s.follows(prev));
+    if !contiguous && track.discontinuity_sequence.is_some() {
+        out.push_str("#EXT-X-DISCONTINUITY\n");
+    }
+    let Some(live) = &p.live else { return };
+    if (contiguous && i > 0) || track.timescale == 0 {
         return;
     }
     let ms = u128::from(s.start) * 1000 / u128::from(track.timescale);
@@ -458,6 +470,9 @@ fn playlist_head(track: &Track, kind_tag: &str, live: bool) -> String {
     let target = target_duration(&durations, track.timescale);
     out.push_str(&format!("#EXT-X-TARGETDURATION:{target}\n"));
     out.push_str(&format!("#EXT-X-MEDIA-SEQUENCE:{}\n", track.start_number));
+    if let Some(n) = track.discontinuity_sequence.filter(|&n| n > 0) {
+        out.push_str(&format!("#EXT-X-DISCONTINUITY-SEQUENCE:{n}\n"));
+    }
     if !live {
         out.push_str("#EXT-X-PLAYLIST-TYPE:VOD\n");
     }
@@ -488,8 +503,14 @@ fn header() -> String {
 }
 
 /// `EXT-X-KEY` (RFC 8216 §4.3.2.4; `KEYID` as Shaka Packager writes it).
-fn key_line(k: &HlsKey) -> String {
+pub fn key_line(k: &HlsKey) -> String {
     format!("#EXT-X-KEY:{}\n", key_attributes(k))
+}
+
+/// `EXT-X-SESSION-KEY` with the attributes of `k`'s `EXT-X-KEY`, as the
+/// master playlist writes it.
+pub fn session_key_line(k: &HlsKey) -> String {
+    format!("#EXT-X-SESSION-KEY:{}\n", key_attributes(k))
 }
 
 /// The attribute list of `EXT-X-KEY` and `EXT-X-SESSION-KEY`.

@@ -103,7 +103,9 @@ impl Live {
     /// numbering and key frame ends in step.
     pub fn window(&self, track: &mut Track) {
         let ts = u64::from(track.timescale);
-        let Some(last) = track.segments.last() else { return };
+        let Some(last) = track.segments.last() else {
+            return;
+        };
         let edge = last.start.saturating_add(last.duration);
         // `as` saturates: a hostile f64 cannot wrap.
         let depth = (self.time_shift_secs.max(0.0) * ts as f64) as u64;
@@ -116,6 +118,17 @@ impl Live {
             .count();
         if drop == 0 {
             return;
+        }
+        if let Some(seq) = &mut track.discontinuity_sequence {
+            let gaps = (1..=drop)
+                .filter(|&i| {
+                    track
+                        .segments
+                        .get(i)
+                        .is_some_and(|s| !s.follows(&track.segments[i - 1]))
+                })
+                .count();
+            *seq = seq.saturating_add(gaps as u64);
         }
         track.segments.drain(..drop);
         if track.key_frame_ends.len() > drop {
@@ -143,7 +156,12 @@ pub fn utc_datetime(unix_ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, ms) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
+    let (h, m, s, ms) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
     format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{ms:03}Z")
 }
 
@@ -233,6 +251,11 @@ pub struct Track {
     pub media_uri_template: String,
     /// Number of the first segment (DASH `startNumber`, HLS `EXT-X-MEDIA-SEQUENCE`).
     pub start_number: u64,
+    /// A recording's timeline, which may have gaps (an encoder that came
+    /// back after a while): the gaps before the first segment (HLS
+    /// `EXT-X-DISCONTINUITY-SEQUENCE`), and HLS marks each gap with
+    /// `EXT-X-DISCONTINUITY`. `None` for media packaged from files.
+    pub discontinuity_sequence: Option<u64>,
     /// DASH signalling of Common Encryption; `None` for clear tracks and for
     /// tracks that are only HLS AES-128 encrypted.
     pub protection: Option<Protection>,
@@ -261,6 +284,13 @@ pub struct Track {
 pub struct SegmentTime {
     pub start: u64,
     pub duration: u64,
+}
+
+impl SegmentTime {
+    /// Starts where `prev` ends: no gap (nor overlap) between them.
+    pub fn follows(&self, prev: &SegmentTime) -> bool {
+        prev.start.saturating_add(prev.duration) == self.start
+    }
 }
 
 /// DASH signalling of Common Encryption (ISO/IEC 23001-7 §11, DASH-IF IOP).
@@ -732,6 +762,7 @@ pub(crate) mod test_model {
             init_uri: format!("video_{id}/init.mp4"),
             media_uri_template: format!("video_{id}/$Number$.m4s"),
             start_number: 1,
+            discontinuity_sequence: None,
             protection: None,
             hls_keys: vec![],
             key_frame_ends: Vec::new(),
@@ -801,6 +832,7 @@ pub(crate) mod test_model {
             init_uri: format!("audio_{id}/init.mp4"),
             media_uri_template: format!("audio_{id}/$Number$.m4s"),
             start_number: 1,
+            discontinuity_sequence: None,
             protection: None,
             hls_keys: vec![],
             key_frame_ends: Vec::new(),
@@ -873,7 +905,12 @@ mod tests {
         };
         let mut t = test_model::video(1, "avc1.64001f", 640, 360);
         t.timescale = 1000;
-        t.segments = (0..10).map(|i| SegmentTime { start: i * 2000, duration: 2000 }).collect();
+        t.segments = (0..10)
+            .map(|i| SegmentTime {
+                start: i * 2000,
+                duration: 2000,
+            })
+            .collect();
         t.key_frame_ends = (0..10).collect();
         t.start_number = 1;
         live.window(&mut t);
@@ -881,8 +918,32 @@ mod tests {
         assert_eq!(t.segments.first().map(|s| s.start), Some(14_000));
         assert_eq!(t.start_number, 8);
         assert_eq!(t.key_frame_ends, vec![7, 8, 9]);
+        assert_eq!(t.discontinuity_sequence, None);
+        // A recording with gaps before its 3rd, 7th and 9th segments; the
+        // window (from 37 s) keeps only the 9th: its discontinuity
+        // sequence counts all three, the one right before it included.
+        let mut gaps = test_model::video(1, "avc1.64001f", 640, 360);
+        gaps.timescale = 1000;
+        gaps.discontinuity_sequence = Some(4);
+        let starts = [0, 2000, 9000, 11000, 13000, 15000, 30000, 32000, 40000];
+        gaps.segments = starts
+            .iter()
+            .map(|&start| SegmentTime {
+                start,
+                duration: 2000,
+            })
+            .collect();
+        live.window(&mut gaps);
+        assert_eq!(
+            gaps.segments.iter().map(|s| s.start).collect::<Vec<_>>(),
+            vec![40_000]
+        );
+        assert_eq!(gaps.discontinuity_sequence, Some(7));
         let mut one = test_model::video(1, "avc1.64001f", 640, 360);
-        one.segments = vec![SegmentTime { start: 0, duration: 90_000_000 }];
+        one.segments = vec![SegmentTime {
+            start: 0,
+            duration: 90_000_000,
+        }];
         live.window(&mut one);
         assert_eq!(one.segments.len(), 1, "the newest segment always stays");
     }

@@ -294,18 +294,6 @@ fn parse_request(body: &[u8]) -> ApiResult<Vec<Pending>> {
     Ok(out)
 }
 
-/// `f` on the properties object of a body (the envelope's, or the body
-/// itself).
-fn with_properties<R>(
-    body: &mut Map<String, Value>,
-    f: impl FnOnce(&mut Map<String, Value>) -> R,
-) -> R {
-    match body.get_mut("properties") {
-        Some(Value::Object(p)) => f(p),
-        _ => f(body),
-    }
-}
-
 /// Moves the inline key values of every locator into content key
 /// resources of their own (one per key ID, however many locators share
 /// it), and refuses a locator key that has no value here nor in the store.
@@ -345,7 +333,7 @@ async fn split_inline_keys(
             continue;
         }
         let source = p.source.clone();
-        for k in with_properties(&mut p.body.0, take_inline_keys) {
+        for k in keys::model::fields::in_properties(&mut p.body.0, take_inline_keys) {
             let at = format!("{source}: contentKeys[{}]", k.index);
             let id = k.id.hyphenated().to_string();
             let Some(value) = k.value else {
@@ -416,7 +404,7 @@ async fn split_inline_keys(
 /// only and refuses a policy that asks for more. An export is imported
 /// with them switched off, and says so.
 fn drop_other_protocols(p: &mut Pending) {
-    let dropped = with_properties(&mut p.body.0, |props| {
+    let dropped = keys::model::fields::in_properties(&mut p.body.0, |props| {
         let mut dropped = Vec::new();
         for scheme in [
             "noEncryption",

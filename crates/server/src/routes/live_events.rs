@@ -4,9 +4,11 @@
 //! A PUT keeps what the server owns: `resourceState` (changed only by
 //! start and stop) and, when the body leaves it out, the stored access
 //! token; a new event without one gets 128 random bits, hex. Responses
-//! carry `input.endpoints`, the ingest URLs under this server's public
-//! base. `streamingProtocol: RTMP` is refused for now: only CMAF ingest
-//! (`FragmentedMP4`) is served.
+//! carry `input.endpoints`: for `FragmentedMP4` the CMAF ingest URL under
+//! this server's public base, for `RTMP` the encoder's server URL
+//! (`rtmp://HOST:PORT/live/{event}`) and, as a second endpoint, the whole
+//! URL with the access token as stream key. `streamingProtocol: RTMP` is
+//! refused (400) when the server runs without `--rtmp-listen`.
 //!
 //! Start, stop and delete are idempotent: starting a running event or
 //! stopping a stopped one answers the event as it is, and deleting one that
@@ -45,36 +47,81 @@ fn new_access_token() -> ApiResult<String> {
 }
 
 impl ApiEntity for LiveEvent {
+    const NOT_KEPT: &'static [(&'static str, &'static str)] = &[
+        ("created", entity::SET_BY_CASTGUARD),
+        ("lastModified", entity::SET_BY_CASTGUARD),
+        (
+            "input.basicAuth.password",
+            "write-only: kept as a salted hash, never shown",
+        ),
+    ];
+
     async fn from_put(s: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
         let mut event: LiveEvent = body.with_name(&name)?.parse()?;
-        if event.input.streaming_protocol == LiveEventInputProtocol::Rtmp {
+        if event.input.streaming_protocol == LiveEventInputProtocol::Rtmp && s.rtmp_base().is_none()
+        {
             return Err(ApiError::bad_request(
                 "input.streamingProtocol",
-                "RTMP ingest is not available yet; use FragmentedMP4 (CMAF over HTTP)",
+                "RTMP ingest is off on this server (serve --rtmp-listen); use FragmentedMP4 (CMAF over HTTP)",
             ));
         }
+        let old = match s.store().get_live_event(&name).await {
+            Ok(old) => Some(old),
+            Err(StoreError::NotFound { .. }) => None,
+            Err(e) => return Err(e.into()),
+        };
         if event.input.access_token.is_none() {
-            event.input.access_token = match s.store().get_live_event(&name).await {
-                Ok(old) => old.input.access_token,
-                Err(StoreError::NotFound { .. }) => None,
-                Err(e) => return Err(e.into()),
-            };
+            event.input.access_token = old.as_ref().and_then(|o| o.input.access_token.clone());
         }
         if event.input.access_token.is_none() {
             event.input.access_token = Some(new_access_token()?);
         }
         event.validate()?;
+        // Basic auth (validated above): a new password is hashed; without
+        // one, the stored hash stays (a PUT of what GET showed keeps the
+        // credentials). A hash in the body is never taken.
+        if let Some(auth) = &mut event.input.basic_auth {
+            auth.password_hash = match auth.password.take() {
+                Some(password) => Some(crate::live::hash_password(&password)?),
+                None => old
+                    .as_ref()
+                    .and_then(|o| o.input.basic_auth.as_ref())
+                    .and_then(|a| a.password_hash.clone()),
+            };
+        }
         Ok(event)
     }
 
     fn public(mut self, s: &AppState) -> Self {
+        if let Some(auth) = &mut self.input.basic_auth {
+            auth.password = None;
+            auth.password_hash = None;
+        }
         let base = &s.delivery().config().public_base_url;
-        if let Some(token) = &self.input.access_token {
-            self.input.endpoints = vec![LiveEventEndpoint {
+        let Some(token) = &self.input.access_token else {
+            return self;
+        };
+        self.input.endpoints = match self.input.streaming_protocol {
+            LiveEventInputProtocol::FragmentedMp4 => vec![LiveEventEndpoint {
                 protocol: "FragmentedMP4".into(),
                 url: format!("{base}/ingest/{}/{token}", self.name),
-            }];
-        }
+            }],
+            // OBS's "Server" and the whole URL ffmpeg takes (its stream
+            // key after the last slash).
+            LiveEventInputProtocol::Rtmp => match s.rtmp_base() {
+                Some(rtmp) => vec![
+                    LiveEventEndpoint {
+                        protocol: "RTMP".into(),
+                        url: format!("{rtmp}/{}", self.name),
+                    },
+                    LiveEventEndpoint {
+                        protocol: "RTMP".into(),
+                        url: format!("{rtmp}/{}/{token}", self.name),
+                    },
+                ],
+                None => Vec::new(),
+            },
+        };
         self
     }
 

@@ -12,6 +12,7 @@ mod entity;
 pub(crate) mod assets;
 pub(crate) mod content_key_policies;
 pub(crate) mod content_keys;
+pub(crate) mod cpix;
 pub(crate) mod import;
 pub(crate) mod live_events;
 pub(crate) mod live_outputs;
@@ -59,6 +60,16 @@ pub(crate) fn api_router() -> Router<AppState> {
             post(import::import).layer(axum::extract::DefaultBodyLimit::max(
                 import::IMPORT_BODY_LIMIT,
             )),
+        )
+        .route(
+            "/import/cpix",
+            post(cpix::import).layer(axum::extract::DefaultBodyLimit::max(cpix::CPIX_BODY_LIMIT)),
+        )
+        .route(
+            "/streaming-locators/{name}/cpix",
+            get(cpix::export_plain)
+                .post(cpix::export_encrypted)
+                .layer(axum::extract::DefaultBodyLimit::max(cpix::CPIX_BODY_LIMIT)),
         )
         .route(
             "/streaming-locators/{name}/list-paths",
