@@ -322,7 +322,7 @@ async fn vendor_messages_satisfy_their_stand_ins() {
     for (i, case) in cases.iter().enumerate() {
         let n = i as u128 + 1;
         let (s, body) = env.put_policy(case.name, case.configuration.clone()).await;
-        assert_eq!(s, StatusCode::OK, "{}: {body}", case.name);
+        assert_eq!(s, StatusCode::CREATED, "{}: {body}", case.name);
         env.put_key(case.name, kid(n), value(n as u8), case.name).await;
         let (s, body) = env.license(case.drm, kid(n), &viewer, &challenge).await;
         let vendor = case.name.split('-').next().unwrap();
@@ -371,8 +371,9 @@ async fn templates_and_vendor_settings_are_checked_on_put() {
     let cases: Vec<(Value, &str)> = vec![
         // An unknown vendor setting, named.
         (bad(widevine(up, axinom.clone(), false, 0), &|c| c["vendor"]["comKey"] = "x".into()), "comKey"),
-        // An unknown vendor.
-        (bad(widevine(up, axinom.clone(), false, 0), &|c| c["vendor"]["type"] = "widevine-cloud".into()), "vendor"),
+        // An unknown vendor (serde names the configuration and the value).
+        (bad(widevine(up, axinom.clone(), false, 0), &|c| c["vendor"]["type"] = "widevine-cloud".into()),
+            "unknown variant `widevine-cloud`"),
         // A communication key of the wrong length.
         (bad(widevine(up, axinom.clone(), false, 0), &|c| c["vendor"]["communicationKey"] = b64(&[1; 16]).into()),
             "vendor.communicationKey"),
@@ -396,9 +397,10 @@ async fn templates_and_vendor_settings_are_checked_on_put() {
         // A Widevine template that is not JSON.
         (bad(widevine(up, axinom.clone(), false, 0), &|c| c["widevineTemplate"] = "{can_persist".into()),
             "widevineTemplate"),
-        // A PlayReady template with an unknown license type.
+        // A PlayReady template with an unknown license type (serde names
+        // the configuration and the value).
         (bad(playready(up, axinom.clone(), "NonPersistent"), &|c| c["licenses"][0]["licenseType"] = "Forever".into()),
-            "licenseType"),
+            "unknown variant `Forever`"),
         // FairPlay served by castguard itself without its certificate (PFX).
         (bad(fairplay(up, axinom.clone(), "Undefined"), &|c| {
             let o = c.as_object_mut().unwrap();
