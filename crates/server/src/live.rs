@@ -42,7 +42,7 @@ use keys::model::LiveEventInputProtocol;
 use keys::model::{LiveEvent, LiveEventResourceState};
 use media::live::{LiveAsset, LiveError, LiveSettings, StreamParser, Unit};
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,11 @@ const STATE_RECHECK: Duration = Duration::from_secs(1);
 /// PBKDF2-HMAC-SHA256 rounds for ingest passwords (about 50 ms here; paid
 /// once per ingest request).
 const PASSWORD_ROUNDS: u32 = 100_000;
+/// How long a stop waits for the pushes still under way to store what
+/// they have received: an encoder that just ended its push may still have
+/// its last fragment in flight (its request ends when the server has read
+/// it, not when the encoder closed). A push that goes on is cut after it.
+const STOP_DRAIN: Duration = Duration::from_secs(3);
 
 /// The open recordings of running events. A session lives while requests
 /// push (they hold it): when the last ends, its recordings close and their
@@ -76,6 +81,20 @@ pub(crate) struct Registry {
 pub(crate) struct Session {
     recordings: Vec<Recording>,
     stopped: AtomicBool,
+    /// Pushes (ingest requests, RTMP publishes) under way.
+    pushing: AtomicUsize,
+    pushes_ended: tokio::sync::Notify,
+}
+
+/// One push under way ([`Session::push_started`]); a stop lets it end.
+pub(crate) struct PushGuard(Arc<Session>);
+
+impl Drop for PushGuard {
+    fn drop(&mut self) {
+        if self.0.pushing.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.pushes_ended.notify_waiters();
+        }
+    }
 }
 
 struct Recording {
@@ -147,6 +166,8 @@ impl Registry {
         let session = Arc::new(Session {
             recordings,
             stopped: AtomicBool::new(false),
+            pushing: AtomicUsize::new(0),
+            pushes_ended: tokio::sync::Notify::new(),
         });
         sessions.insert(event.name.clone(), Arc::downgrade(&session));
         Ok(session)
@@ -164,7 +185,7 @@ impl Registry {
             .and_then(|w| w.upgrade());
         let mut dirs = Vec::new();
         if let Some(session) = &session {
-            dirs = session.finish().await?;
+            dirs = session.finish(STOP_DRAIN).await?;
         }
         // Recordings left open by an earlier process.
         let Some(root) = s.media().local_root().map(std::path::Path::to_owned) else {
@@ -203,9 +224,25 @@ impl Session {
             .max()
     }
 
-    /// Ends the pushing requests and marks every recording ended (VOD);
-    /// returns their folders.
-    async fn finish(&self) -> Result<Vec<std::path::PathBuf>, crate::ApiError> {
+    /// A push begins; it counts until the guard is dropped.
+    pub(crate) fn push_started(self: &Arc<Self>) -> PushGuard {
+        self.pushing.fetch_add(1, Ordering::AcqRel);
+        PushGuard(self.clone())
+    }
+
+    /// Waits up to `drain` for the pushes under way to end, then ends the
+    /// rest and marks every recording ended (VOD); returns their folders.
+    async fn finish(&self, drain: Duration) -> Result<Vec<std::path::PathBuf>, crate::ApiError> {
+        let deadline = tokio::time::Instant::now() + drain;
+        loop {
+            let ended = self.pushes_ended.notified();
+            if self.pushing.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                break;
+            }
+        }
         self.stopped.store(true, Ordering::Release);
         let mut dirs = Vec::new();
         for r in &self.recordings {
@@ -505,6 +542,7 @@ async fn ingest_inner(
     }
     let live = &s.inner.live;
     let session = live.session(&s, &ev).await?;
+    let _pushing = session.push_started();
     let has_header = session.recordings.first().is_some_and(|r| {
         r.writer
             .lock()
@@ -535,7 +573,7 @@ async fn ingest_inner(
                 // Stopped elsewhere (another node's API): this node holds
                 // the recordings, so it marks them ended.
                 session
-                    .finish()
+                    .finish(Duration::ZERO)
                     .await
                     .map_err(|e| Refusal::internal(format!("live event {}: {e:?}", ev.name)))?;
                 return Err(Refusal::new(

@@ -160,6 +160,8 @@ struct Publish {
     session: Arc<Session>,
     remuxer: FlvRemuxer,
     _claim: Claim,
+    /// Counts until the publish's last frames are stored.
+    _pushing: crate::live::PushGuard,
 }
 
 /// The (event, stream) an RTMP connection publishes, released on drop.
@@ -402,6 +404,7 @@ impl Connection {
         Ok(Publish {
             event: ev.name,
             stream: stream.to_owned(),
+            _pushing: session.push_started(),
             session,
             remuxer,
             _claim: claim,
