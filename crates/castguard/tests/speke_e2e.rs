@@ -95,8 +95,12 @@ enum Auth<'a> {
 impl Speke {
     fn new(base: &str) -> Speke {
         Speke {
+            // A fresh connection per request: a refused request's body is
+            // not read, so the server closes that connection.
             agent: ureq::Agent::config_builder()
                 .http_status_as_error(false)
+                .max_idle_connections(0)
+                .max_idle_connections_per_host(0)
                 .build()
                 .into(),
             url: format!("{base}/speke/v2"),

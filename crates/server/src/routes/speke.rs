@@ -152,7 +152,9 @@ fn speke_error(e: SpekeError) -> ApiError {
             ApiError::bad_request(element, "is required in a SPEKE v2 request")
         }
         SpekeError::Invalid { element, reason } => ApiError::bad_request(element, reason),
-        other => ApiError::bad_request("", other.to_string()),
+        SpekeError::Version(_) => ApiError::bad_request("CPIX@version", e.to_string()),
+        SpekeError::Contract(_) => ApiError::bad_request("ContentKeyUsageRuleList", e.to_string()),
+        SpekeError::TooManyKeys { .. } => ApiError::bad_request("ContentKeyList", e.to_string()),
     }
 }
 
