@@ -173,8 +173,9 @@ def speke(request, answer, key_pem=None):
     for p in req.findall("cpix:ContentKeyPeriodList/cpix:ContentKeyPeriod", NS):
         got = ans.findall(f"cpix:ContentKeyPeriodList/cpix:ContentKeyPeriod[@id='{p.get('id')}']", NS)
         need(len(got) == 1 and got[0].get("index") == p.get("index"), f"ContentKeyPeriod {p.get('id')} not answered")
-    f = facts(answer, key_pem)
-    return {"problems": problems, **f}
+    if problems:
+        return {"problems": problems}
+    return {"problems": problems, **facts(answer, key_pem)}
 
 
 if __name__ == "__main__":
