@@ -70,7 +70,8 @@ const result = await page.evaluate(async ({ url, license, licenseToken, past, ti
   } catch (e) {
     return { played: false, error: `load: ${e.code || e}` };
   }
-  await video.play().catch(() => {});
+  // Not awaited: without a key, play() stays pending for ever.
+  video.play().catch(() => {});
   const t0 = Date.now();
   while (video.currentTime < past && Date.now() - t0 < timeout && errors.length === 0) {
     await new Promise((r) => setTimeout(r, 200));
