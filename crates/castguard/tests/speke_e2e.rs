@@ -109,9 +109,17 @@ impl Speke {
 
     /// POST with `X-Speke-Version: version` (None: without it): status,
     /// the answer's X-Speke-Version, body.
-    fn post_with(&self, auth: Auth, version: Option<&str>, body: &[u8]) -> (u16, Option<String>, String) {
+    fn post_with(
+        &self,
+        auth: Auth,
+        version: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Option<String>, String) {
         use base64::Engine as _;
-        let mut r = self.agent.post(&self.url).header("Content-Type", "application/xml");
+        let mut r = self
+            .agent
+            .post(&self.url)
+            .header("Content-Type", "application/xml");
         match auth {
             Auth::None => {}
             Auth::Bearer(t) => r = r.header("Authorization", &format!("Bearer {t}")),
@@ -129,12 +137,20 @@ impl Speke {
             .get("x-speke-version")
             .map(|v| v.to_str().unwrap().to_string());
         let status = res.status().as_u16();
-        (status, v, res.body_mut().read_to_string().unwrap_or_default())
+        (
+            status,
+            v,
+            res.body_mut().read_to_string().unwrap_or_default(),
+        )
     }
 
     fn post(&self, body: &str) -> (u16, String) {
         let (s, v, b) = self.post_with(Auth::Bearer(SPEKE_TOKEN), Some("2.0"), body.as_bytes());
-        assert_eq!(v.as_deref(), Some("2.0"), "every answer names SPEKE 2.0: {s} {b}");
+        assert_eq!(
+            v.as_deref(),
+            Some("2.0"),
+            "every answer names SPEKE 2.0: {s} {b}"
+        );
         (s, b)
     }
 }
@@ -208,7 +224,12 @@ fn kids(request: &str) -> Vec<String> {
 /// A request of our own: `keys` (KID, intendedTrackType) of `scheme`, each
 /// asking every system of `systems` for the elements listed with it
 /// (space-separated; `master` and `media` are HLSSignalingData).
-fn request(content_id: &str, scheme: &str, keys: &[(&str, &str)], systems: &[(&str, &str)]) -> String {
+fn request(
+    content_id: &str,
+    scheme: &str,
+    keys: &[(&str, &str)],
+    systems: &[(&str, &str)],
+) -> String {
     let mut x = format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <cpix:CPIX contentId="{content_id}" version="2.3" xmlns:cpix="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc"><cpix:ContentKeyList>"#
@@ -241,7 +262,9 @@ fn request(content_id: &str, scheme: &str, keys: &[(&str, &str)], systems: &[(&s
             "AUDIO" => "<cpix:AudioFilter/>",
             _ => "",
         };
-        x += &format!(r#"<cpix:ContentKeyUsageRule kid="{kid}" intendedTrackType="{t}">{filter}</cpix:ContentKeyUsageRule>"#);
+        x += &format!(
+            r#"<cpix:ContentKeyUsageRule kid="{kid}" intendedTrackType="{t}">{filter}</cpix:ContentKeyUsageRule>"#
+        );
     }
     x + "</cpix:ContentKeyUsageRuleList></cpix:CPIX>\n"
 }
@@ -252,16 +275,25 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
     let server = speke_server(&tmp);
     let speke = Speke::new(&server.url);
     let generic = std::fs::read_to_string(
-        requests_dir().join("general/1_generic_spekev2_dash_widevine_preset_video_1_audio_1_no_rotation.xml"),
+        requests_dir()
+            .join("general/1_generic_spekev2_dash_widevine_preset_video_1_audio_1_no_rotation.xml"),
     )
     .unwrap();
 
     // Authentication first: nothing is answered without it.
     let (s, v, _) = speke.post_with(Auth::None, Some("2.0"), generic.as_bytes());
     assert_eq!((s, v.as_deref()), (401, Some("2.0")));
-    let (s, _, _) = speke.post_with(Auth::Bearer("e2e-speke-token-0123456789abcdeX"), Some("2.0"), generic.as_bytes());
+    let (s, _, _) = speke.post_with(
+        Auth::Bearer("e2e-speke-token-0123456789abcdeX"),
+        Some("2.0"),
+        generic.as_bytes(),
+    );
     assert_eq!(s, 401);
-    let (s, _, _) = speke.post_with(Auth::Basic("mediapackage:wrong-password-0123456"), Some("2.0"), generic.as_bytes());
+    let (s, _, _) = speke.post_with(
+        Auth::Basic("mediapackage:wrong-password-0123456"),
+        Some("2.0"),
+        generic.as_bytes(),
+    );
     assert_eq!(s, 401);
     let (s, _, _) = speke.post_with(Auth::Bearer(TOKEN), Some("2.0"), generic.as_bytes());
     assert_eq!(s, 401, "the admin token is not a SPEKE credential");
@@ -270,7 +302,10 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
     let (s, body) = speke.post(&generic);
     assert_eq!(s, 500, "{body}");
     for kid in kids(&generic) {
-        assert_eq!(key_status(&server, &format!("speke-test_case_generic-{kid}")), 404);
+        assert_eq!(
+            key_status(&server, &format!("speke-test_case_generic-{kid}")),
+            404
+        );
     }
     create_policy(&server);
 
@@ -289,16 +324,35 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
             if name.contains("negative") {
                 assert!((400..500).contains(&s), "{folder}/{name}: {s} {body}");
                 let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-                assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{name}: {body}");
-                let cid = text.split("contentId=\"").nth(1).unwrap().split('"').next().unwrap();
+                assert!(
+                    v["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| !m.is_empty()),
+                    "{name}: {body}"
+                );
+                let cid = text
+                    .split("contentId=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
                 for kid in kids(&text) {
-                    assert_eq!(key_status(&server, &format!("speke-{cid}-{kid}")), 404, "{name}: {kid} stored");
+                    assert_eq!(
+                        key_status(&server, &format!("speke-{cid}-{kid}")),
+                        404,
+                        "{name}: {kid} stored"
+                    );
                 }
                 continue;
             }
             assert_eq!(s, 200, "{folder}/{name}: {body}");
             let facts = judged(tmp.path(), &format!("{folder}-{name}"), &text, &body, None);
-            assert_eq!(facts["keys"].as_object().unwrap().len(), kids(&text).len(), "{facts}");
+            assert_eq!(
+                facts["keys"].as_object().unwrap().len(),
+                kids(&text).len(),
+                "{facts}"
+            );
             answered += 1;
         }
     }
@@ -311,11 +365,26 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
     let fa = judged(tmp.path(), "again-a", &generic, &a, None);
     let fb = judged(tmp.path(), "again-b", &generic, &b, None);
     assert_eq!(fa["keys"], fb["keys"]);
-    let keys_json = cli(&server.url, TOKEN, &["key", "get", "speke-test_case_generic-0f083e4e-b831-4a3d-917e-ce78076e54aa", "--json"]);
+    let keys_json = cli(
+        &server.url,
+        TOKEN,
+        &[
+            "key",
+            "get",
+            "speke-test_case_generic-0f083e4e-b831-4a3d-917e-ce78076e54aa",
+            "--json",
+        ],
+    );
     let stored: Value = serde_json::from_str(&ok(&keys_json)).unwrap();
     assert_eq!(stored["policyName"], POLICY, "{stored}");
-    let value = fa["keys"]["0f083e4e-b831-4a3d-917e-ce78076e54aa"].as_str().unwrap().to_string();
-    assert!(!server.log().contains(&value), "a key value reached the log");
+    let value = fa["keys"]["0f083e4e-b831-4a3d-917e-ce78076e54aa"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        !server.log().contains(&value),
+        "a key value reached the log"
+    );
 
     // HTTP Basic works as well as the bearer token.
     let (s, _, body) = speke.post_with(Auth::Basic(SPEKE_BASIC), Some("2.0"), generic.as_bytes());
@@ -329,7 +398,10 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
     // Encrypted for the request's recipient (DASH-IF's Cert1): lxml-valid,
     // no value in the clear, and Python's cryptography gets the same keys.
     let cert_pem = std::fs::read_to_string(cpix_dir().join("Cert1.pem")).unwrap();
-    let cert_b64: String = cert_pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let cert_b64: String = cert_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
     let with_recipient = generic.replacen(
         "<cpix:ContentKeyList>",
         &format!("<cpix:DeliveryDataList><cpix:DeliveryData><cpix:DeliveryKey><ds:X509Data><ds:X509Certificate>{cert_b64}</ds:X509Certificate></ds:X509Data></cpix:DeliveryKey></cpix:DeliveryData></cpix:DeliveryDataList><cpix:ContentKeyList>"),
@@ -338,7 +410,13 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
     let (s, enc) = speke.post(&with_recipient);
     assert_eq!(s, 200, "{enc}");
     assert!(!enc.contains("PlainValue"), "{enc}");
-    let fe = judged(tmp.path(), "encrypted", &with_recipient, &enc, Some(&cpix_dir().join("Cert1.key.pem")));
+    let fe = judged(
+        tmp.path(),
+        "encrypted",
+        &with_recipient,
+        &enc,
+        Some(&cpix_dir().join("Cert1.key.pem")),
+    );
     assert_eq!(fe["encrypted"], true);
     assert_eq!(fe["keys"], fa["keys"]);
 
@@ -357,7 +435,10 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
         &multi_keys,
         &[
             (WIDEVINE, "PSSH ContentProtectionData master media"),
-            (PLAYREADY, "PSSH ContentProtectionData URIExtXKey master media SmoothStreamingProtectionHeaderData"),
+            (
+                PLAYREADY,
+                "PSSH ContentProtectionData URIExtXKey master media SmoothStreamingProtectionHeaderData",
+            ),
             (FAIRPLAY, "URIExtXKey master media"),
             (W3C_COMMON, "PSSH ContentProtectionData"),
         ],
@@ -368,39 +449,95 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
     let drm = fm["drm"].as_array().unwrap();
     assert_eq!(drm.len(), 5 * 4, "{fm}");
     let fp = drm.iter().find(|d| d["systemId"] == FAIRPLAY).unwrap();
-    assert!(fp["hls_media"].as_str().unwrap().contains("KEYFORMAT=\"com.apple.streamingkeydelivery\""), "{fp}");
+    assert!(
+        fp["hls_media"]
+            .as_str()
+            .unwrap()
+            .contains("KEYFORMAT=\"com.apple.streamingkeydelivery\""),
+        "{fp}"
+    );
     let wv = drm.iter().find(|d| d["systemId"] == WIDEVINE).unwrap();
-    assert!(wv["hls_media"].as_str().unwrap().starts_with("#EXT-X-KEY:METHOD=SAMPLE-AES"), "{wv}");
+    assert!(
+        wv["hls_media"]
+            .as_str()
+            .unwrap()
+            .starts_with("#EXT-X-KEY:METHOD=SAMPLE-AES"),
+        "{wv}"
+    );
     // Key labels: SD and HD are castguard track classes, UHD (UHD1+UHD2)
     // and the audio splits are not.
-    let sd = cli(&server.url, TOKEN, &["key", "get", "speke-multi_drm-20000000-0000-4000-8000-000000000001", "--json"]);
-    assert_eq!(serde_json::from_str::<Value>(&ok(&sd)).unwrap()["label"], "SD");
+    let sd = cli(
+        &server.url,
+        TOKEN,
+        &[
+            "key",
+            "get",
+            "speke-multi_drm-20000000-0000-4000-8000-000000000001",
+            "--json",
+        ],
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&ok(&sd)).unwrap()["label"],
+        "SD"
+    );
 
     // HLS AES-128 (AWS's Clear Key AES-128 ID), SHARED: the key URI is
     // castguard's AES-128 key delivery.
     let aes_kid = "30000000-0000-4000-8000-000000000001";
-    let aes = request("aes_content", "cbcs", &[(aes_kid, "ALL")], &[(AWS_AES128, "URIExtXKey master media")]);
+    let aes = request(
+        "aes_content",
+        "cbcs",
+        &[(aes_kid, "ALL")],
+        &[(AWS_AES128, "URIExtXKey master media")],
+    );
     let (s, body) = speke.post(&aes);
     assert_eq!(s, 200, "{body}");
     let fa128 = judged(tmp.path(), "aes128", &aes, &body, None);
     let d = &fa128["drm"][0];
-    assert_eq!(d["uri"], format!("{}/keys/v1/aes/{aes_kid}", server.url), "{d}");
-    assert!(d["hls_media"].as_str().unwrap().starts_with("#EXT-X-KEY:METHOD=AES-128,URI="), "{d}");
+    assert_eq!(
+        d["uri"],
+        format!("{}/keys/v1/aes/{aes_kid}", server.url),
+        "{d}"
+    );
+    assert!(
+        d["hls_media"]
+            .as_str()
+            .unwrap()
+            .starts_with("#EXT-X-KEY:METHOD=AES-128,URI="),
+        "{d}"
+    );
 
     // What the suite's negative tests do to the generic request, and more:
     // each refused with a 4xx naming the problem, nothing stored.
-    let fairplay_cenc = request("fp_cenc", "cenc", &[("40000000-0000-4000-8000-000000000001", "ALL")], &[(FAIRPLAY, "media")]);
-    let unfillable = request("no_pssh", "cbcs", &[("40000000-0000-4000-8000-000000000002", "ALL")], &[(FAIRPLAY, "PSSH")]);
+    let fairplay_cenc = request(
+        "fp_cenc",
+        "cenc",
+        &[("40000000-0000-4000-8000-000000000001", "ALL")],
+        &[(FAIRPLAY, "media")],
+    );
+    let unfillable = request(
+        "no_pssh",
+        "cbcs",
+        &[("40000000-0000-4000-8000-000000000002", "ALL")],
+        &[(FAIRPLAY, "PSSH")],
+    );
     let cut = |from: &str, to: &str| {
         let a = generic.find(from).unwrap();
         let b = generic.find(to).unwrap() + to.len();
         format!("{}{}", &generic[..a], &generic[b..])
     };
-    let no_rules = cut("<cpix:ContentKeyUsageRuleList>", "</cpix:ContentKeyUsageRuleList>");
+    let no_rules = cut(
+        "<cpix:ContentKeyUsageRuleList>",
+        "</cpix:ContentKeyUsageRuleList>",
+    );
     let no_drm = cut("<cpix:DRMSystemList>", "</cpix:DRMSystemList>");
     let no_scheme = generic.replace(" commonEncryptionScheme=\"cenc\"", "");
     let no_track_type = generic.replace(" intendedTrackType=\"VIDEO\"", "");
-    let doctype = generic.replacen("<cpix:CPIX", "<!DOCTYPE cpix:CPIX [<!ENTITY x SYSTEM \"http://127.0.0.1:9/x\">]><cpix:CPIX", 1);
+    let doctype = generic.replacen(
+        "<cpix:CPIX",
+        "<!DOCTYPE cpix:CPIX [<!ENTITY x SYSTEM \"http://127.0.0.1:9/x\">]><cpix:CPIX",
+        1,
+    );
     for (what, body) in [
         ("empty", String::new()),
         ("not XML", "not xml".to_string()),
@@ -416,7 +553,10 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
         assert!((400..500).contains(&s), "{what}: {s} {answer}");
         assert!(!answer.contains("PlainValue"), "{what}: {answer}");
     }
-    for kid in ["40000000-0000-4000-8000-000000000001", "40000000-0000-4000-8000-000000000002"] {
+    for kid in [
+        "40000000-0000-4000-8000-000000000001",
+        "40000000-0000-4000-8000-000000000002",
+    ] {
         assert_eq!(key_status(&server, &format!("speke-fp_cenc-{kid}")), 404);
         assert_eq!(key_status(&server, &format!("speke-no_pssh-{kid}")), 404);
     }
@@ -440,12 +580,18 @@ fn shaka_packager_output_with_speke_keys_plays_with_castguard_licenses() {
     let server = speke_server(&tmp);
     create_policy(&server);
     let speke = Speke::new(&server.url);
-    let (vid, aud) = ("50000000-0000-4000-8000-000000000001", "50000000-0000-4000-8000-000000000002");
+    let (vid, aud) = (
+        "50000000-0000-4000-8000-000000000001",
+        "50000000-0000-4000-8000-000000000002",
+    );
     let req = request(
         "shaka_title",
         "cenc",
         &[(vid, "VIDEO"), (aud, "AUDIO")],
-        &[(W3C_COMMON, "PSSH"), (WIDEVINE, "PSSH ContentProtectionData")],
+        &[
+            (W3C_COMMON, "PSSH"),
+            (WIDEVINE, "PSSH ContentProtectionData"),
+        ],
     );
     let (s, body) = speke.post(&req);
     assert_eq!(s, 200, "{body}");

@@ -95,7 +95,10 @@ pub enum Contract {
     /// One key for every track (`intendedTrackType="ALL"`).
     Shared,
     /// `PRESET-VIDEO-n` and `PRESET-AUDIO-m`; `None` is `UNENCRYPTED`.
-    Presets { video: Option<u8>, audio: Option<u8> },
+    Presets {
+        video: Option<u8>,
+        audio: Option<u8>,
+    },
 }
 
 impl std::fmt::Display for Contract {
@@ -258,9 +261,15 @@ fn recipient(root: &Element) -> Result<Option<Vec<u8>>, SpekeError> {
         d.first(NS_CPIX, "DeliveryKey")
             .and_then(|k| k.first(NS_DSIG, "X509Data"))
             .and_then(|x| x.first(NS_DSIG, "X509Certificate"))
-            .ok_or_else(|| SpekeError::Missing("DeliveryData/DeliveryKey/X509Data/X509Certificate".into()))
+            .ok_or_else(|| {
+                SpekeError::Missing("DeliveryData/DeliveryKey/X509Data/X509Certificate".into())
+            })
             .and_then(|c| {
-                let compact: String = c.text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                let compact: String = c
+                    .text
+                    .chars()
+                    .filter(|c| !c.is_ascii_whitespace())
+                    .collect();
                 base64::engine::general_purpose::STANDARD
                     .decode(compact.as_bytes())
                     .map_err(|_| invalid("X509Certificate", "is not base64"))
@@ -323,7 +332,10 @@ fn check(doc: &Document, periods: &[KeyPeriod]) -> Result<Contract, SpekeError> 
         if scheme != "cenc" && scheme != "cbcs" {
             return Err(invalid(
                 at,
-                format!("commonEncryptionScheme '{}': castguard encrypts with cenc and cbcs", clip(scheme)),
+                format!(
+                    "commonEncryptionScheme '{}': castguard encrypts with cenc and cbcs",
+                    clip(scheme)
+                ),
             ));
         }
         let systems: Vec<_> = doc.drm_systems.iter().filter(|d| d.kid == k.kid).collect();
@@ -331,10 +343,7 @@ fn check(doc: &Document, periods: &[KeyPeriod]) -> Result<Contract, SpekeError> 
             return Err(SpekeError::Missing(format!("DRMSystem for {at}")));
         }
         if scheme == "cenc" && systems.iter().any(|d| d.system_id == FAIRPLAY) {
-            return Err(invalid(
-                at,
-                "FairPlay takes cbcs (SAMPLE-AES), not cenc",
-            ));
+            return Err(invalid(at, "FairPlay takes cbcs (SAMPLE-AES), not cenc"));
         }
         let aes = systems.iter().filter(|d| is_aes128(d.system_id)).count();
         if aes > 0 && aes < systems.len() {
@@ -373,7 +382,10 @@ fn check(doc: &Document, periods: &[KeyPeriod]) -> Result<Contract, SpekeError> 
                     {
                         return Err(invalid(
                             at,
-                            format!("KeyPeriodFilter names period '{}', which the ContentKeyPeriodList does not have", clip(period_id)),
+                            format!(
+                                "KeyPeriodFilter names period '{}', which the ContentKeyPeriodList does not have",
+                                clip(period_id)
+                            ),
                         ));
                     }
                     false
@@ -445,7 +457,10 @@ fn contract(doc: &Document) -> Result<Contract, SpekeError> {
 mod tests {
     use super::*;
 
-    const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/cpix/speke-v2-requests");
+    const DIR: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/cpix/speke-v2-requests"
+    );
 
     fn request(kids_types: &[(&str, &str)], systems: &[&str]) -> String {
         let mut x = String::from(
@@ -457,7 +472,9 @@ mod tests {
         x += "</cpix:ContentKeyList><cpix:DRMSystemList>";
         for (k, _) in kids_types {
             for s in systems {
-                x += &format!(r#"<cpix:DRMSystem kid="{k}" systemId="{s}"><cpix:PSSH/></cpix:DRMSystem>"#);
+                x += &format!(
+                    r#"<cpix:DRMSystem kid="{k}" systemId="{s}"><cpix:PSSH/></cpix:DRMSystem>"#
+                );
             }
         }
         x += "</cpix:DRMSystemList><cpix:ContentKeyUsageRuleList>";
@@ -473,23 +490,70 @@ mod tests {
 
     fn contract_of(types: &[&str]) -> Result<Contract, SpekeError> {
         let kids: Vec<String> = (0..types.len() as u8).map(kid).collect();
-        let pairs: Vec<(&str, &str)> = kids.iter().map(String::as_str).zip(types.iter().copied()).collect();
-        Request::parse(request(&pairs, &[WIDEVINE.to_string().as_str()]).as_bytes()).map(|r| r.contract)
+        let pairs: Vec<(&str, &str)> = kids
+            .iter()
+            .map(String::as_str)
+            .zip(types.iter().copied())
+            .collect();
+        Request::parse(request(&pairs, &[WIDEVINE.to_string().as_str()]).as_bytes())
+            .map(|r| r.contract)
     }
 
     #[test]
     fn presets_are_recognised() {
-        assert_eq!(contract_of(&["VIDEO", "AUDIO"]).unwrap(), Contract::Presets { video: Some(1), audio: Some(1) });
         assert_eq!(
-            contract_of(&["SD+HD1", "HD2", "UHD1", "UHD2", "STEREO_AUDIO", "MULTICHANNEL_AUDIO"]).unwrap(),
-            Contract::Presets { video: Some(8), audio: Some(2) }
+            contract_of(&["VIDEO", "AUDIO"]).unwrap(),
+            Contract::Presets {
+                video: Some(1),
+                audio: Some(1)
+            }
         );
         assert_eq!(
-            contract_of(&["SD", "HD1", "HD2", "UHD1", "UHD2", "STEREO_AUDIO", "MULTICHANNEL_AUDIO_3_6", "MULTICHANNEL_AUDIO_7"]).unwrap(),
-            Contract::Presets { video: Some(5), audio: Some(3) }
+            contract_of(&[
+                "SD+HD1",
+                "HD2",
+                "UHD1",
+                "UHD2",
+                "STEREO_AUDIO",
+                "MULTICHANNEL_AUDIO"
+            ])
+            .unwrap(),
+            Contract::Presets {
+                video: Some(8),
+                audio: Some(2)
+            }
         );
-        assert_eq!(contract_of(&["SD", "HD"]).unwrap(), Contract::Presets { video: Some(2), audio: None });
-        assert_eq!(contract_of(&["AUDIO"]).unwrap(), Contract::Presets { video: None, audio: Some(1) });
+        assert_eq!(
+            contract_of(&[
+                "SD",
+                "HD1",
+                "HD2",
+                "UHD1",
+                "UHD2",
+                "STEREO_AUDIO",
+                "MULTICHANNEL_AUDIO_3_6",
+                "MULTICHANNEL_AUDIO_7"
+            ])
+            .unwrap(),
+            Contract::Presets {
+                video: Some(5),
+                audio: Some(3)
+            }
+        );
+        assert_eq!(
+            contract_of(&["SD", "HD"]).unwrap(),
+            Contract::Presets {
+                video: Some(2),
+                audio: None
+            }
+        );
+        assert_eq!(
+            contract_of(&["AUDIO"]).unwrap(),
+            Contract::Presets {
+                video: None,
+                audio: Some(1)
+            }
+        );
         assert_eq!(contract_of(&["ALL"]).unwrap(), Contract::Shared);
         assert_eq!(contract_of(&["ALL"]).unwrap().to_string(), "SHARED");
         for bad in [
@@ -501,7 +565,11 @@ mod tests {
             &["STEREO_AUDIO"],
             &["4K"],
         ] {
-            assert!(matches!(contract_of(bad), Err(SpekeError::Contract(_))), "{bad:?}: {:?}", contract_of(bad));
+            assert!(
+                matches!(contract_of(bad), Err(SpekeError::Contract(_))),
+                "{bad:?}: {:?}",
+                contract_of(bad)
+            );
         }
     }
 
@@ -509,9 +577,21 @@ mod tests {
     fn fairplay_needs_cbcs_and_aes128_keys_stay_apart() {
         let k = kid(1);
         let fp = request(&[(&k, "ALL")], &[FAIRPLAY.to_string().as_str()]).replace("cbcs", "cenc");
-        assert!(matches!(Request::parse(fp.as_bytes()), Err(SpekeError::Invalid { .. })));
-        let mixed = request(&[(&k, "ALL")], &[WIDEVINE.to_string().as_str(), CLEARKEY_AES128.to_string().as_str()]);
-        assert!(matches!(Request::parse(mixed.as_bytes()), Err(SpekeError::Invalid { .. })));
+        assert!(matches!(
+            Request::parse(fp.as_bytes()),
+            Err(SpekeError::Invalid { .. })
+        ));
+        let mixed = request(
+            &[(&k, "ALL")],
+            &[
+                WIDEVINE.to_string().as_str(),
+                CLEARKEY_AES128.to_string().as_str(),
+            ],
+        );
+        assert!(matches!(
+            Request::parse(mixed.as_bytes()),
+            Err(SpekeError::Invalid { .. })
+        ));
         let aes = request(&[(&k, "ALL")], &[AWS_CLEARKEY_AES128.to_string().as_str()]);
         assert!(Request::parse(aes.as_bytes()).is_ok());
     }
@@ -535,17 +615,26 @@ mod tests {
         let start = ok.find("<cpix:DRMSystem ").unwrap();
         let end = ok.find("</cpix:DRMSystem>").unwrap() + "</cpix:DRMSystem>".len();
         let no_drm = format!("{}{}", &ok[..start], &ok[end..]);
-        assert!(matches!(Request::parse(no_drm.as_bytes()), Err(SpekeError::Missing(_))));
+        assert!(matches!(
+            Request::parse(no_drm.as_bytes()),
+            Err(SpekeError::Missing(_))
+        ));
         assert!(Request::parse(b"").is_err());
         let doctype = ok.replace("<cpix:CPIX", "<!DOCTYPE x [<!ENTITY e \"e\">]><cpix:CPIX");
-        assert!(matches!(Request::parse(doctype.as_bytes()), Err(SpekeError::Cpix(CpixError::Doctype))));
+        assert!(matches!(
+            Request::parse(doctype.as_bytes()),
+            Err(SpekeError::Cpix(CpixError::Doctype))
+        ));
     }
 
     #[test]
     fn aws_reference_requests() {
         for folder in ["general", "vod"] {
             for (file, ok) in [
-                ("1_generic_spekev2_dash_widevine_preset_video_1_audio_1_no_rotation.xml", true),
+                (
+                    "1_generic_spekev2_dash_widevine_preset_video_1_audio_1_no_rotation.xml",
+                    true,
+                ),
                 ("2_speke_v1_style_implementation.xml", true),
                 ("3_negative_wrong_version_spekev2_dash_widevine.xml", false),
                 ("4_spekev2_negative_preset_shared_video.xml", false),
@@ -561,12 +650,15 @@ mod tests {
 
     #[test]
     fn periods_are_answered_where_the_schema_wants_them() {
-        let bytes = std::fs::read(format!("{DIR}/general/2_speke_v1_style_implementation.xml")).unwrap();
+        let bytes =
+            std::fs::read(format!("{DIR}/general/2_speke_v1_style_implementation.xml")).unwrap();
         let r = Request::parse(&bytes).unwrap();
         let xml = r.answer_xml(&r.document, None).unwrap();
         let periods = xml.find("<ContentKeyPeriodList>").unwrap();
         assert!(xml.find("<DRMSystemList>").unwrap() < periods);
         assert!(periods < xml.find("<ContentKeyUsageRuleList>").unwrap());
-        assert!(xml.contains(r#"<ContentKeyPeriod id="keyPeriod_2a50937e-4f6d-4794-9e77-f9ed86d4443c" index="0"/>"#));
+        assert!(xml.contains(
+            r#"<ContentKeyPeriod id="keyPeriod_2a50937e-4f6d-4794-9e77-f9ed86d4443c" index="0"/>"#
+        ));
     }
 }

@@ -32,10 +32,10 @@
 //! IAM role through an API gateway) is the gateway's business: it
 //! forwards to this route with one of these credentials (docs/speke.md).
 
+use crate::AppState;
 use crate::auth::{self, AdminToken, BearerRefusal};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::cpix::{AES128_SYSTEM_ID, add_signalling, cpix_error};
-use crate::AppState;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::request::Parts;
@@ -44,7 +44,9 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use keys::cpix::speke::{self, Request as SpekeRequest, SpekeError};
 use keys::cpix::{Document, DrmSystem, Recipient};
-use keys::model::{ContentKey, ContentKeyType, ContentKeyValue, ContentKeyWithValue, TRACK_CLASSES};
+use keys::model::{
+    ContentKey, ContentKeyType, ContentKeyValue, ContentKeyWithValue, TRACK_CLASSES,
+};
 use media::manifest;
 use media::setup::{CommonEncryption, LicenseUrls, Protection, TrackKeys};
 use store::{ImportItem, StoreError};
@@ -71,15 +73,17 @@ pub struct SpekeConfig {
 pub(crate) fn router() -> axum::Router<AppState> {
     axum::Router::new().route(
         "/speke/v2",
-        axum::routing::post(speke_v2)
-            .layer(axum::extract::DefaultBodyLimit::max(SPEKE_BODY_LIMIT)),
+        axum::routing::post(speke_v2).layer(axum::extract::DefaultBodyLimit::max(SPEKE_BODY_LIMIT)),
     )
 }
 
 /// Every answer names the SPEKE version and castguard.
 fn stamp(mut res: Response) -> Response {
     let h = res.headers_mut();
-    h.insert(X_SPEKE_VERSION, HeaderValue::from_static(speke::SPEKE_VERSION));
+    h.insert(
+        X_SPEKE_VERSION,
+        HeaderValue::from_static(speke::SPEKE_VERSION),
+    );
     h.insert(
         "x-speke-user-agent",
         HeaderValue::from_static(concat!("castguard/", env!("CARGO_PKG_VERSION"))),
@@ -131,7 +135,9 @@ fn authenticate(parts: &Parts, s: &AppState, cfg: &SpekeConfig) -> Result<(), Be
         .get(header::AUTHORIZATION)
         .map(|v| v.as_bytes())
         .ok_or(BearerRefusal::Unauthorized)?;
-    let (scheme, rest) = value.split_at_checked(6).ok_or(BearerRefusal::Unauthorized)?;
+    let (scheme, rest) = value
+        .split_at_checked(6)
+        .ok_or(BearerRefusal::Unauthorized)?;
     if scheme.eq_ignore_ascii_case(b"basic ") {
         let expected = cfg.basic.as_ref().ok_or(BearerRefusal::Unauthorized)?;
         let decoded = zeroize::Zeroizing::new(
@@ -159,7 +165,11 @@ fn speke_error(e: SpekeError) -> ApiError {
 }
 
 async fn answer(s: &AppState, cfg: &SpekeConfig, parts: &Parts, body: Body) -> ApiResult<Response> {
-    match parts.headers.get(X_SPEKE_VERSION).map(HeaderValue::as_bytes) {
+    match parts
+        .headers
+        .get(X_SPEKE_VERSION)
+        .map(HeaderValue::as_bytes)
+    {
         Some(v) if v.trim_ascii() == speke::SPEKE_VERSION.as_bytes() => {}
         Some(_) => {
             return Err(ApiError::bad_request(
@@ -205,7 +215,10 @@ async fn answer(s: &AppState, cfg: &SpekeConfig, parts: &Parts, body: Body) -> A
     let (values, items) = keys_for(s, cfg, &request).await?;
     let mut doc = request.document.clone();
     for k in &mut doc.content_keys {
-        k.value = values.iter().find(|(kid, _, _)| *kid == k.kid).map(|(_, v, _)| v.clone());
+        k.value = values
+            .iter()
+            .find(|(kid, _, _)| *kid == k.kid)
+            .map(|(_, v, _)| v.clone());
     }
     // Filled before anything is stored: a request castguard cannot answer
     // whole leaves no key behind.
@@ -246,7 +259,10 @@ async fn keys_for(
     s: &AppState,
     cfg: &SpekeConfig,
     request: &SpekeRequest,
-) -> ApiResult<(Vec<(Uuid, ContentKeyValue, ContentKeyType)>, Vec<ImportItem>)> {
+) -> ApiResult<(
+    Vec<(Uuid, ContentKeyValue, ContentKeyType)>,
+    Vec<ImportItem>,
+)> {
     let mut out = Vec::new();
     let mut items = Vec::new();
     for k in &request.document.content_keys {
@@ -306,7 +322,12 @@ fn fill(
     doc: &mut Document,
     values: &[(Uuid, ContentKeyValue, ContentKeyType)],
 ) -> ApiResult<()> {
-    let base = s.delivery().config().public_base_url.trim_end_matches('/').to_string();
+    let base = s
+        .delivery()
+        .config()
+        .public_base_url
+        .trim_end_matches('/')
+        .to_string();
     let mut full: Vec<DrmSystem> = Vec::new();
     for (kid, value, key_type) in values {
         let ck = cenc::ContentKey {
@@ -320,9 +341,10 @@ fn fill(
             .find(|k| k.kid == *kid)
             .and_then(|k| k.common_encryption_scheme.as_deref());
         let (protection, dash) = match key_type {
-            ContentKeyType::EnvelopeEncryption => {
-                (Protection::aes128(ck, format!("{base}/keys/v1/aes/{kid}")), false)
-            }
+            ContentKeyType::EnvelopeEncryption => (
+                Protection::aes128(ck, format!("{base}/keys/v1/aes/{kid}")),
+                false,
+            ),
             ContentKeyType::CommonEncryption => {
                 let scheme = match scheme {
                     Some("cbcs") => cenc::Scheme::Cbcs,
@@ -414,7 +436,10 @@ fn fill(
          -> ApiResult<Option<Vec<u8>>> {
             match asked {
                 None => Ok(None),
-                Some(_) => got.and_then(Clone::clone).map(Some).ok_or_else(|| missing(element)),
+                Some(_) => got
+                    .and_then(Clone::clone)
+                    .map(Some)
+                    .ok_or_else(|| missing(element)),
             }
         };
         want.pssh = take(&want.pssh, have.map(|h| &h.pssh), "PSSH")?;
@@ -423,7 +448,11 @@ fn fill(
             have.map(|h| &h.content_protection_data),
             "ContentProtectionData",
         )?;
-        want.uri_ext_x_key = take(&want.uri_ext_x_key, have.map(|h| &h.uri_ext_x_key), "URIExtXKey")?;
+        want.uri_ext_x_key = take(
+            &want.uri_ext_x_key,
+            have.map(|h| &h.uri_ext_x_key),
+            "URIExtXKey",
+        )?;
         want.hls_signaling_master = take(
             &want.hls_signaling_master,
             have.map(|h| &h.hls_signaling_master),
