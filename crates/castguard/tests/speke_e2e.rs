@@ -41,17 +41,7 @@ fn requests_dir() -> PathBuf {
 }
 
 fn check(args: &[&Path]) -> Value {
-    let out = Command::new(common::python())
-        .arg(api_server::repo_root().join("crates/castguard/tests/cpix_check.py"))
-        .args(args)
-        .output()
-        .expect("run cpix_check.py");
-    assert!(
-        out.status.success(),
-        "cpix_check.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("cpix_check.py JSON")
+    common::cpix_check(args)
 }
 
 /// Writes `text` to `dir/name` and returns the path.
