@@ -70,11 +70,10 @@ pub struct SpekeConfig {
     pub basic: Option<AdminToken>,
 }
 
+/// The body is read by [`answer`] itself, bounded by [`SPEKE_BODY_LIMIT`]
+/// (after the credentials are checked).
 pub(crate) fn router() -> axum::Router<AppState> {
-    axum::Router::new().route(
-        "/speke/v2",
-        axum::routing::post(speke_v2).layer(axum::extract::DefaultBodyLimit::max(SPEKE_BODY_LIMIT)),
-    )
+    axum::Router::new().route("/speke/v2", axum::routing::post(speke_v2))
 }
 
 /// Every answer names the SPEKE version and castguard.
