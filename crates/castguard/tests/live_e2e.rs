@@ -31,8 +31,9 @@ mod common;
 
 use api_server::{Server, TOKEN, cli, data_dir, ok};
 use common::live::{
-    CMAF_MOVFLAGS, agent, assert_archive_is, attr, boxed, extinf, ffmpeg_synthetic, get, get_text,
-    locator_id, now_ms, play, post, setup_event, token, unix_ms,
+    CMAF_MOVFLAGS, agent, assert_archive_is, assert_played_live, assert_refused, attr, boxed, extinf,
+    ffmpeg_synthetic, get, get_text, locator_id, now_ms, play, post, setup_event, token, unix_ms,
+    wait_for_live_mpd, wait_pushed,
 };
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -94,17 +95,7 @@ fn cmaf_ingest_serves_live_then_vod() {
     let preview = format!("{base}/s/{preview_id}/clear");
     let video_playlist = format!("{preview}/video_1/playlist.m3u8");
     // The first segments arrive: a live manifest.
-    let mut mpd = String::new();
-    while pushed_at.elapsed() < Duration::from_secs(15) {
-        let (status, body) = get(&format!("{preview}/manifest.mpd"));
-        if status == 200 && String::from_utf8_lossy(&body).matches("<S ").count() >= 2 {
-            mpd = String::from_utf8(body).unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!mpd.is_empty(), "no live MPD 15 s into the push");
-    eprintln!("live MPD after {:?}:\n{mpd}", pushed_at.elapsed());
+    let mpd = wait_for_live_mpd(&format!("{preview}/manifest.mpd"), pushed_at);
     assert_eq!(attr(&mpd, "type"), Some("dynamic"));
     for a in [
         "availabilityStartTime",
@@ -239,60 +230,16 @@ fn cmaf_ingest_serves_live_then_vod() {
     assert!(!later.contains("#EXT-X-ENDLIST"));
 
     // The players.
-    let (out, results) = entitled.join().unwrap();
-    let r = results
-        .last()
-        .unwrap_or_else(|| panic!("live.mjs printed nothing: {out:?}"));
-    eprintln!(
-        "LIVE PLAYER entitled: rate {} latency {} s (shaka {}) over {} s; newest fetched media behind the wall clock {} \
-         (at most {} s once settled); at load {}, start-up {} s, latency at start {} s",
-        r["rate"],
-        r["latency"],
-        r["shakaLatency"],
-        r["watched"],
-        r["edgeLags"],
-        r["edgeLagMax"],
-        r["edgeAtLoad"],
-        r["startupSecs"],
-        r["latencyAtStart"]
-    );
-    assert!(
-        out.status.success() && r["played"] == true && r["isLive"] == true,
-        "entitled: {r}"
-    );
-    let rate = r["rate"].as_f64().unwrap();
-    assert!(
-        (0.85..=1.15).contains(&rate),
-        "playhead at {rate}x wall clock: {r}"
-    );
+    let r = assert_played_live(entitled, "LIVE PLAYER (DASH cenc)");
     let latency = r["latency"].as_f64().unwrap();
     assert!(
         (0.0..=8.0).contains(&latency),
         "live latency {latency} s: over 4 segments of 2 s: {r}"
     );
-    // The live edge the player sees: the newest media it has fetched is at
-    // most three segments (6 s) behind the encoder's wall clock.
-    let edge = r["edgeLagMax"].as_f64().expect("edge lag measured");
-    assert!(
-        edge <= 6.0,
-        "the newest media the player had was {edge} s behind: {r}"
-    );
-    let (out, results) = outsider.join().unwrap();
-    let r = results
-        .last()
-        .unwrap_or_else(|| panic!("live.mjs printed nothing: {out:?}"));
-    assert!(
-        !out.status.success() && r["played"] == false,
-        "outsider played: {r}"
-    );
+    assert_refused(outsider);
 
     // The push ends; the event keeps serving until it is stopped.
-    let pushed = ffmpeg.wait_with_output().unwrap();
-    assert!(
-        pushed.status.success(),
-        "ffmpeg push failed: {}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
+    wait_pushed(ffmpeg, "ffmpeg push");
     let ended = get_text(&video_playlist);
     assert!(
         !ended.contains("#EXT-X-ENDLIST"),

@@ -68,6 +68,18 @@ fn set_basic_auth(base: &str, event: &str) {
         .call()
         .unwrap();
     let mut ev: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    // The stored hash is the server's: a client's is refused by name.
+    ev["input"]["basicAuth"] =
+        serde_json::json!({"username": INGEST_USER, "passwordHash": "pbkdf2-sha256$1$AAAA$AAAA"});
+    let mut r = agent()
+        .put(&url)
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
+        .send(ev.to_string().as_bytes())
+        .unwrap();
+    let body = r.body_mut().read_to_string().unwrap();
+    assert_eq!(r.status().as_u16(), 400, "{body}");
+    assert!(body.contains("input.basicAuth.passwordHash"), "{body}");
     ev["input"]["basicAuth"] =
         serde_json::json!({"username": INGEST_USER, "password": INGEST_PASSWORD});
     let mut r = agent()

@@ -28,8 +28,8 @@ mod common;
 
 use api_server::{Server, TOKEN, cli, data_dir, ok};
 use common::live::{
-    assert_archive_is, attr, boxed, extinf, ffmpeg_synthetic, get, get_text, play, post,
-    setup_event, token,
+    assert_archive_is, assert_played_live, assert_refused, attr, boxed, extinf, ffmpeg_synthetic,
+    get, get_text, play, post, setup_event, token, wait_for_live_mpd, wait_pushed,
 };
 use std::io::{Read as _, Write as _};
 use std::process::Stdio;
@@ -141,17 +141,7 @@ fn rtmp_push_serves_live_then_vod() {
 
     let preview = format!("{base}/s/{preview_id}/clear");
     let video_playlist = format!("{preview}/video_1/playlist.m3u8");
-    let mut mpd = String::new();
-    while pushed_at.elapsed() < Duration::from_secs(15) {
-        let (status, body) = get(&format!("{preview}/manifest.mpd"));
-        if status == 200 && String::from_utf8_lossy(&body).matches("<S ").count() >= 2 {
-            mpd = String::from_utf8(body).unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    assert!(!mpd.is_empty(), "no live MPD 15 s into the push");
-    eprintln!("RTMP live MPD after {:?}:\n{mpd}", pushed_at.elapsed());
+    let mpd = wait_for_live_mpd(&format!("{preview}/manifest.mpd"), pushed_at);
     assert_eq!(attr(&mpd, "type"), Some("dynamic"));
     assert!(attr(&mpd, "availabilityStartTime").is_some());
     assert!(
@@ -189,33 +179,8 @@ fn rtmp_push_serves_live_then_vod() {
     };
     assert!(closed, "a garbage connection stayed open");
 
-    let (out, results) = entitled.join().unwrap();
-    let r = results
-        .last()
-        .unwrap_or_else(|| panic!("live.mjs printed nothing: {out:?}"));
-    eprintln!(
-        "RTMP LIVE PLAYER entitled: rate {} latency {} s (shaka {}) over {} s; start-up {} s; newest fetched media at most {} s behind",
-        r["rate"], r["latency"], r["shakaLatency"], r["watched"], r["startupSecs"], r["edgeLagMax"]
-    );
-    assert!(
-        out.status.success() && r["played"] == true && r["isLive"] == true,
-        "entitled: {r}"
-    );
-    let rate = r["rate"].as_f64().unwrap();
-    assert!(
-        (0.85..=1.15).contains(&rate),
-        "playhead at {rate}x wall clock: {r}"
-    );
-    let edge = r["edgeLagMax"].as_f64().expect("edge lag measured");
-    assert!(edge <= 6.0, "the newest media the player had was {edge} s behind: {r}");
-    let (out, results) = outsider.join().unwrap();
-    let r = results
-        .last()
-        .unwrap_or_else(|| panic!("live.mjs printed nothing: {out:?}"));
-    assert!(
-        !out.status.success() && r["played"] == false,
-        "outsider played: {r}"
-    );
+    assert_played_live(entitled, "RTMP LIVE PLAYER (DASH cenc)");
+    assert_refused(outsider);
     let later = get_text(&video_playlist);
     assert!(
         extinf(&later) > extinf(&first),
@@ -223,12 +188,7 @@ fn rtmp_push_serves_live_then_vod() {
     );
 
     // The push ends; its last GOP is stored when ffmpeg unpublishes.
-    let pushed = ffmpeg.wait_with_output().unwrap();
-    assert!(
-        pushed.status.success(),
-        "ffmpeg push failed: {}",
-        String::from_utf8_lossy(&pushed.stderr)
-    );
+    wait_pushed(ffmpeg, "ffmpeg push");
     let whole = (PUSH_SECS / 2) as usize;
     let deadline = Instant::now() + Duration::from_secs(10);
     while extinf(&get_text(&video_playlist)) < whole && Instant::now() < deadline {

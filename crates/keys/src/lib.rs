@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod cpix;
+pub mod entitlement;
 pub mod http;
 pub mod model;
 pub mod policy;

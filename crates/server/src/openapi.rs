@@ -367,6 +367,43 @@ fn license_server_headers() -> Value {
         "additionalProperties": {"type": "string", "maxLength": 8192, "pattern": "^[^\\r\\n\\u0000]*$"}})
 }
 
+/// `vendor` on a DRM configuration (issue 20): the vendor license service
+/// and the secret its authorization message is signed with.
+fn license_vendor() -> Value {
+    let printable = |max: usize| json!({"type": "string", "pattern": format!("^[!-~]{{1,{max}}}$")});
+    let header = json!({"type": "string", "pattern": "^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$"});
+    // At most 16 entries of short scalars: well under the 8 KiB the server allows.
+    let template = json!({"type": "object", "maxProperties": 16, "description": "The message; string values like {{keyIds}} or {{sub}} are filled per request",
+        "additionalProperties": {"type": ["string", "number", "boolean", "null"], "maxLength": 256}});
+    let secret = json!({"type": "string", "description": "base64, 16 to 510 bytes (secret: returned blank)",
+        "pattern": "^(?:[A-Za-z0-9+/]{4}){6,170}$"});
+    json!({"description": "The vendor license service behind licenseServerUrl (docs/drm-vendors.md); secrets are returned blank",
+        "oneOf": [
+        {"type": "object", "required": ["type", "communicationKeyId", "communicationKey"], "properties": {
+            "type": {"type": "string", "enum": ["axinom"]},
+            "communicationKeyId": {"type": "string", "pattern": UUID_PATTERN, "not": {"pattern": "^[0-]+$"}},
+            "communicationKey": {"type": "string", "description": "32 bytes, base64 (secret)",
+                "pattern": "^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$"},
+            "includeKeys": {"type": "boolean"}}},
+        {"type": "object", "required": ["type", "merchant", "sharedSecret"], "properties": {
+            "type": {"type": "string", "enum": ["drmtoday"]},
+            "merchant": printable(128),
+            "sharedSecret": {"type": "string", "description": "hex, 16 to 512 bytes (secret)", "pattern": "^(?:[0-9a-fA-F]{2}){16,512}$"},
+            "keyId": opt(printable(128)), "assetId": opt(printable(256))}},
+        {"type": "object", "required": ["type", "siteId", "siteKey", "accessKey"], "properties": {
+            "type": {"type": "string", "enum": ["pallycon"]},
+            "siteId": {"type": "string", "pattern": "^[A-Za-z0-9]{4}$"},
+            "siteKey": {"type": "string", "pattern": "^[!-~]{32}$"},
+            "accessKey": {"type": "string", "pattern": "^[!-~]{32}$"},
+            "contentId": opt(printable(200)), "includeKeys": {"type": "boolean"}}},
+        {"type": "object", "required": ["type", "header", "format", "template"], "properties": {
+            "type": {"type": "string", "enum": ["generic"]}, "header": header.clone(),
+            "format": {"type": "string", "enum": ["json", "json-base64"]}, "template": template.clone()}},
+        {"type": "object", "required": ["type", "header", "format", "template", "secret"], "properties": {
+            "type": {"type": "string", "enum": ["generic"]}, "header": header,
+            "format": {"type": "string", "enum": ["jwt"]}, "template": template, "secret": secret}}]})
+}
+
 fn symmetric_key() -> Value {
     json!({"type": "object", "required": ["@odata.type", "keyValue"], "properties": {
         "@odata.type": odata("ContentKeyPolicySymmetricTokenKey"),
@@ -436,15 +473,15 @@ pub fn component_schemas() -> Value {
         {"type": "object", "required": ["@odata.type", "licenseServerUrl"],
             "description": "Widevine through an upstream license server (a widevineTemplate JSON string is also accepted)",
             "properties": {"@odata.type": odata("ContentKeyPolicyWidevineConfiguration"),
-                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers()}},
+                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers(), "vendor": license_vendor()}},
         {"type": "object", "required": ["@odata.type", "licenseServerUrl"],
             "description": "PlayReady through an upstream license server (v3 `licenses` templates are also accepted)",
             "properties": {"@odata.type": odata("ContentKeyPolicyPlayReadyConfiguration"),
-                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers()}},
+                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers(), "vendor": license_vendor()}},
         {"type": "object", "required": ["@odata.type", "licenseServerUrl", "rentalAndLeaseKeyType", "rentalDuration"],
             "description": "FairPlay through an upstream key server (ask, fairPlayPfx and fairPlayPfxPassword are also accepted)",
             "properties": {"@odata.type": odata("ContentKeyPolicyFairPlayConfiguration"),
-                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers(),
+                "licenseServerUrl": url(), "licenseServerHeaders": license_server_headers(), "vendor": license_vendor(),
                 "rentalAndLeaseKeyType": {"type": "string", "enum": ["Undefined", "DualExpiry", "PersistentUnlimited", "PersistentLimited"]},
                 "rentalDuration": {"type": "integer", "minimum": 0, "maximum": u32::MAX}}}]});
     let restriction_in = json!({"oneOf": [

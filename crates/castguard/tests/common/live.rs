@@ -292,6 +292,79 @@ pub fn play(
     std::thread::spawn(move || super::node_script("live.mjs", &args))
 }
 
+/// Waits up to 15 s after `pushed_at` for the live MPD at `url` to list two
+/// segments, and gives it (fails the test when it does not come).
+pub fn wait_for_live_mpd(url: &str, pushed_at: std::time::Instant) -> String {
+    while pushed_at.elapsed() < Duration::from_secs(15) {
+        let (status, body) = get(url);
+        if status == 200 && String::from_utf8_lossy(&body).matches("<S ").count() >= 2 {
+            let mpd = String::from_utf8(body).expect("MPD in UTF-8");
+            eprintln!("live MPD after {:?}:\n{mpd}", pushed_at.elapsed());
+            return mpd;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("no live MPD with two segments 15 s into the push: {url}");
+}
+
+/// The entitled viewer's verdict from [`play`]: it played live at wall-clock
+/// speed (0.85–1.15x) and the newest media it fetched was never more than
+/// three segments of 2 s behind the encoder's clock. Gives live.mjs's last
+/// line for the test's own checks.
+pub fn assert_played_live(
+    player: std::thread::JoinHandle<(std::process::Output, Vec<serde_json::Value>)>,
+    what: &str,
+) -> serde_json::Value {
+    let (out, mut results) = player.join().unwrap();
+    let r = results
+        .pop()
+        .unwrap_or_else(|| panic!("live.mjs printed nothing: {out:?}"));
+    eprintln!(
+        "{what}: rate {} latency {} s (shaka {}) over {} s; newest fetched media behind the wall clock {} \
+         (at most {} s once settled); at load {}, start-up {} s, latency at start {} s, renditions {}, switches {}",
+        r["rate"],
+        r["latency"],
+        r["shakaLatency"],
+        r["watched"],
+        r["edgeLags"],
+        r["edgeLagMax"],
+        r["edgeAtLoad"],
+        r["startupSecs"],
+        r["latencyAtStart"],
+        r["heights"],
+        r["switches"]
+    );
+    assert!(
+        out.status.success() && r["played"] == true && r["isLive"] == true,
+        "{what}, entitled: {r}"
+    );
+    let rate = r["rate"].as_f64().unwrap();
+    assert!(
+        (0.85..=1.15).contains(&rate),
+        "{what}: playhead at {rate}x wall clock: {r}"
+    );
+    let edge = r["edgeLagMax"].as_f64().expect("edge lag measured");
+    assert!(
+        edge <= 6.0,
+        "{what}: the newest media the player had was {edge} s behind: over 3 segments: {r}"
+    );
+    r
+}
+
+/// The outsider's verdict from [`play`]: refused, nothing played.
+pub fn assert_refused(
+    player: std::thread::JoinHandle<(std::process::Output, Vec<serde_json::Value>)>,
+) {
+    let (out, results) = player.join().unwrap();
+    let r = results
+        .last()
+        .unwrap_or_else(|| panic!("live.mjs printed nothing: {out:?}"));
+    assert!(
+        !out.status.success() && r["played"] == false,
+        "outsider played: {r}"
+    );
+}
+
 /// Downloads the init segment and every segment the playlist lists of one
 /// track into `dir` as `init.mp4`, `1.m4s`, ...
 pub fn download_track(playlist_url: &str, dir: &Path) {
@@ -370,15 +443,15 @@ pub fn push_file(source: &Path, url: &str, output_args: &[&str]) -> std::process
         .expect("run ffmpeg")
 }
 
-/// Waits for a [`push_file`] to end; it must have succeeded (every
-/// fragment acknowledged).
-pub fn wait_pushed(mut ffmpeg: std::process::Child, what: &str) {
-    let status = ffmpeg.wait().unwrap();
-    let mut err = String::new();
-    if let Some(e) = ffmpeg.stderr.as_mut() {
-        std::io::Read::read_to_string(e, &mut err).ok();
-    }
-    assert!(status.success(), "{what} failed: {err}");
+/// Waits for a pushing ffmpeg (started with piped stderr) to end; it must
+/// have succeeded (every fragment acknowledged).
+pub fn wait_pushed(ffmpeg: std::process::Child, what: &str) {
+    let pushed = ffmpeg.wait_with_output().unwrap();
+    assert!(
+        pushed.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&pushed.stderr)
+    );
 }
 
 /// A CMAF file of `secs` seconds of the synthetic source

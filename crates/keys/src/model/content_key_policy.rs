@@ -14,6 +14,8 @@
 //! restriction may rely on `openIdConnectDiscoveryDocument` alone.
 
 use super::rfc3339_opt;
+use super::vendor::LicenseVendor;
+use super::widevine_template::WidevineTemplate;
 use super::secret::{SecretBytes, SecretString, b64_bytes};
 use super::validate::{
     MAX_TEXT_LEN, Problem, Validate, ValidationError, nested, validate_iso_duration, validate_name,
@@ -103,8 +105,18 @@ impl fmt::Debug for LicenseServerHeaders {
 fn validate_license_server(
     url: Option<&str>,
     headers: &LicenseServerHeaders,
+    vendor: Option<&LicenseVendor>,
 ) -> Result<(), ValidationError> {
     validate_opt_url("licenseServerUrl", url)?;
+    if let Some(v) = vendor {
+        if url.is_none() {
+            return Err(ValidationError::new(
+                "vendor",
+                Problem::Invalid("needs licenseServerUrl (the vendor's license server)"),
+            ));
+        }
+        nested("vendor", v.validate())?;
+    }
     if !headers.is_empty() && url.is_none() {
         return Err(ValidationError::new(
             "licenseServerHeaders",
@@ -157,6 +169,10 @@ pub struct WidevineConfiguration {
     /// castguard extension: headers sent to the upstream server.
     #[serde(default, skip_serializing_if = "LicenseServerHeaders::is_empty")]
     pub license_server_headers: LicenseServerHeaders,
+    /// castguard extension: the vendor behind `licenseServerUrl` and the
+    /// secret its authorization message is signed with (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<LicenseVendor>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -172,6 +188,10 @@ pub struct PlayReadyConfiguration {
     /// castguard extension: headers sent to the upstream server.
     #[serde(default, skip_serializing_if = "LicenseServerHeaders::is_empty")]
     pub license_server_headers: LicenseServerHeaders,
+    /// castguard extension: the vendor behind `licenseServerUrl` and the
+    /// secret its authorization message is signed with (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<LicenseVendor>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -317,6 +337,10 @@ pub struct FairPlayConfiguration {
     /// castguard extension: headers sent to the upstream server.
     #[serde(default, skip_serializing_if = "LicenseServerHeaders::is_empty")]
     pub license_server_headers: LicenseServerHeaders,
+    /// castguard extension: the vendor behind `licenseServerUrl` and the
+    /// secret its authorization message is signed with (issue 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<LicenseVendor>,
 }
 
 /// Who may receive the key.
@@ -417,10 +441,12 @@ impl ContentKeyPolicy {
         for o in &mut p.options {
             match &mut o.configuration {
                 ContentKeyPolicyConfiguration::Widevine(c) => {
-                    blank_headers(&mut c.license_server_headers)
+                    blank_headers(&mut c.license_server_headers);
+                    blank_vendor(&mut c.vendor);
                 }
                 ContentKeyPolicyConfiguration::PlayReady(c) => {
-                    blank_headers(&mut c.license_server_headers)
+                    blank_headers(&mut c.license_server_headers);
+                    blank_vendor(&mut c.vendor);
                 }
                 ContentKeyPolicyConfiguration::FairPlay(c) => {
                     c.ask = c.ask.as_ref().map(|_| SecretBytes::default());
@@ -430,6 +456,7 @@ impl ContentKeyPolicy {
                         .as_ref()
                         .map(|_| SecretString::default());
                     blank_headers(&mut c.license_server_headers);
+                    blank_vendor(&mut c.vendor);
                 }
                 ContentKeyPolicyConfiguration::ClearKey
                 | ContentKeyPolicyConfiguration::Unknown => {}
@@ -447,6 +474,12 @@ impl ContentKeyPolicy {
             }
         }
         p
+    }
+}
+
+fn blank_vendor(v: &mut Option<LicenseVendor>) {
+    if let Some(v) = v {
+        v.blank_secrets();
     }
 }
 
@@ -494,20 +527,18 @@ impl Validate for ContentKeyPolicyConfiguration {
             )),
             ContentKeyPolicyConfiguration::Widevine(c) => {
                 if let Some(t) = &c.widevine_template {
-                    let parsed: Result<serde_json::Value, _> = serde_json::from_str(t);
-                    if !matches!(parsed, Ok(serde_json::Value::Object(_))) {
-                        return Err(ValidationError::new(
-                            "widevineTemplate",
-                            Problem::Invalid("must be a JSON object in a string"),
-                        ));
-                    }
+                    WidevineTemplate::parse(t)?;
                 } else if c.license_server_url.is_none() {
                     return Err(ValidationError::new(
                         "widevineTemplate",
                         Problem::Invalid("is required unless licenseServerUrl is set"),
                     ));
                 }
-                validate_license_server(c.license_server_url.as_deref(), &c.license_server_headers)
+                validate_license_server(
+                    c.license_server_url.as_deref(),
+                    &c.license_server_headers,
+                    c.vendor.as_ref(),
+                )
             }
             ContentKeyPolicyConfiguration::PlayReady(c) => {
                 if c.licenses.is_empty() && c.license_server_url.is_none() {
@@ -532,7 +563,11 @@ impl Validate for ContentKeyPolicyConfiguration {
                     c.response_custom_data.as_deref(),
                     MAX_TEXT_LEN,
                 )?;
-                validate_license_server(c.license_server_url.as_deref(), &c.license_server_headers)
+                validate_license_server(
+                    c.license_server_url.as_deref(),
+                    &c.license_server_headers,
+                    c.vendor.as_ref(),
+                )
             }
             ContentKeyPolicyConfiguration::FairPlay(c) => c.validate(),
         }
@@ -718,6 +753,7 @@ impl Validate for FairPlayConfiguration {
         validate_license_server(
             self.license_server_url.as_deref(),
             &self.license_server_headers,
+            self.vendor.as_ref(),
         )
     }
 }

@@ -9,9 +9,10 @@
 //! added as a top-level `name`. A policy written for that service parses here.
 //!
 //! Deviations, each marked at its field:
-//! - castguard extensions: `licenseServerUrl` and `licenseServerHeaders` on the
-//!   Widevine, PlayReady and FairPlay configurations (castguard proxies license
-//!   challenges to an upstream DRM license server);
+//! - castguard extensions: `licenseServerUrl`, `licenseServerHeaders` and
+//!   `vendor` on the Widevine, PlayReady and FairPlay configurations
+//!   (castguard proxies license challenges to an upstream DRM license
+//!   server, with the vendor's authorization message);
 //! - a token restriction may name an OpenID Connect discovery document instead
 //!   of a primary verification key;
 //! - FairPlay `ask`/`fairPlayPfx`/`fairPlayPfxPassword` may be left out when an
@@ -40,6 +41,8 @@ mod secret;
 mod streaming_locator;
 mod streaming_policy;
 mod validate;
+mod vendor;
+mod widevine_template;
 
 pub use asset::{Asset, AssetStorage};
 pub use content_key::{
@@ -72,6 +75,13 @@ pub use streaming_policy::{
     StreamingPolicyPlayReadyConfiguration, StreamingPolicyWidevineConfiguration, TRACK_CLASSES,
     TrackPropertyCompareOperation, TrackPropertyCondition, TrackPropertyType, TrackSelection,
     predefined_streaming_policies, predefined_streaming_policy,
+};
+pub use vendor::{
+    AxinomVendor, DrmTodayVendor, GenericFormat, GenericVendor, LicenseVendor, PallyConVendor,
+};
+pub use widevine_template::{
+    Hdcp, WidevineAllowedTrackTypes, WidevineContentKeySpec, WidevineOutputProtection,
+    WidevinePolicyOverrides, WidevineTemplate, WidevineTrackType,
 };
 pub use validate::{MAX_NAME_LEN, Problem, Validate, ValidationError, validate_name};
 

@@ -13,7 +13,12 @@
 //!   2xx status, type and body; any other answer is a 502 with our own
 //!   code (`upstream_refused` for 4xx, else `upstream_failed`) and the
 //!   upstream status as a number, nothing else of it. castguard holds no
-//!   vendor credentials; the vendor's server builds the license.
+//!   DRM credentials; the vendor's server builds the license. With a
+//!   `vendor` on the option, the request also carries that vendor's
+//!   authorization message (Axinom, DRMtoday, PallyCon, generic: built by
+//!   [`keys::entitlement`] from the option's license template, the granted
+//!   key and the token's `sub`), so the vendor licenses exactly what the
+//!   policy granted (issue 20, docs/drm-vendors.md).
 //!
 //! Authorisation: the key's policy (its `policyName`, else its locator's
 //! default), restricted to the options whose configuration fits the
@@ -45,8 +50,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use base64::Engine as _;
+use keys::entitlement;
 use keys::model::{
-    ContentKeyPolicyConfiguration, ContentKeyType, LicenseServerHeaders,
+    ContentKeyPolicyConfiguration, ContentKeyType, LicenseServerHeaders, LicenseVendor,
 };
 use keys::policy::{self, PreparedPolicy, Refusal};
 use keys::token::Reason;
@@ -288,6 +294,8 @@ pub struct Grant {
     pub key: Arc<DeliveryKey>,
     pub policy: Arc<PreparedPolicy>,
     pub option_index: usize,
+    /// The verified token's `sub`, for the vendor's entitlement message.
+    pub subject: Option<String>,
 }
 
 /// Decides whether `token` obtains key `kid` at `endpoint`; logs the
@@ -365,6 +373,12 @@ pub async fn authorize(
         }
     };
     let option_index = decision.option_index;
+    let subject = decision
+        .token
+        .as_ref()
+        .and_then(|t| t.claims.get("sub"))
+        .and_then(|s| s.as_str())
+        .map(str::to_owned);
     let option_label = decision
         .option_name
         .clone()
@@ -400,6 +414,7 @@ pub async fn authorize(
         key,
         policy: policy.clone(),
         option_index,
+        subject,
     })
 }
 
@@ -531,22 +546,64 @@ async fn clearkey(
     Ok(no_store(axum::Json(body).into_response()))
 }
 
-fn upstream_of(c: &ContentKeyPolicyConfiguration) -> Option<(&str, &LicenseServerHeaders)> {
+/// The upstream license server of a DRM configuration: URL, static
+/// headers, vendor.
+type Upstream<'a> = (&'a str, &'a LicenseServerHeaders, Option<&'a LicenseVendor>);
+
+fn upstream_of(c: &ContentKeyPolicyConfiguration) -> Option<Upstream<'_>> {
     match c {
         ContentKeyPolicyConfiguration::Widevine(w) => w
             .license_server_url
             .as_deref()
-            .map(|u| (u, &w.license_server_headers)),
+            .map(|u| (u, &w.license_server_headers, w.vendor.as_ref())),
         ContentKeyPolicyConfiguration::PlayReady(p) => p
             .license_server_url
             .as_deref()
-            .map(|u| (u, &p.license_server_headers)),
+            .map(|u| (u, &p.license_server_headers, p.vendor.as_ref())),
         ContentKeyPolicyConfiguration::FairPlay(f) => f
             .license_server_url
             .as_deref()
-            .map(|u| (u, &f.license_server_headers)),
+            .map(|u| (u, &f.license_server_headers, f.vendor.as_ref())),
         _ => None,
     }
+}
+
+/// The vendor's authorization header for this grant: the option's license
+/// template as rights, the granted key, the token's subject.
+fn vendor_header(
+    endpoint: Endpoint,
+    vendor: &LicenseVendor,
+    grant: &Grant,
+    config: &ContentKeyPolicyConfiguration,
+) -> Result<entitlement::VendorHeader, DeliveryError> {
+    let drm = match endpoint {
+        Endpoint::Widevine => entitlement::Drm::Widevine,
+        Endpoint::PlayReady => entitlement::Drm::PlayReady,
+        Endpoint::FairPlay => entitlement::Drm::FairPlay,
+        Endpoint::Aes | Endpoint::ClearKey => {
+            return Err(DeliveryError::internal("no vendor for a Clear Key endpoint"));
+        }
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let failed = |e: entitlement::EntitlementError| {
+        // The error names the vendor and what is wrong, never a secret.
+        DeliveryError::internal(format!(
+            "policy '{}' option {}: {e}",
+            grant.policy.name, grant.option_index
+        ))
+    };
+    let rights = entitlement::Rights::of(config, now).map_err(failed)?;
+    let e = entitlement::Entitlement {
+        drm,
+        keys: vec![entitlement::GrantedKey {
+            kid: grant.key.key.key.key_id,
+            value: *grant.key.key.value.expose(),
+        }],
+        subject: grant.subject.clone(),
+        rights,
+        now,
+    };
+    entitlement::vendor_header(vendor, &e).map_err(failed)
 }
 
 async fn proxy(
@@ -581,7 +638,7 @@ async fn proxy(
         .options
         .get(grant.option_index)
         .ok_or_else(|| DeliveryError::internal("option index out of range"))?;
-    let (url, extra) = upstream_of(&option.configuration).ok_or_else(|| {
+    let (url, extra, vendor) = upstream_of(&option.configuration).ok_or_else(|| {
         DeliveryError::internal(format!(
             "policy '{}' option {}: no licenseServerUrl",
             grant.policy.name, grant.option_index
@@ -593,6 +650,10 @@ async fn proxy(
     }
     for (name, value) in &extra.0 {
         req = req.header(name.as_str(), value.expose());
+    }
+    if let Some(vendor) = vendor {
+        let h = vendor_header(endpoint, vendor, &grant, &option.configuration)?;
+        req = req.header(h.name.as_str(), h.value.as_str());
     }
     let res = req.send().await.map_err(|e| {
         DeliveryError::Upstream(format!("{}: {}", endpoint.as_str(), e.without_url()))
@@ -640,6 +701,7 @@ mod tests {
             widevine_template: None,
             license_server_url: Some("http://127.0.0.1:1/".into()),
             license_server_headers: LicenseServerHeaders::default(),
+            vendor: None,
         });
         assert!(Endpoint::Aes.fits(&ContentKeyPolicyConfiguration::ClearKey));
         assert!(Endpoint::ClearKey.fits(&ContentKeyPolicyConfiguration::ClearKey));

@@ -58,6 +58,20 @@ impl ApiEntity for LiveEvent {
 
     async fn from_put(s: &AppState, name: String, body: JsonObject) -> ApiResult<Self> {
         let mut event: LiveEvent = body.with_name(&name)?.parse()?;
+        // The stored hash is the server's alone: a client that sends one
+        // (copied from a backup, or guessing the storage form) is told so
+        // rather than having it silently replaced.
+        if event
+            .input
+            .basic_auth
+            .as_ref()
+            .is_some_and(|a| a.password_hash.is_some())
+        {
+            return Err(ApiError::bad_request(
+                "input.basicAuth.passwordHash",
+                "set by castguard from input.basicAuth.password; send the password instead",
+            ));
+        }
         if event.input.streaming_protocol == LiveEventInputProtocol::Rtmp && s.rtmp_base().is_none()
         {
             return Err(ApiError::bad_request(
@@ -79,7 +93,7 @@ impl ApiEntity for LiveEvent {
         event.validate()?;
         // Basic auth (validated above): a new password is hashed; without
         // one, the stored hash stays (a PUT of what GET showed keeps the
-        // credentials). A hash in the body is never taken.
+        // credentials).
         if let Some(auth) = &mut event.input.basic_auth {
             auth.password_hash = match auth.password.take() {
                 Some(password) => Some(crate::live::hash_password(&password)?),
