@@ -41,6 +41,17 @@ if (serveDir) {
     const file = path.join(root, path.normalize(p));
     if (!file.startsWith(root) || !fs.existsSync(file)) return route.fulfill({ status: 404, body: 'no' });
     const type = file.endsWith('.mpd') ? 'application/dash+xml' : 'video/mp4';
+    // Byte ranges (SegmentBase: Shaka Packager's single-file tracks).
+    const range = /^bytes=(\d+)-(\d*)$/.exec(route.request().headers().range || '');
+    if (range) {
+      const all = fs.readFileSync(file);
+      const start = Number(range[1]);
+      const end = range[2] ? Math.min(Number(range[2]), all.length - 1) : all.length - 1;
+      return route.fulfill({
+        status: 206, contentType: type, body: all.subarray(start, end + 1),
+        headers: { 'content-range': `bytes ${start}-${end}/${all.length}` },
+      });
+    }
     return route.fulfill({ status: 200, contentType: type, path: file });
   });
 }
