@@ -496,6 +496,24 @@ fn answers_the_aws_reference_requests_and_refuses_the_negative_ones() {
             .starts_with("#EXT-X-KEY:METHOD=AES-128,URI="),
         "{d}"
     );
+    // A player gets that key from castguard's AES-128 key delivery under
+    // the SPEKE policy: with an entitled token, not without one.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let aes_url = format!("{}/keys/v1/aes/{aes_kid}", server.url);
+    let token = common::live::token("EntitledUsers");
+    let mut r = agent
+        .get(&aes_url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let bytes = r.body_mut().read_to_vec().unwrap();
+    let hex_key: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex_key, fa128["keys"][aes_kid].as_str().unwrap());
+    assert_eq!(agent.get(&aes_url).call().unwrap().status().as_u16(), 401);
 
     // What the suite's negative tests do to the generic request, and more:
     // each refused with a 4xx naming the problem, nothing stored.
