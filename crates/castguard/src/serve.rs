@@ -257,6 +257,37 @@ pub struct ServeArgs {
     )]
     metrics_token_file: Option<PathBuf>,
 
+    // SPEKE v2 key provider (docs/speke.md).
+    /// Turn on the SPEKE v2 key provider, POST /speke/v2, for encryptors
+    /// such as AWS Elemental MediaPackage: the keys it makes are bound to
+    /// this content key policy, under which players get their licenses.
+    /// Needs --speke-token-file or --speke-basic-auth-file.
+    #[arg(
+        long,
+        env = "CASTGUARD_SPEKE_POLICY",
+        value_name = "NAME",
+        help_heading = "SPEKE key provider"
+    )]
+    speke_policy: Option<String>,
+    /// File with the bearer token (16 or more printable characters) that
+    /// encryptors send to /speke/v2.
+    #[arg(
+        long,
+        env = "CASTGUARD_SPEKE_TOKEN_FILE",
+        value_name = "FILE",
+        help_heading = "SPEKE key provider"
+    )]
+    speke_token_file: Option<PathBuf>,
+    /// File with `user:password` (16 or more printable characters in all)
+    /// that encryptors send to /speke/v2 as HTTP Basic credentials.
+    #[arg(
+        long,
+        env = "CASTGUARD_SPEKE_BASIC_AUTH_FILE",
+        value_name = "FILE",
+        help_heading = "SPEKE key provider"
+    )]
+    speke_basic_auth_file: Option<PathBuf>,
+
     // Live ingest (docs/live.md).
     /// Take RTMP pushes (OBS, ffmpeg -f flv) on this address, e.g.
     /// 0.0.0.0:1935: live events with streamingProtocol RTMP then show
@@ -333,6 +364,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(metrics_token)
         .transpose()?;
+    let speke = speke_config(&args)?;
     let data = &args.data;
     create_private_dir(data)?;
     let (kek, origin) = store::Kek::load_or_create(data).context("key-encryption key")?;
@@ -389,6 +421,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     state.set_live_max_fragment(args.live_max_fragment);
     if let Some(t) = metrics_token {
         state.set_metrics_token(t);
+    }
+    if let Some(c) = speke {
+        if store.get_content_key_policy(&c.policy).await.is_err() {
+            eprintln!(
+                "castguard: warning: --speke-policy {}: no such content key policy yet; /speke/v2 answers 500 until it exists",
+                c.policy
+            );
+        }
+        eprintln!("castguard: SPEKE v2 key provider on /speke/v2 (policy {})", c.policy);
+        state.set_speke(c);
     }
     let metrics_listener = match args.metrics_listen {
         Some(addr) => Some(
@@ -668,6 +710,51 @@ fn metrics_token(path: &Path) -> anyhow::Result<AdminToken> {
     );
     AdminToken::new(text.trim().to_string())
         .map_err(|e| anyhow::anyhow!("--metrics-token-file {}: {e}", path.display()))
+}
+
+/// The SPEKE key provider's settings: a policy and at least one
+/// credential, or nothing.
+fn speke_config(args: &ServeArgs) -> anyhow::Result<Option<server::routes::speke::SpekeConfig>> {
+    let secret = |flag: &str, path: &Path| -> anyhow::Result<AdminToken> {
+        let text = Zeroizing::new(
+            std::fs::read_to_string(path)
+                .with_context(|| format!("--{flag}: cannot read {}", path.display()))?,
+        );
+        AdminToken::new(text.trim().to_string())
+            .map_err(|e| anyhow::anyhow!("--{flag} {}: {e}", path.display()))
+    };
+    let bearer = args
+        .speke_token_file
+        .as_deref()
+        .map(|p| secret("speke-token-file", p))
+        .transpose()?;
+    let basic = args
+        .speke_basic_auth_file
+        .as_deref()
+        .map(|p| secret("speke-basic-auth-file", p))
+        .transpose()?;
+    if let Some(b) = &basic
+        && !b.expose().contains(':')
+    {
+        anyhow::bail!("--speke-basic-auth-file: the file must hold user:password");
+    }
+    let Some(policy) = args.speke_policy.clone() else {
+        if bearer.is_some() || basic.is_some() {
+            anyhow::bail!("--speke-token-file and --speke-basic-auth-file need --speke-policy");
+        }
+        return Ok(None);
+    };
+    keys::model::validate_name("--speke-policy", &policy).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if bearer.is_none() && basic.is_none() {
+        anyhow::bail!(
+            "--speke-policy needs --speke-token-file or --speke-basic-auth-file: /speke/v2 hands out content keys"
+        );
+    }
+    Ok(Some(server::routes::speke::SpekeConfig {
+        policy,
+        bearer,
+        basic,
+    }))
 }
 
 /// The admin token: the environment's, else the saved one, else a new one

@@ -124,6 +124,18 @@ pub(crate) fn check_bearer(
             scheme.eq_ignore_ascii_case(b"bearer ").then_some(rest)
         })
         .ok_or(BearerRefusal::Unauthorized)?;
+    check_secret(parts, state, expected, presented)
+}
+
+/// Checks a presented secret (a bearer token, or the `user:password` of
+/// HTTP Basic) against `expected` in constant time, within the same
+/// per-address failure limit as [`check_bearer`].
+pub(crate) fn check_secret(
+    parts: &Parts,
+    state: &AppState,
+    expected: &AdminToken,
+    presented: &[u8],
+) -> Result<(), BearerRefusal> {
     let failures = state.delivery().guard.admin_failures.as_ref();
     let client = parts
         .extensions

@@ -75,6 +75,10 @@ pub(crate) struct Inner {
     /// Bearer token of `GET /metrics` on the public port; unset, that
     /// route answers 404.
     metrics_token: std::sync::OnceLock<AdminToken>,
+    /// The SPEKE v2 key provider's settings; unset, `/speke/v2` answers 404.
+    speke: std::sync::OnceLock<routes::speke::SpekeConfig>,
+    /// Serialises the making of SPEKE keys on this node.
+    speke_lock: tokio::sync::Mutex<()>,
 }
 
 /// Services a node shares with the other nodes besides the store (issue 7).
@@ -162,6 +166,8 @@ impl AppState {
             demo: std::sync::atomic::AtomicBool::new(false),
             metrics,
             metrics_token: std::sync::OnceLock::new(),
+            speke: std::sync::OnceLock::new(),
+            speke_lock: tokio::sync::Mutex::new(()),
         });
         // The store's change events clear the delivery caches (issue 7):
         // needs a runtime, which every server has; without one (a sync
@@ -211,6 +217,22 @@ impl AppState {
         if self.inner.metrics_token.set(token).is_err() {
             tracing::warn!("the metrics token was already set; keeping the first");
         }
+    }
+
+    /// Turns on the SPEKE v2 key provider (`POST /speke/v2`). Only the
+    /// first call counts.
+    pub fn set_speke(&self, config: routes::speke::SpekeConfig) {
+        if self.inner.speke.set(config).is_err() {
+            tracing::warn!("the SPEKE key provider was already configured; keeping the first");
+        }
+    }
+
+    pub(crate) fn speke(&self) -> Option<&routes::speke::SpekeConfig> {
+        self.inner.speke.get()
+    }
+
+    pub(crate) fn speke_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.inner.speke_lock
     }
 
     /// Origin, key delivery and STS state.
@@ -303,6 +325,7 @@ fn all_routes(state: AppState) -> Router {
         .nest("/api/v1", routes::api_router())
         .merge(delivery::router(&state))
         .merge(live::ingest_router())
+        .merge(routes::speke::router())
         .route("/metrics", axum::routing::get(metrics::public_metrics))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(

@@ -126,6 +126,16 @@ pub fn shaka() -> PathBuf {
     )
 }
 
+/// `tests/cpix_check.py ARGS…` (lxml and Python `cryptography` judging a
+/// CPIX document; its docs give the commands and the JSON they print).
+pub fn cpix_check(args: &[&Path]) -> serde_json::Value {
+    let o = run(Command::new(python())
+        .arg(repo_root().join("crates/castguard/tests/cpix_check.py"))
+        .args(args));
+    assert_ok("cpix_check.py", &o);
+    serde_json::from_slice(&o.stdout).expect("cpix_check.py prints JSON")
+}
+
 /// The binary under test.
 pub fn castguard() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_castguard"));

@@ -1,6 +1,7 @@
 //! DASH-IF CPIX 2.3 documents (Content Protection Information Exchange,
 //! <https://dashif.org/docs/CPIX2.3/HTML/Index.html>): the one model that
-//! key export, key import and the SPEKE v2 key provider read and write.
+//! key export, key import and the SPEKE v2 key provider ([`speke`]) read
+//! and write.
 //!
 //! A [`Document`] holds what castguard exchanges: content keys (KID and,
 //! when known, the 16-byte value), each DRM system's signalling per key
@@ -24,6 +25,7 @@
 
 pub mod crypto;
 mod read;
+pub mod speke;
 mod write;
 pub mod xml;
 

@@ -102,7 +102,9 @@ fn encrypted(element: &str, el: &Element) -> Result<Encrypted, CpixError> {
 /// A DeliveryData for one recipient.
 struct Delivery {
     certificate: Vec<u8>,
-    document_key: Encrypted,
+    /// `None` in a SPEKE request, whose DeliveryData names only the
+    /// recipient the answer is to be encrypted for.
+    document_key: Option<Encrypted>,
     mac_key: Option<Encrypted>,
 }
 
@@ -114,23 +116,25 @@ fn delivery(el: &Element) -> Result<Delivery, CpixError> {
         .and_then(|d| d.first(NS_DSIG, "X509Certificate"))
         .ok_or_else(|| invalid(E, "DeliveryKey has no X509Data/X509Certificate"))?;
     let certificate = b64("X509Certificate", &cert.text)?;
-    let dk = el
-        .first(NS_CPIX, "DocumentKey")
-        .ok_or_else(|| invalid(E, "has no DocumentKey"))?;
-    if let Some(a) = dk.attr("Algorithm")
-        && a != ALG_AES256_CBC
-    {
-        return Err(invalid(
-            "DocumentKey",
-            format!("algorithm {a} is not supported (only {ALG_AES256_CBC})"),
-        ));
-    }
-    let secret = dk
-        .first(NS_CPIX, "Data")
-        .and_then(|d| d.first(NS_PSKC, "Secret"))
-        .and_then(|s| s.first(NS_PSKC, "EncryptedValue"))
-        .ok_or_else(|| invalid("DocumentKey", "has no Data/Secret/EncryptedValue"))?;
-    let document_key = encrypted("DocumentKey", secret)?;
+    let document_key = match el.first(NS_CPIX, "DocumentKey") {
+        None => None,
+        Some(dk) => {
+            if let Some(a) = dk.attr("Algorithm")
+                && a != ALG_AES256_CBC
+            {
+                return Err(invalid(
+                    "DocumentKey",
+                    format!("algorithm {a} is not supported (only {ALG_AES256_CBC})"),
+                ));
+            }
+            let secret = dk
+                .first(NS_CPIX, "Data")
+                .and_then(|d| d.first(NS_PSKC, "Secret"))
+                .and_then(|s| s.first(NS_PSKC, "EncryptedValue"))
+                .ok_or_else(|| invalid("DocumentKey", "has no Data/Secret/EncryptedValue"))?;
+            Some(encrypted("DocumentKey", secret)?)
+        }
+    };
     let mac_key = match el.first(NS_CPIX, "MACMethod") {
         None => None,
         Some(m) => {
@@ -479,16 +483,20 @@ fn unwrap_keys(
     d: &Delivery,
     recipient: &RecipientKey,
 ) -> Result<(Zeroizing<Vec<u8>>, Option<Zeroizing<Vec<u8>>>), CpixError> {
-    if d.document_key.algorithm != ALG_RSA_OAEP {
+    let dk = d
+        .document_key
+        .as_ref()
+        .ok_or_else(|| invalid("DeliveryData", "has no DocumentKey"))?;
+    if dk.algorithm != ALG_RSA_OAEP {
         return Err(invalid(
             "DocumentKey",
             format!(
                 "key transport {} is not supported (only {ALG_RSA_OAEP})",
-                d.document_key.algorithm
+                dk.algorithm
             ),
         ));
     }
-    let document_key = recipient.unwrap("DocumentKey", &d.document_key.cipher)?;
+    let document_key = recipient.unwrap("DocumentKey", &dk.cipher)?;
     if document_key.len() != 32 {
         return Err(invalid("DocumentKey", "is not a 256-bit key"));
     }

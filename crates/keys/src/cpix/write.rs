@@ -43,9 +43,11 @@ pub(super) fn document(
 ) -> Result<String, CpixError> {
     let mut x = String::with_capacity(4096);
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    // The `cpix` prefix is declared besides the default namespace: SPEKE
+    // encryptors (AWS's verification suite) require `cpix` and `pskc`.
     let _ = write!(
         x,
-        "<CPIX xmlns=\"{NS_CPIX}\" xmlns:pskc=\"{NS_PSKC}\" xmlns:enc=\"{NS_XENC}\" xmlns:ds=\"{NS_DSIG}\" version=\"2.3\""
+        "<CPIX xmlns=\"{NS_CPIX}\" xmlns:cpix=\"{NS_CPIX}\" xmlns:pskc=\"{NS_PSKC}\" xmlns:enc=\"{NS_XENC}\" xmlns:ds=\"{NS_DSIG}\" version=\"2.3\""
     );
     if let Some(c) = &doc.content_id {
         let _ = write!(x, " contentId=\"{}\"", esc(c));

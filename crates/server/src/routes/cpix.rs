@@ -38,7 +38,7 @@ use keys::cpix::{
 };
 use keys::model::{ContentKey, ContentKeyType, ContentKeyWithValue, TRACK_CLASSES, validate_name};
 use media::manifest::{self, HlsKey};
-use media::setup::{Protection, TrackClass, TrackKeys};
+use media::setup::{KeySignalling, Protection, TrackClass, TrackKeys};
 use media::track_class::{HD_MAX_PIXELS, SD_MAX_PIXELS, UHD1_MAX_PIXELS};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -50,9 +50,9 @@ pub const CPIX_BODY_LIMIT: usize = keys::cpix::xml::MAX_DOCUMENT_BYTES;
 
 /// DASH-IF's system ID for HLS AES-128 envelope encryption with a clear
 /// key (dashif.org/identifiers/content_protection: "Clear Key AES-128").
-const AES128_SYSTEM_ID: Uuid = Uuid::from_u128(0x3ea8778f_7742_4bf9_b18b_e834b2acbd47);
+pub(crate) const AES128_SYSTEM_ID: Uuid = Uuid::from_u128(0x3ea8778f_7742_4bf9_b18b_e834b2acbd47);
 
-fn cpix_error(e: CpixError) -> ApiError {
+pub(crate) fn cpix_error(e: CpixError) -> ApiError {
     match e {
         CpixError::TooLarge { max } => ApiError::PayloadTooLarge { limit: max as u64 },
         CpixError::Invalid { element, reason } => ApiError::bad_request(element, reason),
@@ -148,31 +148,7 @@ async fn export(s: &AppState, name: &str, recipient: Option<&Recipient>) -> ApiR
                 .key_signalling(kid)
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| ApiError::internal("a key of the plan has no signalling"))?;
-            if plan.dash {
-                for (system, pssh) in signalling.pssh_boxes().map_err(ApiError::internal)? {
-                    let d = drm_system(&mut doc.drm_systems, Uuid::from_bytes(system), uuid);
-                    d.pssh.get_or_insert(pssh);
-                }
-                for sys in signalling.dash.iter().flat_map(|p| &p.systems) {
-                    let d = drm_system(&mut doc.drm_systems, Uuid::from_bytes(sys.system_id), uuid);
-                    if d.content_protection_data.is_none() {
-                        d.name = sys.name.clone();
-                        d.content_protection_data =
-                            Some(manifest::dash::content_protection_fragment(sys).into_bytes());
-                    }
-                }
-            }
-            if plan.hls {
-                for k in &signalling.hls_keys {
-                    let d = drm_system(&mut doc.drm_systems, hls_system(k), uuid);
-                    if d.hls_signaling_media.is_none() {
-                        d.uri_ext_x_key = Some(k.uri.clone().into_bytes());
-                        d.hls_signaling_media = Some(manifest::hls::key_line(k).into_bytes());
-                        d.hls_signaling_master =
-                            Some(manifest::hls::session_key_line(k).into_bytes());
-                    }
-                }
-            }
+            add_signalling(&mut doc.drm_systems, uuid, &signalling, plan.dash, plan.hls)?;
         }
         match &plan.protection {
             Protection::Clear => {}
@@ -192,6 +168,45 @@ async fn export(s: &AppState, name: &str, recipient: Option<&Recipient>) -> ApiR
     Ok(([(header::CONTENT_TYPE, "application/xml")], xml).into_response())
 }
 
+/// Adds to `list` the `DRMSystem`s of key `kid` that `signalling` makes:
+/// with `dash`, its `pssh` boxes and DASH `ContentProtection` elements;
+/// with `hls`, its `EXT-X-KEY` URI and lines. The same signalling the
+/// origin writes into manifests (CPIX export and the SPEKE key provider
+/// both hand it out).
+pub(crate) fn add_signalling(
+    list: &mut Vec<DrmSystem>,
+    kid: Uuid,
+    signalling: &KeySignalling,
+    dash: bool,
+    hls: bool,
+) -> ApiResult<()> {
+    if dash {
+        for (system, pssh) in signalling.pssh_boxes().map_err(ApiError::internal)? {
+            let d = drm_system(list, Uuid::from_bytes(system), kid);
+            d.pssh.get_or_insert(pssh);
+        }
+        for sys in signalling.dash.iter().flat_map(|p| &p.systems) {
+            let d = drm_system(list, Uuid::from_bytes(sys.system_id), kid);
+            if d.content_protection_data.is_none() {
+                d.name = sys.name.clone();
+                d.content_protection_data =
+                    Some(manifest::dash::content_protection_fragment(sys).into_bytes());
+            }
+        }
+    }
+    if hls {
+        for k in &signalling.hls_keys {
+            let d = drm_system(list, hls_system(k), kid);
+            if d.hls_signaling_media.is_none() {
+                d.uri_ext_x_key = Some(k.uri.clone().into_bytes());
+                d.hls_signaling_media = Some(manifest::hls::key_line(k).into_bytes());
+                d.hls_signaling_master = Some(manifest::hls::session_key_line(k).into_bytes());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The DRM system of an HLS key, by its `KEYFORMAT`.
 fn hls_system(k: &HlsKey) -> Uuid {
     match k.keyformat.as_deref() {
@@ -203,7 +218,7 @@ fn hls_system(k: &HlsKey) -> Uuid {
 }
 
 /// The `DRMSystem` of (`system`, `kid`), added when missing.
-fn drm_system(list: &mut Vec<DrmSystem>, system: Uuid, kid: Uuid) -> &mut DrmSystem {
+pub(crate) fn drm_system(list: &mut Vec<DrmSystem>, system: Uuid, kid: Uuid) -> &mut DrmSystem {
     let i = match list
         .iter()
         .position(|d| d.system_id == system && d.kid == kid)

@@ -16,6 +16,7 @@ pub(crate) mod cpix;
 pub(crate) mod import;
 pub(crate) mod live_events;
 pub(crate) mod live_outputs;
+pub mod speke;
 pub mod player;
 pub mod streaming_locators;
 pub(crate) mod streaming_policies;
