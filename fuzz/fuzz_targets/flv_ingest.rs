@@ -12,33 +12,12 @@
 
 use libfuzzer_sys::fuzz_target;
 use media::flv::{FlvRemuxer, TagKind, flv_tags};
-use media::live::{LiveAsset, LiveSettings, Unit};
-use media::origin::{OriginAsset, Resource};
-use media::package::Protection;
-use std::path::Path;
+use media::live::Unit;
+
+#[path = "common/recording.rs"]
+mod recording;
 
 const MAX_INPUT: usize = 64 * 1024;
-
-fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    let base = if shm.is_dir() { shm.to_owned() } else { std::env::temp_dir() };
-    tempfile::Builder::new().prefix("castguard-fuzz-flv").tempdir_in(base).expect("scratch dir")
-}
-
-fn serve(dir: &Path) {
-    let asset = OriginAsset::open(dir).expect("a recording opens");
-    let mut resources = vec![Resource::Mpd, Resource::Master];
-    for t in &asset.index.tracks {
-        resources.push(Resource::MediaPlaylist { track: t.name.clone() });
-        resources.push(Resource::Init { track: t.name.clone() });
-        for n in t.first_segment..t.first_segment + t.segments.len() as u64 {
-            resources.push(Resource::Segment { track: t.name.clone(), number: n as u32 });
-        }
-    }
-    for r in &resources {
-        let _ = asset.get(&Protection::Clear, r);
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     if data.len() > MAX_INPUT {
@@ -49,10 +28,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(t) => t,
         Err(_) => return,
     };
-    let tmp = scratch();
-    let dir = tmp.path().join("rec");
-    let settings = LiveSettings { event: "fuzz".into(), archive_secs: 60.0, time_shift_secs: 30.0 };
-    let mut rec = LiveAsset::open(&dir, &settings).expect("a fresh recording opens");
+    let (_tmp, dir, mut rec) = recording::fresh("castguard-fuzz-flv");
     let mut remuxer = FlvRemuxer::new(1 << 20);
     let mut now = 1_800_000_000_000i64;
     let mut store = |units: Vec<Unit>| -> bool {
@@ -90,7 +66,7 @@ fuzz_target!(|data: &[u8]| {
         store(u);
     }
     drop(store);
-    serve(&dir);
+    recording::serve(&dir);
     rec.finish().expect("finish");
-    serve(&dir);
+    recording::serve(&dir);
 });

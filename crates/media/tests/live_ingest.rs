@@ -18,6 +18,15 @@ use media::movie::{Movie, TrackKind};
 use media::origin::{OriginAsset, Resource};
 use media::package::Protection;
 
+/// A temporary folder for one recording (`rec` inside it; the folder goes
+/// when the first value is dropped) and an hour-long archive's settings.
+fn recording_dir() -> (tempfile::TempDir, std::path::PathBuf, LiveSettings) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("rec");
+    let settings = LiveSettings { event: "ev".into(), archive_secs: 3600.0, time_shift_secs: 600.0 };
+    (tmp, dir, settings)
+}
+
 /// The units of `bytes` pushed in chunks of `chunk` bytes.
 fn units(bytes: &[u8], chunk: usize) -> Vec<Unit> {
     let mut p = StreamParser::new(media::live::DEFAULT_MAX_FRAGMENT, false);
@@ -38,9 +47,7 @@ fn get(asset: &OriginAsset, resource: Resource) -> String {
 fn a_pushed_stream_is_recorded_sample_for_sample() {
     let input = fixtures_dir().join("frag_h264_aac.mp4");
     let bytes = std::fs::read(&input).expect("fixture frag_h264_aac.mp4 (scripts/make-fixtures.sh)");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("rec");
-    let settings = LiveSettings { event: "ev".into(), archive_secs: 3600.0, time_shift_secs: 600.0 };
+    let (tmp, dir, settings) = recording_dir();
     let mut rec = LiveAsset::open(&dir, &settings).expect("opens");
 
     let units = units(&bytes, 4093);
@@ -147,13 +154,7 @@ fn track_end_secs(rec: &LiveAsset, track: &str) -> f64 {
 #[test]
 fn a_reconnecting_encoder_continues_the_timeline_after_a_real_gap() {
     let (header, fragments) = fixture_units();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("rec");
-    let settings = LiveSettings {
-        event: "ev".into(),
-        archive_secs: 3600.0,
-        time_shift_secs: 600.0,
-    };
+    let (_tmp, dir, settings) = recording_dir();
     let mut rec = LiveAsset::open(&dir, &settings).expect("opens");
     let t0 = 1_800_000_000_000i64;
     rec.header("Streams(av)", &header).expect("header");
@@ -302,13 +303,7 @@ fn a_reconnecting_encoder_continues_the_timeline_after_a_real_gap() {
 fn a_reconnection_with_another_codec_configuration_is_refused() {
     let (header, fragments) = fixture_units();
     let other = std::fs::read(fixtures_dir().join("h265_aac.mp4")).expect("fixture h265_aac.mp4");
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("rec");
-    let settings = LiveSettings {
-        event: "ev".into(),
-        archive_secs: 3600.0,
-        time_shift_secs: 600.0,
-    };
+    let (_tmp, dir, settings) = recording_dir();
     let mut rec = LiveAsset::open(&dir, &settings).expect("opens");
     rec.header("Streams(av)", &header).expect("header");
     rec.fragment(
@@ -355,13 +350,7 @@ fn find_box_end(bytes: &[u8], kind: &[u8; 4]) -> usize {
 #[test]
 fn a_recording_reopens_where_it_was_after_a_crash() {
     let (header, fragments) = fixture_units();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("rec");
-    let settings = LiveSettings {
-        event: "ev".into(),
-        archive_secs: 3600.0,
-        time_shift_secs: 600.0,
-    };
+    let (_tmp, dir, settings) = recording_dir();
     let mut rec = LiveAsset::open(&dir, &settings).expect("opens");
     assert_eq!(
         LiveAsset::open(&dir, &settings)
