@@ -13,14 +13,16 @@ use keys::model::{
 };
 use keys::sts::SigningKey;
 use serde_json::{Map, Value, json};
-use server::delivery::DeliveryConfig;
-use server::{AdminToken, AppState, app};
+use server::{AppState, app};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tower::ServiceExt as _;
 use uuid::Uuid;
+
+#[path = "support/app.rs"]
+mod app;
 
 const ADMIN: &str = "test-admin-token-0123456789";
 const SECRET: &[u8] = b"delivery-test-hmac-secret-0123456789abcdef";
@@ -143,20 +145,7 @@ impl Env {
     /// proxied to `upstream`).
     async fn new(upstream: Option<&str>) -> Env {
         log_buffer();
-        let dir = tempfile::tempdir().unwrap();
-        let st = store::SqliteStore::open(dir.path(), store::Kek::from_bytes([9u8; 32]))
-            .await
-            .unwrap();
-        let config = DeliveryConfig {
-            cache_ttl: Duration::ZERO,
-            ..DeliveryConfig::for_listen_addr("127.0.0.1:9")
-        };
-        let state = AppState::with_delivery(
-            Arc::new(st),
-            dir.path(),
-            AdminToken::new(ADMIN.into()).unwrap(),
-            config,
-        );
+        let (state, dir) = app::state(ADMIN, app::config()).await;
         let s = state.store();
         s.put_content_key_policy(policy(json!({"name": "entitled", "options": [{
             "name": "viewers",

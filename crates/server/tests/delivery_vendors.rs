@@ -15,15 +15,16 @@ use http_body_util::BodyExt as _;
 use keys::model::{ContentKey, ContentKeyType, ContentKeyValue, ContentKeyWithValue};
 use keys::sts::SigningKey;
 use serde_json::{Value, json};
-use server::delivery::DeliveryConfig;
-use server::{AdminToken, AppState, app};
+use server::{AppState, app};
 use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt as _;
 use uuid::Uuid;
+
+#[path = "support/app.rs"]
+mod app;
 
 const ADMIN: &str = "vendor-test-admin-token-0123456789";
 const SECRET: &[u8] = b"vendor-test-viewer-hmac-secret-0123456789";
@@ -123,20 +124,7 @@ struct Env {
 
 impl Env {
     async fn new() -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let st = store::SqliteStore::open(dir.path(), store::Kek::from_bytes([5u8; 32]))
-            .await
-            .unwrap();
-        let config = DeliveryConfig {
-            cache_ttl: Duration::ZERO,
-            ..DeliveryConfig::for_listen_addr("127.0.0.1:9")
-        };
-        let state = AppState::with_delivery(
-            Arc::new(st),
-            dir.path(),
-            AdminToken::new(ADMIN.into()).unwrap(),
-            config,
-        );
+        let (state, dir) = app::state(ADMIN, app::config()).await;
         Env { state, dir }
     }
 

@@ -15,13 +15,13 @@ use server::delivery::DeliveryConfig;
 use server::delivery::guard::GuardConfig;
 use server::limits::Rate;
 use server::{AdminToken, AppState, app};
-use std::sync::Arc;
-use std::time::Duration;
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
 #[path = "support/prom.rs"]
 mod prom;
+#[path = "support/app.rs"]
+mod app;
 
 const ADMIN: &str = "metrics-admin-token-0123456789";
 const METRICS_TOKEN: &str = "metrics-scrape-token-0123456789";
@@ -37,21 +37,7 @@ impl Env {
     /// An AES key under a token-restricted policy; `guard` sets the rate
     /// limits.
     async fn new(guard: GuardConfig) -> Env {
-        let dir = tempfile::tempdir().unwrap();
-        let st = store::SqliteStore::open(dir.path(), store::Kek::from_bytes([4u8; 32]))
-            .await
-            .unwrap();
-        let config = DeliveryConfig {
-            cache_ttl: Duration::ZERO,
-            guard,
-            ..DeliveryConfig::for_listen_addr("127.0.0.1:9")
-        };
-        let state = AppState::with_delivery(
-            Arc::new(st),
-            dir.path(),
-            AdminToken::new(ADMIN.into()).unwrap(),
-            config,
-        );
+        let (state, dir) = app::state(ADMIN, DeliveryConfig { guard, ..app::config() }).await;
         let policy = json!({"name": "entitled", "options": [{
             "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
             "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyTokenRestriction",
