@@ -33,7 +33,7 @@ const AUDIENCE: &str = "castguard-vendors";
 const SUBJECT: &str = "viewer-1";
 /// Axinom's published test communication key (drm-quick-start).
 const AXINOM_KEY_B64: &str = "SGEpLQJ+JpeRCTMn5izu/b6kiaTH5aSXTMkEuED9fA8=";
-const AXINOM_KEY_ID: &str = "69e54088-e9e0-4530-8c1a-1eb6dcd0d14e";
+const AXINOM_COM_KID: &str = "69e54088-e9e0-4530-8c1a-1eb6dcd0d14e";
 const OTHER_AXINOM_KEY_B64: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const DRMTODAY_SECRET_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const DRMTODAY_KID: &str = "00000000-1111-2222-3333-444444444444";
@@ -232,11 +232,11 @@ struct Case {
 #[tokio::test(flavor = "multi_thread")]
 async fn vendor_messages_satisfy_their_stand_ins() {
     let env = Env::new().await;
-    let axinom = json!({"type": "axinom", "communicationKeyId": AXINOM_KEY_ID,
+    let axinom = json!({"type": "axinom", "communicationKeyId": AXINOM_COM_KID,
         "communicationKey": AXINOM_KEY_B64, "includeKeys": true});
-    let axinom_plain = json!({"type": "axinom", "communicationKeyId": AXINOM_KEY_ID,
+    let axinom_plain = json!({"type": "axinom", "communicationKeyId": AXINOM_COM_KID,
         "communicationKey": AXINOM_KEY_B64});
-    let axinom_wrong = json!({"type": "axinom", "communicationKeyId": AXINOM_KEY_ID,
+    let axinom_wrong = json!({"type": "axinom", "communicationKeyId": AXINOM_COM_KID,
         "communicationKey": OTHER_AXINOM_KEY_B64});
     let drmtoday = json!({"type": "drmtoday", "merchant": "acme-media",
         "sharedSecret": DRMTODAY_SECRET_HEX, "keyId": DRMTODAY_KID});
@@ -254,7 +254,7 @@ async fn vendor_messages_satisfy_their_stand_ins() {
     // The stand-in's routes: the secrets it shares and the rights it expects.
     let mut routes = serde_json::Map::new();
     let axinom_cfg = |expect: Value| json!({"vendor": "axinom", "communication_key": AXINOM_KEY_B64,
-        "communication_key_id": AXINOM_KEY_ID, "expect": expect});
+        "communication_key_id": AXINOM_COM_KID, "expect": expect});
     let drmtoday_cfg = |expect: Value| json!({"vendor": "drmtoday", "shared_secret_hex": DRMTODAY_SECRET_HEX,
         "kid": DRMTODAY_KID, "merchant": "acme-media", "expect": expect});
     let pallycon_cfg = |expect: Value| json!({"vendor": "pallycon", "site_id": PALLYCON_SITE,
@@ -351,7 +351,7 @@ async fn vendor_messages_satisfy_their_stand_ins() {
 async fn templates_and_vendor_settings_are_checked_on_put() {
     let env = Env::new().await;
     let up = "https://license.vendor.example/acquire";
-    let axinom = json!({"type": "axinom", "communicationKeyId": AXINOM_KEY_ID, "communicationKey": AXINOM_KEY_B64});
+    let axinom = json!({"type": "axinom", "communicationKeyId": AXINOM_COM_KID, "communicationKey": AXINOM_KEY_B64});
     let bad = |mut c: Value, f: &dyn Fn(&mut Value)| {
         f(&mut c);
         c
