@@ -12,7 +12,8 @@
 # - origin_request, token_verify, clearkey_request, model_import: requests,
 #   tokens and API bodies (the model examples are taken from the model's
 #   own unit tests, so they follow the code);
-# - cpix_parse: the DASH-IF CPIX test vectors (tests/cpix/test-vectors).
+# - cpix_parse: the DASH-IF CPIX test vectors (tests/cpix/test-vectors) and the
+#   signxml-signed documents (tests/cpix/signed: Exclusive C14N, ECDSA).
 # The fuzzer's own finds go elsewhere (scripts/fuzz-smoke.sh uses
 # target/corpus/<target>): seeds stay small and reviewable.
 #   ./make-corpus.sh && RUSTC_BOOTSTRAP=1 cargo fuzz run mp4_tracks target/corpus/mp4_tracks corpus/mp4_tracks
@@ -32,7 +33,7 @@ ffmpeg -v error -y $src -c:v libx264 -bf 2 -c:a aac -movflags +faststart "$tmp/h
 ffmpeg -v error -y $src -c:v libx265 -x265-params log-level=error -tag:v hvc1 -c:a aac "$tmp/h265.mp4"
 ffmpeg -v error -y $src -c:v libx264 -c:a aac -movflags frag_keyframe+empty_moov+default_base_moof "$tmp/frag.mp4"
 cp "$tmp/h264.mp4" "$tmp/h265.mp4" corpus/ingest/
-cp "$ROOT"/tests/cpix/test-vectors/*.xml corpus/cpix_parse/
+cp "$ROOT"/tests/cpix/test-vectors/*.xml "$ROOT"/tests/cpix/signed/*.xml corpus/cpix_parse/
 ffmpeg -v error -y -f lavfi -i testsrc2=size=64x36:rate=25 -f lavfi -i sine=frequency=440:sample_rate=48000 -t 0.2 \
   -c:v libx264 -g 2 -c:a aac -f mp4 -movflags empty_moov+separate_moof+default_base_moof+cmaf corpus/live_ingest/cmaf
 cp "$tmp/frag.mp4" corpus/live_ingest/frag

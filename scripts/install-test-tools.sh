@@ -7,7 +7,8 @@
 #   venv: .venv with pywidevine, mpegdash, m3u8, lxml, moto[server] (an S3-compatible
 #         server on 127.0.0.1 for the object-storage tests), prometheus-client (the
 #         Prometheus project's parsers of the text and OpenMetrics formats, for
-#         the /metrics test)
+#         the /metrics test), signxml and xmlsec (libxmlsec1's Python binding): XML
+#         signatures made and verified independently of ours, for the CPIX tests
 #   npm:  node_modules/ from package.json + package-lock.json
 #         (shaka-packager@3.4.2 ships a static packager binary; mp4box = mp4box.js;
 #         shaka-player + playwright-core for the player page and browser tests;
@@ -48,12 +49,12 @@ if [ "${#APT_PKGS[@]}" -gt 0 ]; then
 fi
 
 # ---- python venv -----------------------------------------------------------
-PY_PKGS=(pywidevine mpegdash m3u8 lxml pyjwt cryptography schemathesis 'moto[server]' prometheus-client)
+PY_PKGS=(pywidevine mpegdash m3u8 lxml pyjwt cryptography schemathesis 'moto[server]' prometheus-client signxml xmlsec)
 if [ ! -x .venv/bin/python ]; then
     log "creating .venv"
     "$PY_BASE" -m venv .venv
 fi
-if ! .venv/bin/python -c 'import pywidevine, mpegdash, m3u8, lxml, jwt, cryptography, schemathesis, moto.server, prometheus_client' >/dev/null 2>&1; then
+if ! .venv/bin/python -c 'import pywidevine, mpegdash, m3u8, lxml, jwt, cryptography, schemathesis, moto.server, prometheus_client, signxml, xmlsec' >/dev/null 2>&1; then
     log "pip install ${PY_PKGS[*]}"
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
 fi

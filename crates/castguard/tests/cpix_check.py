@@ -1,5 +1,6 @@
-"""Independent checks of castguard's CPIX documents (lxml + cryptography,
-no castguard code):
+"""Independent checks of castguard's CPIX documents (lxml + cryptography +
+xmlsec (libxmlsec1) to verify signatures, signxml to make them; no
+castguard code):
 
     cpix_check.py validate DOC.xml SCHEMA.xsd
         {"valid": bool, "errors": [...]} against the CPIX 2.3 schema
@@ -16,6 +17,20 @@ no castguard code):
         (one each, filled: PSSH a pssh box of the DRM system, HLS data
         EXT-X-KEY / EXT-X-SESSION-KEY lines, ContentProtectionData a
         ContentProtection element), every key with a value.
+    cpix_check.py verify DOC.xml
+        {"signatures": [{"valid", "subject", "error"}], "all_valid": bool}:
+        every ds:Signature child of CPIX checked by xmlsec (libxmlsec1) with
+        the certificate in its KeyInfo, ids from the `id` attributes
+    cpix_check.py keygen DIR rsa|ec
+        DIR/key.pem (PKCS#8) and DIR/cert.pem (self-signed) for signing
+    cpix_check.py sign IN.xml OUT.xml KEY.pem CERT.pem ALG C14N [URI]
+        signs with signxml (ALG rsa-sha256 | ecdsa-sha256 | ..., C14N an
+        algorithm URI), a ds:Signature appended to CPIX, over URI ("" for
+        the whole document, enveloped, or "#ListId")
+    cpix_check.py encrypt IN.xml CERT.pem OUT.xml
+        IN's PlainValues encrypted for CERT as CPIX 2.3 says (DeliveryData
+        with RSA-OAEP-MGF1P document and MAC keys, AES-256-CBC values,
+        HMAC-SHA512 ValueMACs)
 """
 
 import base64
@@ -85,9 +100,13 @@ def facts(doc, key_pem=None):
             entry["psshSystem"] = box[12:28].hex()
         cpd = d.find("cpix:ContentProtectionData", NS)
         if cpd is not None:
-            frag = etree.fromstring(b64(cpd), PARSER)
-            entry["contentProtection"] = {"tag": frag.tag, "schemeIdUri": frag.get("schemeIdUri"),
-                                          "children": [c.tag for c in frag]}
+            try:
+                frag = etree.fromstring(b64(cpd), PARSER)
+                entry["contentProtection"] = {"tag": frag.tag, "schemeIdUri": frag.get("schemeIdUri"),
+                                              "children": [c.tag for c in frag]}
+            except etree.XMLSyntaxError:
+                # Several sibling elements (the DASH-IF vectors): not one fragment.
+                entry["contentProtection"] = None
         uri = d.find("cpix:URIExtXKey", NS)
         if uri is not None:
             entry["uri"] = b64(uri).decode()
@@ -178,6 +197,121 @@ def speke(request, answer, key_pem=None):
     return {"problems": problems, **facts(answer, key_pem)}
 
 
+def verify(doc):
+    import warnings
+
+    import xmlsec
+    from cryptography import x509
+
+    warnings.simplefilter("ignore")  # the DASH-IF certificates have negative serials
+    root = etree.parse(doc, PARSER).getroot()
+    xmlsec.tree.add_ids(root, ["id"])
+    out = []
+    for sig in root.findall("ds:Signature", NS):
+        der = base64.b64decode("".join(sig.find("ds:KeyInfo/ds:X509Data/ds:X509Certificate", NS).text.split()))
+        entry = {"subject": x509.load_der_x509_certificate(der).subject.rfc4514_string()}
+        ctx = xmlsec.SignatureContext()
+        ctx.key = xmlsec.Key.from_memory(der, xmlsec.constants.KeyDataFormatCertDer, None)
+        try:
+            ctx.verify(sig)
+            entry["valid"] = True
+        except xmlsec.Error as e:
+            entry["valid"] = False
+            entry["error"] = str(e)
+        out.append(entry)
+    return {"signatures": out, "all_valid": all(e["valid"] for e in out)}
+
+
+def keygen(directory, kind):
+    import datetime
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(65537, 2048) if kind == "rsa" else ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"cpix test signer {kind}")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30)).sign(key, hashes.SHA256()))
+    with open(os.path.join(directory, "key.pem"), "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    with open(os.path.join(directory, "cert.pem"), "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    return {"subject": name.rfc4514_string()}
+
+
+def sign(src, dst, key_pem, cert_pem, alg, c14n, uri=""):
+    from signxml import XMLSigner
+
+    root = etree.parse(src, PARSER).getroot()
+    with open(key_pem, "rb") as f:
+        key = f.read()
+    with open(cert_pem, "rb") as f:
+        cert = f.read().decode()
+    signer = XMLSigner(signature_algorithm=alg, digest_algorithm="sha256", c14n_algorithm=c14n)
+    kwargs = {"reference_uri": uri} if uri else {}
+    # Enveloped: signxml returns the root with the signature as its last
+    # child, where CPIX puts signatures.
+    signed = signer.sign(root, key=key, cert=cert, id_attribute="id", **kwargs)
+    with open(dst, "wb") as f:
+        f.write(etree.tostring(signed, xml_declaration=True, encoding="UTF-8"))
+    return {"signed": True}
+
+
+def encrypt(src, cert_pem, dst):
+    import os
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, hmac, padding, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding as apad
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    with open(cert_pem, "rb") as f:
+        cert = x509.load_pem_x509_certificate(f.read())
+    pub = cert.public_key()
+    oaep = apad.OAEP(mgf=apad.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+    document_key, mac_key = os.urandom(32), os.urandom(64)
+    tree = etree.parse(src, PARSER)
+    root = tree.getroot()
+    C, P, E, D = (lambda n, k=k: "{%s}%s" % (NS[k], n) for k in ("cpix", "pskc", "enc", "ds"))
+
+    def encrypted(parent, tag, alg, cipher):
+        el = etree.SubElement(parent, tag)
+        etree.SubElement(el, E("EncryptionMethod"), Algorithm=alg)
+        etree.SubElement(etree.SubElement(el, E("CipherData")), E("CipherValue")).text = base64.b64encode(cipher).decode()
+        return el
+
+    ddl = etree.Element(C("DeliveryDataList"))
+    dd = etree.SubElement(ddl, C("DeliveryData"))
+    x = etree.SubElement(etree.SubElement(dd, C("DeliveryKey")), D("X509Data"))
+    etree.SubElement(x, D("X509Certificate")).text = base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+    dk = etree.SubElement(dd, C("DocumentKey"), Algorithm="http://www.w3.org/2001/04/xmlenc#aes256-cbc")
+    secret = etree.SubElement(etree.SubElement(dk, C("Data")), P("Secret"))
+    encrypted(secret, P("EncryptedValue"), "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", pub.encrypt(document_key, oaep))
+    mm = etree.SubElement(dd, C("MACMethod"), Algorithm="http://www.w3.org/2001/04/xmldsig-more#hmac-sha512")
+    encrypted(mm, C("Key"), "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p", pub.encrypt(mac_key, oaep))
+    root.insert(0, ddl)
+    for plain in root.findall("cpix:ContentKeyList/cpix:ContentKey/cpix:Data/pskc:Secret/pskc:PlainValue", NS):
+        secret = plain.getparent()
+        iv = os.urandom(16)
+        p = padding.PKCS7(128).padder()
+        padded = p.update(b64(plain)) + p.finalize()
+        e = Cipher(algorithms.AES(document_key), modes.CBC(iv)).encryptor()
+        cipher = iv + e.update(padded) + e.finalize()
+        secret.remove(plain)
+        encrypted(secret, P("EncryptedValue"), "http://www.w3.org/2001/04/xmlenc#aes256-cbc", cipher)
+        h = hmac.HMAC(mac_key, hashes.SHA512())
+        h.update(cipher)
+        etree.SubElement(secret, P("ValueMAC")).text = base64.b64encode(h.finalize()).decode()
+    tree.write(dst, xml_declaration=True, encoding="UTF-8")
+    return {"encrypted": True}
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "validate":
@@ -186,5 +320,13 @@ if __name__ == "__main__":
         print(json.dumps(facts(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)))
     elif cmd == "speke":
         print(json.dumps(speke(sys.argv[2], sys.argv[3], sys.argv[4] if len(sys.argv) > 4 else None)))
+    elif cmd == "verify":
+        print(json.dumps(verify(sys.argv[2])))
+    elif cmd == "keygen":
+        print(json.dumps(keygen(sys.argv[2], sys.argv[3])))
+    elif cmd == "sign":
+        print(json.dumps(sign(*sys.argv[2:])))
+    elif cmd == "encrypt":
+        print(json.dumps(encrypt(sys.argv[2], sys.argv[3], sys.argv[4])))
     else:
         sys.exit(f"unknown command {cmd}")

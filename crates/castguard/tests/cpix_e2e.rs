@@ -4,7 +4,11 @@
 //! the encrypted export with the test recipient's private key
 //! (tests/cpix_check.py), and the signalling is compared with what the
 //! origin's own MPD and HLS playlists carry for the locator. Import runs
-//! the DASH-IF test vectors through `castguard key import`.
+//! the DASH-IF test vectors through `castguard key import`; XML signature
+//! verdicts are compared with xmlsec's (libxmlsec1), documents are signed
+//! by signxml and encrypted for castguard's recipient certificate by
+//! `cryptography`, and imported keys are fetched back as Clear Key
+//! licenses.
 
 mod api_server;
 mod common;
@@ -384,7 +388,7 @@ fn import_dash_if_vectors_through_the_cli() {
     ] {
         let e = fails(&["key", "import", &vector(bad), "--recipient-key", &key1]);
         assert!(
-            e.contains("signed") && e.contains("does not verify XML signatures"),
+            e.contains("XML signature invalid: Signature 1 of 1"),
             "{bad}: {e}"
         );
     }
@@ -542,4 +546,357 @@ fn import_dash_if_vectors_through_the_cli() {
     ]));
     assert!(out.contains("not kept: LabelFilter SD-Video"), "{out}");
     assert_eq!(keys_json().as_array().unwrap().len(), 8);
+}
+
+fn py(args: &[&str]) -> Value {
+    check(&args.iter().map(Path::new).collect::<Vec<_>>())
+}
+
+const EXC_C14N: &str = "http://www.w3.org/2001/10/xml-exc-c14n#";
+const EXC_C14N_COMMENTS: &str = "http://www.w3.org/2001/10/xml-exc-c14n#WithComments";
+
+fn b64url(b: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+impl Api {
+    /// A Clear Key license (no token: the keys' policy is open): KID (hex
+    /// UUID) to key (hex).
+    fn clearkey(&self, kids: &[&str]) -> std::collections::BTreeMap<String, String> {
+        let body = json!({"kids": kids.iter().map(|k| b64url(uuid::Uuid::parse_str(k).unwrap().as_bytes())).collect::<Vec<_>>(),
+            "type": "temporary"});
+        let mut r = self
+            .agent
+            .post(&format!("{}/keys/v1/clearkey", self.base))
+            .send_json(&body)
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: Value = r.body_mut().read_json().unwrap_or(Value::Null);
+        assert_eq!(status, 200, "{v}");
+        use base64::Engine as _;
+        let d = |s: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(s.as_str().unwrap())
+                .unwrap()
+        };
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| {
+                let kid = uuid::Uuid::from_slice(&d(&k["kid"])).unwrap().to_string();
+                let key: String = d(&k["k"]).iter().map(|b| format!("{b:02x}")).collect();
+                (kid, key)
+            })
+            .collect()
+    }
+}
+
+/// XML signatures: castguard's verdict on the DASH-IF vectors (and a
+/// tampered one) equals xmlsec's; a correctly signed vector imports with
+/// the values `cryptography` decrypts, its signers shown and, with
+/// `--trusted-signer`, required. Then the server's own recipient
+/// certificate: a document encrypted for it (by `cryptography`) and signed
+/// (by signxml, Exclusive C14N, RSA-SHA256) is imported as it is and its
+/// keys come back in a Clear Key license with the right values.
+#[test]
+fn signatures_agree_with_xmlsec_and_documents_encrypted_for_castguard_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(&data_dir(&tmp), Some(TOKEN));
+    let api = Api::new(&server.url);
+    let run = |args: &[&str]| cli(&server.url, TOKEN, args);
+    let fails = |args: &[&str]| {
+        let out = run(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let path = |p: PathBuf| p.to_string_lossy().into_owned();
+    let vector = |n: &str| path(cpix_dir().join("test-vectors").join(n));
+    let key1 = path(cpix_dir().join("Cert1.key.pem"));
+    let work = |n: &str| path(tmp.path().join(n));
+    api.put(
+        "content-key-policies/open-ck",
+        json!({"properties": {"options": [{"name": "clearkey",
+            "configuration": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyClearKeyConfiguration"},
+            "restriction": {"@odata.type": "#Microsoft.Media.ContentKeyPolicyOpenRestriction"}}]}}),
+    );
+
+    // Verdicts: ours (the import succeeds) == xmlsec's (every signature valid).
+    let complex = std::fs::read(vector("Complex.xml")).unwrap();
+    let mut tampered = complex.clone();
+    let at = String::from_utf8_lossy(&complex)
+        .find("<ContentKey kid=\"a")
+        .unwrap()
+        + "<ContentKey kid=\"".len();
+    tampered[at] = b'b'; // still a KID, another one
+    std::fs::write(work("tampered.xml"), &tampered).unwrap();
+    let mut verdicts = Vec::new();
+    for file in [
+        vector("Complex.xml"),
+        vector("Invalid_BadContentKeysSignature.xml"),
+        vector("Invalid_BadDocumentSignature.xml"),
+        work("tampered.xml"),
+    ] {
+        let xmlsec = py(&["verify", &file]);
+        let independent = xmlsec["all_valid"].as_bool().unwrap();
+        let out = run(&[
+            "key",
+            "import",
+            &file,
+            "--recipient-key",
+            &key1,
+            "--dry-run",
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.success(),
+            independent,
+            "{file}: xmlsec {xmlsec}, castguard {stderr}"
+        );
+        if !independent {
+            assert!(
+                stderr.contains("XML signature invalid: Signature "),
+                "{stderr}"
+            );
+        }
+        verdicts.push(independent);
+    }
+    assert_eq!(verdicts, [true, false, false, false]);
+
+    // Complex.xml imports: signers shown, the values Python decrypts.
+    let facts = py(&["facts", &vector("Complex.xml"), &key1]);
+    let out = ok(&run(&[
+        "key",
+        "import",
+        &vector("Complex.xml"),
+        "--recipient-key",
+        &key1,
+        "--policy",
+        "open-ck",
+    ]));
+    assert!(
+        out.contains("signed  CPIX by CN=CPIX Example Entity 4")
+            && out.contains("signed  ContentKeyList by CN=CPIX Example Entity 3")
+            && out.contains("not checked against a trusted signer"),
+        "{out}"
+    );
+    let want: std::collections::BTreeMap<String, String> = facts["keys"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(want.len(), 4);
+    let kids: Vec<&str> = want.keys().map(String::as_str).collect();
+    assert_eq!(api.clearkey(&kids), want);
+    // A trusted signer: Cert4 signed the document; Cert1 signed nothing.
+    let out = ok(&run(&[
+        "key",
+        "import",
+        &vector("Complex.xml"),
+        "--recipient-key",
+        &key1,
+        "--trusted-signer",
+        &path(cpix_dir().join("Cert4.pem")),
+        "--dry-run",
+    ]));
+    assert!(
+        out.contains("signed  CPIX by CN=CPIX Example Entity 4") && out.contains(", trusted"),
+        "{out}"
+    );
+    let e = fails(&[
+        "key",
+        "import",
+        &vector("Complex.xml"),
+        "--recipient-key",
+        &key1,
+        "--trusted-signer",
+        &path(cpix_dir().join("Cert1.pem")),
+        "--dry-run",
+    ]);
+    assert!(e.contains("not signed by the trusted signer"), "{e}");
+
+    // castguard's recipient certificate: made once, the same on every GET.
+    ok(&run(&[
+        "key",
+        "recipient-cert",
+        "-o",
+        &work("castguard.pem"),
+    ]));
+    let pem = std::fs::read_to_string(work("castguard.pem")).unwrap();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    let (status, again) = api.raw("GET", "cpix/recipient-certificate", "", b"");
+    assert_eq!((status, again.as_str()), (200, pem.as_str()));
+    // A vendor's document: two keys (tests/secrets.txt e2e-key1/2),
+    // encrypted for castguard, signed over the whole document.
+    let (k1, k2) = (
+        "30000000-0000-4000-8000-000000000001",
+        "30000000-0000-4000-8000-000000000002",
+    );
+    use base64::Engine as _;
+    let b64 = |h: &str| base64::engine::general_purpose::STANDARD.encode(hex_bytes(h));
+    std::fs::write(
+        work("plain.xml"),
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?><CPIX xmlns="urn:dashif:org:cpix" xmlns:pskc="urn:ietf:params:xml:ns:keyprov:pskc" contentId="vendor-title"><ContentKeyList id="keys"><ContentKey kid="{k1}"><Data><pskc:Secret><pskc:PlainValue>{}</pskc:PlainValue></pskc:Secret></Data></ContentKey><ContentKey kid="{k2}"><Data><pskc:Secret><pskc:PlainValue>{}</pskc:PlainValue></pskc:Secret></Data></ContentKey></ContentKeyList></CPIX>"#,
+            b64(VID_KEY),
+            b64(AUD_KEY)
+        ),
+    )
+    .unwrap();
+    py(&[
+        "encrypt",
+        &work("plain.xml"),
+        &work("castguard.pem"),
+        &work("enc.xml"),
+    ]);
+    std::fs::create_dir_all(work("rsa")).unwrap();
+    std::fs::create_dir_all(work("ec")).unwrap();
+    py(&["keygen", &work("rsa"), "rsa"]);
+    py(&["keygen", &work("ec"), "ec"]);
+    let signer = work("rsa/cert.pem");
+    py(&[
+        "sign",
+        &work("enc.xml"),
+        &work("signed.xml"),
+        &work("rsa/key.pem"),
+        &signer,
+        "rsa-sha256",
+        EXC_C14N,
+    ]);
+    assert_eq!(py(&["verify", &work("signed.xml")])["all_valid"], true);
+    assert_schema_valid(Path::new(&work("signed.xml")));
+    // Encrypted and signed: no key on this side, the server decrypts.
+    let out = ok(&run(&[
+        "key",
+        "import",
+        &work("signed.xml"),
+        "--trusted-signer",
+        &signer,
+        "--policy",
+        "open-ck",
+    ]));
+    assert!(
+        out.contains("signed  CPIX by CN=cpix test signer rsa") && out.contains(", trusted"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("create")).count(),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        api.clearkey(&[k1, k2]),
+        [
+            (k1.to_string(), VID_KEY.to_string()),
+            (k2.to_string(), AUD_KEY.to_string())
+        ]
+        .into_iter()
+        .collect()
+    );
+    // The API's answer says so too.
+    let doc = std::fs::read(work("signed.xml")).unwrap();
+    let (status, body) = api.raw("POST", "import/cpix?dryRun=true", "application/xml", &doc);
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["encrypted"], true, "{v}");
+    assert_eq!(v["signatures"][0]["covers"], json!(["CPIX"]), "{v}");
+    assert_eq!(v["signatures"][0]["signer"]["trusted"], false, "{v}");
+    // Another trusted signer: refused.
+    let e = fails(&[
+        "key",
+        "import",
+        &work("signed.xml"),
+        "--trusted-signer",
+        &path(cpix_dir().join("Cert4.pem")),
+        "--dry-run",
+    ]);
+    assert!(e.contains("not signed by the trusted signer"), "{e}");
+    // One byte of a CipherValue changed: the signature fails first.
+    let text = String::from_utf8(doc.clone()).unwrap();
+    let mut bad = doc.clone();
+    let at = text
+        .find("<enc:CipherValue>")
+        .or_else(|| text.find("CipherValue>"))
+        .unwrap()
+        + 20;
+    bad[at] = if bad[at] == b'A' { b'B' } else { b'A' };
+    let (status, body) = api.raw("POST", "import/cpix", "application/xml", &bad);
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("XML signature invalid"), "{body}");
+    // Encrypted for someone else (Cert1): refused naming DeliveryData.
+    let (status, body) = api.raw(
+        "POST",
+        "import/cpix",
+        "application/xml",
+        &std::fs::read(vector("EncryptedContentKeys.xml")).unwrap(),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("DeliveryData") && body.contains("recipient-certificate"),
+        "{body}"
+    );
+    // ECDSA P-256, Exclusive C14N with comments, over the clear document.
+    py(&[
+        "sign",
+        &work("plain.xml"),
+        &work("ec.xml"),
+        &work("ec/key.pem"),
+        &work("ec/cert.pem"),
+        "ecdsa-sha256",
+        EXC_C14N_COMMENTS,
+    ]);
+    assert_eq!(py(&["verify", &work("ec.xml")])["all_valid"], true);
+    let out = ok(&run(&["key", "import", &work("ec.xml"), "--dry-run"]));
+    assert!(
+        out.contains("signed  CPIX by CN=cpix test signer ec"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("exists")).count(),
+        2,
+        "{out}"
+    );
+    // A list signed by itself (reference #keys).
+    py(&[
+        "sign",
+        &work("plain.xml"),
+        &work("list.xml"),
+        &work("rsa/key.pem"),
+        &signer,
+        "rsa-sha512",
+        EXC_C14N,
+        "#keys",
+    ]);
+    assert_eq!(py(&["verify", &work("list.xml")])["all_valid"], true);
+    let out = ok(&run(&[
+        "key",
+        "import",
+        &work("list.xml"),
+        "--trusted-signer",
+        &signer,
+        "--dry-run",
+    ]));
+    assert!(
+        out.contains("signed  ContentKeyList by CN=cpix test signer rsa")
+            && out.contains(", trusted"),
+        "{out}"
+    );
+
+    // No key value in the log.
+    let log = server.log();
+    for k in [VID_KEY, AUD_KEY] {
+        assert!(
+            !log.contains(k) && !log.contains(&b64(k)),
+            "a key is in the log"
+        );
+    }
 }

@@ -65,6 +65,7 @@ use utoipa::openapi::{RefOr, Schema};
         routes::cpix::export_plain,
         routes::cpix::export_encrypted,
         routes::cpix::import,
+        routes::cpix::recipient_certificate,
         routes::live_events::list,
         routes::live_events::get,
         routes::live_events::put,
@@ -233,6 +234,12 @@ pub mod schemas {
         json!({"name": "dryRun", "in": "query", "required": false,
         "description": "Check and show what the import would do, and write nothing",
         "schema": {"type": "string", "enum": ["true", "false"]}})
+    );
+    param!(
+        TrustedSigner,
+        json!({"name": "trustedSigner", "in": "query", "required": false,
+        "description": "SHA-256 fingerprint of the only certificate trusted to sign the document (64 hex digits, colons allowed): then every list must be covered by its valid XML signature",
+        "schema": {"type": "string", "pattern": "^([0-9a-fA-F]{2}:?){31}[0-9a-fA-F]{2}$"}})
     );
     param!(
         PolicyName,
@@ -714,13 +721,20 @@ fn import_request() -> Value {
 }
 
 fn import_cpix_response() -> Value {
-    json!({"type": "object", "required": ["dryRun", "keys"], "properties": {
+    json!({"type": "object", "required": ["dryRun", "keys", "encrypted"], "properties": {
         "dryRun": {"type": "boolean"},
         "keys": {"type": "array", "items": {"type": "object", "required": ["keyId", "name", "action"], "properties": {
             "keyId": {"type": "string", "format": "uuid"}, "name": {"type": "string"},
             "action": {"type": "string", "enum": ["create", "exists"]},
             "label": {"type": "string"},
-            "notKept": {"type": "array", "items": {"type": "string"}}}}}}})
+            "notKept": {"type": "array", "items": {"type": "string"}}}}},
+        "encrypted": {"type": "boolean", "description": "The keys were encrypted for castguard's recipient certificate"},
+        "signatures": {"type": "array", "description": "The document's XML signatures, all verified", "items": {"type": "object",
+            "required": ["covers", "signer"], "properties": {
+            "covers": {"type": "array", "items": {"type": "string"}, "description": "CPIX (the whole document) or a list's element name"},
+            "signer": {"type": "object", "required": ["subject", "sha256", "trusted"], "properties": {
+                "subject": {"type": "string"}, "sha256": {"type": "string", "description": "SHA-256 of the certificate's DER, hex"},
+                "trusted": {"type": "boolean", "description": "The certificate is the trustedSigner given"}}}}}}}})
 }
 
 fn import_response() -> Value {
@@ -767,13 +781,16 @@ mod tests {
             );
         }
         let paths = doc["paths"].as_object().unwrap();
-        assert_eq!(paths.len(), 25);
+        assert_eq!(paths.len(), 26);
         for (path, item) in paths {
             for (method, op) in item.as_object().unwrap() {
                 let params = op["parameters"].as_array().map(Vec::len).unwrap_or(0);
                 let want = path.matches('{').count()
                     + usize::from(
-                        method == "get" && !path.contains('{') && path != "/api/v1/openapi.json",
+                        method == "get"
+                            && !path.contains('{')
+                            && path != "/api/v1/openapi.json"
+                            && path != "/api/v1/cpix/recipient-certificate",
                     ) * 2;
                 assert!(params >= want, "{method} {path}: {params} parameters");
                 assert!(

@@ -149,20 +149,36 @@ pub enum KeyCmd {
         policy: Option<String>,
     },
     /// Import the content keys of a DASH-IF CPIX document (every key or
-    /// none). Keys encrypted for a recipient are decrypted here with
-    /// --recipient-key, so the private key never leaves this machine.
+    /// none). XML signatures are verified and their signers shown. Without
+    /// --recipient-key the document goes to the server as it is (values in
+    /// the clear, or encrypted for castguard's recipient certificate: see
+    /// `key recipient-cert`); with it, keys encrypted for that recipient
+    /// are decrypted here, so the private key never leaves this machine.
     Import {
         file: PathBuf,
         /// The recipient's RSA private key, PKCS#8 PEM (from a PFX:
         /// `openssl pkcs12 -in X.pfx -nocerts -nodes | openssl pkey`).
         #[arg(long, value_name = "PEM")]
         recipient_key: Option<PathBuf>,
+        /// Require the document to be signed with this X.509 certificate
+        /// (PEM or DER): every list covered by its valid signature.
+        /// Without it, valid signatures by any certificate are accepted and
+        /// shown as not trusted.
+        #[arg(long, value_name = "CERT.pem")]
+        trusted_signer: Option<PathBuf>,
         /// Content key policy of the imported keys.
         #[arg(long)]
         policy: Option<String>,
         /// Check and show what would be imported; store nothing.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// castguard's CPIX recipient certificate (PEM), for a vendor to
+    /// encrypt CPIX documents for castguard (made on first use).
+    RecipientCert {
+        /// Write it here instead of to standard output.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     #[command(flatten)]
     Common(Common),
@@ -681,6 +697,7 @@ impl EntityCommand for KeyCmd {
             KeyCmd::Import {
                 file,
                 recipient_key,
+                trusted_signer,
                 policy,
                 dry_run,
             } => import_cpix(
@@ -688,9 +705,20 @@ impl EntityCommand for KeyCmd {
                 json,
                 file,
                 recipient_key.as_deref(),
+                trusted_signer.as_deref(),
                 policy.as_deref(),
                 *dry_run,
             )?,
+            KeyCmd::RecipientCert { output } => {
+                let Value::String(pem) = c.get("/api/v1/cpix/recipient-certificate")? else {
+                    return Err(Failure::input("the server did not answer a certificate"));
+                };
+                match output {
+                    Some(f) => std::fs::write(f, pem.as_bytes())
+                        .map_err(|e| Failure::input(format!("{}: {e}", f.display())))?,
+                    None => print!("{pem}"),
+                }
+            }
             KeyCmd::Common(verb) => verb.run::<Self>(c, json)?,
         }
         Ok(())
@@ -895,26 +923,37 @@ fn read_file(f: &std::path::Path) -> Result<Vec<u8>, Failure> {
     std::fs::read(f).map_err(|e| Failure::input(format!("{}: {e}", f.display())))
 }
 
-/// `key import`: the document as is, or, with a recipient key, decrypted
-/// here (MACs checked) and sent with its values in the clear.
+/// `key import`: the document as is (the server verifies its signatures
+/// and decrypts keys encrypted for castguard), or, with a recipient key,
+/// verified and decrypted here (MACs checked) and sent with its values in
+/// the clear.
 fn import_cpix(
     c: &Client,
     json: bool,
     file: &std::path::Path,
     recipient_key: Option<&std::path::Path>,
+    trusted_signer: Option<&std::path::Path>,
     policy: Option<&str>,
     dry_run: bool,
 ) -> Result<(), Failure> {
-    use keys::cpix::{Document, RecipientKey};
+    use keys::cpix::{Document, RecipientKey, TrustedSigner};
     let bytes = read_file(file)?;
+    let trusted = trusted_signer
+        .map(|t| {
+            TrustedSigner::from_certificate(&read_file(t)?)
+                .map_err(|e| Failure::input(format!("{}: {e}", t.display())))
+        })
+        .transpose()?;
+    let mut local_signatures = Vec::new();
     let body = match recipient_key {
         None => zeroize::Zeroizing::new(bytes),
         Some(k) => {
             let pem = zeroize::Zeroizing::new(read_file(k)?);
             let key = RecipientKey::from_pkcs8(&pem)
                 .map_err(|e| Failure::input(format!("{}: {e}", k.display())))?;
-            let doc = Document::parse(&bytes, Some(&key))
+            let (doc, sigs) = Document::parse_verified(&bytes, Some(&key), trusted.as_ref())
                 .map_err(|e| Failure::input(format!("{}: {e}", file.display())))?;
+            local_signatures = sigs;
             let xml = doc
                 .to_xml(None)
                 .map_err(|e| Failure::input(e.to_string()))?;
@@ -929,6 +968,13 @@ fn import_cpix(
     if dry_run {
         q.push("dryRun=true".to_string());
     }
+    // Checked here when the document was decrypted here (what is sent is
+    // then unsigned); by the server otherwise.
+    if let Some(t) = &trusted
+        && recipient_key.is_none()
+    {
+        q.push(format!("trustedSigner={}", t.sha256_hex()));
+    }
     let query = if q.is_empty() {
         String::new()
     } else {
@@ -942,6 +988,29 @@ fn import_cpix(
     if json {
         println!("{}", serde_json::to_string_pretty(&r).unwrap_or_default());
         return Ok(());
+    }
+    let signatures = if recipient_key.is_some() {
+        serde_json::to_value(&local_signatures).unwrap_or_default()
+    } else {
+        r["signatures"].clone()
+    };
+    for sig in signatures.as_array().cloned().unwrap_or_default() {
+        let covers: Vec<&str> = sig["covers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let signer = &sig["signer"];
+        println!(
+            "signed  {} by {} (certificate SHA-256 {}){}",
+            covers.join(", "),
+            signer["subject"].as_str().unwrap_or(""),
+            signer["sha256"].as_str().unwrap_or(""),
+            if signer["trusted"] == true {
+                ", trusted"
+            } else {
+                ", not checked against a trusted signer"
+            }
+        );
     }
     let keys = r["keys"].as_array().cloned().unwrap_or_default();
     if keys.is_empty() {

@@ -18,18 +18,23 @@
 //! - a usage rule with a filter castguard does not know: CPIX §5.3.3 makes
 //!   such a key unusable, and an importer that dropped the filter would
 //!   use the key for tracks the sender meant to exclude;
-//! - XML signatures (`ds:Signature`): castguard does not verify them (that
-//!   needs Exclusive XML Canonicalization), so a signed document is refused
-//!   with that reason rather than accepted as if it had been verified;
+//! - a document whose XML signatures (`ds:Signature`) do not all verify
+//!   ([`dsig`], over [`c14n`]), or, when a trusted signer is required, whose
+//!   lists are not all signed by it;
 //! - a wrong `ValueMAC`, checked before a content key is decrypted.
 
+pub mod c14n;
 pub mod crypto;
+pub mod dsig;
+pub mod identity;
 mod read;
 pub mod speke;
 mod write;
 pub mod xml;
 
 pub use crypto::{Recipient, RecipientKey};
+pub use dsig::{Signer, TrustedSigner, VerifiedSignature};
+pub use identity::RecipientIdentity;
 
 use crate::model::ContentKeyValue;
 use uuid::Uuid;
@@ -177,10 +182,10 @@ pub enum CpixError {
         "ContentKeyUsageRule for {kid}: unknown filter {filter}; the spec makes its key unusable, so the document is refused"
     )]
     UnknownFilter { kid: Uuid, filter: String },
-    #[error(
-        "{element} is signed: castguard does not verify XML signatures, so it refuses a signed document rather than use it unverified"
-    )]
-    Signed { element: String },
+    #[error("XML signature invalid: {signature}: {reason}")]
+    BadSignature { signature: String, reason: String },
+    #[error("XML signature not trusted: {0}")]
+    Untrusted(String),
     #[error("the content keys are encrypted: give the recipient's private key")]
     NeedsRecipientKey,
     #[error(
@@ -198,8 +203,21 @@ pub enum CpixError {
 impl Document {
     /// Reads a CPIX document; `recipient` decrypts encrypted content keys
     /// (their MACs are checked first). See [`read`] for what is refused.
+    /// XML signatures, when present, must all verify (by any certificate).
     pub fn parse(bytes: &[u8], recipient: Option<&RecipientKey>) -> Result<Document, CpixError> {
-        read::document(bytes, recipient)
+        read::document(bytes, recipient, None).map(|(d, _)| d)
+    }
+
+    /// [`Document::parse`] that also says who signed: every signature is
+    /// verified (see [`dsig`]) before a key is decrypted; with `trusted`,
+    /// the document must be signed and each of its lists covered by a
+    /// signature whose certificate has that signer's key.
+    pub fn parse_verified(
+        bytes: &[u8],
+        recipient: Option<&RecipientKey>,
+        trusted: Option<&TrustedSigner>,
+    ) -> Result<(Document, Vec<VerifiedSignature>), CpixError> {
+        read::document(bytes, recipient, trusted)
     }
 
     /// Writes the document: key values as `PlainValue`, or, with

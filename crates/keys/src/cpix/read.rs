@@ -2,6 +2,7 @@
 //! structure; §4.4: encrypted content keys).
 
 use super::crypto::{self, ALG_AES256_CBC, ALG_HMAC_SHA512, ALG_RSA_OAEP, Recipient, RecipientKey};
+use super::dsig::{self, TrustedSigner, VerifiedSignature};
 use super::xml::{self, Element};
 use super::{
     ContentKeyEntry, CpixError, Document, DrmSystem, Filter, MAX_KEYS, NS_CPIX, NS_DSIG, NS_PSKC,
@@ -63,17 +64,11 @@ fn boolean(element: &str, el: &Element, attr: &str) -> Result<Option<bool>, Cpix
         .transpose()
 }
 
-/// The first `ds:Signature` anywhere, named by the element it signs in.
-fn find_signature(el: &Element) -> Option<String> {
-    for c in &el.children {
-        if c.is(NS_DSIG, "Signature") {
-            return Some(el.name.clone());
-        }
-        if let Some(s) = find_signature(c) {
-            return Some(s);
-        }
-    }
-    None
+/// Whether a `ds:Signature` is anywhere in the document.
+fn has_signature(el: &Element) -> bool {
+    el.children
+        .iter()
+        .any(|c| c.is(NS_DSIG, "Signature") || has_signature(c))
 }
 
 /// An xmlenc `EncryptedValue`/`EncryptedDataType`: its algorithm and
@@ -348,7 +343,8 @@ fn items<'a>(
 pub(super) fn document(
     bytes: &[u8],
     recipient: Option<&RecipientKey>,
-) -> Result<Document, CpixError> {
+    trusted: Option<&TrustedSigner>,
+) -> Result<(Document, Vec<VerifiedSignature>), CpixError> {
     let root = xml::parse(bytes)?;
     if !root.is(NS_CPIX, "CPIX") {
         return Err(invalid(
@@ -356,9 +352,20 @@ pub(super) fn document(
             format!("the root element must be CPIX in namespace {NS_CPIX}"),
         ));
     }
-    if let Some(element) = find_signature(&root) {
-        return Err(CpixError::Signed { element });
-    }
+    // Signatures first: nothing of a document whose signature fails is
+    // decrypted or used.
+    let signatures = if has_signature(&root) || trusted.is_some() {
+        // xml::parse accepted the bytes as UTF-8 (after an optional BOM).
+        let b = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        let text = std::str::from_utf8(b).map_err(|e| CpixError::Malformed {
+            offset: e.valid_up_to() as u64,
+            reason: "not UTF-8".into(),
+        })?;
+        dsig::verify(text, trusted)?
+    } else {
+        Vec::new()
+    };
+    let mut seen: Vec<&str> = Vec::new();
     let mut doc = Document {
         content_id: root.attr("contentId").map(str::to_string),
         ..Document::default()
@@ -366,6 +373,14 @@ pub(super) fn document(
     let mut deliveries = Vec::new();
     let mut secrets = Vec::new();
     for list in &root.children {
+        if list.is(NS_DSIG, "Signature") {
+            continue;
+        }
+        if list.ns == NS_CPIX && seen.contains(&list.name.as_str()) {
+            // A second, unsigned copy of a signed list must not be read.
+            return Err(invalid(&list.name, "is given twice"));
+        }
+        seen.push(&list.name);
         if list.ns != NS_CPIX {
             return Err(invalid("CPIX", format!("unexpected element {}", list.name)));
         }
@@ -474,7 +489,7 @@ pub(super) fn document(
             ));
         }
     }
-    Ok(doc)
+    Ok((doc, signatures))
 }
 
 /// The document key and MAC key of `d`, unwrapped with `recipient`.

@@ -99,23 +99,149 @@ fn wrong_mac_is_refused_naming_the_key() {
     );
 }
 
+/// Complex.xml: encrypted for Cert1, the document signed by Cert4 and
+/// each list by Cert3 and Cert4 (Canonical XML 1.0, RSA-SHA512).
 #[test]
-fn signed_documents_are_refused_with_the_reason() {
-    for name in [
-        "Invalid_BadContentKeysSignature.xml",
-        "Invalid_BadDocumentSignature.xml",
-        "Complex.xml",
+fn correctly_signed_vector_verifies_and_names_its_signers() {
+    let (doc, sigs) =
+        Document::parse_verified(&vector("Complex.xml"), Some(&cert1_key()), None).unwrap();
+    assert!(!doc.content_keys.is_empty());
+    assert!(doc.content_keys.iter().all(|k| k.value.is_some()));
+    assert_eq!(sigs.len(), 9);
+    let subjects: std::collections::BTreeSet<&str> =
+        sigs.iter().map(|s| s.signer.subject.as_str()).collect();
+    assert_eq!(
+        subjects.into_iter().collect::<Vec<_>>(),
+        ["CN=CPIX Example Entity 3", "CN=CPIX Example Entity 4"]
+    );
+    // No trusted signer given: reported, not trusted.
+    assert!(sigs.iter().all(|s| !s.signer.trusted));
+    let document: Vec<_> = sigs.iter().filter(|s| s.covers == ["CPIX"]).collect();
+    assert_eq!(document.len(), 1);
+    assert_eq!(document[0].signer.subject, "CN=CPIX Example Entity 4");
+    for list in [
+        "DeliveryDataList",
+        "ContentKeyList",
+        "DRMSystemList",
+        "ContentKeyUsageRuleList",
+    ] {
+        assert_eq!(
+            sigs.iter().filter(|s| s.covers == [list]).count(),
+            2,
+            "{list}"
+        );
+    }
+    // Cert4 trusted: it signed the document, so everything is covered.
+    let cert4 = TrustedSigner::from_certificate(&file("Cert4.pem")).unwrap();
+    let (_, sigs) =
+        Document::parse_verified(&vector("Complex.xml"), Some(&cert1_key()), Some(&cert4)).unwrap();
+    assert_eq!(sigs.iter().filter(|s| s.signer.trusted).count(), 5);
+    // Cert1 trusted: it signed nothing.
+    let cert1 = TrustedSigner::from_certificate(&file("Cert1.pem")).unwrap();
+    let e = Document::parse_verified(&vector("Complex.xml"), Some(&cert1_key()), Some(&cert1))
+        .unwrap_err();
+    assert!(matches!(e, CpixError::Untrusted(_)), "{e}");
+    assert!(e.to_string().contains(&cert1.sha256_hex()), "{e}");
+    // The same pin by fingerprint, as the API takes it.
+    let by_hex = TrustedSigner::from_sha256_hex(&sigs[8].signer.sha256).unwrap();
+    assert_eq!(by_hex, cert4);
+    assert!(TrustedSigner::from_sha256_hex("00").is_err());
+    // An unsigned document when a signer is required.
+    let e = Document::parse_verified(
+        &vector("EncryptedContentKeys.xml"),
+        Some(&cert1_key()),
+        Some(&cert4),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("not signed"), "{e}");
+}
+
+#[test]
+fn bad_signature_vectors_are_refused_naming_the_signature() {
+    // A key removed from the list: its digest no longer matches. A
+    // namespace declaration added to the root: with Canonical XML 1.0 it
+    // is part of the canonical SignedInfo too, so the SignatureValue fails.
+    for (name, what, why) in [
+        (
+            "Invalid_BadContentKeysSignature.xml",
+            "#ContentKeyList",
+            "the digest of #ContentKeyList does not match",
+        ),
+        (
+            "Invalid_BadDocumentSignature.xml",
+            "the document",
+            "SignatureValue does not verify",
+        ),
     ] {
         let e = Document::parse(&vector(name), Some(&cert1_key())).unwrap_err();
-        assert!(matches!(e, CpixError::Signed { .. }), "{name}: {e}");
+        assert!(matches!(e, CpixError::BadSignature { .. }), "{name}: {e}");
+        let msg = e.to_string();
         assert!(
-            e.to_string().contains("does not verify XML signatures"),
-            "{e}"
+            msg.contains(&format!("Signature 1 of 1 (over {what})")) && msg.contains(why),
+            "{name}: {msg}"
         );
     }
     // UTF-16, as the vector says: refused by name, not misread.
     let e = Document::parse(&vector("EvenMoreComplex.xml"), Some(&cert1_key())).unwrap_err();
     assert!(matches!(e, CpixError::Encoding(_)), "{e}");
+}
+
+/// SHA-1 is refused as weak, by name, before any value is checked.
+#[test]
+fn sha1_and_unsupported_algorithms_are_refused_with_a_reason() {
+    let good = String::from_utf8(vector("Complex.xml")).unwrap();
+    let swap = |from: &str, to: &str| good.replacen(from, to, 1).into_bytes();
+    let sha1_digest = swap(
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+        "http://www.w3.org/2000/09/xmldsig#sha1",
+    );
+    let e = Document::parse(&sha1_digest, Some(&cert1_key())).unwrap_err();
+    assert!(e.to_string().contains("SHA-1 is refused as weak"), "{e}");
+    let sha1_sig = swap(
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
+    );
+    let e = Document::parse(&sha1_sig, Some(&cert1_key())).unwrap_err();
+    assert!(e.to_string().contains("SHA-1 is refused as weak"), "{e}");
+    let xpath = swap(
+        "http://www.w3.org/2000/09/xmldsig#enveloped-signature",
+        "http://www.w3.org/TR/1999/REC-xpath-19991116",
+    );
+    let e = Document::parse(&xpath, Some(&cert1_key())).unwrap_err();
+    assert!(e.to_string().contains("is not supported"), "{e}");
+    // A signature that is not where CPIX puts them.
+    let nested = good.replacen(
+        "</ContentKeyList>",
+        "<ds:Signature><ds:SignedInfo/></ds:Signature></ContentKeyList>",
+        1,
+    );
+    assert!(Document::parse(nested.as_bytes(), Some(&cert1_key())).is_err());
+}
+
+/// One byte changed in what a signature covers makes it fail, wherever it
+/// is: a key ID (ContentKeyList), a DRM system ID (DRMSystemList), a usage
+/// rule bound (ContentKeyUsageRuleList), a DigestValue and a
+/// SignatureValue (SignedInfo, the signature itself).
+#[test]
+fn tampering_a_signed_vector_fails() {
+    let good = vector("Complex.xml");
+    let text = std::str::from_utf8(&good).unwrap();
+    for needle in [
+        "<ContentKey kid=\"a",
+        "<DRMSystem systemId=\"9",
+        "minPixels=\"",
+        "<DigestValue>",
+        "<SignatureValue>",
+    ] {
+        let at = text.find(needle).unwrap_or_else(|| panic!("{needle}"));
+        // The first character after the needle, replaced by another one
+        // that keeps the document well-formed (a digit or base64 letter).
+        let pos = at + needle.len();
+        let mut bad = good.clone();
+        bad[pos] = if bad[pos] == b'1' { b'2' } else { b'1' };
+        let e = Document::parse(&bad, Some(&cert1_key())).unwrap_err();
+        assert!(matches!(e, CpixError::BadSignature { .. }), "{needle}: {e}");
+    }
 }
 
 #[test]
@@ -303,9 +429,64 @@ fn recipient_certificates_and_keys_are_checked() {
     assert_eq!(format!("{:?}", cert1_key()), "RecipientKey(<redacted>)");
 }
 
+fn signed(name: &str) -> Vec<u8> {
+    file(&format!("signed/{name}"))
+}
+
+/// Documents signed by signxml (Python, not our code; tests/cpix/README):
+/// Exclusive C14N with and without comments, RSA-SHA256, RSA-SHA512 over
+/// an encrypted document, ECDSA P-256.
+#[test]
+fn signxml_exclusive_c14n_signatures_verify() {
+    for (name, subject, pem) in [
+        (
+            "signxml-exc-c14n-rsa-sha256.xml",
+            "CN=cpix test signer rsa",
+            "signxml-rsa.pem",
+        ),
+        (
+            "signxml-exc-c14n-comments-ecdsa-p256.xml",
+            "CN=cpix test signer ec",
+            "signxml-ec.pem",
+        ),
+        (
+            "signxml-exc-c14n-rsa-sha512-encrypted-cert1.xml",
+            "CN=cpix test signer rsa",
+            "signxml-rsa.pem",
+        ),
+    ] {
+        let trusted = TrustedSigner::from_certificate(&signed(pem)).unwrap();
+        let (doc, sigs) =
+            Document::parse_verified(&signed(name), Some(&cert1_key()), Some(&trusted))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(doc.content_keys.len(), 4, "{name}");
+        assert!(doc.content_keys.iter().all(|k| k.value.is_some()));
+        assert_eq!(sigs.len(), 1);
+        assert_eq!(sigs[0].covers, ["CPIX"]);
+        assert_eq!(sigs[0].signer.subject, subject);
+        assert!(sigs[0].signer.trusted);
+    }
+    // A reference to the document selects no comments: a comment added
+    // after signing changes nothing, a space does (xmlsec agrees on both).
+    let good = String::from_utf8(signed("signxml-exc-c14n-comments-ecdsa-p256.xml")).unwrap();
+    let comment = good.replace(
+        "</ContentKeyList>",
+        "<!-- added after signing --></ContentKeyList>",
+    );
+    assert!(Document::parse(comment.as_bytes(), None).is_ok());
+    let space = good.replace("</ContentKeyList>", " </ContentKeyList>");
+    let e = Document::parse(space.as_bytes(), None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the digest of the document does not match"),
+        "{e}"
+    );
+}
+
 /// Signed documents with bytes changed, removed or inserted at
 /// pseudo-random places (a fixed seed): every one is an answer, never a
-/// panic, and a change inside what is signed is never accepted.
+/// panic (the canonicalizer and verifier see every kind of broken input),
+/// and few are accepted (only changes outside what is signed can be).
 #[test]
 fn mutated_signed_documents_never_panic() {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;

@@ -171,16 +171,11 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, CpixError> {
             Event::GeneralRef(g) => {
                 let c = match g.resolve_char_ref() {
                     Ok(Some(c)) => c,
-                    Ok(None) => match AsRef::<str>::as_ref(&g) {
-                        "lt" => '<',
-                        "gt" => '>',
-                        "amp" => '&',
-                        "apos" => '\'',
-                        "quot" => '"',
-                        other => {
-                            return Err(CpixError::Entity(other.chars().take(64).collect()));
-                        }
-                    },
+                    Ok(None) => {
+                        let name: &str = g.as_ref();
+                        predefined_entity(name)
+                            .ok_or_else(|| CpixError::Entity(name.chars().take(64).collect()))?
+                    }
                     Err(e) => return Err(malformed(&r, e)),
                 };
                 match stack.last_mut() {
@@ -196,6 +191,18 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Element, CpixError> {
         return Err(malformed(&r, "the document ends inside an element"));
     }
     root.ok_or_else(|| malformed(&r, "no root element"))
+}
+
+/// The character of one of XML's five predefined entities.
+pub(crate) fn predefined_entity(name: &str) -> Option<char> {
+    Some(match name {
+        "lt" => '<',
+        "gt" => '>',
+        "amp" => '&',
+        "apos" => '\'',
+        "quot" => '"',
+        _ => return None,
+    })
 }
 
 fn element(r: &NsReader<&[u8]>, ns: String, e: &BytesStart<'_>) -> Result<Element, CpixError> {

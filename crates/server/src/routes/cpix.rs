@@ -11,13 +11,20 @@
 //!   `EXT-X-SESSION-KEY`, built by `media::setup`), and usage rules by
 //!   track class (AUDIO, SD, HD, UHD1, UHD2 as `media::track_class`
 //!   counts pixels).
-//! - `POST /api/v1/import/cpix`: content keys from a CPIX document with
-//!   values in the clear, created through the store's import (one
-//!   transaction: every key or none). Beside `/import` rather than under
-//!   `/content-keys/`, where the path would shadow a key named
-//!   `import-cpix`. Encrypted documents are decrypted by the CLI
-//!   (`castguard key import --recipient-key`), so a recipient's private key
-//!   never travels to the server.
+//! - `POST /api/v1/import/cpix`: content keys from a CPIX document, created
+//!   through the store's import (one transaction: every key or none).
+//!   Beside `/import` rather than under `/content-keys/`, where the path
+//!   would shadow a key named `import-cpix`. Values in the clear, or
+//!   encrypted for castguard's own recipient certificate (below); XML
+//!   signatures are verified, and with `?trustedSigner=` (a certificate's
+//!   SHA-256) required to come from that certificate. Documents encrypted
+//!   for another recipient are decrypted by the CLI
+//!   (`castguard key import --recipient-key`), so that recipient's private
+//!   key never travels to the server.
+//! - `GET /api/v1/cpix/recipient-certificate`: castguard's recipient
+//!   certificate (PEM) for vendors to encrypt for. Its RSA-3072 key pair is
+//!   made on first use and kept only as a sealed server secret
+//!   ([`RECIPIENT_SECRET`]); the private key is never returned.
 //!
 //! The keys of a locator are those its variants encrypt with (its
 //! `contentKeys`, or its default policy's keys), as the origin resolves
@@ -34,7 +41,8 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use keys::cpix::{
-    ContentKeyEntry, CpixError, Document, DrmSystem, Filter, Recipient, UsageRule, VideoFilter,
+    ContentKeyEntry, CpixError, Document, DrmSystem, Filter, Recipient, RecipientIdentity,
+    TrustedSigner, UsageRule, VerifiedSignature, VideoFilter,
 };
 use keys::model::{ContentKey, ContentKeyType, ContentKeyWithValue, TRACK_CLASSES, validate_name};
 use media::manifest::{self, HlsKey};
@@ -44,6 +52,49 @@ use serde::Serialize;
 use std::collections::HashMap;
 use store::{ImportItem, Imported, StoreError};
 use uuid::Uuid;
+
+/// The server secret holding castguard's CPIX recipient key pair and
+/// certificate.
+pub const RECIPIENT_SECRET: &str = "cpix-recipient";
+const RECIPIENT_SUBJECT: &str = "CN=castguard CPIX recipient";
+
+/// castguard's recipient identity: the stored one, or, on first use, a new
+/// one stored (compare-and-swap: when two nodes race, both end with the
+/// one that was written first).
+pub async fn recipient_identity(s: &AppState) -> ApiResult<RecipientIdentity> {
+    for _ in 0..3 {
+        if let Some(secret) = s.store().get_secret(RECIPIENT_SECRET).await? {
+            return RecipientIdentity::from_stored(&secret.value)
+                .map_err(|e| ApiError::internal(e.to_string()));
+        }
+        let id = tokio::task::spawn_blocking(|| RecipientIdentity::generate(RECIPIENT_SUBJECT))
+            .await
+            .map_err(|_| ApiError::internal("recipient key generation stopped"))?
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if s.store()
+            .put_secret(RECIPIENT_SECRET, &id.to_stored(), None)
+            .await?
+        {
+            tracing::info!("created the CPIX recipient key pair");
+            return Ok(id);
+        }
+    }
+    Err(ApiError::internal(
+        "the CPIX recipient key pair changed while it was being read",
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/cpix/recipient-certificate", tag = "import",
+    operation_id = "getCpixRecipientCertificate",
+    responses((status = 200, description = "castguard's self-signed X.509 certificate (PEM, RSA-3072): encrypt a CPIX document for it (DeliveryData) and POST it to /api/v1/import/cpix as it is. Made on first use; its private key never leaves the server", body = schemas::Certificate, content_type = "application/x-pem-file"),
+        (status = 401, body = schemas::Error)))]
+pub async fn recipient_certificate(_: Admin, State(s): State<AppState>) -> ApiResult<Response> {
+    let id = recipient_identity(&s).await?;
+    let pem = id
+        .certificate_pem()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(([(header::CONTENT_TYPE, "application/x-pem-file")], pem).into_response())
+}
 
 /// Largest CPIX request body (a certificate, or a document to import).
 pub const CPIX_BODY_LIMIT: usize = keys::cpix::xml::MAX_DOCUMENT_BYTES;
@@ -317,6 +368,13 @@ pub struct ImportedKey {
 pub struct ImportCpixResponse {
     pub dry_run: bool,
     pub keys: Vec<ImportedKey>,
+    /// The document's XML signatures, all verified: what each covers and
+    /// its signer's certificate (trusted when it is `trustedSigner`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<VerifiedSignature>,
+    /// The content keys were encrypted for castguard's recipient
+    /// certificate (and decrypted here, MACs checked first).
+    pub encrypted: bool,
 }
 
 /// The track class a key's usage rules describe, when they describe
@@ -366,8 +424,8 @@ fn class_of(doc: &Document, kid: Uuid) -> (Option<String>, Vec<String>) {
 }
 
 #[utoipa::path(post, path = "/api/v1/import/cpix", tag = "import", operation_id = "importCpix",
-    params(schemas::DryRun, schemas::PolicyName),
-    request_body(content = schemas::CpixDocument, content_type = "application/xml", description = "A CPIX document with content key values in the clear (decrypt encrypted ones with `castguard key import --recipient-key`)"),
+    params(schemas::DryRun, schemas::PolicyName, schemas::TrustedSigner),
+    request_body(content = schemas::CpixDocument, content_type = "application/xml", description = "A CPIX document with content key values in the clear or encrypted for castguard's recipient certificate (GET /api/v1/cpix/recipient-certificate); documents encrypted for another recipient are decrypted with `castguard key import --recipient-key`. XML signatures, when present, must all verify"),
     responses((status = 200, description = "The keys created (or, with dryRun, that would be)", body = schemas::ImportCpixResponse),
         (status = 400, body = schemas::Error), (status = 401, body = schemas::Error), (status = 404, body = schemas::Error),
         (status = 409, body = schemas::Error), (status = 413, body = schemas::Error)))]
@@ -380,7 +438,7 @@ pub async fn import(
     let dry_run = parse_flag("dryRun", q.get("dryRun").map(String::as_str))?;
     if let Some(k) = q
         .keys()
-        .find(|k| !matches!(k.as_str(), "dryRun" | "policyName"))
+        .find(|k| !matches!(k.as_str(), "dryRun" | "policyName" | "trustedSigner"))
     {
         return Err(ApiError::bad_request(k.as_str(), "unknown parameter"));
     }
@@ -388,13 +446,31 @@ pub async fn import(
     if let Some(p) = &policy {
         validate_name("policyName", p)?;
     }
-    let doc = Document::parse(&body, None).map_err(|e| match e {
-        CpixError::NeedsRecipientKey => ApiError::bad_request(
-            "",
-            "the content keys are encrypted for a recipient: decrypt them with `castguard key import --recipient-key KEY.pem` (the private key stays on your machine)",
-        ),
-        other => cpix_error(other),
-    })?;
+    let trusted = q
+        .get("trustedSigner")
+        .map(|t| TrustedSigner::from_sha256_hex(t))
+        .transpose()
+        .map_err(cpix_error)?;
+    // Clear values need no private key; only an encrypted document loads
+    // (or, the first time, makes) castguard's recipient identity.
+    let (doc, signatures, encrypted) = match Document::parse_verified(&body, None, trusted.as_ref())
+    {
+        Ok((d, sigs)) => (d, sigs, false),
+        Err(CpixError::NeedsRecipientKey) => {
+            let id = recipient_identity(&s).await?;
+            match Document::parse_verified(&body, Some(id.key()), trusted.as_ref()) {
+                Ok((d, sigs)) => (d, sigs, true),
+                Err(CpixError::NotForThisRecipient) => {
+                    return Err(ApiError::bad_request(
+                        "DeliveryData",
+                        "no DeliveryData is for castguard's recipient certificate (GET /api/v1/cpix/recipient-certificate): the document is encrypted for other recipients; decrypt it with `castguard key import --recipient-key KEY.pem` (the private key stays on your machine)",
+                    ));
+                }
+                Err(other) => return Err(cpix_error(other)),
+            }
+        }
+        Err(other) => return Err(cpix_error(other)),
+    };
     let mut items = Vec::new();
     let mut out = Vec::new();
     for k in &doc.content_keys {
@@ -458,8 +534,15 @@ pub async fn import(
         tracing::info!(
             created = done.len(),
             listed = out.len(),
+            encrypted,
+            signatures = signatures.len(),
             "CPIX content keys imported"
         );
     }
-    Ok(Json(ImportCpixResponse { dry_run, keys: out }))
+    Ok(Json(ImportCpixResponse {
+        dry_run,
+        keys: out,
+        signatures,
+        encrypted,
+    }))
 }

@@ -63,6 +63,10 @@ pub(crate) fn api_router() -> Router<AppState> {
             )),
         )
         .route(
+            "/cpix/recipient-certificate",
+            get(cpix::recipient_certificate),
+        )
+        .route(
             "/import/cpix",
             post(cpix::import).layer(axum::extract::DefaultBodyLimit::max(cpix::CPIX_BODY_LIMIT)),
         )
