@@ -38,6 +38,7 @@ use keys::model::{
 use media::package::{CommonEncryption, LicenseUrls, Protection};
 use media::setup::{Aes128Key, TrackClass, TrackKeys, TrackSelector};
 use media::protect::DrmSystems;
+use media::rotation::KeyRotation;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -91,8 +92,11 @@ pub struct VariantPlan {
     pub dash: bool,
     pub hls: bool,
     /// Digest of everything besides the asset that decides the bytes
-    /// (locator, variant, key ids, license URLs): part of every ETag.
+    /// (locator, variant, key ids, license URLs, key rotation): part of
+    /// every ETag.
     pub tag: [u8; 32],
+    /// The locator's key rotation: `None` for one key throughout.
+    pub rotation: Option<KeyRotation>,
 }
 
 /// A locator with its asset folder and variants.
@@ -110,6 +114,10 @@ pub struct ResolvedLocator {
     /// manifests).
     pub time_url: String,
     variants: [Option<VariantPlan>; 4],
+    /// How many key periods have their keys in the store (see
+    /// `delivery::rotation`): checked before a manifest of a rotated
+    /// locator is served, so key delivery knows every key it names.
+    pub(crate) periods_stored: std::sync::atomic::AtomicU32,
     /// Per-track protection built on first use and kept as long as this
     /// resolution is cached (so a changed key is picked up with it).
     pub(crate) setups: super::origin::SetupCache,
@@ -177,6 +185,7 @@ pub async fn locator(
         asset_path: asset.storage.path.clone(),
         time_url: format!("{base}/time"),
         variants,
+        periods_stored: Default::default(),
         setups: Default::default(),
     });
     d.locators.insert(cache_key, r.clone());
@@ -222,10 +231,11 @@ async fn locator_keys(
         // Bounded: at most 100 pages of keys are scanned.
         for _ in 0..100 {
             let res = store.list_content_keys(&page).await?;
-            for k in res
-                .items
-                .iter()
-                .filter(|k| k.policy_name.as_deref() == Some(policy.as_str()))
+            // Keys of later key periods belong to their locator's rotation.
+            for k in res.items.iter().filter(|k| {
+                k.policy_name.as_deref() == Some(policy.as_str())
+                    && !k.name.starts_with(keys::model::PERIOD_KEY_PREFIX)
+            })
             {
                 out.push(LocatorKey::new(None, None, store.get_content_key_by_key_id(k.key_id).await?));
             }
@@ -566,6 +576,17 @@ fn plan(
         h.update(&(u.len() as u64).to_be_bytes());
         h.update(u.as_bytes());
     }
+    let rotation = loc.key_rotation.and_then(|r| match (r.period_segments, r.period_seconds) {
+        (Some(n), _) => Some(KeyRotation::Segments(n)),
+        (None, Some(s)) => Some(KeyRotation::Seconds(s)),
+        (None, None) => None,
+    });
+    let rotation = rotation.filter(|_| !matches!(protection, Protection::Clear));
+    match rotation {
+        None => {}
+        Some(KeyRotation::Segments(n)) => h.update(format!("rotate every {n} segments").as_bytes()),
+        Some(KeyRotation::Seconds(n)) => h.update(format!("rotate every {n} s").as_bytes()),
+    }
     let mut tag = [0u8; 32];
     tag.copy_from_slice(h.finish().as_ref());
     Some(VariantPlan {
@@ -573,6 +594,7 @@ fn plan(
         dash,
         hls,
         tag,
+        rotation,
     })
 }
 
@@ -694,6 +716,7 @@ mod tests {
             streaming_locator_id: Some(Uuid::from_u128(99)),
             alternative_media_id: Some("movie-7".into()),
             created: None,
+            key_rotation: None,
         }
     }
 
