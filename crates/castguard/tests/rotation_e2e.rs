@@ -1,6 +1,7 @@
 //! Key rotation (crypto periods) end to end against a real `castguard
-//! serve`: a locator with `keyRotation: {periodSegments: 2}` on the 10 s
-//! fixture (five 2 s segments: key periods of segments 1–2, 3–4 and 5),
+//! serve`: a locator with `keyRotation: {periodSegments: 1}` on the 10 s
+//! fixture (ingested as 4 s segments: three key periods, of 4, 4 and 2 s;
+//! a second locator with `periodSeconds: 4` gives the same periods),
 //! judged by tools we did not write:
 //! - the MPD read by lxml (tests/rotation_check.py): one Period per key
 //!   period, each with its own `default_KID` (the KID the derivation in
@@ -42,7 +43,7 @@ const CENC_KEY: &str = common::KEY1;
 const AES_KID: &str = common::KID2;
 const AES_KEY: &str = common::KEY2;
 /// Segments per key period: three periods in the 10 s fixture.
-const PERIOD_SEGMENTS: u64 = 2;
+const PERIOD_SEGMENTS: u64 = 1;
 const PERIODS: usize = 3;
 
 fn uuid(hex: &str) -> String {
@@ -205,6 +206,20 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
         }
     }
 
+    // The same periods by seconds: 4 s, the fixture's segment duration.
+    let by_secs = put_ok(
+        &base,
+        "streaming-locators/rot-secs",
+        json!({"assetName": "movie", "streamingPolicyName": "rot",
+            "contentKeys": [{"id": uuid(CENC_KID)}], "keyRotation": {"periodSeconds": 4}}),
+    );
+    let secs_mpd = tmp.path().join("secs.mpd");
+    let secs_id = by_secs["streamingLocatorId"].as_str().unwrap();
+    std::fs::write(&secs_mpd, get(&format!("{base}/s/{secs_id}/cenc/manifest.mpd"))).unwrap();
+    let secs = python(&["mpd", secs_mpd.to_str().unwrap()]);
+    let kids = |m: &Value| -> Vec<Value> { m["periods"].as_array().unwrap().iter().map(|p| p["sets"][0]["defaultKids"].clone()).collect() };
+    assert_eq!(kids(&secs), kids(&mpd), "{secs}");
+
     // ffmpeg decrypts each period with its own key: video frames and audio
     // packets of all periods in order are the clear input's.
     let mut got_video = Vec::new();
@@ -218,8 +233,9 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
             std::fs::create_dir_all(&dir).unwrap();
             std::fs::write(dir.join("init.mp4"), get(&stream("cenc", init))).unwrap();
             let first = rep["startNumber"].as_u64().unwrap();
-            for n in first..first + rep["segments"].as_array().unwrap().len() as u64 {
-                std::fs::write(dir.join(format!("{n}.m4s")), get(&stream("cenc", &format!("{track}/{n}.m4s")))).unwrap();
+            // Numbered from 1 in the period's folder, as track_hashes wants.
+            for (i, n) in (first..first + rep["segments"].as_array().unwrap().len() as u64).enumerate() {
+                std::fs::write(dir.join(format!("{}.m4s", i + 1)), get(&stream("cenc", &format!("{track}/{n}.m4s")))).unwrap();
             }
             let media = if set["contentType"] == "video" { Media::Video } else { Media::Audio(0) };
             let hashes = track_hashes(&dir, Some(&cenc_keys[p].1), media)
@@ -262,7 +278,7 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
         }
         v
     };
-    assert_eq!(segments_before_keys, [0, 2, 4], "{playlist}");
+    assert_eq!(segments_before_keys, [0, 1, 2], "{playlist}");
     let played = hls_hashes(&stream("aes128", "master.m3u8"), Media::Video).unwrap();
     assert_hashes_eq(&played, &clear_hashes(&input, Media::Video), "ffmpeg HLS AES-128 across key changes");
 
