@@ -95,7 +95,8 @@ fn get(url: &str) -> Vec<u8> {
 }
 
 /// Clear Key policy with an open restriction, the two keys, the ingested
-/// fixture, and a policy serving DASH `cenc` and HLS AES-128.
+/// fixture, and a policy serving DASH `cenc`, HLS SAMPLE-AES `cbcs` (with
+/// Widevine signalling: `KEYID` in `EXT-X-KEY`) and HLS AES-128.
 fn setup(base: &str) {
     put_ok(
         base,
@@ -118,6 +119,7 @@ fn setup(base: &str) {
         base,
         "streaming-policies/rot",
         json!({"commonEncryptionCenc": {"enabledProtocols": {"dash": true, "hls": false}},
+            "commonEncryptionCbcs": {"enabledProtocols": {"dash": false, "hls": true}, "drm": {"widevine": {}}},
             "envelopeEncryption": {"enabledProtocols": {"dash": false, "hls": true}}}),
     );
     let input = fixture("h264_aac_nob.mp4");
@@ -281,6 +283,41 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
     assert_eq!(segments_before_keys, [0, 1, 2], "{playlist}");
     let played = hls_hashes(&stream("aes128", "master.m3u8"), Media::Video).unwrap();
     assert_hashes_eq(&played, &clear_hashes(&input, Media::Video), "ffmpeg HLS AES-128 across key changes");
+
+    // HLS SAMPLE-AES (cbcs): before each period an EXT-X-MAP to its init
+    // (the KID is in its `tenc`) and an EXT-X-KEY with its KEYID; ffmpeg
+    // decrypts each period's init and segments with its key.
+    let master = String::from_utf8(get(&stream("cbcs", "master.m3u8"))).unwrap();
+    let media_uri = master.lines().find(|l| l.ends_with("playlist.m3u8") && l.starts_with("video")).unwrap_or_else(|| panic!("{master}"));
+    let track = media_uri.split('/').next().unwrap();
+    let playlist = String::from_utf8(get(&stream("cbcs", media_uri))).unwrap();
+    // Per period: (init URI, KEYIDs, segment URIs), in playlist order.
+    let mut cbcs_periods: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for l in playlist.lines() {
+        if let Some(uri) = l.strip_prefix("#EXT-X-MAP:URI=\"") {
+            cbcs_periods.push((uri.trim_end_matches('"').to_string(), Vec::new(), Vec::new()));
+        } else if let Some(attrs) = l.strip_prefix("#EXT-X-KEY:") {
+            let keyid = attrs.split(',').find_map(|a| a.strip_prefix("KEYID=0x")).unwrap_or_else(|| panic!("{l}"));
+            cbcs_periods.last_mut().unwrap_or_else(|| panic!("{playlist}")).1.push(keyid.to_lowercase());
+        } else if l.ends_with(".m4s") {
+            cbcs_periods.last_mut().unwrap().2.push(l.to_string());
+        }
+    }
+    assert_eq!(cbcs_periods.len(), PERIODS, "{playlist}");
+    let mut got_cbcs = Vec::new();
+    for (p, (init, keyids, segments)) in cbcs_periods.iter().enumerate() {
+        assert_eq!(init, &if p == 0 { "init.mp4".to_string() } else { format!("init-{p}.mp4") }, "{playlist}");
+        assert_eq!(keyids, &[cenc_keys[p].0.replace('-', "")], "period {p}: {playlist}");
+        assert_eq!(segments.len() as u64, PERIOD_SEGMENTS, "{playlist}");
+        let dir = tmp.path().join(format!("cbcs{p}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("init.mp4"), get(&stream("cbcs", &format!("{track}/{init}")))).unwrap();
+        for (i, seg) in segments.iter().enumerate() {
+            std::fs::write(dir.join(format!("{}.m4s", i + 1)), get(&stream("cbcs", &format!("{track}/{seg}")))).unwrap();
+        }
+        got_cbcs.extend(track_hashes(&dir, Some(&cenc_keys[p].1), Media::Video).unwrap_or_else(|e| panic!("cbcs period {p}: {e}")));
+    }
+    assert_hashes_eq(&got_cbcs, &clear_hashes(&input, Media::Video), "HLS cbcs, period by period");
 
     // shaka-player: DASH cenc with Clear Key across the periods.
     let license = format!("{base}/keys/v1/clearkey");
