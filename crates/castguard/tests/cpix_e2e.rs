@@ -12,7 +12,6 @@ mod common;
 use api_server::{Server, TOKEN, cli, data_dir, ok};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const VID_KID: &str = "10000000-0000-4000-8000-000000000001";
 const AUD_KID: &str = "10000000-0000-4000-8000-000000000002";
@@ -25,26 +24,11 @@ fn cpix_dir() -> PathBuf {
 }
 
 fn check(args: &[&Path]) -> Value {
-    let out = Command::new(common::python())
-        .arg(api_server::repo_root().join("crates/castguard/tests/cpix_check.py"))
-        .args(args)
-        .output()
-        .expect("run cpix_check.py");
-    assert!(
-        out.status.success(),
-        "cpix_check.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("cpix_check.py JSON")
+    common::cpix_check(args)
 }
 
 fn assert_schema_valid(doc: &Path) {
-    let v = check(&[
-        Path::new("validate"),
-        doc,
-        &cpix_dir().join("schema/cpix.xsd"),
-    ]);
-    assert_eq!(v["valid"], true, "{}: {v}", doc.display());
+    common::assert_cpix_schema_valid(doc)
 }
 
 fn hex_to_b64(hex: &str) -> String {

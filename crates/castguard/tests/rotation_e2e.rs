@@ -360,7 +360,7 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
     // CPIX export: valid, with the periods, their keys and KeyPeriodFilters.
     let doc = tmp.path().join("rot.xml");
     ok(&cli(&base, TOKEN, &["locator", "cpix", "rot-loc", "-o", doc.to_str().unwrap()]));
-    cpix_schema_valid(&doc);
+    common::assert_cpix_schema_valid(&doc);
     let facts = cpix_facts(&doc);
     let periods = facts["periods"].as_array().unwrap();
     assert_eq!(
@@ -380,22 +380,6 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
     }
 }
 
-fn cpix_check(args: &[&Path]) -> Value {
-    let out = Command::new(common::python())
-        .arg(common::repo_root().join("crates/castguard/tests/cpix_check.py"))
-        .args(args)
-        .output()
-        .expect("run cpix_check.py");
-    common::assert_ok("cpix_check.py", &out);
-    serde_json::from_slice(&out.stdout).expect("cpix_check.py JSON")
-}
-
-fn cpix_schema_valid(doc: &Path) {
-    let xsd = common::repo_root().join("tests/cpix/schema/cpix.xsd");
-    let v = cpix_check(&[Path::new("validate"), doc, &xsd]);
-    assert_eq!(v["valid"], true, "{}: {v}", doc.display());
-}
-
 fn cpix_facts(doc: &Path) -> Value {
-    cpix_check(&[Path::new("facts"), doc])
+    common::cpix_check(&[Path::new("facts"), doc])
 }
