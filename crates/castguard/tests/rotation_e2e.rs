@@ -36,11 +36,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-/// The cenc key (Clear Key licenses) and the AES-128 key: test key pairs 1
-/// and 2 (tests/secrets.txt e2e-key1, e2e-key2).
-const CENC_KID: &str = common::KID1;
+/// The cenc key (Clear Key licenses) and the AES-128 key: the values of
+/// test key pairs 1 and 2 (tests/secrets.txt e2e-key1, e2e-key2) under KIDs
+/// of their own (KID1's bytes are also a secret there, and the license
+/// requests this test prints carry KIDs).
+const CENC_KID: &str = "a0000000000040008000000000000001";
 const CENC_KEY: &str = common::KEY1;
-const AES_KID: &str = common::KID2;
+const AES_KID: &str = "a0000000000040008000000000000002";
 const AES_KEY: &str = common::KEY2;
 /// Segments per key period: three periods in the 10 s fixture.
 const PERIOD_SEGMENTS: u64 = 1;
