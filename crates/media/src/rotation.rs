@@ -121,6 +121,15 @@ pub fn period_init_uri(init_uri: &str, period: u32) -> String {
     }
 }
 
+/// The lowest and highest segment numbers of `p`'s audio and video
+/// tracks; `None` when they have no segment.
+fn number_range(p: &Presentation) -> Option<(u64, u64)> {
+    let numbered = p.tracks.iter().filter(|t| !t.is_text() && !t.segments.is_empty());
+    let lo = numbered.clone().map(|t| t.start_number).min()?;
+    let hi = numbered.map(|t| t.start_number.saturating_add(t.segments.len() as u64 - 1)).max()?;
+    Some((lo, hi))
+}
+
 /// `t` with only its segments numbered `first..first + len`, and their key
 /// frame ends.
 fn trim(mut t: Track, first: u64, len: u64) -> Track {
@@ -151,16 +160,24 @@ impl OriginAsset {
         }
         let len = rotation.period_len(&self.index);
         let count = period_count(&self.index, len);
+        // The periods the manifests reach into: all of a VOD title, those
+        // of a live title's time-shift window.
+        let base = self.rotated_presentation(protection, utc_timing_url)?;
+        let Some((lo, hi)) = number_range(&base) else {
+            return self.get_with(protection, resource, utc_timing_url);
+        };
+        let (first_period, last_period) = (period_of(len, lo), period_of(len, hi));
+        let presentation = |k: u32| -> Result<Presentation> {
+            match k {
+                0 => Ok(base.clone()),
+                k => self.rotated_presentation(&period_protection(protection, k), utc_timing_url),
+            }
+        };
         match resource {
             Resource::Mpd => {
-                let base = self.rotated_presentation(protection, utc_timing_url)?;
                 let mut periods = Vec::new();
-                for k in 0..count {
-                    let p = if k == 0 {
-                        base.clone()
-                    } else {
-                        self.rotated_presentation(&period_protection(protection, k), utc_timing_url)?
-                    };
+                for k in first_period..=last_period {
+                    let p = presentation(k)?;
                     let first = u64::from(k) * len + 1;
                     let tracks: Vec<Track> = p
                         .tracks
@@ -173,21 +190,27 @@ impl OriginAsset {
                         })
                         .filter(|t| !t.segments.is_empty())
                         .collect();
-                    let start_secs = tracks
-                        .iter()
-                        .filter(|t| !t.is_text())
-                        .filter_map(|t| Some(t.segments.first()?.start as f64 / f64::from(t.timescale.max(1))))
-                        .fold(f64::INFINITY, f64::min);
+                    // Period 0 starts at media time 0, as the MPD of one
+                    // period does; a later one at its earliest segment.
+                    let start_secs = match k {
+                        0 => 0.0,
+                        _ => tracks
+                            .iter()
+                            .filter(|t| !t.is_text())
+                            .filter_map(|t| Some(t.segments.first()?.start as f64 / f64::from(t.timescale.max(1))))
+                            .fold(f64::INFINITY, f64::min),
+                    };
                     if tracks.is_empty() || !start_secs.is_finite() {
                         continue;
                     }
-                    periods.push(MpdPeriod { presentation: Presentation { tracks, ..p }, start_secs });
+                    periods.push(MpdPeriod { id: k, presentation: Presentation { tracks, ..p }, start_secs });
                 }
                 base.validate().map_err(|e| crate::Error::Segment(format!("manifest: {e}")))?;
                 Ok(Some(write_mpd_periods(&base, Some(&periods)).into_bytes()))
             }
             Resource::Master => {
-                let p = self.rotated_presentation(protection, utc_timing_url)?;
+                // Session keys: those of the first period listed.
+                let p = presentation(first_period)?;
                 let files = package::manifest_files(&p, false, true)?;
                 Ok(files.into_iter().find(|(name, _)| name == "master.m3u8").map(|(_, text)| text.into_bytes()))
             }
@@ -195,22 +218,34 @@ impl OriginAsset {
                 let Some(open) = self.entries.get(track) else {
                     return Ok(None);
                 };
-                let p = self.rotated_presentation(protection, utc_timing_url)?;
-                let Some(t) = p.tracks.iter().zip(&self.index.tracks).find(|(_, m)| &m.name == track).map(|(t, _)| t) else {
+                let Some(meta) = self.index.tracks.iter().position(|m| &m.name == track) else {
                     return Ok(None);
                 };
+                let Some(first) = base.tracks.get(meta).filter(|t| !t.segments.is_empty()) else {
+                    return self.get_with(protection, resource, utc_timing_url);
+                };
+                // The playlist opens with the key (and init) of its first
+                // segment's period, then changes at each later period.
+                let last = first.start_number.saturating_add(first.segments.len() as u64 - 1);
+                let (p0, p_last) = (period_of(len, first.start_number), period_of(len, last));
+                let p = presentation(p0)?;
+                let Some(t) = p.tracks.get(meta) else {
+                    return Ok(None);
+                };
+                let common = t.protection.is_some() && !open.text;
+                let init_uri = if common { period_init_uri("init.mp4", p0) } else { "init.mp4".into() };
                 let mut changes = Vec::new();
-                for k in 1..count {
+                for k in p0.saturating_add(1)..=p_last {
                     let first = u64::from(k) * len + 1;
                     let Some(index) = (0..t.segments.len()).find(|&i| t.start_number.saturating_add(i as u64) >= first) else {
                         break;
                     };
                     let mut signalled = t.clone();
                     self.setup(&period_protection(protection, k), track)?.signal(&mut signalled);
-                    let init_uri = (signalled.protection.is_some() && !open.text).then(|| period_init_uri("init.mp4", k));
+                    let init_uri = common.then(|| period_init_uri("init.mp4", k));
                     changes.push(KeyChange { index, init_uri, keys: signalled.hls_keys });
                 }
-                Ok(Some(package::media_playlist_with_keys(&p, t, &changes).into_bytes()))
+                Ok(Some(package::media_playlist_with_keys(&p, t, &init_uri, &changes).into_bytes()))
             }
             Resource::IframePlaylist { .. } => Ok(None),
             Resource::Init { track } => self.period_init(protection, track, 0),

@@ -108,17 +108,20 @@ pub fn write_mpd(p: &Presentation) -> String {
 /// where the period starts on the media timeline, seconds.
 #[derive(Debug, Clone)]
 pub struct MpdPeriod {
+    /// `Period@id`: stable across updates of a live MPD.
+    pub id: u32,
     pub presentation: Presentation,
     pub start_secs: f64,
 }
 
 /// [`write_mpd`] with one `Period` per entry of `periods` (`None`: the one
 /// period of `p`). `p` gives what the MPD says as a whole (duration,
-/// buffer, live timing); each period starts at its `start_secs` (minus the
-/// first period's media start) and maps it to period time 0 by
-/// `presentationTimeOffset` (ISO/IEC 23009-1 §5.3.2, §5.3.9.2), so the
-/// periods play on from each other without a gap: the way DASH-IF IOP
-/// v4.3 §7.7.3 (key rotation by periods) signals a new key.
+/// buffer, live timing); each period starts at its `start_secs` and maps
+/// it to period time 0 by `presentationTimeOffset` (ISO/IEC 23009-1
+/// §5.3.2, §5.3.9.2), so the periods play on from each other without a
+/// gap: the way DASH-IF IOP v4.3 §7.7.3 (key rotation by periods) signals
+/// a new key. A period starting no later than the MPD's media start (see
+/// [`write_mpd`]) is placed as the one period of [`write_mpd`] is.
 pub fn write_mpd_periods(p: &Presentation, periods: Option<&[MpdPeriod]>) -> String {
     let sets = adaptation_sets(p);
     let protected = p.tracks.iter().any(|t| t.protection.is_some());
@@ -172,9 +175,9 @@ pub fn write_mpd_periods(p: &Presentation, periods: Option<&[MpdPeriod]>) -> Str
         Some(periods) => {
             for (k, period) in periods.iter().enumerate() {
                 let sets = adaptation_sets(&period.presentation);
-                let start = xs_duration((period.start_secs - offset_secs).max(0.0));
-                let offset = if k == 0 { offset_secs } else { period.start_secs };
-                write_period(&mut x, &k.to_string(), &start, &sets, offset, k == 0);
+                let offset = period.start_secs.max(offset_secs);
+                let start = xs_duration(offset - offset_secs);
+                write_period(&mut x, &period.id.to_string(), &start, &sets, offset, k == 0);
             }
         }
     }
@@ -900,7 +903,7 @@ mod tests {
             t.start_number = first as u64 + 1;
             t.init_uri = if k == 0 { "video_1/init.mp4".into() } else { format!("video_1/init-{k}.mp4") };
             t.protection = Some(Protection { default_kid: [kid; 16], ..protection(vec![]) });
-            MpdPeriod { start_secs: t.segments[0].start as f64 / 12_800.0, presentation: presentation(vec![t]) }
+            MpdPeriod { id: k as u32, start_secs: t.segments[0].start as f64 / 12_800.0, presentation: presentation(vec![t]) }
         };
         let periods = [period(0, 0, 2, 1), period(1, 2, 2, 2), period(2, 4, 1, 3)];
         let xml = write_mpd_periods(&p, Some(&periods));
