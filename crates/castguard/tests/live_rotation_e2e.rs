@@ -50,16 +50,23 @@ fn live_keys_rotate_at_period_boundaries() {
     let run = |args: &[&str]| ok(&cli(&base, TOKEN, args));
     let setup = setup_event(&run, "stage", "concert", ACCESS_TOKEN, &[]);
 
-    // A rotated locator over the same asset and key (policy `viewers`).
-    let kid = uuid::Uuid::parse_str(common::KID1).unwrap().hyphenated().to_string();
-    let mut r = agent()
-        .put(&format!("{base}/api/v1/streaming-locators/rotating"))
-        .header("Authorization", &format!("Bearer {TOKEN}"))
-        .send_json(json!({"assetName": "concert", "streamingPolicyName": "Predefined_MultiDrmCencStreaming",
-            "contentKeys": [{"id": kid}], "keyRotation": {"periodSegments": 2}}))
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let loc: Value = r.body_mut().read_json().unwrap();
+    // A rotated locator over the same asset and key (policy `viewers`),
+    // made with the CLI.
+    run(&[
+        "locator",
+        "create",
+        "rotating",
+        "--asset",
+        "concert",
+        "--streaming-policy",
+        "Predefined_MultiDrmCencStreaming",
+        "--key",
+        "ck",
+        "--rotate-segments",
+        "2",
+    ]);
+    let loc: Value = serde_json::from_str(&run(&["locator", "get", "rotating", "--json"])).unwrap();
+    assert_eq!(loc["keyRotation"], json!({"periodSegments": 2}), "{loc}");
     let id = loc["streamingLocatorId"].as_str().unwrap().to_string();
     let stream = format!("{base}/s/{id}/cenc");
 
