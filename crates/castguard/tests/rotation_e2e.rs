@@ -8,6 +8,8 @@
 //!   docs/key-rotation.md gives, computed in Python), its own init
 //!   segment, `startNumber` and `presentationTimeOffset` = the period's
 //!   first segment time, so the periods follow each other without a gap;
+//! - each period's init segment carries PSSH boxes (W3C common, Widevine,
+//!   PlayReady; read by pywidevine) naming that period's KID only;
 //! - ffmpeg decrypts each period (its init + its segments) with that
 //!   period's key, and the frames of all periods in order equal the clear
 //!   input's (framemd5); a period decrypted with the previous period's key
@@ -97,7 +99,8 @@ fn get(url: &str) -> Vec<u8> {
 }
 
 /// Clear Key policy with an open restriction, the two keys, the ingested
-/// fixture, and a policy serving DASH `cenc`, HLS SAMPLE-AES `cbcs` (with
+/// fixture, and a policy serving DASH `cenc` (with Widevine and PlayReady
+/// signalling besides Clear Key), HLS SAMPLE-AES `cbcs` (with
 /// Widevine signalling: `KEYID` in `EXT-X-KEY`) and HLS AES-128.
 fn setup(base: &str) {
     put_ok(
@@ -120,7 +123,7 @@ fn setup(base: &str) {
     put_ok(
         base,
         "streaming-policies/rot",
-        json!({"commonEncryptionCenc": {"enabledProtocols": {"dash": true, "hls": false}},
+        json!({"commonEncryptionCenc": {"enabledProtocols": {"dash": true, "hls": false}, "drm": {"widevine": {}, "playReady": {}}},
             "commonEncryptionCbcs": {"enabledProtocols": {"dash": false, "hls": true}, "drm": {"widevine": {}}},
             "envelopeEncryption": {"enabledProtocols": {"dash": false, "hls": true}}}),
     );
@@ -177,6 +180,13 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
     let mpd = python(&["mpd", mpd_path.to_str().unwrap()]);
     let periods = mpd["periods"].as_array().unwrap();
     assert_eq!(periods.len(), PERIODS, "{mpd}");
+    // Widevine and PlayReady license URLs name each period's KID.
+    let mpd_text = std::fs::read_to_string(&mpd_path).unwrap();
+    for (kid, _) in &cenc_keys {
+        for system in ["widevine", "playready"] {
+            assert!(mpd_text.contains(&format!("/keys/v1/{system}?kid={kid}")), "{system} {kid}: {mpd_text}");
+        }
+    }
     let mut video_end = None;
     for (p, period) in periods.iter().enumerate() {
         for set in period["sets"].as_array().unwrap() {
@@ -241,6 +251,14 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
             for (i, n) in (first..first + rep["segments"].as_array().unwrap().len() as u64).enumerate() {
                 std::fs::write(dir.join(format!("{}.m4s", i + 1)), get(&stream("cenc", &format!("{track}/{n}.m4s")))).unwrap();
             }
+            // Its PSSH boxes (W3C common, Widevine, PlayReady), read by
+            // pywidevine, name the period's KID and no other.
+            let kids = common::pssh_kids(&dir.join("init.mp4"));
+            let want_kid = cenc_keys[p].0.replace('-', "");
+            for system in ["common", "widevine", "playready"] {
+                assert!(kids.iter().any(|(_, s, k)| s == system && *k == want_kid), "period {p} {track}: {system}: {kids:?}");
+            }
+            assert!(kids.iter().all(|(_, _, k)| *k == want_kid), "period {p} {track}: {kids:?}");
             let media = if set["contentType"] == "video" { Media::Video } else { Media::Audio(0) };
             let hashes = track_hashes(&dir, Some(&cenc_keys[p].1), media)
                 .unwrap_or_else(|e| panic!("period {p} {track}: {e}"));
