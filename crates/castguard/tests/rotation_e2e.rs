@@ -159,6 +159,20 @@ fn rotated_title_plays_and_decrypts_period_by_period() {
     let (status, _) = put(&base, "streaming-locators/bad", json!({"assetName": "movie", "streamingPolicyName": "rot"}));
     assert_eq!(status, 201, "the refused PUTs stored nothing");
 
+    // A rotated locator of an asset without media yet: its periods cannot
+    // be counted, so no manifest and no CPIX export (404, not a failure).
+    ok(&cli(&base, TOKEN, &["asset", "create", "empty"]));
+    let empty = put_ok(
+        &base,
+        "streaming-locators/rot-empty",
+        json!({"assetName": "empty", "streamingPolicyName": "rot",
+            "contentKeys": [{"id": uuid(CENC_KID)}], "keyRotation": {"periodSegments": 1}}),
+    );
+    let empty_id = empty["streamingLocatorId"].as_str().unwrap();
+    let status = |url: &str| agent().get(url).header("Authorization", &format!("Bearer {TOKEN}")).call().unwrap().status().as_u16();
+    assert_eq!(status(&format!("{base}/s/{empty_id}/cenc/manifest.mpd")), 404);
+    assert_eq!(status(&format!("{base}/api/v1/streaming-locators/rot-empty/cpix")), 404);
+
     let loc = put_ok(
         &base,
         "streaming-locators/rot-loc",

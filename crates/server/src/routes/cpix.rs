@@ -131,12 +131,20 @@ async fn export(s: &AppState, name: &str, recipient: Option<&Recipient>) -> ApiR
             periods.push((v, *plan, None, plan.protection.clone()));
             continue;
         };
+        // Periods are counted in the asset's media, which must be there.
+        let no_media = |e: crate::delivery::error::DeliveryError| match e {
+            crate::delivery::error::DeliveryError::NotFound => ApiError::NotFound {
+                message: format!("streaming locator '{name}' rotates keys, but its asset has no media yet"),
+                field: None,
+            },
+            other => ApiError::internal(other),
+        };
         crate::delivery::rotation::ensure_period_keys(s, &resolved, rotation)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(no_media)?;
         let total = crate::delivery::rotation::period_total(s, &resolved, rotation)
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(no_media)?;
         for p in 0..total {
             let id = format!("keyPeriod_{p}");
             if !doc.periods.iter().any(|k| k.id == id) {
