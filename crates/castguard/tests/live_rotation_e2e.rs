@@ -29,7 +29,7 @@ use common::live::{
 };
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// The live event's access token (part of the ingest URL).
@@ -38,10 +38,7 @@ const ACCESS_TOKEN: &str = "live-rotation-access-token-2d7e9f01";
 const PUSH_SECS: u32 = 30;
 
 fn python(args: &[&str]) -> Value {
-    let script = common::repo_root().join("crates/castguard/tests/rotation_check.py");
-    let out = Command::new(common::python()).arg(script).args(args).output().expect("run rotation_check.py");
-    common::assert_ok("rotation_check.py", &out);
-    serde_json::from_slice(&out.stdout).expect("rotation_check.py JSON")
+    common::rotation_check(args)
 }
 
 #[test]

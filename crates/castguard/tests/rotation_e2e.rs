@@ -36,7 +36,6 @@ use common::{Media, assert_hashes_eq, clear_hashes, fixture, hls_hashes, track_h
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 
 /// The cenc key (Clear Key licenses) and the AES-128 key: the values of
 /// test key pairs 1 and 2 (tests/secrets.txt e2e-key1, e2e-key2) under KIDs
@@ -60,10 +59,7 @@ fn b64(hex: &str) -> String {
 }
 
 fn python(args: &[&str]) -> Value {
-    let script = common::repo_root().join("crates/castguard/tests/rotation_check.py");
-    let out = Command::new(common::python()).arg(script).args(args).output().expect("run rotation_check.py");
-    common::assert_ok("rotation_check.py", &out);
-    serde_json::from_slice(&out.stdout).expect("rotation_check.py JSON")
+    common::rotation_check(args)
 }
 
 /// (KID as UUID, key as hex) of period `p` of the key `kid`/`key`, derived

@@ -177,6 +177,16 @@ pub fn cpix_check(args: &[&Path]) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).expect("cpix_check.py prints JSON")
 }
 
+/// `tests/rotation_check.py ARGS…` (lxml, hashlib and hmac on key
+/// rotation: an MPD's periods, a period's key): the JSON it printed.
+pub fn rotation_check(args: &[&str]) -> serde_json::Value {
+    let o = run(Command::new(python())
+        .arg(repo_root().join("crates/castguard/tests/rotation_check.py"))
+        .args(args));
+    assert_ok("rotation_check.py", &o);
+    serde_json::from_slice(&o.stdout).expect("rotation_check.py prints JSON")
+}
+
 /// Panics unless lxml finds `doc` valid against the CPIX 2.3 schema
 /// (`tests/cpix/schema/cpix.xsd`).
 pub fn assert_cpix_schema_valid(doc: &Path) {
