@@ -582,6 +582,15 @@ fn plan(
         (None, None) => None,
     });
     let rotation = rotation.filter(|_| !matches!(protection, Protection::Clear));
+    // An AES-128 key URI that does not name its key cannot name a period's
+    // key either: every period would fetch period 0's key.
+    if rotation.is_some()
+        && let Protection::Aes128 { keys } = &protection
+        && keys.all().any(|k| !k.key_uri.contains(&k.key.kid.to_string()))
+    {
+        tracing::warn!(locator = %loc.name, "keyRotation with a customKeyAcquisitionUrlTemplate without {{ContentKeyId}}: aes128 not served");
+        return None;
+    }
     match rotation {
         None => {}
         Some(KeyRotation::Segments(n)) => h.update(format!("rotate every {n} segments").as_bytes()),
@@ -919,6 +928,26 @@ mod tests {
             {"label": "hd", "tracks": [sel("TrackClass", "HD")]},
         ]));
         assert!(plan(Variant::Cenc, &p, &locator(), &keys, &ctx()).is_none());
+    }
+
+    #[test]
+    fn rotation_needs_aes128_uris_that_name_the_key() {
+        let keys = vec![LocatorKey::new(None, None, key(2, ContentKeyType::EnvelopeEncryption))];
+        let mut loc = locator();
+        loc.key_rotation = Some(keys::model::KeyRotation { period_segments: Some(2), period_seconds: None });
+        let mut p = predefined_streaming_policy("Predefined_ClearKey").unwrap();
+        let plan = plan(Variant::Aes128, &p, &loc, &keys, &ctx()).unwrap();
+        assert_eq!(plan.rotation, Some(KeyRotation::Segments(2)));
+        // The rotation is part of the ETag.
+        assert_ne!(plan.tag, super::plan(Variant::Aes128, &p, &locator(), &keys, &ctx()).unwrap().tag);
+        if let Some(e) = &mut p.envelope_encryption {
+            e.custom_key_acquisition_url_template = Some("https://keys.example/{AlternativeMediaId}".into());
+        }
+        assert!(super::plan(Variant::Aes128, &p, &loc, &keys, &ctx()).is_none());
+        if let Some(e) = &mut p.envelope_encryption {
+            e.custom_key_acquisition_url_template = Some("https://keys.example/{ContentKeyId}".into());
+        }
+        assert!(super::plan(Variant::Aes128, &p, &loc, &keys, &ctx()).is_some());
     }
 
     #[test]
