@@ -12,6 +12,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use media::rotation::KeyRotation;
 use media::origin::{OriginAsset, Resource};
 use media::package::{CommonEncryption, LicenseUrls, Protection};
 use media::protect::DrmSystems;
@@ -84,6 +85,17 @@ fuzz_target!(init: { let _ = std::panic::take_hook(); }, |data: &[u8]| {
             // an odd track with an error, never with a panic.
             if i == 0 {
                 assert!(matches!(got, Ok(Some(_))), "clear {r:?} of an ingested asset: {got:?}");
+            }
+            // With keys changing every segment, likewise; and a rotated
+            // clear stream is the clear stream.
+            let rotated = asset.get_rotated(p, KeyRotation::Segments(1), r, None);
+            if i == 0 && !matches!(r, Resource::Mpd | Resource::Master | Resource::MediaPlaylist { .. }) {
+                assert_eq!(rotated.as_ref().ok(), got.as_ref().ok(), "rotated clear {r:?}");
+            }
+        }
+        for t in &index.tracks {
+            for period in 1..=t.segments.len() as u32 + 1 {
+                let _ = asset.get_rotated(p, KeyRotation::Segments(1), &Resource::PeriodInit { track: t.name.clone(), period }, None);
             }
         }
     }

@@ -23,6 +23,7 @@ fn path_of(r: &Resource) -> String {
         Resource::MediaPlaylist { track } => format!("{track}/playlist.m3u8"),
         Resource::IframePlaylist { track } => format!("{track}/iframes.m3u8"),
         Resource::Init { track } => format!("{track}/init.mp4"),
+        Resource::PeriodInit { track, period } => format!("{track}/init-{period}.mp4"),
         Resource::Segment { track, number } => format!("{track}/{number}.m4s"),
         Resource::TextSegment { track, number } => format!("{track}/{number}.vtt"),
         Resource::Sidecar { track } => format!("{track}/subtitles.vtt"),

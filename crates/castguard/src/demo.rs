@@ -275,6 +275,7 @@ pub async fn ensure_demo(state: &AppState, data_dir: &Path) -> anyhow::Result<De
                     streaming_locator_id: None,
                     alternative_media_id: None,
                     created: None,
+                    key_rotation: None,
                 };
                 store
                     .put_streaming_locator(l)

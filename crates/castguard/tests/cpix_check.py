@@ -5,7 +5,8 @@ castguard code):
     cpix_check.py validate DOC.xml SCHEMA.xsd
         {"valid": bool, "errors": [...]} against the CPIX 2.3 schema
     cpix_check.py facts DOC.xml [RECIPIENT_KEY.pem]
-        {"keys": {kid: hex value}, "drm": [...], "rules": [...]}; with a key,
+        {"keys": {kid: hex value}, "drm": [...], "periods": [...],
+        "rules": [...]}; with a key,
         encrypted values are decrypted here: RSA-OAEP (SHA-1, MGF1-SHA-1)
         document and MAC keys, HMAC-SHA512 over IV||ciphertext checked,
         AES-256-CBC with PKCS#7.
@@ -117,7 +118,9 @@ def facts(doc, key_pem=None):
     for r in root.findall("cpix:ContentKeyUsageRuleList/cpix:ContentKeyUsageRule", NS):
         rules.append({"kid": r.get("kid"), "intendedTrackType": r.get("intendedTrackType"),
                       "filters": [{"tag": etree.QName(f).localname, **dict(f.attrib)} for f in r]})
-    return {"keys": keys, "drm": drm, "rules": rules, "encrypted": document_key is not None}
+    periods = [{"id": p.get("id"), "index": p.get("index")}
+               for p in root.findall("cpix:ContentKeyPeriodList/cpix:ContentKeyPeriod", NS)]
+    return {"keys": keys, "drm": drm, "periods": periods, "rules": rules, "encrypted": document_key is not None}
 
 
 def speke(request, answer, key_pem=None):

@@ -32,12 +32,7 @@ fn check(args: &[&Path]) -> Value {
 }
 
 fn assert_schema_valid(doc: &Path) {
-    let v = check(&[
-        Path::new("validate"),
-        doc,
-        &cpix_dir().join("schema/cpix.xsd"),
-    ]);
-    assert_eq!(v["valid"], true, "{}: {v}", doc.display());
+    common::assert_cpix_schema_valid(doc)
 }
 
 fn hex_to_b64(hex: &str) -> String {

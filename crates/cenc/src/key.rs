@@ -196,6 +196,43 @@ impl ContentKey {
         Ok(out)
     }
 
+    /// The key of crypto period `period` of a rotated stream, derived from
+    /// this (period 0's) key: period 0 is this key itself.
+    ///
+    /// KID = the first 16 bytes of SHA-256(`"castguard key period kid"` ‖
+    /// base KID ‖ period, big-endian u32), marked as an RFC 9562 §5.8
+    /// version 8 UUID; key = the first 16 bytes of HMAC-SHA256 keyed with
+    /// the base key over (`"castguard key period"` ‖ base KID ‖ period).
+    /// One-way: a period key (delivered in a license) reveals neither the
+    /// base key nor any other period's; the base key gives them all, so it
+    /// is stored and exported like every key. Deterministic, so every node
+    /// derives the same keys and the origin's output stays cacheable.
+    pub fn for_period(&self, period: u32) -> ContentKey {
+        if period == 0 {
+            return self.clone();
+        }
+        let mut h = Sha256::new();
+        h.update(b"castguard key period kid");
+        h.update(self.kid.0);
+        h.update(period.to_be_bytes());
+        let digest = h.finalize();
+        let mut kid = [0u8; 16];
+        kid.copy_from_slice(&digest[..16]);
+        kid[6] = (kid[6] & 0x0f) | 0x80;
+        kid[8] = (kid[8] & 0x3f) | 0x80;
+        let mac_key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.key.0);
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&mac_key);
+        ctx.update(b"castguard key period");
+        ctx.update(&self.kid.0);
+        ctx.update(&period.to_be_bytes());
+        let tag = ctx.sign();
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&tag.as_ref()[..16]);
+        let out = ContentKey { kid: KeyId(kid), key: Key(key) };
+        key.zeroize();
+        out
+    }
+
     /// Parses `KID:KEY`: the KID as 32 hex digits or a UUID, the key as 32 hex digits.
     pub fn parse(kid_colon_key: &str) -> Result<ContentKey> {
         let (kid, key) = kid_colon_key
@@ -211,6 +248,30 @@ impl ContentKey {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn period_keys_are_distinct_deterministic_and_one_way() {
+        let base = ContentKey { kid: KeyId([7; 16]), key: Key::new([9; 16]) };
+        assert_eq!(base.for_period(0).kid, base.kid);
+        assert_eq!(base.for_period(0).key.as_bytes(), base.key.as_bytes());
+        let p1 = base.for_period(1);
+        let p2 = base.for_period(2);
+        assert_ne!(p1.kid, base.kid);
+        assert_ne!(p1.kid, p2.kid);
+        assert_ne!(p1.key.as_bytes(), p2.key.as_bytes());
+        assert_ne!(p1.key.as_bytes(), base.key.as_bytes());
+        assert_eq!(p1.kid, base.for_period(1).kid);
+        assert_eq!(p1.key.as_bytes(), base.for_period(1).key.as_bytes());
+        // UUID version 8, variant 10.
+        assert_eq!(p1.kid.0[6] >> 4, 8);
+        assert_eq!(p1.kid.0[8] >> 6, 2);
+        // Another base key with the same KID gives other period keys (the
+        // KID is public, the key is not).
+        let other = ContentKey { kid: KeyId([7; 16]), key: Key::new([8; 16]) };
+        assert_eq!(other.for_period(1).kid, p1.kid);
+        assert_ne!(other.for_period(1).key.as_bytes(), p1.key.as_bytes());
+    }
+
     use super::*;
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD as B64;

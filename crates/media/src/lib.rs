@@ -43,6 +43,7 @@ pub mod origin;
 pub mod package;
 pub mod plan;
 pub mod protect;
+pub mod rotation;
 pub mod sap;
 pub mod scan;
 pub mod setup;

@@ -37,20 +37,20 @@ pub struct OriginAsset {
     /// The local folder the asset was opened from, if any.
     dir: Option<PathBuf>,
     pub index: AssetIndex,
-    entries: HashMap<String, OpenTrack>,
+    pub(crate) entries: HashMap<String, OpenTrack>,
 }
 
 /// A track of an opened asset: what protection of its init segment and
 /// media segments starts from.
 #[derive(Debug, Clone)]
-struct OpenTrack {
+pub(crate) struct OpenTrack {
     id: u32,
     /// The key class, from the index's size (the sample entry's).
     class: TrackClass,
     entry: SampleEntry,
-    clear_init: Vec<u8>,
+    pub(crate) clear_init: Vec<u8>,
     /// A text track: served clear whatever the locator's protection.
-    text: bool,
+    pub(crate) text: bool,
 }
 
 /// What a path below a locator names.
@@ -62,6 +62,9 @@ pub enum Resource {
     /// HLS I-frame playlist of a video track (trick play).
     IframePlaylist { track: String },
     Init { track: String },
+    /// `<track>/init-<p>.mp4`: the init segment of key period `p` (from 1)
+    /// of a locator whose keys rotate ([`crate::rotation`]).
+    PeriodInit { track: String, period: u32 },
     Segment { track: String, number: u32 },
     /// `<text track>/<n>.vtt`: an HLS WebVTT segment.
     TextSegment { track: String, number: u32 },
@@ -86,6 +89,11 @@ impl Resource {
                     "playlist.m3u8" => Some(Resource::MediaPlaylist { track }),
                     "iframes.m3u8" => Some(Resource::IframePlaylist { track }),
                     "init.mp4" => Some(Resource::Init { track }),
+                    _ if file.starts_with("init-") && file.ends_with(".mp4") => {
+                        let digits = &file["init-".len()..file.len() - ".mp4".len()];
+                        let period = positive_number(digits)?;
+                        Some(Resource::PeriodInit { track, period })
+                    }
                     "subtitles.vtt" if track.starts_with("text_") => Some(Resource::Sidecar { track }),
                     _ => {
                         let (digits, vtt) = match file.strip_suffix(".m4s") {
@@ -93,10 +101,7 @@ impl Resource {
                             None if track.starts_with("text_") => (file.strip_suffix(".vtt")?, true),
                             None => return None,
                         };
-                        if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                            return None;
-                        }
-                        let number = digits.parse().ok()?;
+                        let number = positive_number(digits)?;
                         Some(if vtt { Resource::TextSegment { track, number } } else { Resource::Segment { track, number } })
                     }
                 }
@@ -104,6 +109,14 @@ impl Resource {
             _ => None,
         }
     }
+}
+
+/// Decimal digits without a leading zero that fit a `u32` and are not 0.
+fn positive_number(digits: &str) -> Option<u32> {
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 fn is_track_name(s: &str) -> bool {
@@ -172,7 +185,7 @@ impl OriginAsset {
         }
     }
 
-    fn setup(&self, protection: &Protection, track: &str) -> Result<TrackSetup> {
+    pub(crate) fn setup(&self, protection: &Protection, track: &str) -> Result<TrackSetup> {
         let t = self.entries.get(track).ok_or_else(|| Error::Segment(format!("no track {track}")))?;
         let protection = if t.text { &Protection::Clear } else { protection };
         TrackSetup::new(protection, t.id, t.class, &t.entry)
@@ -323,6 +336,7 @@ impl OriginAsset {
                 buf.drain(..at);
                 Ok(Some(buf))
             }
+            Resource::PeriodInit { .. } => Ok(None),
             Resource::TextSegment { track, number } => self.read_text(track, Some(*number)),
             Resource::Sidecar { track } => self.read_text(track, None),
         }
@@ -405,6 +419,7 @@ mod tests {
         assert_eq!(Resource::parse("video_1/iframes.m3u8"), Some(Resource::IframePlaylist { track: "video_1".into() }));
         assert_eq!(Resource::parse("audio_2/17.m4s"), Some(Resource::Segment { track: "audio_2".into(), number: 17 }));
         assert_eq!(Resource::parse("text_3/1.m4s"), Some(Resource::Segment { track: "text_3".into(), number: 1 }));
+        assert_eq!(Resource::parse("video_1/init-3.mp4"), Some(Resource::PeriodInit { track: "video_1".into(), period: 3 }));
         assert_eq!(Resource::parse("text_3/2.vtt"), Some(Resource::TextSegment { track: "text_3".into(), number: 2 }));
         assert_eq!(Resource::parse("text_3/subtitles.vtt"), Some(Resource::Sidecar { track: "text_3".into() }));
         for bad in [
@@ -427,6 +442,11 @@ mod tests {
             "video_1/.m4s",
             "video_1/1.M4S",
             "index.json",
+            "video_1/init-0.mp4",
+            "video_1/init-01.mp4",
+            "video_1/init-.mp4",
+            "video_1/init-x.mp4",
+            "video_1/init-99999999999.mp4",
         ] {
             assert_eq!(Resource::parse(bad), None, "{bad}");
         }

@@ -183,10 +183,22 @@ pub fn manifest_files(presentation: &Presentation, dash: bool, hls: bool) -> Res
 /// A track's HLS media playlist, its URIs relative to `<track>/`: CMAF
 /// segments, or WebVTT files for a text track.
 pub fn media_playlist(presentation: &Presentation, track: &manifest::Track) -> String {
+    media_playlist_with_keys(presentation, track, "init.mp4", &[])
+}
+
+/// [`media_playlist`] opening with the init segment `init_uri` (relative to
+/// the track) and with the key changing at `changes` (key rotation,
+/// [`crate::rotation`]).
+pub fn media_playlist_with_keys(
+    presentation: &Presentation,
+    track: &manifest::Track,
+    init_uri: &str,
+    changes: &[manifest::hls::KeyChange],
+) -> String {
     let mut t = track.clone();
-    t.init_uri = "init.mp4".into();
+    t.init_uri = init_uri.into();
     t.media_uri_template = if t.is_text() { "$Number$.vtt" } else { "$Number$.m4s" }.into();
-    manifest::write_media_playlist(presentation, &t)
+    manifest::hls::write_media_playlist_with_keys(presentation, &t, changes)
 }
 
 /// Writes a text track into `out_dir/text_<id>/`: the `wvtt` init and

@@ -552,7 +552,18 @@ pub fn component_schemas() -> Value {
                 "id": uuid_out(), "type": locator_key_type, "labelReferenceInStreamingPolicy": {"type": "string"},
                 "policyName": {"type": "string"}}}},
             "startTime": time_out(), "endTime": time_out(), "streamingLocatorId": uuid_out(),
-            "alternativeMediaId": {"type": "string"}, "created": time_out()}});
+            "alternativeMediaId": {"type": "string"}, "created": time_out(),
+            "keyRotation": {"type": "object", "properties": {
+                "periodSegments": {"type": "integer"}, "periodSeconds": {"type": "integer"}}}}});
+    // Exactly one of the two, in range: a 400 names `keyRotation.periodSegments`
+    // (or `periodSeconds`, or `keyRotation` for none or both).
+    let key_rotation_input = json!({"type": "object", "additionalProperties": false,
+        "description": "Key rotation (castguard extension): a new key every periodSegments segments or every periodSeconds seconds (rounded to whole segments); later periods' keys are derived from the locator's keys and stored as content keys named period-<kid> under the same content key policy",
+        "properties": {
+            "periodSegments": {"type": "integer", "minimum": 1, "maximum": keys::model::MAX_PERIOD_SEGMENTS},
+            "periodSeconds": {"type": "integer", "minimum": 1, "maximum": keys::model::MAX_PERIOD_SECONDS}},
+        "oneOf": [{"required": ["periodSegments"], "not": {"required": ["periodSeconds"]}},
+                  {"required": ["periodSeconds"], "not": {"required": ["periodSegments"]}}]});
     let streaming_locator_input = json!({"type": "object", "required": ["assetName", "streamingPolicyName"],
         "description": "contentKeys name stored keys by keyId (inline values are refused). `startTime` (RFC 3339) is also accepted and must be before endTime.",
         "properties": {"assetName": name_schema(), "streamingPolicyName": name_schema(),
@@ -564,7 +575,8 @@ pub fn component_schemas() -> Value {
                 "tracks": ignored(json!({}))}}},
             "created": opt(ignored(time_in())),
             "endTime": opt(time_in()),
-            "streamingLocatorId": opt(uuid_in()), "alternativeMediaId": opt(text(260))}});
+            "streamingLocatorId": opt(uuid_in()), "alternativeMediaId": opt(text(260)),
+            "keyRotation": {"anyOf": [key_rotation_input, {"type": "null"}]}}});
 
     let list_paths = json!({"type": "object", "required": ["streamingPaths", "downloadPaths"], "properties": {
         "streamingPaths": {"type": "array", "items": {"type": "object", "required": ["streamingProtocol", "encryptionScheme", "paths"],

@@ -259,7 +259,7 @@ pub enum LocatorCmd {
     /// Create or update a streaming locator.
     Create {
         name: String,
-        #[arg(long, conflicts_with_all = ["asset", "streaming_policy", "policy", "key", "start", "end"])]
+        #[arg(long, conflicts_with_all = ["asset", "streaming_policy", "policy", "key", "start", "end", "rotate_segments", "rotate_seconds"])]
         file: Option<PathBuf>,
         #[arg(long, required_unless_present = "file")]
         asset: Option<String>,
@@ -277,6 +277,12 @@ pub enum LocatorCmd {
         /// RFC 3339 end of the window.
         #[arg(long)]
         end: Option<String>,
+        /// Key rotation: a new key every N segments (docs/key-rotation.md).
+        #[arg(long, value_name = "N", conflicts_with = "rotate_seconds")]
+        rotate_segments: Option<u32>,
+        /// Key rotation: a new key every N seconds, in whole segments.
+        #[arg(long, value_name = "N")]
+        rotate_seconds: Option<u32>,
     },
     #[command(flatten)]
     Common(Common),
@@ -852,6 +858,8 @@ impl EntityCommand for LocatorCmd {
                 key,
                 start,
                 end,
+                rotate_segments,
+                rotate_seconds,
             } => {
                 let body = match file {
                     Some(f) => read_json_file(f)?,
@@ -874,6 +882,14 @@ impl EntityCommand for LocatorCmd {
                             ("contentKeys", Some(Value::Array(keys))),
                             ("startTime", start.clone().map(Value::from)),
                             ("endTime", end.clone().map(Value::from)),
+                            (
+                                "keyRotation",
+                                match (rotate_segments, rotate_seconds) {
+                                    (Some(n), _) => Some(json!({"periodSegments": n})),
+                                    (None, Some(n)) => Some(json!({"periodSeconds": n})),
+                                    (None, None) => None,
+                                },
+                            ),
                         ])
                     }
                 };

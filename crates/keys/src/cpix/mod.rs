@@ -55,7 +55,18 @@ pub struct Document {
     pub content_id: Option<String>,
     pub content_keys: Vec<ContentKeyEntry>,
     pub drm_systems: Vec<DrmSystem>,
+    /// `ContentKeyPeriodList`: the crypto periods of a stream whose keys
+    /// rotate, which usage rules name by `KeyPeriodFilter@periodId`.
+    pub periods: Vec<ContentKeyPeriod>,
     pub usage_rules: Vec<UsageRule>,
+}
+
+/// A `ContentKeyPeriod` (CPIX §5.4): a crypto period by its `@id` (an
+/// `xs:ID`, what `KeyPeriodFilter@periodId` refers to) and `@index`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContentKeyPeriod {
+    pub id: String,
+    pub index: Option<u64>,
 }
 
 /// A `ContentKey`.

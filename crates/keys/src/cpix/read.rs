@@ -5,7 +5,7 @@ use super::crypto::{self, ALG_AES256_CBC, ALG_HMAC_SHA512, ALG_RSA_OAEP, Recipie
 use super::dsig::{self, TrustedSigner, VerifiedSignature};
 use super::xml::{self, Element};
 use super::{
-    ContentKeyEntry, CpixError, Document, DrmSystem, Filter, MAX_KEYS, NS_CPIX, NS_DSIG, NS_PSKC,
+    ContentKeyEntry, CpixError, ContentKeyPeriod, Document, DrmSystem, Filter, MAX_KEYS, NS_CPIX, NS_DSIG, NS_PSKC,
     NS_XENC, UsageRule, VideoFilter,
 };
 use crate::model::ContentKeyValue;
@@ -413,9 +413,20 @@ pub(super) fn document(
                     doc.usage_rules.push(usage_rule(r)?);
                 }
             }
-            // Key periods and the update history carry nothing castguard
-            // keeps; KeyPeriodFilters that refer to periods are kept.
-            "ContentKeyPeriodList" | "UpdateHistoryItemList" => {}
+            "ContentKeyPeriodList" => {
+                for p in items(list, "ContentKeyPeriod", 1)? {
+                    let index = match p.attr("index") {
+                        None => None,
+                        Some(i) => Some(i.trim().parse().map_err(|_| {
+                            invalid("ContentKeyPeriod", "index is not a non-negative integer")
+                        })?),
+                    };
+                    let id = p.attr("id").unwrap_or_default().to_string();
+                    doc.periods.push(ContentKeyPeriod { id, index });
+                }
+            }
+            // The update history carries nothing castguard keeps.
+            "UpdateHistoryItemList" => {}
             other => return Err(invalid("CPIX", format!("unexpected element {other}"))),
         }
     }

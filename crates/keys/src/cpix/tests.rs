@@ -302,14 +302,18 @@ fn sample() -> Document {
             hls_signaling_media: Some(b"#EXT-X-KEY:METHOD=SAMPLE-AES".to_vec()),
             smooth_streaming_protection_header_data: None,
         }],
+        periods: vec![ContentKeyPeriod { id: "keyPeriod_0".into(), index: Some(0) }],
         usage_rules: vec![
             UsageRule {
                 kid: kid_a,
                 intended_track_type: Some("AUDIO".into()),
-                filters: vec![Filter::Audio {
-                    min_channels: None,
-                    max_channels: None,
-                }],
+                filters: vec![
+                    Filter::KeyPeriod { period_id: "keyPeriod_0".into() },
+                    Filter::Audio {
+                        min_channels: None,
+                        max_channels: None,
+                    },
+                ],
             },
             UsageRule {
                 kid: kid_v,

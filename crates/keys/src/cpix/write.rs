@@ -1,6 +1,6 @@
 //! Writing a [`Document`] as CPIX 2.3 XML (element order as `cpix.xsd`
 //! requires it: DeliveryDataList, ContentKeyList, DRMSystemList,
-//! ContentKeyUsageRuleList).
+//! ContentKeyPeriodList, ContentKeyUsageRuleList).
 
 use super::crypto::{self, ALG_AES256_CBC, ALG_HMAC_SHA512, ALG_RSA_OAEP, Recipient};
 use super::{CpixError, Document, Filter, NS_CPIX, NS_DSIG, NS_PSKC, NS_XENC};
@@ -154,6 +154,17 @@ pub(super) fn document(
             x.push_str("    </DRMSystem>\n");
         }
         x.push_str("  </DRMSystemList>\n");
+    }
+    if !doc.periods.is_empty() {
+        x.push_str("  <ContentKeyPeriodList>\n");
+        for p in &doc.periods {
+            let _ = write!(x, "    <ContentKeyPeriod id=\"{}\"", esc(&p.id));
+            if let Some(i) = p.index {
+                let _ = write!(x, " index=\"{i}\"");
+            }
+            x.push_str("/>\n");
+        }
+        x.push_str("  </ContentKeyPeriodList>\n");
     }
     if !doc.usage_rules.is_empty() {
         x.push_str("  <ContentKeyUsageRuleList>\n");

@@ -64,7 +64,8 @@ pub use live::{
 };
 pub use secret::{SecretBytes, SecretString};
 pub use streaming_locator::{
-    StreamingLocator, StreamingLocatorContentKey, StreamingLocatorContentKeyType,
+    KeyRotation, MAX_PERIOD_SECONDS, MAX_PERIOD_SEGMENTS, PERIOD_KEY_PREFIX, StreamingLocator,
+    StreamingLocatorContentKey, StreamingLocatorContentKeyType,
 };
 pub use streaming_policy::{
     CbcsDrmConfiguration, CencDrmConfiguration, ClearKeyEncryptionConfiguration,

@@ -10,6 +10,12 @@
 //! values are accepted by the model but must become [`super::ContentKey`]s
 //! before the locator is stored; [`StreamingLocator::take_inline_values`]
 //! moves them out.
+//!
+//! `keyRotation` (a castguard extension) makes the origin change keys every
+//! so many segments or seconds (crypto periods, `media::rotation`): the
+//! locator's keys serve period 0, later periods use keys derived from them,
+//! stored as content keys named [`PERIOD_KEY_PREFIX`]`<kid>` under the same
+//! content key policy.
 
 use super::content_key::ContentKeyValue;
 use super::rfc3339_opt;
@@ -22,6 +28,32 @@ use uuid::Uuid;
 
 /// Most content keys one locator may use.
 pub const MAX_LOCATOR_KEYS: usize = 32;
+
+/// Longest key period in segments (a day of 2 s segments: longer periods
+/// are no rotation at all).
+pub const MAX_PERIOD_SEGMENTS: u32 = 43_200;
+/// Longest key period in seconds (a day).
+pub const MAX_PERIOD_SECONDS: u32 = 86_400;
+
+/// Name prefix of the content keys stored for later key periods; the rest
+/// of the name is the period key's KID. Such keys belong to their
+/// locator's rotation: they are not the keys of a content key policy that
+/// locators without `contentKeys` pick up.
+pub const PERIOD_KEY_PREFIX: &str = "period-";
+
+/// How often a locator's keys change (castguard extension): exactly one of
+/// `periodSegments` and `periodSeconds`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct KeyRotation {
+    /// A new key every this many segments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_segments: Option<u32>,
+    /// A new key every this many seconds, rounded to whole segments of the
+    /// asset's segment duration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_seconds: Option<u32>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum StreamingLocatorContentKeyType {
@@ -51,6 +83,10 @@ pub struct StreamingLocator {
     pub alternative_media_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
     pub created: Option<OffsetDateTime>,
+    /// Key rotation (castguard extension); absent: one key for the whole
+    /// stream.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_rotation: Option<KeyRotation>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -113,6 +149,35 @@ impl Validate for StreamingLocator {
                 "streamingLocatorId",
                 Problem::Invalid("must not be the nil UUID"),
             ));
+        }
+        if let Some(r) = &self.key_rotation {
+            match (r.period_segments, r.period_seconds) {
+                (Some(n), None) if !(1..=MAX_PERIOD_SEGMENTS).contains(&n) => {
+                    return Err(ValidationError::new(
+                        "keyRotation.periodSegments",
+                        Problem::OutOfRange { min: 1, max: MAX_PERIOD_SEGMENTS.into() },
+                    ));
+                }
+                (None, Some(n)) if !(1..=MAX_PERIOD_SECONDS).contains(&n) => {
+                    return Err(ValidationError::new(
+                        "keyRotation.periodSeconds",
+                        Problem::OutOfRange { min: 1, max: MAX_PERIOD_SECONDS.into() },
+                    ));
+                }
+                (Some(_), Some(_)) => {
+                    return Err(ValidationError::new(
+                        "keyRotation",
+                        Problem::Invalid("give periodSegments or periodSeconds, not both"),
+                    ));
+                }
+                (None, None) => {
+                    return Err(ValidationError::new(
+                        "keyRotation",
+                        Problem::Invalid("needs periodSegments or periodSeconds"),
+                    ));
+                }
+                _ => {}
+            }
         }
         if self.content_keys.len() > MAX_LOCATOR_KEYS {
             return Err(ValidationError::new(
@@ -209,6 +274,27 @@ mod tests {
         let mut l: StreamingLocator = from_json(LOCATOR).unwrap();
         l.content_keys[2].id = l.content_keys[0].id;
         assert_eq!(l.validate().unwrap_err().field, "contentKeys[2].id");
+    }
+
+    #[test]
+    fn key_rotation_is_validated() {
+        let with = |r: &str| LOCATOR.replacen("\"contentKeys\"", &format!("\"keyRotation\": {r}, \"contentKeys\""), 1);
+        let l: StreamingLocator = parse_valid(&with(r#"{"periodSegments": 2}"#)).unwrap();
+        assert_eq!(l.key_rotation, Some(KeyRotation { period_segments: Some(2), period_seconds: None }));
+        let json = serde_json::to_string(&l).unwrap();
+        assert!(json.contains(r#""keyRotation":{"periodSegments":2}"#), "{json}");
+        parse_valid::<StreamingLocator>(&with(r#"{"periodSeconds": 60}"#)).unwrap();
+        let field = |r: &str| match parse_valid::<StreamingLocator>(&with(r)) {
+            Err(crate::model::ModelError::Invalid(e)) => e.field,
+            Err(crate::model::ModelError::Json(e)) => e.path,
+            Ok(_) => panic!("{r} accepted"),
+        };
+        assert_eq!(field(r#"{"periodSegments": 0}"#), "keyRotation.periodSegments");
+        assert_eq!(field(r#"{"periodSeconds": 86401}"#), "keyRotation.periodSeconds");
+        assert_eq!(field(r#"{"periodSegments": 2, "periodSeconds": 4}"#), "keyRotation");
+        assert_eq!(field(r#"{}"#), "keyRotation");
+        assert_eq!(field(r#"{"periodSegments": -1}"#), "keyRotation.periodSegments");
+        assert!(field(r#"{"every": 2}"#).starts_with("keyRotation"));
     }
 
     #[test]

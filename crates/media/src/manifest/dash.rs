@@ -100,6 +100,29 @@ pub const SCHEME_CEA708: &str = "urn:scte:dash:cc:cea-708:2015";
 /// ISO/IEC 23009-1 §5.3.1.2 and §5.8.4.11, and no duration). Never fails
 /// and never panics; check the model with [`Presentation::validate`] first.
 pub fn write_mpd(p: &Presentation) -> String {
+    write_mpd_periods(p, None)
+}
+
+/// One DASH Period of a multi-period MPD: the tracks (with only the
+/// segments of the period, their own init segment and protection) and
+/// where the period starts on the media timeline, seconds.
+#[derive(Debug, Clone)]
+pub struct MpdPeriod {
+    /// `Period@id`: stable across updates of a live MPD.
+    pub id: u32,
+    pub presentation: Presentation,
+    pub start_secs: f64,
+}
+
+/// [`write_mpd`] with one `Period` per entry of `periods` (`None`: the one
+/// period of `p`). `p` gives what the MPD says as a whole (duration,
+/// buffer, live timing); each period starts at its `start_secs` and maps
+/// it to period time 0 by `presentationTimeOffset` (ISO/IEC 23009-1
+/// §5.3.2, §5.3.9.2), so the periods play on from each other without a
+/// gap: the way DASH-IF IOP v4.3 §7.7.3 (key rotation by periods) signals
+/// a new key. A period starting no later than the MPD's media start (see
+/// [`write_mpd`]) is placed as the one period of [`write_mpd`] is.
+pub fn write_mpd_periods(p: &Presentation, periods: Option<&[MpdPeriod]>) -> String {
     let sets = adaptation_sets(p);
     let protected = p.tracks.iter().any(|t| t.protection.is_some());
 
@@ -147,21 +170,40 @@ pub fn write_mpd(p: &Presentation) -> String {
     }
     attrs.push(("minBufferTime", min_buffer.as_str()));
     x.open("MPD", &attrs);
-    x.open("Period", &[("id", "0"), ("start", "PT0S")]);
-    for (set_id, set) in sets.iter().enumerate() {
-        write_adaptation_set(&mut x, set_id, set, &sets, offset_secs);
+    match periods {
+        None => write_period(&mut x, "0", "PT0S", &sets, offset_secs, true),
+        Some(periods) => {
+            for (k, period) in periods.iter().enumerate() {
+                let sets = adaptation_sets(&period.presentation);
+                let offset = period.start_secs.max(offset_secs);
+                let start = xs_duration(offset - offset_secs);
+                write_period(&mut x, &period.id.to_string(), &start, &sets, offset, k == 0);
+            }
+        }
     }
-    // Text sidecars after every other set, numbered on from them.
-    let sidecars = sets.iter().flat_map(|s| s.tracks.iter()).filter(|t| t.is_text());
-    for (k, t) in sidecars.enumerate() {
-        write_sidecar_set(&mut x, sets.len() + k, t);
-    }
-    x.close("Period");
     if let Some(url) = p.live.as_ref().and_then(|l| l.utc_timing_url.as_deref()) {
         x.empty("UTCTiming", &[("schemeIdUri", SCHEME_UTC_HTTP_ISO), ("value", url)]);
     }
     x.close("MPD");
     x.out
+}
+
+/// One `Period` element: its adaptation sets and, with `sidecars`, the
+/// whole-file text sets (timed from media time 0, so only in the first
+/// period).
+fn write_period(x: &mut Xml, id: &str, start: &str, sets: &[Set<'_>], offset_secs: f64, sidecars: bool) {
+    x.open("Period", &[("id", id), ("start", start)]);
+    for (set_id, set) in sets.iter().enumerate() {
+        write_adaptation_set(x, set_id, set, sets, offset_secs);
+    }
+    // Text sidecars after every other set, numbered on from them.
+    if sidecars {
+        let texts = sets.iter().flat_map(|s| s.tracks.iter()).filter(|t| t.is_text());
+        for (k, t) in texts.enumerate() {
+            write_sidecar_set(x, sets.len() + k, t);
+        }
+    }
+    x.close("Period");
 }
 
 /// Tracks that go into one `AdaptationSet`, by bandwidth ascending.
@@ -848,6 +890,47 @@ mod tests {
 
     fn attr<'a>(attrs: &'a [(String, String)], k: &str) -> Option<&'a str> {
         attrs.iter().find(|(a, _)| a == k).map(|(_, v)| v.as_str())
+    }
+
+    #[test]
+    fn periods_each_with_their_key_offset_and_segments() {
+        let mut v = video(1, "avc1.64001f", 640, 360);
+        v.protection = Some(protection(vec![]));
+        let p = presentation(vec![v.clone()]);
+        let period = |k: usize, first: usize, n: usize, kid: u8| {
+            let mut t = v.clone();
+            t.segments = v.segments[first..first + n].to_vec();
+            t.start_number = first as u64 + 1;
+            t.init_uri = if k == 0 { "video_1/init.mp4".into() } else { format!("video_1/init-{k}.mp4") };
+            t.protection = Some(Protection { default_kid: [kid; 16], ..protection(vec![]) });
+            MpdPeriod { id: k as u32, start_secs: t.segments[0].start as f64 / 12_800.0, presentation: presentation(vec![t]) }
+        };
+        let periods = [period(0, 0, 2, 1), period(1, 2, 2, 2), period(2, 4, 1, 3)];
+        let xml = write_mpd_periods(&p, Some(&periods));
+        let els = elements(&xml);
+        let all = |name: &str| els.iter().filter(|(_, n, _)| n == name).map(|(_, _, a)| a).collect::<Vec<_>>();
+        let starts: Vec<_> = all("Period").iter().map(|a| (attr(a, "id").unwrap(), attr(a, "start").unwrap())).collect();
+        assert_eq!(starts, [("0", "PT0S"), ("1", "PT4S"), ("2", "PT8S")]);
+        let kids: Vec<_> = all("ContentProtection").iter().filter_map(|a| attr(a, "cenc:default_KID")).collect();
+        assert_eq!(kids, [uuid_string(&[1; 16]), uuid_string(&[2; 16]), uuid_string(&[3; 16])]);
+        let templates: Vec<_> = all("SegmentTemplate")
+            .iter()
+            .map(|a| (attr(a, "initialization").unwrap(), attr(a, "startNumber").unwrap(), attr(a, "presentationTimeOffset")))
+            .collect();
+        assert_eq!(
+            templates,
+            [
+                ("video_1/init.mp4", "1", None),
+                ("video_1/init-1.mp4", "3", Some("51200")),
+                ("video_1/init-2.mp4", "5", Some("102400"))
+            ]
+        );
+        // Each period's timeline has its own segments only.
+        let s: Vec<_> = all("S").iter().map(|a| (attr(a, "t"), attr(a, "r"))).collect();
+        assert_eq!(s, [(Some("0"), Some("1")), (Some("51200"), Some("1")), (Some("102400"), None)]);
+        assert!(xml.contains("mediaPresentationDuration=\"PT10S\""), "{xml}");
+        // One period: the MPD write_mpd writes.
+        assert_eq!(write_mpd_periods(&p, None), write_mpd(&p));
     }
 
     #[test]

@@ -400,12 +400,40 @@ pub fn write_iframe_playlist(presentation: &Presentation, track: &Track) -> Stri
 /// numbered from [`Track::start_number`]; nothing in a media playlist
 /// depends on the other tracks.
 pub fn write_media_playlist(presentation: &Presentation, track: &Track) -> String {
+    write_media_playlist_with_keys(presentation, track, &[])
+}
+
+/// A change of key in a media playlist (key rotation): before the segment
+/// at `index` (of [`Track::segments`]), a new `EXT-X-MAP` when the init
+/// segment changes with the key (Common Encryption: the KID is in its
+/// `tenc`), then the new `EXT-X-KEY`s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyChange {
+    pub index: usize,
+    pub init_uri: Option<String>,
+    pub keys: Vec<HlsKey>,
+}
+
+/// [`write_media_playlist`] with the key changing at each of `changes`
+/// (RFC 8216 §4.3.2.4: an `EXT-X-KEY` applies to every segment after it
+/// until the next). The new `EXT-X-MAP` comes before the new keys, as in
+/// the playlist head, so an init segment is never under an AES-128 key
+/// (§4.3.2.5).
+pub fn write_media_playlist_with_keys(presentation: &Presentation, track: &Track, changes: &[KeyChange]) -> String {
     let independent = if track.sap_type <= 2 { "#EXT-X-INDEPENDENT-SEGMENTS\n" } else { "" };
     let mut out = playlist_head(track, independent, presentation.live.is_some());
     let representation_id = track.id.to_string();
     for (i, s) in track.segments.iter().enumerate() {
         let number = track.start_number.saturating_add(i as u64);
         push_date_time(&mut out, presentation, track, i);
+        for change in changes.iter().filter(|c| c.index == i && !track.is_text()) {
+            if let Some(uri) = &change.init_uri {
+                out.push_str(&format!("#EXT-X-MAP:URI=\"{}\"\n", quoted_uri(uri)));
+            }
+            for k in &change.keys {
+                out.push_str(&key_line(k));
+            }
+        }
         out.push_str(&format!(
             "#EXTINF:{},\n",
             decimal_seconds(s.duration, track.timescale, 3)
@@ -703,6 +731,25 @@ mod tests {
 
     fn lines(s: &str) -> Vec<&str> {
         s.lines().collect()
+    }
+
+    #[test]
+    fn key_changes_come_before_their_segment() {
+        let mut t = video(1, "avc1.64001f", 640, 360);
+        t.hls_keys = vec![HlsKey::aes128("k0", None)];
+        let p = presentation(vec![t.clone()]);
+        let changes = [
+            KeyChange { index: 2, init_uri: None, keys: vec![HlsKey::aes128("k1", None)] },
+            KeyChange { index: 4, init_uri: Some("video_1/init-2.mp4".into()), keys: vec![HlsKey::aes128("k2", None)] },
+        ];
+        let text = write_media_playlist_with_keys(&p, &t, &changes);
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with("#EXTINF")).collect();
+        let at = |needle: &str| lines.iter().position(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {text}"));
+        assert!(at("URI=\"k0\"") < at("video_1/1.m4s"));
+        assert!(at("video_1/2.m4s") < at("URI=\"k1\"") && at("URI=\"k1\"") < at("video_1/3.m4s"), "{text}");
+        assert!(at("video_1/4.m4s") < at("#EXT-X-MAP:URI=\"video_1/init-2.mp4\""), "{text}");
+        assert!(at("#EXT-X-MAP:URI=\"video_1/init-2.mp4\"") < at("URI=\"k2\"") && at("URI=\"k2\"") < at("video_1/5.m4s"), "{text}");
+        assert_eq!(write_media_playlist_with_keys(&p, &t, &[]), write_media_playlist(&p, &t));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod keys;
 pub mod legacy;
 pub mod origin;
 pub mod resolve;
+pub mod rotation;
 pub mod sts;
 
 use crate::AppState;

@@ -197,26 +197,37 @@ pub(crate) struct SetupCache {
     map: Mutex<HashMap<SetupKey, (Stamp, Arc<TrackSetup>)>>,
 }
 
-/// (variant, track name) of a cached [`TrackSetup`].
-type SetupKey = (Variant, String);
+/// (variant, track name, key period) of a cached [`TrackSetup`].
+type SetupKey = (Variant, String, u32);
 
 impl SetupCache {
     /// Blocking (builds PSSH and the key schedule on a miss). `Ok(None)`
     /// when the asset has no such track, so only real tracks are cached.
+    /// `period` is the key period (0 without key rotation), whose keys
+    /// are derived from `protection`'s on a miss.
+    #[allow(clippy::too_many_arguments)]
     fn get(
         &self,
         variant: Variant,
         track: &str,
+        period: u32,
         st: Stamp,
         asset: &OriginAsset,
         protection: &Protection,
     ) -> Result<Option<Arc<TrackSetup>>, DeliveryError> {
-        let key = (variant, track.to_owned());
+        let key = (variant, track.to_owned(), period);
         if let Some((s, setup)) = self.map.lock().unwrap_or_else(|p| p.into_inner()).get(&key)
             && *s == st
         {
             return Ok(Some(setup.clone()));
         }
+        let period_protection;
+        let protection = if period == 0 {
+            protection
+        } else {
+            period_protection = media::rotation::period_protection(protection, period);
+            &period_protection
+        };
         let Some(setup) = asset
             .track_setup(protection, track)
             .map_err(|e| DeliveryError::internal(format!("{} {track}: {e}", variant.as_str())))?
@@ -509,6 +520,9 @@ fn content_type(resource: &Resource) -> &'static str {
         Resource::Init { track } if track.starts_with("audio_") => "audio/mp4",
         Resource::Init { track } if track.starts_with("text_") => "application/mp4",
         Resource::Init { .. } => "video/mp4",
+        Resource::PeriodInit { track, .. } if track.starts_with("audio_") => "audio/mp4",
+        Resource::PeriodInit { track, .. } if track.starts_with("text_") => "application/mp4",
+        Resource::PeriodInit { .. } => "video/mp4",
         Resource::Segment { .. } => "video/iso.segment",
         Resource::TextSegment { .. } | Resource::Sidecar { .. } => "text/vtt; charset=utf-8",
     }
@@ -586,6 +600,22 @@ async fn serve(
     Ok(res)
 }
 
+/// The opened asset of `resolved`, from local files (a `stat` on the
+/// blocking pool) or object storage.
+pub(crate) async fn open_asset(
+    s: &AppState,
+    resolved: &Arc<ResolvedLocator>,
+) -> Result<Arc<OriginAsset>, DeliveryError> {
+    let d = s.delivery();
+    if d.media.local_root().is_some() {
+        let (s, dir) = (s.clone(), resolved.asset_dir.clone());
+        return tokio::task::spawn_blocking(move || s.delivery().assets.get(&dir).map(|(_, a)| a))
+            .await
+            .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?;
+    }
+    d.assets.get_remote(&d.media, &resolved.asset_path).await.map(|(_, a)| a)
+}
+
 /// The locator `id` resolved for a request: its manifests name the public
 /// base this request reached us by (a trusted proxy's host, else the
 /// configured public URL).
@@ -628,9 +658,15 @@ async fn respond(
         Resource::TextSegment { .. } => plan.hls,
         Resource::Sidecar { .. } => plan.dash,
         Resource::Init { .. } | Resource::Segment { .. } => true,
+        Resource::PeriodInit { .. } => plan.rotation.is_some(),
     };
     if !allowed {
         return Err(DeliveryError::NotFound);
+    }
+    if let Some(rotation) = plan.rotation
+        && is_manifest(&resource)
+    {
+        super::rotation::ensure_period_keys(&s, &resolved, rotation).await?;
     }
     let cond = Conditions::from_headers(&headers);
     let cc = cache_control(&resource, &resolved, now);
@@ -916,15 +952,22 @@ fn build(
             }
             pool.give(buf);
         }
-        return match asset.get_with(&plan.protection, resource, Some(&resolved.time_url)) {
+        let got = match plan.rotation {
+            Some(r) => asset.get_rotated(&plan.protection, r, resource, Some(&resolved.time_url)),
+            None => asset.get_with(&plan.protection, resource, Some(&resolved.time_url)),
+        };
+        return match got {
             Ok(Some(b)) => Ok(Built::Body(Bytes::from(b))),
             Ok(None) => Err(DeliveryError::NotFound),
             Err(e) => Err(failed(e)),
         };
     };
+    let period = plan.rotation.map_or(0, |r| {
+        media::rotation::period_of(r.period_len(&asset.index), u64::from(*number))
+    });
     let setup = match resolved
         .setups
-        .get(variant, track, st.clone(), asset, &plan.protection)
+        .get(variant, track, period, st.clone(), asset, &plan.protection)
     {
         Ok(Some(setup)) => setup,
         other => {

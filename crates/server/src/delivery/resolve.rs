@@ -38,6 +38,7 @@ use keys::model::{
 use media::package::{CommonEncryption, LicenseUrls, Protection};
 use media::setup::{Aes128Key, TrackClass, TrackKeys, TrackSelector};
 use media::protect::DrmSystems;
+use media::rotation::KeyRotation;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -91,8 +92,11 @@ pub struct VariantPlan {
     pub dash: bool,
     pub hls: bool,
     /// Digest of everything besides the asset that decides the bytes
-    /// (locator, variant, key ids, license URLs): part of every ETag.
+    /// (locator, variant, key ids, license URLs, key rotation): part of
+    /// every ETag.
     pub tag: [u8; 32],
+    /// The locator's key rotation: `None` for one key throughout.
+    pub rotation: Option<KeyRotation>,
 }
 
 /// A locator with its asset folder and variants.
@@ -110,6 +114,10 @@ pub struct ResolvedLocator {
     /// manifests).
     pub time_url: String,
     variants: [Option<VariantPlan>; 4],
+    /// How many key periods have their keys in the store (see
+    /// `delivery::rotation`): checked before a manifest of a rotated
+    /// locator is served, so key delivery knows every key it names.
+    pub(crate) periods_stored: std::sync::atomic::AtomicU32,
     /// Per-track protection built on first use and kept as long as this
     /// resolution is cached (so a changed key is picked up with it).
     pub(crate) setups: super::origin::SetupCache,
@@ -177,6 +185,7 @@ pub async fn locator(
         asset_path: asset.storage.path.clone(),
         time_url: format!("{base}/time"),
         variants,
+        periods_stored: Default::default(),
         setups: Default::default(),
     });
     d.locators.insert(cache_key, r.clone());
@@ -222,10 +231,11 @@ async fn locator_keys(
         // Bounded: at most 100 pages of keys are scanned.
         for _ in 0..100 {
             let res = store.list_content_keys(&page).await?;
-            for k in res
-                .items
-                .iter()
-                .filter(|k| k.policy_name.as_deref() == Some(policy.as_str()))
+            // Keys of later key periods belong to their locator's rotation.
+            for k in res.items.iter().filter(|k| {
+                k.policy_name.as_deref() == Some(policy.as_str())
+                    && !k.name.starts_with(keys::model::PERIOD_KEY_PREFIX)
+            })
             {
                 out.push(LocatorKey::new(None, None, store.get_content_key_by_key_id(k.key_id).await?));
             }
@@ -566,6 +576,26 @@ fn plan(
         h.update(&(u.len() as u64).to_be_bytes());
         h.update(u.as_bytes());
     }
+    let rotation = loc.key_rotation.and_then(|r| match (r.period_segments, r.period_seconds) {
+        (Some(n), _) => Some(KeyRotation::Segments(n)),
+        (None, Some(s)) => Some(KeyRotation::Seconds(s)),
+        (None, None) => None,
+    });
+    let rotation = rotation.filter(|_| !matches!(protection, Protection::Clear));
+    // An AES-128 key URI that does not name its key cannot name a period's
+    // key either: every period would fetch period 0's key.
+    if rotation.is_some()
+        && let Protection::Aes128 { keys } = &protection
+        && keys.all().any(|k| !k.key_uri.contains(&k.key.kid.to_string()))
+    {
+        tracing::warn!(locator = %loc.name, "keyRotation with a customKeyAcquisitionUrlTemplate without {{ContentKeyId}}: aes128 not served");
+        return None;
+    }
+    match rotation {
+        None => {}
+        Some(KeyRotation::Segments(n)) => h.update(format!("rotate every {n} segments").as_bytes()),
+        Some(KeyRotation::Seconds(n)) => h.update(format!("rotate every {n} s").as_bytes()),
+    }
     let mut tag = [0u8; 32];
     tag.copy_from_slice(h.finish().as_ref());
     Some(VariantPlan {
@@ -573,6 +603,7 @@ fn plan(
         dash,
         hls,
         tag,
+        rotation,
     })
 }
 
@@ -694,6 +725,7 @@ mod tests {
             streaming_locator_id: Some(Uuid::from_u128(99)),
             alternative_media_id: Some("movie-7".into()),
             created: None,
+            key_rotation: None,
         }
     }
 
@@ -896,6 +928,26 @@ mod tests {
             {"label": "hd", "tracks": [sel("TrackClass", "HD")]},
         ]));
         assert!(plan(Variant::Cenc, &p, &locator(), &keys, &ctx()).is_none());
+    }
+
+    #[test]
+    fn rotation_needs_aes128_uris_that_name_the_key() {
+        let keys = vec![LocatorKey::new(None, None, key(2, ContentKeyType::EnvelopeEncryption))];
+        let mut loc = locator();
+        loc.key_rotation = Some(keys::model::KeyRotation { period_segments: Some(2), period_seconds: None });
+        let mut p = predefined_streaming_policy("Predefined_ClearKey").unwrap();
+        let plan = plan(Variant::Aes128, &p, &loc, &keys, &ctx()).unwrap();
+        assert_eq!(plan.rotation, Some(KeyRotation::Segments(2)));
+        // The rotation is part of the ETag.
+        assert_ne!(plan.tag, super::plan(Variant::Aes128, &p, &locator(), &keys, &ctx()).unwrap().tag);
+        if let Some(e) = &mut p.envelope_encryption {
+            e.custom_key_acquisition_url_template = Some("https://keys.example/{AlternativeMediaId}".into());
+        }
+        assert!(super::plan(Variant::Aes128, &p, &loc, &keys, &ctx()).is_none());
+        if let Some(e) = &mut p.envelope_encryption {
+            e.custom_key_acquisition_url_template = Some("https://keys.example/{ContentKeyId}".into());
+        }
+        assert!(super::plan(Variant::Aes128, &p, &loc, &keys, &ctx()).is_some());
     }
 
     #[test]

@@ -223,7 +223,7 @@ pub fn resource_kind(r: &Resource) -> &'static str {
         | Resource::Master
         | Resource::MediaPlaylist { .. }
         | Resource::IframePlaylist { .. } => "manifest",
-        Resource::Init { .. } => "init",
+        Resource::Init { .. } | Resource::PeriodInit { .. } => "init",
         Resource::Segment { .. } => "segment",
         Resource::TextSegment { .. } | Resource::Sidecar { .. } => "subtitle",
     }

@@ -41,8 +41,8 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use keys::cpix::{
-    ContentKeyEntry, CpixError, Document, DrmSystem, Filter, Recipient, RecipientIdentity,
-    TrustedSigner, UsageRule, VerifiedSignature, VideoFilter,
+    ContentKeyEntry, ContentKeyPeriod, CpixError, Document, DrmSystem, Filter, Recipient,
+    RecipientIdentity, TrustedSigner, UsageRule, VerifiedSignature, VideoFilter,
 };
 use keys::model::{ContentKey, ContentKeyType, ContentKeyWithValue, TRACK_CLASSES, validate_name};
 use media::manifest::{self, HlsKey};
@@ -173,8 +173,39 @@ async fn export(s: &AppState, name: &str, recipient: Option<&Recipient>) -> ApiR
     };
     // KID -> the schemes that use it.
     let mut schemes: HashMap<Uuid, Vec<&'static str>> = HashMap::new();
+    // A rotated locator: every key period's keys (stored first, as the
+    // origin stores them before its manifests name them), each period a
+    // `ContentKeyPeriod` its keys' usage rules name (CPIX §5.4, §5.3.3).
+    let mut periods: Vec<(&Variant, &resolve::VariantPlan, Option<String>, Protection)> = Vec::new();
     for (v, plan) in &plans {
-        let kids: Vec<cenc::KeyId> = match &plan.protection {
+        let Some(rotation) = plan.rotation else {
+            periods.push((v, *plan, None, plan.protection.clone()));
+            continue;
+        };
+        // Periods are counted in the asset's media, which must be there.
+        let no_media = |e: crate::delivery::error::DeliveryError| match e {
+            crate::delivery::error::DeliveryError::NotFound => ApiError::NotFound {
+                message: format!("streaming locator '{name}' rotates keys, but its asset has no media yet"),
+                field: None,
+            },
+            other => ApiError::internal(other),
+        };
+        crate::delivery::rotation::ensure_period_keys(s, &resolved, rotation)
+            .await
+            .map_err(no_media)?;
+        let total = crate::delivery::rotation::period_total(s, &resolved, rotation)
+            .await
+            .map_err(no_media)?;
+        for p in 0..total {
+            let id = format!("keyPeriod_{p}");
+            if !doc.periods.iter().any(|k| k.id == id) {
+                doc.periods.push(ContentKeyPeriod { id: id.clone(), index: Some(u64::from(p)) });
+            }
+            periods.push((v, *plan, Some(id), media::rotation::period_protection(&plan.protection, p)));
+        }
+    }
+    for (v, plan, period, protection) in &periods {
+        let kids: Vec<cenc::KeyId> = match protection {
             Protection::Clear => Vec::new(),
             Protection::Common(c) => c.keys.all().map(|k| k.kid).collect(),
             Protection::Aes128 { keys } => keys.all().map(|k| k.key.kid).collect(),
@@ -194,17 +225,17 @@ async fn export(s: &AppState, name: &str, recipient: Option<&Recipient>) -> ApiR
                     explicit_iv: None,
                 });
             }
-            let signalling = plan
-                .protection
+            let signalling = protection
                 .key_signalling(kid)
                 .map_err(ApiError::internal)?
                 .ok_or_else(|| ApiError::internal("a key of the plan has no signalling"))?;
             add_signalling(&mut doc.drm_systems, uuid, &signalling, plan.dash, plan.hls)?;
         }
-        match &plan.protection {
+        let period = period.as_deref();
+        match protection {
             Protection::Clear => {}
-            Protection::Common(c) => usage_rules(&mut doc.usage_rules, &c.keys, |k| k.kid),
-            Protection::Aes128 { keys } => usage_rules(&mut doc.usage_rules, keys, |k| k.key.kid),
+            Protection::Common(c) => usage_rules(&mut doc.usage_rules, &c.keys, period, |k| k.kid),
+            Protection::Aes128 { keys } => usage_rules(&mut doc.usage_rules, keys, period, |k| k.key.kid),
         }
     }
     for k in &mut doc.content_keys {
@@ -312,8 +343,17 @@ fn class_filter(c: TrackClass) -> Filter {
 /// rule without filters; keys per track class give a rule per class
 /// (the default key takes the classes no class rule claims). Rules that
 /// select by sample entry type have no CPIX filter and are left out.
-fn usage_rules<K>(out: &mut Vec<UsageRule>, keys: &TrackKeys<K>, kid: impl Fn(&K) -> cenc::KeyId) {
-    let mut add = |rule: UsageRule| {
+/// With `period`, every rule also has a `KeyPeriodFilter` naming it.
+fn usage_rules<K>(
+    out: &mut Vec<UsageRule>,
+    keys: &TrackKeys<K>,
+    period: Option<&str>,
+    kid: impl Fn(&K) -> cenc::KeyId,
+) {
+    let mut add = |mut rule: UsageRule| {
+        if let Some(p) = period {
+            rule.filters.insert(0, Filter::KeyPeriod { period_id: p.to_string() });
+        }
         if !out.contains(&rule) {
             out.push(rule);
         }

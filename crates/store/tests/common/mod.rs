@@ -203,6 +203,7 @@ pub fn locator(name: &str, asset: &str, policy: &str, kids: &[Uuid]) -> Streamin
         streaming_locator_id: None,
         alternative_media_id: None,
         created: None,
+        key_rotation: None,
     }
 }
 
