@@ -29,7 +29,7 @@ mod common;
 use api_server::{Server, TOKEN, cli, data_dir, ok};
 use common::live::{
     assert_archive_is, assert_played_live, assert_refused, attr, boxed, extinf, ffmpeg_synthetic,
-    get, get_text, play, post, setup_event, token, wait_for_live_mpd, wait_pushed,
+    get_text, play, post, setup_event, token, wait_for_live_mpd, wait_pushed,
 };
 use std::io::{Read as _, Write as _};
 use std::process::Stdio;

@@ -177,16 +177,6 @@ pub fn manifest_facts(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).expect("manifest_facts.py prints JSON")
 }
 
-/// `tests/cpix_check.py ARGS…` (lxml and Python `cryptography` reading a
-/// CPIX document): the JSON it printed.
-pub fn cpix_check(args: &[&Path]) -> serde_json::Value {
-    let o = run(Command::new(python())
-        .arg(repo_root().join("crates/castguard/tests/cpix_check.py"))
-        .args(args));
-    assert_ok("cpix_check.py", &o);
-    serde_json::from_slice(&o.stdout).expect("cpix_check.py prints JSON")
-}
-
 /// `tests/rotation_check.py ARGS…` (lxml, hashlib and hmac on key
 /// rotation: an MPD's periods, a period's key): the JSON it printed.
 pub fn rotation_check(args: &[&str]) -> serde_json::Value {
