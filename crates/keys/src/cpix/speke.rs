@@ -226,7 +226,10 @@ impl Request {
         encrypt_for: Option<&Recipient>,
     ) -> Result<String, CpixError> {
         let mut x = answer.to_xml(encrypt_for)?;
-        if self.periods.is_empty() {
+        // The model carries periods by `id` and `index` (the writer puts
+        // them where the schema wants them); a request's periods it did
+        // not keep are written back here as they came.
+        if self.periods.is_empty() || !answer.periods.is_empty() {
             return Ok(x);
         }
         let mut list = String::from("  <ContentKeyPeriodList>\n");
