@@ -13,7 +13,7 @@
 
 use bmff::sample_table::Sample;
 use bmff::{
-    Atom, FourCC, Ftyp, Mfhd, Moof, Moov, Mvex, Mvhd, Stbl, Stco, Stsc, Stsz, Stts, Tfdt, Tfhd, Traf, Trex, Trun,
+    Atom, FourCC, Ftyp, Mfhd, Moof, Moov, Mvex, Mvhd, Stbl, Stco, Stsc, Stsd, Stsz, Stts, Tfdt, Tfhd, Traf, Trex, Trun,
     TrunSample,
 };
 
@@ -32,15 +32,11 @@ fn fourccs(list: &[&[u8; 4]]) -> Vec<FourCC> {
     list.iter().map(|b| FourCC(**b)).collect()
 }
 
-/// The init segment of one track.
-pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
-    let mut trak = track.trak.clone();
-    trak.tkhd.track_id = CMAF_TRACK_ID;
-    trak.tkhd.duration = 0;
-    trak.mdia.mdhd.duration = 0;
-    let src = &track.trak.mdia.minf.stbl;
-    trak.mdia.minf.stbl = Stbl {
-        stsd: src.stsd.clone(),
+/// The sample tables of a fragmented track's `moov`: its sample
+/// descriptions and empty tables (the samples are in the fragments).
+pub(crate) fn fragmented_stbl(stsd: Stsd) -> Stbl {
+    Stbl {
+        stsd,
         stts: Stts::default(),
         ctts: None,
         stsc: Stsc::default(),
@@ -50,7 +46,17 @@ pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
         co64: None,
         stss: None,
         other: Vec::new(),
-    };
+    }
+}
+
+/// The init segment of one track.
+pub fn init_segment(mvhd: &Mvhd, track: &Track) -> Result<Vec<u8>> {
+    let mut trak = track.trak.clone();
+    trak.tkhd.track_id = CMAF_TRACK_ID;
+    trak.tkhd.duration = 0;
+    trak.mdia.mdhd.duration = 0;
+    let src = &track.trak.mdia.minf.stbl;
+    trak.mdia.minf.stbl = fragmented_stbl(src.stsd.clone());
     // Track-level metadata (udta, meta) is not needed for playback.
     trak.other.retain(|b| !matches!(&b.kind.0, b"udta" | b"meta"));
     init_with(mvhd.clone(), trak)

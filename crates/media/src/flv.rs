@@ -58,7 +58,7 @@ use std::collections::VecDeque;
 
 use bmff::{
     Atom, AudioSampleEntry, AvcC, Dinf, Esds, FourCC, Ftyp, Hdlr, Mdhd, Mdia, Mfhd, Minf, Moof, Moov, Mvex, Mvhd,
-    SampleEntry, Smhd, Stbl, Stco, Stsc, Stsd, Stsz, Stts, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunSample,
+    SampleEntry, Smhd, Stbl, Stsd, Tfdt, Tfhd, Tkhd, Traf, Trak, Trex, Trun, TrunSample,
     VisualSampleEntry, Vmhd,
 };
 
@@ -581,18 +581,7 @@ fn durations(frames: &[Frame], next_dts: Option<u64>) -> Vec<u32> {
 }
 
 fn stbl(entry: SampleEntry) -> Stbl {
-    Stbl {
-        stsd: Stsd { entries: vec![entry] },
-        stts: Stts::default(),
-        ctts: None,
-        stsc: Stsc::default(),
-        stsz: Some(Stsz::default()),
-        stz2: None,
-        stco: Some(Stco::default()),
-        co64: None,
-        stss: None,
-        other: Vec::new(),
-    }
+    crate::cmaf::fragmented_stbl(Stsd { entries: vec![entry] })
 }
 
 fn trak(tkhd: Tkhd, timescale: u32, handler: &[u8; 4], name: &str, minf: Minf) -> Trak {

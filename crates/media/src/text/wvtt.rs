@@ -13,8 +13,7 @@
 //! 1000 (WebVTT times are milliseconds), and is never encrypted.
 
 use bmff::{
-    Atom, Dinf, FourCC, Hdlr, Mdhd, Mdia, Mfhd, Minf, Moof, Mvhd, RawBox, SampleEntry, Stbl, Stco, Stsc, Stsd, Stsz,
-    Stts, Tfdt, Tfhd, Tkhd, Traf, Trak, Trun, TrunSample,
+    Atom, Dinf, FourCC, Hdlr, Mdhd, Mdia, Mfhd, Minf, Moof, Mvhd, RawBox, SampleEntry, Stsd, Tfdt, Tfhd, Tkhd, Traf, Trak, Trun, TrunSample,
 };
 
 use super::{Cue, TEXT_TIMESCALE};
@@ -26,18 +25,9 @@ pub fn init_segment(language: &str) -> Result<Vec<u8>> {
     let mut entry_body = vec![0u8; 6];
     entry_body.extend_from_slice(&1u16.to_be_bytes());
     push_box(&mut entry_body, b"vttC", b"WEBVTT");
-    let stbl = Stbl {
-        stsd: Stsd { entries: vec![SampleEntry::Other(RawBox { kind: FourCC(*b"wvtt"), usertype: None, body: entry_body })] },
-        stts: Stts::default(),
-        ctts: None,
-        stsc: Stsc::default(),
-        stsz: Some(Stsz::default()),
-        stz2: None,
-        stco: Some(Stco::default()),
-        co64: None,
-        stss: None,
-        other: Vec::new(),
-    };
+    let stbl = crate::cmaf::fragmented_stbl(Stsd {
+        entries: vec![SampleEntry::Other(RawBox { kind: FourCC(*b"wvtt"), usertype: None, body: entry_body })],
+    });
     // `elng` (ISO/IEC 14496-12 §8.4.6) carries the full BCP 47 tag;
     // `mdhd` the ISO 639-2/T code of its primary language.
     let mut elng = vec![0u8; 4];
