@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use http_body_util::BodyExt as _;
 use keys::model::{
-    ContentKey, ContentKeyPolicy, ContentKeyType, ContentKeyValue, ContentKeyWithValue,
+    ContentKeyPolicy, ContentKeyType,
 };
 use keys::sts::SigningKey;
 use serde_json::{Map, Value, json};
@@ -115,30 +115,6 @@ fn policy(v: Value) -> ContentKeyPolicy {
     keys::model::from_json(&v.to_string()).unwrap()
 }
 
-async fn put_key(
-    st: &dyn store::Store,
-    name: &str,
-    kid: Uuid,
-    t: ContentKeyType,
-    value: [u8; 16],
-    policy: &str,
-) {
-    st.put_content_key(ContentKeyWithValue {
-        key: ContentKey {
-            name: name.into(),
-            key_id: kid,
-            key_type: t,
-            label: None,
-            policy_name: Some(policy.into()),
-            created: None,
-            last_modified: None,
-        },
-        value: ContentKeyValue::new(value),
-    })
-    .await
-    .unwrap();
-}
-
 impl Env {
     /// Policies: `entitled` (token with `groups` ∋ EntitledUsers, Clear Key
     /// configuration), `drm` (token, Widevine and PlayReady configurations
@@ -163,7 +139,7 @@ impl Env {
              "restriction": token_restriction(json!([]))}]})))
         .await
         .unwrap();
-        put_key(
+        app::put_key(
             s,
             "aes",
             AES_KID,
@@ -172,7 +148,7 @@ impl Env {
             "entitled",
         )
         .await;
-        put_key(
+        app::put_key(
             s,
             "ck",
             CK_KID,
@@ -181,7 +157,7 @@ impl Env {
             "entitled",
         )
         .await;
-        put_key(
+        app::put_key(
             s,
             "ck2",
             CK2_KID,
@@ -190,7 +166,7 @@ impl Env {
             "entitled",
         )
         .await;
-        put_key(
+        app::put_key(
             s,
             "drmkey",
             DRM_KID,
@@ -775,7 +751,7 @@ async fn sts_issues_tokens_that_key_delivery_accepts() {
         .await
         .unwrap();
     let kid = Uuid::from_u128(0xabc);
-    put_key(
+    app::put_key(
         env.state.store(),
         "stskey",
         kid,

@@ -28,6 +28,8 @@ use uuid::Uuid;
 
 #[path = "support/prom.rs"]
 mod prom;
+#[path = "support/app.rs"]
+mod app;
 
 const SECRET: &[u8] = b"origin-test-hmac-secret-0123456789abcdef";
 const CK_KID: Uuid = Uuid::from_u128(0x0011_2233_4455_4677_8899_aabb_ccdd_eeff);
@@ -129,31 +131,6 @@ struct Origin {
     state: AppState,
 }
 
-async fn put_key(
-    st: &dyn store::Store,
-    name: &str,
-    kid: Uuid,
-    t: ContentKeyType,
-    value: [u8; 16],
-    policy: &str,
-) {
-    let key = ContentKey {
-        name: name.into(),
-        key_id: kid,
-        key_type: t,
-        label: None,
-        policy_name: Some(policy.into()),
-        created: None,
-        last_modified: None,
-    };
-    st.put_content_key(ContentKeyWithValue {
-        key,
-        value: ContentKeyValue::new(value),
-    })
-    .await
-    .unwrap();
-}
-
 async fn put_locator(
     st: &dyn store::Store,
     name: &str,
@@ -230,7 +207,7 @@ async fn origin() -> Origin {
                 "keyValue": base64::engine::general_purpose::STANDARD.encode(SECRET)}}}]})))
     .await
     .unwrap();
-    put_key(
+    app::put_key(
         s,
         "ck",
         CK_KID,
@@ -239,7 +216,7 @@ async fn origin() -> Origin {
         "open",
     )
     .await;
-    put_key(
+    app::put_key(
         s,
         "env",
         ENV_KID,

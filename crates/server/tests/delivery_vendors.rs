@@ -12,7 +12,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine as _;
 use http_body_util::BodyExt as _;
-use keys::model::{ContentKey, ContentKeyType, ContentKeyValue, ContentKeyWithValue};
 use keys::sts::SigningKey;
 use serde_json::{Value, json};
 use server::{AppState, app};
@@ -162,22 +161,8 @@ impl Env {
     }
 
     async fn put_key(&self, name: &str, kid: Uuid, value: [u8; 16], policy: &str) {
-        self.state
-            .store()
-            .put_content_key(ContentKeyWithValue {
-                key: ContentKey {
-                    name: name.into(),
-                    key_id: kid,
-                    key_type: ContentKeyType::CommonEncryption,
-                    label: None,
-                    policy_name: Some(policy.into()),
-                    created: None,
-                    last_modified: None,
-                },
-                value: ContentKeyValue::new(value),
-            })
-            .await
-            .unwrap();
+        let t = keys::model::ContentKeyType::CommonEncryption;
+        app::put_key(self.state.store(), name, kid, t, value, policy).await;
     }
 
     async fn license(&self, drm: &str, kid: Uuid, token: &str, challenge: &[u8]) -> (StatusCode, Vec<u8>) {

@@ -2,6 +2,9 @@
 //! sealed under a fixed test KEK) in a temporary data directory, with the
 //! delivery configuration's caches off so each request reads the store.
 
+// Each test binary uses some of these.
+#![allow(dead_code)]
+
 use server::delivery::DeliveryConfig;
 use server::{AdminToken, AppState};
 use std::sync::Arc;
@@ -29,4 +32,30 @@ pub async fn state(admin: &str, config: DeliveryConfig) -> (AppState, tempfile::
         config,
     );
     (state, dir)
+}
+
+/// Stores a content key `name` (`kid`, `value`, type `t`) under `policy`.
+pub async fn put_key(
+    st: &dyn store::Store,
+    name: &str,
+    kid: uuid::Uuid,
+    t: keys::model::ContentKeyType,
+    value: [u8; 16],
+    policy: &str,
+) {
+    use keys::model::{ContentKey, ContentKeyValue, ContentKeyWithValue};
+    st.put_content_key(ContentKeyWithValue {
+        key: ContentKey {
+            name: name.into(),
+            key_id: kid,
+            key_type: t,
+            label: None,
+            policy_name: Some(policy.into()),
+            created: None,
+            last_modified: None,
+        },
+        value: ContentKeyValue::new(value),
+    })
+    .await
+    .unwrap();
 }
