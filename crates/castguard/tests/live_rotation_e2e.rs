@@ -35,7 +35,10 @@ use std::time::{Duration, Instant};
 /// The live event's access token (part of the ingest URL).
 const ACCESS_TOKEN: &str = "live-rotation-access-token-2d7e9f01";
 /// Seconds ffmpeg pushes.
-const PUSH_SECS: u32 = 30;
+// 40 s: the player starts a few seconds in (first MPD, Chromium start-up)
+// and watches 14 s after its first frame; under load that ended past a
+// 30 s push, and the player's edge fell behind the ended stream.
+const PUSH_SECS: u32 = 40;
 
 fn python(args: &[&str]) -> Value {
     common::rotation_check(args)
