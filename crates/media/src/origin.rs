@@ -18,13 +18,11 @@
 
 use std::collections::HashMap;
 use std::fs;
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use bmff::{Atom, Moov, SampleEntry};
 
 use crate::asset::{AssetIndex, IndexTrackKind};
-use crate::cmaf::{PROTECTION_FRONT, PROTECTION_HEADROOM};
 use crate::error::{Error, Result};
 use crate::manifest::Presentation;
 use crate::package::{self, Protection, TrackSetup};
@@ -204,28 +202,27 @@ impl OriginAsset {
     /// Media segment `number` of `track` as served with `setup` (from
     /// [`OriginAsset::track_setup`] for the same track), written into `buf`,
     /// whose allocation is reused: it is `buf[returned..]`. The clear file
-    /// is read straight into it with [`PROTECTION_FRONT`] bytes in front
-    /// and [`PROTECTION_HEADROOM`] behind, so protection in place neither
-    /// reallocates nor moves the samples. `Ok(None)` (and `buf` empty)
-    /// when the segment does not exist. Local assets only
-    /// ([`OriginAsset::open`]); others read [`OriginAsset::segment_file`]
-    /// themselves and call [`TrackSetup::segment_at`].
+    /// is mapped, not read: its bytes are copied once, out of the page
+    /// cache into `buf`, and each sample is encrypted right after its copy
+    /// ([`TrackSetup::segment_from`]). `Ok(None)` (and `buf` empty) when the
+    /// segment does not exist. Local assets only ([`OriginAsset::open`]);
+    /// others read [`OriginAsset::segment_file`] themselves and call
+    /// [`TrackSetup::segment_at`].
     pub fn segment_into(&self, setup: &TrackSetup, track: &str, number: u32, buf: &mut Vec<u8>) -> Result<Option<usize>> {
         buf.clear();
         let Some(path) = self.local_segment(track, number)? else {
             return Ok(None);
         };
-        read_into(&path, buf, PROTECTION_FRONT)?;
-        setup.segment_at(number, buf, PROTECTION_FRONT).map(Some)
+        with_mapped(&path, |clear| setup.segment_from(number, clear, buf))?;
+        Ok(Some(0))
     }
 
     /// The size of media segment `number` of `track` as served with
     /// `setup`, without encrypting it: a `stat` of the clear file, which is
-    /// also read into `buf` under Common Encryption (its `senc` depends on
+    /// also mapped and parsed under Common Encryption (its `senc` depends on
     /// the samples). `Ok(None)` when the segment does not exist. Local
     /// assets only.
-    pub fn segment_len(&self, setup: &TrackSetup, track: &str, number: u32, buf: &mut Vec<u8>) -> Result<Option<u64>> {
-        buf.clear();
+    pub fn segment_len(&self, setup: &TrackSetup, track: &str, number: u32) -> Result<Option<u64>> {
         let Some(path) = self.local_segment(track, number)? else {
             return Ok(None);
         };
@@ -233,8 +230,7 @@ impl OriginAsset {
         if let Some(n) = setup.segment_len_of(len) {
             return Ok(Some(n));
         }
-        read_into(&path, buf, 0)?;
-        setup.segment_len(buf).map(Some)
+        with_mapped(&path, |clear| setup.segment_len(clear)).map(Some)
     }
 
     /// The local path of media segment `number` of `track`; `None` when
@@ -361,22 +357,28 @@ fn holds(meta: &crate::asset::IndexTrack, number: u32) -> bool {
     number >= meta.first_segment.max(1) && number - meta.first_segment.max(1) < meta.segments.len() as u64
 }
 
-/// Reads the whole file at `path` into `buf` after `front` zero bytes
-/// (`buf` is cleared first), reserving its length plus `front` and
-/// [`PROTECTION_HEADROOM`] first. The length is that of a file ingest
-/// wrote, not of request input; a file that grows meanwhile is still read
-/// to its end.
-fn read_into(path: &Path, buf: &mut Vec<u8>, front: usize) -> Result<()> {
-    let mut file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
+/// Runs `f` on the bytes of the file at `path`, mapped read-only: the
+/// page cache itself, with no copy into a buffer first (the origin encrypts
+/// while copying out of it, see [`TrackSetup::segment_from`]).
+///
+/// A mapped file that another process truncates while it is mapped kills
+/// the reader with SIGBUS, which is why only files no one rewrites are
+/// mapped: media segments, which ingest and the live recorder write to a
+/// temporary name and rename into place, and never change afterwards (a
+/// new upload is a new folder). An empty file is not mapped (a map of
+/// length 0 is an error on Linux).
+fn with_mapped<T>(path: &Path, f: impl FnOnce(&[u8]) -> Result<T>) -> Result<T> {
+    let file = fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let want = usize::try_from(len).unwrap_or(usize::MAX).saturating_add(front).saturating_add(PROTECTION_HEADROOM);
-    buf.clear();
-    buf.try_reserve(want).map_err(|_| Error::Segment(format!("{}: {len} bytes do not fit in memory", path.display())))?;
-    buf.resize(front, 0);
-    // Into the reserved capacity: the file's bytes are written once, with
-    // no zeroing before.
-    file.read_to_end(buf).map_err(|e| Error::io(path, e))?;
-    Ok(())
+    if len == 0 {
+        return f(&[]);
+    }
+    // SAFETY: the map is read-only and private to this call; the file is
+    // a media segment, written once under another name and renamed into
+    // place, never modified or truncated afterwards (see above), so the
+    // bytes cannot change or vanish under the slice.
+    let map = unsafe { memmap2::MmapOptions::new().map(&file) }.map_err(|e| Error::io(path, e))?;
+    f(&map)
 }
 
 /// The sample entry of the one track of a clear CMAF init segment.

@@ -225,6 +225,61 @@ impl TrackProtector {
         Ok(lay_out(buf, start, &plan))
     }
 
+    /// Protects the clear media segment `clear` into `out` (cleared
+    /// first, its allocation reused) in one pass: each piece of `clear` is
+    /// copied to where it lands in the protected segment and each sample is
+    /// encrypted right after its copy, while it is still in the CPU's
+    /// cache. `clear` may be the page cache itself (a mapped file, see
+    /// [`crate::origin::OriginAsset::segment_into`]), so the segment's bytes
+    /// are read from memory once, not copied by `read` and then passed over
+    /// again by the cipher. The bytes are those of
+    /// [`TrackProtector::protect_segment_at`].
+    pub fn protect_segment_into(&self, clear: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let plan = self.plan(clear)?;
+        out.clear();
+        let want = clear.len().saturating_add(plan.growth);
+        out.try_reserve(want).map_err(|_| Error::Segment(format!("{want} bytes do not fit in memory")))?;
+        if !plan.in_order() {
+            // Samples out of file order, or sharing bytes (legal in a
+            // `trun`, never written by a packager): the in-place way,
+            // which encrypts each range where it lies.
+            out.extend_from_slice(clear);
+            let at = self.protect_segment_at(out, 0)?;
+            out.drain(..at);
+            return Ok(());
+        }
+        // The pieces in order: replaced `moof`s and samples, what lies
+        // between them copied as it is.
+        let mut moofs = plan.moofs.iter().peekable();
+        let mut src = 0usize;
+        let copy_to = |out: &mut Vec<u8>, src: &mut usize, to: usize| -> Result<()> {
+            let piece = clear.get(*src..to).ok_or_else(|| Error::Segment(format!("overlapping boxes or samples at byte {to}")))?;
+            out.extend_from_slice(piece);
+            *src = to;
+            Ok(())
+        };
+        for s in &plan.samples {
+            while let Some((start, end, bytes)) = moofs.next_if(|(start, _, _)| *start < s.range.start) {
+                copy_to(out, &mut src, *start)?;
+                out.extend_from_slice(bytes);
+                src = *end;
+            }
+            copy_to(out, &mut src, s.range.start)?;
+            let at = out.len();
+            copy_to(out, &mut src, s.range.end)?;
+            self.encryptor
+                .encrypt(&s.key_iv, &mut out[at..], &s.subsamples)
+                .map_err(|source| Error::Crypto { track: self.track_id, sample: s.index + 1, source })?;
+        }
+        for (start, end, bytes) in moofs {
+            copy_to(out, &mut src, *start)?;
+            out.extend_from_slice(bytes);
+            src = *end;
+        }
+        copy_to(out, &mut src, clear.len())?;
+        Ok(())
+    }
+
     /// The size of the protected segment made from the clear media segment
     /// `clear`, worked out without encrypting (what a HEAD request is
     /// answered with).
@@ -410,6 +465,32 @@ struct SegmentPlan {
     growth: usize,
 }
 
+impl SegmentPlan {
+    /// Whether the `moof`s and samples lie in file order without sharing
+    /// a byte, each sample after its `moof`: what
+    /// [`TrackProtector::protect_segment_into`] walks in one pass.
+    fn in_order(&self) -> bool {
+        let mut moofs = self.moofs.iter().map(|(start, end, _)| (*start, *end)).peekable();
+        let mut pos = 0usize;
+        let mut next = |(start, end): (usize, usize)| {
+            let ok = start >= pos && end >= start;
+            pos = end;
+            ok
+        };
+        for s in &self.samples {
+            while let Some(m) = moofs.next_if(|(start, _)| *start < s.range.start) {
+                if !next(m) {
+                    return false;
+                }
+            }
+            if !next((s.range.start, s.range.end)) {
+                return false;
+            }
+        }
+        moofs.all(next)
+    }
+}
+
 /// One sample to encrypt.
 struct SampleJob {
     range: std::ops::Range<usize>,
@@ -541,6 +622,24 @@ pub fn aes128_segment_in_place(key: &cenc::Key, media_sequence: u64, buf: &mut V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_pass_needs_pieces_in_file_order() {
+        let job = |range: std::ops::Range<usize>| SampleJob { range, key_iv: Vec::new(), subsamples: Vec::new(), index: 0 };
+        let plan = |moofs: Vec<(usize, usize)>, samples: Vec<std::ops::Range<usize>>| SegmentPlan {
+            moofs: moofs.into_iter().map(|(a, b)| (a, b, Vec::new())).collect(),
+            samples: samples.into_iter().map(job).collect(),
+            growth: 0,
+        };
+        // Two fragments, each moof before its samples: one pass.
+        assert!(plan(vec![(0, 100), (300, 400)], vec![108..200, 200..300, 408..500]).in_order());
+        // A trun whose data offset goes back, or two samples sharing bytes:
+        // the in-place way.
+        assert!(!plan(vec![(0, 100)], vec![200..300, 108..200]).in_order());
+        assert!(!plan(vec![(0, 100)], vec![108..200, 150..250]).in_order());
+        // A sample inside the next moof.
+        assert!(!plan(vec![(0, 100), (300, 400)], vec![108..350]).in_order());
+    }
 
     #[test]
     fn segment_salt_tells_different_content_apart() {

@@ -218,6 +218,26 @@ impl TrackSetup {
         }
     }
 
+    /// Media segment number `seq` as served, written into `out` (cleared
+    /// first, its allocation reused) from the clear one in `clear`, which
+    /// is only read: one pass over its bytes (see
+    /// [`TrackProtector::protect_segment_into`]).
+    pub fn segment_from(&self, seq: u32, clear: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        match (&self.protector, &self.aes128) {
+            (Some(p), _) => p.protect_segment_into(clear, out),
+            (None, aes128) => {
+                out.clear();
+                let want = clear.len().saturating_add(16);
+                out.try_reserve(want).map_err(|_| crate::Error::Segment(format!("{want} bytes do not fit in memory")))?;
+                out.extend_from_slice(clear);
+                match aes128 {
+                    Some(key) => protect::aes128_segment_in_place(key, u64::from(seq), out, 0),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+
     /// The size of a media segment as served, from the clear one, without
     /// encrypting it.
     pub fn segment_len(&self, clear: &[u8]) -> Result<u64> {

@@ -983,7 +983,7 @@ fn build(
         let len = if fetched {
             setup.segment_len(&buf).map(Some)
         } else {
-            asset.segment_len(&setup, track, *number, &mut buf)
+            asset.segment_len(&setup, track, *number)
         };
         pool.give(buf);
         return match len {
