@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Encrypted segments per second, MB/s and p99 from the origin (cenc on
 # request) vs Debian nginx serving the same segments pre-encrypted on disk
-# (issue 5 item 7), in one run. Not in CI. Needs wrk, nginx (apt), ffmpeg.
+# (issue 5 item 7, issue 16 item 6), in one run. The origin runs twice: as
+# shipped (its segment cache keeps what it encrypted, --origin-cache-mb) and
+# with the cache off (every request encrypts); the script checks that both
+# serve the same bytes. Not in CI. Needs wrk, nginx (apt), ffmpeg.
 # The pre-encrypted files are what the origin serves (fetched once and
 # checked byte-equal to `castguard package`-equivalent output by the test
 # suite: crates/server/tests/delivery_origin.rs, media origin_matches_package).
@@ -41,23 +44,41 @@ else
   INPUT="$WORK/clip.mp4"
   TRACKS="video_1"
 fi
-"$BIN" "$INPUT" "$WORK/data" 127.0.0.1:0 > "$WORK/out" 2>"$WORK/err" &
-PID=$!
-for _ in $(seq 300); do grep -q READY "$WORK/out" 2>/dev/null && break; sleep 0.1; done
-# shellcheck disable=SC1090
-source <(grep = "$WORK/out")
-N=$(python3 -c "import json;print(len([t for t in json.load(open('$WORK/data/assets/movie/index.json'))['tracks'] if t['name']=='video_1'][0]['segments']))")
-# Same bytes on disk for nginx; the request paths, every rendition's in turn.
-: > "$WORK/paths"
-for t in $TRACKS; do
-  mkdir -p "$WORK/static/s/$LOCATOR/cenc/$t"
-  for n in $(seq 1 "$N"); do
-    curl -sf -o "$WORK/static/s/$LOCATOR/cenc/$t/$n.m4s" "$BASE/s/$LOCATOR/cenc/$t/$n.m4s"
-    echo "/s/$LOCATOR/cenc/$t/$n.m4s" >> "$WORK/paths"
+# Two origins: one as shipped (segment cache on, --origin-cache-mb default),
+# one that encrypts every request (ORIGIN_CACHE_MB=0), each on its own data
+# dir and port.
+start_origin() { # name, extra env
+  ( export ORIGIN_CACHE_MB=$2; exec "$BIN" "$INPUT" "$WORK/data.$1" 127.0.0.1:0 > "$WORK/out.$1" 2>"$WORK/err.$1" ) &
+  echo $! > "$WORK/pid.$1"; PID="$PID $!"
+  for _ in $(seq 600); do grep -q READY "$WORK/out.$1" 2>/dev/null && break; sleep 0.1; done
+  grep -q READY "$WORK/out.$1" || { cat "$WORK/err.$1"; exit 1; }
+}
+start_origin cached "${ORIGIN_CACHE_MB:-64}"
+start_origin encrypt 0
+N=$(python3 -c "import json;print(len([t for t in json.load(open('$WORK/data.cached/assets/movie/index.json'))['tracks'] if t['name']=='video_1'][0]['segments']))")
+# Each origin's request paths (its own locator), every rendition's in turn;
+# the same bytes on disk for nginx, under the cached origin's paths.
+declare -A URL
+for who in cached encrypt; do
+  BASE=$(sed -n 's/^BASE=//p' "$WORK/out.$who"); LOCATOR=$(sed -n 's/^LOCATOR=//p' "$WORK/out.$who")
+  URL[$who]=$BASE
+  : > "$WORK/paths.$who"
+  for t in $TRACKS; do
+    mkdir -p "$WORK/static.$who/s/$LOCATOR/cenc/$t"
+    for n in $(seq 1 "$N"); do
+      curl -sf -o "$WORK/static.$who/s/$LOCATOR/cenc/$t/$n.m4s" "$BASE/s/$LOCATOR/cenc/$t/$n.m4s"
+      echo "/s/$LOCATOR/cenc/$t/$n.m4s" >> "$WORK/paths.$who"
+    done
   done
 done
-COUNT=$(wc -l < "$WORK/paths")
-SEG_BYTES=$(du -cb "$WORK/static/s/$LOCATOR/cenc/"*/*.m4s | tail -1 | cut -f1)
+# Same key, same bytes: what the cache keeps is what encrypting gives.
+diff -r -q "$WORK/static.cached/s/"*/cenc "$WORK/static.encrypt/s/"*/cenc > /dev/null \
+  || { echo "cached and encrypting origins differ"; exit 1; }
+mv "$WORK/static.cached" "$WORK/static"
+cp "$WORK/paths.cached" "$WORK/paths.nginx"
+URL[nginx]=http://127.0.0.1:18099
+COUNT=$(wc -l < "$WORK/paths.cached")
+SEG_BYTES=$(du -cb "$WORK/static/s/"*/cenc/*/*.m4s | tail -1 | cut -f1)
 echo "tracks: $TRACKS; segments: $COUNT, mean $((SEG_BYTES / COUNT)) bytes"
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 2;
@@ -75,22 +96,30 @@ http {
 NGX
 nginx -c "$WORK/nginx.conf" & NGINX_PID=$!
 sleep 0.5
-cat > "$WORK/segs.lua" <<LUA
+for who in cached encrypt nginx; do
+  cat > "$WORK/segs.$who.lua" <<LUA
 local paths = {}
-for line in io.lines("$WORK/paths") do paths[#paths + 1] = line end
+for line in io.lines("$WORK/paths.$who") do paths[#paths + 1] = line end
 local i = 0
 request = function()
   i = i % #paths + 1
   return wrk.format("GET", paths[i])
 end
 LUA
+done
+cpu() { [ -f "$WORK/pid.$1" ] && awk '{print $14+$15}' "/proc/$(cat "$WORK/pid.$1")/stat" || echo 0; }
 run() {
-  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.lua" "$1" > "$WORK/wrk.$2.$3"
-  awk -v who="$2" -v rep="$3" '/Requests\/sec/{r=$2} /Transfer\/sec/{t=$2} / 99%/{p=$2} /Non-2xx/{e=$0}
-    END{printf "%-6s run %d: %9.1f req/s %8s/s p99 %8s %s\n", who, rep, r, t, p, e}' "$WORK/wrk.$2.$3"
+  local a b
+  a=$(cpu "$1")
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency -s "$WORK/segs.$1.lua" "${URL[$1]}" > "$WORK/wrk.$1.$2"
+  b=$(cpu "$1")
+  awk -v who="$1" -v rep="$2" -v ticks="$((b - a))" -v hz="$(getconf CLK_TCK)" \
+    '/Requests\/sec/{r=$2} /Transfer\/sec/{t=$2} / 99%/{p=$2} /Non-2xx/{e=$0} /requests in/{n=$1}
+    END{cpu = (who == "nginx") ? "" : sprintf(" server CPU %4.0f us/req", ticks / hz * 1e6 / n);
+        printf "%-8s run %d: %9.1f req/s %8s/s p99 %8s%s %s\n", who, rep, r, t, p, cpu, e}' "$WORK/wrk.$1.$2"
 }
-echo "== $REPS x (origin: cenc on request, nginx: pre-encrypted files), $CONNS connections, ${SECS}s each"
-for i in $(seq 1 "$REPS"); do run "$BASE" origin "$i"; run "http://127.0.0.1:18099" nginx "$i"; done
+echo "== $REPS x (cached: origin as shipped, encrypt: --origin-cache-mb 0, nginx: pre-encrypted files), $CONNS connections, ${SECS}s each"
+for i in $(seq 1 "$REPS"); do run cached "$i"; run encrypt "$i"; run nginx "$i"; done
 python3 - "$WORK" "$REPS" <<'PY'
 import re, statistics, sys
 work, reps = sys.argv[1], int(sys.argv[2])
@@ -101,9 +130,10 @@ def field(who, i, key):
     scale = {"us": 1e-3, "ms": 1, "s": 1e3, "KB": 1/1024, "MB": 1, "GB": 1024}.get(unit, 1)
     return v * scale
 med = {}
-for who in ("origin", "nginx"):
+for who in ("cached", "encrypt", "nginx"):
     med[who] = [statistics.median(field(who, i, k) for i in range(1, reps + 1))
                 for k in ("Requests/sec:", "Transfer/sec:", "99%")]
-    print("median %-6s %9.1f req/s %8.1f MB/s p99 %7.2f ms" % (who, *med[who]))
-print("ratio origin/nginx (median req/s): %.2f" % (med["origin"][0] / med["nginx"][0]))
+    print("median %-8s %9.1f req/s %8.1f MB/s p99 %7.2f ms" % (who, *med[who]))
+print("ratio origin/nginx (median req/s): %.2f as shipped (segment cache), %.2f encrypting every request"
+      % (med["cached"][0] / med["nginx"][0], med["encrypt"][0] / med["nginx"][0]))
 PY

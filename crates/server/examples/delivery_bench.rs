@@ -9,13 +9,15 @@
 //! `GET /ceiling` answers 16 fixed bytes from a bare axum handler on the
 //! same runtime and socket: the HTTP ceiling of this machine that key
 //! delivery is compared with (bench/keys.sh). `CACHE_TTL_MS` overrides the
-//! delivery cache lifetime (experiments only). Served by the accept loop
+//! delivery cache lifetime (experiments only); `ORIGIN_CACHE_MB` the
+//! origin's segment cache (`--origin-cache-mb`, 0: off). Served by the accept loop
 //! `castguard serve` uses (`server::serve_listeners`); `LISTEN=axum` serves
 //! with `axum::serve` instead, to compare the two.
 //!
 //! Not for production: it prints tokens and writes the cenc key as hex so
 //! the script can pre-encrypt the same segments with `castguard package`.
 
+use axum::response::IntoResponse as _;
 use base64::Engine as _;
 use keys::model::{Asset, AssetStorage, ContentKey, ContentKeyPolicy, ContentKeyType, ContentKeyValue, ContentKeyWithValue, StreamingLocator};
 use keys::sts::SigningKey;
@@ -56,6 +58,11 @@ async fn main() {
                 .ok()
                 .and_then(|v| v.parse().ok())
                 .map_or(std::time::Duration::from_secs(2), std::time::Duration::from_millis),
+            segment_cache_bytes: std::env::var("ORIGIN_CACHE_MB")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or(server::delivery::segment_cache::DEFAULT_CACHE_MB, |mb| mb)
+                << 20,
             ..DeliveryConfig::for_listen_addr(listener.local_addr().expect("addr"))
         },
     );
@@ -131,7 +138,30 @@ async fn main() {
     println!("CENC_KID={}", ck_kid.simple());
     println!("CENC_KEY={}", ck_value.iter().map(|b| format!("{b:02x}")).collect::<String>());
     println!("CEILING_PATH=/ceiling");
-    let router = server::app(state).route("/ceiling", axum::routing::get(|| async { [0x5au8; 16].as_slice() }));
+    // `GET /ceiling/segment/{n}`: the clear file of video_1's segment `n`,
+    // held in memory and answered as it is: what this HTTP stack serves
+    // with no file read and no encryption (bench/origin.sh prints it).
+    let mut held = Vec::new();
+    for n in 1u32.. {
+        match std::fs::read(asset_dir.join(format!("video_1/{n}.m4s"))) {
+            Ok(b) => held.push(axum::body::Bytes::from(b)),
+            Err(_) => break,
+        }
+    }
+    let held = Arc::new(held);
+    println!("CEILING_SEGMENT_PATH=/ceiling/segment");
+    let router = server::app(state).route("/ceiling", axum::routing::get(|| async { [0x5au8; 16].as_slice() })).route(
+        "/ceiling/segment/{n}",
+        axum::routing::get(move |axum::extract::Path(n): axum::extract::Path<usize>| {
+            let held = held.clone();
+            async move {
+                match n.checked_sub(1).and_then(|i| held.get(i)) {
+                    Some(b) => axum::response::IntoResponse::into_response(b.clone()),
+                    None => axum::http::StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    );
     println!("READY");
     if std::env::var("LISTEN").as_deref() == Ok("axum") {
         axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.expect("serve");

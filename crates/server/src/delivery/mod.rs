@@ -29,6 +29,7 @@ pub mod legacy;
 pub mod origin;
 pub mod resolve;
 pub mod rotation;
+pub mod segment_cache;
 pub mod sts;
 
 use crate::AppState;
@@ -67,6 +68,9 @@ pub struct DeliveryConfig {
     /// fetched from (default: https only, no link-local or metadata
     /// address, key sets on the discovery document's host).
     pub fetch: ::keys::http::FetchPolicy,
+    /// Bytes of encrypted media segments the origin keeps in memory
+    /// (`--origin-cache-mb`; 0: none, every request encrypts).
+    pub segment_cache_bytes: u64,
 }
 
 /// Checks a `--public-url`: `http` or `https`, a host, an optional port
@@ -100,6 +104,7 @@ impl DeliveryConfig {
             verifier: VerifierConfig::default(),
             guard: guard::GuardConfig::default(),
             fetch: ::keys::http::FetchPolicy::default(),
+            segment_cache_bytes: segment_cache::DEFAULT_CACHE_MB << 20,
         }
     }
 }
@@ -179,7 +184,7 @@ impl Delivery {
             locators: TtlCache::new(config.cache_ttl, 4096),
             keys: TtlCache::new(config.cache_ttl, 16384),
             policies: TtlCache::new(config.cache_ttl, 4096),
-            assets: origin::AssetCache::new(64, config.cache_ttl),
+            assets: origin::AssetCache::new(64, config.cache_ttl, config.segment_cache_bytes),
             media,
             sts: tokio::sync::OnceCell::new(),
             sts_dir: data_dir.join(sts::STS_DIR),

@@ -65,6 +65,7 @@ use axum::routing::get;
 use media::cmaf::PROTECTION_HEADROOM;
 use media::origin::{OriginAsset, Resource};
 use media::package::{Protection, TrackSetup};
+use super::segment_cache::Lookup;
 use std::collections::HashMap;
 use std::io::Write as _;
 use std::os::unix::fs::MetadataExt as _;
@@ -262,13 +263,16 @@ pub(crate) struct AssetCache {
     opening: tokio::sync::Mutex<()>,
     pool: Arc<BufferPool>,
     workers: Arc<tokio::sync::Semaphore>,
+    /// Media segments as served, by ETag (`--origin-cache-mb`).
+    pub(crate) segments: super::segment_cache::SegmentCache,
 }
 
 impl AssetCache {
     /// `capacity` opened assets; segments are built by at most twice as
     /// many blocking threads as there are cores; an asset on object storage
-    /// is rechecked (one HEAD of its `index.json`) after `remote_ttl`.
-    pub(crate) fn new(capacity: usize, remote_ttl: Duration) -> Self {
+    /// is rechecked (one HEAD of its `index.json`) after `remote_ttl`;
+    /// up to `segment_cache_bytes` of served media segments are kept.
+    pub(crate) fn new(capacity: usize, remote_ttl: Duration, segment_cache_bytes: u64) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         AssetCache {
             capacity: capacity.max(1),
@@ -278,6 +282,7 @@ impl AssetCache {
             opening: tokio::sync::Mutex::new(()),
             pool: Arc::new(BufferPool::default()),
             workers: Arc::new(tokio::sync::Semaphore::new(cores * 2)),
+            segments: super::segment_cache::SegmentCache::new(segment_cache_bytes),
         }
     }
 
@@ -693,6 +698,13 @@ async fn respond(
         Ok(p) => p,
         Err(not_modified) => return Ok(not_modified),
     };
+    // A kept segment answers without a fetch. (No waiting for another
+    // request building the same segment here: that one runs on other
+    // tasks, across an object storage fetch.)
+    let keep = keepable(&resource, head);
+    if keep && let Some(b) = d.assets.segments.get(&prepared.etag) {
+        return finish(prepared, &resource, &cond, Built::Body(b));
+    }
     let clear = match &resource {
         Resource::Segment { track, number } => {
             let file = asset
@@ -746,13 +758,24 @@ async fn respond(
     let permit = workers(d).await?;
     tokio::task::spawn_blocking(move || {
         let body = build(
-            &s, &resolved, variant, &st, &asset, &path, &resource, clear, head,
+            &s, &resolved, variant, &st, &asset, &path, &resource, clear, head, keep,
         );
         drop(permit);
-        finish(prepared, &resource, &cond, body?)
+        let body = body?;
+        if keep && let Built::Body(b) = &body {
+            s.delivery().assets.segments.insert(prepared.etag.clone(), b.clone());
+        }
+        finish(prepared, &resource, &cond, body)
     })
     .await
     .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?
+}
+
+/// Whether the answer to `resource` is kept in the segment cache: media
+/// segments, for GET (HEAD sends no body and is answered without
+/// encrypting).
+fn keepable(resource: &Resource, head: bool) -> bool {
+    !head && matches!(resource, Resource::Segment { .. })
 }
 
 /// A permit to build one response body: at most [`AssetCache::new`]'s
@@ -791,9 +814,22 @@ async fn serve_local(
                 Ok(p) => p,
                 Err(not_modified) => return Ok(not_modified),
             };
+            if !keepable(&resource, head) {
+                let body = build(
+                    &s, &resolved, variant, &st, &asset, &path, &resource, None, head, false,
+                )?;
+                return finish(prepared, &resource, &cond, body);
+            }
+            let builder = match s.delivery().assets.segments.lookup(&prepared.etag) {
+                Lookup::Hit(b) => return finish(prepared, &resource, &cond, Built::Body(b)),
+                Lookup::Build(builder) => builder,
+            };
             let body = build(
-                &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
+                &s, &resolved, variant, &st, &asset, &path, &resource, None, head, builder.keeps(),
             )?;
+            if let Built::Body(b) = &body {
+                builder.keep(b.clone());
+            }
             finish(prepared, &resource, &cond, body)
         })();
         drop(permit);
@@ -927,6 +963,7 @@ fn build(
     resource: &Resource,
     clear: Option<Vec<u8>>,
     head: bool,
+    keep: bool,
 ) -> Result<Built, DeliveryError> {
     let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
     let failed = |e: media::Error| {
@@ -978,7 +1015,7 @@ fn build(
         }
     };
     let fetched = clear.is_some();
-    let mut buf = clear.unwrap_or_else(|| pool.take());
+    let mut buf = clear.unwrap_or_else(|| if keep { Vec::new() } else { pool.take() });
     let done = if head {
         let len = if fetched {
             setup.segment_len(&buf).map(Some)
@@ -997,6 +1034,12 @@ fn build(
         asset.segment_into(&setup, track, *number, &mut buf)
     };
     match done {
+        // To be kept: memory of its own, the size of the segment.
+        Ok(Some(start)) if keep => {
+            buf.drain(..start);
+            buf.shrink_to_fit();
+            Ok(Built::Body(Bytes::from(buf)))
+        }
         Ok(Some(start)) => Ok(pooled(buf, start)),
         Ok(None) => {
             pool.give(buf);

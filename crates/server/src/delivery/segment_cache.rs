@@ -1,0 +1,204 @@
+//! Encrypted media segments kept in memory, so a segment many viewers ask
+//! for is encrypted once, not once per request.
+//!
+//! Why: encrypting on request costs a pass of AES and a copy over every byte
+//! of every segment served (see [`media::origin::OriginAsset::segment_into`]);
+//! a file server in front of pre-encrypted files sends them from the page
+//! cache with `sendfile` and does neither. Viewers of one title mostly ask
+//! for the same segments (a live edge, the first minutes of a new release),
+//! so the bytes of the last request are the answer to the next: keeping
+//! them is what a CDN in front of the origin does, here for the requests
+//! that reach the origin (a CDN miss, a CDN-less deployment, each CDN
+//! edge's first request).
+//!
+//! What is kept: whole media segments as served (after protection), by
+//! their ETag, which already names everything the bytes depend on (the
+//! variant's keys and protection, the asset's `index.json` identity and the
+//! segment's path, see `origin::etag_for`); two locators that serve the
+//! same bytes share one entry. Nothing is looked up before the request has
+//! passed the locator's checks (it exists, is active, serves this
+//! variant), so the cache never answers a request the origin would refuse.
+//! Manifests and init segments are small and cheap; they are not kept.
+//!
+//! Bounds: `--origin-cache-mb` MiB of segment bytes in all (0: off), by the
+//! `quick_cache` crate's scan-resistant policy (a viewer seeking through a
+//! long title does not flush what everybody watches). While one request
+//! builds a segment, others for the same segment wait for it (up to
+//! [`WAIT_FOR_BUILDER`]) instead of encrypting it again: the crowd at a new
+//! live segment costs one encryption.
+
+use axum::body::Bytes;
+use quick_cache::Weighter;
+use quick_cache::DefaultHashBuilder;
+use quick_cache::sync::{Cache, DefaultLifecycle, GuardResult, PlaceholderGuard};
+use std::time::Duration;
+
+/// How long a request waits for another that is building the same segment,
+/// before it builds the segment itself.
+pub(crate) const WAIT_FOR_BUILDER: Duration = Duration::from_secs(5);
+
+/// Default `--origin-cache-mb`.
+pub const DEFAULT_CACHE_MB: u64 = 64;
+
+/// Bytes an entry costs besides its segment (key, bookkeeping).
+const ENTRY_OVERHEAD: u64 = 128;
+
+/// A segment as a typical ladder's top rendition has it (2 s at 4 Mb/s):
+/// the cache's estimate of how many entries it holds.
+const TYPICAL_SEGMENT: u64 = 1 << 20;
+
+#[derive(Clone)]
+struct ByLength;
+
+impl Weighter<String, Bytes> for ByLength {
+    fn weight(&self, key: &String, segment: &Bytes) -> u64 {
+        segment.len() as u64 + key.len() as u64 + ENTRY_OVERHEAD
+    }
+}
+
+type Inner = Cache<String, Bytes, ByLength>;
+type Guard<'a> = PlaceholderGuard<'a, String, Bytes, ByLength, DefaultHashBuilder, DefaultLifecycle<String, Bytes>>;
+
+/// Served media segments by ETag; `None` inside when the cache is off.
+pub(crate) struct SegmentCache {
+    cache: Option<Inner>,
+}
+
+/// What a lookup found.
+pub(crate) enum Lookup<'a> {
+    /// The segment's bytes as served before.
+    Hit(Bytes),
+    /// Not kept: build it, then [`Builder::keep`] it (other requests for
+    /// the same segment wait for that meanwhile).
+    Build(Builder<'a>),
+}
+
+/// The right to build one segment and keep it; dropped without
+/// [`Builder::keep`] (an error), the next waiting request builds instead.
+pub(crate) struct Builder<'a> {
+    guard: Option<Guard<'a>>,
+}
+
+impl SegmentCache {
+    /// A cache of at most `bytes` bytes of segments; 0 keeps nothing.
+    pub(crate) fn new(bytes: u64) -> Self {
+        if bytes == 0 {
+            return SegmentCache { cache: None };
+        }
+        let items = (bytes / TYPICAL_SEGMENT).max(1) as usize;
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity(items)
+            .weight_capacity(bytes)
+            // Each shard holds at least 32 typical segments (the crate
+            // halves the shard count until it does), so a segment of up to
+            // a shard's share fits.
+            .shards(std::thread::available_parallelism().map_or(4, |n| n.get() * 4))
+            .build();
+        let cache = match options {
+            Ok(o) => Cache::with_options(o, ByLength, Default::default(), Default::default()),
+            // Only when a required option is missing: both are set above.
+            Err(_) => Cache::with_weighter(items, bytes, ByLength),
+        };
+        SegmentCache { cache: Some(cache) }
+    }
+
+    /// Blocking (it may wait up to [`WAIT_FOR_BUILDER`] for another request
+    /// building the same segment): the segment with ETag `etag`, or the
+    /// right to build it.
+    pub(crate) fn lookup(&self, etag: &str) -> Lookup<'_> {
+        let Some(cache) = &self.cache else {
+            return Lookup::Build(Builder { guard: None });
+        };
+        match cache.get_value_or_guard(etag, Some(WAIT_FOR_BUILDER)) {
+            GuardResult::Value(b) => Lookup::Hit(b),
+            GuardResult::Guard(g) => Lookup::Build(Builder { guard: Some(g) }),
+            // The other builder is slow: build too, keep nothing.
+            GuardResult::Timeout => Lookup::Build(Builder { guard: None }),
+        }
+    }
+
+    /// The segment with ETag `etag` if it is kept; never waits.
+    pub(crate) fn get(&self, etag: &str) -> Option<Bytes> {
+        self.cache.as_ref()?.get(etag)
+    }
+
+    /// Keeps `segment` under `etag`, built without a [`Builder`] (object
+    /// storage: fetched and built on other tasks, no one waits for it).
+    pub(crate) fn insert(&self, etag: String, segment: Bytes) {
+        if let Some(c) = &self.cache {
+            c.insert(etag, segment);
+        }
+    }
+
+    /// Segment bytes kept now.
+    pub(crate) fn weight(&self) -> u64 {
+        self.cache.as_ref().map_or(0, Inner::weight)
+    }
+}
+
+impl Builder<'_> {
+    /// Whether what is built will be kept (the cache is on and nobody else
+    /// keeps it): build it in memory of its own, not in a pooled buffer.
+    pub(crate) fn keeps(&self) -> bool {
+        self.guard.is_some()
+    }
+
+    /// Keeps `segment` for the next requests.
+    pub(crate) fn keep(self, segment: Bytes) {
+        if let Some(g) = self.guard {
+            // Err: the cache was cleared meanwhile; nothing to keep then.
+            let _ = g.insert(segment);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_what_it_was_given_within_its_size() {
+        let c = SegmentCache::new(4 << 20);
+        let Lookup::Build(b) = c.lookup("\"a\"") else { panic!("empty cache hit") };
+        assert!(b.keeps());
+        b.keep(Bytes::from(vec![7u8; 1000]));
+        match c.lookup("\"a\"") {
+            Lookup::Hit(b) => assert_eq!(b, vec![7u8; 1000]),
+            Lookup::Build(_) => panic!("kept segment missed"),
+        }
+        // A builder that fails keeps nothing: the next request builds.
+        let Lookup::Build(b) = c.lookup("\"b\"") else { panic!("hit") };
+        drop(b);
+        assert!(matches!(c.lookup("\"b\""), Lookup::Build(_)));
+        // Bounded: 40 segments of 1 MiB into 4 MiB.
+        for i in 0..40 {
+            if let Lookup::Build(b) = c.lookup(&format!("\"s{i}\"")) {
+                b.keep(Bytes::from(vec![0u8; 1 << 20]));
+            }
+        }
+        assert!(c.weight() <= 4 << 20, "{} bytes kept", c.weight());
+    }
+
+    #[test]
+    fn off_keeps_nothing() {
+        let c = SegmentCache::new(0);
+        let Lookup::Build(b) = c.lookup("\"a\"") else { panic!("hit") };
+        assert!(!b.keeps());
+        b.keep(Bytes::from_static(b"x"));
+        assert!(matches!(c.lookup("\"a\""), Lookup::Build(_)));
+        assert_eq!(c.weight(), 0);
+    }
+
+    #[test]
+    fn waiting_requests_get_the_builders_segment() {
+        let c = std::sync::Arc::new(SegmentCache::new(4 << 20));
+        let Lookup::Build(b) = c.lookup("\"new\"") else { panic!("hit") };
+        let waiter = {
+            let c = c.clone();
+            std::thread::spawn(move || matches!(c.lookup("\"new\""), Lookup::Hit(b) if b == Bytes::from_static(b"edge")))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        b.keep(Bytes::from_static(b"edge"));
+        assert!(waiter.join().expect("waiter"), "the waiting request built again");
+    }
+}
