@@ -214,6 +214,12 @@ pub struct ServeArgs {
     /// its body is read, and nothing of it is stored.
     #[arg(long, env = "CASTGUARD_LIVE_MAX_FRAGMENT", default_value_t = media::live::DEFAULT_MAX_FRAGMENT, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..), help_heading = "HTTPS and limits")]
     live_max_fragment: u64,
+    /// MiB of encrypted media segments the origin keeps in memory, so a
+    /// segment many viewers ask for (a live edge, a new release) is
+    /// encrypted once; 0 encrypts every request. Shared by every locator
+    /// (docs/operations.md, "Origin segment cache").
+    #[arg(long, env = "CASTGUARD_ORIGIN_CACHE_MB", default_value_t = server::delivery::segment_cache::DEFAULT_CACHE_MB, value_name = "MIB", value_parser = clap::value_parser!(u64).range(0..=1 << 20), help_heading = "HTTPS and limits")]
+    origin_cache_mb: u64,
     /// Allow OpenID Connect discovery and key set fetches over plain http
     /// to HOST (and to HOST even at a link-local or metadata address);
     /// otherwise https only. Repeat or separate with commas.
@@ -407,6 +413,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.public_base_url = public_url.clone();
     config.guard = guard;
     config.fetch = fetch_policy(&args);
+    config.segment_cache_bytes = args.origin_cache_mb << 20;
     let mut backends = match args.redis_url.as_deref() {
         Some(url) => redis_backends(url, fetch_policy(&args)).await?,
         None => server::Backends::default(),

@@ -1094,6 +1094,61 @@ async fn origin_metrics_by_variant_and_kind() {
     );
 }
 
+/// Issue 16 item 6: the segment cache (on by default) answers a segment
+/// asked for again with the bytes encrypting gave the first time, in every
+/// scheme, ranges included; a crowd asking for a new segment at once costs
+/// one encryption; HEAD and 304 neither fill nor count. (That the first
+/// bytes are right is what the ffmpeg, Shaka Packager and package tests in
+/// this file check: they run with the cache on.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segment_cache_answers_with_what_encrypting_gave() {
+    let o = origin().await;
+    let n = o.segment_count("video_1");
+    let lookups = |result: &str| {
+        prom::parse(&o.state.metrics().encode(false)).value(
+            "castguard_origin_segment_cache_lookups_total",
+            &[("result", result)],
+        )
+    };
+    let mut built = 0.0;
+    for (loc, variant) in [(o.multi, "cenc"), (o.multi, "cbcs"), (o.aes, "aes128"), (o.clear, "clear")] {
+        for i in 1..=n {
+            let url = o.url(loc, &format!("{variant}/video_1/{i}.m4s"));
+            let (s, h1, first) = o.get(&url).await;
+            assert_eq!(s, 200, "{variant} {i}");
+            let (s, h2, again) = o.get(&url).await;
+            assert_eq!(s, 200);
+            assert!(first == again, "{variant}/video_1/{i}.m4s: kept bytes differ from encrypted ones");
+            assert_eq!(h1["etag"], h2["etag"]);
+            let r = o.http.get(&url).header("range", "bytes=10-99").send().await.unwrap();
+            assert_eq!(r.status(), 206);
+            assert!(r.bytes().await.unwrap()[..] == first[10..100]);
+        }
+        built += n as f64;
+        assert_eq!(lookups("miss"), built, "{variant}: one encryption per segment");
+        assert_eq!(lookups("hit"), 2.0 * built, "{variant}: the GET and the range again");
+    }
+    let kept = prom::parse(&o.state.metrics().encode(false))
+        .value("castguard_origin_segment_cache_bytes", &[]);
+    assert!(kept > 0.0, "{kept}");
+
+    // A crowd at one segment no one asked for yet: one encryption, the
+    // same bytes for all.
+    let url = o.url(o.multi, "cenc/audio_2/1.m4s");
+    let crowd = futures_util::future::join_all((0..16).map(|_| o.get(&url))).await;
+    assert!(crowd.iter().all(|(s, _, b)| *s == 200 && *b == crowd[0].2));
+    assert_eq!(lookups("miss"), built + 1.0, "16 requests at once, one encryption");
+
+    // HEAD and a current If-None-Match look nothing up.
+    let before = (lookups("hit"), lookups("miss"));
+    let r = o.http.head(&url).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let etag = r.headers()["etag"].clone();
+    let r = o.http.get(&url).header("if-none-match", etag).send().await.unwrap();
+    assert_eq!(r.status(), 304);
+    assert_eq!((lookups("hit"), lookups("miss")), before);
+}
+
 /// Issue 17 item 3: the retired service's `/{locator}/{name}.ism/manifest(...)`
 /// URLs answer 302 to the castguard URL of the same stream, chosen by the
 /// locator's policy, query kept; the forms castguard does not serve get 404

@@ -702,7 +702,9 @@ async fn respond(
     // request building the same segment here: that one runs on other
     // tasks, across an object storage fetch.)
     let keep = keepable(&resource, head);
-    if keep && let Some(b) = d.assets.segments.get(&prepared.etag) {
+    let cache_key = etag_for(&plan.bytes_tag, &st, &path);
+    if keep && let Some(b) = d.assets.segments.get(&cache_key) {
+        s.metrics().segment_cache(true, None);
         return finish(prepared, &resource, &cond, Built::Body(b));
     }
     let clear = match &resource {
@@ -763,7 +765,9 @@ async fn respond(
         drop(permit);
         let body = body?;
         if keep && let Built::Body(b) = &body {
-            s.delivery().assets.segments.insert(prepared.etag.clone(), b.clone());
+            let segments = &s.delivery().assets.segments;
+            segments.insert(cache_key, b.clone());
+            s.metrics().segment_cache(false, Some(segments.weight()));
         }
         finish(prepared, &resource, &cond, body)
     })
@@ -820,8 +824,12 @@ async fn serve_local(
                 )?;
                 return finish(prepared, &resource, &cond, body);
             }
-            let builder = match s.delivery().assets.segments.lookup(&prepared.etag) {
-                Lookup::Hit(b) => return finish(prepared, &resource, &cond, Built::Body(b)),
+            let segments = &s.delivery().assets.segments;
+            let builder = match segments.lookup(&etag_for(&plan.bytes_tag, &st, &path)) {
+                Lookup::Hit(b) => {
+                    s.metrics().segment_cache(true, None);
+                    return finish(prepared, &resource, &cond, Built::Body(b));
+                }
                 Lookup::Build(builder) => builder,
             };
             let body = build(
@@ -829,6 +837,7 @@ async fn serve_local(
             )?;
             if let Built::Body(b) = &body {
                 builder.keep(b.clone());
+                s.metrics().segment_cache(false, Some(segments.weight()));
             }
             finish(prepared, &resource, &cond, body)
         })();

@@ -95,6 +95,12 @@ pub struct VariantPlan {
     /// (locator, variant, key ids, license URLs, key rotation): part of
     /// every ETag.
     pub tag: [u8; 32],
+    /// Digest of `tag` and the key values: what the origin's segment cache
+    /// keys its entries by (with the asset and path), so bytes encrypted
+    /// under a key are never served for another key of the same ID (a
+    /// locator re-created with the same id after its key changed). Derived
+    /// from secrets: never sent.
+    pub bytes_tag: [u8; 32],
     /// The locator's key rotation: `None` for one key throughout.
     pub rotation: Option<KeyRotation>,
 }
@@ -598,11 +604,22 @@ fn plan(
     }
     let mut tag = [0u8; 32];
     tag.copy_from_slice(h.finish().as_ref());
+    let mut h = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    h.update(b"castguard/origin/segment-cache/v1\0");
+    h.update(&tag);
+    match &protection {
+        Protection::Clear => {}
+        Protection::Common(c) => c.keys.all().for_each(|k| h.update(k.key.as_bytes())),
+        Protection::Aes128 { keys } => keys.all().for_each(|k| h.update(k.key.key.as_bytes())),
+    }
+    let mut bytes_tag = [0u8; 32];
+    bytes_tag.copy_from_slice(h.finish().as_ref());
     Some(VariantPlan {
         protection,
         dash,
         hls,
         tag,
+        bytes_tag,
         rotation,
     })
 }

@@ -11,11 +11,12 @@
 //! that reach the origin (a CDN miss, a CDN-less deployment, each CDN
 //! edge's first request).
 //!
-//! What is kept: whole media segments as served (after protection), by
-//! their ETag, which already names everything the bytes depend on (the
-//! variant's keys and protection, the asset's `index.json` identity and the
-//! segment's path, see `origin::etag_for`); two locators that serve the
-//! same bytes share one entry. Nothing is looked up before the request has
+//! What is kept: whole media segments as served (after protection), by a
+//! digest made like their ETag (`origin::etag_for`) of everything the bytes
+//! depend on: the locator, variant, key ids and values, license URLs and
+//! key rotation (`resolve::VariantPlan::bytes_tag`), the asset's
+//! `index.json` identity (an upload swaps the folder: new entries) and the
+//! segment's path. Nothing is looked up before the request has
 //! passed the locator's checks (it exists, is active, serves this
 //! variant), so the cache never answers a request the origin would refuse.
 //! Manifests and init segments are small and cheap; they are not kept.
@@ -59,7 +60,8 @@ impl Weighter<String, Bytes> for ByLength {
 type Inner = Cache<String, Bytes, ByLength>;
 type Guard<'a> = PlaceholderGuard<'a, String, Bytes, ByLength, DefaultHashBuilder, DefaultLifecycle<String, Bytes>>;
 
-/// Served media segments by ETag; `None` inside when the cache is off.
+/// Served media segments by their cache key (see the module docs); `None`
+/// inside when the cache is off.
 pub(crate) struct SegmentCache {
     cache: Option<Inner>,
 }
@@ -103,7 +105,7 @@ impl SegmentCache {
     }
 
     /// Blocking (it may wait up to [`WAIT_FOR_BUILDER`] for another request
-    /// building the same segment): the segment with ETag `etag`, or the
+    /// building the same segment): the segment under `etag` (its cache key), or the
     /// right to build it.
     pub(crate) fn lookup(&self, etag: &str) -> Lookup<'_> {
         let Some(cache) = &self.cache else {
@@ -117,7 +119,7 @@ impl SegmentCache {
         }
     }
 
-    /// The segment with ETag `etag` if it is kept; never waits.
+    /// The segment under `etag` (its cache key) if it is kept; never waits.
     pub(crate) fn get(&self, etag: &str) -> Option<Bytes> {
         self.cache.as_ref()?.get(etag)
     }

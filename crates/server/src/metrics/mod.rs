@@ -253,6 +253,8 @@ pub struct Metrics {
     origin_requests: Family<OriginStatusLabels, Counter>,
     origin_bytes: HistogramFamily<OriginLabels>,
     origin_duration: HistogramFamily<OriginLabels>,
+    segment_cache: Family<ResultLabels, Counter>,
+    segment_cache_bytes: Gauge,
     rate_limited: Family<LimitLabels, Counter>,
     admin_auth_failures: Counter,
     store_errors: Family<StoreErrorLabels, Counter>,
@@ -281,6 +283,8 @@ impl Metrics {
             origin_requests: Family::default(),
             origin_bytes: Family::new_with_constructor(bytes_histogram),
             origin_duration: Family::new_with_constructor(latency_histogram),
+            segment_cache: Family::default(),
+            segment_cache_bytes: Gauge::default(),
             rate_limited: Family::default(),
             admin_auth_failures: Counter::default(),
             store_errors: Family::default(),
@@ -335,6 +339,16 @@ impl Metrics {
             "castguard_origin_request_duration_seconds",
             "Time to build an origin response (resolve, read, encrypt), by variant and kind",
             m.origin_duration.clone(),
+        );
+        r.register(
+            "castguard_origin_segment_cache_lookups",
+            "Media segment GETs looked up in the origin's segment cache (--origin-cache-mb), by result: hit (sent as kept) or miss (encrypted)",
+            m.segment_cache.clone(),
+        );
+        r.register(
+            "castguard_origin_segment_cache_bytes",
+            "Bytes of encrypted media segments the origin keeps in memory",
+            m.segment_cache_bytes.clone(),
         );
         r.register(
             "castguard_rate_limited",
@@ -433,6 +447,16 @@ impl Metrics {
         self.origin_duration
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// One media segment looked up in the origin's segment cache; after a
+    /// miss, `kept` is the cache's size in bytes once the segment is in.
+    pub fn segment_cache(&self, hit: bool, kept: Option<u64>) {
+        let result = if hit { "hit" } else { "miss" };
+        self.segment_cache.get_or_create(&ResultLabels { result }).inc();
+        if let Some(bytes) = kept {
+            self.segment_cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
     }
 
     /// One request or connection refused by `limit`.
