@@ -138,11 +138,11 @@ async fn main() {
     println!("CENC_KID={}", ck_kid.simple());
     println!("CENC_KEY={}", ck_value.iter().map(|b| format!("{b:02x}")).collect::<String>());
     println!("CEILING_PATH=/ceiling");
-    // `GET /ceiling/segment/{n}`: the clear file of video_1's segment `n`,
-    // held in memory and answered as it is: what this HTTP stack serves
-    // with no file read and no encryption (bench/origin.sh prints it).
+    // `GET /ceiling/segment/{n}`: the clear file of video_1's segment `n`
+    // (the first 64), held in memory and answered as it is: what this HTTP
+    // stack serves with no file read and no encryption.
     let mut held = Vec::new();
-    for n in 1u32.. {
+    for n in 1u32..=64 {
         match std::fs::read(asset_dir.join(format!("video_1/{n}.m4s"))) {
             Ok(b) => held.push(axum::body::Bytes::from(b)),
             Err(_) => break,

@@ -760,13 +760,13 @@ async fn respond(
     let permit = workers(d).await?;
     tokio::task::spawn_blocking(move || {
         let body = build(
-            &s, &resolved, variant, &st, &asset, &path, &resource, clear, head, keep,
+            &s, &resolved, variant, &st, &asset, &path, &resource, clear, head,
         );
         drop(permit);
         let body = body?;
         if keep && let Built::Body(b) = &body {
             let segments = &s.delivery().assets.segments;
-            segments.insert(cache_key, b.clone());
+            segments.insert(cache_key, b);
             s.metrics().segment_cache(false, Some(segments.weight()));
         }
         finish(prepared, &resource, &cond, body)
@@ -820,7 +820,7 @@ async fn serve_local(
             };
             if !keepable(&resource, head) {
                 let body = build(
-                    &s, &resolved, variant, &st, &asset, &path, &resource, None, head, false,
+                    &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
                 )?;
                 return finish(prepared, &resource, &cond, body);
             }
@@ -833,10 +833,10 @@ async fn serve_local(
                 Lookup::Build(builder) => builder,
             };
             let body = build(
-                &s, &resolved, variant, &st, &asset, &path, &resource, None, head, builder.keeps(),
+                &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
             )?;
             if let Built::Body(b) = &body {
-                builder.keep(b.clone());
+                builder.keep(b);
                 s.metrics().segment_cache(false, Some(segments.weight()));
             }
             finish(prepared, &resource, &cond, body)
@@ -972,7 +972,6 @@ fn build(
     resource: &Resource,
     clear: Option<Vec<u8>>,
     head: bool,
-    keep: bool,
 ) -> Result<Built, DeliveryError> {
     let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
     let failed = |e: media::Error| {
@@ -1024,7 +1023,7 @@ fn build(
         }
     };
     let fetched = clear.is_some();
-    let mut buf = clear.unwrap_or_else(|| if keep { Vec::new() } else { pool.take() });
+    let mut buf = clear.unwrap_or_else(|| pool.take());
     let done = if head {
         let len = if fetched {
             setup.segment_len(&buf).map(Some)
@@ -1043,12 +1042,6 @@ fn build(
         asset.segment_into(&setup, track, *number, &mut buf)
     };
     match done {
-        // To be kept: memory of its own, the size of the segment.
-        Ok(Some(start)) if keep => {
-            buf.drain(..start);
-            buf.shrink_to_fit();
-            Ok(Built::Body(Bytes::from(buf)))
-        }
         Ok(Some(start)) => Ok(pooled(buf, start)),
         Ok(None) => {
             pool.give(buf);
