@@ -234,8 +234,8 @@ impl OriginAsset {
     }
 
     /// The local path of media segment `number` of `track`; `None` when
-    /// the asset has no such segment.
-    fn local_segment(&self, track: &str, number: u32) -> Result<Option<PathBuf>> {
+    /// the asset has no such segment. Local assets only.
+    pub fn local_segment(&self, track: &str, number: u32) -> Result<Option<PathBuf>> {
         let Some(file) = self.segment_file(track, number) else {
             return Ok(None);
         };

@@ -106,8 +106,12 @@ enum Identity {
 }
 
 fn stamp(dir: &FsPath) -> std::io::Result<Stamp> {
-    let m = std::fs::metadata(dir.join(media::asset::INDEX_FILE))?;
-    Ok(Stamp {
+    std::fs::metadata(dir.join(media::asset::INDEX_FILE)).map(|m| file_stamp(&m))
+}
+
+/// The identity of a local file from its metadata.
+fn file_stamp(m: &std::fs::Metadata) -> Stamp {
+    Stamp {
         id: Identity::File {
             dev: m.dev(),
             ino: m.ino(),
@@ -115,7 +119,7 @@ fn stamp(dir: &FsPath) -> std::io::Result<Stamp> {
             mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
         },
         modified: m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-    })
+    }
 }
 
 impl Stamp {
@@ -775,6 +779,26 @@ async fn respond(
     .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?
 }
 
+/// Blocking (a `stat`): the segment cache key of the local media segment
+/// `resource` (at `path` under the variant) as `plan` serves it: a digest
+/// of the plan's `bytes_tag` (locator, variant, keys and their values,
+/// rotation), the segment file's identity (device, inode, size,
+/// modification time: a new upload or recording writes a new file) and
+/// the path. `None` when the file is not there (the request then 404s).
+fn segment_cache_key(
+    plan: &resolve::VariantPlan,
+    asset: &OriginAsset,
+    resource: &Resource,
+    path: &str,
+) -> Option<String> {
+    let Resource::Segment { track, number } = resource else {
+        return None;
+    };
+    let file = asset.local_segment(track, *number).ok()??;
+    let m = std::fs::metadata(file).ok()?;
+    Some(etag_for(&plan.bytes_tag, &file_stamp(&m), path))
+}
+
 /// Whether the answer to `resource` is kept in the segment cache: media
 /// segments, for GET (HEAD sends no body and is answered without
 /// encrypting).
@@ -824,8 +848,16 @@ async fn serve_local(
                 )?;
                 return finish(prepared, &resource, &cond, body);
             }
+            // Keyed by the segment file itself, not by `index.json`: a live
+            // asset rewrites its index at every fragment, its segments never.
+            let Some(key) = segment_cache_key(plan, &asset, &resource, &path) else {
+                let body = build(
+                    &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
+                )?;
+                return finish(prepared, &resource, &cond, body);
+            };
             let segments = &s.delivery().assets.segments;
-            let builder = match segments.lookup(&etag_for(&plan.bytes_tag, &st, &path)) {
+            let builder = match segments.lookup(&key) {
                 Lookup::Hit(b) => {
                     s.metrics().segment_cache(true, None);
                     return finish(prepared, &resource, &cond, Built::Body(b));

@@ -14,9 +14,12 @@
 //! What is kept: whole media segments as served (after protection), by a
 //! digest made like their ETag (`origin::etag_for`) of everything the bytes
 //! depend on: the locator, variant, key ids and values, license URLs and
-//! key rotation (`resolve::VariantPlan::bytes_tag`), the asset's
-//! `index.json` identity (an upload swaps the folder: new entries) and the
-//! segment's path. Nothing is looked up before the request has
+//! key rotation (`resolve::VariantPlan::bytes_tag`), the segment file's
+//! identity (device, inode, size, modification time: a new upload or
+//! recording writes new files; on object storage, the asset's `index.json`
+//! identity) and the segment's path. Not `index.json` for local files: a
+//! live recording rewrites it at every fragment, which would drop every
+//! kept segment of the live edge. Nothing is looked up before the request has
 //! passed the locator's checks (it exists, is active, serves this
 //! variant), so the cache never answers a request the origin would refuse.
 //! Manifests and init segments are small and cheap; they are not kept.
