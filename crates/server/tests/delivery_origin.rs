@@ -1144,21 +1144,25 @@ async fn segment_cache_answers_with_what_encrypting_gave() {
     // upload, a re-recording) is encrypted afresh.
     let asset_dir = o.dir.path().join("data/assets/movie");
     let url = o.url(o.multi, "cenc/video_1/1.m4s");
-    let (_, _, kept) = o.get(&url).await;
+    let (_, kept_h, kept) = o.get(&url).await;
     let index = std::fs::read(asset_dir.join("index.json")).unwrap();
     std::fs::write(asset_dir.join("index.json.new"), &index).unwrap();
     std::fs::rename(asset_dir.join("index.json.new"), asset_dir.join("index.json")).unwrap();
     let misses = lookups("miss");
-    let (s, _, again) = o.get(&url).await;
+    let (s, again_h, again) = o.get(&url).await;
     assert_eq!(s, 200);
     assert!(again == kept);
     assert_eq!(lookups("miss"), misses, "a new index.json alone dropped the kept segment");
+    // Nor does it change the segment's validators: a CDN's copy stays current.
+    assert_eq!(again_h["etag"], kept_h["etag"]);
+    assert_eq!(again_h["last-modified"], kept_h["last-modified"]);
     std::fs::copy(asset_dir.join("video_1/2.m4s"), asset_dir.join("video_1/1.m4s.new")).unwrap();
     std::fs::rename(asset_dir.join("video_1/1.m4s.new"), asset_dir.join("video_1/1.m4s")).unwrap();
-    let (s, _, replaced) = o.get(&url).await;
+    let (s, replaced_h, replaced) = o.get(&url).await;
     assert_eq!(s, 200);
     assert_eq!(lookups("miss"), misses + 1.0, "a replaced segment file was answered from the cache");
     assert!(replaced != kept);
+    assert_ne!(replaced_h["etag"], kept_h["etag"]);
     let url = o.url(o.multi, "cenc/audio_2/1.m4s");
 
     // HEAD and a current If-None-Match look nothing up.

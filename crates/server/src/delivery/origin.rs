@@ -8,7 +8,9 @@
 //!   is known before any encryption and a revalidation (`If-None-Match`,
 //!   §13.1.2; `If-Modified-Since`, §13.1.3) costs a `stat`, not a segment;
 //! - `Last-Modified` = when the asset was ingested (`index.json` mtime or
-//!   last-modified);
+//!   last-modified); for a media segment on local files, its own file's
+//!   identity and mtime stand for the asset's in both validators (a live
+//!   recording rewrites `index.json` at every fragment, never a segment);
 //! - `Cache-Control: public, max-age=31536000, immutable` on init and media
 //!   segments (shortened to the locator's end time when it has one), and
 //!   `max-age=2` on manifests (`max-age=1` while the asset is live);
@@ -37,19 +39,22 @@
 //! the blocking pool. The ETag then derives from the object's ETag, so
 //! every node reading the same bucket sends the same validators.
 //!
-//! Hot path (measured with `perf` under `wrk`): the per-track protection
+//! Hot path (measured with `perf` under `wrk`, bench/origin.sh): a media
+//! segment served before is answered from the segment cache
+//! ([`super::segment_cache`]: one copy into the socket, as a file server
+//! sending pre-encrypted files does). Otherwise the per-track protection
 //! (AES key schedule, subsample generator, PSSH, signalling) is built once
 //! per cached locator resolution ([`SetupCache`]), and keeps the plans of
 //! the segments it served lately (slice headers are parsed once, not per
-//! request); the clear file is read into a pooled buffer after room for
-//! what protection adds to its `moof`, encrypted where it was read (the
-//! samples never move) and handed to hyper without a copy ([`BufferPool`]:
-//! recycled buffers avoid the page faults and `madvise` of fresh ~1 MB
-//! allocations); and at most [`AssetCache::new`]'s `workers` segments are
-//! built at once, so 100 clients do not mean 100 blocking threads fighting
-//! over two cores and 100 segment buffers alive. What a segment still
-//! costs is the read from the page cache, AES, and the copy into the
-//! socket.
+//! request); the clear file is mapped, not read, and each sample is copied
+//! out of the page cache into a pooled buffer and encrypted there while it
+//! is in the CPU's cache (one pass; the buffer goes to hyper without a
+//! copy, [`BufferPool`]: recycled buffers avoid the page faults and
+//! `madvise` of fresh ~1 MB allocations); and at most
+//! [`AssetCache::new`]'s `workers` segments are built at once, so 100
+//! clients do not mean 100 blocking threads fighting over two cores and
+//! 100 segment buffers alive. What a segment built afresh still costs is
+//! the copy out of the page cache, AES, and the copy into the socket.
 
 use super::error::DeliveryError;
 use super::resolve::{self, ResolvedLocator, Variant};
@@ -267,7 +272,7 @@ pub(crate) struct AssetCache {
     opening: tokio::sync::Mutex<()>,
     pool: Arc<BufferPool>,
     workers: Arc<tokio::sync::Semaphore>,
-    /// Media segments as served, by ETag (`--origin-cache-mb`).
+    /// Media segments as served (`--origin-cache-mb`).
     pub(crate) segments: super::segment_cache::SegmentCache,
 }
 
@@ -779,24 +784,18 @@ async fn respond(
     .map_err(|e| DeliveryError::internal(format!("origin task: {e}")))?
 }
 
-/// Blocking (a `stat`): the segment cache key of the local media segment
-/// `resource` (at `path` under the variant) as `plan` serves it: a digest
-/// of the plan's `bytes_tag` (locator, variant, keys and their values,
-/// rotation), the segment file's identity (device, inode, size,
-/// modification time: a new upload or recording writes a new file) and
-/// the path. `None` when the file is not there (the request then 404s).
-fn segment_cache_key(
-    plan: &resolve::VariantPlan,
-    asset: &OriginAsset,
-    resource: &Resource,
-    path: &str,
-) -> Option<String> {
+/// Blocking (a `stat`): the identity of the local file of media segment
+/// `resource` (device, inode, size, modification time: a new upload or
+/// recording writes a new file). `None` for other resources, or when the
+/// file is not there (the request then fails as it would without it).
+/// With the variant plan's `bytes_tag` and the path it is also the
+/// segment cache key.
+fn segment_stamp(asset: &OriginAsset, resource: &Resource) -> Option<Stamp> {
     let Resource::Segment { track, number } = resource else {
         return None;
     };
     let file = asset.local_segment(track, *number).ok()??;
-    let m = std::fs::metadata(file).ok()?;
-    Some(etag_for(&plan.bytes_tag, &file_stamp(&m), path))
+    std::fs::metadata(file).ok().map(|m| file_stamp(&m))
 }
 
 /// Whether the answer to `resource` is kept in the segment cache: media
@@ -838,7 +837,12 @@ async fn serve_local(
             let plan = resolved.variant(variant).ok_or(DeliveryError::NotFound)?;
             let (st, asset) = s.delivery().assets.get(&resolved.asset_dir)?;
             let cc = live_cache_control(&asset, &resource, cc);
-            let prepared = match prepare(plan, &st, &path, &resource, &cond, cc)? {
+            // A media segment's validators and cache key come from its own
+            // file, not from `index.json`: a live recording rewrites its
+            // index at every fragment, its segments never, so a CDN's copy
+            // stays current (304) and the segment cache keeps the live edge.
+            let segment = segment_stamp(&asset, &resource);
+            let prepared = match prepare(plan, segment.as_ref().unwrap_or(&st), &path, &resource, &cond, cc)? {
                 Ok(p) => p,
                 Err(not_modified) => return Ok(not_modified),
             };
@@ -848,9 +852,7 @@ async fn serve_local(
                 )?;
                 return finish(prepared, &resource, &cond, body);
             }
-            // Keyed by the segment file itself, not by `index.json`: a live
-            // asset rewrites its index at every fragment, its segments never.
-            let Some(key) = segment_cache_key(plan, &asset, &resource, &path) else {
+            let Some(key) = segment.map(|seg| etag_for(&plan.bytes_tag, &seg, &path)) else {
                 let body = build(
                     &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
                 )?;
