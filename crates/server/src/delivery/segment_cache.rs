@@ -41,8 +41,8 @@
 //! live segment costs one encryption.
 
 use axum::body::Bytes;
-use quick_cache::Weighter;
 use quick_cache::DefaultHashBuilder;
+use quick_cache::Weighter;
 use quick_cache::sync::{Cache, DefaultLifecycle, GuardResult, PlaceholderGuard};
 use std::time::Duration;
 
@@ -70,7 +70,14 @@ impl Weighter<String, Bytes> for ByLength {
 }
 
 type Inner = Cache<String, Bytes, ByLength>;
-type Guard<'a> = PlaceholderGuard<'a, String, Bytes, ByLength, DefaultHashBuilder, DefaultLifecycle<String, Bytes>>;
+type Guard<'a> = PlaceholderGuard<
+    'a,
+    String,
+    Bytes,
+    ByLength,
+    DefaultHashBuilder,
+    DefaultLifecycle<String, Bytes>,
+>;
 
 /// Served media segments by their cache key (see the module docs); `None`
 /// inside when the cache is off.
@@ -184,14 +191,18 @@ mod tests {
     #[test]
     fn keeps_what_it_was_given_within_its_size() {
         let c = SegmentCache::new(4 << 20);
-        let Lookup::Build(b) = c.lookup("\"a\"") else { panic!("empty cache hit") };
+        let Lookup::Build(b) = c.lookup("\"a\"") else {
+            panic!("empty cache hit")
+        };
         b.keep(&[7u8; 1000]);
         match c.lookup("\"a\"") {
             Lookup::Hit(b) => assert_eq!(b, vec![7u8; 1000]),
             Lookup::Build(_) => panic!("kept segment missed"),
         }
         // A builder that fails keeps nothing: the next request builds.
-        let Lookup::Build(b) = c.lookup("\"b\"") else { panic!("hit") };
+        let Lookup::Build(b) = c.lookup("\"b\"") else {
+            panic!("hit")
+        };
         drop(b);
         assert!(matches!(c.lookup("\"b\""), Lookup::Build(_)));
         // Bounded: 40 segments of 1 MiB into 4 MiB.
@@ -206,7 +217,9 @@ mod tests {
     #[test]
     fn off_keeps_nothing() {
         let c = SegmentCache::new(0);
-        let Lookup::Build(b) = c.lookup("\"a\"") else { panic!("hit") };
+        let Lookup::Build(b) = c.lookup("\"a\"") else {
+            panic!("hit")
+        };
         b.keep(b"x");
         assert!(matches!(c.lookup("\"a\""), Lookup::Build(_)));
         assert_eq!(c.weight(), 0);
@@ -215,13 +228,20 @@ mod tests {
     #[test]
     fn waiting_requests_get_the_builders_segment() {
         let c = std::sync::Arc::new(SegmentCache::new(4 << 20));
-        let Lookup::Build(b) = c.lookup("\"new\"") else { panic!("hit") };
+        let Lookup::Build(b) = c.lookup("\"new\"") else {
+            panic!("hit")
+        };
         let waiter = {
             let c = c.clone();
-            std::thread::spawn(move || matches!(c.lookup("\"new\""), Lookup::Hit(b) if b == Bytes::from_static(b"edge")))
+            std::thread::spawn(
+                move || matches!(c.lookup("\"new\""), Lookup::Hit(b) if b == Bytes::from_static(b"edge")),
+            )
         };
         std::thread::sleep(Duration::from_millis(50));
         b.keep(b"edge");
-        assert!(waiter.join().expect("waiter"), "the waiting request built again");
+        assert!(
+            waiter.join().expect("waiter"),
+            "the waiting request built again"
+        );
     }
 }

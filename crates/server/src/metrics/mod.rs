@@ -453,9 +453,12 @@ impl Metrics {
     /// miss, `kept` is the cache's size in bytes once the segment is in.
     pub fn segment_cache(&self, hit: bool, kept: Option<u64>) {
         let result = if hit { "hit" } else { "miss" };
-        self.segment_cache.get_or_create(&ResultLabels { result }).inc();
+        self.segment_cache
+            .get_or_create(&ResultLabels { result })
+            .inc();
         if let Some(bytes) = kept {
-            self.segment_cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+            self.segment_cache_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
         }
     }
 
