@@ -24,14 +24,17 @@
 //! variant), so the cache never answers a request the origin would refuse.
 //! Manifests and init segments are small and cheap; they are not kept.
 //!
-//! Memory: each kept segment is copied into an anonymous memory map of its
-//! own size, returned to the system when the cache lets it go (and the
-//! last response sending it is done). A cache that turns over (a working
-//! set larger than the cache) then costs its size and no more: kept in
-//! `malloc` memory, segments of many sizes freed on other threads than
-//! the ones that allocated them left the heap at 2.7 times the cache's
-//! size (bench/origin_rss.sh, 176 MiB for 64 MiB of segments, against 51
-//! MiB without the cache).
+//! Memory: each kept segment of [`MAP_FROM`] bytes or more is copied into
+//! an anonymous memory map of its own size, returned to the system when
+//! the cache lets it go (and the last response sending it is done). A
+//! cache that turns over (a working set larger than the cache) then costs
+//! its size and no more: kept in `malloc` memory, segments of many sizes
+//! freed on other threads than the ones that allocated them left the heap
+//! at 2.7 times the cache's size (bench/origin_rss.sh, 176 MiB for 64 MiB
+//! of segments, against 51 MiB without the cache). Smaller segments (audio)
+//! stay in `malloc` memory, and the threshold rises with the cache's size,
+//! so the cache never holds more than [`MAX_MAPS`] maps (a process may
+//! have 65,530, and the origin maps each segment file it reads).
 //!
 //! Bounds: `--origin-cache-mb` MiB of segment bytes in all (0: off), by the
 //! `quick_cache` crate's scan-resistant policy (a viewer seeking through a
@@ -52,6 +55,14 @@ pub(crate) const WAIT_FOR_BUILDER: Duration = Duration::from_secs(5);
 
 /// Default `--origin-cache-mb`.
 pub const DEFAULT_CACHE_MB: u64 = 64;
+
+/// The smallest segment kept in a map of its own (see the module docs).
+const MAP_FROM: usize = 64 << 10;
+
+/// The most maps the cache holds: with a cache larger than `MAX_MAPS`
+/// times [`MAP_FROM`], only segments of at least its size over `MAX_MAPS`
+/// get one.
+const MAX_MAPS: u64 = 16_384;
 
 /// Bytes an entry costs besides its segment (key, bookkeeping).
 const ENTRY_OVERHEAD: u64 = 128;
@@ -83,6 +94,8 @@ type Guard<'a> = PlaceholderGuard<
 /// inside when the cache is off.
 pub(crate) struct SegmentCache {
     cache: Option<Inner>,
+    /// Segments of this many bytes or more are kept in maps of their own.
+    map_from: usize,
 }
 
 /// What a lookup found.
@@ -98,13 +111,18 @@ pub(crate) enum Lookup<'a> {
 /// [`Builder::keep`] (an error), the next waiting request builds instead.
 pub(crate) struct Builder<'a> {
     guard: Option<Guard<'a>>,
+    map_from: usize,
 }
 
 impl SegmentCache {
     /// A cache of at most `bytes` bytes of segments; 0 keeps nothing.
     pub(crate) fn new(bytes: u64) -> Self {
+        let map_from = usize::try_from(bytes / MAX_MAPS).map_or(usize::MAX, |n| n.max(MAP_FROM));
         if bytes == 0 {
-            return SegmentCache { cache: None };
+            return SegmentCache {
+                cache: None,
+                map_from,
+            };
         }
         let items = (bytes / TYPICAL_SEGMENT).max(1) as usize;
         let options = quick_cache::OptionsBuilder::new()
@@ -120,21 +138,34 @@ impl SegmentCache {
             // Only when a required option is missing: both are set above.
             Err(_) => Cache::with_weighter(items, bytes, ByLength),
         };
-        SegmentCache { cache: Some(cache) }
+        SegmentCache {
+            cache: Some(cache),
+            map_from,
+        }
     }
 
     /// Blocking (it may wait up to [`WAIT_FOR_BUILDER`] for another request
     /// building the same segment): the segment under `etag` (its cache key), or the
     /// right to build it.
     pub(crate) fn lookup(&self, etag: &str) -> Lookup<'_> {
+        let map_from = self.map_from;
         let Some(cache) = &self.cache else {
-            return Lookup::Build(Builder { guard: None });
+            return Lookup::Build(Builder {
+                guard: None,
+                map_from,
+            });
         };
         match cache.get_value_or_guard(etag, Some(WAIT_FOR_BUILDER)) {
             GuardResult::Value(b) => Lookup::Hit(b),
-            GuardResult::Guard(g) => Lookup::Build(Builder { guard: Some(g) }),
+            GuardResult::Guard(g) => Lookup::Build(Builder {
+                guard: Some(g),
+                map_from,
+            }),
             // The other builder is slow: build too, keep nothing.
-            GuardResult::Timeout => Lookup::Build(Builder { guard: None }),
+            GuardResult::Timeout => Lookup::Build(Builder {
+                guard: None,
+                map_from,
+            }),
         }
     }
 
@@ -148,7 +179,7 @@ impl SegmentCache {
     /// it).
     pub(crate) fn insert(&self, etag: String, segment: &[u8]) {
         if let Some(c) = &self.cache
-            && let Some(copy) = own_copy(segment)
+            && let Some(copy) = own_copy(segment, self.map_from)
         {
             c.insert(etag, copy);
         }
@@ -165,7 +196,7 @@ impl Builder<'_> {
     /// docs on memory).
     pub(crate) fn keep(self, segment: &[u8]) {
         if let Some(g) = self.guard
-            && let Some(copy) = own_copy(segment)
+            && let Some(copy) = own_copy(segment, self.map_from)
         {
             // Err: the cache was cleared meanwhile; nothing to keep then.
             let _ = g.insert(copy);
@@ -173,11 +204,12 @@ impl Builder<'_> {
     }
 }
 
-/// `segment` copied into an anonymous map of its size (`None`, and not
-/// kept, when the system refuses one: the request is answered anyway).
-fn own_copy(segment: &[u8]) -> Option<Bytes> {
-    if segment.is_empty() {
-        return Some(Bytes::new());
+/// `segment` copied into an anonymous map of its size when it has
+/// `map_from` bytes or more, else into `malloc` memory (`None`, and not
+/// kept, when the system refuses a map: the request is answered anyway).
+fn own_copy(segment: &[u8], map_from: usize) -> Option<Bytes> {
+    if segment.len() < map_from {
+        return Some(Bytes::copy_from_slice(segment));
     }
     let mut map = memmap2::MmapMut::map_anon(segment.len()).ok()?;
     map.copy_from_slice(segment);
@@ -212,6 +244,18 @@ mod tests {
             }
         }
         assert!(c.weight() <= 4 << 20, "{} bytes kept", c.weight());
+    }
+
+    #[test]
+    fn maps_only_big_segments_and_never_too_many() {
+        assert_eq!(SegmentCache::new(64 << 20).map_from, MAP_FROM);
+        // 16 GiB of cache: at most MAX_MAPS maps, of 1 MiB or more.
+        assert_eq!(SegmentCache::new(16 << 30).map_from, 1 << 20);
+        let small = own_copy(&[5u8; 100], MAP_FROM).unwrap();
+        let big = own_copy(&[6u8; 200_000], MAP_FROM).unwrap();
+        assert_eq!((small.len(), big.len()), (100, 200_000));
+        assert!(small.iter().all(|&b| b == 5) && big.iter().all(|&b| b == 6));
+        assert!(own_copy(&[], MAP_FROM).unwrap().is_empty());
     }
 
     #[test]
