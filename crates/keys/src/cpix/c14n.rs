@@ -179,25 +179,19 @@ impl Dom {
                     };
                     pending.push(c);
                 }
-                Event::Start(s) | Event::Empty(s) if root.is_some() && stack.is_empty() => {
-                    let _ = s;
+                Event::Start(_) | Event::Empty(_) if root.is_some() && stack.is_empty() => {
                     return Err(err(&r, "content after the root element"));
                 }
-                Event::Start(s) => {
+                Event::Start(ref s) | Event::Empty(ref s) => {
                     flush(&mut nodes, &stack, &mut pending);
-                    let i = element(&r, &mut nodes, &stack, &s)?;
+                    let i = element(&r, &mut nodes, &stack, s)?;
                     if stack.is_empty() {
                         root = Some(i);
                         top.push(i);
                     }
-                    stack.push(i);
-                }
-                Event::Empty(s) => {
-                    flush(&mut nodes, &stack, &mut pending);
-                    let i = element(&r, &mut nodes, &stack, &s)?;
-                    if stack.is_empty() {
-                        root = Some(i);
-                        top.push(i);
+                    // An empty element is closed as soon as it is open.
+                    if matches!(event, Event::Start(_)) {
+                        stack.push(i);
                     }
                 }
                 Event::End(_) => {
