@@ -710,9 +710,10 @@ async fn respond(
     // A kept segment answers without a fetch. (No waiting for another
     // request building the same segment here: that one runs on other
     // tasks, across an object storage fetch.)
-    let keep = keepable(&resource, head);
-    let cache_key = etag_for(&plan.bytes_tag, &st, &path);
-    if keep && let Some(b) = d.assets.segments.get(&cache_key) {
+    let cache_key = keepable(&resource, head).then(|| etag_for(&plan.bytes_tag, &st, &path));
+    if let Some(key) = &cache_key
+        && let Some(b) = d.assets.segments.get(key)
+    {
         s.metrics().segment_cache(true, None);
         return finish(prepared, &resource, &cond, Built::Body(b));
     }
@@ -773,9 +774,11 @@ async fn respond(
         );
         drop(permit);
         let body = body?;
-        if keep && let Built::Body(b) = &body {
+        if let Some(key) = cache_key
+            && let Built::Body(b) = &body
+        {
             let segments = &s.delivery().assets.segments;
-            segments.insert(cache_key, b);
+            segments.insert(key, b);
             s.metrics().segment_cache(false, Some(segments.weight()));
         }
         finish(prepared, &resource, &cond, body)
@@ -846,30 +849,23 @@ async fn serve_local(
                 Ok(p) => p,
                 Err(not_modified) => return Ok(not_modified),
             };
-            if !keepable(&resource, head) {
-                let body = build(
-                    &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
-                )?;
-                return finish(prepared, &resource, &cond, body);
-            }
-            let Some(key) = segment.map(|seg| etag_for(&plan.bytes_tag, &seg, &path)) else {
-                let body = build(
-                    &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
-                )?;
-                return finish(prepared, &resource, &cond, body);
-            };
+            // Only GETs of media segments whose file is there are kept.
+            let key = segment
+                .filter(|_| keepable(&resource, head))
+                .map(|seg| etag_for(&plan.bytes_tag, &seg, &path));
             let segments = &s.delivery().assets.segments;
-            let builder = match segments.lookup(&key) {
-                Lookup::Hit(b) => {
+            let builder = match key.map(|key| segments.lookup(&key)) {
+                Some(Lookup::Hit(b)) => {
                     s.metrics().segment_cache(true, None);
                     return finish(prepared, &resource, &cond, Built::Body(b));
                 }
-                Lookup::Build(builder) => builder,
+                Some(Lookup::Build(builder)) => Some(builder),
+                None => None,
             };
             let body = build(
                 &s, &resolved, variant, &st, &asset, &path, &resource, None, head,
             )?;
-            if let Built::Body(b) = &body {
+            if let (Some(builder), Built::Body(b)) = (builder, &body) {
                 builder.keep(b);
                 s.metrics().segment_cache(false, Some(segments.weight()));
             }
