@@ -20,6 +20,9 @@ CONNS=${1:-64}
 SECS=${2:-10}
 REPS=${3:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/cg-target-delivery}
+for tool in wrk nginx; do
+  command -v "$tool" >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$tool" >/dev/null; }
+done
 cargo build -q --release -p server --example delivery_bench
 BIN=$CARGO_TARGET_DIR/release/examples/delivery_bench
 WORK=$(mktemp -d)
@@ -77,6 +80,10 @@ diff -r -q "$WORK/static.cached/s/"*/cenc "$WORK/static.encrypt/s/"*/cenc > /dev
 mv "$WORK/static.cached" "$WORK/static"
 cp "$WORK/paths.cached" "$WORK/paths.nginx"
 URL[nginx]=http://127.0.0.1:18099
+# The HTTP stack's own ceiling: video_1's clear segments held in memory by
+# a bare handler of the cached origin (no lookup, no encryption).
+seq 1 "$N" | sed 's#^#/ceiling/segment/#' > "$WORK/paths.memory"
+URL[memory]=${URL[cached]}
 COUNT=$(wc -l < "$WORK/paths.cached")
 SEG_BYTES=$(du -cb "$WORK/static/s/"*/cenc/*/*.m4s | tail -1 | cut -f1)
 echo "tracks: $TRACKS; segments: $COUNT, mean $((SEG_BYTES / COUNT)) bytes"
@@ -96,7 +103,7 @@ http {
 NGX
 nginx -c "$WORK/nginx.conf" & NGINX_PID=$!
 sleep 0.5
-for who in cached encrypt nginx; do
+for who in cached encrypt nginx memory; do
   cat > "$WORK/segs.$who.lua" <<LUA
 local paths = {}
 for line in io.lines("$WORK/paths.$who") do paths[#paths + 1] = line end
@@ -115,11 +122,11 @@ run() {
   b=$(cpu "$1")
   awk -v who="$1" -v rep="$2" -v ticks="$((b - a))" -v hz="$(getconf CLK_TCK)" \
     '/Requests\/sec/{r=$2} /Transfer\/sec/{t=$2} / 99%/{p=$2} /Non-2xx/{e=$0} /requests in/{n=$1}
-    END{cpu = (who == "nginx") ? "" : sprintf(" server CPU %4.0f us/req", ticks / hz * 1e6 / n);
+    END{cpu = (who == "nginx" || who == "memory") ? "" : sprintf(" server CPU %4.0f us/req", ticks / hz * 1e6 / n);
         printf "%-8s run %d: %9.1f req/s %8s/s p99 %8s%s %s\n", who, rep, r, t, p, cpu, e}' "$WORK/wrk.$1.$2"
 }
-echo "== $REPS x (cached: origin as shipped, encrypt: --origin-cache-mb 0, nginx: pre-encrypted files), $CONNS connections, ${SECS}s each"
-for i in $(seq 1 "$REPS"); do run cached "$i"; run encrypt "$i"; run nginx "$i"; done
+echo "== $REPS x (cached: origin as shipped, encrypt: --origin-cache-mb 0, nginx: pre-encrypted files, memory: video_1's segments from memory by a bare handler), $CONNS connections, ${SECS}s each"
+for i in $(seq 1 "$REPS"); do run cached "$i"; run encrypt "$i"; run nginx "$i"; run memory "$i"; done
 python3 - "$WORK" "$REPS" <<'PY'
 import re, statistics, sys
 work, reps = sys.argv[1], int(sys.argv[2])
@@ -130,10 +137,11 @@ def field(who, i, key):
     scale = {"us": 1e-3, "ms": 1, "s": 1e3, "KB": 1/1024, "MB": 1, "GB": 1024}.get(unit, 1)
     return v * scale
 med = {}
-for who in ("cached", "encrypt", "nginx"):
+for who in ("cached", "encrypt", "nginx", "memory"):
     med[who] = [statistics.median(field(who, i, k) for i in range(1, reps + 1))
                 for k in ("Requests/sec:", "Transfer/sec:", "99%")]
     print("median %-8s %9.1f req/s %8.1f MB/s p99 %7.2f ms" % (who, *med[who]))
 print("ratio origin/nginx (median req/s): %.2f as shipped (segment cache), %.2f encrypting every request"
       % (med["cached"][0] / med["nginx"][0], med["encrypt"][0] / med["nginx"][0]))
+print("ratio memory/nginx (this HTTP stack's ceiling): %.2f" % (med["memory"][0] / med["nginx"][0]))
 PY

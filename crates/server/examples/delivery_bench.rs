@@ -140,7 +140,8 @@ async fn main() {
     println!("CEILING_PATH=/ceiling");
     // `GET /ceiling/segment/{n}`: the clear file of video_1's segment `n`
     // (the first 64), held in memory and answered as it is: what this HTTP
-    // stack serves with no file read and no encryption.
+    // stack serves with no file read and no encryption (bench/origin.sh's
+    // "memory" runs).
     let mut held = Vec::new();
     for n in 1u32..=64 {
         match std::fs::read(asset_dir.join(format!("video_1/{n}.m4s"))) {
